@@ -1,0 +1,367 @@
+"""Alignment: which spans of a target article come from a source article.
+
+Two passes over a candidate pair:
+
+1. **Verbatim tiles** (greedy string tiling, Wise 1993 / Clough et al. 2002): maximal
+   common runs of at least ``min_tile`` normalised tokens, longest first, never
+   overlapping on either side. Case, punctuation and whitespace changes do not break a
+   tile because tokens are case-folded words.
+2. **Rewritten sentences**: each target sentence is paired with its most similar source
+   sentence (character n-gram TF-IDF cosine plus shared content stems); a pair is accepted
+   above ``sentence_threshold``, or above ``context_threshold`` when a neighbouring target
+   sentence aligned to the same neighbourhood. Within an accepted pair the reused region
+   is the tight hull of the stems both share; the parts of it not covered by tiles are
+   ``rewrite`` passages.
+
+Everything here is a pure function of two ``CleanArticle`` records and their sentence
+vectors; ``reference_tiles`` is the readable reference the fast tiler is tested against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+from dedup.clean import CleanArticle
+from dedup.model import Passage
+
+
+@dataclass(slots=True, frozen=True)
+class AlignSettings:
+    min_tile: int = 5
+    min_standalone_tile: int = 10
+    sentence_threshold: float = 0.45  # best F1 on MSRP train (paraphrase vs not), see docs/algorithm.md
+    anchor_threshold: float = 0.35
+    context_threshold: float = 0.25
+    min_shared_stems: int = 3
+    max_edge_gap: int = 6
+
+
+@dataclass(slots=True, frozen=True)
+class Tile:
+    """A verbatim run: source tokens ``[source, source+length)`` equal target tokens ``[target, ...)``."""
+
+    source: int
+    target: int
+    length: int
+
+
+def _evidence_sequence(article: CleanArticle) -> tuple[list[str], list[int]]:
+    positions = article.evidence_tokens()
+    return [article.tokens.words[i] for i in positions], positions
+
+
+def tiles(source: list[str], target: list[str], min_tile: int) -> list[Tile]:
+    """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first."""
+    if len(source) < min_tile or len(target) < min_tile:
+        return []
+    index: dict[tuple[str, ...], list[int]] = {}
+    for i in range(len(source) - min_tile + 1):
+        index.setdefault(tuple(source[i : i + min_tile]), []).append(i)
+    matches: list[Tile] = []
+    for j in range(len(target) - min_tile + 1):
+        starts = index.get(tuple(target[j : j + min_tile]))
+        if not starts:
+            continue
+        for i in starts:
+            if i > 0 and j > 0 and source[i - 1] == target[j - 1]:
+                continue  # not maximal on the left: found from an earlier start
+            length = min_tile
+            while i + length < len(source) and j + length < len(target) and source[i + length] == target[j + length]:
+                length += 1
+            matches.append(Tile(i, j, length))
+    return _select(matches, len(source), len(target), min_tile, source, target)
+
+
+def _select(
+    matches: list[Tile], source_len: int, target_len: int, min_tile: int, source: list[str], target: list[str]
+) -> list[Tile]:
+    """Take tiles longest first; a tile clipped by earlier ones keeps its free part if long enough."""
+    used_source = np.zeros(source_len, dtype=bool)
+    used_target = np.zeros(target_len, dtype=bool)
+    chosen: list[Tile] = []
+    pending = sorted(matches, key=lambda t: (-t.length, t.target, t.source))
+    while pending:
+        tile = pending.pop(0)
+        free = ~(
+            used_source[tile.source : tile.source + tile.length] | used_target[tile.target : tile.target + tile.length]
+        )
+        if free.all():
+            chosen.append(tile)
+            used_source[tile.source : tile.source + tile.length] = True
+            used_target[tile.target : tile.target + tile.length] = True
+            continue
+        # keep the longest free stretch of a partly covered tile, re-queued by its new length
+        best_start, best_len, run_start = 0, 0, None
+        for offset, ok in enumerate([*free.tolist(), False]):
+            if ok and run_start is None:
+                run_start = offset
+            elif not ok and run_start is not None:
+                if offset - run_start > best_len:
+                    best_start, best_len = run_start, offset - run_start
+                run_start = None
+        if best_len >= min_tile:
+            clipped = Tile(tile.source + best_start, tile.target + best_start, best_len)
+            pending.append(clipped)
+            pending.sort(key=lambda t: (-t.length, t.target, t.source))
+    return sorted(chosen, key=lambda t: t.target)
+
+
+def reference_tiles(source: list[str], target: list[str], min_tile: int) -> list[Tile]:
+    """Readable reference for :func:`tiles`: the textbook greedy string tiling loop."""
+    used_source = [False] * len(source)
+    used_target = [False] * len(target)
+    chosen: list[Tile] = []
+    while True:
+        best: list[Tile] = []
+        best_len = min_tile
+        for j in range(len(target)):
+            for i in range(len(source)):
+                length = 0
+                while (
+                    i + length < len(source)
+                    and j + length < len(target)
+                    and not used_source[i + length]
+                    and not used_target[j + length]
+                    and source[i + length] == target[j + length]
+                ):
+                    length += 1
+                if length > best_len:
+                    best, best_len = [Tile(i, j, length)], length
+                elif length == best_len and length >= min_tile:
+                    best.append(Tile(i, j, length))
+        if not best:
+            break
+        taken = False
+        for tile in sorted(best, key=lambda t: (t.target, t.source)):
+            span_s = range(tile.source, tile.source + tile.length)
+            span_t = range(tile.target, tile.target + tile.length)
+            if any(used_source[i] for i in span_s) or any(used_target[j] for j in span_t):
+                continue
+            for i in span_s:
+                used_source[i] = True
+            for j in span_t:
+                used_target[j] = True
+            chosen.append(tile)
+            taken = True
+        if not taken:
+            break
+    return sorted(chosen, key=lambda t: t.target)
+
+
+def align(
+    source: CleanArticle,
+    target: CleanArticle,
+    source_vectors: sparse.csr_matrix,
+    target_vectors: sparse.csr_matrix,
+    settings: AlignSettings,
+) -> list[Passage]:
+    """The passages of ``target`` reused from ``source``, in target order, non-overlapping on the target.
+
+    A verbatim tile counts on its own when it is at least ``min_standalone_tile`` tokens
+    long; a shorter one only inside an aligned sentence pair, so a stock phrase in two
+    unrelated sentences is not reuse.
+    """
+    source_words, source_pos = _evidence_sequence(source)
+    target_words, target_pos = _evidence_sequence(target)
+    source_sentence = _sentence_index(source)
+    target_sentence = _sentence_index(target)
+    found = [
+        (
+            source_pos[t.source],
+            source_pos[t.source + t.length - 1] + 1,
+            target_pos[t.target],
+            target_pos[t.target + t.length - 1] + 1,
+        )
+        for t in tiles(source_words, target_words, settings.min_tile)
+    ]
+    anchors = {(source_sentence[s0], target_sentence[t0]) for s0, _, t0, _ in found}
+    pairs = _sentence_pairs(source, target, source_vectors, target_vectors, anchors, settings)
+    accepted = {(i, j) for i, j, _ in pairs}
+    kept = [
+        tile
+        for tile in found
+        if tile[3] - tile[2] >= settings.min_standalone_tile
+        or (source_sentence[tile[0]], target_sentence[tile[2]]) in accepted
+    ]
+    covered_target = np.zeros(len(target.tokens) + 1, dtype=bool)
+    tile_at: dict[int, tuple[int, int, int, int]] = {}
+    passages: list[Passage] = []
+    for s_first, s_end, t_first, t_end in kept:
+        covered_target[t_first:t_end] = True
+        for position in range(t_first, t_end):
+            tile_at[position] = (s_first, s_end, t_first, t_end)
+        passages.append(
+            Passage(
+                source=source.id,
+                target=target.id,
+                source_span=(source.tokens.starts[s_first], source.tokens.ends[s_end - 1]),
+                target_span=(target.tokens.starts[t_first], target.tokens.ends[t_end - 1]),
+                kind="verbatim",
+                score=1.0,
+            )
+        )
+    for source_index, target_index, similarity in pairs:
+        passages.extend(
+            _rewrite_pieces(source, target, source_index, target_index, similarity, covered_target, tile_at, settings)
+        )
+    return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+
+
+def _sentence_index(article: CleanArticle) -> list[int]:
+    """For every token, the index of its evidence sentence (-1 outside evidence)."""
+    index = [-1] * len(article.tokens)
+    for number, sentence in enumerate(article.sentences):
+        index[sentence.first : sentence.last] = [number] * (sentence.last - sentence.first)
+    return index
+
+
+def _sentence_pairs(
+    source: CleanArticle,
+    target: CleanArticle,
+    source_vectors: sparse.csr_matrix,
+    target_vectors: sparse.csr_matrix,
+    anchors: set[tuple[int, int]],
+    settings: AlignSettings,
+) -> list[tuple[int, int, float]]:
+    """(source sentence, target sentence, cosine) for the accepted pairs, in target order.
+
+    A pair is accepted above ``sentence_threshold``; above ``anchor_threshold`` when it
+    shares a verbatim tile (an anchor); above ``context_threshold`` when a neighbouring
+    target sentence aligned next to it. A target sentence may take several source
+    sentences (merged sentences) above ``anchor_threshold``.
+    """
+    if not source.sentences or not target.sentences:
+        return []
+    cosine = (target_vectors @ source_vectors.T).toarray()
+    source_stems = [_stem_set(source, s.first, s.last) for s in source.sentences]
+    target_stems = [_stem_set(target, s.first, s.last) for s in target.sentences]
+
+    def shared(i: int, j: int) -> int:
+        return len(target_stems[j] & source_stems[i])
+
+    chosen: dict[int, list[tuple[int, float]]] = {}
+    for j in range(cosine.shape[0]):
+        i = int(cosine[j].argmax())
+        strong = cosine[j, i] >= settings.sentence_threshold
+        anchored = (i, j) in anchors and cosine[j, i] >= settings.anchor_threshold
+        if (strong or anchored) and shared(i, j) >= settings.min_shared_stems:
+            chosen[j] = [(i, float(cosine[j, i]))]
+    for j in range(cosine.shape[0]):
+        near = {i + d for k in (j - 1, j + 1) for i, _ in chosen.get(k, []) for d in (-1, 0, 1)}
+        taken = {i for i, _ in chosen.get(j, [])}
+        for i in np.argsort(-cosine[j], kind="stable")[:3]:
+            i = int(i)
+            if i in taken or shared(i, j) < settings.min_shared_stems - 1:
+                continue
+            if (
+                ((i, j) in anchors and cosine[j, i] >= settings.anchor_threshold)
+                or (i in near and cosine[j, i] >= settings.context_threshold)
+                or (taken and cosine[j, i] >= settings.anchor_threshold)
+            ):
+                chosen.setdefault(j, []).append((i, float(cosine[j, i])))
+                taken.add(i)
+    return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
+
+
+def _stem_set(article: CleanArticle, first: int, last: int) -> set[str]:
+    return {s for s in article.stems[first:last] if s}
+
+
+def _rewrite_pieces(
+    source: CleanArticle,
+    target: CleanArticle,
+    source_index: int,
+    target_index: int,
+    similarity: float,
+    covered_target: np.ndarray,
+    tile_at: dict[int, tuple[int, int, int, int]],
+    settings: AlignSettings,
+) -> list[Passage]:
+    """The tight hull of shared stems in an aligned sentence pair, minus verbatim tiles.
+
+    Each stretch of the target hull outside tiles that holds a content word is a rewrite;
+    its source side is the stretch between the same tiles in the source when the tiles
+    bound it, else the source hull. Marks the stretches as covered.
+    """
+    s_sentence, t_sentence = source.sentences[source_index], target.sentences[target_index]
+    shared = _stem_set(source, s_sentence.first, s_sentence.last) & _stem_set(target, t_sentence.first, t_sentence.last)
+    s_hull = _hull(source.stems, s_sentence.first, s_sentence.last, shared, settings.max_edge_gap)
+    t_hull = _hull(target.stems, t_sentence.first, t_sentence.last, shared, settings.max_edge_gap)
+    if s_hull is None or t_hull is None:
+        return []
+    pieces: list[Passage] = []
+    start = None
+    for position in range(t_hull[0], t_hull[1] + 1):
+        free = position < t_hull[1] and not covered_target[position]
+        if free and start is None:
+            start = position
+        elif not free and start is not None:
+            if any(target.stems[k] for k in range(start, position)):
+                s_begin, s_end = _source_between(tile_at.get(start - 1), tile_at.get(position), s_hull)
+                if s_end > s_begin:
+                    covered_target[start:position] = True
+                    pieces.append(
+                        Passage(
+                            source=source.id,
+                            target=target.id,
+                            source_span=(source.tokens.starts[s_begin], source.tokens.ends[s_end - 1]),
+                            target_span=(target.tokens.starts[start], target.tokens.ends[position - 1]),
+                            kind="rewrite",
+                            score=round(similarity, 4),
+                        )
+                    )
+            start = None
+    return pieces
+
+
+def _source_between(
+    left: tuple[int, int, int, int] | None, right: tuple[int, int, int, int] | None, hull: tuple[int, int]
+) -> tuple[int, int]:
+    """Source token range between the tiles that bound a target stretch, within the hull."""
+    begin = left[1] if left and hull[0] <= left[1] <= hull[1] else hull[0]
+    end = right[0] if right and hull[0] <= right[0] <= hull[1] else hull[1]
+    if end <= begin:
+        return hull
+    return begin, end
+
+
+def _hull(stems: list[str], first: int, last: int, shared: set[str], max_gap: int) -> tuple[int, int] | None:
+    """Token range from the first to the last shared stem, dropping matches stranded at the edges."""
+    hits = [k for k in range(first, last) if stems[k] in shared]
+    if len(hits) < 2:
+        return None
+    while len(hits) > 2 and hits[1] - hits[0] > max_gap:
+        hits.pop(0)
+    while len(hits) > 2 and hits[-1] - hits[-2] > max_gap:
+        hits.pop()
+    return hits[0], hits[-1] + 1
+
+
+def _merge_adjacent(passages: list[Passage], target_text: str) -> list[Passage]:
+    """Join same-kind passages separated only by punctuation and whitespace on the target side."""
+    merged: list[Passage] = []
+    for passage in passages:
+        if merged:
+            last = merged[-1]
+            gap = target_text[last.target_span[1] : passage.target_span[0]]
+            if (
+                last.kind == passage.kind
+                and passage.target_span[0] >= last.target_span[1]
+                and not any(ch.isalnum() for ch in gap)
+                and len(gap) <= 3
+                and 0 <= passage.source_span[0] - last.source_span[1] <= 3
+            ):
+                merged[-1] = Passage(
+                    last.source,
+                    last.target,
+                    (last.source_span[0], passage.source_span[1]),
+                    (last.target_span[0], passage.target_span[1]),
+                    last.kind,
+                    min(last.score, passage.score),
+                )
+                continue
+        merged.append(passage)
+    return merged

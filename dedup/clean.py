@@ -1,0 +1,173 @@
+"""Boilerplate marking: which lines of an article are page furniture, not story.
+
+Boilerplate lines (menus, "Advertisement", related-story headlines, share prompts,
+copyright lines, wire-service headers) are kept out of similarity evidence. Nothing is
+deleted: we keep a list of excluded line spans over the original text, so offsets stay
+those of the text as read, and credit lines remain visible to origin inference.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from dedup.credits import find_credits
+from dedup.model import Article, Credit
+from dedup.text import Tokens, clauses, is_content, lines, sentences, stem, tokenize
+
+_BOILERPLATE_PATTERNS = re.compile(
+    r"""^(?:
+        advertisement|advertising|sponsored(?:\ content)?|
+        no\ menu\ items!?|
+        (?:more\ stories|read\ more|related(?:\ (?:articles?|stories|coverage))?|see\ also|recommended|
+           most\ (?:read|popular)|trending|top\ stories)\b.*|
+        (?:check\ out|sign\ up|subscribe|follow\ us|share\ (?:this|on)|click\ here|download\ our|
+           get\ more\ with|learn\ more|join\ us|listen\ to|watch:)\b.*|
+        alert:.*|breaking(?:\ news)?:.*|
+        (?:©|\(c\)|copyright\b).*|.*\ball\ rights\ reserved\b.*|
+        photo(?:graph)?:.*|.*\((?:photo|image|picture)[^)]*\)|image\ (?:source|caption).*|
+        tags?:.*|topics?:.*|filed\ under.*|
+        \d{1,2}:\d{2}|                                   # video durations
+        -{4,}|={4,}|\*{3,}|                              # rules
+        \d{1,2}:\d{2}\ \d\d/\d\d/\d\d.*|                 # PA wire header "14:58 27/01/00: Page 1 ..."
+        [a-z]{1,4}<?                                     # PA operator sign-off "mf<"
+    )$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»", re.DOTALL)
+_SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
+
+
+def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+    """Spans of the lines of ``text`` that are boilerplate.
+
+    A line is boilerplate when it matches a known furniture pattern, is a standalone
+    headline-like line (2-16 words, no sentence punctuation, not a wrapped line), or is a
+    short line that ``repeated`` says recurs across many articles.
+    """
+    spans = lines(text)
+    result = []
+    for index, (begin, end) in enumerate(spans):
+        line = text[begin:end].strip().rstrip("<").strip()
+        if not line:
+            continue
+        if _BOILERPLATE_PATTERNS.match(line) or _normal_line(line) in repeated:
+            result.append((begin, end))
+            continue
+        if _is_headline(line) and _stands_alone(text, spans, index):
+            result.append((begin, end))
+    return result
+
+
+def _is_headline(line: str) -> bool:
+    words = line.split()
+    return 2 <= len(words) <= 16 and not _SENTENCE_FINAL.search(line) and not line.startswith(("•", "-", "*"))
+
+
+def _stands_alone(text: str, spans: list[tuple[int, int]], index: int) -> bool:
+    """Not a hard-wrapped fragment: the next line does not continue it in lower case."""
+    for begin, end in spans[index + 1 :]:
+        following = text[begin:end].strip()
+        if following:
+            return not following[0].islower()
+    return True
+
+
+def _normal_line(line: str) -> str:
+    return " ".join(line.casefold().split())
+
+
+def repeated_lines(texts: Iterable[str], *, min_articles: int = 3, max_words: int = 20) -> frozenset[str]:
+    """Short lines that recur verbatim in at least ``min_articles`` articles (site furniture).
+
+    Long lines are never taken: a wire paragraph copied by many outlets is evidence, not
+    furniture.
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        seen = set()
+        for begin, end in lines(text):
+            line = _normal_line(text[begin:end])
+            if line and len(line.split()) <= max_words:
+                seen.add(line)
+        counts.update(seen)
+    return frozenset(line for line, count in counts.items() if count >= min_articles)
+
+
+@dataclass(slots=True)
+class Sentence:
+    """An evidence unit (a sentence, or a clause of a long one): its span and token range ``[first, last)``."""
+
+    span: tuple[int, int]
+    first: int
+    last: int
+
+
+@dataclass(slots=True)
+class CleanArticle:
+    """An article ready for sketching and alignment.
+
+    ``sentences`` cover only evidence text (boilerplate lines left out); ``stems`` holds
+    the stem of every token ("" for stopwords); ``quoted`` flags tokens inside quotation
+    marks; ``evidence_chars`` is the length of all evidence sentences (the coverage
+    denominator).
+    """
+
+    id: str
+    text: str
+    tokens: Tokens
+    stems: list[str]
+    quoted: list[bool]
+    sentences: list[Sentence]
+    boilerplate: list[tuple[int, int]]
+    credits: list[Credit]
+    evidence_chars: int
+    published: str | None = None
+    outlet: str | None = None
+
+    def evidence_tokens(self) -> list[int]:
+        """Indices of the tokens inside evidence sentences, in order."""
+        return [index for sentence in self.sentences for index in range(sentence.first, sentence.last)]
+
+
+def clean_article(article: Article, repeated: frozenset[str] = frozenset()) -> CleanArticle:
+    """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines."""
+    text = article.text
+    boilerplate = boilerplate_lines(text, repeated)
+    tokens = tokenize(text)
+    spans = [piece for span in sentences(text, frozenset(boilerplate)) for piece in clauses(text, span)]
+    found: list[Sentence] = []
+    position = 0
+    starts = tokens.starts
+    for begin, end in spans:
+        while position < len(starts) and starts[position] < begin:
+            position += 1
+        first = position
+        while position < len(starts) and starts[position] < end:
+            position += 1
+        if position > first:
+            found.append(Sentence((begin, end), first, position))
+    quoted = [False] * len(tokens)
+    if tokens.words:
+        position = 0
+        for match in _QUOTED.finditer(text):
+            while position < len(starts) and starts[position] < match.start():
+                position += 1
+            while position < len(starts) and starts[position] < match.end():
+                quoted[position] = True
+                position += 1
+    return CleanArticle(
+        id=article.id,
+        text=text,
+        tokens=tokens,
+        stems=[stem(word) if is_content(word) else "" for word in tokens.words],
+        quoted=quoted,
+        sentences=found,
+        boilerplate=boilerplate,
+        credits=find_credits(text),
+        evidence_chars=sum(end - begin for (begin, end) in (s.span for s in found)),
+        published=article.published,
+        outlet=article.outlet,
+    )

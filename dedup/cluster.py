@@ -1,0 +1,54 @@
+"""Clusters from accepted pairs, with a guard against chaining.
+
+Pairs are merged strongest first (duplicate, derived, then same-story; higher score
+first). A derived or duplicate pair always merges its two groups. A same-story pair only
+merges two groups when enough of the pairs between them are related (at least half of the
+smaller group's members must be related to the other group), so one shared phrase or one
+topical neighbour cannot glue two stories together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from dedup.model import PairVerdict
+
+RELATED = ("duplicate", "derived", "same-story")
+_STRENGTH = {"duplicate": 0, "derived": 1, "same-story": 2}
+
+
+def group(ids: Sequence[str], verdicts: Sequence[PairVerdict]) -> list[list[str]]:
+    """Groups of ids (each sorted; groups sorted by first id), singletons included."""
+    parent = {article_id: article_id for article_id in ids}
+    members = {article_id: {article_id} for article_id in ids}
+    related = [v for v in verdicts if v.relation in RELATED]
+    neighbours: dict[str, set[str]] = {article_id: set() for article_id in ids}
+    for verdict in related:
+        neighbours[verdict.a].add(verdict.b)
+        neighbours[verdict.b].add(verdict.a)
+
+    def find(article_id: str) -> str:
+        while parent[article_id] != article_id:
+            parent[article_id] = parent[parent[article_id]]
+            article_id = parent[article_id]
+        return article_id
+
+    for verdict in sorted(related, key=lambda v: (_STRENGTH[v.relation], -v.score, v.a, v.b)):
+        root_a, root_b = find(verdict.a), find(verdict.b)
+        if root_a == root_b:
+            continue
+        if verdict.relation == "same-story" and not _supported(members[root_a], members[root_b], neighbours):
+            continue
+        if len(members[root_a]) < len(members[root_b]) or (
+            len(members[root_a]) == len(members[root_b]) and root_b < root_a
+        ):
+            root_a, root_b = root_b, root_a
+        parent[root_b] = root_a
+        members[root_a] |= members.pop(root_b)
+    return sorted((sorted(group_members) for group_members in members.values()), key=lambda g: g[0])
+
+
+def _supported(first: set[str], second: set[str], neighbours: dict[str, set[str]]) -> bool:
+    smaller, larger = (first, second) if len(first) <= len(second) else (second, first)
+    linked = sum(1 for article_id in smaller if neighbours[article_id] & larger)
+    return linked * 2 >= len(smaller)

@@ -1,0 +1,109 @@
+"""Credit lines: which outlet an article names as its own, and which sources it credits.
+
+Own credits: a dateline "(Bloomberg) —", a copyright line "©2022 Bloomberg L.P.", a byline
+"By Jane Doe, PA News". Credits of others: "According to Bloomberg", "obtained by
+Bloomberg", "With information from AFP", "the official Xinhua news agency reported".
+Sources are recognised from a list of wire services and large outlets (with aliases), so
+"according to a Foreign Ministry statement" credits nobody.
+"""
+
+from __future__ import annotations
+
+import re
+
+from dedup.model import Credit
+
+SOURCES: dict[str, tuple[str, ...]] = {
+    "Bloomberg": ("Bloomberg News", "Bloomberg"),
+    "Reuters": ("Thomson Reuters", "Reuters"),
+    "AFP": ("Agence France-Presse", "Agence France Presse", "AFP"),
+    "AP": ("The Associated Press", "Associated Press", "AP"),
+    "PA": ("Press Association", "PA Media", "PA News", "PA"),
+    "Xinhua": ("Xinhua",),
+    "Tass": ("TASS", "Tass", "ITAR-Tass"),
+    "Interfax": ("Interfax",),
+    "RIA Novosti": ("RIA Novosti", "RIA"),
+    "dpa": ("Deutsche Presse-Agentur", "dpa", "DPA"),
+    "EFE": ("EFE",),
+    "ANSA": ("ANSA",),
+    "Kyodo": ("Kyodo News", "Kyodo"),
+    "Yonhap": ("Yonhap",),
+    "UPI": ("United Press International", "UPI"),
+    "Dow Jones": ("Dow Jones Newswires", "Dow Jones"),
+    "CGTN": ("CGTN",),
+    "CNN": ("CNN",),
+    "BBC": ("BBC News", "BBC"),
+    "Anadolu": ("Anadolu Agency", "Anadolu"),
+    "Al Jazeera": ("Al Jazeera",),
+    "Nikkei": ("Nikkei Asia", "Nikkei"),
+    "Financial Times": ("Financial Times",),
+    "Wall Street Journal": ("The Wall Street Journal", "Wall Street Journal"),
+    "New York Times": ("The New York Times", "New York Times"),
+}
+_ALIAS_TO_SOURCE = {alias.casefold(): name for name, aliases in SOURCES.items() for alias in aliases}
+_NAME = (
+    "(?P<name>"
+    + "|".join(
+        re.escape(alias)
+        for alias in sorted({a for aliases in SOURCES.values() for a in aliases}, key=len, reverse=True)
+    )
+    + r")\b"
+)
+_FILLER = r"(?:[\w’'-]+\s+){0,3}?"  # "the official ", "Russia's state ", ...
+
+_OWN_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit"),
+    (
+        re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}\s*)?" + _NAME + r"(?:\s+L\.P\.)?", re.IGNORECASE),
+        "the outlet's own copyright line",
+    ),
+    (re.compile(r"(?m)^\s*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline"),
+]
+_OTHER_PATTERNS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source"),
+    (
+        re.compile(r"(?i:(?:obtained|reported|seen|cited|quoted|published)\s+by)\s+" + _FILLER + _NAME),
+        "credits a source",
+    ),
+    (
+        re.compile(
+            r"(?i:(?:with\s+)?(?:additional\s+)?(?:information|reporting|material)\s+(?:from|by))\s+" + _FILLER + _NAME
+        ),
+        "credits a source",
+    ),
+    (re.compile(r"\((?i:with|from|via|source:?)\s+" + _NAME + r"\s*\)"), "credits a source"),
+    (re.compile(r"(?i:source|via|citing):?\s+" + _FILLER + _NAME), "credits a source"),
+    (
+        re.compile(_NAME + r"(?:\s+(?i:news\s+(?:agency|service)))?\s+(?i:reported|reports|said\s+in\s+a\s+report)"),
+        "credits a source",
+    ),
+]
+
+
+def find_credits(text: str) -> list[Credit]:
+    """Every credit line in ``text``, own credits first, in text order; one per span."""
+    found: list[Credit] = []
+    taken: list[tuple[int, int]] = []
+    for own, patterns in ((True, _OWN_PATTERNS), (False, _OTHER_PATTERNS)):
+        for pattern, why in patterns:
+            for match in pattern.finditer(text):
+                span = match.span()
+                if any(b < span[1] and span[0] < e for b, e in taken):
+                    continue
+                source = _ALIAS_TO_SOURCE.get(match.group("name").casefold())
+                if source is None:
+                    continue
+                taken.append(span)
+                found.append(Credit(source=source, own=own, span=span, snippet=match.group(), why=why))
+    found.sort(key=lambda credit: (not credit.own, credit.span))
+    return found
+
+
+def own_outlets(credits: list[Credit]) -> set[str]:
+    """The outlets an article names as its own."""
+    return {credit.source for credit in credits if credit.own}
+
+
+def credited_sources(credits: list[Credit]) -> set[str]:
+    """The sources an article credits (other than its own outlet)."""
+    return {credit.source for credit in credits if not credit.own} - own_outlets(credits)

@@ -1,0 +1,171 @@
+"""Origin inference: the likely origin of each cluster, roles of its members, and why.
+
+For a cluster with derived (or duplicate) pairs, every member that takes part in them is
+scored on the evidence a media analyst would use:
+
+- its own credit line ("(Bloomberg) —", "©2022 Bloomberg L.P.", "By ..., PA News"), worth
+  most when other members credit that same outlet ("According to Bloomberg");
+- crediting another member's outlet counts against it (it says where it came from);
+- the earliest publication date, when dates are known;
+- containment: the text whose passages sit inside the other (the other side's reused
+  share is the larger) is the likelier source.
+
+The best-scoring member is the origin, unless it has no own credit and itself credits a
+source outside the corpus ("With information from AFP"), in which case the origin is
+outside the corpus (``None``) and ``credited_sources`` names it. Derived members list their
+sources best first: the origin before siblings, then by how much of the member they cover.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from dedup.clean import CleanArticle
+from dedup.credits import credited_sources, own_outlets
+from dedup.model import Cluster, Member, PairVerdict
+
+DERIVED = ("duplicate", "derived")
+
+
+@dataclass(slots=True, frozen=True)
+class OriginSettings:
+    whole_coverage: float = 0.8
+
+
+@dataclass(slots=True)
+class DirectedEdge:
+    """``target`` derives from ``source``; ``verdict`` is the pair's verdict."""
+
+    source: str
+    target: str
+    verdict: PairVerdict
+
+
+def _coverage_of(verdict: PairVerdict, article_id: str) -> float:
+    return verdict.coverage_a if verdict.a == article_id else verdict.coverage_b
+
+
+def origin_scores(
+    members: Sequence[str], articles: Mapping[str, CleanArticle], edges: Sequence[PairVerdict]
+) -> tuple[dict[str, float], dict[str, list[dict]]]:
+    """Each member's origin score and the evidence items behind it."""
+    owned = {m: own_outlets(articles[m].credits) for m in members}
+    credited = {m: credited_sources(articles[m].credits) for m in members}
+    scores = {m: 0.0 for m in members}
+    evidence: dict[str, list[dict]] = {m: [] for m in members}
+    for m in members:
+        others_credit = set().union(*(credited[o] for o in members if o != m)) if len(members) > 1 else set()
+        for credit in articles[m].credits:
+            if credit.own:
+                scores[m] += 3.0 if credit.source in others_credit else 1.0
+                evidence[m].append(_item(m, credit.snippet, credit.why, credit.span))
+        for other in members:
+            if other == m:
+                continue
+            for credit in articles[other].credits:
+                if not credit.own and credit.source in owned[m]:
+                    evidence[m].append(
+                        _item(other, credit.snippet, "the derived article credits the origin's outlet", credit.span)
+                    )
+        if credited[m] & set().union(*(owned[o] for o in members if o != m)):
+            scores[m] -= 2.0
+    dates = {m: articles[m].published for m in members if articles[m].published}
+    if len(set(dates.values())) > 1:
+        earliest = min(dates.values())
+        for m, published in dates.items():
+            if published == earliest:
+                scores[m] += 2.0
+                evidence[m].append({"doc": m, "why": "earliest publication date", "published": published})
+    for verdict in edges:
+        if verdict.relation not in DERIVED:
+            continue
+        # the side whose own text is less covered contains the other's reused passages
+        if verdict.coverage_b > verdict.coverage_a + 0.1:
+            container, contained = verdict.a, verdict.b
+        elif verdict.coverage_a > verdict.coverage_b + 0.1:
+            container, contained = verdict.b, verdict.a
+        else:
+            continue
+        scores[container] += 0.5
+        evidence[container].append(
+            {
+                "doc": contained,
+                "why": f"containment: {_coverage_of(verdict, contained):.0%} of {contained} is reused from "
+                f"{container}, but only {_coverage_of(verdict, container):.0%} of {container} appears in it",
+            }
+        )
+    return scores, evidence
+
+
+def _item(doc: str, snippet: str, why: str, span: tuple[int, int]) -> dict:
+    return {"doc": doc, "snippet": snippet, "why": why, "span": list(span)}
+
+
+def credited_list(members: Sequence[str], articles: Mapping[str, CleanArticle]) -> list[dict]:
+    """What the members credit (not their own outlets), one entry per credit line."""
+    owned = set().union(*(own_outlets(articles[m].credits) for m in members))
+    return [
+        {"doc": m, "snippet": credit.snippet, "source": credit.source, "span": list(credit.span)}
+        for m in members
+        for credit in articles[m].credits
+        if not credit.own and credit.source not in owned
+    ]
+
+
+def build_cluster(
+    cluster_id: str,
+    members: Sequence[str],
+    articles: Mapping[str, CleanArticle],
+    verdicts: Sequence[PairVerdict],
+    settings: OriginSettings,
+) -> tuple[Cluster, list[DirectedEdge]]:
+    """The cluster record and its directed derived edges (source → target)."""
+    inside = set(members)
+    edges = [v for v in verdicts if v.a in inside and v.b in inside and v.relation != "unrelated"]
+    derived_edges = [v for v in edges if v.relation in DERIVED]
+    credited = credited_list(members, articles)
+    if not derived_edges:
+        return (
+            Cluster(cluster_id, "same-story", None, [], credited, [Member(m, "same-story") for m in members]),
+            [DirectedEdge(v.a, v.b, v) for v in edges],
+        )
+    involved = sorted({v.a for v in derived_edges} | {v.b for v in derived_edges})
+    scores, evidence = origin_scores(involved, articles, derived_edges)
+    ranked = sorted(involved, key=lambda m: (-scores[m], -articles[m].evidence_chars, m))
+    best = ranked[0]
+    outside = not own_outlets(articles[best].credits) and bool(
+        credited_sources(articles[best].credits) - set().union(*(own_outlets(articles[m].credits) for m in members))
+    )
+    origin = None if outside else best
+    rank = {m: position for position, m in enumerate(ranked)}
+    directed: list[DirectedEdge] = []
+    for verdict in edges:
+        if verdict.relation in DERIVED:
+            source, target = (verdict.a, verdict.b) if rank[verdict.a] < rank[verdict.b] else (verdict.b, verdict.a)
+        else:
+            source, target = verdict.a, verdict.b
+        directed.append(DirectedEdge(source, target, verdict))
+    records: list[Member] = []
+    for m in members:
+        if m == origin:
+            records.append(Member(m, "origin"))
+            continue
+        incoming = [e for e in directed if e.target == m and e.verdict.relation in DERIVED]
+        if not incoming:
+            records.append(Member(m, "same-story"))
+            continue
+        incoming.sort(key=lambda e: (e.source != origin, rank[e.source], -_coverage_of(e.verdict, m), e.source))
+        coverage = max(_coverage_of(e.verdict, m) for e in incoming)
+        records.append(
+            Member(
+                m,
+                "derived",
+                sources=[e.source for e in incoming],
+                coverage=round(coverage, 4),
+                extent="whole" if coverage >= settings.whole_coverage else "partial",
+            )
+        )
+    relation = "duplicate" if all(v.relation == "duplicate" for v in edges) else "derived"
+    origin_evidence = evidence[best] if origin else []
+    return Cluster(cluster_id, relation, origin, origin_evidence, credited, records), directed

@@ -1,0 +1,202 @@
+"""Tokens and sentences with offsets into the original text.
+
+Tokens are runs of letters/digits (``%`` counts as the word "percent"), case-folded; each
+keeps its ``[begin, end)`` offsets so that every span we report points into the text as
+read. Sentences are found with a small rule set (paragraph breaks, terminal punctuation,
+common abbreviations) that also copes with hard-wrapped wire copy (PA's ``<`` line ends).
+A library splitter (pysbd) was ~100x slower for the same job, and we need offsets and the
+wire-copy rules anyway.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import snowballstemmer
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+_TOKEN = re.compile(r"[^\W_]+|%")
+_TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*\s*<?\s*$")
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]*[A-Z0-9])")
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "jr",
+        "sr",
+        "prof",
+        "gen",
+        "col",
+        "lt",
+        "sgt",
+        "capt",
+        "gov",
+        "sen",
+        "rep",
+        "rev",
+        "corp",
+        "inc",
+        "ltd",
+        "co",
+        "no",
+        "vs",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "e.g",
+        "i.e",
+        "etc",
+        "approx",
+    ]
+)
+STOPWORDS = frozenset(ENGLISH_STOP_WORDS | {"s", "t", "said", "says", "mr", "mrs", "ms", "percent"})
+_stemmer = snowballstemmer.stemmer("english")
+
+
+@dataclass(slots=True)
+class Tokens:
+    """Case-folded word tokens of a text with their character offsets."""
+
+    words: list[str]
+    starts: list[int]
+    ends: list[int]
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+
+def tokenize(text: str) -> Tokens:
+    """Split ``text`` into case-folded word tokens with offsets; ``%`` becomes "percent"."""
+    words: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for match in _TOKEN.finditer(text):
+        word = match.group()
+        words.append("percent" if word == "%" else word.casefold())
+        starts.append(match.start())
+        ends.append(match.end())
+    return Tokens(words, starts, ends)
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """The Snowball (Porter 2) stem of a case-folded word."""
+    return _stemmer.stemWord(word)
+
+
+def is_content(word: str) -> bool:
+    """Whether a token carries meaning (not a stopword, not a lone letter)."""
+    return (len(word) > 1 and word not in STOPWORDS) or word.isdigit()
+
+
+def lines(text: str) -> list[tuple[int, int]]:
+    """The ``[begin, end)`` spans of the lines of ``text`` (without their newline)."""
+    spans = []
+    begin = 0
+    for match in re.finditer(r"\r?\n", text):
+        spans.append((begin, match.start()))
+        begin = match.end()
+    spans.append((begin, len(text)))
+    return spans
+
+
+def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
+    """Paragraph spans: blank lines, ``<`` line ends and sentence-final line ends break.
+
+    A line that does not end a sentence continues into the next one when the next line
+    starts in lower case or the line is long (hard-wrapped text); short unpunctuated lines
+    (headlines, captions) stand alone. Lines in ``skip`` (boilerplate) count as blank.
+    """
+    result: list[tuple[int, int]] = []
+    current: tuple[int, int] | None = None
+    line_spans = [span for span in lines(text)]
+    for index, (begin, end) in enumerate(line_spans):
+        line = text[begin:end]
+        stripped = line.strip()
+        if not stripped or (begin, end) in skip:
+            if current:
+                result.append(current)
+            current = None
+            continue
+        lead = begin + (len(line) - len(line.lstrip()))
+        tail = begin + len(line.rstrip())
+        current = (current[0], tail) if current else (lead, tail)
+        following = line_spans[index + 1] if index + 1 < len(line_spans) else (0, 0)
+        next_line = "" if following in skip else text[following[0] : following[1]].strip()
+        ends_paragraph = (
+            stripped.endswith("<")
+            or bool(_TERMINAL.search(stripped))
+            or not next_line
+            or (len(stripped) < 60 and not next_line[:1].islower())
+        )
+        if ends_paragraph:
+            result.append(current)
+            current = None
+    if current:
+        result.append(current)
+    return result
+
+
+def sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
+    """Sentence spans of ``text`` outside the ``skip`` lines, trimmed of surrounding whitespace."""
+    result: list[tuple[int, int]] = []
+    for para_begin, para_end in paragraphs(text, skip):
+        begin = para_begin
+        for match in _SENTENCE_END.finditer(text, para_begin, para_end):
+            before = text[max(para_begin, match.start() - 6) : match.start()].split()
+            last_word = before[-1].lower().rstrip(".") if before else ""
+            if match.group().startswith(".") and (last_word in _ABBREVIATIONS or len(last_word) == 1):
+                continue
+            result.append(_trim(text, begin, match.end()))
+            begin = match.end()
+        if begin < para_end:
+            result.append(_trim(text, begin, para_end))
+    return [(b, e) for b, e in result if e > b]
+
+
+_CLAUSE_BREAK = re.compile(
+    r"(?<=[,;:—–])[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b)|(?<=[;—–])\s+"
+)
+
+
+def clauses(text: str, span: tuple[int, int], min_chars: int = 60) -> list[tuple[int, int]]:
+    """Split a long sentence at clause boundaries ("; ", ", and ", ", while ", " — ").
+
+    Pieces shorter than ``min_chars`` stay with their neighbour, so short clauses never
+    stand alone as evidence.
+    """
+    begin, end = span
+    if end - begin < 2 * min_chars:
+        return [span]
+    pieces: list[tuple[int, int]] = []
+    start = begin
+    for match in _CLAUSE_BREAK.finditer(text, begin, end):
+        if match.start() - start >= min_chars and end - match.end() >= min_chars:
+            pieces.append(_trim(text, start, match.start()))
+            start = match.end()
+    pieces.append(_trim(text, start, end))
+    return pieces
+
+
+def _trim(text: str, begin: int, end: int) -> tuple[int, int]:
+    while begin < end and text[begin].isspace():
+        begin += 1
+    while end > begin and (text[end - 1].isspace() or text[end - 1] == "<"):
+        end -= 1
+    return begin, end

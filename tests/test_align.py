@@ -1,0 +1,72 @@
+"""Alignment: the fast tiler agrees with the textbook one; small real-shaped decisions."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup.align import AlignSettings, align, reference_tiles, tiles
+from dedup.clean import clean_article
+from dedup.model import Article
+from dedup.similarity import sentence_vectors
+
+words = st.lists(
+    st.sampled_from(["the", "court", "heard", "a", "man", "was", "jailed", "for", "two", "years"]), max_size=40
+)
+
+
+def _covered(found) -> tuple[set[int], set[int]]:
+    return (
+        {t.source + k for t in found for k in range(t.length)},
+        {t.target + k for t in found for k in range(t.length)},
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(words, words, st.integers(min_value=2, max_value=5))
+def test_fast_tiles_equal_reference(source, target, min_tile):
+    fast = tiles(source, target, min_tile)
+    slow = reference_tiles(source, target, min_tile)
+    assert sum(t.length for t in fast) == sum(t.length for t in slow)
+    for tile in fast:
+        assert source[tile.source : tile.source + tile.length] == target[tile.target : tile.target + tile.length]
+        assert tile.length >= min_tile
+    source_cover, target_cover = _covered(fast)
+    assert len(source_cover) == len(target_cover) == sum(t.length for t in fast)  # no overlaps
+
+
+def _pair(source: str, target: str):
+    a, b = clean_article(Article("a", source)), clean_article(Article("b", target))
+    va, vb = sentence_vectors([a, b])
+    return align(a, b, va, vb, AlignSettings())
+
+
+def test_verbatim_survives_case_and_punctuation():
+    source = "A man who attacked a pensioner with a hammer was jailed for eight years at Leeds Crown Court today."
+    target = "A MAN who attacked a pensioner with a hammer was jailed for eight years at Leeds Crown Court yesterday!"
+    passages = _pair(source, target)
+    assert [p.kind for p in passages] == ["verbatim"]
+    assert target[slice(*passages[0].target_span)].startswith("A MAN who attacked")
+
+
+def test_rewrite_is_found_and_new_sentence_is_not_swallowed():
+    source = (
+        "The singer told the court she had been stalked for three years by the former soldier. "
+        "Judge Peter Smith said the defendant had shown no remorse at all."
+    )
+    target = (
+        "For three years the ex-soldier stalked the singer, the court was told. "
+        "Her neighbours said they had never seen him near the house. "
+        "The defendant showed no remorse, said Judge Peter Smith."
+    )
+    passages = _pair(source, target)
+    new_sentence = target.index("Her neighbours")
+    assert all(p.kind == "rewrite" for p in passages)
+    assert len(passages) >= 2
+    assert not any(p.target_span[0] <= new_sentence < p.target_span[1] for p in passages)
+
+
+def test_stock_phrase_alone_is_not_a_passage():
+    source = "Beijing wants to push global governance in a more just and reasonable direction, the spokesman said."
+    target = "Oil prices fell sharply on Monday as traders moved in a more just and reasonable direction than expected."
+    assert _pair(source, target) == []
