@@ -1,0 +1,233 @@
+"""Walk a folder or open one file, pick the reader for each file, and gather articles and skips.
+
+Every file considered ends up as article(s) or a ``Skipped`` entry with its reason; only files
+with an unsupported extension inside a folder, and hidden files and folders, are left out
+(logged at debug level). Ids are unique within a run: a repeated id is skipped.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import logging
+import os
+import stat
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO, TextIO
+
+from dedup.errors import InputError
+from dedup.model import Article, ReadResult, Skipped
+from dedup.read.html import read_html
+from dedup.read.jsonrecords import read_json, read_json_text, read_jsonl, read_jsonl_text
+from dedup.read.text import Found, Outcome, SkipInput, Source, decode_bytes, read_text
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_BYTES = 50_000_000
+
+Reader = Callable[[bytes, Source], list[Outcome]]
+
+#: Reader per extension (lower case); each may also be gzip-compressed (``.txt.gz``).
+READERS: dict[str, Reader] = {
+    ".txt": read_text,
+    ".md": read_text,
+    ".html": read_html,
+    ".htm": read_html,
+    ".json": read_json,
+    ".jsonl": read_jsonl,
+}
+GZIP_EXTENSION = ".gz"
+
+
+def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadResult:
+    """Read a folder (recursively, in sorted path order) or a single file into articles.
+
+    In a folder, an article's id is its path relative to the folder without the extension(s),
+    with forward slashes; a single file's id is its name without the extension(s). JSON records
+    use their ``id`` field when they have one. Raises ``InputError`` if ``path`` does not exist.
+    """
+    root = Path(path)
+    if not root.exists():
+        if root.is_symlink():
+            raise InputError(f"input path is a broken symbolic link: {root}")
+        raise InputError(f"input path does not exist: {root}")
+    collector = _Collector()
+    if root.is_dir():
+        for file_path, relative in _walk(root, collector):
+            kind = _split_extension(relative)
+            if kind is None:
+                logger.debug("ignored %s: unsupported extension", relative)
+                continue
+            reader, compressed, stem = kind
+            if not _is_regular_file(file_path):
+                # A FIFO or device inside a folder could block or never end.
+                collector.skip(relative, "not a regular file")
+                continue
+            collector.read_file(file_path, Source(id=stem, path=relative), reader, compressed, max_bytes)
+    else:
+        kind = _split_extension(root.name)
+        if kind is None:
+            # A file named explicitly is read as plain text whatever its extension.
+            compressed = root.name.lower().endswith(GZIP_EXTENSION)
+            name = root.name[: -len(GZIP_EXTENSION)] if compressed else root.name
+            kind = (read_text, compressed, PurePosixPath(name).stem)
+        reader, compressed, stem = kind
+        collector.read_file(root, Source(id=stem, path=str(path)), reader, compressed, max_bytes)
+    return collector.result()
+
+
+def read_stream(stream: TextIO | BinaryIO, name: str = "-") -> ReadResult:
+    """Read JSON Lines (one article object per line) from a text or binary stream such as stdin.
+
+    A stream whose first non-blank character is ``[`` is read as one JSON list of objects.
+    Record ids default to ``<name>#<line number>`` (or ``<name>#<index>`` for a list).
+    """
+    collector = _Collector()
+    source = Source(id=name, path=name)
+    try:
+        data = stream.read()
+        document = decode_bytes(data, name) if isinstance(data, bytes) else data
+        if document.lstrip().startswith("["):
+            outcomes = read_json_text(document, source)
+        else:
+            outcomes = read_jsonl_text(document, source)
+    except SkipInput as skip:
+        collector.skip(name, skip.reason)
+    except (OSError, UnicodeDecodeError) as error:
+        collector.skip(name, f"cannot read stream: {error}")
+    else:
+        collector.add_all(outcomes)
+    return collector.result()
+
+
+def _split_extension(name: str) -> tuple[Reader, bool, str] | None:
+    """(reader, gzip-compressed?, name without the extensions) for a supported file name, else None."""
+    compressed = name.lower().endswith(GZIP_EXTENSION)
+    base = name[: -len(GZIP_EXTENSION)] if compressed else name
+    suffix = PurePosixPath(base).suffix
+    reader = READERS.get(suffix.lower())
+    if reader is None:
+        return None
+    return reader, compressed, base[: -len(suffix)]
+
+
+def _walk(root: Path, collector: _Collector) -> Iterator[tuple[Path, str]]:
+    """Yield (file path, relative posix path) under ``root``, sorted by relative path.
+
+    Hidden entries are left out; symbolic links to folders are followed once each, so a
+    link cycle cannot loop. Sub-folders that cannot be listed are reported to ``collector``
+    as skipped; an input folder that cannot be listed raises ``InputError``.
+    """
+
+    def on_error(error: OSError) -> None:
+        failed = Path(error.filename) if error.filename else root
+        if failed == root:
+            raise InputError(f"cannot list input folder {root}: {error.strerror or error}")
+        collector.skip(_relative(failed, root), f"cannot list folder: {error.strerror or error}")
+
+    visited = {os.path.realpath(root)}
+    found: list[tuple[str, Path]] = []
+    for directory, subdirectories, file_names in os.walk(root, onerror=on_error, followlinks=True):
+        kept = []
+        for subdirectory in subdirectories:
+            if subdirectory.startswith("."):
+                logger.debug("ignored hidden folder %s", os.path.join(directory, subdirectory))
+                continue
+            real = os.path.realpath(os.path.join(directory, subdirectory))
+            if real in visited:
+                logger.info("not reading %s again: it links to a folder already read", subdirectory)
+                continue
+            visited.add(real)
+            kept.append(subdirectory)
+        subdirectories[:] = sorted(kept)
+        for file_name in file_names:
+            file_path = Path(directory) / file_name
+            if file_name.startswith("."):
+                logger.debug("ignored hidden file %s", file_path)
+                continue
+            found.append((_relative(file_path, root), file_path))
+    found.sort()
+    for relative, file_path in found:
+        yield file_path, relative
+
+
+def _relative(file_path: Path, root: Path) -> str:
+    """``file_path`` relative to ``root``, with forward slashes."""
+    return file_path.relative_to(root).as_posix()
+
+
+def _load_bytes(file_path: Path, compressed: bool, max_bytes: int) -> bytes:
+    """The file's bytes (decompressed for gzip), at most ``max_bytes``; raises ``SkipInput``."""
+    try:
+        with open(file_path, "rb") as handle:
+            status = os.fstat(handle.fileno())
+            if stat.S_ISREG(status.st_mode) and status.st_size > max_bytes:
+                raise SkipInput(f"file too large ({status.st_size} bytes > max {max_bytes})")
+            data = handle.read(max_bytes + 1)
+    except OSError as error:
+        raise SkipInput(f"cannot read file: {error.strerror or error}") from error
+    if len(data) > max_bytes:
+        raise SkipInput(f"file too large (more than max {max_bytes} bytes)")
+    if not compressed:
+        return data
+    try:
+        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
+            data = unzipped.read(max_bytes + 1)
+    except (OSError, EOFError, zlib.error) as error:
+        raise SkipInput(f"corrupt gzip file: {error}") from error
+    if len(data) > max_bytes:
+        raise SkipInput(f"file too large (decompressed size more than max {max_bytes} bytes)")
+    return data
+
+
+class _Collector:
+    """Gathers articles and skips in input order, keeping the first article of each id."""
+
+    def __init__(self) -> None:
+        self.articles: list[Article] = []
+        self.skipped: list[Skipped] = []
+        self._first_seen: dict[str, str] = {}
+
+    def read_file(
+        self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int
+    ) -> None:
+        """Read one file with ``reader``; any problem becomes a skip, never an exception."""
+        try:
+            outcomes = reader(_load_bytes(file_path, compressed, max_bytes), source)
+        except SkipInput as skip:
+            self.skip(source.path, skip.reason)
+            return
+        self.add_all(outcomes)
+
+    def add_all(self, outcomes: list[Outcome]) -> None:
+        for outcome in outcomes:
+            if isinstance(outcome, Skipped):
+                self.skip(outcome.path, outcome.reason)
+            else:
+                self.add(outcome)
+
+    def add(self, found: Found) -> None:
+        first = self._first_seen.get(found.article.id)
+        if first is not None:
+            self.skip(found.where, f"duplicate id {found.article.id} (first seen in {first})")
+            return
+        self._first_seen[found.article.id] = found.where
+        self.articles.append(found.article)
+
+    def skip(self, path: str, reason: str) -> None:
+        logger.warning("skipped %s: %s", path, reason)
+        self.skipped.append(Skipped(path, reason))
+
+    def result(self) -> ReadResult:
+        return ReadResult(articles=self.articles, skipped=self.skipped)
+
+
+def _is_regular_file(file_path: Path) -> bool:
+    """True for a regular file (following symbolic links), False for FIFOs, sockets and devices."""
+    try:
+        return stat.S_ISREG(file_path.stat().st_mode)
+    except OSError:
+        # Let the read report the precise reason (e.g. a dangling link: no such file).
+        return True
