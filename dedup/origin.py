@@ -7,8 +7,11 @@ scored on the evidence a media analyst would use:
   most when other members credit that same outlet ("According to Bloomberg");
 - crediting another member's outlet counts against it (it says where it came from);
 - the earliest publication date, when dates are known;
+- best-source votes: each member votes for the member that covers most of it; a wire
+  text rewritten by several outlets collects the votes, a sibling rewrite does not;
 - containment: the text whose passages sit inside the other (the other side's reused
-  share is the larger) is the likelier source.
+  share is the larger) is the likelier source; the margins add up over all its pairs, so
+  a wire text that feeds several rewrites outranks each of them.
 
 The best-scoring member is the origin, unless it has no own credit and itself credits a
 source outside the corpus ("With information from AFP"), in which case the origin is
@@ -80,21 +83,40 @@ def origin_scores(
     for verdict in edges:
         if verdict.relation not in DERIVED:
             continue
-        # the side whose own text is less covered contains the other's reused passages
-        if verdict.coverage_b > verdict.coverage_a + 0.1:
-            container, contained = verdict.a, verdict.b
-        elif verdict.coverage_a > verdict.coverage_b + 0.1:
-            container, contained = verdict.b, verdict.a
-        else:
+        # net containment: the side whose own text is less covered holds the other's passages;
+        # summed over edges, so a wire text that feeds several rewrites outranks any one of them
+        margin = verdict.coverage_b - verdict.coverage_a
+        container, contained = (verdict.a, verdict.b) if margin > 0 else (verdict.b, verdict.a)
+        scores[container] += 0.5 * abs(margin)
+        if abs(margin) >= 0.1:
+            evidence[container].append(
+                {
+                    "doc": contained,
+                    "why": f"containment: {_coverage_of(verdict, contained):.0%} of {contained} is reused from "
+                    f"{container}, but only {_coverage_of(verdict, container):.0%} of {container} appears in it",
+                }
+            )
+    # best-source votes: each member votes for the neighbour that covers most of it; the
+    # wire text that several outlets rewrote collects the votes, a sibling rewrite does not
+    best_source: dict[str, tuple[float, str]] = {}
+    for verdict in edges:
+        if verdict.relation not in DERIVED:
             continue
-        scores[container] += 0.5
-        evidence[container].append(
-            {
-                "doc": contained,
-                "why": f"containment: {_coverage_of(verdict, contained):.0%} of {contained} is reused from "
-                f"{container}, but only {_coverage_of(verdict, container):.0%} of {container} appears in it",
-            }
-        )
+        for member, other in ((verdict.a, verdict.b), (verdict.b, verdict.a)):
+            candidate = (_coverage_of(verdict, member), other)
+            if member not in best_source or candidate[0] > best_source[member][0] or (
+                candidate[0] == best_source[member][0] and other < best_source[member][1]
+            ):
+                best_source[member] = candidate
+    votes: dict[str, list[str]] = {}
+    for member, (_, other) in sorted(best_source.items()):
+        votes.setdefault(other, []).append(member)
+    for member, voters in votes.items():
+        if len(voters) >= 2:
+            scores[member] += len(voters)
+            evidence[member].append(
+                {"doc": member, "why": f"the main source of {len(voters)} other members", "members": voters}
+            )
     return scores, evidence
 
 

@@ -2,10 +2,10 @@
 
 The evidence is the set of reused passages. One shared stock phrase or one shared figure
 is never enough: a pair needs reuse in at least ``min_sentences`` distinct target
-sentences (or one long verbatim run). Between the related pairs, *derived* means one text
-was made from the other (much of a side is reused, or long verbatim text outside
-quotations is shared, or one credits the other's outlet); *same-story* means the
-overlap is what two reports of one outside source share (quotes, facts), reworded.
+sentences, or one long verbatim run, or most of one side (a one-paragraph brief).
+Between the related pairs, *derived* means one text was made from the other (much of
+a side is reused, or long verbatim text outside quotations is shared, or one credits
+the other's outlet); *same-story* means the overlap is what two reports of one outside source share (quotes, facts), reworded.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dedup.model import PairVerdict, Passage
 class ScoreSettings:
     min_sentences: int = 2
     long_verbatim_tokens: int = 25
+    min_reused_chars: int = 100
     duplicate_coverage: float = 0.9
     derived_coverage: float = 0.5
     derived_unquoted_verbatim: int = 20
@@ -72,7 +73,16 @@ def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: S
         "longest_verbatim_tokens": longest_verbatim,
         "credit_link": credit_link,
     }
-    related = reused_sentences >= settings.min_sentences or longest_verbatim >= settings.long_verbatim_tokens
+    short_side_reused = min(
+        (coverage_a, covered_chars([p.source_span for p in passages])),
+        (coverage_b, covered_chars([p.target_span for p in passages])),
+        key=lambda pair: -pair[0],
+    )
+    related = (
+        reused_sentences >= settings.min_sentences
+        or longest_verbatim >= settings.long_verbatim_tokens
+        or (short_side_reused[0] >= settings.derived_coverage and short_side_reused[1] >= settings.min_reused_chars)
+    )
     if not related:
         relation = "unrelated"
     elif min(verbatim_a, verbatim_b) >= settings.duplicate_coverage:
