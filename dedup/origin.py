@@ -104,8 +104,10 @@ def origin_scores(
             continue
         for member, other in ((verdict.a, verdict.b), (verdict.b, verdict.a)):
             candidate = (_coverage_of(verdict, member), other)
-            if member not in best_source or candidate[0] > best_source[member][0] or (
-                candidate[0] == best_source[member][0] and other < best_source[member][1]
+            if (
+                member not in best_source
+                or candidate[0] > best_source[member][0]
+                or (candidate[0] == best_source[member][0] and other < best_source[member][1])
             ):
                 best_source[member] = candidate
     votes: dict[str, list[str]] = {}

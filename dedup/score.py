@@ -5,7 +5,8 @@ is never enough: a pair needs reuse in at least ``min_sentences`` distinct targe
 sentences, or one long verbatim run, or most of one side (a one-paragraph brief).
 Between the related pairs, *derived* means one text was made from the other (much of
 a side is reused, or long verbatim text outside quotations is shared, or one credits
-the other's outlet); *same-story* means the overlap is what two reports of one outside source share (quotes, facts), reworded.
+the other's outlet); *same-story* means the overlap is what two reports of one outside
+source share (quotes, facts), reworded.
 """
 
 from __future__ import annotations

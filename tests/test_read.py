@@ -224,9 +224,7 @@ def test_json_object_fields_map_onto_article(tmp_path: Path) -> None:
 
 
 def test_json_object_without_id_takes_the_file_id(tmp_path: Path) -> None:
-    path = write(
-        tmp_path / "news" / "landslide.json", json.dumps({"content": STORY, "published": "2022-03-04"})
-    )
+    path = write(tmp_path / "news" / "landslide.json", json.dumps({"content": STORY, "published": "2022-03-04"}))
     article = only_article(read_path(tmp_path))
     assert (article.id, article.path, article.published) == (
         "news/landslide",

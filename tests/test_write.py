@@ -74,18 +74,18 @@ def make_result() -> Result:
         relation="derived",
         origin=ORIGIN_ID,
         origin_evidence=[
-            {"doc": ORIGIN_ID, "snippet": "(Bloomberg) —", "why": "the outlet's own dateline credit",
-             "span": (0, 13)},
-            {"doc": DERIVED_ID, "snippet": "according to Bloomberg",
-             "why": "the derived article credits the origin's outlet"},
+            {"doc": ORIGIN_ID, "snippet": "(Bloomberg) —", "why": "the outlet's own dateline credit", "span": (0, 13)},
+            {
+                "doc": DERIVED_ID,
+                "snippet": "according to Bloomberg",
+                "why": "the derived article credits the origin's outlet",
+            },
             {"why": "earliest publication date", "doc": ORIGIN_ID, "published": "2022-09-12"},
         ],
         credited_sources=[],
         members=[
             Member(id=ORIGIN_ID, role="origin"),
-            Member(
-                id=DERIVED_ID, role="derived", sources=[ORIGIN_ID], coverage=0.612345678, extent="partial"
-            ),
+            Member(id=DERIVED_ID, role="derived", sources=[ORIGIN_ID], coverage=0.612345678, extent="partial"),
         ],
     )
     return Result(
@@ -113,8 +113,15 @@ def test_document_keys_in_order(doc: dict) -> None:
     member_keys = ["id", "role", "sources", "coverage", "extent"]
     assert [list(member) for member in cluster["members"]] == [member_keys, member_keys]
     assert list(doc["passages"][0]) == [
-        "cluster", "source", "target", "source_span", "target_span", "kind", "score",
-        "source_text", "target_text",
+        "cluster",
+        "source",
+        "target",
+        "source_span",
+        "target_span",
+        "kind",
+        "score",
+        "source_text",
+        "target_text",
     ]
     assert list(doc["skipped"][0]) == ["path", "reason"]
 
@@ -128,8 +135,13 @@ def test_document_values(doc: dict) -> None:
     assert cluster["credited_sources"] == []
     origin, derived = cluster["members"]
     assert origin == {"id": ORIGIN_ID, "role": "origin", "sources": [], "coverage": None, "extent": None}
-    assert derived == {"id": DERIVED_ID, "role": "derived", "sources": [ORIGIN_ID], "coverage": 0.6123,
-                       "extent": "partial"}
+    assert derived == {
+        "id": DERIVED_ID,
+        "role": "derived",
+        "sources": [ORIGIN_ID],
+        "coverage": 0.6123,
+        "extent": "partial",
+    }
     assert doc["singletons"] == [LONELY_ID]
     assert doc["skipped"] == [{"path": "broken/feed.json", "reason": "invalid JSON at line 3"}]
     assert doc["parameters"] == {"shingle_size": 5, "threshold": 0.5, "seed": 1, "inputs": ["corpus"]}
@@ -333,9 +345,7 @@ def test_summary_limits_passages_and_shortens_text() -> None:
     long_text = "word " * 80
     texts = {**TEXTS, DERIVED_ID: DERIVED_TEXT + long_text}
     begin = len(DERIVED_TEXT)
-    result.passages.append(
-        Passage(ORIGIN_ID, DERIVED_ID, (0, 13), (begin, begin + len(long_text)), "rewrite", 0.1)
-    )
+    result.passages.append(Passage(ORIGIN_ID, DERIVED_ID, (0, 13), (begin, begin + len(long_text)), "rewrite", 0.1))
     console = Console(file=io.StringIO(), force_terminal=False, width=100)
     render_summary(result, texts, console, top_passages=1)
     output = console.file.getvalue()

@@ -190,9 +190,7 @@ class _Collector:
         self.skipped: list[Skipped] = []
         self._first_seen: dict[str, str] = {}
 
-    def read_file(
-        self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int
-    ) -> None:
+    def read_file(self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int) -> None:
         """Read one file with ``reader``; any problem becomes a skip, never an exception."""
         try:
             outcomes = reader(_load_bytes(file_path, compressed, max_bytes), source)

@@ -26,8 +26,15 @@ TOP_KEYS = ("schema", "clusters", "passages", "singletons", "skipped", "paramete
 CLUSTER_KEYS = ("id", "relation", "origin", "origin_evidence", "credited_sources", "members")
 MEMBER_KEYS = ("id", "role", "sources", "coverage", "extent")
 PASSAGE_KEYS = (
-    "cluster", "source", "target", "source_span", "target_span", "kind", "score",
-    "source_text", "target_text",
+    "cluster",
+    "source",
+    "target",
+    "source_span",
+    "target_span",
+    "kind",
+    "score",
+    "source_text",
+    "target_text",
 )
 SKIPPED_KEYS = ("path", "reason")
 

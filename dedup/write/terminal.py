@@ -129,8 +129,10 @@ def _passage_lines(passage: Passage, texts: Mapping[str, str]) -> Iterable[tuple
     head.append(passage.target, style="bold")
     head.append(f" [{target_begin}:{target_end}]")
     yield 4, head
-    for label, text, begin, end in (("source", texts.get(passage.source), source_begin, source_end),
-                                    ("target", texts.get(passage.target), target_begin, target_end)):
+    for label, text, begin, end in (
+        ("source", texts.get(passage.source), source_begin, source_end),
+        ("target", texts.get(passage.target), target_begin, target_end),
+    ):
         if text is not None:
             line = Text(label + "  ", style="dim")
             line.append(shorten(text[begin:end]))
@@ -149,9 +151,7 @@ def _ranked(passages: Iterable[Passage]) -> list[Passage]:
     return sorted(passages, key=lambda p: (-p.score, p.source, p.target, p.source_span, p.target_span))
 
 
-def render_summary(
-    result: Result, texts: dict[str, str], console: Console, *, top_passages: int = 3
-) -> None:
+def render_summary(result: Result, texts: dict[str, str], console: Console, *, top_passages: int = 3) -> None:
     """Print a summary of ``result``: counts, each cluster with its members and top passages,
     the singletons and the skipped inputs. ``texts`` maps article id → text as read."""
     console.print(_header(result, texts))
