@@ -4,8 +4,8 @@ Tokens are runs of letters/digits (``%`` counts as the word "percent"), case-fol
 keeps its ``[begin, end)`` offsets so that every span we report points into the text as
 read. Sentences are found with a small rule set (paragraph breaks, terminal punctuation,
 common abbreviations) that also copes with hard-wrapped wire copy (PA's ``<`` line ends).
-A library splitter (pysbd) was ~100x slower for the same job, and we need offsets and the
-wire-copy rules anyway.
+We keep our own rules rather than a library splitter (pysbd) because we need offsets and
+the wire-copy rules; the speed of the two has not been compared yet.
 """
 
 from __future__ import annotations
