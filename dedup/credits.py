@@ -40,6 +40,10 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "Wall Street Journal": ("The Wall Street Journal", "Wall Street Journal"),
     "New York Times": ("The New York Times", "New York Times"),
 }
+WIRE_SERVICES = frozenset(
+    {"Bloomberg", "Reuters", "AFP", "AP", "PA", "Xinhua", "Tass", "Interfax", "RIA Novosti", "dpa", "EFE", "ANSA",
+     "Kyodo", "Yonhap", "UPI", "Dow Jones", "Anadolu"}
+)
 _ALIAS_TO_SOURCE = {alias.casefold(): name for name, aliases in SOURCES.items() for alias in aliases}
 _NAME = (
     "(?P<name>"
@@ -57,7 +61,7 @@ _OWN_PATTERNS: list[tuple[re.Pattern[str], str]] = [
         re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}\s*)?" + _NAME + r"(?:\s+L\.P\.)?", re.IGNORECASE),
         "the outlet's own copyright line",
     ),
-    (re.compile(r"(?m)^\s*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline"),
+    (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline"),
 ]
 _OTHER_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source"),

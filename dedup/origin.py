@@ -4,7 +4,8 @@ For a cluster with derived (or duplicate) pairs, every member that takes part in
 scored on the evidence a media analyst would use:
 
 - its own credit line ("(Bloomberg) —", "©2022 Bloomberg L.P.", "By ..., PA News"), worth
-  most when other members credit that same outlet ("According to Bloomberg");
+  most when other members credit that same outlet ("According to Bloomberg"), and more
+  when that outlet is a wire service;
 - crediting another member's outlet counts against it (it says where it came from);
 - the earliest publication date, when dates are known;
 - best-source votes: each member votes for the member that covers most of it; a wire
@@ -25,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from dedup.clean import CleanArticle
-from dedup.credits import credited_sources, own_outlets
+from dedup.credits import WIRE_SERVICES, credited_sources, own_outlets
 from dedup.model import Cluster, Member, PairVerdict
 
 DERIVED = ("duplicate", "derived")
@@ -63,6 +64,8 @@ def origin_scores(
             if credit.own:
                 scores[m] += 3.0 if credit.source in others_credit else 1.0
                 evidence[m].append(_item(m, credit.snippet, credit.why, credit.span))
+        if owned[m] & WIRE_SERVICES:
+            scores[m] += 2.0  # wire copy is what outlets rewrite, rarely the other way round
         for other in members:
             if other == m:
                 continue
