@@ -30,7 +30,8 @@ from dedup.model import Passage
 
 @dataclass(slots=True, frozen=True)
 class AlignSettings:
-    min_tile: int = 5
+    min_tile: int = 3
+    anchor_tile: int = 5
     min_standalone_tile: int = 10
     sentence_threshold: float = 0.45  # best F1 on MSRP train (paraphrase vs not), see docs/algorithm.md
     anchor_threshold: float = 0.35
@@ -169,15 +170,11 @@ def align(
     source_sentence = _sentence_index(source)
     target_sentence = _sentence_index(target)
     found = [
-        (
-            source_pos[t.source],
-            source_pos[t.source + t.length - 1] + 1,
-            target_pos[t.target],
-            target_pos[t.target + t.length - 1] + 1,
-        )
+        piece
         for t in tiles(source_words, target_words, settings.min_tile)
+        for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
     ]
-    anchors = {(source_sentence[s0], target_sentence[t0]) for s0, _, t0, _ in found}
+    anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
     pairs = _sentence_pairs(source, target, source_vectors, target_vectors, anchors, settings)
     accepted = {(i, j) for i, j, _ in pairs}
     kept = [
@@ -208,6 +205,41 @@ def align(
             _rewrite_pieces(source, target, source_index, target_index, similarity, covered_target, tile_at, settings)
         )
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+
+
+def _split_at_units(
+    tile: Tile,
+    source_pos: list[int],
+    target_pos: list[int],
+    source_sentence: list[int],
+    target_sentence: list[int],
+    min_tile: int,
+) -> list[tuple[int, int, int, int]]:
+    """A tile as token ranges ``(s_first, s_end, t_first, t_end)``, cut where either side changes unit.
+
+    Evidence tokens of consecutive units are adjacent in the tiling sequence even when a boilerplate
+    line sits between them; cutting at units keeps every span inside evidence text.
+    """
+    pieces = []
+    start = 0
+    for offset in range(1, tile.length + 1):
+        at_end = offset == tile.length
+        if at_end or (
+            source_sentence[source_pos[tile.source + offset]] != source_sentence[source_pos[tile.source + offset - 1]]
+            or target_sentence[target_pos[tile.target + offset]]
+            != target_sentence[target_pos[tile.target + offset - 1]]
+        ):
+            if offset - start >= min_tile:
+                pieces.append(
+                    (
+                        source_pos[tile.source + start],
+                        source_pos[tile.source + offset - 1] + 1,
+                        target_pos[tile.target + start],
+                        target_pos[tile.target + offset - 1] + 1,
+                    )
+                )
+            start = offset
+    return pieces
 
 
 def _sentence_index(article: CleanArticle) -> list[int]:

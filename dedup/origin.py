@@ -17,7 +17,8 @@ scored on the evidence a media analyst would use:
 The best-scoring member is the origin, unless it has no own credit and itself credits a
 source outside the corpus ("With information from AFP"), in which case the origin is
 outside the corpus (``None``) and ``credited_sources`` names it. Derived members list their
-sources best first: the origin before siblings, then by how much of the member they cover.
+sources best first: the origin and wire copy before sibling rewrites, each tier by how much
+of the member it covers.
 """
 
 from __future__ import annotations
@@ -157,32 +158,41 @@ def build_cluster(
             Cluster(cluster_id, "same-story", None, [], credited, [Member(m, "same-story") for m in members]),
             [DirectedEdge(v.a, v.b, v) for v in edges],
         )
-    involved = sorted({v.a for v in derived_edges} | {v.b for v in derived_edges})
+    involved = sorted({v.a for v in edges} | {v.b for v in edges})
     scores, evidence = origin_scores(involved, articles, derived_edges)
     ranked = sorted(involved, key=lambda m: (-scores[m], -articles[m].evidence_chars, m))
-    best = ranked[0]
+    derived_members = {v.a for v in derived_edges} | {v.b for v in derived_edges}
+    best = next(m for m in ranked if m in derived_members)
     outside = not own_outlets(articles[best].credits) and bool(
         credited_sources(articles[best].credits) - set().union(*(own_outlets(articles[m].credits) for m in members))
     )
     origin = None if outside else best
     rank = {m: position for position, m in enumerate(ranked)}
-    directed: list[DirectedEdge] = []
-    for verdict in edges:
-        if verdict.relation in DERIVED:
-            source, target = (verdict.a, verdict.b) if rank[verdict.a] < rank[verdict.b] else (verdict.b, verdict.a)
-        else:
-            source, target = verdict.a, verdict.b
-        directed.append(DirectedEdge(source, target, verdict))
+    if origin is not None:
+        rank[origin] = -1
+    directed = [
+        DirectedEdge(v.a, v.b, v) if rank[v.a] < rank[v.b] else DirectedEdge(v.b, v.a, v) for v in edges
+    ]
     records: list[Member] = []
     for m in members:
         if m == origin:
             records.append(Member(m, "origin"))
             continue
-        incoming = [e for e in directed if e.target == m and e.verdict.relation in DERIVED]
-        if not incoming:
+        incoming = [e for e in directed if e.target == m]
+        if not any(e.verdict.relation in DERIVED for e in incoming):
             records.append(Member(m, "same-story"))
             continue
-        incoming.sort(key=lambda e: (e.source != origin, rank[e.source], -_coverage_of(e.verdict, m), e.source))
+        # a derived member's sources: every higher-ranked member it shares passages with,
+        # the origin and wire copy first (what a rewrite of a rewrite ultimately came from)
+        incoming.sort(
+            key=lambda e: (
+                e.source != origin and not own_outlets(articles[e.source].credits) & WIRE_SERVICES,
+                e.verdict.relation not in DERIVED,
+                -_coverage_of(e.verdict, m),
+                rank[e.source],
+                e.source,
+            )
+        )
         coverage = max(_coverage_of(e.verdict, m) for e in incoming)
         records.append(
             Member(

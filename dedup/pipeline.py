@@ -18,7 +18,7 @@ from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.cluster import group
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
-from dedup.origin import DERIVED, OriginSettings, build_cluster
+from dedup.origin import OriginSettings, build_cluster
 from dedup.score import ScoreSettings, covered_chars, judge
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
@@ -137,11 +137,11 @@ def cluster(
         for edge in edges:
             passages = directed_passages(edge.source, edge.target, edge.verdict)
             all_passages.extend(passages)
-            if edge.verdict.relation in DERIVED:
-                incoming.setdefault(edge.target, []).extend(passages)
+            incoming.setdefault(edge.target, []).extend(passages)
         for member in record.members:
             if member.role == "derived":
-                reused = covered_chars([p.target_span for p in incoming.get(member.id, [])])
+                sources = set(member.sources)
+                reused = covered_chars([p.target_span for p in incoming.get(member.id, []) if p.source in sources])
                 member.coverage = round(reused / max(by_clean[member.id].evidence_chars, 1), 4)
                 member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"
         clusters.append(record)

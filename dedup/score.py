@@ -25,8 +25,9 @@ class ScoreSettings:
     long_verbatim_tokens: int = 25
     min_reused_chars: int = 100
     duplicate_coverage: float = 0.9
-    derived_coverage: float = 0.5
-    derived_unquoted_verbatim: int = 20
+    derived_coverage: float = 0.3
+    derived_verbatim_coverage: float = 0.15
+    derived_unquoted_verbatim: int = 1000  # off: on METER dev it only added false positives
     derived_credit_coverage: float = 0.15
 
 
@@ -90,6 +91,7 @@ def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: S
         relation = "duplicate"
     elif (
         max(coverage_a, coverage_b) >= settings.derived_coverage
+        or max(verbatim_a, verbatim_b) >= settings.derived_verbatim_coverage
         or unquoted >= settings.derived_unquoted_verbatim
         or (credit_link and max(coverage_a, coverage_b) >= settings.derived_credit_coverage)
     ):

@@ -61,8 +61,9 @@ def test_rewrite_is_found_and_new_sentence_is_not_swallowed():
     )
     passages = _pair(source, target)
     new_sentence = target.index("Her neighbours")
-    assert all(p.kind == "rewrite" for p in passages)
-    assert len(passages) >= 2
+    # reworded sentences are rewrites; a short phrase kept word for word ("Judge Peter Smith") may be verbatim
+    assert sum(p.kind == "rewrite" for p in passages) >= 2
+    assert all(p.kind == "rewrite" or len(target[slice(*p.target_span)].split()) <= 4 for p in passages)
     assert not any(p.target_span[0] <= new_sentence < p.target_span[1] for p in passages)
 
 
