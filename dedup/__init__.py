@@ -16,6 +16,7 @@ __all__ = [
     "Article",
     "Cluster",
     "DedupError",
+    "Index",
     "InputError",
     "Member",
     "NoArticlesError",
@@ -40,4 +41,8 @@ def __getattr__(name: str):
         from dedup import read
 
         return getattr(read, name)
+    if name == "Index":  # the persistent index (dedup.index), loaded on first use
+        from dedup.index import Index
+
+        return Index
     raise AttributeError(f"module 'dedup' has no attribute {name!r}")

@@ -6,6 +6,7 @@ readable article. Logs and progress go to stderr; stdout carries only the result
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import time
@@ -18,16 +19,22 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dedup.compare import compare, comparison_document, comparison_info, load_pair, render_comparison
 from dedup.errors import DedupError
+from dedup.model import Article
 from dedup.pipeline import cluster as run_cluster
 from dedup.read import read_path, read_stream
-from dedup.write import dump_json, render_summary, result_to_dict, write_json
+from dedup.store.cli import index_app
+from dedup.write import dump_json, render_summary, result_to_dict, validate_document, write_json
+from dedup.write.html import article_metadata, boilerplate_spans, build_report, write_report
+from dedup.write.tables import FORMATS, write_tables
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     help="Find copies and rewrites of wire stories in a set of news articles.",
 )
+app.add_typer(index_app, name="index")
 log = logging.getLogger("dedup")
 
 
@@ -60,12 +67,21 @@ def cluster_command(
     path: Annotated[str, typer.Argument(help="A folder (read recursively), a file, or - for JSONL on stdin.")],
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document (schema 1) to stdout.")] = False,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Write the JSON document to FILE.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Write the HTML report to FILE.")] = None,
+    tables: Annotated[Path | None, typer.Option("--tables", help="Write the three tables to DIR.")] = None,
+    table_format: Annotated[str, typer.Option("--format", help="Table format: jsonl, csv or parquet.")] = "jsonl",
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars or warnings.")] = False,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+    copies_only: Annotated[
+        bool, typer.Option("--copies-only", help="Whole-article near-duplicates only (fast; no passages).")
+    ] = False,
 ) -> None:
     """Cluster the articles in PATH by wire story; name each cluster's origin; list derived passages."""
     stderr = _configure_logging(verbose, quiet)
     started = time.perf_counter()
+    if copies_only:
+        _copies_only(path, json_output, output, quiet, stderr, started)
+        return
     try:
         read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
         show_progress = not quiet and stderr.is_terminal
@@ -90,6 +106,7 @@ def cluster_command(
         except OSError as error:
             stderr.print(f"dedup: error: cannot write {output}: {error.strerror}", markup=False)
             raise typer.Exit(2) from None
+    _write_extras(stderr, document, read.articles, html, tables, table_format, f"dedup report: {path}")
     if json_output:
         dump_json(document, sys.stdout)
     elif output is None or not quiet:
@@ -99,6 +116,163 @@ def cluster_command(
             f"read {len(read.articles)} articles, skipped {len(result.skipped)}; "
             f"{len(result.clusters)} clusters, {len(result.singletons)} singletons "
             f"in {time.perf_counter() - started:.2f}s",
+            markup=False,
+            highlight=False,
+        )
+
+
+def _write_extras(
+    stderr: Console,
+    document: dict,
+    articles: list[Article],
+    html: Path | None,
+    tables: Path | None,
+    table_format: str,
+    title: str,
+) -> None:
+    """Write the HTML report and/or the tables of ``document``; exit 2 when that fails."""
+    if table_format not in FORMATS:
+        stderr.print(f"dedup: error: --format must be one of {', '.join(FORMATS)}", markup=False)
+        raise typer.Exit(2)
+    texts = {article.id: article.text for article in articles}
+    metadata = article_metadata(articles)
+    try:
+        if html is not None:
+            shown = {member["id"] for cluster in document["clusters"] for member in cluster["members"]}
+            page = build_report(document, texts, boilerplate_spans(texts, shown), metadata, title=title)
+            write_report(html, page)
+        if tables is not None:
+            write_tables(document, tables, table_format, metadata=metadata)
+    except OSError as error:
+        stderr.print(f"dedup: error: cannot write {error.filename}: {error.strerror}", markup=False)
+        raise typer.Exit(2) from None
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+
+
+@app.command("report")
+def report_command(
+    result_path: Annotated[Path, typer.Argument(metavar="RESULT.json", help="A JSON result (schema 1).")],
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="The HTML file [RESULT.html].")] = None,
+    articles: Annotated[
+        str | None, typer.Option("--articles", help="Re-read the articles from PATH to show whole texts.")
+    ] = None,
+    tables: Annotated[Path | None, typer.Option("--tables", help="Also write the tables to DIR.")] = None,
+    table_format: Annotated[str, typer.Option("--format", help="Table format: jsonl, csv or parquet.")] = "jsonl",
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+) -> None:
+    """Make the HTML report of a saved result; without --articles only the passages' texts are shown."""
+    stderr = _configure_logging(verbose, quiet)
+    try:
+        document = json.loads(result_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        stderr.print(f"dedup: error: cannot read {result_path}: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
+    problems = validate_document(document)
+    # Refuse a document of the wrong shape; only warn about values out of range (the report still works).
+    shape = ("document:", "missing key", "expected an object", "expected a list", "expected [begin, end]")
+    if not isinstance(document, dict) or document.get("schema") != 1 or any(s in p for p in problems for s in shape):
+        stderr.print(f"dedup: error: {result_path} is not a schema-1 result: {'; '.join(problems[:3])}", markup=False)
+        raise typer.Exit(2)
+    for problem in problems[:5]:
+        log.warning("%s: %s", result_path, problem)
+    try:
+        read = read_path(articles).articles if articles is not None else []
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    target = output or result_path.with_suffix(".html")
+    _write_extras(stderr, document, read, target, tables, table_format, f"dedup report: {result_path.name}")
+    if not quiet:
+        stderr.print(f"wrote {target}", markup=False, highlight=False)
+
+
+@app.command("compare")
+def compare_command(
+    first: Annotated[str, typer.Argument(metavar="A", help="An article file, or an id in --articles.")],
+    second: Annotated[str, typer.Argument(metavar="B", help="An article file, or an id in --articles.")],
+    articles: Annotated[str | None, typer.Option("--articles", help="Folder or file to look ids up in.")] = None,
+    html: Annotated[Path | None, typer.Option("--html", help="Also write the comparison as an HTML page.")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No warnings.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging on stderr.")] = False,
+) -> None:
+    """Compare two articles: the verdict, its scores and the aligned passages."""
+    stderr = _configure_logging(verbose, quiet)
+    try:
+        comparison = compare(*load_pair([first, second], articles))
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    render_comparison(comparison, Console(highlight=False))
+    if html is not None:
+        texts = comparison.texts
+        page = build_report(
+            comparison_document(comparison),
+            texts,
+            boilerplate_spans(texts),
+            article_metadata([comparison.a, comparison.b]),
+            title=f"dedup compare: {comparison.source.id} / {comparison.target.id}",
+            comparison=comparison_info(comparison),
+        )
+        try:
+            write_report(html, page)
+        except OSError as error:
+            stderr.print(f"dedup: error: cannot write {html}: {error.strerror}", markup=False)
+            raise typer.Exit(2) from None
+
+
+def _copies_only(
+    path: str, json_output: bool, output: Path | None, quiet: bool, stderr: Console, started: float
+) -> None:
+    """``--copies-only``: streamed, vectorised whole-article near-duplicates (``dedup.copies``)."""
+    from rich.progress import TaskProgressColumn
+
+    from dedup.copies import CopiesSettings, cluster_copies, default_workers
+
+    rate = TextColumn("{task.fields[rate]}")
+    columns = [TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn()]
+    show_progress = not quiet and stderr.is_terminal
+
+    def factory(progress: Progress) -> Callable[[str, int], Callable[[int], None]]:
+        def make(label: str, total: int) -> Callable[[int], None]:
+            task = progress.add_task(label, total=total, rate="")
+
+            def tick(advance: int) -> None:
+                progress.advance(task, advance)
+                speed = progress.tasks[task].speed or 0
+                unit = "MB" if label.endswith("MB") else "articles"
+                scale = 1e6 if unit == "MB" else 1
+                progress.update(task, rate=f"{speed / scale:,.1f} {unit}/s")
+
+            return tick
+
+        return make
+
+    try:
+        with Progress(*columns, rate, console=stderr, transient=True, disable=not show_progress) as progress:
+            settings = CopiesSettings(workers=default_workers())
+            result = cluster_copies(path, settings, progress=factory(progress))
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    document = result_to_dict(result, {})
+    if output is not None:
+        try:
+            write_json(document, output)
+        except OSError as error:
+            stderr.print(f"dedup: error: cannot write {output}: {error.strerror}", markup=False)
+            raise typer.Exit(2) from None
+    if json_output:
+        dump_json(document, sys.stdout)
+    elif output is None or not quiet:
+        render_summary(result, {}, Console(highlight=False))
+    if not quiet:
+        count = len(result.singletons) + sum(len(cluster.members) for cluster in result.clusters)
+        stderr.print(
+            f"copies only: {count} articles, skipped {len(result.skipped)}; {len(result.clusters)} clusters, "
+            f"{len(result.singletons)} singletons in {time.perf_counter() - started:.2f}s",
             markup=False,
             highlight=False,
         )

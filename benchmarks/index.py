@@ -1,0 +1,231 @@
+"""Index benchmark: add N articles one by one, then check held-out ones; SQLite vs Redis vs datasketch.
+
+    PYTHONPATH=. python benchmarks/index.py --corpus CORPUS.jsonl --size 20000 --checks 300 \
+        [--backends sqlite,redis,datasketch-redis,datasketch-memory] [--output JSON]
+
+Without ``--corpus`` a corpus is generated with benchmarks/generate.py (real Reuters/BBC text with
+copies, trims, rewrites and distractors). For each dedup backend: ``add`` latency p50/p99 and adds/s
+(one transaction per add), ``check`` latency p50/p99 on articles not in the index, and the size of the
+index per article (SQLite: file + WAL, with a per-table breakdown; Redis: ``used_memory`` growth).
+The datasketch rows are ``MinHashLSH`` (128 permutations, threshold 0.5, word 5-gram shingles) with its
+Redis storage and in memory: insert and query of precomputed signatures — candidates only, no
+alignment or verdict, so they bound what the LSH lookup alone costs. A Redis server is started on
+loopback for the run. Writes benchmarks/results/index-<date>.json (machine, date, commit).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+SCHEMA = 1
+
+
+def load_corpus(path: Path | None, size: int, checks: int, seed: int) -> list[dict[str, Any]]:
+    """``size + checks`` articles from a JSONL corpus (generated when ``path`` is None)."""
+    if path is None:
+        folder = Path(tempfile.mkdtemp(prefix="dedup-index-bench-"))
+        subprocess.run(
+            [
+                sys.executable,
+                str(REPOSITORY / "benchmarks" / "generate.py"),
+                "--size",
+                str(size + checks),
+                "--seed",
+                str(seed),
+                "--output",
+                str(folder),
+            ],
+            check=True,
+        )
+        path = folder / "corpus.jsonl"
+    articles = []
+    with path.open(encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            articles.append({k: record[k] for k in ("id", "text", "title", "outlet", "published") if k in record})
+            if len(articles) >= size + checks:
+                break
+    return articles
+
+
+def percentiles(values: Sequence[float]) -> dict[str, float]:
+    milliseconds = np.array(values) * 1000
+    return {
+        "p50_ms": round(float(np.percentile(milliseconds, 50)), 3),
+        "p99_ms": round(float(np.percentile(milliseconds, 99)), 3),
+        "mean_ms": round(float(milliseconds.mean()), 3),
+    }
+
+
+def timed(calls: Sequence[Callable[[], Any]]) -> tuple[list[float], float]:
+    latencies = []
+    started = time.perf_counter()
+    for call in calls:
+        begin = time.perf_counter()
+        call()
+        latencies.append(time.perf_counter() - begin)
+    return latencies, time.perf_counter() - started
+
+
+def bench_index(target: str, added: list[dict], checked: list[dict], redis_client: Any = None) -> dict[str, Any]:
+    from dedup.index import Index
+
+    memory_before = int(redis_client.info("memory")["used_memory"]) if redis_client is not None else 0
+    with Index.open(target) as index:
+        add_latencies, add_seconds = timed([lambda a=a: index.add(a) for a in added])
+        check_latencies, _ = timed([lambda a=a: index.check(a) for a in checked])
+        matched = sum(bool(index.check(a)["matches"]) for a in checked[:50])
+        stats = index.stats()
+    text_bytes = sum(len(zlib.compress(json.dumps(a).encode(), 6)) for a in added)
+    result: dict[str, Any] = {
+        "articles": len(added),
+        "add": {**percentiles(add_latencies), "per_second": round(len(added) / add_seconds, 1)},
+        "check": percentiles(check_latencies),
+        "checked_with_matches_of_50": matched,
+        "stored_text_bytes_per_article": round(text_bytes / len(added), 1),
+    }
+    sizes = stats["size_bytes"]
+    if redis_client is not None:
+        grown = int(redis_client.info("memory")["used_memory"]) - memory_before
+        result["size_bytes"] = grown
+    else:
+        result["size_bytes"] = sizes.get("file", 0) + sizes.get("wal", 0)
+        result["tables_bytes_per_article"] = {
+            name.removeprefix("table:"): round(size / len(added), 1)
+            for name, size in sizes.items()
+            if name.startswith("table:")
+        }
+    result["bytes_per_article"] = round(result["size_bytes"] / len(added), 1)
+    result["index_bytes_per_article_without_text"] = round(
+        result["bytes_per_article"] - result["stored_text_bytes_per_article"], 1
+    )
+    return result
+
+
+def shingle_minhashes(articles: list[dict]) -> list[Any]:
+    from datasketch import MinHash
+
+    from dedup.sketch import SCHEME
+
+    signatures = []
+    for article in articles:
+        words = article["text"].lower().split()
+        shingles = {" ".join(words[k : k + 5]).encode() for k in range(max(len(words) - 4, 1))}
+        signature = MinHash(num_perm=128, seed=1, scheme=SCHEME)
+        signature.update_batch(sorted(shingles))
+        signatures.append(signature)
+    return signatures
+
+
+def bench_datasketch(storage: dict | None, added: list[dict], checked: list[dict], redis_client: Any = None) -> dict:
+    from datasketch import MinHashLSH
+
+    inserted, queried = shingle_minhashes(added), shingle_minhashes(checked)
+    memory_before = int(redis_client.info("memory")["used_memory"]) if redis_client is not None else 0
+    options: dict[str, Any] = {"threshold": 0.5, "num_perm": 128}
+    if storage is not None:
+        options["storage_config"] = storage
+    lsh = MinHashLSH(**options)
+    insert_latencies, insert_seconds = timed(
+        [lambda a=a, m=m: lsh.insert(a["id"], m) for a, m in zip(added, inserted, strict=True)]
+    )
+    query_latencies, _ = timed([lambda m=m: lsh.query(m) for m in queried])
+    result = {
+        "articles": len(added),
+        "add": {**percentiles(insert_latencies), "per_second": round(len(added) / insert_seconds, 1)},
+        "check": percentiles(query_latencies),
+    }
+    if redis_client is not None:
+        result["size_bytes"] = int(redis_client.info("memory")["used_memory"]) - memory_before
+        result["bytes_per_article"] = round(result["size_bytes"] / len(added), 1)
+    return result
+
+
+def machine() -> dict[str, Any]:
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=REPOSITORY, check=False)
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "commit": commit.stdout.strip() or None,
+    }
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--corpus", type=Path)
+    parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--checks", type=int, default=300)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--backends", default="sqlite,redis,datasketch-redis,datasketch-memory")
+    parser.add_argument("--output", type=Path)
+    options = parser.parse_args(argv)
+    from dedup.store.testing import RedisServer
+
+    articles = load_corpus(options.corpus, options.size, options.checks, options.seed)
+    added, checked = articles[: options.size], articles[options.size :]
+    backends = options.backends.split(",")
+    results: dict[str, Any] = {}
+    folder = Path(tempfile.mkdtemp(prefix="dedup-index-bench-"))
+    with RedisServer() as server:
+        import redis
+
+        client = redis.Redis(host="127.0.0.1", port=server.port)
+        for backend in backends:
+            started = time.perf_counter()
+            client.flushall()
+            if backend == "sqlite":
+                results[backend] = bench_index(str(folder / "bench.dedup"), added, checked)
+            elif backend == "redis":
+                results[backend] = bench_index(server.url, added, checked, client)
+            elif backend == "datasketch-redis":
+                storage = {"type": "redis", "redis": {"host": "127.0.0.1", "port": server.port}}
+                results[backend] = bench_datasketch(storage, added, checked, client)
+            elif backend == "datasketch-memory":
+                results[backend] = bench_datasketch(None, added, checked)
+            else:
+                raise SystemExit(f"unknown backend {backend}")
+            results[backend]["seconds"] = round(time.perf_counter() - started, 1)
+            print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr, flush=True)
+    header = ("articles", 9), ("add p50", 10), ("add p99", 10), ("adds/s", 9), ("check p50", 11), ("check p99", 11)
+    print(f"{'backend':<20}" + "".join(f"{name:>{width}}" for name, width in header) + f"{'B/article':>11}")
+    for backend, row in results.items():
+        print(
+            f"{backend:<20}{row['articles']:>9}{row['add']['p50_ms']:>10.2f}{row['add']['p99_ms']:>10.2f}"
+            f"{row['add']['per_second']:>9.1f}{row['check']['p50_ms']:>11.2f}{row['check']['p99_ms']:>11.2f}"
+            f"{row.get('bytes_per_article', float('nan')):>11.0f}"
+        )
+    document = {
+        "schema": SCHEMA,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "corpus": str(options.corpus) if options.corpus else f"benchmarks/generate.py --seed {options.seed}",
+        "size": options.size,
+        "checks": options.checks,
+        "results": results,
+    }
+    output = options.output or REPOSITORY / "benchmarks" / "results" / f"index-{datetime.now(UTC):%Y-%m-%d}.json"
+    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {output}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,952 @@
+"""The crawler door: an incremental, persistent index of articles.
+
+    from dedup.index import Index
+
+    with Index.open("crawl.dedup") as index:          # or Index.open("redis://localhost:6379/0")
+        verdict = index.add({"id": url, "text": text, "published": "2022-09-13"})
+        for match in verdict["matches"]:
+            print(match["id"], match["relation"], match["direction"])
+
+``check`` gives the verdict for an article without storing it; ``add`` gives the same verdict and
+stores the article in one atomic write. A verdict is what a batch ``dedup cluster`` run over the
+stored articles plus this one says about it: the same cleaning (boilerplate lines repeated across
+the index included), the same sentence TF-IDF (document frequencies kept for the whole index),
+the same MinHash LSH candidates, alignment, pair verdicts, clusters and origin. The batch run's
+third candidate source, TF-IDF nearest neighbours over the whole corpus, is not used (see
+docs/index.md). The format of a verdict is documented in docs/index.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+import zlib
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from dedup.align import AlignSettings, align
+from dedup.candidates import CandidateSettings
+from dedup.clean import CleanArticle
+from dedup.cluster import RELATED, group
+from dedup.errors import DedupError
+from dedup.model import Article, Cluster, PairVerdict, Passage
+from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster
+from dedup.pipeline import Settings
+from dedup.score import ScoreSettings, covered_chars, judge
+from dedup.sketch import SCHEME, SketchSettings
+from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
+from dedup.store.codec import record_verdict, verdict_record
+from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
+from dedup.store.features import (
+    HASHING,
+    N_FEATURES,
+    Prepared,
+    pack_stems,
+    prepare,
+    settings_banding,
+    short_lines,
+    stems_matrix,
+    term_keys,
+    top_terms,
+    weight_rows,
+)
+
+__all__ = ["Index", "open_backend"]
+
+CHECKPOINT_EVERY = 256  # changes between two stored document-frequency checkpoints
+SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF-IDF neighbours
+MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosine is computed
+_CACHE_SIZE = 2048
+Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
+
+
+def open_backend(target: str) -> Backend:
+    """The backend for ``target``: a ``redis://`` (or ``rediss://``, ``unix://``) URL, else an SQLite path."""
+    if target.startswith(("redis://", "rediss://", "unix://")):
+        from dedup.store.redis import RedisBackend
+
+        return RedisBackend(target)
+    from dedup.store.sqlite import SQLiteBackend
+
+    return SQLiteBackend(target)
+
+
+def as_article(item: Article | Mapping[str, Any]) -> Article:
+    """An ``Article`` from an ``Article`` or a mapping with ``id``, ``text`` and optional fields."""
+    if isinstance(item, Article):
+        article = item
+    elif isinstance(item, Mapping) and isinstance(item.get("text"), str) and item.get("id") is not None:
+        known = {f.name for f in dataclasses.fields(Article)} - {"extra", "id"}
+        article = Article(
+            id=str(item["id"]),
+            **{k: item[k] for k in known if k in item},
+            extra={k: v for k, v in item.items() if k not in known and k != "id"},
+        )
+    else:
+        raise DedupError("an article must be an Article or a mapping with 'id' and 'text'")
+    if not isinstance(article.id, str) or not article.id:
+        raise DedupError("an article id must be a non-empty string")
+    return article
+
+
+def settings_from_dict(values: Mapping[str, Any]) -> Settings:
+    """``Settings`` from ``Settings.as_dict()`` output; unknown names are a ``ParametersError``."""
+    try:
+        sketch = {k: v for k, v in values["sketch"].items() if k != "scheme"}
+        return Settings(
+            sketch=SketchSettings(**sketch),
+            candidates=CandidateSettings(**values["candidates"]),
+            align=AlignSettings(**values["align"]),
+            score=ScoreSettings(**values["score"]),
+            origin=OriginSettings(**values["origin"]),
+            boilerplate_min_articles=values["boilerplate_min_articles"],
+        )
+    except (KeyError, TypeError) as error:
+        raise ParametersError(f"the index holds settings this version of dedup does not know ({error})") from None
+
+
+def _normal(values: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(values, sort_keys=True))
+
+
+def _differences(stored: Mapping[str, Any], wanted: Mapping[str, Any], prefix: str = "") -> list[str]:
+    names = []
+    for name in sorted(set(stored) | set(wanted)):
+        a, b = stored.get(name), wanted.get(name)
+        if isinstance(a, Mapping) and isinstance(b, Mapping):
+            names += _differences(a, b, f"{prefix}{name}.")
+        elif a != b:
+            names.append(f"{prefix}{name}: index {a!r}, asked {b!r}")
+    return names
+
+
+class _LRU(OrderedDict):
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def get_or(self, key: Any, make: Callable[[], Any]) -> Any:
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        value = make()
+        self[key] = value
+        if len(self) > self.size:
+            self.popitem(last=False)
+        return value
+
+
+@dataclasses.dataclass(slots=True)
+class _Evaluation:
+    """What checking one article found, before anything is stored."""
+
+    article: Article
+    prepared: Prepared
+    line_keys: dict[int, str]
+    line_counts: dict[int, LineCount]
+    holders: dict[
+        int, tuple[StoredArticle, tuple[int, ...], Prepared, Prepared]
+    ]  # key → (row, new furniture, old, new)
+    terms: tuple[int, ...]  # band-table keys of its signature terms
+    verdicts: dict[int, PairVerdict]  # candidate key → related verdict
+    rows: dict[int, StoredArticle]
+    component_keys: set[int]  # the related component x joins (x excluded)
+    old_components: set[int]
+    clusters: list[dict[str, Any]]
+    edges: dict[tuple[str, str], DirectedEdge]
+
+
+class Index:
+    """An incremental, persistent index: ``check`` / ``add`` / ``remove`` / ``cluster`` / ``prune``.
+
+    Thread-safe (calls are serialised in one process); several processes may share one SQLite
+    file and many hosts one Redis server: writes are exclusive and atomic, reads see a consistent
+    snapshot. Open with :meth:`Index.open`.
+    """
+
+    def __init__(self, backend: Backend, settings: Settings) -> None:
+        self.backend = backend
+        self.settings = settings
+        self._article_banding, self._sentence_banding = settings_banding(settings)
+        self._lock = threading.RLock()
+        self._df: np.ndarray | None = None  # sentences holding each hashed char n-gram
+        self._rows = 0  # sentences
+        self._adf = np.zeros(0, dtype=np.int64)  # articles holding each hashed stem
+        self._docs = 0  # articles
+        self._mark = 0
+        self._prepared: _LRU = _LRU(_CACHE_SIZE)
+        self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
+
+    # --- opening ---------------------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, target: str | Any, *, settings: Settings | None = None, **overrides: Any) -> Index:
+        """Open (or create) the index at ``target``: an SQLite file path or a ``redis://`` URL.
+
+        A new index takes ``settings`` (default ``Settings()``) with ``overrides`` by name. An
+        existing one keeps the settings it was made with: asking for others raises
+        ``ParametersError``, as does an index made with another sketch scheme or hashing.
+        """
+        backend = open_backend(str(target))
+        try:
+            wanted = (settings or Settings()).with_overrides(**overrides)
+            meta = backend.meta()
+            if meta is None:
+                backend.initialise(_meta_of(wanted))
+                meta = backend.meta()
+                if meta is None:
+                    raise CorruptIndexError(f"{target}: the index could not be created")
+            stored = _check_meta(meta, str(target))
+            if settings is not None or overrides:
+                differences = _differences(_normal(stored.as_dict()), _normal(wanted.as_dict()))
+                if differences:
+                    raise ParametersError(
+                        f"{target} was made with other parameters; open it without settings to use its own, "
+                        f"or make a new index. Differences: " + "; ".join(differences)
+                    )
+            return cls(backend, stored)
+        except BaseException:
+            backend.close()
+            raise
+
+    def close(self) -> None:
+        """Close the connections (the index on disk or on the server stays)."""
+        self.backend.close()
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- public API --------------------------------------------------------------------------------------------
+    def check(self, article: Article | Mapping[str, Any]) -> dict[str, Any]:
+        """The verdict for ``article`` against the index, without storing it."""
+        item = as_article(article)
+        for attempt in range(5):
+            try:
+                with self._lock, self.backend.reading() as session:
+                    self._sync(session)
+                    key = session.key_of(item.id)
+                    if key is not None:
+                        return self._stored_verdict(session, key, added=None)
+                    evaluation = self._evaluate(session, item)
+                    try:
+                        return self._verdict(evaluation, added=None)
+                    finally:
+                        self._apply(evaluation, -1)
+            except ConflictError:  # a writer committed during the read (Redis): read again
+                if attempt == 4:
+                    raise
+        raise AssertionError("unreachable")
+
+    def add(self, article: Article | Mapping[str, Any]) -> dict[str, Any]:
+        """The verdict for ``article``, and the article is stored (one atomic write).
+
+        An id that is already stored is not stored again: the verdict says ``"added": false``
+        and describes the stored article.
+        """
+        return self.add_many([article])[0]
+
+    def add_many(self, articles: Iterable[Article | Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``add`` for several articles in one write (one SQLite transaction)."""
+        items = [as_article(article) for article in articles]
+        for attempt in range(5):
+            try:
+                with self._lock:
+                    return self._add_items(items)
+            except ConflictError:
+                self._df = None
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    def _add_items(self, items: list[Article]) -> list[dict[str, Any]]:
+        results: list[dict[str, Any]] = []
+        try:
+            with self.backend.writing() as session:
+                self._sync(session)
+                for item in items:
+                    key = session.key_of(item.id)
+                    if key is not None:
+                        results.append(self._stored_verdict(session, key, added=False))
+                        continue
+                    evaluation = self._evaluate(session, item)
+                    self._store(session, evaluation)
+                    session.flush()
+                    results.append(self._verdict(evaluation, added=True))
+        except BaseException:
+            self._df = None  # the in-memory statistics may hold uncommitted changes: reload them
+            raise
+        return results
+
+    def remove(self, article_id: str) -> bool:
+        """Remove an article; ``False`` if it was not there."""
+        return (
+            self._remove_keys_where(lambda session: [k] if (k := session.key_of(article_id)) is not None else [])[0] > 0
+        )
+
+    def prune(
+        self,
+        older_than: datetime | date | str | timedelta | None = None,
+        keep_at_most: int | None = None,
+    ) -> int:
+        """Remove articles published (or, without a date, added) before ``older_than``, then the
+        oldest-added beyond ``keep_at_most``; returns how many were removed."""
+        limit = _moment(older_than)
+
+        def choose(session: Session) -> list[int]:
+            rows = session.all_keys()
+            chosen = [key for key, published, added in rows if limit is not None and _before(published, added, limit)]
+            if keep_at_most is not None:
+                left = [key for key, _, _ in rows if key not in set(chosen)]
+                chosen += left[: max(len(left) - keep_at_most, 0)]
+            return chosen
+
+        return self._remove_keys_where(choose)[0]
+
+    def cluster(self, article_id: str) -> dict[str, Any] | None:
+        """The cluster holding ``article_id`` (origin, members), or ``None`` for a singleton or unknown id."""
+        with self._lock, self.backend.reading() as session:
+            key = session.key_of(article_id)
+            if key is None:
+                return None
+            row = session.articles([key])[key]
+            if row.component is None:
+                return None
+            for record in session.clusters(row.component) or []:
+                if any(member["id"] == article_id for member in record["members"]):
+                    return record
+            return None
+
+    def __len__(self) -> int:
+        with self._lock, self.backend.reading() as session:
+            return session.count()
+
+    def __contains__(self, article_id: object) -> bool:
+        if not isinstance(article_id, str):
+            return False
+        with self._lock, self.backend.reading() as session:
+            return session.key_of(article_id) is not None
+
+    def stats(self) -> dict[str, Any]:
+        """Counts, sizes and parameters."""
+        with self._lock, self.backend.reading() as session:
+            self._sync(session)
+            count = session.count()
+            head = session.head()
+        sizes = self.backend.size_bytes()
+        return {
+            "target": self.backend.target,
+            "articles": count,
+            "sentences": self._rows,
+            "changes": head,
+            "size_bytes": sizes,
+            "schema": SCHEMA,
+            "settings": self.settings.as_dict(),
+            "hashing": HASHING,
+        }
+
+    def verify(self) -> list[str]:
+        """Problems found by a full consistency check of the stored index (empty when sound)."""
+        with self._lock:
+            return self.backend.integrity()
+
+    # --- corpus statistics ----------------------------------------------------------------------------------------
+    def _sync(self, session: Session) -> None:
+        """Bring the in-memory document frequencies up to the session's snapshot."""
+        head = session.head()
+        if self._df is not None and self._mark == head:
+            return
+        checkpoint = session.checkpoint(with_data=False)
+        checkpoint_change = checkpoint[0] if checkpoint else 0
+        if self._df is None or self._mark < checkpoint_change or self._mark > head:
+            self._df = np.zeros(N_FEATURES, dtype=np.int64)
+            self._adf = np.zeros(N_FEATURES, dtype=np.int64)
+            self._rows = self._docs = self._mark = 0
+            if checkpoint:
+                change, rows, data = session.checkpoint(with_data=True) or (0, 0, None)
+                self._load_checkpoint(data or b"")
+                self._rows, self._mark = rows, change
+        changes = session.changes(self._mark)
+        if not changes:
+            self._mark = max(self._mark, head)
+            return
+        keys = {key for _, key, _, _ in changes}
+        rows = session.articles(keys)
+        buried = session.graveyard(keys - set(rows))
+        for change, key, sign, furniture in changes:
+            article = rows[key].article if key in rows else buried.get(key)
+            if article is None:
+                raise CorruptIndexError(f"{self.backend.target}: change {change} names a missing article")
+            features, counts, n_rows, stems = self._contribution(key, article, furniture)
+            self._df[features] += sign * counts
+            self._rows += sign * n_rows
+            self._adf[stems] += sign
+            self._docs += sign
+            self._mark = change
+        self._mark = max(self._mark, head)
+
+    def _load_checkpoint(self, data: bytes) -> None:
+        try:
+            raw = zlib.decompress(data)
+        except zlib.error:
+            raise CorruptIndexError(f"{self.backend.target}: the statistics checkpoint is damaged") from None
+        if len(raw) != 8 + 8 * N_FEATURES:
+            raise CorruptIndexError(f"{self.backend.target}: the statistics checkpoint has the wrong size")
+        self._docs = int(np.frombuffer(raw, dtype="<i8", count=1)[0])
+        arrays = np.frombuffer(raw, dtype="<i4", offset=8)
+        self._df = arrays[:N_FEATURES].astype(np.int64)
+        self._adf = arrays[N_FEATURES:].astype(np.int64)
+
+    def _checkpoint_bytes(self) -> bytes:
+        """Articles (int64), then sentence and article document frequencies (int32 each), zlib."""
+        assert self._df is not None
+        body = np.concatenate([self._df, self._adf]).astype("<i4").tobytes()
+        return zlib.compress(np.array([self._docs], dtype="<i8").tobytes() + body, 1)
+
+    def _contribution(self, key: int, article: Article, furniture: tuple[int, ...]) -> Contribution:
+        def make() -> Contribution:
+            return _contribution_of(self._prepare_stored(key, article, furniture))
+
+        return self._contributions.get_or((key, furniture), make)
+
+    def _prepare(self, article: Article, furniture: Mapping[int, str]) -> Prepared:
+        sketch = self.settings.sketch
+        return prepare(
+            article,
+            furniture,
+            self._article_banding,
+            self._sentence_banding,
+            shingle_size=sketch.shingle_size,
+            min_sentence_stems=sketch.min_sentence_stems,
+        )
+
+    def _prepare_stored(self, key: int, article: Article, furniture: tuple[int, ...]) -> Prepared:
+        def make() -> Prepared:
+            lines = short_lines(article.text)
+            return self._prepare(article, {k: lines[k] for k in furniture if k in lines})
+
+        prepared = self._prepared.get_or((key, furniture), make)
+        self._contributions.get_or((key, furniture), lambda: _contribution_of(prepared))
+        return prepared
+
+    def _apply(self, evaluation: _Evaluation, sign: int) -> None:
+        assert self._df is not None
+        deltas: list[tuple[int, Prepared]] = [(1, evaluation.prepared)]
+        for _, _, old, new in evaluation.holders.values():
+            deltas += [(-1, old), (1, new)]
+        for direction, prepared in deltas:
+            self._df[prepared.features] += sign * direction * prepared.feature_rows
+            self._rows += sign * direction * prepared.n_rows
+            self._adf[prepared.stem_features] += sign * direction
+            self._docs += sign * direction
+
+    def _many_vectors(self, items: list[Prepared]) -> list[sparse.csr_matrix]:
+        """The batch's sentence TF-IDF rows of each of ``items`` under the current statistics."""
+        assert self._df is not None
+        if not items:
+            return []
+        weighted = weight_rows(sparse.vstack([item.counts for item in items], format="csr"), self._df, self._rows)
+        # the same rows over only the features they use: an order-preserving renumbering keeps every
+        # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
+        used = np.unique(weighted.indices)
+        weighted = sparse.csr_matrix(
+            (weighted.data, np.searchsorted(used, weighted.indices), weighted.indptr),
+            shape=(weighted.shape[0], max(len(used), 1)),
+        )
+        bounds = np.cumsum([0] + [item.n_rows for item in items])
+        return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(items))]
+
+    def _article_vector(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
+        """The batch's article (stem) TF-IDF row under the current statistics."""
+        return weight_rows(counts, self._adf, self._docs)
+
+    # --- evaluating an article ----------------------------------------------------------------------------------
+    def _evaluate(self, session: Session, article: Article) -> _Evaluation:
+        """Everything a batch run over the index plus ``article`` says about ``article``.
+
+        Leaves the statistics with the article applied: ``check`` reverts them, ``add`` keeps them.
+        """
+        minimum = self.settings.boilerplate_min_articles
+        line_keys = short_lines(article.text)
+        counts = session.lines(line_keys)
+        furniture: dict[int, str] = {}
+        crossing: list[int] = []
+        for key, line in line_keys.items():
+            known = counts.get(key, LineCount(0, False, ()))
+            if known.sticky or known.count + 1 >= minimum:
+                furniture[key] = line
+                if not known.sticky:
+                    crossing.append(key)
+        prepared = self._prepare(article, furniture)
+        # articles that already hold a line which becomes furniture now are cleaned again, as in the batch
+        holder_lines: dict[int, set[int]] = {}
+        for key in crossing:
+            for holder in counts[key].holders if key in counts else ():
+                holder_lines.setdefault(holder, set()).add(key)
+        holder_rows = session.articles(holder_lines)
+        holders: dict[int, tuple[StoredArticle, tuple[int, ...], Prepared, Prepared]] = {}
+        for holder, added_lines in holder_lines.items():
+            if holder not in holder_rows:
+                continue
+            row = holder_rows[holder]
+            new_furniture = tuple(sorted(set(row.furniture) | added_lines))
+            old = self._prepare_stored(holder, row.article, row.furniture)
+            new = self._prepare_stored(holder, row.article, new_furniture)
+            holders[holder] = (row, new_furniture, old, new)
+        evaluation = _Evaluation(article, prepared, line_keys, counts, holders, (), {}, {}, set(), set(), [], {})
+        self._apply(evaluation, +1)
+        try:
+            self._judge_candidates(session, evaluation)
+            self._cluster_of_new(session, evaluation)
+        except BaseException:
+            self._apply(evaluation, -1)
+            raise
+        return evaluation
+
+    def _furniture_of(self, evaluation: _Evaluation, row: StoredArticle) -> tuple[int, ...]:
+        held = evaluation.holders.get(row.key)
+        return held[1] if held else row.furniture
+
+    def _judge_candidates(self, session: Session, evaluation: _Evaluation) -> None:
+        prepared = evaluation.prepared
+        keys = set(prepared.keys)
+        candidates = session.lookup(keys) - set(evaluation.holders)
+        candidates |= {h for h, (_, _, _, new) in evaluation.holders.items() if keys & set(new.keys)}
+        candidates |= self._neighbours(session, evaluation)
+        rows = session.articles(candidates)
+        evaluation.rows.update(rows)
+        x = prepared.cleaned
+        order = sorted(rows, key=lambda k: rows[k].article.id)
+        others = [
+            self._prepare_stored(key, rows[key].article, self._furniture_of(evaluation, rows[key])) for key in order
+        ]
+        vectors_x, *all_vectors = self._many_vectors([prepared, *others])
+        for key, other, vectors_o in zip(order, others, all_vectors, strict=True):
+            if x.id < other.cleaned.id:
+                verdict = judge(
+                    x,
+                    other.cleaned,
+                    align(x, other.cleaned, vectors_x, vectors_o, self.settings.align),
+                    self.settings.score,
+                )
+            else:
+                verdict = judge(
+                    other.cleaned,
+                    x,
+                    align(other.cleaned, x, vectors_o, vectors_x, self.settings.align),
+                    self.settings.score,
+                )
+            if verdict.relation in RELATED:
+                evaluation.verdicts[key] = verdict
+
+    def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
+        """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
+
+        Articles sharing one of the article's highest-weighted stems are ranked by how many they
+        share; the first ``MAX_TERM_CANDIDATES`` get their exact TF-IDF cosine, and the nearest
+        ``tfidf_neighbours`` above ``tfidf_threshold`` become candidates, as in the batch run.
+        """
+        settings = self.settings.candidates
+        vector = self._article_vector(evaluation.prepared.stem_counts)
+        evaluation.terms = tuple(term_keys(top_terms(vector, SIGNATURE_TERMS)))
+        if settings.tfidf_neighbours <= 0 or not vector.nnz:
+            return set()
+        shared = session.lookup_counts(evaluation.terms)
+        ranked = sorted(shared, key=lambda key: (-shared[key], -key))[:MAX_TERM_CANDIDATES]
+        if not ranked:
+            return set()
+        packed = session.stems(ranked)
+        for holder, (_, _, _, new) in evaluation.holders.items():
+            if holder in packed:
+                packed[holder] = pack_stems(new.stem_counts)
+        order = sorted(packed)
+        matrix = self._article_vector(stems_matrix([packed[key] for key in order]))
+        scores = (matrix @ vector.T).toarray().ravel()
+        best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
+        return {order[i] for i in best if scores[i] >= settings.tfidf_threshold}
+
+    def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
+        if not evaluation.verdicts:
+            return
+        related_rows = {key: evaluation.rows[key] for key in evaluation.verdicts}
+        components = {row.component for row in related_rows.values() if row.component is not None}
+        members: set[int] = set(related_rows)
+        for component in components:
+            members.update(session.members(component))
+        missing = members - set(evaluation.rows)
+        evaluation.rows.update(session.articles(missing))
+        evaluation.component_keys = members
+        evaluation.old_components = components
+        stored = [record_verdict(record) for _, _, record in session.pairs(members)]
+        clusters, edges = self._build_clusters(
+            {key: evaluation.rows[key] for key in members}, stored + list(evaluation.verdicts.values()), evaluation
+        )
+        evaluation.clusters = clusters
+        evaluation.edges = edges
+
+    def _build_clusters(
+        self, rows: Mapping[int, StoredArticle], verdicts: list[PairVerdict], evaluation: _Evaluation | None
+    ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
+        """The batch pipeline's clusters for one related component (``evaluation``'s article included)."""
+        cleaned: dict[str, CleanArticle] = {}
+        prepared: dict[str, Prepared] = {}
+        for key, row in rows.items():
+            furniture = self._furniture_of(evaluation, row) if evaluation else row.furniture
+            prepared[row.article.id] = self._prepare_stored(key, row.article, furniture)
+        if evaluation is not None:
+            prepared[evaluation.article.id] = evaluation.prepared
+        cleaned = {article_id: item.cleaned for article_id, item in prepared.items()}
+        vectors: dict[str, sparse.csr_matrix] = {}
+
+        def vector(article_id: str) -> sparse.csr_matrix:
+            if not vectors:  # all members at once, in one feature space
+                names = sorted(prepared)
+                vectors.update(zip(names, self._many_vectors([prepared[n] for n in names]), strict=True))
+            return vectors[article_id]
+
+        records: list[dict[str, Any]] = []
+        all_edges: dict[tuple[str, str], DirectedEdge] = {}
+        for members in group(sorted(cleaned), verdicts):
+            if len(members) == 1:
+                continue
+            record, edges = build_cluster(members[0], members, cleaned, verdicts, self.settings.origin)
+            incoming: dict[str, list[Passage]] = {}
+            for edge in edges:
+                all_edges[(edge.source, edge.target)] = edge
+                if edge.verdict.relation in DERIVED:
+                    if edge.verdict.a == edge.source:
+                        passages = edge.verdict.passages
+                    else:
+                        passages = align(
+                            cleaned[edge.source],
+                            cleaned[edge.target],
+                            vector(edge.source),
+                            vector(edge.target),
+                            self.settings.align,
+                        )
+                    incoming.setdefault(edge.target, []).extend(passages)
+            for member in record.members:
+                if member.role == "derived":
+                    reused = covered_chars([p.target_span for p in incoming.get(member.id, [])])
+                    member.coverage = round(reused / max(cleaned[member.id].evidence_chars, 1), 4)
+                    member.extent = "whole" if member.coverage >= self.settings.origin.whole_coverage else "partial"
+            records.append(_cluster_dict(record))
+        return records, all_edges
+
+    # --- storing ----------------------------------------------------------------------------------------------
+    def _store(self, session: Session, evaluation: _Evaluation) -> None:
+        article, prepared = evaluation.article, evaluation.prepared
+        minimum = self.settings.boilerplate_min_articles
+        key = session.insert_article(
+            article, prepared.furniture, time.time(), pack_stems(prepared.stem_counts), evaluation.terms
+        )
+        session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
+        for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
+            session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
+            session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
+            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts))
+            session.log_change(holder, -1, row.furniture)
+            session.log_change(holder, +1, new_furniture)
+        updated: dict[int, LineCount] = {}
+        for line in evaluation.line_keys:
+            known = evaluation.line_counts.get(line, LineCount(0, False, ()))
+            count = known.count + 1
+            sticky = known.sticky or count >= minimum
+            updated[line] = LineCount(count, sticky, () if sticky else (*known.holders, key))
+        session.put_lines(updated)
+        last_change = session.log_change(key, +1, prepared.furniture)
+        for other, verdict in evaluation.verdicts.items():
+            session.put_pair(key, other, verdict_record(verdict))
+        if evaluation.verdicts:
+            members = evaluation.component_keys | {key}
+            component = min(members)
+            session.set_components({member: component for member in members})
+            for old in evaluation.old_components - {component}:
+                session.delete_clusters(old)
+            session.put_clusters(component, evaluation.clusters)
+        self._mark = last_change
+        self._prepared.get_or((key, prepared.furniture), lambda: prepared)
+        self._contributions.get_or((key, prepared.furniture), lambda: _contribution_of(prepared))
+        self._maybe_checkpoint(session, last_change)
+
+    def _maybe_checkpoint(self, session: Session, change: int) -> None:
+        checkpoint = session.checkpoint(with_data=False)
+        if change - (checkpoint[0] if checkpoint else 0) >= CHECKPOINT_EVERY:
+            assert self._df is not None
+            session.write_checkpoint(change, self._rows, self._checkpoint_bytes())
+
+    def _remove_keys_where(self, choose: Callable[[Session], list[int]]) -> tuple[int, list[str]]:
+        removed: list[str] = []
+        with self._lock:
+            try:
+                with self.backend.writing() as session:
+                    self._sync(session)
+                    for key in choose(session):
+                        article_id = self._remove_one(session, key)
+                        if article_id is not None:
+                            removed.append(article_id)
+                        session.flush()
+            except BaseException:
+                self._df = None
+                raise
+        return len(removed), removed
+
+    def _remove_one(self, session: Session, key: int) -> str | None:
+        assert self._df is not None
+        rows = session.articles([key])
+        if key not in rows:
+            return None
+        row = rows[key]
+        prepared = self._prepare_stored(key, row.article, row.furniture)
+        session.remove_keys(key, sorted(set(prepared.keys) | set(row.terms)))
+        line_keys = short_lines(row.article.text)
+        counts = session.lines(line_keys)
+        updated = {}
+        for line in line_keys:
+            known = counts.get(line, LineCount(1, False, ()))
+            updated[line] = LineCount(
+                max(known.count - 1, 0), known.sticky, tuple(h for h in known.holders if h != key)
+            )
+        session.put_lines(updated)
+        change = session.log_change(key, -1, row.furniture)
+        self._df[prepared.features] -= prepared.feature_rows
+        self._rows -= prepared.n_rows
+        self._adf[prepared.stem_features] -= 1
+        self._docs -= 1
+        self._mark = change
+        session.delete_pairs(key)
+        session.delete_article(key, change, row.article)
+        if row.component is not None:
+            remaining = [member for member in session.members(row.component) if member != key]
+            session.delete_clusters(row.component)
+            self._recluster(session, remaining)
+        self._maybe_checkpoint(session, change)
+        return row.article.id
+
+    def _recluster(self, session: Session, keys: list[int]) -> None:
+        """Split ``keys`` into related components again and rebuild their clusters."""
+        links = session.neighbours(keys)
+        inside = set(keys)
+        seen: set[int] = set()
+        assignments: dict[int, int | None] = {}
+        for start in sorted(keys):
+            if start in seen:
+                continue
+            part, stack = set(), [start]
+            while stack:
+                node = stack.pop()
+                if node in part:
+                    continue
+                part.add(node)
+                stack.extend((links.get(node, set()) & inside) - part)
+            seen |= part
+            if len(part) == 1:
+                assignments[start] = None
+                continue
+            component = min(part)
+            assignments.update({member: component for member in part})
+            rows = session.articles(part)
+            verdicts = [record_verdict(record) for _, _, record in session.pairs(part)]
+            clusters, _ = self._build_clusters(rows, verdicts, None)
+            session.put_clusters(component, clusters)
+        session.set_components(assignments)
+
+    # --- verdicts ------------------------------------------------------------------------------------------------
+    def _verdict(self, evaluation: _Evaluation, *, added: bool | None) -> dict[str, Any]:
+        x = evaluation.article.id
+        cluster = next((c for c in evaluation.clusters if any(m["id"] == x for m in c["members"])), None)
+        matches = []
+        for key, verdict in evaluation.verdicts.items():
+            other = evaluation.rows[key].article.id
+            prepared = {
+                x: evaluation.prepared,
+                other: self._prepare_stored(
+                    key, evaluation.rows[key].article, self._furniture_of(evaluation, evaluation.rows[key])
+                ),
+            }
+            matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
+        matches.sort(key=lambda m: (-m["score"], m["id"]))
+        result: dict[str, Any] = {"id": x, "matches": matches, "cluster": cluster}
+        if added is not None:
+            result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
+        return result
+
+    def _match(
+        self,
+        x: str,
+        other: str,
+        verdict: PairVerdict,
+        edges: Mapping[tuple[str, str], DirectedEdge],
+        prepared: Mapping[str, Prepared],
+    ) -> dict[str, Any]:
+        mine, theirs = (
+            (verdict.coverage_a, verdict.coverage_b) if verdict.a == x else (verdict.coverage_b, verdict.coverage_a)
+        )
+        if verdict.relation in DERIVED:
+            if (other, x) in edges:
+                direction = "copies"
+            elif (x, other) in edges:
+                direction = "copied-by"
+            else:
+                direction = "copies" if mine >= theirs else "copied-by"
+        else:
+            direction = "same-story"
+        passages = verdict.passages
+        source = other if direction == "copies" else x if direction == "copied-by" else verdict.a
+        if source != verdict.a:
+            # as in the batch run: a derived edge whose source is the pair's second side is aligned again
+            target = verdict.a
+            source_vectors, target_vectors = self._many_vectors([prepared[source], prepared[target]])
+            passages = align(
+                prepared[source].cleaned, prepared[target].cleaned, source_vectors, target_vectors, self.settings.align
+            )
+        return {
+            "id": other,
+            "relation": verdict.relation,
+            "score": verdict.score,
+            "coverage_self": mine,
+            "coverage_other": theirs,
+            "direction": direction,
+            "passages": [_passage_dict(p) for p in passages],
+        }
+
+    def _stored_verdict(self, session: Session, key: int, *, added: bool | None) -> dict[str, Any]:
+        """The verdict of an article already in the index, from the stored pairs and clusters."""
+        row = session.articles([key])[key]
+        x = row.article.id
+        links = session.neighbours([key])[key]
+        rows = session.articles(links)
+        records = {(a, b): record for a, b, record in session.pairs(links | {key})}
+        cluster = None
+        if row.component is not None:
+            cluster = next(
+                (c for c in session.clusters(row.component) or [] if any(m["id"] == x for m in c["members"])), None
+            )
+        roles = {m["id"]: m for m in (cluster or {}).get("members", [])}
+        matches = []
+        for other_key in sorted(links):
+            record = records.get((min(key, other_key), max(key, other_key)))
+            if record is None:
+                continue
+            verdict = record_verdict(record)
+            other = rows[other_key].article.id
+            edges: dict[tuple[str, str], DirectedEdge] = {}
+            if verdict.relation in DERIVED and other in roles and x in roles:
+                if other in roles[x].get("sources", []):
+                    edges[(other, x)] = DirectedEdge(other, x, verdict)
+                elif x in roles[other].get("sources", []):
+                    edges[(x, other)] = DirectedEdge(x, other, verdict)
+            prepared = {
+                x: self._prepare_stored(key, row.article, row.furniture),
+                other: self._prepare_stored(other_key, rows[other_key].article, rows[other_key].furniture),
+            }
+            matches.append(self._match(x, other, verdict, edges, prepared))
+        matches.sort(key=lambda m: (-m["score"], m["id"]))
+        result: dict[str, Any] = {"id": x, "matches": matches, "cluster": cluster}
+        if added is not None:
+            result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
+        return result
+
+
+def _contribution_of(prepared: Prepared) -> Contribution:
+    return prepared.features, prepared.feature_rows, prepared.n_rows, prepared.stem_features
+
+
+def _passage_dict(passage: Passage) -> dict[str, Any]:
+    return {
+        "source": passage.source,
+        "target": passage.target,
+        "source_span": list(passage.source_span),
+        "target_span": list(passage.target_span),
+        "kind": passage.kind,
+        "score": passage.score,
+    }
+
+
+def _cluster_dict(cluster: Cluster) -> dict[str, Any]:
+    return _normal(
+        {
+            "id": cluster.id,
+            "relation": cluster.relation,
+            "origin": cluster.origin,
+            "origin_evidence": cluster.origin_evidence,
+            "credited_sources": cluster.credited_sources,
+            "members": [
+                {"id": m.id, "role": m.role, "sources": list(m.sources), "coverage": m.coverage, "extent": m.extent}
+                for m in cluster.members
+            ],
+        }
+    )
+
+
+def _meta_of(settings: Settings) -> dict[str, str]:
+    import json
+
+    return {
+        "format": FORMAT,
+        "schema": str(SCHEMA),
+        "settings": json.dumps(settings.as_dict(), sort_keys=True),
+        "scheme": SCHEME,
+        "hashing": HASHING,
+        "features": str(N_FEATURES),
+    }
+
+
+def _check_meta(meta: Mapping[str, str], target: str) -> Settings:
+    import json
+
+    if meta.get("format") != FORMAT:
+        raise CorruptIndexError(f"{target} does not hold a dedup index")
+    if meta.get("schema") != str(SCHEMA):
+        raise ParametersError(
+            f"{target} has index schema {meta.get('schema')}; this version of dedup reads schema {SCHEMA}"
+        )
+    for name, ours in (("scheme", SCHEME), ("hashing", HASHING), ("features", str(N_FEATURES))):
+        if meta.get(name) != ours:
+            raise ParametersError(
+                f"{target} was made with {name} {meta.get(name)!r}; this version of dedup uses {ours!r}: "
+                "signatures of different schemes cannot be mixed, make a new index"
+            )
+    try:
+        values = json.loads(meta.get("settings", ""))
+    except ValueError:
+        raise CorruptIndexError(f"{target}: the stored settings are damaged") from None
+    if not isinstance(values, dict):
+        raise CorruptIndexError(f"{target}: the stored settings are damaged")
+    return settings_from_dict(values)
+
+
+def _moment(value: datetime | date | str | timedelta | None) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, timedelta):
+        return datetime.now(UTC) - value
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    return datetime(value.year, value.month, value.day, tzinfo=UTC)
+
+
+def _before(published: str | None, added: float, limit: datetime) -> bool:
+    moment: datetime | None = None
+    if published:
+        try:
+            moment = datetime.fromisoformat(published.replace("Z", "+00:00"))
+        except ValueError:
+            moment = None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    if moment is None:
+        moment = datetime.fromtimestamp(added, UTC)
+    return moment < limit

@@ -1,0 +1,189 @@
+"""The storage interface the index engine is written against, and its records.
+
+A backend gives *sessions*: a read session sees one consistent snapshot; a write session is
+exclusive across threads, processes and hosts. Inside a write session every read precedes
+the writes of the same unit of work, and ``flush`` makes a unit durable and visible (SQLite
+commits the transaction; Redis runs the buffered commands in one ``MULTI``/``EXEC``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Any
+
+from dedup.model import Article
+
+FORMAT = "dedup-index"
+SCHEMA = 1
+
+
+@dataclass(slots=True)
+class StoredArticle:
+    """An article as the index holds it: its key, the record, its furniture lines and component."""
+
+    key: int
+    article: Article
+    furniture: tuple[int, ...]
+    component: int | None
+    added: float
+    terms: tuple[int, ...] = ()  # band-table keys of its signature terms
+
+
+@dataclass(slots=True)
+class LineCount:
+    """How many stored articles carry a short line; ``holders`` are the first few (for re-cleaning)."""
+
+    count: int
+    sticky: bool
+    holders: tuple[int, ...]
+
+
+Change = tuple[int, int, int, tuple[int, ...]]  # (change number, article key, +1 | -1, furniture)
+
+
+class Session(ABC):
+    """Reads (and, in a write session, writes) against one backend."""
+
+    # --- reads ---------------------------------------------------------------------------------------------
+    @abstractmethod
+    def head(self) -> int:
+        """The number of the latest change (0 for an empty index)."""
+
+    @abstractmethod
+    def checkpoint(self, with_data: bool = True) -> tuple[int, int, bytes | None] | None:
+        """(change, sentence rows, zlib df bytes) of the latest document-frequency checkpoint."""
+
+    @abstractmethod
+    def changes(self, after: int) -> list[Change]: ...
+
+    @abstractmethod
+    def articles(self, keys: Iterable[int]) -> dict[int, StoredArticle]: ...
+
+    @abstractmethod
+    def graveyard(self, keys: Iterable[int]) -> dict[int, Article]:
+        """Removed articles whose removal a checkpoint does not cover yet (their text is still needed)."""
+
+    @abstractmethod
+    def key_of(self, article_id: str) -> int | None: ...
+
+    @abstractmethod
+    def lookup(self, band_keys: Iterable[int]) -> set[int]:
+        """Article keys holding any of ``band_keys``."""
+
+    @abstractmethod
+    def lookup_counts(self, band_keys: Iterable[int]) -> dict[int, int]:
+        """For each article holding any of ``band_keys``, how many it holds."""
+
+    @abstractmethod
+    def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
+        """The packed stem-count vectors of ``keys`` (``features.pack_stems``)."""
+
+    @abstractmethod
+    def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
+
+    @abstractmethod
+    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
+        """Stored related pairs with both ends in ``keys``: (key a, key b, verdict record)."""
+
+    @abstractmethod
+    def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
+        """Related articles of each of ``keys``."""
+
+    @abstractmethod
+    def members(self, component: int) -> list[int]: ...
+
+    @abstractmethod
+    def clusters(self, component: int) -> list[dict[str, Any]] | None: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def all_keys(self) -> list[tuple[int, str | None, float]]:
+        """(key, published, added) of every article, in key order."""
+
+    # --- writes (write sessions only) ---------------------------------------------------------------------
+    @abstractmethod
+    def insert_article(
+        self, article: Article, furniture: tuple[int, ...], added: float, stems: bytes, terms: tuple[int, ...]
+    ) -> int: ...
+
+    @abstractmethod
+    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes) -> None: ...
+
+    @abstractmethod
+    def delete_article(self, key: int, change: int, article: Article) -> None: ...
+
+    @abstractmethod
+    def add_keys(self, key: int, band_keys: Iterable[int]) -> None: ...
+
+    @abstractmethod
+    def remove_keys(self, key: int, band_keys: Iterable[int]) -> None: ...
+
+    @abstractmethod
+    def put_lines(self, counts: Mapping[int, LineCount]) -> None:
+        """Store line counts; a count of 0 that is not sticky deletes the line."""
+
+    @abstractmethod
+    def log_change(self, key: int, sign: int, furniture: tuple[int, ...]) -> int: ...
+
+    @abstractmethod
+    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None: ...
+
+    @abstractmethod
+    def delete_pairs(self, key: int) -> None: ...
+
+    @abstractmethod
+    def set_components(self, components: Mapping[int, int | None]) -> None: ...
+
+    @abstractmethod
+    def put_clusters(self, component: int, records: list[dict[str, Any]]) -> None: ...
+
+    @abstractmethod
+    def delete_clusters(self, component: int) -> None: ...
+
+    @abstractmethod
+    def write_checkpoint(self, change: int, n_rows: int, df: bytes) -> None:  # df: see Index._checkpoint_bytes
+        """Store the df checkpoint at ``change`` and drop the changes and graveyard it covers."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """End a unit of work: make its writes durable and visible (may raise ``ConflictError``)."""
+
+
+class Backend(ABC):
+    """A place to keep an index: an SQLite file or a Redis server."""
+
+    target: str
+
+    @abstractmethod
+    def meta(self) -> dict[str, str] | None:
+        """The stored metadata, or ``None`` for a new, empty store."""
+
+    @abstractmethod
+    def initialise(self, meta: Mapping[str, str]) -> None:
+        """Create an empty index with ``meta`` (no-op if another process just did)."""
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Session]: ...
+
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[Session]: ...
+
+    @abstractmethod
+    def size_bytes(self) -> dict[str, int]: ...
+
+    @abstractmethod
+    def integrity(self) -> list[str]:
+        """Problems found by a full consistency check (empty when sound)."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+def iter_chunks(values: list[Any], size: int = 500) -> Iterator[list[Any]]:
+    for begin in range(0, len(values), size):
+        yield values[begin : begin + size]

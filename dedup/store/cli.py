@@ -1,0 +1,136 @@
+"""``dedup index add|check|stats``: the command line onto :class:`dedup.index.Index`.
+
+Verdicts go to stdout (text, or ``--json``: one JSON object per line, docs/index.md); logs and
+skipped inputs to stderr. Exit codes as ``dedup cluster``: 2 for an unusable index or input.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from dedup.errors import DedupError
+from dedup.model import Article
+
+index_app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="A persistent index for crawlers: add articles one by one, check new ones against it.",
+)
+
+IndexArgument = Annotated[str, typer.Argument(help="An index file (SQLite; created if missing) or a redis:// URL.")]
+PathsArgument = Annotated[list[str], typer.Argument(help="Folders, files, or - for JSONL on stdin.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="One JSON verdict per line on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No summary on stderr.")]
+
+
+def _articles(paths: list[str], stderr: Console) -> Iterator[Article]:
+    from dedup.read import read_path, read_stream
+
+    for path in paths:
+        read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
+        for skipped in read.skipped:
+            stderr.print(f"dedup: skipped {skipped.path}: {skipped.reason}", markup=False, highlight=False)
+        yield from read.articles
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f}%"
+
+
+def verdict_lines(verdict: dict[str, Any]) -> list[str]:
+    """A verdict as a few human-readable lines."""
+    state = {True: "added", False: "already in the index", None: "checked"}[verdict.get("added")]
+    matches = verdict["matches"]
+    head = f"{verdict['id']}: {state}; " + (f"{len(matches)} match(es)" if matches else "no match")
+    cluster = verdict.get("cluster")
+    if cluster:
+        origin = cluster["origin"] or "outside the index"
+        head += f"; cluster {cluster['id']} ({cluster['relation']}, {len(cluster['members'])} members, origin {origin})"
+    lines = [head]
+    for match in matches:
+        lines.append(
+            f"  {match['direction']} {match['id']}: {match['relation']}, score {match['score']:.2f}, "
+            f"{_percent(match['coverage_self'])} of this article, {_percent(match['coverage_other'])} of the other, "
+            f"{len(match['passages'])} passage(s)"
+        )
+    return lines
+
+
+def _run(index_target: str, paths: list[str], json_output: bool, quiet: bool, *, store: bool) -> None:
+    from dedup.index import Index
+
+    stderr = Console(stderr=True)
+    started = time.perf_counter()
+    count = matched = 0
+    try:
+        with Index.open(index_target) as index:
+            for article in _articles(paths, stderr):
+                verdict = index.add(article) if store else index.check(article)
+                count += 1
+                matched += bool(verdict["matches"])
+                if json_output:
+                    sys.stdout.write(json.dumps(verdict, ensure_ascii=False, sort_keys=True) + "\n")
+                else:
+                    sys.stdout.write("\n".join(verdict_lines(verdict)) + "\n")
+            size = len(index)
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    if not quiet:
+        stderr.print(
+            f"{'added' if store else 'checked'} {count} articles, {matched} with matches; the index holds {size} "
+            f"in {time.perf_counter() - started:.2f}s",
+            markup=False,
+            highlight=False,
+        )
+
+
+@index_app.command("add")
+def add_command(
+    index: IndexArgument, paths: PathsArgument, json_output: JsonOption = False, quiet: QuietOption = False
+) -> None:
+    """Add the articles in PATH… to INDEX, printing each one's verdict."""
+    _run(index, paths, json_output, quiet, store=True)
+
+
+@index_app.command("check")
+def check_command(
+    index: IndexArgument, paths: PathsArgument, json_output: JsonOption = False, quiet: QuietOption = False
+) -> None:
+    """Check the articles in PATH… against INDEX without storing them."""
+    _run(index, paths, json_output, quiet, store=False)
+
+
+@index_app.command("stats")
+def stats_command(index: IndexArgument, json_output: JsonOption = False) -> None:
+    """Counts, sizes and parameters of INDEX."""
+    from dedup.index import Index
+
+    stderr = Console(stderr=True)
+    try:
+        with Index.open(index) as opened:
+            stats = opened.stats()
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    if json_output:
+        sys.stdout.write(json.dumps(stats, sort_keys=True) + "\n")
+        return
+    sizes = stats["size_bytes"]
+    total = sizes.get("file", 0) + sizes.get("wal", 0) or sizes.get("used_memory", 0)
+    per_article = total / stats["articles"] if stats["articles"] else 0
+    sys.stdout.write(
+        f"index      {stats['target']}\n"
+        f"articles   {stats['articles']}\n"
+        f"sentences  {stats['sentences']}\n"
+        f"changes    {stats['changes']}\n"
+        f"size       {total} bytes ({per_article:.0f} per article)\n"
+        f"schema     {stats['schema']}; {stats['hashing']}\n"
+    )

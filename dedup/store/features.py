@@ -1,0 +1,262 @@
+"""What the index derives from one article: cleaning, sentence counts, sketches, band keys.
+
+Everything here is a pure function of the article text and its *furniture* (the short lines
+of the article that recur in at least ``boilerplate_min_articles`` articles of the index),
+so the index stores the text and recomputes the rest, and a batch run over the same
+articles computes exactly the same values:
+
+- the cleaned article is ``clean_article(article, furniture lines)``, as in the batch run;
+- sentence counts are the batch's hashed character n-grams (``similarity._SENTENCE_HASHER``);
+  :func:`weight_sentences` turns them into the batch's TF-IDF rows given the index-wide
+  document frequencies (rows = sentences, as ``TfidfTransformer`` counts them);
+- MinHash signatures are computed for all shingle sets of an article at once with numpy,
+  and are equal to ``sketch.minhash`` (xxhash32 + datasketch ``affine32``): the tests check it;
+- LSH band keys use datasketch ``MinHashLSH``'s band layout for the batch thresholds, so two
+  articles share a key exactly when the batch LSH would pair them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+import xxhash
+from datasketch import MinHash, MinHashLSH
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from dedup.clean import CleanArticle, clean_article, repeated_lines
+from dedup.model import Article
+from dedup.pipeline import Settings
+from dedup.similarity import _ARTICLE_HASHER, _SENTENCE_HASHER, sentence_strings
+from dedup.sketch import SCHEME, article_shingles, sentence_stem_sets
+
+N_FEATURES = 2**20
+KEY_BITS = 47  # band keys fit SQLite's 6-byte integers; ~2e-3 false candidates per check at 1M articles
+HASHING = "xxh32+affine32 minhash; xxh64 band keys (47 bits); xxh64 line keys (63 bits)"
+_KEY_MASK = (1 << KEY_BITS) - 1
+_LINE_MASK = (1 << 63) - 1
+_ARTICLE_KIND = b"a"
+_SENTENCE_KIND = b"s"
+_TERM_KIND = b"t"
+
+
+def line_key(line: str) -> int:
+    """A 63-bit key for a normalised line (fits a signed 64-bit integer)."""
+    return xxhash.xxh64_intdigest(line.encode("utf-8")) & _LINE_MASK
+
+
+def short_lines(text: str, max_words: int = 20) -> dict[int, str]:
+    """The article's distinct short normalised lines by key: those the batch counts for boilerplate."""
+    return {line_key(line): line for line in repeated_lines([text], min_articles=1, max_words=max_words)}
+
+
+@dataclass(slots=True, frozen=True)
+class Banding:
+    """Permutations and band layout of one MinHash LSH (article or sentence level)."""
+
+    num_perm: int
+    bands: int
+    rows: int
+    a: np.ndarray = field(repr=False, compare=False)
+    b: np.ndarray = field(repr=False, compare=False)
+
+    @classmethod
+    def make(cls, num_perm: int, seed: int, threshold: float) -> Banding:
+        lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+        permutations = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+        return cls(num_perm, lsh.b, lsh.r, permutations[0].astype(np.uint32), permutations[1].astype(np.uint32))
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def signatures(sets: list[Iterable[bytes]], banding: Banding) -> np.ndarray:
+    """MinHash signatures (uint32, one row per set) of every set at once; equal to ``sketch.minhash``."""
+    result = np.full((len(sets), banding.num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    sizes = []
+    hashes: list[int] = []
+    for values in sets:
+        before = len(hashes)
+        hashes.extend(xxhash.xxh32_intdigest(value) for value in values)
+        sizes.append(len(hashes) - before)
+    if not hashes:
+        return result
+    mixed = _fmix32(np.array(hashes, dtype=np.uint32))
+    with np.errstate(over="ignore"):
+        permuted = mixed[:, None] * banding.a[None, :] + banding.b[None, :]
+    sizes_array = np.array(sizes)
+    filled = np.flatnonzero(sizes_array)
+    starts = np.concatenate(([0], np.cumsum(sizes_array)[:-1]))[filled]
+    result[filled] = np.minimum.reduceat(permuted, starts, axis=0)
+    return result
+
+
+def band_keys(rows: np.ndarray, banding: Banding, kind: bytes) -> list[int]:
+    """The LSH band keys of signature ``rows``: equal keys ⇔ an equal band (up to 47-bit hash collisions)."""
+    keys = []
+    for row in rows:
+        data = row.astype("<u4").tobytes()
+        width = banding.rows * 4
+        for band in range(banding.bands):
+            digest = xxhash.xxh64_intdigest(data[band * width : (band + 1) * width], seed=band)
+            keys.append((digest ^ (kind[0] << 40)) & _KEY_MASK)
+    return keys
+
+
+@dataclass(slots=True)
+class Prepared:
+    """An article with everything the index derives from it."""
+
+    article: Article
+    furniture: tuple[int, ...]  # line keys of its short lines that are boilerplate by repetition
+    cleaned: CleanArticle
+    counts: sparse.csr_matrix  # hashed char n-gram counts, one row per evidence sentence
+    features: np.ndarray  # distinct features over the rows (int64), sorted
+    feature_rows: np.ndarray  # number of rows holding each feature (the article's document frequencies)
+    keys: list[int]  # distinct band keys, article and sentence level
+    stem_counts: sparse.csr_matrix  # hashed content-stem counts of the evidence text (one row)
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.counts.shape[0])
+
+    @property
+    def stem_features(self) -> np.ndarray:
+        return self.stem_counts.indices.astype(np.int64)
+
+
+def sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
+    """Hashed character n-gram counts of the evidence sentences, as in ``similarity.sentence_vectors``."""
+    strings = sentence_strings(cleaned)
+    if not strings:
+        return sparse.csr_matrix((0, N_FEATURES))
+    return _SENTENCE_HASHER.transform(strings).tocsr()
+
+
+def stem_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
+    """Hashed content-stem counts of the evidence text, as in ``similarity.article_vectors``."""
+    document = " ".join(cleaned.stems[i] for i in cleaned.evidence_tokens() if cleaned.stems[i])
+    counts = _ARTICLE_HASHER.transform([document]).tocsr()
+    counts.sort_indices()
+    return counts
+
+
+def term_keys(features: Iterable[int]) -> list[int]:
+    """Keys of an article's signature terms (its highest-weighted stems) in the band table."""
+    return [
+        (xxhash.xxh64_intdigest(int(f).to_bytes(4, "little"), seed=7) ^ (_TERM_KIND[0] << 40)) & _KEY_MASK
+        for f in features
+    ]
+
+
+def top_terms(vector: sparse.csr_matrix, count: int) -> np.ndarray:
+    """The ``count`` features of largest weight in a one-row vector (ties by feature)."""
+    order = np.lexsort((vector.indices, -vector.data))[:count]
+    return vector.indices[order]
+
+
+def pack_stems(counts: sparse.csr_matrix) -> bytes:
+    """A stem-count row as little-endian bytes: uint32 features then uint16 counts."""
+    features = counts.indices.astype("<u4")
+    values = np.minimum(counts.data, 65535).astype("<u2")
+    return len(features).to_bytes(4, "little") + features.tobytes() + values.tobytes()
+
+
+def stems_matrix(packed: list[bytes]) -> sparse.csr_matrix:
+    """Packed stem-count rows (``pack_stems``) as one CSR matrix."""
+    features, values, indptr = [], [], [0]
+    for data in packed:
+        size = int.from_bytes(data[:4], "little")
+        if len(data) != 4 + 6 * size:
+            raise ValueError("broken stem vector")
+        features.append(np.frombuffer(data, dtype="<u4", count=size, offset=4))
+        values.append(np.frombuffer(data, dtype="<u2", count=size, offset=4 + 4 * size))
+        indptr.append(indptr[-1] + size)
+    if not packed:
+        return sparse.csr_matrix((0, N_FEATURES))
+    return sparse.csr_matrix(
+        (np.concatenate(values).astype(np.float64), np.concatenate(features).astype(np.int32), np.array(indptr)),
+        shape=(len(packed), N_FEATURES),
+    )
+
+
+def unpack_stems(data: bytes) -> sparse.csr_matrix:
+    size = int.from_bytes(data[:4], "little")
+    if len(data) != 4 + 6 * size:
+        raise ValueError("broken stem vector")
+    features = np.frombuffer(data, dtype="<u4", count=size, offset=4).astype(np.int32)
+    values = np.frombuffer(data, dtype="<u2", count=size, offset=4 + 4 * size).astype(np.float64)
+    return sparse.csr_matrix((values, features, np.array([0, size])), shape=(1, N_FEATURES))
+
+
+def prepare(
+    article: Article,
+    furniture: Mapping[int, str],
+    article_banding: Banding,
+    sentence_banding: Banding,
+    *,
+    shingle_size: int,
+    min_sentence_stems: int,
+) -> Prepared:
+    """Clean and sketch ``article`` with ``furniture`` (line key → normalised line) as repeated lines."""
+    cleaned = clean_article(article, frozenset(furniture.values()))
+    counts = sentence_counts(cleaned)
+    features, feature_rows = np.unique(counts.indices, return_counts=True)
+    article_rows = signatures([article_shingles(cleaned, shingle_size)], article_banding)
+    sentence_rows = signatures(sentence_stem_sets(cleaned, min_sentence_stems), sentence_banding)
+    keys = band_keys(article_rows, article_banding, _ARTICLE_KIND) + band_keys(
+        sentence_rows, sentence_banding, _SENTENCE_KIND
+    )
+    return Prepared(
+        article=article,
+        furniture=tuple(sorted(furniture)),
+        cleaned=cleaned,
+        counts=counts,
+        features=features.astype(np.int64),
+        feature_rows=feature_rows.astype(np.int64),
+        keys=sorted(set(keys)),
+        stem_counts=stem_counts(cleaned),
+    )
+
+
+def idf(df: np.ndarray, n_rows: int, features: np.ndarray) -> np.ndarray:
+    """Smoothed IDF of ``features`` exactly as ``TfidfTransformer`` computes it (float64)."""
+    values = np.full(len(features), float(n_rows + 1), dtype=np.float64)
+    values /= df[features].astype(np.float64) + 1.0
+    np.log(values, out=values)
+    values += 1.0
+    return values
+
+
+def weight_rows(counts: sparse.csr_matrix, df: np.ndarray, n_rows: int) -> sparse.csr_matrix:
+    """The batch's TF-IDF rows from raw counts and index-wide document frequencies.
+
+    The same operations as ``TfidfTransformer(sublinear_tf=True)`` then ``normalize`` in
+    ``similarity.sentence_vectors`` / ``article_vectors``, in the same order, so the floats are
+    identical (``n_rows`` counts sentences for sentence rows, articles for article rows).
+    """
+    if counts.shape[0] == 0:
+        return sparse.csr_matrix((0, N_FEATURES))
+    weighted = counts.astype(np.float64, copy=True)
+    if weighted.nnz:
+        np.log(weighted.data, weighted.data)
+        weighted.data += 1.0
+        weighted.data *= idf(df, n_rows, weighted.indices)
+    weighted = normalize(weighted, norm="l2", copy=False)
+    return sparse.csr_matrix(normalize(weighted, copy=False))
+
+
+def settings_banding(settings: Settings) -> tuple[Banding, Banding]:
+    """The article and sentence bandings of a batch run with ``settings``."""
+    sketch, candidates = settings.sketch, settings.candidates
+    return (
+        Banding.make(sketch.num_perm, sketch.seed, candidates.article_threshold),
+        Banding.make(sketch.sentence_num_perm, sketch.seed, candidates.sentence_threshold),
+    )

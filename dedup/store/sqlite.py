@@ -1,0 +1,402 @@
+"""The embedded backend: one SQLite file in WAL mode.
+
+Writers take the database lock with ``BEGIN IMMEDIATE`` (one writer at a time across threads
+and processes, others wait up to ``busy_timeout``); readers see a consistent snapshot and never
+block writers. One transaction per ``add`` (or per ``add_many`` batch), ``synchronous=FULL``:
+an add that returned survives a crash, and a process killed at any moment leaves the last
+committed state.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from dedup.model import Article
+from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
+from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
+from dedup.store.errors import CorruptIndexError, StoreError
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS articles (
+    key INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    published TEXT,
+    added REAL NOT NULL,
+    furniture BLOB NOT NULL,
+    component INTEGER,
+    terms BLOB NOT NULL,
+    stems BLOB NOT NULL,
+    record BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS articles_component ON articles(component) WHERE component IS NOT NULL;
+CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (key, article))
+    WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, sticky INTEGER NOT NULL,
+    holders BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, verdict BLOB NOT NULL,
+    PRIMARY KEY (a, b)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pairs_b ON pairs(b);
+CREATE TABLE IF NOT EXISTS clusters (component INTEGER PRIMARY KEY, records BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS changes (change INTEGER PRIMARY KEY AUTOINCREMENT, article INTEGER NOT NULL,
+    sign INTEGER NOT NULL, furniture BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS graveyard (article INTEGER PRIMARY KEY, removed INTEGER NOT NULL, record BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS checkpoint (one INTEGER PRIMARY KEY CHECK (one = 1), change INTEGER NOT NULL,
+    n_rows INTEGER NOT NULL, df BLOB NOT NULL);
+"""
+_TABLES = {"meta", "articles", "bands", "lines", "pairs", "clusters", "changes", "graveyard", "checkpoint"}
+
+
+class SQLiteSession(Session):
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self.db = connection
+
+    def _one(self, sql: str, params: tuple = ()) -> Any:
+        row = self.db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # --- reads ---------------------------------------------------------------------------------------------
+    def head(self) -> int:
+        return int(self._one("SELECT seq FROM sqlite_sequence WHERE name = 'changes'") or 0)
+
+    def checkpoint(self, with_data: bool = True) -> tuple[int, int, bytes | None] | None:
+        columns = "change, n_rows, df" if with_data else "change, n_rows, NULL"
+        row = self.db.execute(f"SELECT {columns} FROM checkpoint WHERE one = 1").fetchone()
+        return None if row is None else (int(row[0]), int(row[1]), row[2])
+
+    def changes(self, after: int) -> list[Change]:
+        rows = self.db.execute(
+            "SELECT change, article, sign, furniture FROM changes WHERE change > ? ORDER BY change", (after,)
+        )
+        return [(change, article, sign, unpack_ints(furniture)) for change, article, sign, furniture in rows]
+
+    def articles(self, keys: Iterable[int]) -> dict[int, StoredArticle]:
+        result: dict[int, StoredArticle] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            for key, added, furniture, component, terms, record in self.db.execute(
+                f"SELECT key, added, furniture, component, terms, record FROM articles WHERE key IN ({marks})", chunk
+            ):
+                result[key] = StoredArticle(
+                    key,
+                    record_article(unpack_json(record)),
+                    unpack_ints(furniture),
+                    component,
+                    added,
+                    unpack_ints(terms),
+                )
+        return result
+
+    def graveyard(self, keys: Iterable[int]) -> dict[int, Article]:
+        result: dict[int, Article] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            for key, record in self.db.execute(
+                f"SELECT article, record FROM graveyard WHERE article IN ({marks})", chunk
+            ):
+                result[key] = record_article(unpack_json(record))
+        return result
+
+    def key_of(self, article_id: str) -> int | None:
+        return self._one("SELECT key FROM articles WHERE id = ?", (article_id,))
+
+    def lookup(self, band_keys: Iterable[int]) -> set[int]:
+        found: set[int] = set()
+        for chunk in iter_chunks(sorted(set(band_keys)), 900):
+            marks = ",".join("?" * len(chunk))
+            found.update(row[0] for row in self.db.execute(f"SELECT article FROM bands WHERE key IN ({marks})", chunk))
+        return found
+
+    def lookup_counts(self, band_keys: Iterable[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for chunk in iter_chunks(sorted(set(band_keys)), 900):
+            marks = ",".join("?" * len(chunk))
+            for article, count in self.db.execute(
+                f"SELECT article, count(*) FROM bands WHERE key IN ({marks}) GROUP BY article", chunk
+            ):
+                found[article] = found.get(article, 0) + count
+        return found
+
+    def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
+        result: dict[int, bytes] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            result.update(self.db.execute(f"SELECT key, stems FROM articles WHERE key IN ({marks})", chunk))
+        return {key: zlib.decompress(value) for key, value in result.items()}
+
+    def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
+        result: dict[int, LineCount] = {}
+        for chunk in iter_chunks(sorted(set(line_keys))):
+            marks = ",".join("?" * len(chunk))
+            for key, count, sticky, holders in self.db.execute(
+                f"SELECT key, count, sticky, holders FROM lines WHERE key IN ({marks})", chunk
+            ):
+                result[key] = LineCount(count, bool(sticky), unpack_ints(holders))
+        return result
+
+    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
+        wanted = set(keys)
+        result = []
+        for chunk in iter_chunks(sorted(wanted)):
+            marks = ",".join("?" * len(chunk))
+            for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM pairs WHERE a IN ({marks})", chunk):
+                if b in wanted:
+                    result.append((a, b, unpack_json(verdict)))
+        return result
+
+    def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
+        wanted = sorted(set(keys))
+        result: dict[int, set[int]] = {key: set() for key in wanted}
+        for chunk in iter_chunks(wanted):
+            marks = ",".join("?" * len(chunk))
+            for a, b in self.db.execute(f"SELECT a, b FROM pairs WHERE a IN ({marks})", chunk):
+                result[a].add(b)
+            for a, b in self.db.execute(f"SELECT a, b FROM pairs WHERE b IN ({marks})", chunk):
+                result[b].add(a)
+        return result
+
+    def members(self, component: int) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT key FROM articles WHERE component = ?", (component,))]
+
+    def clusters(self, component: int) -> list[dict[str, Any]] | None:
+        data = self._one("SELECT records FROM clusters WHERE component = ?", (component,))
+        return None if data is None else unpack_json(data)
+
+    def count(self) -> int:
+        return int(self._one("SELECT count(*) FROM articles"))
+
+    def all_keys(self) -> list[tuple[int, str | None, float]]:
+        return list(self.db.execute("SELECT key, published, added FROM articles ORDER BY key"))
+
+    # --- writes -------------------------------------------------------------------------------------------
+    def insert_article(
+        self, article: Article, furniture: tuple[int, ...], added: float, stems: bytes, terms: tuple[int, ...]
+    ) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, record) "
+            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+            (
+                article.id,
+                article.published,
+                added,
+                pack_ints(furniture),
+                pack_ints(terms),
+                zlib.compress(stems, 6),
+                pack_json(article_record(article)),
+            ),
+        )
+        return int(cursor.lastrowid)
+
+    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes) -> None:
+        self.db.execute(
+            "UPDATE articles SET furniture = ?, stems = ? WHERE key = ?",
+            (pack_ints(furniture), zlib.compress(stems, 6), key),
+        )
+
+    def delete_article(self, key: int, change: int, article: Article) -> None:
+        self.db.execute("DELETE FROM articles WHERE key = ?", (key,))
+        self.db.execute(
+            "INSERT OR REPLACE INTO graveyard (article, removed, record) VALUES (?, ?, ?)",
+            (key, change, pack_json(article_record(article))),
+        )
+
+    def add_keys(self, key: int, band_keys: Iterable[int]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO bands (key, article) VALUES (?, ?)", ((k, key) for k in band_keys))
+
+    def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
+        self.db.executemany("DELETE FROM bands WHERE key = ? AND article = ?", ((k, key) for k in band_keys))
+
+    def put_lines(self, counts: Mapping[int, LineCount]) -> None:
+        keep = [(k, c.count, int(c.sticky), pack_ints(c.holders)) for k, c in counts.items() if c.count or c.sticky]
+        drop = [(k,) for k, c in counts.items() if not (c.count or c.sticky)]
+        self.db.executemany("INSERT OR REPLACE INTO lines (key, count, sticky, holders) VALUES (?, ?, ?, ?)", keep)
+        self.db.executemany("DELETE FROM lines WHERE key = ?", drop)
+
+    def log_change(self, key: int, sign: int, furniture: tuple[int, ...]) -> int:
+        cursor = self.db.execute(
+            "INSERT INTO changes (article, sign, furniture) VALUES (?, ?, ?)", (key, sign, pack_ints(furniture))
+        )
+        return int(cursor.lastrowid)
+
+    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+        a, b = min(a, b), max(a, b)
+        self.db.execute("INSERT OR REPLACE INTO pairs (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
+
+    def delete_pairs(self, key: int) -> None:
+        self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (key, key))
+
+    def set_components(self, components: Mapping[int, int | None]) -> None:
+        self.db.executemany("UPDATE articles SET component = ? WHERE key = ?", ((c, k) for k, c in components.items()))
+
+    def put_clusters(self, component: int, records: list[dict[str, Any]]) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO clusters (component, records) VALUES (?, ?)", (component, pack_json(records))
+        )
+
+    def delete_clusters(self, component: int) -> None:
+        self.db.execute("DELETE FROM clusters WHERE component = ?", (component,))
+
+    def write_checkpoint(self, change: int, n_rows: int, df: bytes) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO checkpoint (one, change, n_rows, df) VALUES (1, ?, ?, ?)", (change, n_rows, df)
+        )
+        self.db.execute("DELETE FROM changes WHERE change <= ?", (change,))
+        self.db.execute("DELETE FROM graveyard WHERE removed <= ?", (change,))
+
+    def flush(self) -> None:
+        """Nothing to do: the write transaction commits when the session ends."""
+
+
+class SQLiteBackend(Backend):
+    """An index in one SQLite file (WAL mode)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, timeout: float = 60.0) -> None:
+        self.target = str(path)
+        self.path = Path(path)
+        self._local = threading.local()
+        self._timeout = timeout
+        self._connections: list[sqlite3.Connection] = []
+        self._guard = threading.Lock()
+        if self.path.exists() and self.path.is_dir():
+            raise StoreError(f"{self.path} is a folder, not an index file")
+        if self.path.exists() and self.path.stat().st_size:
+            with self.path.open("rb") as handle:
+                if handle.read(16) != b"SQLite format 3\x00":
+                    raise CorruptIndexError(f"{self.path} is not a dedup index (not an SQLite file)")
+
+    def _connection(self) -> sqlite3.Connection:
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = sqlite3.connect(
+                    self.target, timeout=self._timeout, isolation_level=None, check_same_thread=False
+                )
+                connection.execute(f"PRAGMA busy_timeout = {int(self._timeout * 1000)}")
+                mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                if str(mode).lower() != "wal":
+                    raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
+                connection.execute("PRAGMA synchronous = FULL")
+                connection.execute("PRAGMA foreign_keys = OFF")
+            except sqlite3.DatabaseError as error:
+                raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
+            self._local.connection = connection
+            with self._guard:
+                self._connections.append(connection)
+        return connection
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        try:
+            connection.execute(begin)
+        except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        else:
+            try:
+                connection.execute("COMMIT")
+            except sqlite3.DatabaseError as error:
+                connection.execute("ROLLBACK")
+                raise StoreError(f"{self.path}: commit failed: {error}") from None
+
+    def meta(self) -> dict[str, str] | None:
+        try:
+            with self._transaction("BEGIN") as db:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                user_tables = tables - {"sqlite_sequence"}
+                if not user_tables:
+                    return None
+                if "meta" not in tables:
+                    raise CorruptIndexError(f"{self.path} is an SQLite file of another application, not a dedup index")
+                meta = dict(db.execute("SELECT name, value FROM meta"))
+        except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
+        if not meta:
+            return None
+        missing = _TABLES - user_tables
+        if missing:
+            raise CorruptIndexError(f"{self.path} is damaged: tables {sorted(missing)} are missing")
+        return meta
+
+    def initialise(self, meta: Mapping[str, str]) -> None:
+        try:
+            with self._transaction("BEGIN IMMEDIATE") as db:
+                tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+                if "meta" in tables and db.execute("SELECT count(*) FROM meta").fetchone()[0]:
+                    return  # another process created it first
+                if tables - {"sqlite_sequence", "meta"}:
+                    raise CorruptIndexError(f"{self.path} is an SQLite file of another application, not a dedup index")
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        db.execute(statement)
+                db.executemany("INSERT INTO meta (name, value) VALUES (?, ?)", sorted(meta.items()))
+        except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        try:
+            with self._transaction("BEGIN") as db:
+                yield SQLiteSession(db)
+        except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(f"{self.path}: {error}") from None
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        try:
+            with self._transaction("BEGIN IMMEDIATE") as db:
+                yield SQLiteSession(db)
+        except sqlite3.OperationalError as error:
+            raise StoreError(f"{self.path}: {error}") from None
+        except sqlite3.DatabaseError as error:
+            raise CorruptIndexError(f"{self.path}: {error}") from None
+
+    def size_bytes(self) -> dict[str, int]:
+        sizes = {"file": self.path.stat().st_size if self.path.exists() else 0}
+        wal = Path(self.target + "-wal")
+        sizes["wal"] = wal.stat().st_size if wal.exists() else 0
+        try:
+            rows = self._connection().execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall()
+            sizes.update({f"table:{name}": int(size) for name, size in rows})
+        except sqlite3.DatabaseError:
+            pass  # dbstat is an optional SQLite extension
+        return sizes
+
+    def integrity(self) -> list[str]:
+        db = self._connection()
+        problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        checks = {
+            "pairs naming a missing article": "SELECT count(*) FROM pairs WHERE a NOT IN (SELECT key FROM articles) "
+            "OR b NOT IN (SELECT key FROM articles)",
+            "bands naming a missing article": "SELECT count(*) FROM bands "
+            "WHERE article NOT IN (SELECT key FROM articles)",
+            "articles in a component without clusters": "SELECT count(*) FROM articles WHERE component IS NOT NULL "
+            "AND component NOT IN (SELECT component FROM clusters)",
+            "clusters of an empty component": "SELECT count(*) FROM clusters WHERE component NOT IN "
+            "(SELECT component FROM articles WHERE component IS NOT NULL)",
+            "duplicate ids": "SELECT count(*) - count(DISTINCT id) FROM articles",
+        }
+        for label, sql in checks.items():
+            found = db.execute(sql).fetchone()[0]
+            if found:
+                problems.append(f"{found} {label}")
+        return problems
+
+    def close(self) -> None:
+        with self._guard:
+            for connection in self._connections:
+                with suppress(sqlite3.Error):
+                    connection.close()
+            self._connections.clear()
+        self._local = threading.local()

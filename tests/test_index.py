@@ -1,0 +1,361 @@
+"""The persistent index (dedup.index): same verdicts as the batch run, API, CLI, refusals, both backends."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasketch import MinHashLSH
+from typer.testing import CliRunner
+
+import dedup
+from dedup.clean import clean_article, repeated_lines
+from dedup.cli import app
+from dedup.index import Index
+from dedup.model import Article
+from dedup.pipeline import Settings
+from dedup.similarity import article_vectors, sentence_vectors
+from dedup.sketch import article_shingles, minhash, sentence_stem_sets
+from dedup.store.errors import CorruptIndexError, ParametersError
+from dedup.store.features import (
+    N_FEATURES,
+    band_keys,
+    pack_stems,
+    prepare,
+    settings_banding,
+    signatures,
+    stems_matrix,
+    weight_rows,
+)
+from dedup.store.testing import RedisServer, RedisUnavailable
+from tests.conftest import require_shared
+
+SEEDS = Path(__file__).resolve().parents[1] / "seeds"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> str:
+    """A real redis-server on loopback for this module (installed from apt when missing, as root)."""
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Redis tests must run in CI: {error}")
+        pytest.skip(f"no Redis server: {error}")
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "redis"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh index target: an SQLite file, or a fresh key prefix on the test Redis server."""
+    if request.param == "sqlite":
+        return str(tmp_path / "test.dedup")
+    return f"{request.getfixturevalue('redis_url')}?prefix=t{uuid.uuid4().hex}"
+
+
+def seed_articles() -> list[Article]:
+    return sorted(dedup.read_path(SEEDS).articles, key=lambda a: a.id)
+
+
+def batch_relations(articles: list[Article]) -> tuple[dict, dict]:
+    result = dedup.cluster(articles)
+    pairs = {(v.a, v.b): v.relation for v in result.pairs if v.relation != "unrelated"}
+    clusters = {tuple(sorted(m.id for m in c.members)): (c.relation, c.origin) for c in result.clusters}
+    return pairs, clusters
+
+
+def index_relations(index: Index, articles: list[Article]) -> tuple[dict, dict]:
+    pairs, clusters = {}, {}
+    for article in articles:
+        verdict = index.check(article)  # stored: the stored verdict
+        for match in verdict["matches"]:
+            pairs[tuple(sorted((article.id, match["id"])))] = match["relation"]
+        cluster = index.cluster(article.id)
+        if cluster:
+            clusters[tuple(sorted(m["id"] for m in cluster["members"]))] = (cluster["relation"], cluster["origin"])
+    return pairs, clusters
+
+
+# --- the stage functions the index reuses give the batch's values ---------------------------------------------
+
+
+def test_vectors_signatures_and_bands_equal_the_batch() -> None:
+    articles = seed_articles()
+    repeated = repeated_lines(a.text for a in articles)
+    cleaned = [clean_article(a, repeated) for a in articles]
+    settings = Settings()
+    article_banding, sentence_banding = settings_banding(settings)
+    prepared = [
+        prepare(a, {}, article_banding, sentence_banding, shingle_size=5, min_sentence_stems=4) for a in articles
+    ]
+    df, adf = np.zeros(N_FEATURES, np.int64), np.zeros(N_FEATURES, np.int64)
+    for item in prepared:
+        df[item.features] += item.feature_rows
+        adf[item.stem_features] += 1
+    rows = sum(item.n_rows for item in prepared)
+    batch_sentences = sentence_vectors(cleaned)
+    batch_articles = article_vectors(cleaned)
+    for k, item in enumerate(prepared):
+        mine = weight_rows(item.counts, df, rows)
+        assert np.array_equal(mine.indices, batch_sentences[k].indices)
+        assert np.array_equal(mine.data, batch_sentences[k].data)  # bit for bit
+        theirs = batch_articles[k]
+        theirs.sort_indices()
+        mine = weight_rows(stems_matrix([pack_stems(item.stem_counts)]), adf, len(prepared))
+        assert np.array_equal(mine.indices, theirs.indices) and np.array_equal(mine.data, theirs.data)
+        sets = sentence_stem_sets(item.cleaned, 4)
+        fast = signatures(sets, sentence_banding)
+        for row, values in zip(fast, sets, strict=True):
+            assert np.array_equal(row, minhash(values, 64, 1).hashvalues)
+        shingles = article_shingles(item.cleaned, 5)
+        assert np.array_equal(signatures([shingles], article_banding)[0], minhash(shingles, 128, 1).hashvalues)
+    # band keys collide exactly where datasketch's MinHashLSH pairs two sentences
+    lsh = MinHashLSH(threshold=0.4, num_perm=64)
+    owners, sigs = [], []
+    for k, item in enumerate(prepared):
+        for values in sentence_stem_sets(item.cleaned, 4):
+            sigs.append(minhash(values, 64, 1))
+            lsh.insert(len(owners), sigs[-1])
+            owners.append(k)
+    for i, signature in enumerate(sigs):
+        expected = set(lsh.query(signature))
+        mine = set(band_keys(signature.hashvalues[None, :], sentence_banding, b"s"))
+        found = {
+            j
+            for j, other in enumerate(sigs)
+            if mine & set(band_keys(other.hashvalues[None, :], sentence_banding, b"s"))
+        }
+        assert found == expected, i
+
+
+# --- same verdicts as the batch run ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("order", ["sorted", "reversed"])
+def test_seeds_incrementally_equal_the_batch_run(target: str, order: str) -> None:
+    articles = seed_articles()
+    with Index.open(target) as index:
+        for article in articles if order == "sorted" else articles[::-1]:
+            verdict = index.add(article)
+            assert verdict["added"] is True
+        assert len(index) == 5
+        assert index_relations(index, articles) == batch_relations(articles)
+        derived = index.check(articles[1])
+        assert derived["matches"][0]["id"] == articles[0].id
+        assert derived["matches"][0]["direction"] == "copies"
+        assert derived["cluster"]["origin"] == articles[0].id
+        assert index.cluster("003_0e6a0af431b6ad44") is None
+        assert index.verify() == []
+
+
+def test_check_equals_the_batch_verdicts_of_the_new_article(target: str) -> None:
+    articles = seed_articles()
+    batch = dedup.cluster(articles)
+    with Index.open(target) as index:
+        for new in articles:
+            index.add_many([a for a in articles if a.id != new.id and a.id not in index])
+            if new.id in index:
+                index.remove(new.id)
+            verdict = index.check(new)
+            assert new.id not in index  # check stores nothing
+            expected = {
+                (v.b if v.a == new.id else v.a): v
+                for v in batch.pairs
+                if new.id in (v.a, v.b) and v.relation != "unrelated"
+            }
+            assert {m["id"]: m["relation"] for m in verdict["matches"]} == {k: v.relation for k, v in expected.items()}
+            for match in verdict["matches"]:
+                pair = expected[match["id"]]
+                assert match["score"] == pair.score
+                mine = pair.coverage_a if pair.a == new.id else pair.coverage_b
+                assert match["coverage_self"] == mine
+                if match["direction"] != "copied-by" or pair.a == new.id:
+                    spans = {(tuple(p["source_span"]), tuple(p["target_span"])) for p in match["passages"]}
+                    if pair.a == match["passages"][0]["source"]:
+                        assert spans == {(p.source_span, p.target_span) for p in pair.passages}
+
+
+def test_origin_moves_to_an_earlier_published_article_added_later(target: str) -> None:
+    text = (SEEDS / "000_41bc1a141fd2626e.txt").read_text(encoding="utf-8")
+    with Index.open(target) as index:
+        late = index.add({"id": "late", "text": text, "published": "2022-09-14"})
+        assert late["cluster"] is None and late["matches"] == []
+        early = index.add({"id": "early", "text": text, "published": "2022-09-13"})
+        assert early["matches"][0]["relation"] == "duplicate"
+        assert early["cluster"]["origin"] == "early"
+        assert index.cluster("late")["origin"] == "early"
+        assert index.check({"id": "late", "text": text})["cluster"]["origin"] == "early"
+
+
+def test_add_is_idempotent_and_remove_and_prune(target: str) -> None:
+    articles = seed_articles()
+    with Index.open(target) as index:
+        index.add_many(articles)
+        again = index.add(articles[0])
+        assert again["added"] is False and len(index) == 5
+        assert index.cluster(articles[1].id)["origin"] == articles[0].id
+        assert index.remove(articles[0].id) is True
+        assert index.remove(articles[0].id) is False
+        assert len(index) == 4
+        assert index.cluster(articles[1].id) is None  # its only relation is gone
+        assert index.verify() == []
+        assert index.prune(keep_at_most=2) == 2
+        assert len(index) == 2
+        assert index.prune(older_than="2999-01-01") == 2
+        assert len(index) == 0 and index.verify() == []
+        # removing and adding again gives the batch verdicts back
+        index.add_many(articles)
+        assert index_relations(index, articles) == batch_relations(articles)
+
+
+def test_threads_share_one_index(tmp_path: Path) -> None:
+    articles = seed_articles()
+    with Index.open(str(tmp_path / "threads.dedup")) as index:
+        errors: list[BaseException] = []
+
+        def work(article: Article) -> None:
+            try:
+                index.add(article)
+                index.check(article)
+            except BaseException as error:  # pragma: no cover - reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=work, args=(a,)) for a in articles]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert not errors
+        assert len(index) == 5 and index.verify() == []
+        assert index_relations(index, articles)[1] == batch_relations(articles)[1]
+
+
+# --- refusals and damaged files ---------------------------------------------------------------------------------
+
+
+def test_other_parameters_are_refused(target: str) -> None:
+    Index.open(target).close()
+    with pytest.raises(ParametersError, match="other parameters"):
+        Index.open(target, num_perm=64)
+    with pytest.raises(ParametersError, match="sentence_threshold"):
+        Index.open(target, settings=Settings().with_overrides(sentence_threshold=0.5))
+    Index.open(target, settings=Settings()).close()  # the same parameters are fine
+
+
+def test_another_hashing_scheme_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "scheme.dedup"
+    Index.open(str(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = 'legacy' WHERE name = 'scheme'")
+    with pytest.raises(ParametersError, match="scheme 'legacy'"):
+        Index.open(str(path))
+
+
+def test_corrupt_and_foreign_files_are_clear_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.dedup"
+    junk.write_bytes(os.urandom(4096))
+    with pytest.raises(CorruptIndexError, match="not a dedup index"):
+        Index.open(str(junk))
+    foreign = tmp_path / "foreign.sqlite"
+    with sqlite3.connect(foreign) as db:
+        db.execute("CREATE TABLE people (name TEXT)")
+    with pytest.raises(CorruptIndexError, match="another application"):
+        Index.open(str(foreign))
+    damaged = tmp_path / "damaged.dedup"
+    with Index.open(str(damaged)) as index:
+        index.add_many(seed_articles())
+    data = bytearray(damaged.read_bytes())
+    data[4096:8192] = os.urandom(4096)  # the pages after the first one
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(CorruptIndexError), Index.open(str(damaged)) as index:
+        for article in seed_articles():
+            index.check(article)
+        assert index.verify() == []  # pragma: no cover - the damage is found before
+
+
+def test_a_foreign_redis_key_is_a_clear_error(redis_url: str) -> None:
+    import redis
+
+    prefix = f"f{uuid.uuid4().hex}"
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{prefix}:meta", "something else")
+    with pytest.raises(CorruptIndexError, match="not a dedup index"):
+        Index.open(f"{redis_url}?prefix={prefix}")
+
+
+# --- METER: incremental is not a weaker mode ---------------------------------------------------------------------
+
+
+def test_meter_slice_check_agrees_with_the_batch_run(tmp_path: Path) -> None:
+    folder = require_shared("meter", "dev", "articles")
+    articles = sorted(dedup.read_path(folder / "courts" / "01.03.00").articles, key=lambda a: a.id)[:40]
+    batch = dedup.cluster(articles)
+    expected: dict[str, dict[str, str]] = {}
+    for v in batch.pairs:
+        if v.relation != "unrelated":
+            expected.setdefault(v.a, {})[v.b] = v.relation
+            expected.setdefault(v.b, {})[v.a] = v.relation
+    same = total = 0
+    with Index.open(str(tmp_path / "meter.dedup")) as index:
+        index.add_many(articles)
+        for article in articles:
+            index.remove(article.id)
+            found = {m["id"]: m["relation"] for m in index.check(article)["matches"]}
+            index.add(article)
+            wanted = expected.get(article.id, {})
+            for other in set(found) | set(wanted):
+                total += 1
+                same += found.get(other) == wanted.get(other)
+        assert index.verify() == []
+    assert total > 50
+    assert same / total >= 0.95, (same, total)
+
+
+# --- the command line -----------------------------------------------------------------------------------------
+
+
+def test_cli_add_check_stats(tmp_path: Path) -> None:
+    runner = CliRunner()
+    path = str(tmp_path / "cli.dedup")
+    added = runner.invoke(app, ["index", "add", path, str(SEEDS), "--json", "-q"])
+    assert added.exit_code == 0, added.output
+    verdicts = [json.loads(line) for line in added.stdout.splitlines()]
+    assert [v["id"] for v in verdicts] == [a.id for a in seed_articles()]
+    assert all(v["added"] for v in verdicts)
+    checked = runner.invoke(app, ["index", "check", path, str(SEEDS / "001_ed645eac0db3a975.txt")])
+    assert checked.exit_code == 0
+    assert "copies 000_41bc1a141fd2626e: derived" in checked.stdout
+    stats = runner.invoke(app, ["index", "stats", path, "--json"])
+    assert json.loads(stats.stdout)["articles"] == 5
+    junk = tmp_path / "junk.dedup"
+    junk.write_bytes(b"not an index at all" * 100)
+    failed = runner.invoke(app, ["index", "stats", str(junk)])
+    assert failed.exit_code == 2 and "not a dedup index" in failed.output
+
+
+def test_statistics_survive_checkpoints_and_reopening(target: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dedup.index as index_module
+
+    monkeypatch.setattr(index_module, "CHECKPOINT_EVERY", 3)
+    articles = seed_articles()
+    with Index.open(target) as first:
+        first.add_many(articles[:3])
+        first.remove(articles[0].id)  # a removal the next checkpoint covers (graveyard)
+        for article in articles[3:] + articles[:1]:
+            first.add(article)
+        first.remove(articles[2].id)  # one after the last checkpoint
+        expected = index_relations(first, articles)
+        with Index.open(target) as second:  # a fresh process view: checkpoint + replayed changes
+            assert index_relations(second, articles) == expected
+            assert np.array_equal(second._df, first._df) and np.array_equal(second._adf, first._adf)
+            assert (second._rows, second._docs) == (first._rows, first._docs)
+            second.add(articles[2])  # the other view writes; the first catches up
+        assert index_relations(first, articles) == batch_relations(articles)
+        assert first.verify() == []
