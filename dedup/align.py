@@ -35,7 +35,8 @@ class AlignSettings:
     min_standalone_tile: int = 10
     sentence_threshold: float = 0.45  # best F1 on MSRP train (paraphrase vs not), see docs/algorithm.md
     anchor_threshold: float = 0.35
-    context_threshold: float = 0.25
+    context_threshold: float = 0.35
+    continuation_threshold: float = 0.25
     min_shared_stems: int = 3
     max_edge_gap: int = 6
 
@@ -262,8 +263,9 @@ def _sentence_pairs(
 
     A pair is accepted above ``sentence_threshold``; above ``anchor_threshold`` when it
     shares a verbatim tile (an anchor); above ``context_threshold`` when a neighbouring
-    target sentence aligned next to it. A target sentence may take several source
-    sentences (merged sentences) above ``anchor_threshold``.
+    target sentence aligned next to it; above ``continuation_threshold`` when it continues
+    its neighbours' alignment in order (target j-1 → source i-1, or j+1 → i+1). A target
+    sentence may take several source sentences (merged sentences) above ``anchor_threshold``.
     """
     if not source.sentences or not target.sentences:
         return []
@@ -283,6 +285,7 @@ def _sentence_pairs(
             chosen[j] = [(i, float(cosine[j, i]))]
     for j in range(cosine.shape[0]):
         near = {i + d for k in (j - 1, j + 1) for i, _ in chosen.get(k, []) for d in (-1, 0, 1)}
+        continuing = {i + 1 for i, _ in chosen.get(j - 1, [])} | {i - 1 for i, _ in chosen.get(j + 1, [])}
         taken = {i for i, _ in chosen.get(j, [])}
         for i in np.argsort(-cosine[j], kind="stable")[:3]:
             i = int(i)
@@ -291,6 +294,7 @@ def _sentence_pairs(
             if (
                 ((i, j) in anchors and cosine[j, i] >= settings.anchor_threshold)
                 or (i in near and cosine[j, i] >= settings.context_threshold)
+                or (i in continuing and cosine[j, i] >= settings.continuation_threshold)
                 or (taken and cosine[j, i] >= settings.anchor_threshold)
             ):
                 chosen.setdefault(j, []).append((i, float(cosine[j, i])))

@@ -1,10 +1,10 @@
 """Clusters from accepted pairs, with a guard against chaining.
 
 Pairs are merged strongest first (duplicate, derived, then same-story; higher score
-first). A derived or duplicate pair always merges its two groups. A same-story pair only
+first). A duplicate pair always merges its two groups. A derived or same-story pair only
 merges two groups when enough of the pairs between them are related (at least half of the
-smaller group's members must be related to the other group), so one shared phrase or one
-topical neighbour cannot glue two stories together.
+smaller group's members must be related to the other group), so one shared phrase, one
+topical neighbour or one loose rewrite cannot chain two stories together.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def group(ids: Sequence[str], verdicts: Sequence[PairVerdict]) -> list[list[str]
         root_a, root_b = find(verdict.a), find(verdict.b)
         if root_a == root_b:
             continue
-        if verdict.relation == "same-story" and not _supported(members[root_a], members[root_b], neighbours):
+        if verdict.relation != "duplicate" and not _supported(members[root_a], members[root_b], neighbours):
             continue
         if len(members[root_a]) < len(members[root_b]) or (
             len(members[root_a]) == len(members[root_b]) and root_b < root_a

@@ -19,7 +19,7 @@ from dedup.cluster import group
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import OriginSettings, build_cluster
-from dedup.score import ScoreSettings, covered_chars, judge
+from dedup.score import ScoreSettings, coverage, judge
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
 
@@ -141,8 +141,8 @@ def cluster(
         for member in record.members:
             if member.role == "derived":
                 sources = set(member.sources)
-                reused = covered_chars([p.target_span for p in incoming.get(member.id, []) if p.source in sources])
-                member.coverage = round(reused / max(by_clean[member.id].evidence_chars, 1), 4)
+                spans = [p.target_span for p in incoming.get(member.id, []) if p.source in sources]
+                member.coverage = round(coverage(by_clean[member.id], spans), 4)
                 member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))

@@ -22,6 +22,7 @@ from dedup.model import PairVerdict, Passage
 @dataclass(slots=True, frozen=True)
 class ScoreSettings:
     min_sentences: int = 2
+    min_sentence_share: float = 0.4
     long_verbatim_tokens: int = 25
     min_reused_chars: int = 100
     duplicate_coverage: float = 0.9
@@ -42,28 +43,54 @@ def covered_chars(spans: list[tuple[int, int]]) -> int:
     return total
 
 
+def coverage(article: CleanArticle, spans: list[tuple[int, int]]) -> float:
+    """Share of the article's evidence characters (its sentences) that ``spans`` cover, in [0, 1]."""
+    merged: list[tuple[int, int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        elif end > begin:
+            merged.append((begin, end))
+    covered = 0
+    position = 0
+    for sentence in article.sentences:
+        s_begin, s_end = sentence.span
+        while position < len(merged) and merged[position][1] <= s_begin:
+            position += 1
+        k = position
+        while k < len(merged) and merged[k][0] < s_end:
+            covered += min(s_end, merged[k][1]) - max(s_begin, merged[k][0])
+            k += 1
+    return min(1.0, covered / max(article.evidence_chars, 1))
+
+
 def _token_range(article: CleanArticle, span: tuple[int, int]) -> range:
     starts = article.tokens.starts
     return range(bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1]))
 
 
-def _sentence_of(article: CleanArticle, offset: int) -> int:
-    for index, sentence in enumerate(article.sentences):
-        if sentence.span[0] <= offset < sentence.span[1]:
-            return index
-    return -1
+def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_share: float) -> int:
+    """Evidence units of which passages cover at least ``min_share`` (a shared figure or phrase is not reuse)."""
+    count = 0
+    for sentence in article.sentences:
+        begin, end = sentence.span
+        inside = [(max(b, begin), min(e, end)) for b, e in spans if b < end and begin < e]
+        if inside and covered_chars(inside) >= min_share * (end - begin):
+            count += 1
+    return count
 
 
 def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
     """The verdict for ``a`` (source side of ``passages``) and ``b`` (target side)."""
-    coverage_a = covered_chars([p.source_span for p in passages]) / max(a.evidence_chars, 1)
-    coverage_b = covered_chars([p.target_span for p in passages]) / max(b.evidence_chars, 1)
+    coverage_a = coverage(a, [p.source_span for p in passages])
+    coverage_b = coverage(b, [p.target_span for p in passages])
     verbatim = [p for p in passages if p.kind == "verbatim"]
-    verbatim_a = covered_chars([p.source_span for p in verbatim]) / max(a.evidence_chars, 1)
-    verbatim_b = covered_chars([p.target_span for p in verbatim]) / max(b.evidence_chars, 1)
-    sentences_b = {_sentence_of(b, p.target_span[0]) for p in passages}
-    sentences_a = {_sentence_of(a, p.source_span[0]) for p in passages}
-    reused_sentences = min(len(sentences_a), len(sentences_b))
+    verbatim_a = coverage(a, [p.source_span for p in verbatim])
+    verbatim_b = coverage(b, [p.target_span for p in verbatim])
+    reused_sentences = min(
+        _reused_sentences(a, [p.source_span for p in passages], settings.min_sentence_share),
+        _reused_sentences(b, [p.target_span for p in passages], settings.min_sentence_share),
+    )
     unquoted = sum(1 for p in verbatim for k in _token_range(b, p.target_span) if not b.quoted[k])
     longest_verbatim = max((len(_token_range(b, p.target_span)) for p in verbatim), default=0)
     credit_link = bool(credited_sources(b.credits) & own_outlets(a.credits)) or bool(

@@ -151,10 +151,36 @@ def _ranked(passages: Iterable[Passage]) -> list[Passage]:
     return sorted(passages, key=lambda p: (-p.score, p.source, p.target, p.source_span, p.target_span))
 
 
+def _overview_table(clusters: list[Cluster]) -> Table:
+    """One row per cluster: relation, origin, size, derived members and their best coverage."""
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, expand=False)
+    table.add_column("cluster")
+    table.add_column("relation")
+    table.add_column("origin", overflow="fold")
+    table.add_column("members", justify="right")
+    table.add_column("derived", justify="right")
+    table.add_column("top coverage", justify="right")
+    for cluster in clusters:
+        derived = [m for m in cluster.members if m.role == "derived"]
+        coverages = [m.coverage for m in derived if m.coverage is not None]
+        table.add_row(
+            Text(cluster.id),
+            Text(cluster.relation),
+            Text(cluster.origin or "outside the corpus"),
+            Text(str(len(cluster.members))),
+            Text(str(len(derived))),
+            Text(_percent(max(coverages)) if coverages else "—"),
+        )
+    return table
+
+
 def render_summary(result: Result, texts: dict[str, str], console: Console, *, top_passages: int = 3) -> None:
     """Print a summary of ``result``: counts, each cluster with its members and top passages,
     the singletons and the skipped inputs. ``texts`` maps article id → text as read."""
     console.print(_header(result, texts))
+    if result.clusters:
+        console.print()
+        console.print(_overview_table(result.clusters))
 
     membership = cluster_membership(result.clusters)
     by_cluster: dict[str, list[Passage]] = {}
