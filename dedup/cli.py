@@ -80,7 +80,9 @@ def cluster_command(
     stderr = _configure_logging(verbose, quiet)
     started = time.perf_counter()
     if copies_only:
-        _copies_only(path, json_output, output, quiet, stderr, started)
+        document = _copies_only(path, json_output, output, quiet, stderr, started)
+        # no article texts are kept in this mode: the report shows clusters and members, no passages
+        _write_extras(stderr, document, [], html, tables, table_format, f"dedup report (copies only): {path}")
         return
     try:
         read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
@@ -225,7 +227,7 @@ def compare_command(
 
 def _copies_only(
     path: str, json_output: bool, output: Path | None, quiet: bool, stderr: Console, started: float
-) -> None:
+) -> dict:
     """``--copies-only``: streamed, vectorised whole-article near-duplicates (``dedup.copies``)."""
     from rich.progress import TaskProgressColumn
 
@@ -276,3 +278,4 @@ def _copies_only(
             markup=False,
             highlight=False,
         )
+    return document

@@ -95,3 +95,34 @@ def test_library_accepts_dicts_and_agrees_with_cli(seeds_dir, seed_texts):
     assert sorted(sorted(m.id for m in c.members) for c in result.clusters) == sorted(
         sorted(m["id"] for m in c["members"]) for c in cli["clusters"]
     )
+
+
+def test_copies_only_writes_tables_and_report(seeds_dir, tmp_path):
+    folder = tmp_path / "copies"
+    folder.mkdir()
+    origin = (seeds_dir / "000_41bc1a141fd2626e.txt").read_text(encoding="utf-8")
+    (folder / "a.txt").write_text(origin, encoding="utf-8")
+    (folder / "b.txt").write_text("Advertisement\n" + origin, encoding="utf-8")
+    (folder / "c.txt").write_text(
+        (seeds_dir / "003_0e6a0af431b6ad44.txt").read_text(encoding="utf-8"), encoding="utf-8"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "cluster",
+            str(folder),
+            "--copies-only",
+            "-q",
+            "--json",
+            "--tables",
+            str(tmp_path / "t"),
+            "--html",
+            str(tmp_path / "r.html"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    document = json.loads(result.stdout)
+    assert [sorted(m["id"] for m in c["members"]) for c in document["clusters"]] == [["a", "b"]]
+    members = (tmp_path / "t" / "members.jsonl").read_text(encoding="utf-8").splitlines()
+    assert {json.loads(line)["id"]: json.loads(line)["role"] for line in members} == {"a": "origin", "b": "derived"}
+    assert "c0001" in (tmp_path / "r.html").read_text(encoding="utf-8")
