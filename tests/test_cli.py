@@ -124,5 +124,6 @@ def test_copies_only_writes_tables_and_report(seeds_dir, tmp_path):
     document = json.loads(result.stdout)
     assert [sorted(m["id"] for m in c["members"]) for c in document["clusters"]] == [["a", "b"]]
     members = (tmp_path / "t" / "members.jsonl").read_text(encoding="utf-8").splitlines()
-    assert {json.loads(line)["id"]: json.loads(line)["role"] for line in members} == {"a": "origin", "b": "derived"}
+    roles = {json.loads(line)["id"]: json.loads(line)["role"] for line in members}
+    assert set(roles) == {"a", "b"} and sorted(roles.values()) == ["derived", "origin"]
     assert "c0001" in (tmp_path / "r.html").read_text(encoding="utf-8")
