@@ -19,6 +19,7 @@ docs/index.md). The format of a verdict is documented in docs/index.md.
 from __future__ import annotations
 
 import dataclasses
+import json
 import threading
 import time
 import zlib
@@ -32,7 +33,6 @@ from scipy import sparse
 
 from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
-from dedup.clean import CleanArticle
 from dedup.cluster import RELATED, group
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
@@ -112,8 +112,6 @@ def settings_from_dict(values: Mapping[str, Any]) -> Settings:
 
 
 def _normal(values: Any) -> Any:
-    import json
-
     return json.loads(json.dumps(values, sort_keys=True))
 
 
@@ -588,60 +586,92 @@ class Index:
         evaluation.component_keys = members
         evaluation.old_components = components
         stored = [record_verdict(record) for _, _, record in session.pairs(members)]
+        previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
-            {key: evaluation.rows[key] for key in members}, stored + list(evaluation.verdicts.values()), evaluation
+            {key: evaluation.rows[key] for key in members},
+            stored + list(evaluation.verdicts.values()),
+            evaluation,
+            previous,
         )
         evaluation.clusters = clusters
         evaluation.edges = edges
 
     def _build_clusters(
-        self, rows: Mapping[int, StoredArticle], verdicts: list[PairVerdict], evaluation: _Evaluation | None
+        self,
+        rows: Mapping[int, StoredArticle],
+        verdicts: list[PairVerdict],
+        evaluation: _Evaluation | None,
+        previous: Iterable[dict[str, Any]] = (),
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
-        """The batch pipeline's clusters for one related component (``evaluation``'s article included)."""
-        cleaned: dict[str, CleanArticle] = {}
-        prepared: dict[str, Prepared] = {}
-        for key, row in rows.items():
-            furniture = self._furniture_of(evaluation, row) if evaluation else row.furniture
-            prepared[row.article.id] = self._prepare_stored(key, row.article, furniture)
+        """The batch pipeline's clusters for one related component (``evaluation``'s article included).
+
+        ``group`` runs over the whole component, as in the batch; a group whose members and pair
+        verdicts did not change keeps its ``previous`` record, so only changed groups are cleaned
+        and ranked again.
+        """
+        by_id = {row.article.id: (key, row) for key, row in rows.items()}
+        ids = sorted(by_id) + ([evaluation.article.id] if evaluation is not None else [])
+        touched: set[str] = set()
         if evaluation is not None:
-            prepared[evaluation.article.id] = evaluation.prepared
+            touched = {evaluation.article.id} | {row.article.id for row, _, _, _ in evaluation.holders.values()}
+        known = {tuple(sorted(m["id"] for m in record["members"])): record for record in previous}
+        records: list[dict[str, Any]] = []
+        all_edges: dict[tuple[str, str], DirectedEdge] = {}
+        for members in group(sorted(ids), verdicts):
+            if len(members) == 1:
+                continue
+            if tuple(members) in known and not touched & set(members):
+                records.append(known[tuple(members)])
+                continue
+            prepared: dict[str, Prepared] = {}
+            for article_id in members:
+                if evaluation is not None and article_id == evaluation.article.id:
+                    prepared[article_id] = evaluation.prepared
+                    continue
+                key, row = by_id[article_id]
+                furniture = self._furniture_of(evaluation, row) if evaluation else row.furniture
+                prepared[article_id] = self._prepare_stored(key, row.article, furniture)
+            record, edges = self._cluster_record(members, prepared, verdicts)
+            all_edges.update({(edge.source, edge.target): edge for edge in edges})
+            records.append(record)
+        records.sort(key=lambda record: record["id"])
+        return records, all_edges
+
+    def _cluster_record(
+        self, members: list[str], prepared: Mapping[str, Prepared], verdicts: list[PairVerdict]
+    ) -> tuple[dict[str, Any], list[DirectedEdge]]:
+        """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
         cleaned = {article_id: item.cleaned for article_id, item in prepared.items()}
+        inside = set(members)
+        own = [v for v in verdicts if v.a in inside and v.b in inside]
         vectors: dict[str, sparse.csr_matrix] = {}
 
         def vector(article_id: str) -> sparse.csr_matrix:
             if not vectors:  # all members at once, in one feature space
-                names = sorted(prepared)
-                vectors.update(zip(names, self._many_vectors([prepared[n] for n in names]), strict=True))
+                vectors.update(zip(members, self._many_vectors([prepared[m] for m in members]), strict=True))
             return vectors[article_id]
 
-        records: list[dict[str, Any]] = []
-        all_edges: dict[tuple[str, str], DirectedEdge] = {}
-        for members in group(sorted(cleaned), verdicts):
-            if len(members) == 1:
-                continue
-            record, edges = build_cluster(members[0], members, cleaned, verdicts, self.settings.origin)
-            incoming: dict[str, list[Passage]] = {}
-            for edge in edges:
-                all_edges[(edge.source, edge.target)] = edge
-                if edge.verdict.relation in DERIVED:
-                    if edge.verdict.a == edge.source:
-                        passages = edge.verdict.passages
-                    else:
-                        passages = align(
-                            cleaned[edge.source],
-                            cleaned[edge.target],
-                            vector(edge.source),
-                            vector(edge.target),
-                            self.settings.align,
-                        )
-                    incoming.setdefault(edge.target, []).extend(passages)
-            for member in record.members:
-                if member.role == "derived":
-                    reused = covered_chars([p.target_span for p in incoming.get(member.id, [])])
-                    member.coverage = round(reused / max(cleaned[member.id].evidence_chars, 1), 4)
-                    member.extent = "whole" if member.coverage >= self.settings.origin.whole_coverage else "partial"
-            records.append(_cluster_dict(record))
-        return records, all_edges
+        record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
+        incoming: dict[str, list[Passage]] = {}
+        for edge in edges:
+            if edge.verdict.relation in DERIVED:
+                if edge.verdict.a == edge.source:
+                    passages = edge.verdict.passages
+                else:
+                    passages = align(
+                        cleaned[edge.source],
+                        cleaned[edge.target],
+                        vector(edge.source),
+                        vector(edge.target),
+                        self.settings.align,
+                    )
+                incoming.setdefault(edge.target, []).extend(passages)
+        for member in record.members:
+            if member.role == "derived":
+                reused = covered_chars([p.target_span for p in incoming.get(member.id, [])])
+                member.coverage = round(reused / max(cleaned[member.id].evidence_chars, 1), 4)
+                member.extent = "whole" if member.coverage >= self.settings.origin.whole_coverage else "partial"
+        return _cluster_dict(record), edges
 
     # --- storing ----------------------------------------------------------------------------------------------
     def _store(self, session: Session, evaluation: _Evaluation) -> None:
@@ -728,12 +758,13 @@ class Index:
         session.delete_article(key, change, row.article)
         if row.component is not None:
             remaining = [member for member in session.members(row.component) if member != key]
+            previous = session.clusters(row.component) or []
             session.delete_clusters(row.component)
-            self._recluster(session, remaining)
+            self._recluster(session, remaining, previous)
         self._maybe_checkpoint(session, change)
         return row.article.id
 
-    def _recluster(self, session: Session, keys: list[int]) -> None:
+    def _recluster(self, session: Session, keys: list[int], previous: list[dict[str, Any]]) -> None:
         """Split ``keys`` into related components again and rebuild their clusters."""
         links = session.neighbours(keys)
         inside = set(keys)
@@ -757,7 +788,7 @@ class Index:
             assignments.update({member: component for member in part})
             rows = session.articles(part)
             verdicts = [record_verdict(record) for _, _, record in session.pairs(part)]
-            clusters, _ = self._build_clusters(rows, verdicts, None)
+            clusters, _ = self._build_clusters(rows, verdicts, None, previous)
             session.put_clusters(component, clusters)
         session.set_components(assignments)
 
@@ -890,8 +921,6 @@ def _cluster_dict(cluster: Cluster) -> dict[str, Any]:
 
 
 def _meta_of(settings: Settings) -> dict[str, str]:
-    import json
-
     return {
         "format": FORMAT,
         "schema": str(SCHEMA),
@@ -903,8 +932,6 @@ def _meta_of(settings: Settings) -> dict[str, str]:
 
 
 def _check_meta(meta: Mapping[str, str], target: str) -> Settings:
-    import json
-
     if meta.get("format") != FORMAT:
         raise CorruptIndexError(f"{target} does not hold a dedup index")
     if meta.get("schema") != str(SCHEMA):

@@ -257,10 +257,13 @@ class RedisSession(Session):
         self._set(f"{self.p}:gravelog", self._field(change), self._field(key))
 
     def _edit_lists(self, fields: list[tuple[str, bytes]], key: int, add: bool) -> None:
-        values = self._hmget(fields)
-        for field in fields:
-            current = set(unpack_ints(values[field], "<u4"))
-            current = current | {key} if add else current - {key}
+        self._edit_many({field: ({key}, set()) if add else (set(), {key}) for field in fields})
+
+    def _edit_many(self, edits: Mapping[tuple[str, bytes], tuple[set[int], set[int]]]) -> None:
+        """Add and remove article keys in packed-list fields, reading all of them in one round trip."""
+        values = self._hmget(edits)
+        for field, (added, removed) in edits.items():
+            current = (set(unpack_ints(values[field], "<u4")) | added) - removed
             self._set(field[0], field[1], pack_ints(sorted(current), "<u4") if current else None)
 
     def add_keys(self, key: int, band_keys: Iterable[int]) -> None:
@@ -287,28 +290,30 @@ class RedisSession(Session):
         a, b = min(a, b), max(a, b)
         self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), pack_json(record))
         adjacency = f"{self.p}:adj"
-        self._edit_lists([(adjacency, self._field(a))], b, add=True)
-        self._edit_lists([(adjacency, self._field(b))], a, add=True)
+        self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
 
     def delete_pairs(self, key: int) -> None:
         adjacency = f"{self.p}:adj"
-        for other in self.neighbours([key])[key]:
+        others = self.neighbours([key])[key]
+        for other in others:
             a, b = min(key, other), max(key, other)
             self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), None)
-            self._edit_lists([(adjacency, self._field(other))], key, add=False)
+        self._edit_many({(adjacency, self._field(other)): (set(), {key}) for other in others})
         self._set(adjacency, self._field(key), None)
 
     def set_components(self, components: Mapping[int, int | None]) -> None:
         name = f"{self.p}:comp"
         members = f"{self.p}:members"
         old = self._hmget((name, self._field(k)) for k in components)
+        edits: dict[tuple[str, bytes], tuple[set[int], set[int]]] = {}
         for key, component in components.items():
             previous = old[(name, self._field(key))]
             if previous is not None and (component is None or int(previous) != component):
-                self._edit_lists([(members, previous)], key, add=False)
+                edits.setdefault((members, previous), (set(), set()))[1].add(key)
             if component is not None:
-                self._edit_lists([(members, self._field(component))], key, add=True)
+                edits.setdefault((members, self._field(component)), (set(), set()))[0].add(key)
             self._set(name, self._field(key), None if component is None else self._field(component))
+        self._edit_many(edits)
 
     def put_clusters(self, component: int, records: list[dict[str, Any]]) -> None:
         self._set(f"{self.p}:clusters", self._field(component), pack_json(records))

@@ -374,6 +374,12 @@ class SQLiteBackend(Backend):
         return sizes
 
     def integrity(self) -> list[str]:
+        try:
+            return self._integrity()
+        except sqlite3.DatabaseError as error:
+            return [f"{self.path}: {error}"]
+
+    def _integrity(self) -> list[str]:
         db = self._connection()
         problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
         checks = {
