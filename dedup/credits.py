@@ -41,8 +41,25 @@ SOURCES: dict[str, tuple[str, ...]] = {
     "New York Times": ("The New York Times", "New York Times"),
 }
 WIRE_SERVICES = frozenset(
-    {"Bloomberg", "Reuters", "AFP", "AP", "PA", "Xinhua", "Tass", "Interfax", "RIA Novosti", "dpa", "EFE", "ANSA",
-     "Kyodo", "Yonhap", "UPI", "Dow Jones", "Anadolu"}
+    {
+        "Bloomberg",
+        "Reuters",
+        "AFP",
+        "AP",
+        "PA",
+        "Xinhua",
+        "Tass",
+        "Interfax",
+        "RIA Novosti",
+        "dpa",
+        "EFE",
+        "ANSA",
+        "Kyodo",
+        "Yonhap",
+        "UPI",
+        "Dow Jones",
+        "Anadolu",
+    }
 )
 _ALIAS_TO_SOURCE = {alias.casefold(): name for name, aliases in SOURCES.items() for alias in aliases}
 _NAME = (

@@ -170,9 +170,7 @@ def build_cluster(
     rank = {m: position for position, m in enumerate(ranked)}
     if origin is not None:
         rank[origin] = -1
-    directed = [
-        DirectedEdge(v.a, v.b, v) if rank[v.a] < rank[v.b] else DirectedEdge(v.b, v.a, v) for v in edges
-    ]
+    directed = [DirectedEdge(v.a, v.b, v) if rank[v.a] < rank[v.b] else DirectedEdge(v.b, v.a, v) for v in edges]
     records: list[Member] = []
     for m in members:
         if m == origin:
