@@ -160,7 +160,11 @@ def build_cluster(
         )
     involved = sorted({v.a for v in edges} | {v.b for v in edges})
     scores, evidence = origin_scores(involved, articles, derived_edges)
-    ranked = sorted(involved, key=lambda m: (-scores[m], -articles[m].evidence_chars, m))
+    # wire copy (its own credit names a wire service) ranks above every other member: outlets
+    # rewrite the wire, and several short wire takes inside one long paper must not make the
+    # paper their source; among wire texts, and among the rest, the origin score decides
+    wire = {m for m in involved if own_outlets(articles[m].credits) & WIRE_SERVICES}
+    ranked = sorted(involved, key=lambda m: (m not in wire, -scores[m], -articles[m].evidence_chars, m))
     derived_members = {v.a for v in derived_edges} | {v.b for v in derived_edges}
     best = next(m for m in ranked if m in derived_members)
     outside = not own_outlets(articles[best].credits) and bool(

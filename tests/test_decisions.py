@@ -1,0 +1,87 @@
+"""Small real-shaped fixtures for each decision: wire-vs-sibling origin, derived extent, stock-phrase negative.
+
+The texts are invented but shaped like the METER material: PA wire takes as transmitted (slug
+header, ``<`` line ends, control characters, several short takes of one story) and newspaper
+rewrites of them.
+"""
+
+from __future__ import annotations
+
+from dedup import cluster
+from dedup.credits import find_credits, own_outlets
+
+RULE = "  " + "-" * 72
+
+
+def wire_take(time: str, page: int, catchline: str, paragraphs: list[str], byline: str | None = None) -> str:
+    """A PA take as transmitted: rules, the slug header, ``<`` line ends, control characters."""
+    lines = [RULE, "", RULE, "", f"                {time} 14/03/00: Page {page} (HHH) COURTS {catchline}", RULE]
+    body = [f"By {byline}, PA News"] if byline else []
+    body += paragraphs
+    lines.append(body[0] + "<")
+    lines += ["\x19" + paragraph + "<" for paragraph in body[1:]]
+    lines.append("\x19mfl<")
+    return "\n".join(lines) + "\n"
+
+
+TAKE_ONE = [
+    "A bakery owner who sold pies filled with out-of-date meat was today fined £8,000 by magistrates in Leeds.",
+    "Gordon Pilling, 52, admitted nine charges under the Food Safety Act after inspectors found mouldy beef "
+    "in the freezer of his shop in Headingley.",
+    "Environmental health officer Susan Marsh told the court the meat was more than six months past its "
+    "use-by date when it was seized last August.",
+]
+TAKE_TWO = [
+    "The court heard that two customers had complained of stomach pains after eating pies bought from the shop "
+    "on the same afternoon.",
+    "Mr Pilling told inspectors he had been too busy to check the labels because his assistant had left "
+    "without notice.",
+    "Chairman of the bench Robert Hale said: ``You put the health of your customers at risk to save a few pounds.''",
+]
+PAPER = (
+    "A BAKER who sold pies packed with mouldy meat has been fined £8,000.\n\n"
+    "Gordon Pilling, 52, admitted nine charges under the Food Safety Act after inspectors found mouldy beef in "
+    "the freezer of his shop in Headingley, Leeds.\n\n"
+    "Environmental health officer Susan Marsh said the meat was more than six months past its use-by date "
+    "when it was seized.\n\n"
+    "Two customers had complained of stomach pains after eating pies bought from the shop on the same "
+    "afternoon, the court heard.\n\n"
+    "Pilling told inspectors he had been too busy to check the labels because his assistant had left.\n\n"
+    'Chairman of the bench Robert Hale told him: "You put the health of your customers at risk to save a few '
+    'pounds."\n\n'
+    "Last night a neighbour said the shop had been closed since the raid and the windows were boarded up.\n"
+)
+SIBLING = (
+    "PIE shop boss Gordon Pilling was fined £8,000 yesterday for selling pies filled with out-of-date meat.\n\n"
+    "Pilling, 52, admitted nine charges under the Food Safety Act after inspectors found mouldy beef in the "
+    "freezer of his shop in Headingley, Leeds.\n\n"
+    "Two customers had complained of stomach pains after eating pies bought from the shop on the same "
+    "afternoon, the court heard.\n\n"
+    'Chairman of the bench Robert Hale told him: "You put the health of your customers at risk to save a few '
+    'pounds."\n'
+)
+
+
+def test_wire_header_is_an_own_wire_credit():
+    take = wire_take("15:30", 2, "Pies", TAKE_TWO)
+    credits = find_credits(take)
+    assert own_outlets(credits) == {"PA"}
+    assert credits[0].snippet == "15:30 14/03/00: Page 2 (HHH) COURTS Pies"
+
+
+def test_paper_built_from_short_wire_takes_derives_from_the_wire_not_a_sibling():
+    articles = [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_star.txt", "text": SIBLING},
+    ]
+    result = cluster(articles)
+    assert len(result.clusters) == 1
+    record = result.clusters[0]
+    assert record.origin is not None and record.origin.startswith("pa/")
+    roles = {m.id: m for m in record.members}
+    for paper in ("papers/pies_mail.txt", "papers/pies_star.txt"):
+        assert roles[paper].role == "derived"
+        assert roles[paper].sources[0].startswith("pa/")  # the wire take, not the sibling rewrite
+    assert roles["pa/pies2.txt"].role != "derived" or roles["pa/pies2.txt"].sources[0].startswith("pa/")
