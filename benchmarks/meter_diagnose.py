@@ -50,7 +50,7 @@ from dedup.candidates import candidate_pairs
 from dedup.clean import clean_article, repeated_lines
 from dedup.cluster import group
 from dedup.model import Article, Cluster, Passage, Result
-from dedup.origin import build_cluster
+from dedup.origin import build_cluster, measured_sources
 from dedup.pipeline import Settings
 from dedup.score import coverage, judge
 from dedup.similarity import article_vectors, sentence_vectors
@@ -116,7 +116,7 @@ class AlignedCorpus:
                 incoming.setdefault(edge.target, []).extend(passages)
             for member in record.members:
                 if member.role == "derived":
-                    sources = set(member.sources)
+                    sources = measured_sources(member, record.origin, self.by_id)
                     spans = [p.target_span for p in incoming.get(member.id, []) if p.source in sources]
                     member.coverage = round(coverage(self.by_id[member.id], spans), 4)
                     member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"

@@ -18,7 +18,7 @@ from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.cluster import group
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
-from dedup.origin import OriginSettings, build_cluster
+from dedup.origin import OriginSettings, build_cluster, measured_sources
 from dedup.score import ScoreSettings, coverage, judge
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
@@ -140,7 +140,7 @@ def cluster(
             incoming.setdefault(edge.target, []).extend(passages)
         for member in record.members:
             if member.role == "derived":
-                sources = set(member.sources)
+                sources = measured_sources(member, record.origin, by_clean)
                 spans = [p.target_span for p in incoming.get(member.id, []) if p.source in sources]
                 member.coverage = round(coverage(by_clean[member.id], spans), 4)
                 member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"

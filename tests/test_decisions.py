@@ -85,3 +85,50 @@ def test_paper_built_from_short_wire_takes_derives_from_the_wire_not_a_sibling()
         assert roles[paper].role == "derived"
         assert roles[paper].sources[0].startswith("pa/")  # the wire take, not the sibling rewrite
     assert roles["pa/pies2.txt"].role != "derived" or roles["pa/pies2.txt"].sources[0].startswith("pa/")
+
+
+INDEPENDENT = (
+    "Shopkeeper fined over mouldy pies\n\n"
+    "A Headingley shopkeeper was ordered to pay £8,000 yesterday after health inspectors discovered rotten "
+    "beef in a freezer at his premises.\n\n"
+    "Magistrates heard that officers from the city council raided the business last summer following a tip-off "
+    "from a former employee who had seen green meat being minced.\n\n"
+    "Gordon Pilling, who has run the shop for twenty years, pleaded guilty to nine offences.\n\n"
+    "His solicitor, Anne Cole, said her client deeply regretted what had happened and had since retired from the "
+    "trade.\n\n"
+    "Council leader Brian Watts welcomed the fine and urged anyone with concerns about food hygiene to ring the "
+    "council's hotline.\n"
+)
+
+
+def test_paper_with_little_wire_text_is_not_derived_from_it():
+    """An independent report of the same hearing shares names and figures, not the wire's passages."""
+    articles = [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_post.txt", "text": INDEPENDENT},
+    ]
+    result = cluster(articles)
+    roles = {m.id: m for c in result.clusters for m in c.members}
+    assert roles["papers/pies_mail.txt"].role == "derived"
+    assert "papers/pies_post.txt" in result.singletons or roles["papers/pies_post.txt"].role == "same-story"
+
+
+def test_wire_passages_cover_the_paper_but_not_its_own_paragraph():
+    """Two wire takes together cover most of the paper (whole); its own closing paragraph stays new."""
+    articles = [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_star.txt", "text": SIBLING},
+    ]
+    result = cluster(articles)
+    roles = {m.id: m for c in result.clusters for m in c.members}
+    mail = roles["papers/pies_mail.txt"]
+    assert mail.role == "derived" and mail.extent == "whole"
+    assert mail.sources[0].startswith("pa/") and mail.sources[1].startswith("pa/")
+    wire_only = [p for p in result.passages if p.target == mail.id and p.source.startswith("pa/")]
+    assert wire_only
+    last_paragraph = PAPER.index("Last night a neighbour")
+    assert not any(p.target_span[1] > last_paragraph for p in wire_only)  # the paper's own paragraph is new
