@@ -48,7 +48,7 @@ from benchmarks.meter import (
 from dedup.align import align
 from dedup.candidates import candidate_pairs
 from dedup.clean import clean_article, repeated_lines
-from dedup.cluster import group
+from dedup.cluster import group, wire_versions
 from dedup.model import Article, Cluster, Passage, Result
 from dedup.origin import build_cluster, measured_sources
 from dedup.pipeline import Settings
@@ -104,7 +104,8 @@ class AlignedCorpus:
         clusters: list[Cluster] = []
         all_passages: list[Passage] = []
         singletons: list[str] = []
-        for members in group([a.id for a in self.cleaned], verdicts):
+        versions = wire_versions([(a.id, a.text) for a in self.cleaned]) if settings.group_wire_versions else []
+        for members in group([a.id for a in self.cleaned], verdicts, versions):
             if len(members) == 1:
                 singletons.append(members[0])
                 continue

@@ -135,6 +135,20 @@ def find_credits(text: str) -> list[Credit]:
     return found
 
 
+_SLUG = re.compile(r"(?m)^[ \t]*\d{1,2}:\d{2} (\d{2}/\d{2}/\d{2}): Page \d+ \([A-Z]+\) ([A-Z][\w&'-]*)[ \t]+([\w&'-]+)")
+
+
+def wire_slug(text: str) -> str | None:
+    """The story a wire take belongs to, from its transmission header: date, section and catchline.
+
+    Wires send one story as several takes, updates and write-throughs under one slug
+    ("01/03/00 COURTS Chemists" for "... Page 2 ... COURTS Chemists Nightlead"); texts with the
+    same slug are versions of one story even where they share no sentence.
+    """
+    match = _SLUG.search(text)
+    return " ".join(group.casefold() for group in match.groups()) if match else None
+
+
 def own_outlets(credits: list[Credit]) -> set[str]:
     """The outlets an article names as its own."""
     return {credit.source for credit in credits if credit.own}

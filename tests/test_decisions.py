@@ -132,3 +132,27 @@ def test_wire_passages_cover_the_paper_but_not_its_own_paragraph():
     assert wire_only
     last_paragraph = PAPER.index("Last night a neighbour")
     assert not any(p.target_span[1] > last_paragraph for p in wire_only)  # the paper's own paragraph is new
+
+
+def test_wire_takes_under_one_slug_are_one_cluster():
+    """A later take continuing the story shares no sentence with the first, but carries the same slug."""
+    from dedup.credits import wire_slug
+
+    later = [
+        "Later the court heard that the shop had passed a routine inspection only a year before the raid.",
+        "The case was adjourned for reports on the company's finances until next month.",
+    ]
+    first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
+    third = wire_take("16:15", 3, "Pies Lead", later)
+    assert wire_slug(first) == wire_slug(third) == "14/03/00 courts pies"
+    result = cluster(
+        [
+            {"id": "pa/pies1.txt", "text": first},
+            {"id": "pa/pies3.txt", "text": third},
+            {"id": "papers/pies_mail.txt", "text": PAPER},
+        ]
+    )
+    assert [sorted(m.id for m in c.members) for c in result.clusters] == [
+        ["pa/pies1.txt", "pa/pies3.txt", "papers/pies_mail.txt"]
+    ]
+    assert result.clusters[0].origin == "pa/pies1.txt"
