@@ -156,7 +156,9 @@ def figures(
     }
     if spans:
         span = score_spans(gold, texts, prediction)
-        out |= {f"sp_{k[:3]}": span["per_kind"][k]["f1"] for k in ("verbatim", "rewrite", "new")}
+        for k in ("verbatim", "rewrite", "new"):
+            scores = span["per_kind"][k]
+            out[f"sp_{k[:3]}"] = f"{scores['precision']:.2f}/{scores['recall']:.2f}/{scores['f1']:.3f}"
         out["sp_macro"] = span["macro"]["f1"]
     return out
 

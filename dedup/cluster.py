@@ -24,7 +24,8 @@ def group(
     """Groups of ids (each sorted; groups sorted by first id), singletons included.
 
     ``versions`` are sets of ids known to be versions of one story (wire takes under one slug):
-    each starts as one group.
+    each starts as one group, and two groups holding different stories' versions are never merged
+    (a follow-up story that repeats yesterday's background paragraphs is still a new story).
     """
     parent = {article_id: article_id for article_id in ids}
     members = {article_id: {article_id} for article_id in ids}
@@ -47,6 +48,13 @@ def group(
             root_a, root_b = root_b, root_a
         parent[root_b] = root_a
         members[root_a] |= members.pop(root_b)
+        stories[root_a] |= stories.pop(root_b)
+
+    story_of: dict[str, int] = {}
+    for number, version_ids in enumerate(versions):
+        for article_id in version_ids:
+            story_of.setdefault(article_id, number)
+    stories = {article_id: {story_of[article_id]} if article_id in story_of else set() for article_id in ids}
 
     for version_ids in versions:
         known = sorted(i for i in version_ids if i in parent)
@@ -54,11 +62,13 @@ def group(
             root_a, root_b = find(known[0]), find(other)
             if root_a != root_b:
                 union(root_a, root_b)
-    for verdict in sorted(related, key=lambda v: (_STRENGTH[v.relation], -v.score, v.a, v.b)):
+    for verdict in sorted(related, key=lambda v: (_STRENGTH[v.relation], -max(v.coverage_a, v.coverage_b), v.a, v.b)):
         root_a, root_b = find(verdict.a), find(verdict.b)
         if root_a == root_b:
             continue
         if verdict.relation != "duplicate" and not _supported(members[root_a], members[root_b], neighbours):
+            continue
+        if stories[root_a] and stories[root_b] and stories[root_a] != stories[root_b]:
             continue
         union(root_a, root_b)
     return sorted((sorted(group_members) for group_members in members.values()), key=lambda g: g[0])
@@ -71,7 +81,7 @@ def wire_versions(articles: Sequence[tuple[str, str]]) -> list[list[str]]:
         slug = wire_slug(text)
         if slug is not None:
             by_slug.setdefault(slug, []).append(article_id)
-    return [sorted(ids) for _, ids in sorted(by_slug.items()) if len(ids) > 1]
+    return [sorted(ids) for _, ids in sorted(by_slug.items())]
 
 
 def _supported(first: set[str], second: set[str], neighbours: dict[str, set[str]]) -> bool:

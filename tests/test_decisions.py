@@ -156,3 +156,25 @@ def test_wire_takes_under_one_slug_are_one_cluster():
         ["pa/pies1.txt", "pa/pies3.txt", "papers/pies_mail.txt"]
     ]
     assert result.clusters[0].origin == "pa/pies1.txt"
+
+
+def test_follow_up_story_repeating_background_is_a_separate_story():
+    """Next week's wire story repeats last week's paragraphs as background; the slugs say two stories."""
+    first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
+    follow_up = first.replace("14/03/00", "21/03/00").replace("COURTS Pies", "COURTS Pieshop")
+    follow_up = follow_up.replace(
+        TAKE_ONE[0],
+        "A bakery in Leeds whose owner was fined last week for selling pies filled with out-of-date meat has "
+        "been closed by the city council.",
+    )
+    result = cluster(
+        [
+            {"id": "pa/pies1.txt", "text": first},
+            {"id": "pa/pieshop1.txt", "text": follow_up},
+            {"id": "papers/pies_mail.txt", "text": PAPER},
+        ]
+    )
+    groups = sorted(sorted(m.id for m in c.members) for c in result.clusters)
+    assert ["pa/pies1.txt", "pa/pieshop1.txt"] not in groups
+    assert not any({"pa/pies1.txt", "pa/pieshop1.txt"} <= set(g) for g in groups)
+    assert any({"pa/pies1.txt", "papers/pies_mail.txt"} <= set(g) for g in groups)
