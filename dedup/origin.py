@@ -30,6 +30,7 @@ from dedup.clean import CleanArticle
 from dedup.credits import WIRE_SERVICES, credited_sources, own_outlets
 from dedup.model import Cluster, Member, PairVerdict
 from dedup.score import coverage as coverage_of_spans
+from dedup.score import is_verbatim_run
 
 DERIVED = ("duplicate", "derived")
 
@@ -145,16 +146,18 @@ def _union_coverage(
 ) -> tuple[float, float]:
     """Shares of ``member`` covered by the passages it shares with any of ``sources``: all, and verbatim only."""
     wanted = set(sources)
-    spans: list[tuple[tuple[int, int], str]] = []
+    spans: list[tuple[tuple[int, int], bool]] = []
     for verdict in verdicts:
         if verdict.a == member and verdict.b in wanted:
-            spans.extend((p.source_span, p.kind) for p in verdict.passages)
+            target = articles[verdict.b]
+            spans.extend((p.source_span, is_verbatim_run(target, p)) for p in verdict.passages)
         elif verdict.b == member and verdict.a in wanted:
-            spans.extend((p.target_span, p.kind) for p in verdict.passages)
+            target = articles[member]
+            spans.extend((p.target_span, is_verbatim_run(target, p)) for p in verdict.passages)
     article = articles[member]
     return (
         coverage_of_spans(article, [span for span, _ in spans]),
-        coverage_of_spans(article, [span for span, kind in spans if kind == "verbatim"]),
+        coverage_of_spans(article, [span for span, verbatim in spans if verbatim]),
     )
 
 

@@ -178,3 +178,26 @@ def test_follow_up_story_repeating_background_is_a_separate_story():
     assert ["pa/pies1.txt", "pa/pieshop1.txt"] not in groups
     assert not any({"pa/pies1.txt", "pa/pieshop1.txt"} <= set(g) for g in groups)
     assert any({"pa/pies1.txt", "papers/pies_mail.txt"} <= set(g) for g in groups)
+
+
+def test_rewritten_lead_keeps_copied_words_verbatim_and_the_rest_rewrite():
+    """METER's convention: inside a rewritten sentence, words kept in order are verbatim, changed words rewrite."""
+    result = cluster(
+        [
+            {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+            {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+            {"id": "papers/pies_mail.txt", "text": PAPER},
+        ]
+    )
+    lead_end = PAPER.index("\n")
+    lead = sorted(
+        (p.target_span, p.kind)
+        for p in result.passages
+        if p.target == "papers/pies_mail.txt" and p.target_span[1] <= lead_end
+    )
+    assert [(PAPER[b:e], kind) for (b, e), kind in lead] == [
+        ("who sold pies", "verbatim"),
+        ("packed with mouldy meat has been", "rewrite"),
+        ("fined £8,000", "verbatim"),
+    ]
+    assert not any(p.target_span[0] < PAPER.index("who") for p in result.passages if p.target.startswith("papers/"))
