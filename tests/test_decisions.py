@@ -201,3 +201,20 @@ def test_rewritten_lead_keeps_copied_words_verbatim_and_the_rest_rewrite():
         ("fined £8,000", "verbatim"),
     ]
     assert not any(p.target_span[0] < PAPER.index("who") for p in result.passages if p.target.startswith("papers/"))
+
+
+BRIEF = (
+    "A van driver who ran a red light and injured a cyclist in Armley was today fined £8,000 by magistrates in "
+    "Leeds.\n\nHe was also banned from driving for a year.\n"
+)
+
+
+def test_stock_phrase_shared_with_a_short_brief_does_not_relate_them():
+    """'was today fined £8,000 by magistrates in Leeds' in a different story's brief is a stock phrase, not reuse."""
+    from dedup.compare import compare
+    from dedup.model import Article
+
+    take = Article("pa/pies1.txt", wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe"))
+    comparison = compare(take, Article("papers/van_post.txt", BRIEF))
+    assert comparison.forward.passages  # the phrase is found ...
+    assert comparison.forward.relation == comparison.backward.relation == "unrelated"  # ... and is not enough
