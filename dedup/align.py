@@ -39,6 +39,7 @@ class AlignSettings:
     continuation_threshold: float = 0.25
     min_shared_stems: int = 3
     max_edge_gap: int = 6
+    min_copied_run: int = 2  # inside an aligned sentence pair, word runs found verbatim in the source are verbatim
 
 
 @dataclass(slots=True, frozen=True)
@@ -339,18 +340,71 @@ def _rewrite_pieces(
                 s_begin, s_end = _source_between(tile_at.get(start - 1), tile_at.get(position), s_hull)
                 if s_end > s_begin:
                     covered_target[start:position] = True
-                    pieces.append(
-                        Passage(
-                            source=source.id,
-                            target=target.id,
-                            source_span=(source.tokens.starts[s_begin], source.tokens.ends[s_end - 1]),
-                            target_span=(target.tokens.starts[start], target.tokens.ends[position - 1]),
-                            kind="rewrite",
-                            score=round(similarity, 4),
+                    for t_from, t_to, s_from, s_to, kind in _copied_runs(
+                        source,
+                        target,
+                        (s_sentence.first, s_sentence.last),
+                        (start, position),
+                        (s_begin, s_end),
+                        settings.min_copied_run,
+                    ):
+                        pieces.append(
+                            Passage(
+                                source=source.id,
+                                target=target.id,
+                                source_span=(source.tokens.starts[s_from], source.tokens.ends[s_to - 1]),
+                                target_span=(target.tokens.starts[t_from], target.tokens.ends[t_to - 1]),
+                                kind=kind,
+                                score=1.0 if kind == "verbatim" else round(similarity, 4),
+                            )
                         )
-                    )
             start = None
     return pieces
+
+
+def _copied_runs(
+    source: CleanArticle,
+    target: CleanArticle,
+    sentence: tuple[int, int],
+    stretch: tuple[int, int],
+    between: tuple[int, int],
+    min_run: int,
+) -> list[tuple[int, int, int, int, str]]:
+    """A rewritten target stretch cut into word runs copied from the source sentence and reworded rest.
+
+    ``(t_from, t_to, s_from, s_to, kind)`` token ranges: a run of at least ``min_run`` target words
+    that occurs word for word in the source sentence, after the previous copied run, is ``verbatim``
+    (with that occurrence as its source), everything else ``rewrite`` against the source stretch
+    ``between``. ``min_run`` 0 keeps the whole stretch one rewrite.
+    """
+    if min_run <= 0:
+        return [(stretch[0], stretch[1], between[0], between[1], "rewrite")]
+    words = source.tokens.words
+    target_words = target.tokens.words
+    runs: list[tuple[int, int, int, int, str]] = []
+    k = stretch[0]
+    reach = sentence[0]  # copied runs follow the source order; a moved phrase is part of the rewrite
+    while k < stretch[1]:
+        best_length, best_at = 0, -1
+        for i in range(reach, sentence[1]):
+            length = 0
+            while (
+                k + length < stretch[1] and i + length < sentence[1] and words[i + length] == target_words[k + length]
+            ):
+                length += 1
+            if length > best_length:
+                best_length, best_at = length, i
+        if best_length >= min_run:
+            runs.append((k, k + best_length, best_at, best_at + best_length, "verbatim"))
+            reach = best_at + best_length
+            k += best_length
+            continue
+        if runs and runs[-1][4] == "rewrite" and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + 1, between[0], between[1], "rewrite")
+        else:
+            runs.append((k, k + 1, between[0], between[1], "rewrite"))
+        k += 1
+    return runs
 
 
 def _source_between(

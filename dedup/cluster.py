@@ -11,14 +11,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from dedup.credits import wire_slug
 from dedup.model import PairVerdict
 
 RELATED = ("duplicate", "derived", "same-story")
 _STRENGTH = {"duplicate": 0, "derived": 1, "same-story": 2}
 
 
-def group(ids: Sequence[str], verdicts: Sequence[PairVerdict]) -> list[list[str]]:
-    """Groups of ids (each sorted; groups sorted by first id), singletons included."""
+def group(
+    ids: Sequence[str], verdicts: Sequence[PairVerdict], versions: Sequence[Sequence[str]] = ()
+) -> list[list[str]]:
+    """Groups of ids (each sorted; groups sorted by first id), singletons included.
+
+    ``versions`` are sets of ids known to be versions of one story (wire takes under one slug):
+    each starts as one group, and two groups holding different stories' versions are never merged
+    (a follow-up story that repeats yesterday's background paragraphs is still a new story).
+    """
     parent = {article_id: article_id for article_id in ids}
     members = {article_id: {article_id} for article_id in ids}
     related = [v for v in verdicts if v.relation in RELATED]
@@ -33,19 +41,47 @@ def group(ids: Sequence[str], verdicts: Sequence[PairVerdict]) -> list[list[str]
             article_id = parent[article_id]
         return article_id
 
-    for verdict in sorted(related, key=lambda v: (_STRENGTH[v.relation], -v.score, v.a, v.b)):
-        root_a, root_b = find(verdict.a), find(verdict.b)
-        if root_a == root_b:
-            continue
-        if verdict.relation != "duplicate" and not _supported(members[root_a], members[root_b], neighbours):
-            continue
+    def union(root_a: str, root_b: str) -> None:
         if len(members[root_a]) < len(members[root_b]) or (
             len(members[root_a]) == len(members[root_b]) and root_b < root_a
         ):
             root_a, root_b = root_b, root_a
         parent[root_b] = root_a
         members[root_a] |= members.pop(root_b)
+        stories[root_a] |= stories.pop(root_b)
+
+    story_of: dict[str, int] = {}
+    for number, version_ids in enumerate(versions):
+        for article_id in version_ids:
+            story_of.setdefault(article_id, number)
+    stories = {article_id: {story_of[article_id]} if article_id in story_of else set() for article_id in ids}
+
+    for version_ids in versions:
+        known = sorted(i for i in version_ids if i in parent)
+        for other in known[1:]:
+            root_a, root_b = find(known[0]), find(other)
+            if root_a != root_b:
+                union(root_a, root_b)
+    for verdict in sorted(related, key=lambda v: (_STRENGTH[v.relation], -max(v.coverage_a, v.coverage_b), v.a, v.b)):
+        root_a, root_b = find(verdict.a), find(verdict.b)
+        if root_a == root_b:
+            continue
+        if verdict.relation != "duplicate" and not _supported(members[root_a], members[root_b], neighbours):
+            continue
+        if stories[root_a] and stories[root_b] and stories[root_a] != stories[root_b]:
+            continue
+        union(root_a, root_b)
     return sorted((sorted(group_members) for group_members in members.values()), key=lambda g: g[0])
+
+
+def wire_versions(articles: Sequence[tuple[str, str]]) -> list[list[str]]:
+    """Ids of ``(id, text)`` articles grouped by wire slug: the takes and versions of one wire story."""
+    by_slug: dict[str, list[str]] = {}
+    for article_id, text in articles:
+        slug = wire_slug(text)
+        if slug is not None:
+            by_slug.setdefault(slug, []).append(article_id)
+    return [sorted(ids) for _, ids in sorted(by_slug.items())]
 
 
 def _supported(first: set[str], second: set[str], neighbours: dict[str, set[str]]) -> bool:

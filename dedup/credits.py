@@ -80,6 +80,15 @@ _OWN_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     ),
     (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline"),
 ]
+# Wire copy as transmitted carries the service's slug header instead of a byline on every take:
+# PA's "11:29 01/03/00: Page 1 (HHH) COURTS Chemists" (time, date, take, priority, section, catchline).
+_WIRE_HEADERS: list[tuple[re.Pattern[str], str, str]] = [
+    (
+        re.compile(r"(?m)^[ \t]*\d{1,2}:\d{2} \d{2}/\d{2}/\d{2}: Page \d+ \([A-Z]+\) [A-Z][^\n]*$"),
+        "PA",
+        "the wire service's own transmission header",
+    ),
+]
 _OTHER_PATTERNS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source"),
     (
@@ -116,8 +125,28 @@ def find_credits(text: str) -> list[Credit]:
                     continue
                 taken.append(span)
                 found.append(Credit(source=source, own=own, span=span, snippet=match.group(), why=why))
+    for pattern, source, why in _WIRE_HEADERS:
+        for match in pattern.finditer(text):
+            span = (match.start() + len(match.group()) - len(match.group().lstrip()), match.end())
+            if not any(b < span[1] and span[0] < e for b, e in taken):
+                taken.append(span)
+                found.append(Credit(source=source, own=True, span=span, snippet=text[span[0] : span[1]], why=why))
     found.sort(key=lambda credit: (not credit.own, credit.span))
     return found
+
+
+_SLUG = re.compile(r"(?m)^[ \t]*\d{1,2}:\d{2} (\d{2}/\d{2}/\d{2}): Page \d+ \([A-Z]+\) ([A-Z][\w&'-]*)[ \t]+([\w&'-]+)")
+
+
+def wire_slug(text: str) -> str | None:
+    """The story a wire take belongs to, from its transmission header: date, section and catchline.
+
+    Wires send one story as several takes, updates and write-throughs under one slug
+    ("01/03/00 COURTS Chemists" for "... Page 2 ... COURTS Chemists Nightlead"); texts with the
+    same slug are versions of one story even where they share no sentence.
+    """
+    match = _SLUG.search(text)
+    return " ".join(group.casefold() for group in match.groups()) if match else None
 
 
 def own_outlets(credits: list[Credit]) -> set[str]:

@@ -29,13 +29,18 @@ from dataclasses import dataclass
 from dedup.clean import CleanArticle
 from dedup.credits import WIRE_SERVICES, credited_sources, own_outlets
 from dedup.model import Cluster, Member, PairVerdict
+from dedup.score import coverage as coverage_of_spans
+from dedup.score import is_verbatim_run
 
 DERIVED = ("duplicate", "derived")
 
 
 @dataclass(slots=True, frozen=True)
 class OriginSettings:
-    whole_coverage: float = 0.8
+    whole_coverage: float = 0.6
+    wire_derived_coverage: float = 0.22
+    wire_derived_verbatim: float = 0.08
+    wire_union_unrelated: bool = True
 
 
 @dataclass(slots=True)
@@ -126,6 +131,36 @@ def origin_scores(
     return scores, evidence
 
 
+def measured_sources(member: Member, origin: str | None, articles: Mapping[str, CleanArticle]) -> set[str]:
+    """The sources a derived member's coverage and extent are measured against.
+
+    The origin and wire copy when it has any (a sibling rewrite sharing the same wire
+    passages must not make a partial copy look whole), else all its sources.
+    """
+    primary = {s for s in member.sources if s == origin or own_outlets(articles[s].credits) & WIRE_SERVICES}
+    return primary or set(member.sources)
+
+
+def _union_coverage(
+    member: str, sources: Sequence[str], articles: Mapping[str, CleanArticle], verdicts: Sequence[PairVerdict]
+) -> tuple[float, float]:
+    """Shares of ``member`` covered by the passages it shares with any of ``sources``: all, and verbatim only."""
+    wanted = set(sources)
+    spans: list[tuple[tuple[int, int], bool]] = []
+    for verdict in verdicts:
+        if verdict.a == member and verdict.b in wanted:
+            target = articles[verdict.b]
+            spans.extend((p.source_span, is_verbatim_run(target, p)) for p in verdict.passages)
+        elif verdict.b == member and verdict.a in wanted:
+            target = articles[member]
+            spans.extend((p.target_span, is_verbatim_run(target, p)) for p in verdict.passages)
+    article = articles[member]
+    return (
+        coverage_of_spans(article, [span for span, _ in spans]),
+        coverage_of_spans(article, [span for span, verbatim in spans if verbatim]),
+    )
+
+
 def _item(doc: str, snippet: str, why: str, span: tuple[int, int]) -> dict:
     return {"doc": doc, "snippet": snippet, "why": why, "span": list(span)}
 
@@ -160,7 +195,11 @@ def build_cluster(
         )
     involved = sorted({v.a for v in edges} | {v.b for v in edges})
     scores, evidence = origin_scores(involved, articles, derived_edges)
-    ranked = sorted(involved, key=lambda m: (-scores[m], -articles[m].evidence_chars, m))
+    # wire copy (its own credit names a wire service) ranks above every other member: outlets
+    # rewrite the wire, and several short wire takes inside one long paper must not make the
+    # paper their source; among wire texts, and among the rest, the origin score decides
+    wire = {m for m in members if own_outlets(articles[m].credits) & WIRE_SERVICES}
+    ranked = sorted(involved, key=lambda m: (m not in wire, -scores[m], -articles[m].evidence_chars, m))
     derived_members = {v.a for v in derived_edges} | {v.b for v in derived_edges}
     best = next(m for m in ranked if m in derived_members)
     outside = not own_outlets(articles[best].credits) and bool(
@@ -171,13 +210,43 @@ def build_cluster(
     if origin is not None:
         rank[origin] = -1
     directed = [DirectedEdge(v.a, v.b, v) if rank[v.a] < rank[v.b] else DirectedEdge(v.b, v.a, v) for v in edges]
+    # pairs judged unrelated on their own still hold aligned passages; between a wire text and
+    # another member of its cluster they add to what the wire texts cover of that member
+    loose = (
+        {
+            (v.a, v.b): v
+            for v in verdicts
+            if v.relation == "unrelated"
+            and v.passages
+            and v.a in inside
+            and v.b in inside
+            and (v.a in wire) != (v.b in wire)
+        }
+        if settings.wire_union_unrelated
+        else {}
+    )
     records: list[Member] = []
     for m in members:
         if m == origin:
             records.append(Member(m, "origin"))
             continue
         incoming = [e for e in directed if e.target == m]
-        if not any(e.verdict.relation in DERIVED for e in incoming):
+        if m not in wire and loose:
+            for o in sorted(wire - {m}):
+                verdict = loose.get((min(m, o), max(m, o)))
+                if verdict is not None:
+                    edge = DirectedEdge(o, m, verdict)
+                    incoming.append(edge)
+                    directed.append(edge)
+        primary = [e.source for e in incoming if e.source == origin or e.source in wire]
+        if primary:
+            # wire copy among its sources: derived when the wire texts together cover enough of it
+            # (several PA takes or versions each cover a part of one newspaper story)
+            union, union_verbatim = _union_coverage(m, primary, articles, [e.verdict for e in incoming])
+            is_derived = union >= settings.wire_derived_coverage or union_verbatim >= settings.wire_derived_verbatim
+        else:
+            is_derived = any(e.verdict.relation in DERIVED for e in incoming)
+        if not is_derived:
             records.append(Member(m, "same-story"))
             continue
         # a derived member's sources: every higher-ranked member it shares passages with,
@@ -187,7 +256,7 @@ def build_cluster(
                 e.source != origin and not own_outlets(articles[e.source].credits) & WIRE_SERVICES,
                 e.verdict.relation not in DERIVED,
                 -_coverage_of(e.verdict, m),
-                rank[e.source],
+                rank.get(e.source, len(rank)),
                 e.source,
             )
         )

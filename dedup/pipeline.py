@@ -15,10 +15,10 @@ from typing import Any
 from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings, candidate_pairs
 from dedup.clean import CleanArticle, clean_article, repeated_lines
-from dedup.cluster import group
+from dedup.cluster import group, wire_versions
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
-from dedup.origin import OriginSettings, build_cluster
+from dedup.origin import OriginSettings, build_cluster, measured_sources
 from dedup.score import ScoreSettings, coverage, judge
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
@@ -37,6 +37,7 @@ class Settings:
     score: ScoreSettings = field(default_factory=ScoreSettings)
     origin: OriginSettings = field(default_factory=OriginSettings)
     boilerplate_min_articles: int = 3
+    group_wire_versions: bool = True  # wire takes under one slug start as one cluster
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with the named parameters changed (names are unique across stages)."""
@@ -128,7 +129,8 @@ def cluster(
     clusters: list[Cluster] = []
     all_passages: list[Passage] = []
     singletons: list[str] = []
-    for members in group([a.id for a in cleaned], verdicts):
+    versions = wire_versions([(a.id, a.text) for a in cleaned]) if settings.group_wire_versions else []
+    for members in group([a.id for a in cleaned], verdicts, versions):
         if len(members) == 1:
             singletons.append(members[0])
             continue
@@ -140,7 +142,7 @@ def cluster(
             incoming.setdefault(edge.target, []).extend(passages)
         for member in record.members:
             if member.role == "derived":
-                sources = set(member.sources)
+                sources = measured_sources(member, record.origin, by_clean)
                 spans = [p.target_span for p in incoming.get(member.id, []) if p.source in sources]
                 member.coverage = round(coverage(by_clean[member.id], spans), 4)
                 member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"

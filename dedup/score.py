@@ -80,11 +80,19 @@ def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_s
     return count
 
 
+MIN_VERBATIM_EVIDENCE = 3  # tokens: the shortest verbatim tile; single copied words inside a rewrite are not
+
+
+def is_verbatim_run(target: CleanArticle, passage: Passage) -> bool:
+    """A verbatim passage long enough to count as evidence of copying (not a word kept inside a rewrite)."""
+    return passage.kind == "verbatim" and len(_token_range(target, passage.target_span)) >= MIN_VERBATIM_EVIDENCE
+
+
 def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
     """The verdict for ``a`` (source side of ``passages``) and ``b`` (target side)."""
     coverage_a = coverage(a, [p.source_span for p in passages])
     coverage_b = coverage(b, [p.target_span for p in passages])
-    verbatim = [p for p in passages if p.kind == "verbatim"]
+    verbatim = [p for p in passages if is_verbatim_run(b, p)]
     verbatim_a = coverage(a, [p.source_span for p in verbatim])
     verbatim_b = coverage(b, [p.target_span for p in verbatim])
     reused_sentences = min(

@@ -1,0 +1,220 @@
+"""Small real-shaped fixtures for each decision: wire-vs-sibling origin, derived extent, stock-phrase negative.
+
+The texts are invented but shaped like the METER material: PA wire takes as transmitted (slug
+header, ``<`` line ends, control characters, several short takes of one story) and newspaper
+rewrites of them.
+"""
+
+from __future__ import annotations
+
+from dedup import cluster
+from dedup.credits import find_credits, own_outlets
+
+RULE = "  " + "-" * 72
+
+
+def wire_take(time: str, page: int, catchline: str, paragraphs: list[str], byline: str | None = None) -> str:
+    """A PA take as transmitted: rules, the slug header, ``<`` line ends, control characters."""
+    lines = [RULE, "", RULE, "", f"                {time} 14/03/00: Page {page} (HHH) COURTS {catchline}", RULE]
+    body = [f"By {byline}, PA News"] if byline else []
+    body += paragraphs
+    lines.append(body[0] + "<")
+    lines += ["\x19" + paragraph + "<" for paragraph in body[1:]]
+    lines.append("\x19mfl<")
+    return "\n".join(lines) + "\n"
+
+
+TAKE_ONE = [
+    "A bakery owner who sold pies filled with out-of-date meat was today fined £8,000 by magistrates in Leeds.",
+    "Gordon Pilling, 52, admitted nine charges under the Food Safety Act after inspectors found mouldy beef "
+    "in the freezer of his shop in Headingley.",
+    "Environmental health officer Susan Marsh told the court the meat was more than six months past its "
+    "use-by date when it was seized last August.",
+]
+TAKE_TWO = [
+    "The court heard that two customers had complained of stomach pains after eating pies bought from the shop "
+    "on the same afternoon.",
+    "Mr Pilling told inspectors he had been too busy to check the labels because his assistant had left "
+    "without notice.",
+    "Chairman of the bench Robert Hale said: ``You put the health of your customers at risk to save a few pounds.''",
+]
+PAPER = (
+    "A BAKER who sold pies packed with mouldy meat has been fined £8,000.\n\n"
+    "Gordon Pilling, 52, admitted nine charges under the Food Safety Act after inspectors found mouldy beef in "
+    "the freezer of his shop in Headingley, Leeds.\n\n"
+    "Environmental health officer Susan Marsh said the meat was more than six months past its use-by date "
+    "when it was seized.\n\n"
+    "Two customers had complained of stomach pains after eating pies bought from the shop on the same "
+    "afternoon, the court heard.\n\n"
+    "Pilling told inspectors he had been too busy to check the labels because his assistant had left.\n\n"
+    'Chairman of the bench Robert Hale told him: "You put the health of your customers at risk to save a few '
+    'pounds."\n\n'
+    "Last night a neighbour said the shop had been closed since the raid and the windows were boarded up.\n"
+)
+SIBLING = (
+    "PIE shop boss Gordon Pilling was fined £8,000 yesterday for selling pies filled with out-of-date meat.\n\n"
+    "Pilling, 52, admitted nine charges under the Food Safety Act after inspectors found mouldy beef in the "
+    "freezer of his shop in Headingley, Leeds.\n\n"
+    "Two customers had complained of stomach pains after eating pies bought from the shop on the same "
+    "afternoon, the court heard.\n\n"
+    'Chairman of the bench Robert Hale told him: "You put the health of your customers at risk to save a few '
+    'pounds."\n'
+)
+
+
+def test_wire_header_is_an_own_wire_credit():
+    take = wire_take("15:30", 2, "Pies", TAKE_TWO)
+    credits = find_credits(take)
+    assert own_outlets(credits) == {"PA"}
+    assert credits[0].snippet == "15:30 14/03/00: Page 2 (HHH) COURTS Pies"
+
+
+def test_paper_built_from_short_wire_takes_derives_from_the_wire_not_a_sibling():
+    articles = [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_star.txt", "text": SIBLING},
+    ]
+    result = cluster(articles)
+    assert len(result.clusters) == 1
+    record = result.clusters[0]
+    assert record.origin is not None and record.origin.startswith("pa/")
+    roles = {m.id: m for m in record.members}
+    for paper in ("papers/pies_mail.txt", "papers/pies_star.txt"):
+        assert roles[paper].role == "derived"
+        assert roles[paper].sources[0].startswith("pa/")  # the wire take, not the sibling rewrite
+    assert roles["pa/pies2.txt"].role != "derived" or roles["pa/pies2.txt"].sources[0].startswith("pa/")
+
+
+INDEPENDENT = (
+    "Shopkeeper fined over mouldy pies\n\n"
+    "A Headingley shopkeeper was ordered to pay £8,000 yesterday after health inspectors discovered rotten "
+    "beef in a freezer at his premises.\n\n"
+    "Magistrates heard that officers from the city council raided the business last summer following a tip-off "
+    "from a former employee who had seen green meat being minced.\n\n"
+    "Gordon Pilling, who has run the shop for twenty years, pleaded guilty to nine offences.\n\n"
+    "His solicitor, Anne Cole, said her client deeply regretted what had happened and had since retired from the "
+    "trade.\n\n"
+    "Council leader Brian Watts welcomed the fine and urged anyone with concerns about food hygiene to ring the "
+    "council's hotline.\n"
+)
+
+
+def test_paper_with_little_wire_text_is_not_derived_from_it():
+    """An independent report of the same hearing shares names and figures, not the wire's passages."""
+    articles = [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_post.txt", "text": INDEPENDENT},
+    ]
+    result = cluster(articles)
+    roles = {m.id: m for c in result.clusters for m in c.members}
+    assert roles["papers/pies_mail.txt"].role == "derived"
+    assert "papers/pies_post.txt" in result.singletons or roles["papers/pies_post.txt"].role == "same-story"
+
+
+def test_wire_passages_cover_the_paper_but_not_its_own_paragraph():
+    """Two wire takes together cover most of the paper (whole); its own closing paragraph stays new."""
+    articles = [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_star.txt", "text": SIBLING},
+    ]
+    result = cluster(articles)
+    roles = {m.id: m for c in result.clusters for m in c.members}
+    mail = roles["papers/pies_mail.txt"]
+    assert mail.role == "derived" and mail.extent == "whole"
+    assert mail.sources[0].startswith("pa/") and mail.sources[1].startswith("pa/")
+    wire_only = [p for p in result.passages if p.target == mail.id and p.source.startswith("pa/")]
+    assert wire_only
+    last_paragraph = PAPER.index("Last night a neighbour")
+    assert not any(p.target_span[1] > last_paragraph for p in wire_only)  # the paper's own paragraph is new
+
+
+def test_wire_takes_under_one_slug_are_one_cluster():
+    """A later take continuing the story shares no sentence with the first, but carries the same slug."""
+    from dedup.credits import wire_slug
+
+    later = [
+        "Later the court heard that the shop had passed a routine inspection only a year before the raid.",
+        "The case was adjourned for reports on the company's finances until next month.",
+    ]
+    first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
+    third = wire_take("16:15", 3, "Pies Lead", later)
+    assert wire_slug(first) == wire_slug(third) == "14/03/00 courts pies"
+    result = cluster(
+        [
+            {"id": "pa/pies1.txt", "text": first},
+            {"id": "pa/pies3.txt", "text": third},
+            {"id": "papers/pies_mail.txt", "text": PAPER},
+        ]
+    )
+    assert [sorted(m.id for m in c.members) for c in result.clusters] == [
+        ["pa/pies1.txt", "pa/pies3.txt", "papers/pies_mail.txt"]
+    ]
+    assert result.clusters[0].origin == "pa/pies1.txt"
+
+
+def test_follow_up_story_repeating_background_is_a_separate_story():
+    """Next week's wire story repeats last week's paragraphs as background; the slugs say two stories."""
+    first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
+    follow_up = first.replace("14/03/00", "21/03/00").replace("COURTS Pies", "COURTS Pieshop")
+    follow_up = follow_up.replace(
+        TAKE_ONE[0],
+        "A bakery in Leeds whose owner was fined last week for selling pies filled with out-of-date meat has "
+        "been closed by the city council.",
+    )
+    result = cluster(
+        [
+            {"id": "pa/pies1.txt", "text": first},
+            {"id": "pa/pieshop1.txt", "text": follow_up},
+            {"id": "papers/pies_mail.txt", "text": PAPER},
+        ]
+    )
+    groups = sorted(sorted(m.id for m in c.members) for c in result.clusters)
+    assert ["pa/pies1.txt", "pa/pieshop1.txt"] not in groups
+    assert not any({"pa/pies1.txt", "pa/pieshop1.txt"} <= set(g) for g in groups)
+    assert any({"pa/pies1.txt", "papers/pies_mail.txt"} <= set(g) for g in groups)
+
+
+def test_rewritten_lead_keeps_copied_words_verbatim_and_the_rest_rewrite():
+    """METER's convention: inside a rewritten sentence, words kept in order are verbatim, changed words rewrite."""
+    result = cluster(
+        [
+            {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+            {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+            {"id": "papers/pies_mail.txt", "text": PAPER},
+        ]
+    )
+    lead_end = PAPER.index("\n")
+    lead = sorted(
+        (p.target_span, p.kind)
+        for p in result.passages
+        if p.target == "papers/pies_mail.txt" and p.target_span[1] <= lead_end
+    )
+    assert [(PAPER[b:e], kind) for (b, e), kind in lead] == [
+        ("who sold pies", "verbatim"),
+        ("packed with mouldy meat has been", "rewrite"),
+        ("fined £8,000", "verbatim"),
+    ]
+    assert not any(p.target_span[0] < PAPER.index("who") for p in result.passages if p.target.startswith("papers/"))
+
+
+BRIEF = (
+    "A van driver who ran a red light and injured a cyclist in Armley was today fined £8,000 by magistrates in "
+    "Leeds.\n\nHe was also banned from driving for a year.\n"
+)
+
+
+def test_stock_phrase_shared_with_a_short_brief_does_not_relate_them():
+    """'was today fined £8,000 by magistrates in Leeds' in a different story's brief is a stock phrase, not reuse."""
+    from dedup.compare import compare
+    from dedup.model import Article
+
+    take = Article("pa/pies1.txt", wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe"))
+    comparison = compare(take, Article("papers/van_post.txt", BRIEF))
+    assert comparison.forward.passages  # the phrase is found ...
+    assert comparison.forward.relation == comparison.backward.relation == "unrelated"  # ... and is not enough
