@@ -41,6 +41,7 @@ from dedup.pipeline import Settings
 from dedup.score import ScoreSettings, covered_chars, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
+from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 from dedup.store.codec import record_verdict, verdict_record
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
@@ -55,6 +56,7 @@ from dedup.store.features import (
     term_keys,
     top_terms,
     weight_rows,
+    word_runs,
 )
 
 __all__ = ["Index", "open_backend"]
@@ -382,10 +384,12 @@ class Index:
         rows = session.articles(keys)
         buried = session.graveyard(keys - set(rows))
         for change, key, sign, furniture in changes:
-            article = rows[key].article if key in rows else buried.get(key)
-            if article is None:
+            if key in rows:
+                features, counts, n_rows, stems = _contribution_of(self._prepare_row(rows[key], furniture))
+            elif key in buried:
+                features, counts, n_rows, stems = self._contribution(key, buried[key], furniture)
+            else:
                 raise CorruptIndexError(f"{self.backend.target}: change {change} names a missing article")
-            features, counts, n_rows, stems = self._contribution(key, article, furniture)
             self._df[features] += sign * counts
             self._rows += sign * n_rows
             self._adf[stems] += sign
@@ -428,7 +432,32 @@ class Index:
             min_sentence_stems=sketch.min_sentence_stems,
         )
 
+    def _prepare_row(self, row: StoredArticle, furniture: tuple[int, ...] | None = None) -> Prepared:
+        """A stored article prepared with ``furniture`` (default its own), from its stored cleaned form."""
+        if furniture is None:
+            furniture = row.furniture
+        if furniture != row.furniture or not row.cleaned:
+            return self._prepare_stored(row.key, row.article, furniture)
+
+        def make() -> Prepared:
+            sketch = self.settings.sketch
+            return prepare(
+                row.article,
+                dict.fromkeys(furniture, ""),
+                self._article_banding,
+                self._sentence_banding,
+                shingle_size=sketch.shingle_size,
+                min_sentence_stems=sketch.min_sentence_stems,
+                cleaned=cleaned_from_bytes(row.cleaned or b"", row.article),
+            )
+
+        prepared = self._prepared.get_or((row.key, furniture), make)
+        self._contributions.get_or((row.key, furniture), lambda: _contribution_of(prepared))
+        return prepared
+
     def _prepare_stored(self, key: int, article: Article, furniture: tuple[int, ...]) -> Prepared:
+        """A stored article prepared with ``furniture``, cleaning its text again."""
+
         def make() -> Prepared:
             lines = short_lines(article.text)
             return self._prepare(article, {k: lines[k] for k in furniture if k in lines})
@@ -498,8 +527,8 @@ class Index:
                 continue
             row = holder_rows[holder]
             new_furniture = tuple(sorted(set(row.furniture) | added_lines))
-            old = self._prepare_stored(holder, row.article, row.furniture)
-            new = self._prepare_stored(holder, row.article, new_furniture)
+            old = self._prepare_row(row)
+            new = self._prepare_row(row, new_furniture)
             holders[holder] = (row, new_furniture, old, new)
         evaluation = _Evaluation(article, prepared, line_keys, counts, holders, (), {}, {}, set(), set(), [], {})
         self._apply(evaluation, +1)
@@ -525,11 +554,12 @@ class Index:
         evaluation.rows.update(rows)
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
-        others = [
-            self._prepare_stored(key, rows[key].article, self._furniture_of(evaluation, rows[key])) for key in order
-        ]
+        others = [self._prepare_row(rows[key], self._furniture_of(evaluation, rows[key])) for key in order]
         vectors_x, *all_vectors = self._many_vectors([prepared, *others])
-        for key, other, vectors_o in zip(order, others, all_vectors, strict=True):
+        possible = self._may_relate(prepared, others, vectors_x, all_vectors)
+        for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
+            if not maybe:
+                continue
             if x.id < other.cleaned.id:
                 verdict = judge(
                     x,
@@ -546,6 +576,44 @@ class Index:
                 )
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
+
+    def _may_relate(
+        self,
+        prepared: Prepared,
+        others: list[Prepared],
+        vectors_x: sparse.csr_matrix,
+        all_vectors: list[sparse.csr_matrix],
+    ) -> list[bool]:
+        """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
+
+        ``align`` accepts a sentence pair only above ``sentence_threshold``, or above a lower threshold
+        when a verbatim run of ``anchor_tile`` tokens anchors it (or chains from such a pair), and keeps a
+        verbatim run outside accepted pairs only from ``min_standalone_tile`` tokens. So a candidate whose
+        best sentence cosine is below ``sentence_threshold`` and that shares no evidence word run of
+        ``min(anchor_tile, min_standalone_tile)`` tokens gets no passage; all sentence cosines are one
+        sparse product, and the runs are hashed word n-grams.
+        """
+        align_settings, score = self.settings.align, self.settings.score
+        if not others:
+            return []
+        if score.derived_coverage <= 0 or score.min_sentences <= 0 or score.long_verbatim_tokens <= 0:
+            return [True] * len(others)  # settings under which an empty alignment may still relate
+        run = max(min(align_settings.anchor_tile, align_settings.min_standalone_tile), 1)
+        lengths = [vectors.shape[0] for vectors in all_vectors]
+        best = np.full(len(others), -1.0)
+        if vectors_x.shape[0] and sum(lengths):
+            cosine = (vectors_x @ sparse.vstack(all_vectors, format="csr").T).toarray().max(axis=0)
+            bounds = np.concatenate(([0], np.cumsum(lengths)))
+            for k in range(len(others)):
+                if lengths[k]:
+                    best[k] = cosine[bounds[k] : bounds[k + 1]].max()
+        margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
+        own_runs = set(word_runs(prepared.cleaned, run))
+        return [
+            bool(best[k] >= align_settings.sentence_threshold - margin)
+            or not own_runs.isdisjoint(word_runs(other.cleaned, run))
+            for k, other in enumerate(others)
+        ]
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
         """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
@@ -628,9 +696,9 @@ class Index:
                 if evaluation is not None and article_id == evaluation.article.id:
                     prepared[article_id] = evaluation.prepared
                     continue
-                key, row = by_id[article_id]
+                _, row = by_id[article_id]
                 furniture = self._furniture_of(evaluation, row) if evaluation else row.furniture
-                prepared[article_id] = self._prepare_stored(key, row.article, furniture)
+                prepared[article_id] = self._prepare_row(row, furniture)
             record, edges = self._cluster_record(members, prepared, verdicts)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
@@ -678,13 +746,18 @@ class Index:
         article, prepared = evaluation.article, evaluation.prepared
         minimum = self.settings.boilerplate_min_articles
         key = session.insert_article(
-            article, prepared.furniture, time.time(), pack_stems(prepared.stem_counts), evaluation.terms
+            article,
+            prepared.furniture,
+            time.time(),
+            pack_stems(prepared.stem_counts),
+            evaluation.terms,
+            clean_bytes(prepared.cleaned),
         )
         session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
             session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
             session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
-            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts))
+            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts), clean_bytes(new.cleaned))
             session.log_change(holder, -1, row.furniture)
             session.log_change(holder, +1, new_furniture)
         updated: dict[int, LineCount] = {}
@@ -737,7 +810,7 @@ class Index:
         if key not in rows:
             return None
         row = rows[key]
-        prepared = self._prepare_stored(key, row.article, row.furniture)
+        prepared = self._prepare_row(row)
         session.remove_keys(key, sorted(set(prepared.keys) | set(row.terms)))
         line_keys = short_lines(row.article.text)
         counts = session.lines(line_keys)
@@ -801,9 +874,7 @@ class Index:
             other = evaluation.rows[key].article.id
             prepared = {
                 x: evaluation.prepared,
-                other: self._prepare_stored(
-                    key, evaluation.rows[key].article, self._furniture_of(evaluation, evaluation.rows[key])
-                ),
+                other: self._prepare_row(evaluation.rows[key], self._furniture_of(evaluation, evaluation.rows[key])),
             }
             matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
@@ -878,8 +949,8 @@ class Index:
                 elif x in roles[other].get("sources", []):
                     edges[(x, other)] = DirectedEdge(x, other, verdict)
             prepared = {
-                x: self._prepare_stored(key, row.article, row.furniture),
-                other: self._prepare_stored(other_key, rows[other_key].article, rows[other_key].furniture),
+                x: self._prepare_row(row),
+                other: self._prepare_row(rows[other_key]),
             }
             matches.append(self._match(x, other, verdict, edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))

@@ -22,12 +22,15 @@ from dedup.model import Article
 from dedup.pipeline import Settings
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import article_shingles, minhash, sentence_stem_sets
+from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 from dedup.store.errors import CorruptIndexError, ParametersError
 from dedup.store.features import (
     N_FEATURES,
     band_keys,
     pack_stems,
     prepare,
+    reference_sentence_counts,
+    sentence_counts,
     settings_banding,
     signatures,
     stems_matrix,
@@ -84,6 +87,23 @@ def index_relations(index: Index, articles: list[Article]) -> tuple[dict, dict]:
 
 
 # --- the stage functions the index reuses give the batch's values ---------------------------------------------
+
+
+def test_stored_cleaned_form_and_fast_counts_equal_a_fresh_clean() -> None:
+    """The stored cleaned form rebuilds ``clean_article`` exactly; per-word counts equal HashingVectorizer's."""
+    articles = seed_articles()
+    repeated = repeated_lines(a.text for a in articles)
+    text = "Shares rose 5% in “quoted words here” trading.\n\nAdvertisement\n\n(Reuters) - Ünïcode ß."
+    extra = Article(id="x", text=text)
+    for article in [*articles, extra, Article(id="empty", text="   ")]:
+        cleaned = clean_article(article, repeated)
+        assert cleaned_from_bytes(clean_bytes(cleaned), article) == cleaned
+        fast, reference = sentence_counts(cleaned), reference_sentence_counts(cleaned)
+        assert fast.shape == reference.shape
+        for name in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(fast, name), getattr(reference, name))
+    with pytest.raises(CorruptIndexError):
+        cleaned_from_bytes(b"not zlib", articles[0])
 
 
 def test_vectors_signatures_and_bands_equal_the_batch() -> None:

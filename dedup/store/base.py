@@ -17,7 +17,7 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 1
+SCHEMA = 2  # 2: the cleaned form of each article is stored (dedup.store.cleaned)
 
 
 @dataclass(slots=True)
@@ -30,6 +30,7 @@ class StoredArticle:
     component: int | None
     added: float
     terms: tuple[int, ...] = ()  # band-table keys of its signature terms
+    cleaned: bytes | None = None  # its cleaned form with its current furniture (``store.cleaned``)
 
 
 @dataclass(slots=True)
@@ -108,11 +109,17 @@ class Session(ABC):
     # --- writes (write sessions only) ---------------------------------------------------------------------
     @abstractmethod
     def insert_article(
-        self, article: Article, furniture: tuple[int, ...], added: float, stems: bytes, terms: tuple[int, ...]
+        self,
+        article: Article,
+        furniture: tuple[int, ...],
+        added: float,
+        stems: bytes,
+        terms: tuple[int, ...],
+        cleaned: bytes,
     ) -> int: ...
 
     @abstractmethod
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes) -> None: ...
+    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None: ...
 
     @abstractmethod
     def delete_article(self, key: int, change: int, article: Article) -> None: ...
