@@ -33,6 +33,7 @@ from scipy import sparse
 
 from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
+from dedup.clean import CleanArticle
 from dedup.cluster import RELATED, group
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
@@ -42,7 +43,7 @@ from dedup.score import ScoreSettings, covered_chars, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
-from dedup.store.codec import record_verdict, verdict_record
+from dedup.store.codec import record_verdict, unpack_json, verdict_record
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -184,6 +185,8 @@ class Index:
         self._mark = 0
         self._prepared: _LRU = _LRU(_CACHE_SIZE)
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
+        self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
+        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)  # (a, b) → PairVerdict: a stored pair never changes
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -455,6 +458,15 @@ class Index:
         self._contributions.get_or((row.key, furniture), lambda: _contribution_of(prepared))
         return prepared
 
+    def _cleaned_row(self, row: StoredArticle, furniture: tuple[int, ...]) -> CleanArticle:
+        """A stored article's cleaned form with ``furniture``, without sentence counts (cluster records)."""
+        prepared = self._prepared.get((row.key, furniture))
+        if prepared is not None:
+            return prepared.cleaned
+        if furniture != row.furniture or not row.cleaned:
+            return self._prepare_row(row, furniture).cleaned
+        return self._cleaned.get_or((row.key, furniture), lambda: cleaned_from_bytes(row.cleaned or b"", row.article))
+
     def _prepare_stored(self, key: int, article: Article, furniture: tuple[int, ...]) -> Prepared:
         """A stored article prepared with ``furniture``, cleaning its text again."""
 
@@ -649,35 +661,46 @@ class Index:
         members: set[int] = set(related_rows)
         for component in components:
             members.update(session.members(component))
-        missing = members - set(evaluation.rows)
-        evaluation.rows.update(session.articles(missing))
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = [record_verdict(record) for _, _, record in session.pairs(members)]
+        stored = self._stored_verdicts(session, members)
         previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
-            {key: evaluation.rows[key] for key in members},
+            session,
+            members,
             stored + list(evaluation.verdicts.values()),
             evaluation,
             previous,
+            evaluation.rows,
         )
         evaluation.clusters = clusters
         evaluation.edges = edges
 
+    def _stored_verdicts(self, session: Session, keys: Iterable[int]) -> list[PairVerdict]:
+        """The stored related pairs among ``keys``, decoded once per process (a stored pair never changes)."""
+        verdicts = []
+        for a, b, data in session.pair_blobs(keys):
+            verdicts.append(self._pair_verdicts.get_or((a, b), lambda data=data: record_verdict(unpack_json(data))))
+        return verdicts
+
     def _build_clusters(
         self,
-        rows: Mapping[int, StoredArticle],
+        session: Session,
+        keys: Iterable[int],
         verdicts: list[PairVerdict],
         evaluation: _Evaluation | None,
         previous: Iterable[dict[str, Any]] = (),
+        rows: dict[int, StoredArticle] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
         """The batch pipeline's clusters for one related component (``evaluation``'s article included).
 
         ``group`` runs over the whole component, as in the batch; a group whose members and pair
-        verdicts did not change keeps its ``previous`` record, so only changed groups are cleaned
-        and ranked again.
+        verdicts did not change keeps its ``previous`` record, so only changed groups are read,
+        cleaned and ranked again (``rows`` holds the articles already read; it is filled as needed).
         """
-        by_id = {row.article.id: (key, row) for key, row in rows.items()}
+        rows = {} if rows is None else rows
+        key_of = {name: key for key, name in session.names(keys).items()}
+        by_id = {name: (key, rows.get(key)) for name, key in key_of.items()}
         ids = sorted(by_id) + ([evaluation.article.id] if evaluation is not None else [])
         touched: set[str] = set()
         if evaluation is not None:
@@ -691,32 +714,52 @@ class Index:
             if tuple(members) in known and not touched & set(members):
                 records.append(known[tuple(members)])
                 continue
-            prepared: dict[str, Prepared] = {}
+            unread = [by_id[m][0] for m in members if m in by_id and by_id[m][1] is None]
+            if unread:
+                rows.update(session.articles(unread))
+                by_id.update({rows[key].article.id: (key, rows[key]) for key in unread if key in rows})
+            cleaned: dict[str, CleanArticle] = {}
+            stored: dict[str, tuple[StoredArticle, tuple[int, ...]]] = {}
             for article_id in members:
                 if evaluation is not None and article_id == evaluation.article.id:
-                    prepared[article_id] = evaluation.prepared
+                    cleaned[article_id] = evaluation.prepared.cleaned
                     continue
-                _, row = by_id[article_id]
+                row = by_id[article_id][1]
+                if row is None:
+                    raise CorruptIndexError(f"{self.backend.target}: a cluster member is missing")
                 furniture = self._furniture_of(evaluation, row) if evaluation else row.furniture
-                prepared[article_id] = self._prepare_row(row, furniture)
-            record, edges = self._cluster_record(members, prepared, verdicts)
+                stored[article_id] = (row, furniture)
+                cleaned[article_id] = self._cleaned_row(row, furniture)
+
+            def prepared_of(
+                article_id: str, stored: Mapping[str, tuple[StoredArticle, tuple[int, ...]]] = stored
+            ) -> Prepared:
+                if article_id not in stored:
+                    assert evaluation is not None
+                    return evaluation.prepared
+                return self._prepare_row(*stored[article_id])
+
+            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
         return records, all_edges
 
     def _cluster_record(
-        self, members: list[str], prepared: Mapping[str, Prepared], verdicts: list[PairVerdict]
+        self,
+        members: list[str],
+        cleaned: Mapping[str, CleanArticle],
+        prepared_of: Callable[[str], Prepared],
+        verdicts: list[PairVerdict],
     ) -> tuple[dict[str, Any], list[DirectedEdge]]:
         """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
-        cleaned = {article_id: item.cleaned for article_id, item in prepared.items()}
         inside = set(members)
         own = [v for v in verdicts if v.a in inside and v.b in inside]
         vectors: dict[str, sparse.csr_matrix] = {}
 
         def vector(article_id: str) -> sparse.csr_matrix:
             if not vectors:  # all members at once, in one feature space
-                vectors.update(zip(members, self._many_vectors([prepared[m] for m in members]), strict=True))
+                vectors.update(zip(members, self._many_vectors([prepared_of(m) for m in members]), strict=True))
             return vectors[article_id]
 
         record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
@@ -859,9 +902,8 @@ class Index:
                 continue
             component = min(part)
             assignments.update({member: component for member in part})
-            rows = session.articles(part)
-            verdicts = [record_verdict(record) for _, _, record in session.pairs(part)]
-            clusters, _ = self._build_clusters(rows, verdicts, None, previous)
+            verdicts = self._stored_verdicts(session, part)
+            clusters, _ = self._build_clusters(session, part, verdicts, None, previous)
             session.put_clusters(component, clusters)
         session.set_components(assignments)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dedup.model import Article
+from dedup.store.codec import unpack_json
 
 FORMAT = "dedup-index"
 SCHEMA = 2  # 2: the cleaned form of each article is stored (dedup.store.cleaned)
@@ -85,9 +86,17 @@ class Session(ABC):
     @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 
-    @abstractmethod
     def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
         """Stored related pairs with both ends in ``keys``: (key a, key b, verdict record)."""
+        return [(a, b, unpack_json(data)) for a, b, data in self.pair_blobs(keys)]
+
+    @abstractmethod
+    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
+        """As :meth:`pairs`, with each verdict record still encoded (``codec.pack_json``)."""
+
+    @abstractmethod
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        """The article id of each of ``keys`` (without reading the records)."""
 
     @abstractmethod
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:

@@ -167,7 +167,7 @@ _WORD_CACHE_SIZE = 300_000
 def _word_features(words: list[str]) -> list[np.ndarray]:
     """Each word's hashed char n-gram features, repeated by count (cached per word)."""
     cache = _WORD_FEATURES
-    missing = sorted(set(words) - cache.keys())
+    missing = sorted({word for word in set(words) if word not in cache})
     if missing:
         if len(cache) + len(missing) > _WORD_CACHE_SIZE:
             cache.clear()

@@ -188,17 +188,19 @@ class RedisSession(Session):
                 result[int(field)] = LineCount(count, bool(sticky), unpack_ints(data[16:]))
         return result
 
-    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
+    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         wanted = set(keys)
         links = self.neighbours(wanted)
         requests = sorted({(a, b) for a in wanted for b in links[a] if b in wanted and a < b})
         name = f"{self.p}:pairs"
         values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests)
-        return [
-            (a, b, unpack_json(values[(name, f"{a}:{b}".encode())]))
-            for a, b in requests
-            if values[(name, f"{a}:{b}".encode())]
-        ]
+        return [(a, b, data) for a, b in requests if (data := values[(name, f"{a}:{b}".encode())])]
+
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        name = f"{self.p}:name"
+        keys = set(keys)
+        values = self._hmget((name, self._field(k)) for k in keys)
+        return {key: data.decode("utf-8") for key in keys if (data := values[(name, self._field(key))]) is not None}
 
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
         name = f"{self.p}:adj"
@@ -239,6 +241,7 @@ class RedisSession(Session):
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), self._field(key))
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
         self._set(f"{self.p}:clean", self._field(key), cleaned)
+        self._set(f"{self.p}:name", self._field(key), article.id.encode("utf-8"))
         return key
 
     def _put_article(
@@ -257,7 +260,7 @@ class RedisSession(Session):
         component = next(iter(self._hmget([(f"{self.p}:comp", self._field(key))]).values()))
         if component is not None:
             self._edit_lists([(f"{self.p}:members", component)], key, add=False)
-        for name in ("art", "stems", "comp", "clean"):
+        for name in ("art", "stems", "comp", "clean", "name"):
             self._set(f"{self.p}:{name}", self._field(key), None)
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), None)
         self._set(

@@ -144,14 +144,21 @@ class SQLiteSession(Session):
                 result[key] = LineCount(count, bool(sticky), unpack_ints(holders))
         return result
 
-    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
+    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         wanted = set(keys)
         result = []
         for chunk in iter_chunks(sorted(wanted)):
             marks = ",".join("?" * len(chunk))
             for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM pairs WHERE a IN ({marks})", chunk):
                 if b in wanted:
-                    result.append((a, b, unpack_json(verdict)))
+                    result.append((a, b, verdict))
+        return result
+
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            result.update(self.db.execute(f"SELECT key, id FROM articles WHERE key IN ({marks})", chunk))
         return result
 
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
