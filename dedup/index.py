@@ -497,9 +497,9 @@ class Index:
         weighted = weight_rows(sparse.vstack([item.counts for item in items], format="csr"), self._df, self._rows)
         # the same rows over only the features they use: an order-preserving renumbering keeps every
         # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
-        used = np.unique(weighted.indices)
+        used, renumbered = np.unique(weighted.indices, return_inverse=True)
         weighted = sparse.csr_matrix(
-            (weighted.data, np.searchsorted(used, weighted.indices), weighted.indptr),
+            (weighted.data, renumbered.astype(np.int32), weighted.indptr),
             shape=(weighted.shape[0], max(len(used), 1)),
         )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
@@ -755,14 +755,13 @@ class Index:
         """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
         inside = set(members)
         own = [v for v in verdicts if v.a in inside and v.b in inside]
-        vectors: dict[str, sparse.csr_matrix] = {}
-
-        def vector(article_id: str) -> sparse.csr_matrix:
-            if not vectors:  # all members at once, in one feature space
-                vectors.update(zip(members, self._many_vectors([prepared_of(m) for m in members]), strict=True))
-            return vectors[article_id]
-
         record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
+        # vectors of the members whose derived edges are aligned again, in one weighting (rows are independent)
+        needed = sorted(
+            {e.source for e in edges if e.verdict.relation in DERIVED and e.verdict.a != e.source}
+            | {e.target for e in edges if e.verdict.relation in DERIVED and e.verdict.a != e.source}
+        )
+        vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
         for edge in edges:
             if edge.verdict.relation in DERIVED:
@@ -772,8 +771,8 @@ class Index:
                     passages = align(
                         cleaned[edge.source],
                         cleaned[edge.target],
-                        vector(edge.source),
-                        vector(edge.target),
+                        vectors[edge.source],
+                        vectors[edge.target],
                         self.settings.align,
                     )
                 incoming.setdefault(edge.target, []).extend(passages)

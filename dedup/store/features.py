@@ -118,11 +118,34 @@ class Prepared:
     furniture: tuple[int, ...]  # line keys of its short lines that are boilerplate by repetition
     cleaned: CleanArticle
     counts: sparse.csr_matrix  # hashed char n-gram counts, one row per evidence sentence
-    features: np.ndarray  # distinct features over the rows (int64), sorted
-    feature_rows: np.ndarray  # number of rows holding each feature (the article's document frequencies)
-    stem_counts: sparse.csr_matrix  # hashed content-stem counts of the evidence text (one row)
     sketching: tuple[Banding, Banding, int, int]  # article and sentence banding, shingle size, min stems
     band_keys_: list[int] | None = None
+    features_: tuple[np.ndarray, np.ndarray] | None = None
+    stem_counts_: sparse.csr_matrix | None = None
+
+    # computed when first asked: a candidate only needs ``cleaned`` and ``counts``
+    @property
+    def features(self) -> np.ndarray:
+        """Distinct features over the rows (int64), sorted."""
+        return self._features()[0]
+
+    @property
+    def feature_rows(self) -> np.ndarray:
+        """Number of rows holding each feature (the article's document frequencies)."""
+        return self._features()[1]
+
+    def _features(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.features_ is None:
+            features, rows = np.unique(self.counts.indices, return_counts=True)
+            self.features_ = (features.astype(np.int64), rows.astype(np.int64))
+        return self.features_
+
+    @property
+    def stem_counts(self) -> sparse.csr_matrix:
+        """Hashed content-stem counts of the evidence text (one row)."""
+        if self.stem_counts_ is None:
+            self.stem_counts_ = stem_counts(self.cleaned)
+        return self.stem_counts_
 
     @property
     def n_rows(self) -> int:
@@ -283,16 +306,11 @@ def prepare(
     """
     if cleaned is None:
         cleaned = clean_article(article, frozenset(furniture.values()))
-    counts = sentence_counts(cleaned)
-    features, feature_rows = np.unique(counts.indices, return_counts=True)
     return Prepared(
         article=article,
         furniture=tuple(sorted(furniture)),
         cleaned=cleaned,
-        counts=counts,
-        features=features.astype(np.int64),
-        feature_rows=feature_rows.astype(np.int64),
-        stem_counts=stem_counts(cleaned),
+        counts=sentence_counts(cleaned),
         sketching=(article_banding, sentence_banding, shingle_size, min_sentence_stems),
     )
 
