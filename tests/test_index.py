@@ -278,6 +278,15 @@ def test_another_hashing_scheme_is_refused(tmp_path: Path) -> None:
         Index.open(str(path))
 
 
+def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.dedup"
+    Index.open(str(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    with pytest.raises(ParametersError, match="schema 1; this version of dedup reads schema 2"):
+        Index.open(str(path))
+
+
 def test_corrupt_and_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     junk = tmp_path / "junk.dedup"
     junk.write_bytes(os.urandom(4096))
