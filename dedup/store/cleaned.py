@@ -37,6 +37,20 @@ def _runs(flags: list[bool]) -> list[int]:
     return runs
 
 
+_STEM_OF: dict[str, str] = {}
+_STEM_CACHE_SIZE = 500_000
+
+
+def _stems(words: list[str]) -> list[str]:
+    """``clean_article``'s stems ("" for a stopword), one dictionary lookup per known word."""
+    known = _STEM_OF
+    if len(known) > _STEM_CACHE_SIZE:
+        known.clear()
+    for word in set(words).difference(known):
+        known[word] = stem(word) if is_content(word) else ""
+    return [known[word] for word in words]
+
+
 def clean_bytes(cleaned: CleanArticle) -> bytes:
     """The stored form of ``cleaned`` (its article's text, id, date and outlet are stored apart)."""
     tokens = cleaned.tokens
@@ -100,7 +114,7 @@ def cleaned_from_bytes(data: bytes, article: Article) -> CleanArticle:
         id=article.id,
         text=text,
         tokens=Tokens(words, starts, ends),
-        stems=[stem(word) if is_content(word) else "" for word in words],
+        stems=_stems(words),
         quoted=quoted,
         sentences=[
             Sentence((sentence_values[k], sentence_values[k + 1]), sentence_values[k + 2], sentence_values[k + 3])
