@@ -33,7 +33,7 @@ from scipy import sparse
 
 from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
-from dedup.clean import CleanArticle
+from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
@@ -56,6 +56,7 @@ from dedup.store.features import (
     stems_matrix,
     term_keys,
     top_terms,
+    warm_word_features,
     weight_rows,
     word_runs,
 )
@@ -277,12 +278,13 @@ class Index:
         try:
             with self.backend.writing() as session:
                 self._sync(session)
+                early = self._prepare_early(session, items) if len(items) > 1 else {}
                 for item in items:
                     key = session.key_of(item.id)
                     if key is not None:
                         results.append(self._stored_verdict(session, key, added=False))
                         continue
-                    evaluation = self._evaluate(session, item)
+                    evaluation = self._evaluate(session, item, early.pop(item.id, None))
                     self._store(session, evaluation)
                     session.flush()
                     results.append(self._verdict(evaluation, added=True))
@@ -510,10 +512,49 @@ class Index:
         return weight_rows(counts, self._adf, self._docs)
 
     # --- evaluating an article ----------------------------------------------------------------------------------
-    def _evaluate(self, session: Session, article: Article) -> _Evaluation:
+    def _prepare_early(self, session: Session, items: list[Article]) -> dict[str, Prepared]:
+        """The new articles of an ``add_many`` batch, cleaned and counted before any is evaluated.
+
+        Each takes the furniture the index gives its lines now (one read for the whole batch) and the
+        char n-gram features of all their words are hashed at once. ``_evaluate`` uses an early form
+        only when the article's furniture is still the same when its turn comes (a line can become
+        furniture within the batch); otherwise it prepares the article again.
+        """
+        minimum = self.settings.boilerplate_min_articles
+        fresh = [item for item in items if session.key_of(item.id) is None]
+        lines = {item.id: short_lines(item.text) for item in fresh}
+        counts = session.lines({key for found in lines.values() for key in found})
+        furniture: dict[str, dict[int, str]] = {}
+        cleaned: dict[str, CleanArticle] = {}
+        for item in fresh:
+            furniture[item.id] = {
+                key: line
+                for key, line in lines[item.id].items()
+                if (known := counts.get(key, LineCount(0, False, ()))).sticky or known.count + 1 >= minimum
+            }
+            cleaned[item.id] = clean_article(item, frozenset(furniture[item.id].values()))
+        warm_word_features(
+            [c.tokens.words[i] for c in cleaned.values() for s in c.sentences for i in range(s.first, s.last)]
+        )
+        sketch = self.settings.sketch
+        return {
+            item.id: prepare(
+                item,
+                furniture[item.id],
+                self._article_banding,
+                self._sentence_banding,
+                shingle_size=sketch.shingle_size,
+                min_sentence_stems=sketch.min_sentence_stems,
+                cleaned=cleaned[item.id],
+            )
+            for item in fresh
+        }
+
+    def _evaluate(self, session: Session, article: Article, early: Prepared | None = None) -> _Evaluation:
         """Everything a batch run over the index plus ``article`` says about ``article``.
 
         Leaves the statistics with the article applied: ``check`` reverts them, ``add`` keeps them.
+        ``early`` is the article prepared ahead (``add_many``), used when its furniture still holds.
         """
         minimum = self.settings.boilerplate_min_articles
         line_keys = short_lines(article.text)
@@ -526,7 +567,10 @@ class Index:
                 furniture[key] = line
                 if not known.sticky:
                     crossing.append(key)
-        prepared = self._prepare(article, furniture)
+        if early is not None and early.furniture == tuple(sorted(furniture)):
+            prepared = early
+        else:
+            prepared = self._prepare(article, furniture)
         # articles that already hold a line which becomes furniture now are cleaned again, as in the batch
         holder_lines: dict[int, set[int]] = {}
         for key in crossing:

@@ -202,6 +202,19 @@ def test_check_equals_the_batch_verdicts_of_the_new_article(target: str) -> None
                         assert spans == {(p.source_span, p.target_span) for p in pair.passages}
 
 
+def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
+    """A batch prepares its articles ahead; a line that becomes furniture inside the batch is handled too."""
+    articles = seed_articles()
+    footer = "\n\nShare this story on social media\nMore from the Daily Planet\n"
+    batch = [Article(id=a.id, text=a.text + footer, published=a.published) for a in articles]
+    with Index.open(str(tmp_path / "one.dedup")) as one, Index.open(str(tmp_path / "many.dedup")) as many:
+        singles = [one.add(article) for article in batch]
+        together = many.add_many(batch)
+        assert together == singles
+        assert index_relations(many, batch) == index_relations(one, batch)
+        assert many.verify() == []
+
+
 def test_origin_moves_to_an_earlier_published_article_added_later(target: str) -> None:
     text = (SEEDS / "000_41bc1a141fd2626e.txt").read_text(encoding="utf-8")
     with Index.open(target) as index:

@@ -201,6 +201,11 @@ def _word_features(words: list[str]) -> list[np.ndarray]:
     return [cache[word] for word in words]
 
 
+def warm_word_features(words: list[str]) -> None:
+    """Hash the char n-grams of every new word of ``words`` in one call (a batch of articles at once)."""
+    _word_features(words)
+
+
 def sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
     """Equal to :func:`reference_sentence_counts`, from cached per-word features.
 
