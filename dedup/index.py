@@ -33,6 +33,7 @@ from scipy import sparse
 
 from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
+from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
@@ -41,7 +42,8 @@ from dedup.pipeline import Settings
 from dedup.score import ScoreSettings, covered_chars, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
-from dedup.store.codec import record_verdict, verdict_record
+from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
+from dedup.store.codec import record_verdict, unpack_json, verdict_record
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -54,7 +56,9 @@ from dedup.store.features import (
     stems_matrix,
     term_keys,
     top_terms,
+    warm_word_features,
     weight_rows,
+    word_runs,
 )
 
 __all__ = ["Index", "open_backend"]
@@ -182,6 +186,8 @@ class Index:
         self._mark = 0
         self._prepared: _LRU = _LRU(_CACHE_SIZE)
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
+        self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
+        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)  # (a, b) → PairVerdict: a stored pair never changes
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -272,12 +278,13 @@ class Index:
         try:
             with self.backend.writing() as session:
                 self._sync(session)
+                early = self._prepare_early(session, items) if len(items) > 1 else {}
                 for item in items:
                     key = session.key_of(item.id)
                     if key is not None:
                         results.append(self._stored_verdict(session, key, added=False))
                         continue
-                    evaluation = self._evaluate(session, item)
+                    evaluation = self._evaluate(session, item, early.pop(item.id, None))
                     self._store(session, evaluation)
                     session.flush()
                     results.append(self._verdict(evaluation, added=True))
@@ -382,10 +389,12 @@ class Index:
         rows = session.articles(keys)
         buried = session.graveyard(keys - set(rows))
         for change, key, sign, furniture in changes:
-            article = rows[key].article if key in rows else buried.get(key)
-            if article is None:
+            if key in rows:
+                features, counts, n_rows, stems = _contribution_of(self._prepare_row(rows[key], furniture))
+            elif key in buried:
+                features, counts, n_rows, stems = self._contribution(key, buried[key], furniture)
+            else:
                 raise CorruptIndexError(f"{self.backend.target}: change {change} names a missing article")
-            features, counts, n_rows, stems = self._contribution(key, article, furniture)
             self._df[features] += sign * counts
             self._rows += sign * n_rows
             self._adf[stems] += sign
@@ -428,7 +437,41 @@ class Index:
             min_sentence_stems=sketch.min_sentence_stems,
         )
 
+    def _prepare_row(self, row: StoredArticle, furniture: tuple[int, ...] | None = None) -> Prepared:
+        """A stored article prepared with ``furniture`` (default its own), from its stored cleaned form."""
+        if furniture is None:
+            furniture = row.furniture
+        if furniture != row.furniture or not row.cleaned:
+            return self._prepare_stored(row.key, row.article, furniture)
+
+        def make() -> Prepared:
+            sketch = self.settings.sketch
+            return prepare(
+                row.article,
+                dict.fromkeys(furniture, ""),
+                self._article_banding,
+                self._sentence_banding,
+                shingle_size=sketch.shingle_size,
+                min_sentence_stems=sketch.min_sentence_stems,
+                cleaned=cleaned_from_bytes(row.cleaned or b"", row.article),
+            )
+
+        prepared = self._prepared.get_or((row.key, furniture), make)
+        self._contributions.get_or((row.key, furniture), lambda: _contribution_of(prepared))
+        return prepared
+
+    def _cleaned_row(self, row: StoredArticle, furniture: tuple[int, ...]) -> CleanArticle:
+        """A stored article's cleaned form with ``furniture``, without sentence counts (cluster records)."""
+        prepared = self._prepared.get((row.key, furniture))
+        if prepared is not None:
+            return prepared.cleaned
+        if furniture != row.furniture or not row.cleaned:
+            return self._prepare_row(row, furniture).cleaned
+        return self._cleaned.get_or((row.key, furniture), lambda: cleaned_from_bytes(row.cleaned or b"", row.article))
+
     def _prepare_stored(self, key: int, article: Article, furniture: tuple[int, ...]) -> Prepared:
+        """A stored article prepared with ``furniture``, cleaning its text again."""
+
         def make() -> Prepared:
             lines = short_lines(article.text)
             return self._prepare(article, {k: lines[k] for k in furniture if k in lines})
@@ -456,9 +499,9 @@ class Index:
         weighted = weight_rows(sparse.vstack([item.counts for item in items], format="csr"), self._df, self._rows)
         # the same rows over only the features they use: an order-preserving renumbering keeps every
         # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
-        used = np.unique(weighted.indices)
+        used, renumbered = np.unique(weighted.indices, return_inverse=True)
         weighted = sparse.csr_matrix(
-            (weighted.data, np.searchsorted(used, weighted.indices), weighted.indptr),
+            (weighted.data, renumbered.astype(np.int32), weighted.indptr),
             shape=(weighted.shape[0], max(len(used), 1)),
         )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
@@ -469,10 +512,49 @@ class Index:
         return weight_rows(counts, self._adf, self._docs)
 
     # --- evaluating an article ----------------------------------------------------------------------------------
-    def _evaluate(self, session: Session, article: Article) -> _Evaluation:
+    def _prepare_early(self, session: Session, items: list[Article]) -> dict[str, Prepared]:
+        """The new articles of an ``add_many`` batch, cleaned and counted before any is evaluated.
+
+        Each takes the furniture the index gives its lines now (one read for the whole batch) and the
+        char n-gram features of all their words are hashed at once. ``_evaluate`` uses an early form
+        only when the article's furniture is still the same when its turn comes (a line can become
+        furniture within the batch); otherwise it prepares the article again.
+        """
+        minimum = self.settings.boilerplate_min_articles
+        fresh = [item for item in items if session.key_of(item.id) is None]
+        lines = {item.id: short_lines(item.text) for item in fresh}
+        counts = session.lines({key for found in lines.values() for key in found})
+        furniture: dict[str, dict[int, str]] = {}
+        cleaned: dict[str, CleanArticle] = {}
+        for item in fresh:
+            furniture[item.id] = {
+                key: line
+                for key, line in lines[item.id].items()
+                if (known := counts.get(key, LineCount(0, False, ()))).sticky or known.count + 1 >= minimum
+            }
+            cleaned[item.id] = clean_article(item, frozenset(furniture[item.id].values()))
+        warm_word_features(
+            [c.tokens.words[i] for c in cleaned.values() for s in c.sentences for i in range(s.first, s.last)]
+        )
+        sketch = self.settings.sketch
+        return {
+            item.id: prepare(
+                item,
+                furniture[item.id],
+                self._article_banding,
+                self._sentence_banding,
+                shingle_size=sketch.shingle_size,
+                min_sentence_stems=sketch.min_sentence_stems,
+                cleaned=cleaned[item.id],
+            )
+            for item in fresh
+        }
+
+    def _evaluate(self, session: Session, article: Article, early: Prepared | None = None) -> _Evaluation:
         """Everything a batch run over the index plus ``article`` says about ``article``.
 
         Leaves the statistics with the article applied: ``check`` reverts them, ``add`` keeps them.
+        ``early`` is the article prepared ahead (``add_many``), used when its furniture still holds.
         """
         minimum = self.settings.boilerplate_min_articles
         line_keys = short_lines(article.text)
@@ -485,7 +567,10 @@ class Index:
                 furniture[key] = line
                 if not known.sticky:
                     crossing.append(key)
-        prepared = self._prepare(article, furniture)
+        if early is not None and early.furniture == tuple(sorted(furniture)):
+            prepared = early
+        else:
+            prepared = self._prepare(article, furniture)
         # articles that already hold a line which becomes furniture now are cleaned again, as in the batch
         holder_lines: dict[int, set[int]] = {}
         for key in crossing:
@@ -498,8 +583,8 @@ class Index:
                 continue
             row = holder_rows[holder]
             new_furniture = tuple(sorted(set(row.furniture) | added_lines))
-            old = self._prepare_stored(holder, row.article, row.furniture)
-            new = self._prepare_stored(holder, row.article, new_furniture)
+            old = self._prepare_row(row)
+            new = self._prepare_row(row, new_furniture)
             holders[holder] = (row, new_furniture, old, new)
         evaluation = _Evaluation(article, prepared, line_keys, counts, holders, (), {}, {}, set(), set(), [], {})
         self._apply(evaluation, +1)
@@ -525,11 +610,12 @@ class Index:
         evaluation.rows.update(rows)
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
-        others = [
-            self._prepare_stored(key, rows[key].article, self._furniture_of(evaluation, rows[key])) for key in order
-        ]
+        others = [self._prepare_row(rows[key], self._furniture_of(evaluation, rows[key])) for key in order]
         vectors_x, *all_vectors = self._many_vectors([prepared, *others])
-        for key, other, vectors_o in zip(order, others, all_vectors, strict=True):
+        possible = self._may_relate(prepared, others, vectors_x, all_vectors)
+        for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
+            if not maybe:
+                continue
             if x.id < other.cleaned.id:
                 verdict = judge(
                     x,
@@ -546,6 +632,44 @@ class Index:
                 )
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
+
+    def _may_relate(
+        self,
+        prepared: Prepared,
+        others: list[Prepared],
+        vectors_x: sparse.csr_matrix,
+        all_vectors: list[sparse.csr_matrix],
+    ) -> list[bool]:
+        """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
+
+        ``align`` accepts a sentence pair only above ``sentence_threshold``, or above a lower threshold
+        when a verbatim run of ``anchor_tile`` tokens anchors it (or chains from such a pair), and keeps a
+        verbatim run outside accepted pairs only from ``min_standalone_tile`` tokens. So a candidate whose
+        best sentence cosine is below ``sentence_threshold`` and that shares no evidence word run of
+        ``min(anchor_tile, min_standalone_tile)`` tokens gets no passage; all sentence cosines are one
+        sparse product, and the runs are hashed word n-grams.
+        """
+        align_settings, score = self.settings.align, self.settings.score
+        if not others:
+            return []
+        if score.derived_coverage <= 0 or score.min_sentences <= 0 or score.long_verbatim_tokens <= 0:
+            return [True] * len(others)  # settings under which an empty alignment may still relate
+        run = max(min(align_settings.anchor_tile, align_settings.min_standalone_tile), 1)
+        lengths = [vectors.shape[0] for vectors in all_vectors]
+        best = np.full(len(others), -1.0)
+        if vectors_x.shape[0] and sum(lengths):
+            cosine = (vectors_x @ sparse.vstack(all_vectors, format="csr").T).toarray().max(axis=0)
+            bounds = np.concatenate(([0], np.cumsum(lengths)))
+            for k in range(len(others)):
+                if lengths[k]:
+                    best[k] = cosine[bounds[k] : bounds[k + 1]].max()
+        margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
+        own_runs = set(word_runs(prepared.cleaned, run))
+        return [
+            bool(best[k] >= align_settings.sentence_threshold - margin)
+            or not own_runs.isdisjoint(word_runs(other.cleaned, run))
+            for k, other in enumerate(others)
+        ]
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
         """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
@@ -581,35 +705,46 @@ class Index:
         members: set[int] = set(related_rows)
         for component in components:
             members.update(session.members(component))
-        missing = members - set(evaluation.rows)
-        evaluation.rows.update(session.articles(missing))
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = [record_verdict(record) for _, _, record in session.pairs(members)]
+        stored = self._stored_verdicts(session, members)
         previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
-            {key: evaluation.rows[key] for key in members},
+            session,
+            members,
             stored + list(evaluation.verdicts.values()),
             evaluation,
             previous,
+            evaluation.rows,
         )
         evaluation.clusters = clusters
         evaluation.edges = edges
 
+    def _stored_verdicts(self, session: Session, keys: Iterable[int]) -> list[PairVerdict]:
+        """The stored related pairs among ``keys``, decoded once per process (a stored pair never changes)."""
+        verdicts = []
+        for a, b, data in session.pair_blobs(keys):
+            verdicts.append(self._pair_verdicts.get_or((a, b), lambda data=data: record_verdict(unpack_json(data))))
+        return verdicts
+
     def _build_clusters(
         self,
-        rows: Mapping[int, StoredArticle],
+        session: Session,
+        keys: Iterable[int],
         verdicts: list[PairVerdict],
         evaluation: _Evaluation | None,
         previous: Iterable[dict[str, Any]] = (),
+        rows: dict[int, StoredArticle] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
         """The batch pipeline's clusters for one related component (``evaluation``'s article included).
 
         ``group`` runs over the whole component, as in the batch; a group whose members and pair
-        verdicts did not change keeps its ``previous`` record, so only changed groups are cleaned
-        and ranked again.
+        verdicts did not change keeps its ``previous`` record, so only changed groups are read,
+        cleaned and ranked again (``rows`` holds the articles already read; it is filled as needed).
         """
-        by_id = {row.article.id: (key, row) for key, row in rows.items()}
+        rows = {} if rows is None else rows
+        key_of = {name: key for key, name in session.names(keys).items()}
+        by_id = {name: (key, rows.get(key)) for name, key in key_of.items()}
         ids = sorted(by_id) + ([evaluation.article.id] if evaluation is not None else [])
         touched: set[str] = set()
         if evaluation is not None:
@@ -623,35 +758,54 @@ class Index:
             if tuple(members) in known and not touched & set(members):
                 records.append(known[tuple(members)])
                 continue
-            prepared: dict[str, Prepared] = {}
+            unread = [by_id[m][0] for m in members if m in by_id and by_id[m][1] is None]
+            if unread:
+                rows.update(session.articles(unread))
+                by_id.update({rows[key].article.id: (key, rows[key]) for key in unread if key in rows})
+            cleaned: dict[str, CleanArticle] = {}
+            stored: dict[str, tuple[StoredArticle, tuple[int, ...]]] = {}
             for article_id in members:
                 if evaluation is not None and article_id == evaluation.article.id:
-                    prepared[article_id] = evaluation.prepared
+                    cleaned[article_id] = evaluation.prepared.cleaned
                     continue
-                key, row = by_id[article_id]
+                row = by_id[article_id][1]
+                if row is None:
+                    raise CorruptIndexError(f"{self.backend.target}: a cluster member is missing")
                 furniture = self._furniture_of(evaluation, row) if evaluation else row.furniture
-                prepared[article_id] = self._prepare_stored(key, row.article, furniture)
-            record, edges = self._cluster_record(members, prepared, verdicts)
+                stored[article_id] = (row, furniture)
+                cleaned[article_id] = self._cleaned_row(row, furniture)
+
+            def prepared_of(
+                article_id: str, stored: Mapping[str, tuple[StoredArticle, tuple[int, ...]]] = stored
+            ) -> Prepared:
+                if article_id not in stored:
+                    assert evaluation is not None
+                    return evaluation.prepared
+                return self._prepare_row(*stored[article_id])
+
+            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
         return records, all_edges
 
     def _cluster_record(
-        self, members: list[str], prepared: Mapping[str, Prepared], verdicts: list[PairVerdict]
+        self,
+        members: list[str],
+        cleaned: Mapping[str, CleanArticle],
+        prepared_of: Callable[[str], Prepared],
+        verdicts: list[PairVerdict],
     ) -> tuple[dict[str, Any], list[DirectedEdge]]:
         """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
-        cleaned = {article_id: item.cleaned for article_id, item in prepared.items()}
         inside = set(members)
         own = [v for v in verdicts if v.a in inside and v.b in inside]
-        vectors: dict[str, sparse.csr_matrix] = {}
-
-        def vector(article_id: str) -> sparse.csr_matrix:
-            if not vectors:  # all members at once, in one feature space
-                vectors.update(zip(members, self._many_vectors([prepared[m] for m in members]), strict=True))
-            return vectors[article_id]
-
         record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
+        # vectors of the members whose derived edges are aligned again, in one weighting (rows are independent)
+        needed = sorted(
+            {e.source for e in edges if e.verdict.relation in DERIVED and e.verdict.a != e.source}
+            | {e.target for e in edges if e.verdict.relation in DERIVED and e.verdict.a != e.source}
+        )
+        vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
         for edge in edges:
             if edge.verdict.relation in DERIVED:
@@ -661,8 +815,8 @@ class Index:
                     passages = align(
                         cleaned[edge.source],
                         cleaned[edge.target],
-                        vector(edge.source),
-                        vector(edge.target),
+                        vectors[edge.source],
+                        vectors[edge.target],
                         self.settings.align,
                     )
                 incoming.setdefault(edge.target, []).extend(passages)
@@ -678,13 +832,18 @@ class Index:
         article, prepared = evaluation.article, evaluation.prepared
         minimum = self.settings.boilerplate_min_articles
         key = session.insert_article(
-            article, prepared.furniture, time.time(), pack_stems(prepared.stem_counts), evaluation.terms
+            article,
+            prepared.furniture,
+            time.time(),
+            pack_stems(prepared.stem_counts),
+            evaluation.terms,
+            clean_bytes(prepared.cleaned),
         )
         session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
             session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
             session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
-            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts))
+            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts), clean_bytes(new.cleaned))
             session.log_change(holder, -1, row.furniture)
             session.log_change(holder, +1, new_furniture)
         updated: dict[int, LineCount] = {}
@@ -737,7 +896,7 @@ class Index:
         if key not in rows:
             return None
         row = rows[key]
-        prepared = self._prepare_stored(key, row.article, row.furniture)
+        prepared = self._prepare_row(row)
         session.remove_keys(key, sorted(set(prepared.keys) | set(row.terms)))
         line_keys = short_lines(row.article.text)
         counts = session.lines(line_keys)
@@ -786,9 +945,8 @@ class Index:
                 continue
             component = min(part)
             assignments.update({member: component for member in part})
-            rows = session.articles(part)
-            verdicts = [record_verdict(record) for _, _, record in session.pairs(part)]
-            clusters, _ = self._build_clusters(rows, verdicts, None, previous)
+            verdicts = self._stored_verdicts(session, part)
+            clusters, _ = self._build_clusters(session, part, verdicts, None, previous)
             session.put_clusters(component, clusters)
         session.set_components(assignments)
 
@@ -801,9 +959,7 @@ class Index:
             other = evaluation.rows[key].article.id
             prepared = {
                 x: evaluation.prepared,
-                other: self._prepare_stored(
-                    key, evaluation.rows[key].article, self._furniture_of(evaluation, evaluation.rows[key])
-                ),
+                other: self._prepare_row(evaluation.rows[key], self._furniture_of(evaluation, evaluation.rows[key])),
             }
             matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
@@ -878,8 +1034,8 @@ class Index:
                 elif x in roles[other].get("sources", []):
                     edges[(x, other)] = DirectedEdge(x, other, verdict)
             prepared = {
-                x: self._prepare_stored(key, row.article, row.furniture),
-                other: self._prepare_stored(other_key, rows[other_key].article, rows[other_key].furniture),
+                x: self._prepare_row(row),
+                other: self._prepare_row(rows[other_key]),
             }
             matches.append(self._match(x, other, verdict, edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))

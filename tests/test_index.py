@@ -22,12 +22,15 @@ from dedup.model import Article
 from dedup.pipeline import Settings
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import article_shingles, minhash, sentence_stem_sets
+from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 from dedup.store.errors import CorruptIndexError, ParametersError
 from dedup.store.features import (
     N_FEATURES,
     band_keys,
     pack_stems,
     prepare,
+    reference_sentence_counts,
+    sentence_counts,
     settings_banding,
     signatures,
     stems_matrix,
@@ -84,6 +87,23 @@ def index_relations(index: Index, articles: list[Article]) -> tuple[dict, dict]:
 
 
 # --- the stage functions the index reuses give the batch's values ---------------------------------------------
+
+
+def test_stored_cleaned_form_and_fast_counts_equal_a_fresh_clean() -> None:
+    """The stored cleaned form rebuilds ``clean_article`` exactly; per-word counts equal HashingVectorizer's."""
+    articles = seed_articles()
+    repeated = repeated_lines(a.text for a in articles)
+    text = "Shares rose 5% in “quoted words here” trading.\n\nAdvertisement\n\n(Reuters) - Ünïcode ß."
+    extra = Article(id="x", text=text)
+    for article in [*articles, extra, Article(id="empty", text="   ")]:
+        cleaned = clean_article(article, repeated)
+        assert cleaned_from_bytes(clean_bytes(cleaned), article) == cleaned
+        fast, reference = sentence_counts(cleaned), reference_sentence_counts(cleaned)
+        assert fast.shape == reference.shape
+        for name in ("indptr", "indices", "data"):
+            assert np.array_equal(getattr(fast, name), getattr(reference, name))
+    with pytest.raises(CorruptIndexError):
+        cleaned_from_bytes(b"not zlib", articles[0])
 
 
 def test_vectors_signatures_and_bands_equal_the_batch() -> None:
@@ -182,6 +202,19 @@ def test_check_equals_the_batch_verdicts_of_the_new_article(target: str) -> None
                         assert spans == {(p.source_span, p.target_span) for p in pair.passages}
 
 
+def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
+    """A batch prepares its articles ahead; a line that becomes furniture inside the batch is handled too."""
+    articles = seed_articles()
+    footer = "\n\nShare this story on social media\nMore from the Daily Planet\n"
+    batch = [Article(id=a.id, text=a.text + footer, published=a.published) for a in articles]
+    with Index.open(str(tmp_path / "one.dedup")) as one, Index.open(str(tmp_path / "many.dedup")) as many:
+        singles = [one.add(article) for article in batch]
+        together = many.add_many(batch)
+        assert together == singles
+        assert index_relations(many, batch) == index_relations(one, batch)
+        assert many.verify() == []
+
+
 def test_origin_moves_to_an_earlier_published_article_added_later(target: str) -> None:
     text = (SEEDS / "000_41bc1a141fd2626e.txt").read_text(encoding="utf-8")
     with Index.open(target) as index:
@@ -255,6 +288,15 @@ def test_another_hashing_scheme_is_refused(tmp_path: Path) -> None:
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = 'legacy' WHERE name = 'scheme'")
     with pytest.raises(ParametersError, match="scheme 'legacy'"):
+        Index.open(str(path))
+
+
+def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "old.dedup"
+    Index.open(str(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = '1' WHERE name = 'schema'")
+    with pytest.raises(ParametersError, match="schema 1; this version of dedup reads schema 2"):
         Index.open(str(path))
 
 

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from dedup.model import Article
+from dedup.store.codec import unpack_json
 
 FORMAT = "dedup-index"
-SCHEMA = 1
+SCHEMA = 2  # 2: the cleaned form of each article is stored (dedup.store.cleaned)
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class StoredArticle:
     component: int | None
     added: float
     terms: tuple[int, ...] = ()  # band-table keys of its signature terms
+    cleaned: bytes | None = None  # its cleaned form with its current furniture (``store.cleaned``)
 
 
 @dataclass(slots=True)
@@ -84,9 +86,17 @@ class Session(ABC):
     @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 
-    @abstractmethod
     def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
         """Stored related pairs with both ends in ``keys``: (key a, key b, verdict record)."""
+        return [(a, b, unpack_json(data)) for a, b, data in self.pair_blobs(keys)]
+
+    @abstractmethod
+    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
+        """As :meth:`pairs`, with each verdict record still encoded (``codec.pack_json``)."""
+
+    @abstractmethod
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        """The article id of each of ``keys`` (without reading the records)."""
 
     @abstractmethod
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
@@ -108,11 +118,17 @@ class Session(ABC):
     # --- writes (write sessions only) ---------------------------------------------------------------------
     @abstractmethod
     def insert_article(
-        self, article: Article, furniture: tuple[int, ...], added: float, stems: bytes, terms: tuple[int, ...]
+        self,
+        article: Article,
+        furniture: tuple[int, ...],
+        added: float,
+        stems: bytes,
+        terms: tuple[int, ...],
+        cleaned: bytes,
     ) -> int: ...
 
     @abstractmethod
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes) -> None: ...
+    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None: ...
 
     @abstractmethod
     def delete_article(self, key: int, change: int, article: Article) -> None: ...

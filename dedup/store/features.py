@@ -24,7 +24,7 @@ import numpy as np
 import xxhash
 from datasketch import MinHash, MinHashLSH
 from scipy import sparse
-from sklearn.preprocessing import normalize
+from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
@@ -118,10 +118,34 @@ class Prepared:
     furniture: tuple[int, ...]  # line keys of its short lines that are boilerplate by repetition
     cleaned: CleanArticle
     counts: sparse.csr_matrix  # hashed char n-gram counts, one row per evidence sentence
-    features: np.ndarray  # distinct features over the rows (int64), sorted
-    feature_rows: np.ndarray  # number of rows holding each feature (the article's document frequencies)
-    keys: list[int]  # distinct band keys, article and sentence level
-    stem_counts: sparse.csr_matrix  # hashed content-stem counts of the evidence text (one row)
+    sketching: tuple[Banding, Banding, int, int]  # article and sentence banding, shingle size, min stems
+    band_keys_: list[int] | None = None
+    features_: tuple[np.ndarray, np.ndarray] | None = None
+    stem_counts_: sparse.csr_matrix | None = None
+
+    # computed when first asked: a candidate only needs ``cleaned`` and ``counts``
+    @property
+    def features(self) -> np.ndarray:
+        """Distinct features over the rows (int64), sorted."""
+        return self._features()[0]
+
+    @property
+    def feature_rows(self) -> np.ndarray:
+        """Number of rows holding each feature (the article's document frequencies)."""
+        return self._features()[1]
+
+    def _features(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.features_ is None:
+            features, rows = np.unique(self.counts.indices, return_counts=True)
+            self.features_ = (features.astype(np.int64), rows.astype(np.int64))
+        return self.features_
+
+    @property
+    def stem_counts(self) -> sparse.csr_matrix:
+        """Hashed content-stem counts of the evidence text (one row)."""
+        if self.stem_counts_ is None:
+            self.stem_counts_ = stem_counts(self.cleaned)
+        return self.stem_counts_
 
     @property
     def n_rows(self) -> int:
@@ -131,13 +155,88 @@ class Prepared:
     def stem_features(self) -> np.ndarray:
         return self.stem_counts.indices.astype(np.int64)
 
+    @property
+    def keys(self) -> list[int]:
+        """Distinct band keys, article and sentence level (sketched when first asked: candidates never need them)."""
+        if self.band_keys_ is None:
+            self.band_keys_ = sketch_keys(self.cleaned, *self.sketching)
+        return self.band_keys_
 
-def sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
+
+def sketch_keys(
+    cleaned: CleanArticle, article_banding: Banding, sentence_banding: Banding, shingle_size: int, min_stems: int
+) -> list[int]:
+    """The article's LSH band keys: MinHash of its word shingles and of each evidence unit's stems."""
+    article_rows = signatures([article_shingles(cleaned, shingle_size)], article_banding)
+    sentence_rows = signatures(sentence_stem_sets(cleaned, min_stems), sentence_banding)
+    keys = band_keys(article_rows, article_banding, _ARTICLE_KIND) + band_keys(
+        sentence_rows, sentence_banding, _SENTENCE_KIND
+    )
+    return sorted(set(keys))
+
+
+def reference_sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
     """Hashed character n-gram counts of the evidence sentences, as in ``similarity.sentence_vectors``."""
     strings = sentence_strings(cleaned)
     if not strings:
         return sparse.csr_matrix((0, N_FEATURES))
     return _SENTENCE_HASHER.transform(strings).tocsr()
+
+
+_WORD_FEATURES: dict[str, np.ndarray] = {}
+_WORD_CACHE_SIZE = 300_000
+
+
+def _word_features(words: list[str]) -> list[np.ndarray]:
+    """Each word's hashed char n-gram features, repeated by count (cached per word)."""
+    cache = _WORD_FEATURES
+    missing = sorted({word for word in set(words) if word not in cache})
+    if missing:
+        if len(cache) + len(missing) > _WORD_CACHE_SIZE:
+            cache.clear()
+        rows = _SENTENCE_HASHER.transform(missing).tocsr()
+        for number, word in enumerate(missing):
+            begin, end = rows.indptr[number], rows.indptr[number + 1]
+            cache[word] = np.repeat(rows.indices[begin:end], rows.data[begin:end].astype(np.int64))
+    return [cache[word] for word in words]
+
+
+def warm_word_features(words: list[str]) -> None:
+    """Hash the char n-grams of every new word of ``words`` in one call (a batch of articles at once)."""
+    _word_features(words)
+
+
+def sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
+    """Equal to :func:`reference_sentence_counts`, from cached per-word features.
+
+    ``char_wb`` n-grams never cross a space, so a sentence's counts are the sum of its words'
+    counts; the rows come out with sorted indices and summed duplicates, as ``HashingVectorizer``
+    makes them (tested).
+    """
+    sentences = cleaned.sentences
+    if not sentences:
+        return sparse.csr_matrix((0, N_FEATURES))
+    words = cleaned.tokens.words
+    wanted = [words[index] for sentence in sentences for index in range(sentence.first, sentence.last)]
+    pieces = _word_features(wanted)
+    per_token = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    ends = np.cumsum(np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences)))
+    bounds = np.concatenate(([0], np.cumsum(per_token)))
+    indptr = bounds[np.concatenate(([0], ends))]
+    features = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
+    counts = sparse.csr_matrix(
+        (np.ones(len(features), dtype=np.float64), features, indptr.astype(np.int32)),
+        shape=(len(sentences), N_FEATURES),
+    )
+    counts.sum_duplicates()  # sorts each row's indices and sums repeats, as HashingVectorizer does
+    return counts
+
+
+def word_runs(cleaned: CleanArticle, length: int) -> list[tuple[str, ...]]:
+    """Every run of ``length`` consecutive evidence words (the runs a verbatim tile of that length is made of)."""
+    words = cleaned.tokens.words
+    sequence = [words[index] for index in cleaned.evidence_tokens()]
+    return list(zip(*(sequence[k:] for k in range(length)), strict=False))
 
 
 def stem_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
@@ -204,25 +303,20 @@ def prepare(
     *,
     shingle_size: int,
     min_sentence_stems: int,
+    cleaned: CleanArticle | None = None,
 ) -> Prepared:
-    """Clean and sketch ``article`` with ``furniture`` (line key → normalised line) as repeated lines."""
-    cleaned = clean_article(article, frozenset(furniture.values()))
-    counts = sentence_counts(cleaned)
-    features, feature_rows = np.unique(counts.indices, return_counts=True)
-    article_rows = signatures([article_shingles(cleaned, shingle_size)], article_banding)
-    sentence_rows = signatures(sentence_stem_sets(cleaned, min_sentence_stems), sentence_banding)
-    keys = band_keys(article_rows, article_banding, _ARTICLE_KIND) + band_keys(
-        sentence_rows, sentence_banding, _SENTENCE_KIND
-    )
+    """Clean and sketch ``article`` with ``furniture`` (line key → normalised line) as repeated lines.
+
+    ``cleaned``, when given, must be ``clean_article(article, furniture lines)`` (the index's stored form).
+    """
+    if cleaned is None:
+        cleaned = clean_article(article, frozenset(furniture.values()))
     return Prepared(
         article=article,
         furniture=tuple(sorted(furniture)),
         cleaned=cleaned,
-        counts=counts,
-        features=features.astype(np.int64),
-        feature_rows=feature_rows.astype(np.int64),
-        keys=sorted(set(keys)),
-        stem_counts=stem_counts(cleaned),
+        counts=sentence_counts(cleaned),
+        sketching=(article_banding, sentence_banding, shingle_size, min_sentence_stems),
     )
 
 
@@ -244,13 +338,16 @@ def weight_rows(counts: sparse.csr_matrix, df: np.ndarray, n_rows: int) -> spars
     """
     if counts.shape[0] == 0:
         return sparse.csr_matrix((0, N_FEATURES))
-    weighted = counts.astype(np.float64, copy=True)
+    weighted = sparse.csr_matrix(counts, dtype=np.float64, copy=True)
     if weighted.nnz:
         np.log(weighted.data, weighted.data)
         weighted.data += 1.0
         weighted.data *= idf(df, n_rows, weighted.indices)
-    weighted = normalize(weighted, norm="l2", copy=False)
-    return sparse.csr_matrix(normalize(weighted, copy=False))
+    # ``normalize(X, norm="l2")`` on a float64 CSR matrix is this in-place kernel after input checks that
+    # change nothing here; calling it directly saves those checks (the tests compare bit for bit)
+    inplace_csr_row_normalize_l2(weighted)
+    inplace_csr_row_normalize_l2(weighted)
+    return weighted
 
 
 def settings_banding(settings: Settings) -> tuple[Banding, Banding]:

@@ -135,8 +135,8 @@ class RedisSession(Session):
 
     def articles(self, keys: Iterable[int]) -> dict[int, StoredArticle]:
         keys = sorted(set(keys))
-        art, comp = f"{self.p}:art", f"{self.p}:comp"
-        values = self._hmget([(art, self._field(k)) for k in keys] + [(comp, self._field(k)) for k in keys])
+        art, comp, clean = f"{self.p}:art", f"{self.p}:comp", f"{self.p}:clean"
+        values = self._hmget([(name, self._field(k)) for name in (art, comp, clean) for k in keys])
         result = {}
         for key in keys:
             data = values[(art, self._field(key))]
@@ -151,6 +151,7 @@ class RedisSession(Session):
                 int(component) if component else None,
                 item["added"],
                 tuple(item["terms"]),
+                values[(clean, self._field(key))],
             )
         return result
 
@@ -187,17 +188,19 @@ class RedisSession(Session):
                 result[int(field)] = LineCount(count, bool(sticky), unpack_ints(data[16:]))
         return result
 
-    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
+    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         wanted = set(keys)
         links = self.neighbours(wanted)
         requests = sorted({(a, b) for a in wanted for b in links[a] if b in wanted and a < b})
         name = f"{self.p}:pairs"
         values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests)
-        return [
-            (a, b, unpack_json(values[(name, f"{a}:{b}".encode())]))
-            for a, b in requests
-            if values[(name, f"{a}:{b}".encode())]
-        ]
+        return [(a, b, data) for a, b in requests if (data := values[(name, f"{a}:{b}".encode())])]
+
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        name = f"{self.p}:name"
+        keys = set(keys)
+        values = self._hmget((name, self._field(k)) for k in keys)
+        return {key: data.decode("utf-8") for key in keys if (data := values[(name, self._field(key))]) is not None}
 
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
         name = f"{self.p}:adj"
@@ -225,12 +228,20 @@ class RedisSession(Session):
 
     # --- writes -------------------------------------------------------------------------------------------
     def insert_article(
-        self, article: Article, furniture: tuple[int, ...], added: float, stems: bytes, terms: tuple[int, ...]
+        self,
+        article: Article,
+        furniture: tuple[int, ...],
+        added: float,
+        stems: bytes,
+        terms: tuple[int, ...],
+        cleaned: bytes,
     ) -> int:
         key = int(self.client.incr(f"{self.p}:seq"))
         self._put_article(key, article, furniture, added, terms)
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), self._field(key))
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
+        self._set(f"{self.p}:clean", self._field(key), cleaned)
+        self._set(f"{self.p}:name", self._field(key), article.id.encode("utf-8"))
         return key
 
     def _put_article(
@@ -239,16 +250,17 @@ class RedisSession(Session):
         record = {"record": article_record(article), "furniture": list(furniture), "added": added, "terms": list(terms)}
         self._set(f"{self.p}:art", self._field(key), pack_json(record))
 
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes) -> None:
+    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None:
         row = self.articles([key])[key]
         self._put_article(key, row.article, furniture, row.added, row.terms)
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
+        self._set(f"{self.p}:clean", self._field(key), cleaned)
 
     def delete_article(self, key: int, change: int, article: Article) -> None:
         component = next(iter(self._hmget([(f"{self.p}:comp", self._field(key))]).values()))
         if component is not None:
             self._edit_lists([(f"{self.p}:members", component)], key, add=False)
-        for name in ("art", "stems", "comp"):
+        for name in ("art", "stems", "comp", "clean", "name"):
             self._set(f"{self.p}:{name}", self._field(key), None)
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), None)
         self._set(

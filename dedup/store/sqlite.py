@@ -34,6 +34,7 @@ CREATE TABLE IF NOT EXISTS articles (
     component INTEGER,
     terms BLOB NOT NULL,
     stems BLOB NOT NULL,
+    cleaned BLOB NOT NULL,
     record BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS articles_component ON articles(component) WHERE component IS NOT NULL;
@@ -81,8 +82,9 @@ class SQLiteSession(Session):
         result: dict[int, StoredArticle] = {}
         for chunk in iter_chunks(sorted(set(keys))):
             marks = ",".join("?" * len(chunk))
-            for key, added, furniture, component, terms, record in self.db.execute(
-                f"SELECT key, added, furniture, component, terms, record FROM articles WHERE key IN ({marks})", chunk
+            for key, added, furniture, component, terms, cleaned, record in self.db.execute(
+                f"SELECT key, added, furniture, component, terms, cleaned, record FROM articles WHERE key IN ({marks})",
+                chunk,
             ):
                 result[key] = StoredArticle(
                     key,
@@ -91,6 +93,7 @@ class SQLiteSession(Session):
                     component,
                     added,
                     unpack_ints(terms),
+                    cleaned,
                 )
         return result
 
@@ -141,14 +144,21 @@ class SQLiteSession(Session):
                 result[key] = LineCount(count, bool(sticky), unpack_ints(holders))
         return result
 
-    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
+    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         wanted = set(keys)
         result = []
         for chunk in iter_chunks(sorted(wanted)):
             marks = ",".join("?" * len(chunk))
             for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM pairs WHERE a IN ({marks})", chunk):
                 if b in wanted:
-                    result.append((a, b, unpack_json(verdict)))
+                    result.append((a, b, verdict))
+        return result
+
+    def names(self, keys: Iterable[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            result.update(self.db.execute(f"SELECT key, id FROM articles WHERE key IN ({marks})", chunk))
         return result
 
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
@@ -177,11 +187,17 @@ class SQLiteSession(Session):
 
     # --- writes -------------------------------------------------------------------------------------------
     def insert_article(
-        self, article: Article, furniture: tuple[int, ...], added: float, stems: bytes, terms: tuple[int, ...]
+        self,
+        article: Article,
+        furniture: tuple[int, ...],
+        added: float,
+        stems: bytes,
+        terms: tuple[int, ...],
+        cleaned: bytes,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, record) "
-            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?)",
+            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, cleaned, record) "
+            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
             (
                 article.id,
                 article.published,
@@ -189,15 +205,16 @@ class SQLiteSession(Session):
                 pack_ints(furniture),
                 pack_ints(terms),
                 zlib.compress(stems, 6),
+                cleaned,
                 pack_json(article_record(article)),
             ),
         )
         return int(cursor.lastrowid)
 
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes) -> None:
+    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None:
         self.db.execute(
-            "UPDATE articles SET furniture = ?, stems = ? WHERE key = ?",
-            (pack_ints(furniture), zlib.compress(stems, 6), key),
+            "UPDATE articles SET furniture = ?, stems = ?, cleaned = ? WHERE key = ?",
+            (pack_ints(furniture), zlib.compress(stems, 6), cleaned, key),
         )
 
     def delete_article(self, key: int, change: int, article: Article) -> None:

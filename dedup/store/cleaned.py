@@ -1,0 +1,128 @@
+"""A cleaned article as plain bytes, so the index reads it instead of cleaning the text again.
+
+``clean_bytes(cleaned)`` keeps what is costly to find again — token offsets, evidence units,
+boilerplate spans, quoted-token runs, credit lines — as little-endian ``uint32`` arrays and
+JSON, zlib-compressed; ``cleaned_from_bytes(data, article)`` rebuilds a ``CleanArticle`` equal
+to ``clean_article(article, furniture)``. Token words and stems are not stored: both are pure
+functions of the text at the stored offsets (case-folding, the cached Snowball stemmer), and
+recomputing them costs less than reading them. Never pickle.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+
+import numpy as np
+
+from dedup.clean import CleanArticle, Sentence
+from dedup.model import Article, Credit
+from dedup.store.errors import CorruptIndexError
+from dedup.text import Tokens, is_content, stem
+
+VERSION = 1
+_HEADER = 4 * 5  # five uint32 lengths: tokens, sentences, boilerplate spans, quoted runs, JSON bytes
+
+
+def _runs(flags: list[bool]) -> list[int]:
+    """Flattened ``[begin, end)`` token ranges where ``flags`` is true."""
+    runs: list[int] = []
+    start = None
+    for position, flag in enumerate([*flags, False]):
+        if flag and start is None:
+            start = position
+        elif not flag and start is not None:
+            runs += [start, position]
+            start = None
+    return runs
+
+
+_STEM_OF: dict[str, str] = {}
+_STEM_CACHE_SIZE = 500_000
+
+
+def _stems(words: list[str]) -> list[str]:
+    """``clean_article``'s stems ("" for a stopword), one dictionary lookup per known word."""
+    known = _STEM_OF
+    if len(known) > _STEM_CACHE_SIZE:
+        known.clear()
+    for word in set(words).difference(known):
+        known[word] = stem(word) if is_content(word) else ""
+    return [known[word] for word in words]
+
+
+def clean_bytes(cleaned: CleanArticle) -> bytes:
+    """The stored form of ``cleaned`` (its article's text, id, date and outlet are stored apart)."""
+    tokens = cleaned.tokens
+    starts = np.asarray(tokens.starts, dtype=np.int64)
+    lengths = np.asarray(tokens.ends, dtype=np.int64) - starts
+    gaps = np.diff(starts, prepend=0)  # small numbers compress well
+    sentences = [value for s in cleaned.sentences for value in (s.span[0], s.span[1], s.first, s.last)]
+    boilerplate = [value for span in cleaned.boilerplate for value in span]
+    quoted = _runs(cleaned.quoted)
+    extra = json.dumps(
+        {
+            "v": VERSION,
+            "credits": [[c.source, c.own, list(c.span), c.snippet, c.why] for c in cleaned.credits],
+            "evidence_chars": cleaned.evidence_chars,
+        },
+        separators=(",", ":"),
+    ).encode("utf-8")
+    body = b"".join(
+        [
+            np.array(
+                [len(starts), len(cleaned.sentences), len(cleaned.boilerplate), len(quoted), len(extra)], "<u4"
+            ).tobytes(),
+            np.concatenate([gaps, lengths]).astype("<u4").tobytes(),
+            np.asarray(sentences + boilerplate + quoted, dtype="<u4").tobytes(),
+            extra,
+        ]
+    )
+    return zlib.compress(body, 6)
+
+
+def cleaned_from_bytes(data: bytes, article: Article) -> CleanArticle:
+    """The ``CleanArticle`` stored by :func:`clean_bytes` for ``article``."""
+    try:
+        body = zlib.decompress(data)
+        n_tokens, n_sentences, n_boilerplate, n_quoted, n_extra = (int(v) for v in np.frombuffer(body, "<u4", count=5))
+        offset = _HEADER
+        arrays = np.frombuffer(body, "<u4", count=2 * n_tokens, offset=offset).astype(np.int64)
+        offset += 8 * n_tokens
+        count = 4 * n_sentences + 2 * n_boilerplate + n_quoted
+        spans = np.frombuffer(body, "<u4", count=count, offset=offset).tolist()
+        offset += 4 * count
+        extra = json.loads(body[offset : offset + n_extra].decode("utf-8"))
+        if extra.get("v") != VERSION or offset + n_extra != len(body):
+            raise ValueError("unknown layout")
+    except (zlib.error, ValueError, UnicodeDecodeError, TypeError) as error:
+        raise CorruptIndexError(f"a stored cleaned article cannot be decoded: {error}") from None
+    starts_array = np.cumsum(arrays[:n_tokens])
+    starts = starts_array.tolist()
+    ends = (starts_array + arrays[n_tokens:]).tolist()
+    text = article.text
+    words = [text[b:e].casefold() for b, e in zip(starts, ends, strict=True)]
+    words = ["percent" if w == "%" else w for w in words]
+    credits = extra["credits"]
+    sentence_values = spans[: 4 * n_sentences]
+    boilerplate_values = spans[4 * n_sentences : 4 * n_sentences + 2 * n_boilerplate]
+    quoted_values = spans[4 * n_sentences + 2 * n_boilerplate :]
+    quoted = [False] * n_tokens
+    for k in range(0, len(quoted_values), 2):
+        quoted[quoted_values[k] : quoted_values[k + 1]] = [True] * (quoted_values[k + 1] - quoted_values[k])
+    return CleanArticle(
+        id=article.id,
+        text=text,
+        tokens=Tokens(words, starts, ends),
+        stems=_stems(words),
+        quoted=quoted,
+        sentences=[
+            Sentence((sentence_values[k], sentence_values[k + 1]), sentence_values[k + 2], sentence_values[k + 3])
+            for k in range(0, len(sentence_values), 4)
+        ],
+        boilerplate=[(boilerplate_values[k], boilerplate_values[k + 1]) for k in range(0, len(boilerplate_values), 2)],
+        credits=[Credit(source, own, (span[0], span[1]), snippet, why) for source, own, span, snippet, why in credits],
+        evidence_chars=extra["evidence_chars"],
+        published=article.published,
+        outlet=article.outlet,
+    )
