@@ -4,19 +4,25 @@ Three sources, united: MinHash LSH over whole articles (copies), MinHash LSH ove
 stem sets (rewrites that reuse a few passages: whole-article Jaccard of a rewrite can be
 0.07), and TF-IDF nearest neighbours over article stems (rewrites that hide from
 shingles). Candidates are cheap and generous; alignment decides.
+
+The LSH pairs are computed for the whole batch at once (numpy signatures, band by band);
+``reference_article_lsh_pairs`` / ``reference_sentence_lsh_pairs`` are the same pairs by
+datasketch's ``MinHashLSH``, one query per signature, kept as the tested reference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
 
 import numpy as np
 from datasketch import MinHashLSH
 from scipy import sparse
 
 from dedup.clean import CleanArticle
-from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets
+from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures
 
 
 @dataclass(slots=True, frozen=True)
@@ -30,8 +36,67 @@ class CandidateSettings:
 Pair = tuple[int, int]
 
 
+@lru_cache(maxsize=16)
+def bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's (bands, rows per band) for ``threshold`` and ``num_perm``."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float) -> set[Pair]:
+    """Pairs of distinct owners with two signature rows equal on at least one LSH band.
+
+    The same pairs as inserting every row into a datasketch ``MinHashLSH`` and querying each.
+    """
+    count, num_perm = rows.shape
+    pairs: set[Pair] = set()
+    if count < 2:
+        return pairs
+    band_count, width = bands(threshold, num_perm)
+    for band in range(band_count):
+        block = np.ascontiguousarray(rows[:, band * width : (band + 1) * width])
+        keys = block.view(np.dtype((np.void, block.dtype.itemsize * width))).ravel()
+        _, bucket = np.unique(keys, return_inverse=True)
+        bucket = bucket.ravel().astype(np.int64)
+        sizes = np.bincount(bucket)
+        shared = sizes[bucket] > 1
+        if not shared.any():
+            continue
+        # distinct (bucket, owner) in bucket order, then every owner pair within a bucket
+        members = np.unique(bucket[shared] * (int(owners.max()) + 1) + owners[shared])
+        member_bucket = members // (int(owners.max()) + 1)
+        member_owner = members % (int(owners.max()) + 1)
+        cuts = np.flatnonzero(np.diff(member_bucket)) + 1
+        for group in np.split(member_owner, cuts):
+            if len(group) > 1:
+                pairs.update(combinations(group.tolist(), 2))
+    return pairs
+
+
 def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
     """Pairs whose whole-article shingle sets are near-duplicates."""
+    rows = signatures(
+        [article_shingles(article, sketch.shingle_size) for article in articles], sketch.num_perm, sketch.seed
+    )
+    return banded_pairs(rows, np.arange(len(articles), dtype=np.int64), threshold)
+
+
+def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
+    """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
+    owners: list[int] = []
+    sets: list[set[bytes]] = []
+    for index, article in enumerate(articles):
+        for stems in sentence_stem_sets(article, sketch.min_sentence_stems):
+            owners.append(index)
+            sets.append(stems)
+    rows = signatures(sets, sketch.sentence_num_perm, sketch.seed)
+    return banded_pairs(rows, np.array(owners, dtype=np.int64), threshold)
+
+
+def reference_article_lsh_pairs(
+    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float
+) -> set[Pair]:
+    """Readable reference for :func:`article_lsh_pairs`: datasketch, one signature at a time."""
     lsh = MinHashLSH(threshold=threshold, num_perm=sketch.num_perm)
     signatures = []
     for index, article in enumerate(articles):
@@ -43,8 +108,10 @@ def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, 
     }
 
 
-def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
-    """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
+def reference_sentence_lsh_pairs(
+    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float
+) -> set[Pair]:
+    """Readable reference for :func:`sentence_lsh_pairs`: datasketch, one signature at a time."""
     lsh = MinHashLSH(threshold=threshold, num_perm=sketch.sentence_num_perm)
     owners: list[int] = []
     signatures = []

@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dedup.align import AlignSettings, align
+from dedup.align import AlignSettings, Side, align_sides, prepare, sentence_cosines
 from dedup.candidates import CandidateSettings, candidate_pairs
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.cluster import group
+from dedup.engine import default_workers, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
-from dedup.origin import OriginSettings, build_cluster
+from dedup.origin import DirectedEdge, OriginSettings, build_cluster
 from dedup.score import ScoreSettings, coverage, judge
 from dedup.similarity import article_vectors, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
@@ -76,19 +77,70 @@ def _no_progress(label: str, total: int) -> Callable[[int], None]:
     return lambda advance: None
 
 
+Group = tuple[int, list[int]]  # a source article and its target articles
+MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
+MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
+
+
+def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
+    """(source, targets) groups of directed pairs, in pair order, cut into batches of about ``batch_pairs``."""
+    groups: list[Group] = []
+    for source, target in pairs:
+        if groups and groups[-1][0] == source:
+            groups[-1][1].append(target)
+        else:
+            groups.append((source, [target]))
+    batches: list[list[Group]] = []
+    size = batch_pairs
+    for item in groups:
+        if size >= batch_pairs:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += len(item[1])
+    return batches
+
+
+def align_groups(sides: tuple[list[Side], AlignSettings], batch: list[Group]) -> list[list[Passage]]:
+    """Passages of every (source, target) pair of ``batch``, in order (one sparse product per source)."""
+    articles, settings = sides
+    found: list[list[Passage]] = []
+    for source, targets in batch:
+        cosines = sentence_cosines(articles[source], [articles[t] for t in targets])
+        found.extend(
+            align_sides(articles[source], articles[t], settings, cosine)
+            for t, cosine in zip(targets, cosines, strict=True)
+        )
+    return found
+
+
+def judge_groups(shared: tuple[list[Side], Settings], batch: list[Group]) -> list[PairVerdict]:
+    """Passages and verdict of every candidate pair of ``batch``, in order."""
+    articles, settings = shared
+    passages = align_groups((articles, settings.align), batch)
+    pairs = [(source, target) for source, targets in batch for target in targets]
+    return [
+        judge(articles[s].article, articles[t].article, found, settings.score)
+        for (s, t), found in zip(pairs, passages, strict=True)
+    ]
+
+
 def cluster(
     articles: Iterable[Article | Mapping[str, Any]],
     *,
     settings: Settings | None = None,
     skipped: Iterable[Skipped] = (),
     progress: Progress = _no_progress,
+    workers: int | None = None,
     **overrides: Any,
 ) -> Result:
     """Cluster ``articles`` into wire-story clusters with origins and derived passages.
 
-    ``overrides`` set parameters by name (``sentence_threshold=0.5``). Raises
+    ``overrides`` set parameters by name (``sentence_threshold=0.5``). ``workers``: processes
+    for alignment (default: the cores available; the result does not depend on it). Raises
     ``NoArticlesError`` when there is nothing to cluster.
     """
+    workers = default_workers() if workers is None else workers
     settings = (settings or Settings()).with_overrides(**overrides)
     skipped = list(skipped)
     by_id: dict[str, Article] = {}
@@ -110,32 +162,49 @@ def cluster(
     sentence_rows = sentence_vectors(cleaned)
     pairs = candidate_pairs(cleaned, article_vectors(cleaned), settings.sketch, settings.candidates)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
+    sides = [prepare(article, rows) for article, rows in zip(cleaned, sentence_rows, strict=True)]
+    batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    verdicts: list[PairVerdict] = []
-    for i, j in pairs:
-        passages = align(cleaned[i], cleaned[j], sentence_rows[i], sentence_rows[j], settings.align)
-        verdicts.append(judge(cleaned[i], cleaned[j], passages, settings.score))
-        tick(1)
+    verdicts: list[PairVerdict] = run_batches(
+        judge_groups,
+        (sides, settings),
+        _groups(pairs, batch_pairs),
+        workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
+        done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+    )
     index = {article.id: k for k, article in enumerate(cleaned)}
     by_clean = {article.id: article for article in cleaned}
 
-    def directed_passages(source: str, target: str, verdict: PairVerdict) -> list[Passage]:
-        if verdict.a == source:
-            return verdict.passages
-        s, t = index[source], index[target]
-        return align(cleaned[s], cleaned[t], sentence_rows[s], sentence_rows[t], settings.align)
-
-    clusters: list[Cluster] = []
-    all_passages: list[Passage] = []
+    built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
     for members in group([a.id for a in cleaned], verdicts):
         if len(members) == 1:
             singletons.append(members[0])
             continue
-        record, edges = build_cluster(f"c{len(clusters) + 1:04d}", members, by_clean, verdicts, settings.origin)
+        built.append(build_cluster(f"c{len(built) + 1:04d}", members, by_clean, verdicts, settings.origin))
+    # edges directed against their pair's order are aligned again in that direction, batched by source
+    reversed_pairs = sorted(
+        {(index[e.source], index[e.target]) for _, edges in built for e in edges if e.verdict.a != e.source}
+    )
+    tick = progress("passages", len(reversed_pairs))
+    reversed_passages = run_batches(
+        align_groups,
+        (sides, settings.align),
+        _groups(reversed_pairs, batch_pairs),
+        workers=workers if len(reversed_pairs) >= MIN_PARALLEL_PAIRS else 1,
+        done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+    )
+    realigned = dict(zip(reversed_pairs, reversed_passages, strict=True))
+
+    clusters: list[Cluster] = []
+    all_passages: list[Passage] = []
+    for record, edges in built:
         incoming: dict[str, list[Passage]] = {}
         for edge in edges:
-            passages = directed_passages(edge.source, edge.target, edge.verdict)
+            if edge.verdict.a == edge.source:
+                passages = edge.verdict.passages
+            else:
+                passages = realigned[(index[edge.source], index[edge.target])]
             all_passages.extend(passages)
             incoming.setdefault(edge.target, []).extend(passages)
         for member in record.members:
