@@ -110,8 +110,11 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
         (own.data, np.searchsorted(columns, own.indices), own.indptr), shape=(own.shape[0], len(columns))
     )
     stacked = sparse.vstack([target.vectors for target in targets], format="csr")
-    position = np.minimum(np.searchsorted(columns, stacked.indices), len(columns) - 1)
-    keep = columns[position] == stacked.indices
+    slot = _column_slots(own.shape[1])
+    slot[columns] = np.arange(len(columns), dtype=np.int32)
+    position = slot[stacked.indices]
+    slot[columns] = -1
+    keep = position >= 0
     row_of = np.repeat(np.arange(stacked.shape[0]), np.diff(stacked.indptr))[keep]
     indptr = np.zeros(stacked.shape[0] + 1, dtype=np.int64)
     np.cumsum(np.bincount(row_of, minlength=stacked.shape[0]), out=indptr[1:])
@@ -121,6 +124,17 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     product = (local_targets @ local_source.T).toarray()
     bounds = np.cumsum([0, *rows])
     return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
+
+
+_slots: np.ndarray = np.empty(0, dtype=np.int32)
+
+
+def _column_slots(width: int) -> np.ndarray:
+    """A reusable column → local column table (all -1 between calls), one per process."""
+    global _slots
+    if len(_slots) != width:
+        _slots = np.full(width, -1, dtype=np.int32)
+    return _slots
 
 
 def _kgram_index(words: list[str], size: int) -> dict[tuple[str, ...], list[int]]:

@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from scipy import sparse
+
 from dedup.align import AlignSettings, Side, align_sides, prepare, sentence_cosines
 from dedup.candidates import CandidateSettings, candidate_pairs
 from dedup.clean import CleanArticle, clean_article, repeated_lines
@@ -21,7 +23,7 @@ from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster
 from dedup.score import ScoreSettings, coverage, judge
-from dedup.similarity import article_vectors, sentence_vectors
+from dedup.similarity import article_vectors, sentence_counts, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
 
 log = logging.getLogger(__name__)
@@ -80,6 +82,7 @@ def _no_progress(label: str, total: int) -> Callable[[int], None]:
 Group = tuple[int, list[int]]  # a source article and its target articles
 MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
 MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
+MIN_PARALLEL_ARTICLES = 200
 
 
 def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
@@ -99,6 +102,12 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
         batches[-1].append(item)
         size += len(item[1])
     return batches
+
+
+def clean_batch(repeated: frozenset[str], batch: list[Article]) -> list[tuple[list[CleanArticle], sparse.csr_matrix]]:
+    """Clean a batch of articles and count the character n-grams of their sentences."""
+    cleaned = [clean_article(article, repeated) for article in batch]
+    return [(cleaned, sentence_counts(cleaned))]
 
 
 def align_groups(sides: tuple[list[Side], AlignSettings], batch: list[Group]) -> list[list[Passage]]:
@@ -155,11 +164,17 @@ def cluster(
     ordered = [by_id[key] for key in sorted(by_id)]
     repeated = repeated_lines((a.text for a in ordered), min_articles=settings.boilerplate_min_articles)
     tick = progress("clean", len(ordered))
-    cleaned: list[CleanArticle] = []
-    for article in ordered:
-        cleaned.append(clean_article(article, repeated))
-        tick(1)
-    sentence_rows = sentence_vectors(cleaned)
+    size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
+    parts = run_batches(
+        clean_batch,
+        repeated,
+        [ordered[k : k + size] for k in range(0, len(ordered), size)],
+        workers=workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1,
+        done=lambda batch: tick(len(batch)),
+    )
+    cleaned: list[CleanArticle] = [article for part, _ in parts for article in part]
+    counts = sparse.vstack([block for _, block in parts], format="csr")
+    sentence_rows = sentence_vectors(cleaned, counts)
     pairs = candidate_pairs(cleaned, article_vectors(cleaned), settings.sketch, settings.candidates)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
     sides = [prepare(article, rows) for article, rows in zip(cleaned, sentence_rows, strict=True)]
@@ -177,11 +192,19 @@ def cluster(
 
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
-    for members in group([a.id for a in cleaned], verdicts):
+    groups = group([a.id for a in cleaned], verdicts)
+    # each cluster sees only the related verdicts inside it (in verdict order), not all of them
+    group_of = {member: number for number, members in enumerate(groups) for member in members}
+    inside: dict[int, list[PairVerdict]] = {}
+    for verdict in verdicts:
+        if verdict.relation != "unrelated" and group_of[verdict.a] == group_of[verdict.b]:
+            inside.setdefault(group_of[verdict.a], []).append(verdict)
+    for number, members in enumerate(groups):
         if len(members) == 1:
             singletons.append(members[0])
             continue
-        built.append(build_cluster(f"c{len(built) + 1:04d}", members, by_clean, verdicts, settings.origin))
+        record = build_cluster(f"c{len(built) + 1:04d}", members, by_clean, inside.get(number, []), settings.origin)
+        built.append(record)
     # edges directed against their pair's order are aligned again in that direction, batched by source
     reversed_pairs = sorted(
         {(index[e.source], index[e.target]) for _, edges in built for e in edges if e.verdict.a != e.source}

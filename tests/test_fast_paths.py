@@ -102,9 +102,10 @@ def test_result_does_not_depend_on_workers(seed_texts, monkeypatch):
     one = cluster(articles, workers=1)
     monkeypatch.setattr(pipeline, "MIN_BATCH_PAIRS", 1)
     monkeypatch.setattr(pipeline, "MIN_PARALLEL_PAIRS", 1)
+    monkeypatch.setattr(pipeline, "MIN_PARALLEL_ARTICLES", 1)
     batches: list = []
     real = pipeline.run_batches
     monkeypatch.setattr(pipeline, "run_batches", lambda *a, **k: batches.append(len(a[2])) or real(*a, **k))
     two = cluster(articles, workers=2)
-    assert batches[0] > 1  # the pool really ran several batches
+    assert batches[0] > 1 and batches[1] > 1  # the pool really ran several batches (clean, align)
     assert dataclasses.asdict(one) == dataclasses.asdict(two)
