@@ -73,24 +73,32 @@ def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float) -> set[
     return pairs
 
 
-def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
-    """Pairs whose whole-article shingle sets are near-duplicates."""
-    rows = signatures(
+def article_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
+    """MinHash signature rows of the articles' shingle sets (rows are independent: batches can be stacked)."""
+    return signatures(
         [article_shingles(article, sketch.shingle_size) for article in articles], sketch.num_perm, sketch.seed
     )
-    return banded_pairs(rows, np.arange(len(articles), dtype=np.int64), threshold)
 
 
-def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
-    """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
+def sentence_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signature rows of the sentence stem sets, and the index in ``articles`` of each row's article."""
     owners: list[int] = []
     sets: list[set[bytes]] = []
     for index, article in enumerate(articles):
         for stems in sentence_stem_sets(article, sketch.min_sentence_stems):
             owners.append(index)
             sets.append(stems)
-    rows = signatures(sets, sketch.sentence_num_perm, sketch.seed)
-    return banded_pairs(rows, np.array(owners, dtype=np.int64), threshold)
+    return signatures(sets, sketch.sentence_num_perm, sketch.seed), np.array(owners, dtype=np.int64)
+
+
+def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
+    """Pairs whose whole-article shingle sets are near-duplicates."""
+    return banded_pairs(article_signatures(articles, sketch), np.arange(len(articles), dtype=np.int64), threshold)
+
+
+def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
+    """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
+    return banded_pairs(*sentence_signatures(articles, sketch), threshold)
 
 
 def reference_article_lsh_pairs(
@@ -129,20 +137,27 @@ def reference_sentence_lsh_pairs(
     return pairs
 
 
+def tfidf_block_pairs(vectors: sparse.csr_matrix, begin: int, end: int, neighbours: int, threshold: float) -> set[Pair]:
+    """The nearest-neighbour pairs of articles ``begin..end-1`` (rows are independent: blocks can run apart)."""
+    pairs: set[Pair] = set()
+    count = vectors.shape[0]
+    block = (vectors[begin:end] @ vectors.T).toarray()
+    for row, scores in enumerate(block):
+        index = begin + row
+        scores[index] = -1.0
+        k = min(neighbours, count - 1)
+        if k <= 0:
+            continue
+        top = np.argpartition(-scores, k - 1)[:k]
+        pairs.update(_ordered(index, int(other)) for other in top if scores[other] >= threshold)
+    return pairs
+
+
 def tfidf_pairs(vectors: sparse.csr_matrix, neighbours: int, threshold: float, chunk: int = 2048) -> set[Pair]:
     """Each article's nearest neighbours by TF-IDF cosine, above ``threshold``."""
     pairs: set[Pair] = set()
-    count = vectors.shape[0]
-    for begin in range(0, count, chunk):
-        block = (vectors[begin : begin + chunk] @ vectors.T).toarray()
-        for row, scores in enumerate(block):
-            index = begin + row
-            scores[index] = -1.0
-            k = min(neighbours, count - 1)
-            if k <= 0:
-                continue
-            top = np.argpartition(-scores, k - 1)[:k]
-            pairs.update(_ordered(index, int(other)) for other in top if scores[other] >= threshold)
+    for begin in range(0, vectors.shape[0], chunk):
+        pairs |= tfidf_block_pairs(vectors, begin, begin + chunk, neighbours, threshold)
     return pairs
 
 

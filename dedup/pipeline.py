@@ -12,10 +12,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from scipy import sparse
 
 from dedup.align import AlignSettings, Side, align_sides, prepare, sentence_cosines
-from dedup.candidates import CandidateSettings, candidate_pairs
+from dedup.candidates import (
+    CandidateSettings,
+    article_signatures,
+    banded_pairs,
+    sentence_signatures,
+    tfidf_block_pairs,
+)
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.cluster import group
 from dedup.engine import default_workers, run_batches
@@ -104,10 +111,35 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
     return batches
 
 
-def clean_batch(repeated: frozenset[str], batch: list[Article]) -> list[tuple[list[CleanArticle], sparse.csr_matrix]]:
-    """Clean a batch of articles and count the character n-grams of their sentences."""
+@dataclass(slots=True)
+class CleanBatch:
+    """What the per-article stages give for a batch: cleaned articles, sentence n-gram counts, signatures."""
+
+    cleaned: list[CleanArticle]
+    counts: sparse.csr_matrix
+    article_rows: np.ndarray
+    sentence_rows: np.ndarray
+    sentence_owners: np.ndarray  # index of each sentence row's article within the batch
+
+
+def clean_batch(shared: tuple[frozenset[str], SketchSettings], batch: list[Article]) -> list[CleanBatch]:
+    """Clean a batch of articles, count the character n-grams of their sentences, sketch them."""
+    repeated, sketch = shared
     cleaned = [clean_article(article, repeated) for article in batch]
-    return [(cleaned, sentence_counts(cleaned))]
+    return [
+        CleanBatch(
+            cleaned,
+            sentence_counts(cleaned),
+            article_signatures(cleaned, sketch),
+            *sentence_signatures(cleaned, sketch),
+        )
+    ]
+
+
+def tfidf_batch(shared: tuple[sparse.csr_matrix, CandidateSettings], batch: tuple[int, int]) -> list[tuple[int, int]]:
+    """TF-IDF neighbour pairs of one block of articles."""
+    vectors, settings = shared
+    return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold))
 
 
 def align_groups(sides: tuple[list[Side], AlignSettings], batch: list[Group]) -> list[list[Passage]]:
@@ -165,17 +197,32 @@ def cluster(
     repeated = repeated_lines((a.text for a in ordered), min_articles=settings.boilerplate_min_articles)
     tick = progress("clean", len(ordered))
     size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
-    parts = run_batches(
+    parallel = workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1
+    parts: list[CleanBatch] = run_batches(
         clean_batch,
-        repeated,
+        (repeated, settings.sketch),
         [ordered[k : k + size] for k in range(0, len(ordered), size)],
-        workers=workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1,
+        workers=parallel,
         done=lambda batch: tick(len(batch)),
     )
-    cleaned: list[CleanArticle] = [article for part, _ in parts for article in part]
-    counts = sparse.vstack([block for _, block in parts], format="csr")
-    sentence_rows = sentence_vectors(cleaned, counts)
-    pairs = candidate_pairs(cleaned, article_vectors(cleaned), settings.sketch, settings.candidates)
+    cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
+    sentence_rows = sentence_vectors(cleaned, sparse.vstack([part.counts for part in parts], format="csr"))
+    firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
+    candidates = settings.candidates
+    found = banded_pairs(
+        np.vstack([part.article_rows for part in parts]),
+        np.arange(len(cleaned), dtype=np.int64),
+        candidates.article_threshold,
+    )
+    found |= banded_pairs(
+        np.vstack([part.sentence_rows for part in parts]),
+        np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)]),
+        candidates.sentence_threshold,
+    )
+    chunk = 2048
+    blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
+    found.update(run_batches(tfidf_batch, (article_vectors(cleaned), candidates), blocks, workers=parallel))
+    pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
     sides = [prepare(article, rows) for article, rows in zip(cleaned, sentence_rows, strict=True)]
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))

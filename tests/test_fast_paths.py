@@ -105,7 +105,10 @@ def test_result_does_not_depend_on_workers(seed_texts, monkeypatch):
     monkeypatch.setattr(pipeline, "MIN_PARALLEL_ARTICLES", 1)
     batches: list = []
     real = pipeline.run_batches
-    monkeypatch.setattr(pipeline, "run_batches", lambda *a, **k: batches.append(len(a[2])) or real(*a, **k))
+    monkeypatch.setattr(
+        pipeline, "run_batches", lambda *a, **k: batches.append((a[0].__name__, len(a[2]))) or real(*a, **k)
+    )
     two = cluster(articles, workers=2)
-    assert batches[0] > 1 and batches[1] > 1  # the pool really ran several batches (clean, align)
+    ran = dict(batches)
+    assert ran["clean_batch"] > 1 and ran["judge_groups"] > 1  # the pool really ran several batches
     assert dataclasses.asdict(one) == dataclasses.asdict(two)
