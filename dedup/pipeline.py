@@ -221,7 +221,16 @@ def cluster(
     )
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
-    found.update(run_batches(tfidf_batch, (article_vectors(cleaned), candidates), blocks, workers=parallel))
+    tick = progress("candidates", len(cleaned))
+    found.update(
+        run_batches(
+            tfidf_batch,
+            (article_vectors(cleaned), candidates),
+            blocks,
+            workers=parallel,
+            done=lambda block: tick(block[1] - block[0]),
+        )
+    )
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
     sides = [prepare(article, rows) for article, rows in zip(cleaned, sentence_rows, strict=True)]
