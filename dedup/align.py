@@ -379,28 +379,36 @@ def _sentence_pairs(
     def shared(i: int, j: int) -> int:
         return len(target_stems[j] & source_stems[i])
 
+    # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
+    floor = min(settings.sentence_threshold, settings.anchor_threshold, settings.context_threshold)
+    floor = min(floor, settings.continuation_threshold)
+    live = np.flatnonzero(cosine.max(axis=1) >= floor).tolist()
+    if not live:
+        return []
+    rows = cosine.tolist()  # Python floats: the same values, faster to index one by one
+    best = cosine[live].argmax(axis=1).tolist()
+    top = np.argsort(-cosine[live], axis=1, kind="stable")[:, :3].tolist()
     chosen: dict[int, list[tuple[int, float]]] = {}
-    for j in range(cosine.shape[0]):
-        i = int(cosine[j].argmax())
-        strong = cosine[j, i] >= settings.sentence_threshold
-        anchored = (i, j) in anchors and cosine[j, i] >= settings.anchor_threshold
+    for j, i in zip(live, best, strict=True):
+        strong = rows[j][i] >= settings.sentence_threshold
+        anchored = (i, j) in anchors and rows[j][i] >= settings.anchor_threshold
         if (strong or anchored) and shared(i, j) >= settings.min_shared_stems:
-            chosen[j] = [(i, float(cosine[j, i]))]
-    for j in range(cosine.shape[0]):
+            chosen[j] = [(i, rows[j][i])]
+    for j, candidates in zip(live, top, strict=True):
         near = {i + d for k in (j - 1, j + 1) for i, _ in chosen.get(k, []) for d in (-1, 0, 1)}
         continuing = {i + 1 for i, _ in chosen.get(j - 1, [])} | {i - 1 for i, _ in chosen.get(j + 1, [])}
         taken = {i for i, _ in chosen.get(j, [])}
-        for i in np.argsort(-cosine[j], kind="stable")[:3]:
-            i = int(i)
+        for i in candidates:
             if i in taken or shared(i, j) < settings.min_shared_stems - 1:
                 continue
+            score = rows[j][i]
             if (
-                ((i, j) in anchors and cosine[j, i] >= settings.anchor_threshold)
-                or (i in near and cosine[j, i] >= settings.context_threshold)
-                or (i in continuing and cosine[j, i] >= settings.continuation_threshold)
-                or (taken and cosine[j, i] >= settings.anchor_threshold)
+                ((i, j) in anchors and score >= settings.anchor_threshold)
+                or (i in near and score >= settings.context_threshold)
+                or (i in continuing and score >= settings.continuation_threshold)
+                or (taken and score >= settings.anchor_threshold)
             ):
-                chosen.setdefault(j, []).append((i, float(cosine[j, i])))
+                chosen.setdefault(j, []).append((i, score))
                 taken.add(i)
     return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
 
