@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +24,7 @@ from dedup.candidates import (
     sentence_signatures,
     tfidf_block_pairs,
 )
-from dedup.clean import CleanArticle, clean_article, repeated_lines
+from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
 from dedup.cluster import group
 from dedup.engine import default_workers, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
@@ -111,6 +112,11 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
     return batches
 
 
+def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
+    """How many articles of the batch hold each short line (furniture candidates)."""
+    return [short_line_counts(article.text for article in batch)]
+
+
 @dataclass(slots=True)
 class CleanBatch:
     """What the per-article stages give for a batch: cleaned articles, sentence n-gram counts, signatures."""
@@ -142,7 +148,22 @@ def tfidf_batch(shared: tuple[sparse.csr_matrix, CandidateSettings], batch: tupl
     return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold))
 
 
-def align_groups(sides: tuple[list[Side], AlignSettings], batch: list[Group]) -> list[list[Passage]]:
+class PreparedArticles:
+    """Articles prepared for alignment on first use, in whichever process uses them (workers share the work)."""
+
+    def __init__(self, cleaned: list[CleanArticle], vectors: list[sparse.csr_matrix]) -> None:
+        self.cleaned = cleaned
+        self.vectors = vectors
+        self.sides: list[Side | None] = [None] * len(cleaned)
+
+    def __getitem__(self, index: int) -> Side:
+        side = self.sides[index]
+        if side is None:
+            side = self.sides[index] = prepare(self.cleaned[index], self.vectors[index])
+        return side
+
+
+def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: list[Group]) -> list[list[Passage]]:
     """Passages of every (source, target) pair of ``batch``, in order (one sparse product per source)."""
     articles, settings = sides
     found: list[list[Passage]] = []
@@ -155,7 +176,7 @@ def align_groups(sides: tuple[list[Side], AlignSettings], batch: list[Group]) ->
     return found
 
 
-def judge_groups(shared: tuple[list[Side], Settings], batch: list[Group]) -> list[PairVerdict]:
+def judge_groups(shared: tuple[PreparedArticles, Settings], batch: list[Group]) -> list[PairVerdict]:
     """Passages and verdict of every candidate pair of ``batch``, in order."""
     articles, settings = shared
     passages = align_groups((articles, settings.align), batch)
@@ -194,14 +215,18 @@ def cluster(
     if not by_id:
         raise NoArticlesError("no readable article to cluster")
     ordered = [by_id[key] for key in sorted(by_id)]
-    repeated = repeated_lines((a.text for a in ordered), min_articles=settings.boilerplate_min_articles)
-    tick = progress("clean", len(ordered))
     size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
     parallel = workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1
+    batches = [ordered[k : k + size] for k in range(0, len(ordered), size)]
+    counts: Counter[str] = Counter()
+    for part in run_batches(line_counts_batch, None, batches, workers=parallel):
+        counts.update(part)
+    repeated = frequent_lines(counts, settings.boilerplate_min_articles)
+    tick = progress("clean", len(ordered))
     parts: list[CleanBatch] = run_batches(
         clean_batch,
         (repeated, settings.sketch),
-        [ordered[k : k + size] for k in range(0, len(ordered), size)],
+        batches,
         workers=parallel,
         done=lambda batch: tick(len(batch)),
     )
@@ -233,7 +258,7 @@ def cluster(
     )
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
-    sides = [prepare(article, rows) for article, rows in zip(cleaned, sentence_rows, strict=True)]
+    sides = PreparedArticles(cleaned, sentence_rows)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
     verdicts: list[PairVerdict] = run_batches(
