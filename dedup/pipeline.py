@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -148,6 +149,19 @@ def tfidf_batch(shared: tuple[sparse.csr_matrix, CandidateSettings], batch: tupl
     return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold))
 
 
+class _StageClock:
+    """Logs (debug) the wall seconds of each stage since the previous call."""
+
+    def __init__(self, articles: int) -> None:
+        self.articles = articles
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        log.debug("stage %s: %.2fs (%d articles)", name, now - self.last, self.articles)
+        self.last = now
+
+
 class PreparedArticles:
     """Articles prepared for alignment on first use, in whichever process uses them (workers share the work)."""
 
@@ -218,10 +232,12 @@ def cluster(
     size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
     parallel = workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1
     batches = [ordered[k : k + size] for k in range(0, len(ordered), size)]
+    stage = _StageClock(len(ordered))
     counts: Counter[str] = Counter()
     for part in run_batches(line_counts_batch, None, batches, workers=parallel):
         counts.update(part)
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
+    stage("furniture lines")
     tick = progress("clean", len(ordered))
     parts: list[CleanBatch] = run_batches(
         clean_batch,
@@ -231,9 +247,11 @@ def cluster(
         done=lambda batch: tick(len(batch)),
     )
     cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
+    stage("clean and sketch")
     sentence_rows = sentence_vectors(cleaned, sparse.vstack([part.counts for part in parts], format="csr"))
     firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
     candidates = settings.candidates
+    stage("sentence vectors")
     found = banded_pairs(
         np.vstack([part.article_rows for part in parts]),
         np.arange(len(cleaned), dtype=np.int64),
@@ -246,6 +264,7 @@ def cluster(
     )
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
+    stage("LSH pairs")
     tick = progress("candidates", len(cleaned))
     found.update(
         run_batches(
@@ -256,6 +275,7 @@ def cluster(
             done=lambda block: tick(block[1] - block[0]),
         )
     )
+    stage("TF-IDF neighbours")
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
     sides = PreparedArticles(cleaned, sentence_rows)
@@ -271,6 +291,7 @@ def cluster(
     index = {article.id: k for k, article in enumerate(cleaned)}
     by_clean = {article.id: article for article in cleaned}
 
+    stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
     groups = group([a.id for a in cleaned], verdicts)
@@ -287,6 +308,7 @@ def cluster(
         record = build_cluster(f"c{len(built) + 1:04d}", members, by_clean, inside.get(number, []), settings.origin)
         built.append(record)
     # edges directed against their pair's order are aligned again in that direction, batched by source
+    stage("cluster and origin")
     reversed_pairs = sorted(
         {(index[e.source], index[e.target]) for _, edges in built for e in edges if e.verdict.a != e.source}
     )
@@ -300,6 +322,7 @@ def cluster(
     )
     realigned = dict(zip(reversed_pairs, reversed_passages, strict=True))
 
+    stage(f"passages, reversed pairs ({len(reversed_pairs)})")
     clusters: list[Cluster] = []
     all_passages: list[Passage] = []
     for record, edges in built:
@@ -319,6 +342,7 @@ def cluster(
                 member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
+    stage("assemble")
     return Result(
         clusters=clusters,
         passages=all_passages,
