@@ -29,6 +29,7 @@ from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_ste
 class CandidateSettings:
     article_threshold: float = 0.5
     sentence_threshold: float = 0.4
+    sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
     tfidf_neighbours: int = 20
     tfidf_threshold: float = 0.2
 
@@ -43,10 +44,11 @@ def bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
-def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float) -> set[Pair]:
+def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0) -> set[Pair]:
     """Pairs of distinct owners with two signature rows equal on at least one LSH band.
 
     The same pairs as inserting every row into a datasketch ``MinHashLSH`` and querying each.
+    ``cap`` > 0 skips a bucket shared by more than ``cap`` owners (a stock sentence, not reuse).
     """
     count, num_perm = rows.shape
     pairs: set[Pair] = set()
@@ -68,7 +70,7 @@ def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float) -> set[
         member_owner = members % (int(owners.max()) + 1)
         cuts = np.flatnonzero(np.diff(member_bucket)) + 1
         for group in np.split(member_owner, cuts):
-            if len(group) > 1:
+            if len(group) > 1 and (cap <= 0 or len(group) <= cap):
                 pairs.update(combinations(group.tolist(), 2))
     return pairs
 
@@ -169,7 +171,9 @@ def candidate_pairs(
 ) -> list[Pair]:
     """The union of the three candidate sources, sorted."""
     pairs = article_lsh_pairs(articles, sketch, settings.article_threshold)
-    pairs |= sentence_lsh_pairs(articles, sketch, settings.sentence_threshold)
+    pairs |= banded_pairs(
+        *sentence_signatures(articles, sketch), settings.sentence_threshold, settings.sentence_bucket_cap
+    )
     pairs |= tfidf_pairs(vectors, settings.tfidf_neighbours, settings.tfidf_threshold)
     return sorted(pairs)
 

@@ -261,6 +261,7 @@ def cluster(
         np.vstack([part.sentence_rows for part in parts]),
         np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)]),
         candidates.sentence_threshold,
+        candidates.sentence_bucket_cap,
     )
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]

@@ -112,3 +112,10 @@ def test_result_does_not_depend_on_workers(seed_texts, monkeypatch):
     ran = dict(batches)
     assert ran["clean_batch"] > 1 and ran["judge_groups"] > 1  # the pool really ran several batches
     assert dataclasses.asdict(one) == dataclasses.asdict(two)
+
+
+def test_bucket_cap_skips_only_crowded_buckets():
+    rows = np.array([[1, 2, 3, 4]] * 4 + [[9, 9, 9, 9]] * 2, dtype=np.uint32)
+    owners = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
+    assert banded_pairs(rows, owners, 0.5) == {(a, b) for a in range(4) for b in range(a + 1, 4)} | {(4, 5)}
+    assert banded_pairs(rows, owners, 0.5, cap=3) == {(4, 5)}
