@@ -187,6 +187,7 @@ def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: list[Grou
             align_sides(articles[source], articles[t], settings, cosine)
             for t, cosine in zip(targets, cosines, strict=True)
         )
+        articles[source].kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
     return found
 
 
@@ -263,6 +264,7 @@ def cluster(
         candidates.sentence_threshold,
         candidates.sentence_bucket_cap,
     )
+    del parts  # the batches' counts and signatures are no longer needed
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
     stage("LSH pairs")
