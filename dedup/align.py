@@ -15,11 +15,16 @@ Two passes over a candidate pair:
 
 Everything here is a pure function of two ``CleanArticle`` records and their sentence
 vectors; ``reference_tiles`` is the readable reference the fast tiler is tested against.
+A batch run prepares each article once (``prepare``: evidence sequence, unit of each
+token, stem set of each unit, k-gram index) and computes the sentence cosines of one
+source against all its candidate targets in one sparse product (``sentence_cosines``);
+``align`` is the same computation for a single pair.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import sparse
@@ -51,18 +56,106 @@ class Tile:
     length: int
 
 
-def _evidence_sequence(article: CleanArticle) -> tuple[list[str], list[int]]:
+@dataclass(slots=True)
+class Side:
+    """An article prepared for alignment, once per article however many pairs it is in.
+
+    ``words``/``positions``: the evidence tokens in order and their token indices;
+    ``sentence_of``: the evidence unit of every token (-1 outside evidence); ``stem_sets``:
+    the content stems of every unit; ``kgrams``: the k-gram index of ``words`` by k.
+    """
+
+    article: CleanArticle
+    vectors: sparse.csr_matrix
+    words: list[str]
+    positions: list[int]
+    sentence_of: list[int]
+    stem_sets: list[set[str]]
+    kgrams: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+
+    def kgram_index(self, size: int) -> dict[tuple[str, ...], list[int]]:
+        if size not in self.kgrams:
+            self.kgrams[size] = _kgram_index(self.words, size)
+        return self.kgrams[size]
+
+
+def prepare(article: CleanArticle, vectors: sparse.csr_matrix) -> Side:
+    """What alignment needs of one article, computed once."""
     positions = article.evidence_tokens()
-    return [article.tokens.words[i] for i in positions], positions
+    return Side(
+        article=article,
+        vectors=vectors,
+        words=[article.tokens.words[i] for i in positions],
+        positions=positions,
+        sentence_of=_sentence_index(article),
+        stem_sets=[_stem_set(article, s.first, s.last) for s in article.sentences],
+    )
 
 
-def tiles(source: list[str], target: list[str], min_tile: int) -> list[Tile]:
-    """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first."""
+def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
+    """``target.vectors @ source.vectors.T`` (dense) for every target, in one sparse product.
+
+    The targets' rows are stacked and restricted to the source's columns (renumbered
+    0..m-1 in the same order, so every dot product adds the same terms in the same order
+    as the product in the full hashed space: the floats are identical); a product in the
+    2**20-column space would spend most of its time converting the transposed source.
+    """
+    rows = [target.vectors.shape[0] for target in targets]
+    if not targets or source.vectors.shape[0] == 0 or sum(rows) == 0:
+        return [np.zeros((count, source.vectors.shape[0])) for count in rows]
+    columns = np.unique(source.vectors.indices)
+    if len(columns) == 0:
+        return [np.zeros((count, source.vectors.shape[0])) for count in rows]
+    own = source.vectors
+    local_source = sparse.csr_matrix(
+        (own.data, np.searchsorted(columns, own.indices), own.indptr), shape=(own.shape[0], len(columns))
+    )
+    stacked = sparse.vstack([target.vectors for target in targets], format="csr")
+    slot = _column_slots(own.shape[1])
+    slot[columns] = np.arange(len(columns), dtype=np.int32)
+    position = slot[stacked.indices]
+    slot[columns] = -1
+    keep = position >= 0
+    row_of = np.repeat(np.arange(stacked.shape[0]), np.diff(stacked.indptr))[keep]
+    indptr = np.zeros(stacked.shape[0] + 1, dtype=np.int64)
+    np.cumsum(np.bincount(row_of, minlength=stacked.shape[0]), out=indptr[1:])
+    local_targets = sparse.csr_matrix(
+        (stacked.data[keep], position[keep], indptr), shape=(stacked.shape[0], len(columns))
+    )
+    product = (local_targets @ local_source.T).toarray()
+    bounds = np.cumsum([0, *rows])
+    return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
+
+
+_slots: np.ndarray = np.empty(0, dtype=np.int32)
+
+
+def _column_slots(width: int) -> np.ndarray:
+    """A reusable column → local column table (all -1 between calls), one per process."""
+    global _slots
+    if len(_slots) != width:
+        _slots = np.full(width, -1, dtype=np.int32)
+    return _slots
+
+
+def _kgram_index(words: list[str], size: int) -> dict[tuple[str, ...], list[int]]:
+    index: dict[tuple[str, ...], list[int]] = {}
+    for i in range(len(words) - size + 1):
+        index.setdefault(tuple(words[i : i + size]), []).append(i)
+    return index
+
+
+def tiles(
+    source: list[str], target: list[str], min_tile: int, index: dict[tuple[str, ...], list[int]] | None = None
+) -> list[Tile]:
+    """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first.
+
+    ``index`` is the ``min_tile``-gram index of ``source`` when the caller already has it.
+    """
     if len(source) < min_tile or len(target) < min_tile:
         return []
-    index: dict[tuple[str, ...], list[int]] = {}
-    for i in range(len(source) - min_tile + 1):
-        index.setdefault(tuple(source[i : i + min_tile]), []).append(i)
+    if index is None:
+        index = _kgram_index(source, min_tile)
     matches: list[Tile] = []
     for j in range(len(target) - min_tile + 1):
         starts = index.get(tuple(target[j : j + min_tile]))
@@ -167,17 +260,27 @@ def align(
     long; a shorter one only inside an aligned sentence pair, so a stock phrase in two
     unrelated sentences is not reuse.
     """
-    source_words, source_pos = _evidence_sequence(source)
-    target_words, target_pos = _evidence_sequence(target)
-    source_sentence = _sentence_index(source)
-    target_sentence = _sentence_index(target)
+    return align_sides(prepare(source, source_vectors), prepare(target, target_vectors), settings)
+
+
+def align_sides(
+    source_side: Side, target_side: Side, settings: AlignSettings, cosine: np.ndarray | None = None
+) -> list[Passage]:
+    """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched."""
+    source, target = source_side.article, target_side.article
+    source_pos, target_pos = source_side.positions, target_side.positions
+    source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = [
         piece
-        for t in tiles(source_words, target_words, settings.min_tile)
+        for t in tiles(
+            source_side.words, target_side.words, settings.min_tile, source_side.kgram_index(settings.min_tile)
+        )
         for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
     ]
     anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
-    pairs = _sentence_pairs(source, target, source_vectors, target_vectors, anchors, settings)
+    if cosine is None and source.sentences and target.sentences:
+        cosine = (target_side.vectors @ source_side.vectors.T).toarray()
+    pairs = _sentence_pairs(source_side, target_side, cosine, anchors, settings)
     accepted = {(i, j) for i, j, _ in pairs}
     kept = [
         tile
@@ -203,8 +306,11 @@ def align(
             )
         )
     for source_index, target_index, similarity in pairs:
+        shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
         passages.extend(
-            _rewrite_pieces(source, target, source_index, target_index, similarity, covered_target, tile_at, settings)
+            _rewrite_pieces(
+                source, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
+            )
         )
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
 
@@ -253,10 +359,9 @@ def _sentence_index(article: CleanArticle) -> list[int]:
 
 
 def _sentence_pairs(
-    source: CleanArticle,
-    target: CleanArticle,
-    source_vectors: sparse.csr_matrix,
-    target_vectors: sparse.csr_matrix,
+    source: Side,
+    target: Side,
+    cosine: np.ndarray | None,
     anchors: set[tuple[int, int]],
     settings: AlignSettings,
 ) -> list[tuple[int, int, float]]:
@@ -268,37 +373,43 @@ def _sentence_pairs(
     its neighbours' alignment in order (target j-1 → source i-1, or j+1 → i+1). A target
     sentence may take several source sentences (merged sentences) above ``anchor_threshold``.
     """
-    if not source.sentences or not target.sentences:
+    if not source.article.sentences or not target.article.sentences or cosine is None:
         return []
-    cosine = (target_vectors @ source_vectors.T).toarray()
-    source_stems = [_stem_set(source, s.first, s.last) for s in source.sentences]
-    target_stems = [_stem_set(target, s.first, s.last) for s in target.sentences]
+    source_stems, target_stems = source.stem_sets, target.stem_sets
 
     def shared(i: int, j: int) -> int:
         return len(target_stems[j] & source_stems[i])
 
+    # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
+    floor = min(settings.sentence_threshold, settings.anchor_threshold, settings.context_threshold)
+    floor = min(floor, settings.continuation_threshold)
+    live = np.flatnonzero(cosine.max(axis=1) >= floor).tolist()
+    if not live:
+        return []
+    rows = cosine.tolist()  # Python floats: the same values, faster to index one by one
+    best = cosine[live].argmax(axis=1).tolist()
+    top = np.argsort(-cosine[live], axis=1, kind="stable")[:, :3].tolist()
     chosen: dict[int, list[tuple[int, float]]] = {}
-    for j in range(cosine.shape[0]):
-        i = int(cosine[j].argmax())
-        strong = cosine[j, i] >= settings.sentence_threshold
-        anchored = (i, j) in anchors and cosine[j, i] >= settings.anchor_threshold
+    for j, i in zip(live, best, strict=True):
+        strong = rows[j][i] >= settings.sentence_threshold
+        anchored = (i, j) in anchors and rows[j][i] >= settings.anchor_threshold
         if (strong or anchored) and shared(i, j) >= settings.min_shared_stems:
-            chosen[j] = [(i, float(cosine[j, i]))]
-    for j in range(cosine.shape[0]):
+            chosen[j] = [(i, rows[j][i])]
+    for j, candidates in zip(live, top, strict=True):
         near = {i + d for k in (j - 1, j + 1) for i, _ in chosen.get(k, []) for d in (-1, 0, 1)}
         continuing = {i + 1 for i, _ in chosen.get(j - 1, [])} | {i - 1 for i, _ in chosen.get(j + 1, [])}
         taken = {i for i, _ in chosen.get(j, [])}
-        for i in np.argsort(-cosine[j], kind="stable")[:3]:
-            i = int(i)
+        for i in candidates:
             if i in taken or shared(i, j) < settings.min_shared_stems - 1:
                 continue
+            score = rows[j][i]
             if (
-                ((i, j) in anchors and cosine[j, i] >= settings.anchor_threshold)
-                or (i in near and cosine[j, i] >= settings.context_threshold)
-                or (i in continuing and cosine[j, i] >= settings.continuation_threshold)
-                or (taken and cosine[j, i] >= settings.anchor_threshold)
+                ((i, j) in anchors and score >= settings.anchor_threshold)
+                or (i in near and score >= settings.context_threshold)
+                or (i in continuing and score >= settings.continuation_threshold)
+                or (taken and score >= settings.anchor_threshold)
             ):
-                chosen.setdefault(j, []).append((i, float(cosine[j, i])))
+                chosen.setdefault(j, []).append((i, score))
                 taken.add(i)
     return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
 
@@ -313,6 +424,7 @@ def _rewrite_pieces(
     source_index: int,
     target_index: int,
     similarity: float,
+    shared: set[str],
     covered_target: np.ndarray,
     tile_at: dict[int, tuple[int, int, int, int]],
     settings: AlignSettings,
@@ -324,7 +436,6 @@ def _rewrite_pieces(
     bound it, else the source hull. Marks the stretches as covered.
     """
     s_sentence, t_sentence = source.sentences[source_index], target.sentences[target_index]
-    shared = _stem_set(source, s_sentence.first, s_sentence.last) & _stem_set(target, t_sentence.first, t_sentence.last)
     s_hull = _hull(source.stems, s_sentence.first, s_sentence.last, shared, settings.max_edge_gap)
     t_hull = _hull(target.stems, t_sentence.first, t_sentence.last, shared, settings.max_edge_gap)
     if s_hull is None or t_hull is None:

@@ -4,25 +4,32 @@ Three sources, united: MinHash LSH over whole articles (copies), MinHash LSH ove
 stem sets (rewrites that reuse a few passages: whole-article Jaccard of a rewrite can be
 0.07), and TF-IDF nearest neighbours over article stems (rewrites that hide from
 shingles). Candidates are cheap and generous; alignment decides.
+
+The LSH pairs are computed for the whole batch at once (numpy signatures, band by band);
+``reference_article_lsh_pairs`` / ``reference_sentence_lsh_pairs`` are the same pairs by
+datasketch's ``MinHashLSH``, one query per signature, kept as the tested reference.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from itertools import combinations
 
 import numpy as np
 from datasketch import MinHashLSH
 from scipy import sparse
 
 from dedup.clean import CleanArticle
-from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets
+from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures
 
 
 @dataclass(slots=True, frozen=True)
 class CandidateSettings:
     article_threshold: float = 0.5
     sentence_threshold: float = 0.4
+    sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
     tfidf_neighbours: int = 20
     tfidf_threshold: float = 0.2
 
@@ -30,8 +37,76 @@ class CandidateSettings:
 Pair = tuple[int, int]
 
 
+@lru_cache(maxsize=16)
+def bands(threshold: float, num_perm: int) -> tuple[int, int]:
+    """datasketch's (bands, rows per band) for ``threshold`` and ``num_perm``."""
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    return lsh.b, lsh.r
+
+
+def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0) -> set[Pair]:
+    """Pairs of distinct owners with two signature rows equal on at least one LSH band.
+
+    The same pairs as inserting every row into a datasketch ``MinHashLSH`` and querying each.
+    ``cap`` > 0 skips a bucket shared by more than ``cap`` owners (a stock sentence, not reuse).
+    """
+    count, num_perm = rows.shape
+    pairs: set[Pair] = set()
+    if count < 2:
+        return pairs
+    band_count, width = bands(threshold, num_perm)
+    for band in range(band_count):
+        block = np.ascontiguousarray(rows[:, band * width : (band + 1) * width])
+        keys = block.view(np.dtype((np.void, block.dtype.itemsize * width))).ravel()
+        _, bucket = np.unique(keys, return_inverse=True)
+        bucket = bucket.ravel().astype(np.int64)
+        sizes = np.bincount(bucket)
+        shared = sizes[bucket] > 1
+        if not shared.any():
+            continue
+        # distinct (bucket, owner) in bucket order, then every owner pair within a bucket
+        members = np.unique(bucket[shared] * (int(owners.max()) + 1) + owners[shared])
+        member_bucket = members // (int(owners.max()) + 1)
+        member_owner = members % (int(owners.max()) + 1)
+        cuts = np.flatnonzero(np.diff(member_bucket)) + 1
+        for group in np.split(member_owner, cuts):
+            if len(group) > 1 and (cap <= 0 or len(group) <= cap):
+                pairs.update(combinations(group.tolist(), 2))
+    return pairs
+
+
+def article_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
+    """MinHash signature rows of the articles' shingle sets (rows are independent: batches can be stacked)."""
+    return signatures(
+        [article_shingles(article, sketch.shingle_size) for article in articles], sketch.num_perm, sketch.seed
+    )
+
+
+def sentence_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> tuple[np.ndarray, np.ndarray]:
+    """MinHash signature rows of the sentence stem sets, and the index in ``articles`` of each row's article."""
+    owners: list[int] = []
+    sets: list[set[bytes]] = []
+    for index, article in enumerate(articles):
+        for stems in sentence_stem_sets(article, sketch.min_sentence_stems):
+            owners.append(index)
+            sets.append(stems)
+    return signatures(sets, sketch.sentence_num_perm, sketch.seed), np.array(owners, dtype=np.int64)
+
+
 def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
     """Pairs whose whole-article shingle sets are near-duplicates."""
+    return banded_pairs(article_signatures(articles, sketch), np.arange(len(articles), dtype=np.int64), threshold)
+
+
+def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
+    """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
+    return banded_pairs(*sentence_signatures(articles, sketch), threshold)
+
+
+def reference_article_lsh_pairs(
+    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float
+) -> set[Pair]:
+    """Readable reference for :func:`article_lsh_pairs`: datasketch, one signature at a time."""
     lsh = MinHashLSH(threshold=threshold, num_perm=sketch.num_perm)
     signatures = []
     for index, article in enumerate(articles):
@@ -43,8 +118,10 @@ def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, 
     }
 
 
-def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
-    """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
+def reference_sentence_lsh_pairs(
+    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float
+) -> set[Pair]:
+    """Readable reference for :func:`sentence_lsh_pairs`: datasketch, one signature at a time."""
     lsh = MinHashLSH(threshold=threshold, num_perm=sketch.sentence_num_perm)
     owners: list[int] = []
     signatures = []
@@ -62,20 +139,27 @@ def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings,
     return pairs
 
 
+def tfidf_block_pairs(vectors: sparse.csr_matrix, begin: int, end: int, neighbours: int, threshold: float) -> set[Pair]:
+    """The nearest-neighbour pairs of articles ``begin..end-1`` (rows are independent: blocks can run apart)."""
+    pairs: set[Pair] = set()
+    count = vectors.shape[0]
+    block = (vectors[begin:end] @ vectors.T).toarray()
+    for row, scores in enumerate(block):
+        index = begin + row
+        scores[index] = -1.0
+        k = min(neighbours, count - 1)
+        if k <= 0:
+            continue
+        top = np.argpartition(-scores, k - 1)[:k]
+        pairs.update(_ordered(index, int(other)) for other in top if scores[other] >= threshold)
+    return pairs
+
+
 def tfidf_pairs(vectors: sparse.csr_matrix, neighbours: int, threshold: float, chunk: int = 2048) -> set[Pair]:
     """Each article's nearest neighbours by TF-IDF cosine, above ``threshold``."""
     pairs: set[Pair] = set()
-    count = vectors.shape[0]
-    for begin in range(0, count, chunk):
-        block = (vectors[begin : begin + chunk] @ vectors.T).toarray()
-        for row, scores in enumerate(block):
-            index = begin + row
-            scores[index] = -1.0
-            k = min(neighbours, count - 1)
-            if k <= 0:
-                continue
-            top = np.argpartition(-scores, k - 1)[:k]
-            pairs.update(_ordered(index, int(other)) for other in top if scores[other] >= threshold)
+    for begin in range(0, vectors.shape[0], chunk):
+        pairs |= tfidf_block_pairs(vectors, begin, begin + chunk, neighbours, threshold)
     return pairs
 
 
@@ -87,7 +171,9 @@ def candidate_pairs(
 ) -> list[Pair]:
     """The union of the three candidate sources, sorted."""
     pairs = article_lsh_pairs(articles, sketch, settings.article_threshold)
-    pairs |= sentence_lsh_pairs(articles, sketch, settings.sentence_threshold)
+    pairs |= banded_pairs(
+        *sentence_signatures(articles, sketch), settings.sentence_threshold, settings.sentence_bucket_cap
+    )
     pairs |= tfidf_pairs(vectors, settings.tfidf_neighbours, settings.tfidf_threshold)
     return sorted(pairs)
 

@@ -85,6 +85,11 @@ def repeated_lines(texts: Iterable[str], *, min_articles: int = 3, max_words: in
     Long lines are never taken: a wire paragraph copied by many outlets is evidence, not
     furniture.
     """
+    return frequent_lines(short_line_counts(texts, max_words), min_articles)
+
+
+def short_line_counts(texts: Iterable[str], max_words: int = 20) -> Counter[str]:
+    """For every short line, the number of ``texts`` holding it (counts of parts add up to the whole)."""
     counts: Counter[str] = Counter()
     for text in texts:
         seen = set()
@@ -93,6 +98,11 @@ def repeated_lines(texts: Iterable[str], *, min_articles: int = 3, max_words: in
             if line and len(line.split()) <= max_words:
                 seen.add(line)
         counts.update(seen)
+    return counts
+
+
+def frequent_lines(counts: Counter[str], min_articles: int) -> frozenset[str]:
+    """The lines of ``counts`` held by at least ``min_articles`` articles."""
     return frozenset(line for line, count in counts.items() if count >= min_articles)
 
 

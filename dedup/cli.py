@@ -52,12 +52,24 @@ def _configure_logging(verbose: bool, quiet: bool) -> Console:
     return stderr
 
 
+_UNITS = {"align": "pairs", "passages": "pairs"}
+
+
 def _progress_factory(progress: Progress | None) -> Callable[[str, int], Callable[[int], None]]:
+    """Progress callbacks for the pipeline: one bar per stage, with its count and rate."""
+
     def factory(label: str, total: int) -> Callable[[int], None]:
         if progress is None:
             return lambda advance: None
-        task = progress.add_task(label, total=total)
-        return lambda advance: progress.advance(task, advance)
+        task = progress.add_task(label, total=total, rate="")
+        unit = _UNITS.get(label, "articles")
+
+        def tick(advance: int) -> None:
+            progress.advance(task, advance)
+            speed = progress.tasks[task].speed
+            progress.update(task, rate=f"{speed:,.0f} {unit}/s" if speed else "")
+
+        return tick
 
     return factory
 
@@ -92,6 +104,7 @@ def cluster_command(
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
+            TextColumn("{task.fields[rate]}"),
             console=stderr,
             transient=True,
             disable=not show_progress,

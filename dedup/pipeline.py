@@ -8,19 +8,31 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from dedup.align import AlignSettings, align
-from dedup.candidates import CandidateSettings, candidate_pairs
-from dedup.clean import CleanArticle, clean_article, repeated_lines
+import numpy as np
+from scipy import sparse
+
+from dedup.align import AlignSettings, Side, align_sides, prepare, sentence_cosines
+from dedup.candidates import (
+    CandidateSettings,
+    article_signatures,
+    banded_pairs,
+    sentence_signatures,
+    tfidf_block_pairs,
+)
+from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
 from dedup.cluster import group, wire_versions
+from dedup.engine import default_workers, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
-from dedup.origin import OriginSettings, build_cluster, measured_sources
+from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measured_sources
 from dedup.score import ScoreSettings, coverage, judge
-from dedup.similarity import article_vectors, sentence_vectors
+from dedup.similarity import article_vectors, sentence_counts, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
 
 log = logging.getLogger(__name__)
@@ -77,19 +89,136 @@ def _no_progress(label: str, total: int) -> Callable[[int], None]:
     return lambda advance: None
 
 
+Group = tuple[int, list[int]]  # a source article and its target articles
+MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
+MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
+MIN_PARALLEL_ARTICLES = 200
+
+
+def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
+    """(source, targets) groups of directed pairs, in pair order, cut into batches of about ``batch_pairs``."""
+    groups: list[Group] = []
+    for source, target in pairs:
+        if groups and groups[-1][0] == source:
+            groups[-1][1].append(target)
+        else:
+            groups.append((source, [target]))
+    batches: list[list[Group]] = []
+    size = batch_pairs
+    for item in groups:
+        if size >= batch_pairs:
+            batches.append([])
+            size = 0
+        batches[-1].append(item)
+        size += len(item[1])
+    return batches
+
+
+def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
+    """How many articles of the batch hold each short line (furniture candidates)."""
+    return [short_line_counts(article.text for article in batch)]
+
+
+@dataclass(slots=True)
+class CleanBatch:
+    """What the per-article stages give for a batch: cleaned articles, sentence n-gram counts, signatures."""
+
+    cleaned: list[CleanArticle]
+    counts: sparse.csr_matrix
+    article_rows: np.ndarray
+    sentence_rows: np.ndarray
+    sentence_owners: np.ndarray  # index of each sentence row's article within the batch
+
+
+def clean_batch(shared: tuple[frozenset[str], SketchSettings], batch: list[Article]) -> list[CleanBatch]:
+    """Clean a batch of articles, count the character n-grams of their sentences, sketch them."""
+    repeated, sketch = shared
+    cleaned = [clean_article(article, repeated) for article in batch]
+    return [
+        CleanBatch(
+            cleaned,
+            sentence_counts(cleaned),
+            article_signatures(cleaned, sketch),
+            *sentence_signatures(cleaned, sketch),
+        )
+    ]
+
+
+def tfidf_batch(shared: tuple[sparse.csr_matrix, CandidateSettings], batch: tuple[int, int]) -> list[tuple[int, int]]:
+    """TF-IDF neighbour pairs of one block of articles."""
+    vectors, settings = shared
+    return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold))
+
+
+class _StageClock:
+    """Logs (debug) the wall seconds of each stage since the previous call."""
+
+    def __init__(self, articles: int) -> None:
+        self.articles = articles
+        self.last = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        log.debug("stage %s: %.2fs (%d articles)", name, now - self.last, self.articles)
+        self.last = now
+
+
+class PreparedArticles:
+    """Articles prepared for alignment on first use, in whichever process uses them (workers share the work)."""
+
+    def __init__(self, cleaned: list[CleanArticle], vectors: list[sparse.csr_matrix]) -> None:
+        self.cleaned = cleaned
+        self.vectors = vectors
+        self.sides: list[Side | None] = [None] * len(cleaned)
+
+    def __getitem__(self, index: int) -> Side:
+        side = self.sides[index]
+        if side is None:
+            side = self.sides[index] = prepare(self.cleaned[index], self.vectors[index])
+        return side
+
+
+def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: list[Group]) -> list[list[Passage]]:
+    """Passages of every (source, target) pair of ``batch``, in order (one sparse product per source)."""
+    articles, settings = sides
+    found: list[list[Passage]] = []
+    for source, targets in batch:
+        cosines = sentence_cosines(articles[source], [articles[t] for t in targets])
+        found.extend(
+            align_sides(articles[source], articles[t], settings, cosine)
+            for t, cosine in zip(targets, cosines, strict=True)
+        )
+        articles[source].kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
+    return found
+
+
+def judge_groups(shared: tuple[PreparedArticles, Settings], batch: list[Group]) -> list[PairVerdict]:
+    """Passages and verdict of every candidate pair of ``batch``, in order."""
+    articles, settings = shared
+    passages = align_groups((articles, settings.align), batch)
+    pairs = [(source, target) for source, targets in batch for target in targets]
+    return [
+        judge(articles[s].article, articles[t].article, found, settings.score)
+        for (s, t), found in zip(pairs, passages, strict=True)
+    ]
+
+
 def cluster(
     articles: Iterable[Article | Mapping[str, Any]],
     *,
     settings: Settings | None = None,
     skipped: Iterable[Skipped] = (),
     progress: Progress = _no_progress,
+    workers: int | None = None,
     **overrides: Any,
 ) -> Result:
     """Cluster ``articles`` into wire-story clusters with origins and derived passages.
 
-    ``overrides`` set parameters by name (``sentence_threshold=0.5``). Raises
+    ``overrides`` set parameters by name (``sentence_threshold=0.5``). ``workers``: processes
+    for alignment (default: the cores available; the result does not depend on it). Raises
     ``NoArticlesError`` when there is nothing to cluster.
     """
+    workers = default_workers() if workers is None else workers
     settings = (settings or Settings()).with_overrides(**overrides)
     skipped = list(skipped)
     by_id: dict[str, Article] = {}
@@ -102,42 +231,113 @@ def cluster(
     if not by_id:
         raise NoArticlesError("no readable article to cluster")
     ordered = [by_id[key] for key in sorted(by_id)]
-    repeated = repeated_lines((a.text for a in ordered), min_articles=settings.boilerplate_min_articles)
+    size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
+    parallel = workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1
+    batches = [ordered[k : k + size] for k in range(0, len(ordered), size)]
+    stage = _StageClock(len(ordered))
+    counts: Counter[str] = Counter()
+    for part in run_batches(line_counts_batch, None, batches, workers=parallel):
+        counts.update(part)
+    repeated = frequent_lines(counts, settings.boilerplate_min_articles)
+    stage("furniture lines")
     tick = progress("clean", len(ordered))
-    cleaned: list[CleanArticle] = []
-    for article in ordered:
-        cleaned.append(clean_article(article, repeated))
-        tick(1)
-    sentence_rows = sentence_vectors(cleaned)
-    pairs = candidate_pairs(cleaned, article_vectors(cleaned), settings.sketch, settings.candidates)
+    parts: list[CleanBatch] = run_batches(
+        clean_batch,
+        (repeated, settings.sketch),
+        batches,
+        workers=parallel,
+        done=lambda batch: tick(len(batch)),
+    )
+    cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
+    stage("clean and sketch")
+    sentence_rows = sentence_vectors(cleaned, sparse.vstack([part.counts for part in parts], format="csr"))
+    firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
+    candidates = settings.candidates
+    stage("sentence vectors")
+    found = banded_pairs(
+        np.vstack([part.article_rows for part in parts]),
+        np.arange(len(cleaned), dtype=np.int64),
+        candidates.article_threshold,
+    )
+    found |= banded_pairs(
+        np.vstack([part.sentence_rows for part in parts]),
+        np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)]),
+        candidates.sentence_threshold,
+        candidates.sentence_bucket_cap,
+    )
+    del parts  # the batches' counts and signatures are no longer needed
+    chunk = 2048
+    blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
+    stage("LSH pairs")
+    tick = progress("candidates", len(cleaned))
+    found.update(
+        run_batches(
+            tfidf_batch,
+            (article_vectors(cleaned), candidates),
+            blocks,
+            workers=parallel,
+            done=lambda block: tick(block[1] - block[0]),
+        )
+    )
+    stage("TF-IDF neighbours")
+    pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
+    sides = PreparedArticles(cleaned, sentence_rows)
+    batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    verdicts: list[PairVerdict] = []
-    for i, j in pairs:
-        passages = align(cleaned[i], cleaned[j], sentence_rows[i], sentence_rows[j], settings.align)
-        verdicts.append(judge(cleaned[i], cleaned[j], passages, settings.score))
-        tick(1)
+    verdicts: list[PairVerdict] = run_batches(
+        judge_groups,
+        (sides, settings),
+        _groups(pairs, batch_pairs),
+        workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
+        done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+    )
     index = {article.id: k for k, article in enumerate(cleaned)}
     by_clean = {article.id: article for article in cleaned}
 
-    def directed_passages(source: str, target: str, verdict: PairVerdict) -> list[Passage]:
-        if verdict.a == source:
-            return verdict.passages
-        s, t = index[source], index[target]
-        return align(cleaned[s], cleaned[t], sentence_rows[s], sentence_rows[t], settings.align)
-
-    clusters: list[Cluster] = []
-    all_passages: list[Passage] = []
+    stage(f"align and judge ({len(pairs)} pairs)")
+    built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
     versions = wire_versions([(a.id, a.text) for a in cleaned]) if settings.group_wire_versions else []
-    for members in group([a.id for a in cleaned], verdicts, versions):
+    groups = group([a.id for a in cleaned], verdicts, versions)
+    # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
+    # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
+    group_of = {member: number for number, members in enumerate(groups) for member in members}
+    inside: dict[int, list[PairVerdict]] = {}
+    for verdict in verdicts:
+        if (verdict.relation != "unrelated" or verdict.passages) and group_of[verdict.a] == group_of[verdict.b]:
+            inside.setdefault(group_of[verdict.a], []).append(verdict)
+    for number, members in enumerate(groups):
         if len(members) == 1:
             singletons.append(members[0])
             continue
-        record, edges = build_cluster(f"c{len(clusters) + 1:04d}", members, by_clean, verdicts, settings.origin)
+        record = build_cluster(f"c{len(built) + 1:04d}", members, by_clean, inside.get(number, []), settings.origin)
+        built.append(record)
+    # edges directed against their pair's order are aligned again in that direction, batched by source
+    stage("cluster and origin")
+    reversed_pairs = sorted(
+        {(index[e.source], index[e.target]) for _, edges in built for e in edges if e.verdict.a != e.source}
+    )
+    tick = progress("passages", len(reversed_pairs))
+    reversed_passages = run_batches(
+        align_groups,
+        (sides, settings.align),
+        _groups(reversed_pairs, batch_pairs),
+        workers=workers if len(reversed_pairs) >= MIN_PARALLEL_PAIRS else 1,
+        done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+    )
+    realigned = dict(zip(reversed_pairs, reversed_passages, strict=True))
+
+    stage(f"passages, reversed pairs ({len(reversed_pairs)})")
+    clusters: list[Cluster] = []
+    all_passages: list[Passage] = []
+    for record, edges in built:
         incoming: dict[str, list[Passage]] = {}
         for edge in edges:
-            passages = directed_passages(edge.source, edge.target, edge.verdict)
+            if edge.verdict.a == edge.source:
+                passages = edge.verdict.passages
+            else:
+                passages = realigned[(index[edge.source], index[edge.target])]
             all_passages.extend(passages)
             incoming.setdefault(edge.target, []).extend(passages)
         for member in record.members:
@@ -148,6 +348,7 @@ def cluster(
                 member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
+    stage("assemble")
     return Result(
         clusters=clusters,
         passages=all_passages,

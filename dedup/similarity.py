@@ -32,12 +32,25 @@ def sentence_strings(article: CleanArticle) -> list[str]:
     return [" ".join(words[s.first : s.last]) for s in article.sentences]
 
 
-def sentence_vectors(articles: Sequence[CleanArticle]) -> list[sparse.csr_matrix]:
-    """L2-normalised TF-IDF rows of every evidence sentence, one matrix per article."""
+def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
+    """Hashed character n-gram counts of every evidence sentence, in order (rows are independent,
+    so the counts of a batch split in parts, stacked, equal the counts of the whole)."""
     strings = [s for article in articles for s in sentence_strings(article)]
     if not strings:
+        return sparse.csr_matrix((0, 2**20))
+    return _SENTENCE_HASHER.transform(strings).tocsr()
+
+
+def sentence_vectors(
+    articles: Sequence[CleanArticle], counts: sparse.csr_matrix | None = None
+) -> list[sparse.csr_matrix]:
+    """L2-normalised TF-IDF rows of every evidence sentence, one matrix per article.
+
+    ``counts``: :func:`sentence_counts` of ``articles`` when already computed.
+    """
+    counts = sentence_counts(articles) if counts is None else counts
+    if counts.shape[0] == 0:
         return [sparse.csr_matrix((0, 2**20)) for _ in articles]
-    counts = _SENTENCE_HASHER.transform(strings)
     weighted = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     weighted = normalize(weighted, copy=False)
     bounds = np.cumsum([0] + [len(article.sentences) for article in articles])

@@ -4,12 +4,17 @@ Article sketches use word 5-gram shingles of the evidence text (copies). Sentenc
 use the set of content stems of each evidence unit, which survives reordering and light
 rewording, so a rewrite that reuses a few sentences still collides. Hashing is xxhash
 (32-bit) with datasketch's ``affine32`` permutation scheme, stored with every signature.
+``signatures`` computes the signatures of a whole batch of sets with numpy; ``minhash``
+(datasketch, one set at a time) is the reference it is tested against.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
+import numpy as np
 import xxhash
 from datasketch import MinHash
 
@@ -54,3 +59,52 @@ def minhash(values: set[bytes], num_perm: int, seed: int) -> MinHash:
     signature = MinHash(num_perm=num_perm, seed=seed, hashfunc=_hash, scheme=SCHEME)
     signature.update_batch(sorted(values))
     return signature
+
+
+@lru_cache(maxsize=16)
+def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """datasketch's ``affine32`` permutation parameters ``(a, b)`` for ``num_perm`` and ``seed``."""
+    a, b = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
+    return a.astype(np.uint32), b.astype(np.uint32)
+
+
+def _fmix32(values: np.ndarray) -> np.ndarray:
+    """The MurmurHash3 finalizer datasketch applies to every hash before permuting it."""
+    values = values ^ (values >> np.uint32(16))
+    values = values * np.uint32(0x85EBCA6B)
+    values = values ^ (values >> np.uint32(13))
+    values = values * np.uint32(0xC2B2AE35)
+    return values ^ (values >> np.uint32(16))
+
+
+def signatures(sets: Sequence[Iterable[bytes]], num_perm: int, seed: int, chunk: int = 1 << 16) -> np.ndarray:
+    """MinHash signatures (uint32, one row per set) of every set at once; row k equals
+    ``minhash(sets[k], num_perm, seed).hashvalues`` (an empty set keeps datasketch's empty value).
+
+    The permuted values are reduced in chunks of about ``chunk`` values so memory stays bounded.
+    """
+    a, b = permutations(num_perm, seed)
+    result = np.full((len(sets), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    hashes: list[int] = []
+    sizes = np.zeros(len(sets), dtype=np.int64)
+    for row, values in enumerate(sets):
+        before = len(hashes)
+        hashes.extend(map(xxhash.xxh32_intdigest, values))
+        sizes[row] = len(hashes) - before
+    if not hashes:
+        return result
+    mixed = _fmix32(np.array(hashes, dtype=np.uint32))
+    ends = np.cumsum(sizes)
+    starts = ends - sizes
+    row = 0
+    while row < len(sets):
+        last = int(np.searchsorted(ends, ends[row - 1] + chunk if row else chunk, side="right"))
+        last = max(last, row + 1)
+        filled = row + np.flatnonzero(sizes[row:last])
+        if len(filled):
+            begin, end = int(starts[filled[0]]), int(ends[filled[-1]])
+            with np.errstate(over="ignore"):  # (permutation, value): reduceat along axis 1 is the fast one
+                permuted = a[:, None] * mixed[None, begin:end] + b[:, None]
+            result[filled] = np.minimum.reduceat(permuted, starts[filled] - begin, axis=1).T
+        row = last
+    return result

@@ -1,0 +1,69 @@
+"""Engines: run a pure stage function over batches, in this process or on several cores.
+
+A stage function takes ``(shared, batch)`` and returns a list; the engine returns the
+concatenation of the results in batch order, so the output does not depend on the number
+of workers. With ``workers > 1`` the batches go to a process pool started by ``fork``:
+``shared`` (the cleaned articles, their vectors…) is inherited by the workers rather than
+pickled, and only the batches and their results cross the process boundary. Where
+``fork`` is unavailable the engine runs in process.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, TypeVar
+
+Batch = TypeVar("Batch")
+Item = TypeVar("Item")
+
+_shared: Any = None
+_function: Callable[[Any, Any], list[Any]] | None = None
+
+
+def default_workers() -> int:
+    """The cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _run_inherited(batch: Any) -> list[Any]:
+    assert _function is not None
+    return _function(_shared, batch)
+
+
+def run_batches(
+    function: Callable[[Any, Batch], list[Item]],
+    shared: Any,
+    batches: Sequence[Batch],
+    *,
+    workers: int = 1,
+    done: Callable[[Batch], None] | None = None,
+) -> list[Item]:
+    """``function(shared, batch)`` for every batch, results concatenated in batch order.
+
+    ``done`` is called in this process after each batch (progress bars).
+    """
+    global _shared, _function
+    results: list[Item] = []
+    if workers <= 1 or len(batches) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+        for batch in batches:
+            results.extend(function(shared, batch))
+            if done:
+                done(batch)
+        return results
+    _shared, _function = shared, function
+    try:
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=context) as pool:
+            for batch, part in zip(batches, pool.map(_run_inherited, batches), strict=True):
+                results.extend(part)
+                if done:
+                    done(batch)
+    finally:
+        _shared, _function = None, None
+    return results

@@ -1,0 +1,121 @@
+"""The batch fast paths equal their readable references: signatures, LSH pairs, sentence cosines, engines."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import pipeline
+from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cosines
+from dedup.candidates import (
+    article_lsh_pairs,
+    banded_pairs,
+    reference_article_lsh_pairs,
+    reference_sentence_lsh_pairs,
+    sentence_lsh_pairs,
+)
+from dedup.clean import clean_article
+from dedup.model import Article
+from dedup.pipeline import cluster
+from dedup.similarity import sentence_vectors
+from dedup.sketch import SketchSettings, minhash, signatures
+
+value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
+
+
+@settings(max_examples=100, deadline=None)
+@given(value_sets, st.sampled_from([16, 64, 128]), st.integers(min_value=1, max_value=5), st.sampled_from([7, 1 << 16]))
+def test_batch_signatures_equal_datasketch(sets, num_perm, seed, chunk):
+    fast = signatures(sets, num_perm, seed, chunk=chunk)
+    assert fast.shape == (len(sets), num_perm)
+    for row, values in zip(fast, sets, strict=True):
+        assert np.array_equal(row, minhash(values, num_perm, seed).hashvalues)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 8), st.sets(st.sampled_from([b"a", b"b", b"c", b"d", b"e"]), max_size=5))),
+    st.sampled_from([0.3, 0.5, 0.8]),
+)
+def test_banded_pairs_equal_datasketch_lsh(rows, threshold):
+    from datasketch import MinHashLSH
+
+    owners = np.array([owner for owner, _ in rows], dtype=np.int64)
+    sigs = signatures([values for _, values in rows], 32, 1)
+    lsh = MinHashLSH(threshold=threshold, num_perm=32)
+    sketches = [minhash(values, 32, 1) for _, values in rows]
+    for key, sketch in enumerate(sketches):
+        lsh.insert(key, sketch)
+    expected = {
+        (min(owners[k], owners[o]), max(owners[k], owners[o]))
+        for k, sketch in enumerate(sketches)
+        for o in lsh.query(sketch)
+        if owners[o] != owners[k]
+    }
+    assert banded_pairs(sigs, owners, threshold) == expected
+
+
+def _articles() -> list:
+    texts = [
+        "A man who attacked a pensioner with a hammer was jailed for eight years at Leeds Crown Court today. "
+        "The judge said he had shown no remorse. Police said the victim was recovering at home.",
+        "A man who attacked a pensioner with a hammer was jailed for eight years at Leeds Crown Court. "
+        "Police said the victim, 81, was recovering at home with her family.",
+        "A pensioner was attacked with a hammer; her attacker got eight years at Leeds Crown Court on Monday. "
+        "He showed no remorse, the judge said.",
+        "Oil prices fell sharply on Monday as traders worried about demand in China and Europe.",
+        "Oil prices dropped sharply on Monday because traders worried about demand in Europe and China. "
+        "Brent crude lost two dollars a barrel.",
+        "",
+    ]
+    return [clean_article(Article(f"a{k}", text)) for k, text in enumerate(texts)]
+
+
+def test_candidate_pairs_equal_reference():
+    cleaned = _articles()
+    sketch = SketchSettings()
+    assert article_lsh_pairs(cleaned, sketch, 0.5) == reference_article_lsh_pairs(cleaned, sketch, 0.5)
+    assert sentence_lsh_pairs(cleaned, sketch, 0.4) == reference_sentence_lsh_pairs(cleaned, sketch, 0.4)
+
+
+def test_batched_cosines_are_the_full_product_bit_for_bit():
+    cleaned = _articles()
+    vectors = sentence_vectors(cleaned)
+    sides = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for source in sides:
+        batched = sentence_cosines(source, sides)
+        for target, cosine in zip(sides, batched, strict=True):
+            full = (target.vectors @ source.vectors.T).toarray()
+            assert cosine.shape == full.shape
+            assert np.array_equal(cosine, full)
+            assert align_sides(source, target, AlignSettings(), cosine) == align(
+                source.article, target.article, source.vectors, target.vectors, AlignSettings()
+            )
+
+
+def test_result_does_not_depend_on_workers(seed_texts, monkeypatch):
+    articles = [{"id": key, "text": text} for key, text in seed_texts.items()]
+    articles += [{"id": f"extra{k}", "text": a.text} for k, a in enumerate(_articles())]
+    one = cluster(articles, workers=1)
+    monkeypatch.setattr(pipeline, "MIN_BATCH_PAIRS", 1)
+    monkeypatch.setattr(pipeline, "MIN_PARALLEL_PAIRS", 1)
+    monkeypatch.setattr(pipeline, "MIN_PARALLEL_ARTICLES", 1)
+    batches: list = []
+    real = pipeline.run_batches
+    monkeypatch.setattr(
+        pipeline, "run_batches", lambda *a, **k: batches.append((a[0].__name__, len(a[2]))) or real(*a, **k)
+    )
+    two = cluster(articles, workers=2)
+    ran = dict(batches)
+    assert ran["clean_batch"] > 1 and ran["judge_groups"] > 1  # the pool really ran several batches
+    assert dataclasses.asdict(one) == dataclasses.asdict(two)
+
+
+def test_bucket_cap_skips_only_crowded_buckets():
+    rows = np.array([[1, 2, 3, 4]] * 4 + [[9, 9, 9, 9]] * 2, dtype=np.uint32)
+    owners = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
+    assert banded_pairs(rows, owners, 0.5) == {(a, b) for a in range(4) for b in range(a + 1, 4)} | {(4, 5)}
+    assert banded_pairs(rows, owners, 0.5, cap=3) == {(4, 5)}
