@@ -37,9 +37,9 @@ from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
-from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster
+from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings
-from dedup.score import ScoreSettings, covered_chars, judge
+from dedup.score import ScoreSettings, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
@@ -800,31 +800,26 @@ class Index:
         inside = set(members)
         own = [v for v in verdicts if v.a in inside and v.b in inside]
         record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
-        # vectors of the members whose derived edges are aligned again, in one weighting (rows are independent)
-        needed = sorted(
-            {e.source for e in edges if e.verdict.relation in DERIVED and e.verdict.a != e.source}
-            | {e.target for e in edges if e.verdict.relation in DERIVED and e.verdict.a != e.source}
-        )
+        # what a derived member receives, as the batch measures it: the passages of every edge into it
+        # (edges judged in the other direction are aligned again, in one weighting: rows are independent)
+        derived = {m.id for m in record.members if m.role == "derived"}
+        into = [e for e in edges if e.target in derived]
+        needed = sorted({m for e in into if e.verdict.a != e.source for m in (e.source, e.target)})
         vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
-        for edge in edges:
-            if edge.verdict.relation in DERIVED:
-                if edge.verdict.a == edge.source:
-                    passages = edge.verdict.passages
-                else:
-                    passages = align(
-                        cleaned[edge.source],
-                        cleaned[edge.target],
-                        vectors[edge.source],
-                        vectors[edge.target],
-                        self.settings.align,
-                    )
-                incoming.setdefault(edge.target, []).extend(passages)
-        for member in record.members:
-            if member.role == "derived":
-                reused = covered_chars([p.target_span for p in incoming.get(member.id, [])])
-                member.coverage = round(reused / max(cleaned[member.id].evidence_chars, 1), 4)
-                member.extent = "whole" if member.coverage >= self.settings.origin.whole_coverage else "partial"
+        for edge in into:
+            if edge.verdict.a == edge.source:
+                passages = edge.verdict.passages
+            else:
+                passages = align(
+                    cleaned[edge.source],
+                    cleaned[edge.target],
+                    vectors[edge.source],
+                    vectors[edge.target],
+                    self.settings.align,
+                )
+            incoming.setdefault(edge.target, []).extend(passages)
+        measure_members(record, incoming, cleaned, self.settings.origin.whole_coverage)
         return _cluster_dict(record), edges
 
     # --- storing ----------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from dedup.clean import CleanArticle
 from dedup.credits import WIRE_SERVICES, credited_sources, own_outlets
-from dedup.model import Cluster, Member, PairVerdict
+from dedup.model import Cluster, Member, PairVerdict, Passage
 from dedup.score import coverage as coverage_of_spans
 from dedup.score import is_verbatim_run
 
@@ -139,6 +139,25 @@ def measured_sources(member: Member, origin: str | None, articles: Mapping[str, 
     """
     primary = {s for s in member.sources if s == origin or own_outlets(articles[s].credits) & WIRE_SERVICES}
     return primary or set(member.sources)
+
+
+def measure_members(
+    record: Cluster,
+    incoming: Mapping[str, Sequence[Passage]],
+    articles: Mapping[str, CleanArticle],
+    whole_coverage: float,
+) -> None:
+    """Set each derived member's coverage and extent from the passages it receives (``incoming``).
+
+    Measured against ``measured_sources`` only; the batch (``pipeline.cluster``) and the index
+    (``Index``) both finish their cluster records with this.
+    """
+    for member in record.members:
+        if member.role == "derived":
+            sources = measured_sources(member, record.origin, articles)
+            spans = [p.target_span for p in incoming.get(member.id, ()) if p.source in sources]
+            member.coverage = round(coverage_of_spans(articles[member.id], spans), 4)
+            member.extent = "whole" if member.coverage >= whole_coverage else "partial"
 
 
 def _union_coverage(

@@ -30,8 +30,8 @@ from dedup.cluster import group, wire_versions
 from dedup.engine import default_workers, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
-from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measured_sources
-from dedup.score import ScoreSettings, coverage, judge
+from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
+from dedup.score import ScoreSettings, judge
 from dedup.similarity import article_vectors, sentence_counts, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
 
@@ -340,12 +340,7 @@ def cluster(
                 passages = realigned[(index[edge.source], index[edge.target])]
             all_passages.extend(passages)
             incoming.setdefault(edge.target, []).extend(passages)
-        for member in record.members:
-            if member.role == "derived":
-                sources = measured_sources(member, record.origin, by_clean)
-                spans = [p.target_span for p in incoming.get(member.id, []) if p.source in sources]
-                member.coverage = round(coverage(by_clean[member.id], spans), 4)
-                member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"
+        measure_members(record, incoming, by_clean, settings.origin.whole_coverage)
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
     stage("assemble")
