@@ -35,6 +35,7 @@ from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
+from dedup.credits import wire_slug
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
@@ -110,6 +111,7 @@ def settings_from_dict(values: Mapping[str, Any]) -> Settings:
             score=ScoreSettings(**values["score"]),
             origin=OriginSettings(**values["origin"]),
             boilerplate_min_articles=values["boilerplate_min_articles"],
+            group_wire_versions=values["group_wire_versions"],
         )
     except (KeyError, TypeError) as error:
         raise ParametersError(f"the index holds settings this version of dedup does not know ({error})") from None
@@ -164,6 +166,8 @@ class _Evaluation:
     old_components: set[int]
     clusters: list[dict[str, Any]]
     edges: dict[tuple[str, str], DirectedEdge]
+    slug: str | None = None  # its wire slug (when the settings group wire versions)
+    weak: dict[int, PairVerdict] = dataclasses.field(default_factory=dict)  # unrelated, with passages
 
 
 class Index:
@@ -587,6 +591,8 @@ class Index:
             new = self._prepare_row(row, new_furniture)
             holders[holder] = (row, new_furniture, old, new)
         evaluation = _Evaluation(article, prepared, line_keys, counts, holders, (), {}, {}, set(), set(), [], {})
+        if self.settings.group_wire_versions:
+            evaluation.slug = wire_slug(article.text)
         self._apply(evaluation, +1)
         try:
             self._judge_candidates(session, evaluation)
@@ -632,6 +638,8 @@ class Index:
                 )
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
+            elif verdict.passages:
+                evaluation.weak[key] = verdict
 
     def _may_relate(
         self,
@@ -698,21 +706,28 @@ class Index:
         return {order[i] for i in best if scores[i] >= settings.tfidf_threshold}
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
-        if not evaluation.verdicts:
+        """The component the new article joins (its related articles and its wire slug's takes, with
+        their components) and that component's clusters."""
+        versions = session.slug_holders(evaluation.slug) if evaluation.slug is not None else set()
+        if not evaluation.verdicts and not versions:
             return
-        related_rows = {key: evaluation.rows[key] for key in evaluation.verdicts}
-        components = {row.component for row in related_rows.values() if row.component is not None}
-        members: set[int] = set(related_rows)
+        unread = versions - set(evaluation.rows)
+        if unread:
+            evaluation.rows.update(session.articles(unread))
+        joined = {key: evaluation.rows[key] for key in set(evaluation.verdicts) | versions}
+        components = {row.component for row in joined.values() if row.component is not None}
+        members: set[int] = set(joined)
         for component in components:
             members.update(session.members(component))
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = self._stored_verdicts(session, members)
+        stored = self._stored_verdicts(session, members) + self._stored_verdicts(session, members, weak=True)
+        weak = [verdict for key, verdict in evaluation.weak.items() if key in members]
         previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
             session,
             members,
-            stored + list(evaluation.verdicts.values()),
+            stored + list(evaluation.verdicts.values()) + weak,
             evaluation,
             previous,
             evaluation.rows,
@@ -720,10 +735,11 @@ class Index:
         evaluation.clusters = clusters
         evaluation.edges = edges
 
-    def _stored_verdicts(self, session: Session, keys: Iterable[int]) -> list[PairVerdict]:
-        """The stored related pairs among ``keys``, decoded once per process (a stored pair never changes)."""
+    def _stored_verdicts(self, session: Session, keys: Iterable[int], *, weak: bool = False) -> list[PairVerdict]:
+        """The stored related (or ``weak``) pairs among ``keys``, decoded once per process (a stored pair
+        never changes, and a pair of keys is either related or weak)."""
         verdicts = []
-        for a, b, data in session.pair_blobs(keys):
+        for a, b, data in session.pair_blobs(keys, weak=weak):
             verdicts.append(self._pair_verdicts.get_or((a, b), lambda data=data: record_verdict(unpack_json(data))))
         return verdicts
 
@@ -752,7 +768,16 @@ class Index:
         known = {tuple(sorted(m["id"] for m in record["members"])): record for record in previous}
         records: list[dict[str, Any]] = []
         all_edges: dict[tuple[str, str], DirectedEdge] = {}
-        for members in group(sorted(ids), verdicts):
+        versions: list[list[str]] = []
+        if self.settings.group_wire_versions:
+            name_of = {key: name for name, key in key_of.items()}
+            by_slug: dict[str, list[str]] = {}
+            for key, slug in session.slugs(name_of).items():
+                by_slug.setdefault(slug, []).append(name_of[key])
+            if evaluation is not None and evaluation.slug is not None:
+                by_slug.setdefault(evaluation.slug, []).append(evaluation.article.id)
+            versions = [sorted(ids_of) for _, ids_of in sorted(by_slug.items())]
+        for members in group(sorted(ids), verdicts, versions):
             if len(members) == 1:
                 continue
             if tuple(members) in known and not touched & set(members):
@@ -833,6 +858,7 @@ class Index:
             pack_stems(prepared.stem_counts),
             evaluation.terms,
             clean_bytes(prepared.cleaned),
+            evaluation.slug,
         )
         session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
@@ -851,7 +877,9 @@ class Index:
         last_change = session.log_change(key, +1, prepared.furniture)
         for other, verdict in evaluation.verdicts.items():
             session.put_pair(key, other, verdict_record(verdict))
-        if evaluation.verdicts:
+        for other, verdict in evaluation.weak.items():
+            session.put_weak_pair(key, other, verdict_record(verdict))
+        if evaluation.component_keys:
             members = evaluation.component_keys | {key}
             component = min(members)
             session.set_components({member: component for member in members})
@@ -921,6 +949,12 @@ class Index:
     def _recluster(self, session: Session, keys: list[int], previous: list[dict[str, Any]]) -> None:
         """Split ``keys`` into related components again and rebuild their clusters."""
         links = session.neighbours(keys)
+        by_slug: dict[str, set[int]] = {}
+        for key, slug in session.slugs(keys).items():
+            by_slug.setdefault(slug, set()).add(key)
+        for holders in by_slug.values():  # wire takes under one slug stay in one component
+            for key in holders:
+                links.setdefault(key, set()).update(holders - {key})
         inside = set(keys)
         seen: set[int] = set()
         assignments: dict[int, int | None] = {}
@@ -940,7 +974,7 @@ class Index:
                 continue
             component = min(part)
             assignments.update({member: component for member in part})
-            verdicts = self._stored_verdicts(session, part)
+            verdicts = self._stored_verdicts(session, part) + self._stored_verdicts(session, part, weak=True)
             clusters, _ = self._build_clusters(session, part, verdicts, None, previous)
             session.put_clusters(component, clusters)
         session.set_components(assignments)

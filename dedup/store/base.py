@@ -18,7 +18,7 @@ from dedup.model import Article
 from dedup.store.codec import unpack_json
 
 FORMAT = "dedup-index"
-SCHEMA = 2  # 2: the cleaned form of each article is stored (dedup.store.cleaned)
+SCHEMA = 3  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs
 
 
 @dataclass(slots=True)
@@ -91,8 +91,23 @@ class Session(ABC):
         return [(a, b, unpack_json(data)) for a, b, data in self.pair_blobs(keys)]
 
     @abstractmethod
-    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
-        """As :meth:`pairs`, with each verdict record still encoded (``codec.pack_json``)."""
+    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
+        """As :meth:`pairs` (or :meth:`weak_pairs`), with each verdict record still encoded (``codec.pack_json``)."""
+
+    def weak_pairs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
+        """Stored weak pairs (judged unrelated, holding passages) with both ends in ``keys``, still encoded.
+
+        They never link components; a cluster's record uses them (``origin.build_cluster``).
+        """
+        return self.pair_blobs(keys, weak=True)
+
+    @abstractmethod
+    def slugs(self, keys: Iterable[int]) -> dict[int, str]:
+        """The wire slug of each of ``keys`` that has one."""
+
+    @abstractmethod
+    def slug_holders(self, slug: str) -> set[int]:
+        """The articles carrying wire slug ``slug``."""
 
     @abstractmethod
     def names(self, keys: Iterable[int]) -> dict[int, str]:
@@ -125,6 +140,7 @@ class Session(ABC):
         stems: bytes,
         terms: tuple[int, ...],
         cleaned: bytes,
+        slug: str | None = None,
     ) -> int: ...
 
     @abstractmethod
@@ -150,7 +166,12 @@ class Session(ABC):
     def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None: ...
 
     @abstractmethod
-    def delete_pairs(self, key: int) -> None: ...
+    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+        """Store a pair judged unrelated that holds passages (outside the component graph)."""
+
+    @abstractmethod
+    def delete_pairs(self, key: int) -> None:
+        """Delete the related and the weak pairs of ``key``."""
 
     @abstractmethod
     def set_components(self, components: Mapping[int, int | None]) -> None: ...

@@ -188,11 +188,11 @@ class RedisSession(Session):
                 result[int(field)] = LineCount(count, bool(sticky), unpack_ints(data[16:]))
         return result
 
-    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
+    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
         wanted = set(keys)
-        links = self.neighbours(wanted)
+        links = self._adjacency(wanted, "wadj" if weak else "adj")
         requests = sorted({(a, b) for a in wanted for b in links[a] if b in wanted and a < b})
-        name = f"{self.p}:pairs"
+        name = f"{self.p}:weak" if weak else f"{self.p}:pairs"
         values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests)
         return [(a, b, data) for a, b in requests if (data := values[(name, f"{a}:{b}".encode())])]
 
@@ -202,8 +202,21 @@ class RedisSession(Session):
         values = self._hmget((name, self._field(k)) for k in keys)
         return {key: data.decode("utf-8") for key in keys if (data := values[(name, self._field(key))]) is not None}
 
+    def slugs(self, keys: Iterable[int]) -> dict[int, str]:
+        name = f"{self.p}:slug"
+        keys = set(keys)
+        values = self._hmget((name, self._field(k)) for k in keys)
+        return {key: data.decode("utf-8") for key in keys if (data := values[(name, self._field(key))]) is not None}
+
+    def slug_holders(self, slug: str) -> set[int]:
+        value = self._hmget([(f"{self.p}:slugs", slug.encode("utf-8"))])
+        return set(unpack_ints(next(iter(value.values())), "<u4"))
+
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
-        name = f"{self.p}:adj"
+        return self._adjacency(keys, "adj")
+
+    def _adjacency(self, keys: Iterable[int], kind: str) -> dict[int, set[int]]:
+        name = f"{self.p}:{kind}"
         keys = set(keys)
         values = self._hmget((name, self._field(k)) for k in keys)
         return {key: set(unpack_ints(values[(name, self._field(key))], "<u4")) for key in keys}
@@ -235,8 +248,12 @@ class RedisSession(Session):
         stems: bytes,
         terms: tuple[int, ...],
         cleaned: bytes,
+        slug: str | None = None,
     ) -> int:
         key = int(self.client.incr(f"{self.p}:seq"))
+        if slug is not None:
+            self._set(f"{self.p}:slug", self._field(key), slug.encode("utf-8"))
+            self._edit_lists([(f"{self.p}:slugs", slug.encode("utf-8"))], key, add=True)
         self._put_article(key, article, furniture, added, terms)
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), self._field(key))
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
@@ -260,7 +277,10 @@ class RedisSession(Session):
         component = next(iter(self._hmget([(f"{self.p}:comp", self._field(key))]).values()))
         if component is not None:
             self._edit_lists([(f"{self.p}:members", component)], key, add=False)
-        for name in ("art", "stems", "comp", "clean", "name"):
+        slug = next(iter(self._hmget([(f"{self.p}:slug", self._field(key))]).values()))
+        if slug is not None:
+            self._edit_lists([(f"{self.p}:slugs", slug)], key, add=False)
+        for name in ("art", "stems", "comp", "clean", "name", "slug"):
             self._set(f"{self.p}:{name}", self._field(key), None)
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), None)
         self._set(
@@ -304,14 +324,21 @@ class RedisSession(Session):
         adjacency = f"{self.p}:adj"
         self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
 
+    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+        a, b = min(a, b), max(a, b)
+        self._set(f"{self.p}:weak", f"{a}:{b}".encode(), pack_json(record))
+        adjacency = f"{self.p}:wadj"
+        self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
+
     def delete_pairs(self, key: int) -> None:
-        adjacency = f"{self.p}:adj"
-        others = self.neighbours([key])[key]
-        for other in others:
-            a, b = min(key, other), max(key, other)
-            self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), None)
-        self._edit_many({(adjacency, self._field(other)): (set(), {key}) for other in others})
-        self._set(adjacency, self._field(key), None)
+        for table, kind in (("pairs", "adj"), ("weak", "wadj")):
+            adjacency = f"{self.p}:{kind}"
+            others = self._adjacency([key], kind)[key]
+            for other in others:
+                a, b = min(key, other), max(key, other)
+                self._set(f"{self.p}:{table}", f"{a}:{b}".encode(), None)
+            self._edit_many({(adjacency, self._field(other)): (set(), {key}) for other in others})
+            self._set(adjacency, self._field(key), None)
 
     def set_components(self, components: Mapping[int, int | None]) -> None:
         name = f"{self.p}:comp"
@@ -478,10 +505,11 @@ class RedisBackend(Backend):
         keys = {int(k) for k in keys}
         if {int(k) for k in ids} != keys:
             problems.append("ids and articles disagree")
-        for field in self.client.hkeys(f"{p}:pairs"):
-            a, b = (int(x) for x in field.decode().split(":"))
-            if a not in keys or b not in keys:
-                problems.append(f"pair {a}:{b} names a missing article")
+        for table in ("pairs", "weak"):
+            for field in self.client.hkeys(f"{p}:{table}"):
+                a, b = (int(x) for x in field.decode().split(":"))
+                if a not in keys or b not in keys:
+                    problems.append(f"{table} {a}:{b} names a missing article")
         components = {int(k): int(v) for k, v in self.client.hgetall(f"{p}:comp").items()}
         clusters = {int(k) for k in self.client.hkeys(f"{p}:clusters")}
         for key, component in components.items():
@@ -489,6 +517,15 @@ class RedisBackend(Backend):
                 problems.append(f"component entry for missing article {key}")
             if component not in clusters:
                 problems.append(f"article {key} in component {component} without clusters")
+        slugs = {int(k): v for k, v in self.client.hgetall(f"{p}:slug").items()}
+        for slug, holders in self.client.hgetall(f"{p}:slugs").items():
+            held = set(unpack_ints(holders, "<u4"))
+            if any(slugs.get(k) != slug for k in held) or len({components.get(k) for k in held}) > 1:
+                problems.append(f"wire slug {slug!r}: holders disagree with the articles or span components")
+            if len(held) > 1 and None in {components.get(k) for k in held}:
+                problems.append(f"wire slug {slug!r}: a holder outside any component")
+        if len(slugs) != sum(len(unpack_ints(v, "<u4")) for v in self.client.hgetall(f"{p}:slugs").values()):
+            problems.append("wire slugs and their holders disagree")
         members = {int(k): set(unpack_ints(v, "<u4")) for k, v in self.client.hgetall(f"{p}:members").items()}
         for component, keys_in in members.items():
             if any(components.get(k) != component for k in keys_in):

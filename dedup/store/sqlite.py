@@ -35,9 +35,11 @@ CREATE TABLE IF NOT EXISTS articles (
     terms BLOB NOT NULL,
     stems BLOB NOT NULL,
     cleaned BLOB NOT NULL,
-    record BLOB NOT NULL
+    record BLOB NOT NULL,
+    slug TEXT
 );
 CREATE INDEX IF NOT EXISTS articles_component ON articles(component) WHERE component IS NOT NULL;
+CREATE INDEX IF NOT EXISTS articles_slug ON articles(slug) WHERE slug IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (key, article))
     WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, sticky INTEGER NOT NULL,
@@ -45,6 +47,9 @@ CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, count INTEGER NOT NUL
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, verdict BLOB NOT NULL,
     PRIMARY KEY (a, b)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pairs_b ON pairs(b);
+CREATE TABLE IF NOT EXISTS weak (a INTEGER NOT NULL, b INTEGER NOT NULL, verdict BLOB NOT NULL,
+    PRIMARY KEY (a, b)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS weak_b ON weak(b);
 CREATE TABLE IF NOT EXISTS clusters (component INTEGER PRIMARY KEY, records BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS changes (change INTEGER PRIMARY KEY AUTOINCREMENT, article INTEGER NOT NULL,
     sign INTEGER NOT NULL, furniture BLOB NOT NULL);
@@ -52,7 +57,7 @@ CREATE TABLE IF NOT EXISTS graveyard (article INTEGER PRIMARY KEY, removed INTEG
 CREATE TABLE IF NOT EXISTS checkpoint (one INTEGER PRIMARY KEY CHECK (one = 1), change INTEGER NOT NULL,
     n_rows INTEGER NOT NULL, df BLOB NOT NULL);
 """
-_TABLES = {"meta", "articles", "bands", "lines", "pairs", "clusters", "changes", "graveyard", "checkpoint"}
+_TABLES = {"meta", "articles", "bands", "lines", "pairs", "weak", "clusters", "changes", "graveyard", "checkpoint"}
 
 
 class SQLiteSession(Session):
@@ -144,15 +149,28 @@ class SQLiteSession(Session):
                 result[key] = LineCount(count, bool(sticky), unpack_ints(holders))
         return result
 
-    def pair_blobs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
+    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
         wanted = set(keys)
+        table = "weak" if weak else "pairs"
         result = []
         for chunk in iter_chunks(sorted(wanted)):
             marks = ",".join("?" * len(chunk))
-            for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM pairs WHERE a IN ({marks})", chunk):
+            for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM {table} WHERE a IN ({marks})", chunk):
                 if b in wanted:
                     result.append((a, b, verdict))
         return result
+
+    def slugs(self, keys: Iterable[int]) -> dict[int, str]:
+        result: dict[int, str] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            result.update(
+                self.db.execute(f"SELECT key, slug FROM articles WHERE key IN ({marks}) AND slug IS NOT NULL", chunk)
+            )
+        return result
+
+    def slug_holders(self, slug: str) -> set[int]:
+        return {row[0] for row in self.db.execute("SELECT key FROM articles WHERE slug = ?", (slug,))}
 
     def names(self, keys: Iterable[int]) -> dict[int, str]:
         result: dict[int, str] = {}
@@ -194,10 +212,11 @@ class SQLiteSession(Session):
         stems: bytes,
         terms: tuple[int, ...],
         cleaned: bytes,
+        slug: str | None = None,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, cleaned, record) "
-            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, cleaned, record, slug) "
+            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.published,
@@ -207,6 +226,7 @@ class SQLiteSession(Session):
                 zlib.compress(stems, 6),
                 cleaned,
                 pack_json(article_record(article)),
+                slug,
             ),
         )
         return int(cursor.lastrowid)
@@ -246,8 +266,13 @@ class SQLiteSession(Session):
         a, b = min(a, b), max(a, b)
         self.db.execute("INSERT OR REPLACE INTO pairs (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
 
+    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+        a, b = min(a, b), max(a, b)
+        self.db.execute("INSERT OR REPLACE INTO weak (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
+
     def delete_pairs(self, key: int) -> None:
         self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (key, key))
+        self.db.execute("DELETE FROM weak WHERE a = ? OR b = ?", (key, key))
 
     def set_components(self, components: Mapping[int, int | None]) -> None:
         self.db.executemany("UPDATE articles SET component = ? WHERE key = ?", ((c, k) for k, c in components.items()))
@@ -402,6 +427,11 @@ class SQLiteBackend(Backend):
         checks = {
             "pairs naming a missing article": "SELECT count(*) FROM pairs WHERE a NOT IN (SELECT key FROM articles) "
             "OR b NOT IN (SELECT key FROM articles)",
+            "weak pairs naming a missing article": "SELECT count(*) FROM weak "
+            "WHERE a NOT IN (SELECT key FROM articles) OR b NOT IN (SELECT key FROM articles)",
+            "wire slugs split over components": "SELECT count(*) FROM (SELECT slug FROM articles "
+            "WHERE slug IS NOT NULL GROUP BY slug HAVING count(*) > 1 "
+            "AND (count(DISTINCT component) > 1 OR count(component) < count(*)))",
             "bands naming a missing article": "SELECT count(*) FROM bands "
             "WHERE article NOT IN (SELECT key FROM articles)",
             "articles in a component without clusters": "SELECT count(*) FROM articles WHERE component IS NOT NULL "
