@@ -2,6 +2,7 @@
 
     python benchmarks/scale.py --sizes 10000,100000 [--modes copies,full] [--peers datasketch,textdedup]
         [--workdir /tmp/dedup-scale] [--full-cap 20000] [--textdedup-python PATH] [--output JSON]
+        [--set NAME=VALUE ...]   (full-mode settings, e.g. --set stock_min_articles=2)
 
 For every size a labelled corpus is generated once (``benchmarks/generate.py``, cached under ``--workdir``).
 Each tool runs in its own subprocess; the parent measures wall time and the peak resident memory of the
@@ -99,12 +100,13 @@ def run_dedup_full(corpus: Path) -> dict[str, Any]:
     from dedup.pipeline import cluster
     from dedup.read import read_path
 
+    overrides = json.loads(os.environ.get("DEDUP_SCALE_OVERRIDES", "{}"))
     read = read_path(corpus)
-    result = cluster(read.articles, skipped=read.skipped)
+    result = cluster(read.articles, skipped=read.skipped, **overrides)
     return {
         "clusters": [[m.id for m in c.members] for c in result.clusters],
         "origins": [c.origin for c in result.clusters],
-        "parameters": {"mode": "full"},
+        "parameters": {"mode": "full", **overrides},
     }
 
 
@@ -361,6 +363,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--timeout", type=float, default=3600)
     parser.add_argument("--textdedup-python", default=os.environ.get("DEDUP_TEXTDEDUP_PYTHON", sys.executable))
     parser.add_argument("--output", type=Path, default=None)
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", help="a full-mode setting"
+    )
     parser.add_argument("--run", choices=sorted(RUNNERS), help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--result", type=Path, help=argparse.SUPPRESS)
@@ -373,7 +378,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     peers = [p for p in args.peers.split(",") if p and p != "none"]
     args.workdir.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    env = {**os.environ, "PYTHONPATH": str(REPOSITORY)}
+    from benchmarks.meter import parse_overrides
+
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPOSITORY),
+        "DEDUP_SCALE_OVERRIDES": json.dumps(parse_overrides(args.overrides)),
+    }
     for size in sizes:
         folder = corpus_for(size, args.seed, args.workdir)
         corpus = folder / "corpus.jsonl"

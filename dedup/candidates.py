@@ -30,6 +30,7 @@ class CandidateSettings:
     article_threshold: float = 0.5
     sentence_threshold: float = 0.4
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
+    frequency_threshold: float = 0.4  # sentence Jaccard at which a sentence's near-copies count for its frequency
     tfidf_neighbours: int = 20
     tfidf_threshold: float = 0.2
 
@@ -75,6 +76,29 @@ def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: in
     return pairs
 
 
+def sentence_frequencies(rows: np.ndarray, owners: np.ndarray, threshold: float) -> np.ndarray:
+    """For every signature row, how many distinct owners hold a near-copy of it (itself included).
+
+    The largest number of distinct owners in any of the row's LSH band buckets: a sentence's
+    document frequency in the run, by the same bands the candidate pairs use.
+    """
+    count, num_perm = rows.shape
+    frequencies = np.ones(count, dtype=np.int64)
+    if count < 2:
+        return frequencies
+    band_count, width = bands(threshold, num_perm)
+    span = int(owners.max()) + 1
+    for band in range(band_count):
+        block = np.ascontiguousarray(rows[:, band * width : (band + 1) * width])
+        keys = block.view(np.dtype((np.void, block.dtype.itemsize * width))).ravel()
+        _, bucket = np.unique(keys, return_inverse=True)
+        bucket = bucket.ravel().astype(np.int64)
+        distinct = np.unique(bucket * span + owners) // span
+        owners_per_bucket = np.bincount(distinct, minlength=int(bucket.max()) + 1)
+        np.maximum(frequencies, owners_per_bucket[bucket], out=frequencies)
+    return frequencies
+
+
 def article_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
     """MinHash signature rows of the articles' shingle sets (rows are independent: batches can be stacked)."""
     return signatures(
@@ -91,6 +115,28 @@ def sentence_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings
             owners.append(index)
             sets.append(stems)
     return signatures(sets, sketch.sentence_num_perm, sketch.seed), np.array(owners, dtype=np.int64)
+
+
+def sentence_frequency_lists(
+    articles: Sequence[CleanArticle], frequencies: np.ndarray, min_stems: int
+) -> list[list[int]]:
+    """Per article, the frequency of each sentence: its signature row's, or 1 for a sentence too short to sketch.
+
+    ``frequencies`` holds one value per row of ``sentence_signatures(articles, ...)``, in that order.
+    """
+    result: list[list[int]] = []
+    row = 0
+    for article in articles:
+        values: list[int] = []
+        for sentence in article.sentences:
+            stems = {s for s in article.stems[sentence.first : sentence.last] if s}
+            if len(stems) >= min_stems:
+                values.append(int(frequencies[row]))
+                row += 1
+            else:
+                values.append(1)
+        result.append(values)
+    return result
 
 
 def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from dedup.credits import find_credits
 from dedup.model import Article, Credit
@@ -122,7 +122,9 @@ class CleanArticle:
     ``sentences`` cover only evidence text (boilerplate lines left out); ``stems`` holds
     the stem of every token ("" for stopwords); ``quoted`` flags tokens inside quotation
     marks; ``evidence_chars`` is the length of all evidence sentences (the coverage
-    denominator).
+    denominator); ``sentence_frequency`` is, per sentence, how many articles of the run hold a
+    near-copy of it (itself included; 1 until the run has counted them, see
+    ``dedup.candidates.sentence_frequencies``).
     """
 
     id: str
@@ -136,6 +138,7 @@ class CleanArticle:
     evidence_chars: int
     published: str | None = None
     outlet: str | None = None
+    sentence_frequency: list[int] = field(default_factory=list)
 
     def evidence_tokens(self) -> list[int]:
         """Indices of the tokens inside evidence sentences, in order."""

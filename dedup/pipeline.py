@@ -22,6 +22,8 @@ from dedup.candidates import (
     CandidateSettings,
     article_signatures,
     banded_pairs,
+    sentence_frequencies,
+    sentence_frequency_lists,
     sentence_signatures,
     tfidf_block_pairs,
 )
@@ -259,12 +261,18 @@ def cluster(
         np.arange(len(cleaned), dtype=np.int64),
         candidates.article_threshold,
     )
+    sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
+    sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
     found |= banded_pairs(
-        np.vstack([part.sentence_rows for part in parts]),
-        np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)]),
-        candidates.sentence_threshold,
-        candidates.sentence_bucket_cap,
+        sentence_signature_rows, sentence_owners, candidates.sentence_threshold, candidates.sentence_bucket_cap
     )
+    if settings.score.stock_min_articles > 0:
+        # how common each sentence is in the run: the judge does not count stock sentences as evidence
+        frequencies = sentence_frequencies(sentence_signature_rows, sentence_owners, candidates.frequency_threshold)
+        lists = sentence_frequency_lists(cleaned, frequencies, settings.sketch.min_sentence_stems)
+        for article, values in zip(cleaned, lists, strict=True):
+            article.sentence_frequency = values
+    del sentence_signature_rows, sentence_owners
     del parts  # the batches' counts and signatures are no longer needed
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
