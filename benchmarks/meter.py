@@ -1,7 +1,7 @@
 """METER benchmark: the PA wire texts and the newspaper articles written from them, pooled in one run.
 
     PYTHONPATH=. python benchmarks/meter.py --data ../shared/data/meter/dev [--output JSON]
-        [--limit-stories N] [--set sentence_threshold=0.5 ...]
+        [--limit-stories N] [--set align__sentence_threshold=0.5 ...]
 
 Every .txt under DATA/articles goes into ONE ``cluster(...)`` call (the tool is not told which story is
 which); the result is scored against DATA/gold.jsonl on five tasks: derived vs non-derived, wholly /

@@ -41,6 +41,10 @@ log = logging.getLogger(__name__)
 Progress = Callable[[str, int], Callable[[int], None]]
 
 
+def _has_field(part: Any, name: str) -> bool:
+    return dataclasses.is_dataclass(part) and name in {f.name for f in dataclasses.fields(part)}
+
+
 @dataclass(slots=True, frozen=True)
 class Settings:
     """Every parameter of a run, grouped by stage; ``Settings.with_overrides`` sets them by name."""
@@ -54,19 +58,26 @@ class Settings:
     group_wire_versions: bool = True  # wire takes under one slug start as one cluster
 
     def with_overrides(self, **overrides: Any) -> Settings:
-        """A copy with the named parameters changed (names are unique across stages)."""
+        """A copy with the named parameters changed.
+
+        A name is a field of one stage (``whole_coverage``) or ``stage__field`` (``align__sentence_threshold``,
+        scikit-learn's convention); a bare name that two stages share is refused as ambiguous.
+        """
         stages = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         changed: dict[str, Any] = {}
         for name, value in overrides.items():
-            owners = [
-                stage
-                for stage, part in stages.items()
-                if dataclasses.is_dataclass(part) and name in {f.name for f in dataclasses.fields(part)}
-            ]
+            stage_name, _, field_name = name.rpartition("__")
+            if stage_name:
+                owners = [stage_name] if stage_name in stages and _has_field(stages[stage_name], field_name) else []
+            else:
+                owners = [stage for stage, part in stages.items() if _has_field(part, field_name)]
+            if len(owners) > 1:
+                qualified = " or ".join(f"{owner}__{field_name}" for owner in owners)
+                raise SettingsError(f"ambiguous setting {name!r}: say {qualified}")
             if owners:
                 part = changed.get(owners[0], stages[owners[0]])
-                changed[owners[0]] = dataclasses.replace(part, **{name: value})
-            elif name in stages and not dataclasses.is_dataclass(stages[name]):
+                changed[owners[0]] = dataclasses.replace(part, **{field_name: value})
+            elif not stage_name and name in stages and not dataclasses.is_dataclass(stages[name]):
                 changed[name] = value
             else:
                 raise SettingsError(f"unknown setting {name!r}")

@@ -278,7 +278,7 @@ def test_other_parameters_are_refused(target: str) -> None:
     with pytest.raises(ParametersError, match="other parameters"):
         Index.open(target, num_perm=64)
     with pytest.raises(ParametersError, match="sentence_threshold"):
-        Index.open(target, settings=Settings().with_overrides(sentence_threshold=0.5))
+        Index.open(target, settings=Settings().with_overrides(align__sentence_threshold=0.5))
     Index.open(target, settings=Settings()).close()  # the same parameters are fine
 
 
