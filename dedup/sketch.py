@@ -84,6 +84,12 @@ def signatures(sets: Sequence[Iterable[bytes]], num_perm: int, seed: int, chunk:
     The permuted values are reduced in chunks of about ``chunk`` values so memory stays bounded.
     """
     a, b = permutations(num_perm, seed)
+    return permuted_minima(sets, a, b, chunk)
+
+
+def permuted_minima(sets: Sequence[Iterable[bytes]], a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
+    """``signatures`` with the permutation parameters ``(a, b)`` given (as ``permutations`` returns them)."""
+    num_perm = len(a)
     result = np.full((len(sets), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
     hashes: list[int] = []
     sizes = np.zeros(len(sets), dtype=np.int64)

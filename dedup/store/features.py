@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import xxhash
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHashLSH
 from scipy import sparse
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
@@ -30,7 +30,7 @@ from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
 from dedup.pipeline import Settings
 from dedup.similarity import _ARTICLE_HASHER, _SENTENCE_HASHER, sentence_strings
-from dedup.sketch import SCHEME, article_shingles, sentence_stem_sets
+from dedup.sketch import article_shingles, permutations, permuted_minima, sentence_stem_sets
 
 N_FEATURES = 2**20
 KEY_BITS = 47  # band keys fit SQLite's 6-byte integers; ~2e-3 false candidates per check at 1M articles
@@ -65,37 +65,13 @@ class Banding:
     @classmethod
     def make(cls, num_perm: int, seed: int, threshold: float) -> Banding:
         lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-        permutations = MinHash(num_perm=num_perm, seed=seed, scheme=SCHEME).permutations
-        return cls(num_perm, lsh.b, lsh.r, permutations[0].astype(np.uint32), permutations[1].astype(np.uint32))
-
-
-def _fmix32(values: np.ndarray) -> np.ndarray:
-    values = values ^ (values >> np.uint32(16))
-    values = values * np.uint32(0x85EBCA6B)
-    values = values ^ (values >> np.uint32(13))
-    values = values * np.uint32(0xC2B2AE35)
-    return values ^ (values >> np.uint32(16))
+        a, b = permutations(num_perm, seed)
+        return cls(num_perm, lsh.b, lsh.r, a, b)
 
 
 def signatures(sets: list[Iterable[bytes]], banding: Banding) -> np.ndarray:
     """MinHash signatures (uint32, one row per set) of every set at once; equal to ``sketch.minhash``."""
-    result = np.full((len(sets), banding.num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
-    sizes = []
-    hashes: list[int] = []
-    for values in sets:
-        before = len(hashes)
-        hashes.extend(xxhash.xxh32_intdigest(value) for value in values)
-        sizes.append(len(hashes) - before)
-    if not hashes:
-        return result
-    mixed = _fmix32(np.array(hashes, dtype=np.uint32))
-    with np.errstate(over="ignore"):
-        permuted = mixed[:, None] * banding.a[None, :] + banding.b[None, :]
-    sizes_array = np.array(sizes)
-    filled = np.flatnonzero(sizes_array)
-    starts = np.concatenate(([0], np.cumsum(sizes_array)[:-1]))[filled]
-    result[filled] = np.minimum.reduceat(permuted, starts, axis=0)
-    return result
+    return permuted_minima(sets, banding.a, banding.b)
 
 
 def band_keys(rows: np.ndarray, banding: Banding, kind: bytes) -> list[int]:
