@@ -295,16 +295,7 @@ def align_sides(
         covered_target[t_first:t_end] = True
         for position in range(t_first, t_end):
             tile_at[position] = (s_first, s_end, t_first, t_end)
-        passages.append(
-            Passage(
-                source=source.id,
-                target=target.id,
-                source_span=(source.tokens.starts[s_first], source.tokens.ends[s_end - 1]),
-                target_span=(target.tokens.starts[t_first], target.tokens.ends[t_end - 1]),
-                kind="verbatim",
-                score=1.0,
-            )
-        )
+        passages.append(token_passage(source, target, (s_first, s_end), (t_first, t_end), "verbatim", 1.0))
     for source_index, target_index, similarity in pairs:
         shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
         passages.extend(
@@ -313,6 +304,26 @@ def align_sides(
             )
         )
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+
+
+def token_passage(
+    source: CleanArticle,
+    target: CleanArticle,
+    source_tokens: tuple[int, int],
+    target_tokens: tuple[int, int],
+    kind: str,
+    score: float,
+) -> Passage:
+    """The passage over token ranges ``[first, end)`` of both sides, as character spans of their texts."""
+    (s_first, s_end), (t_first, t_end) = source_tokens, target_tokens
+    return Passage(
+        source=source.id,
+        target=target.id,
+        source_span=(source.tokens.starts[s_first], source.tokens.ends[s_end - 1]),
+        target_span=(target.tokens.starts[t_first], target.tokens.ends[t_end - 1]),
+        kind=kind,
+        score=score,
+    )
 
 
 def _split_at_units(
@@ -459,16 +470,8 @@ def _rewrite_pieces(
                         (s_begin, s_end),
                         settings.min_copied_run,
                     ):
-                        pieces.append(
-                            Passage(
-                                source=source.id,
-                                target=target.id,
-                                source_span=(source.tokens.starts[s_from], source.tokens.ends[s_to - 1]),
-                                target_span=(target.tokens.starts[t_from], target.tokens.ends[t_to - 1]),
-                                kind=kind,
-                                score=1.0 if kind == "verbatim" else round(similarity, 4),
-                            )
-                        )
+                        score = 1.0 if kind == "verbatim" else round(similarity, 4)
+                        pieces.append(token_passage(source, target, (s_from, s_to), (t_from, t_to), kind, score))
             start = None
     return pieces
 

@@ -62,6 +62,25 @@ SIBLING = (
 )
 
 
+def pies_takes() -> list[dict[str, str]]:
+    """The two PA takes of the pie-shop story (one slug), as records."""
+    return [
+        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
+        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+    ]
+
+
+def follow_up_take() -> str:
+    """Next week's wire story (another slug) that repeats the first take's paragraphs as background."""
+    first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
+    follow_up = first.replace("14/03/00", "21/03/00").replace("COURTS Pies", "COURTS Pieshop")
+    return follow_up.replace(
+        TAKE_ONE[0],
+        "A bakery in Leeds whose owner was fined last week for selling pies filled with out-of-date meat has "
+        "been closed by the city council.",
+    )
+
+
 def test_wire_header_is_an_own_wire_credit():
     take = wire_take("15:30", 2, "Pies", TAKE_TWO)
     credits = find_credits(take)
@@ -71,8 +90,7 @@ def test_wire_header_is_an_own_wire_credit():
 
 def test_paper_built_from_short_wire_takes_derives_from_the_wire_not_a_sibling():
     articles = [
-        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
-        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        *pies_takes(),
         {"id": "papers/pies_mail.txt", "text": PAPER},
         {"id": "papers/pies_star.txt", "text": SIBLING},
     ]
@@ -104,8 +122,7 @@ INDEPENDENT = (
 def test_paper_with_little_wire_text_is_not_derived_from_it():
     """An independent report of the same hearing shares names and figures, not the wire's passages."""
     articles = [
-        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
-        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        *pies_takes(),
         {"id": "papers/pies_mail.txt", "text": PAPER},
         {"id": "papers/pies_post.txt", "text": INDEPENDENT},
     ]
@@ -118,8 +135,7 @@ def test_paper_with_little_wire_text_is_not_derived_from_it():
 def test_wire_passages_cover_the_paper_but_not_its_own_paragraph():
     """Two wire takes together cover most of the paper (whole); its own closing paragraph stays new."""
     articles = [
-        {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
-        {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+        *pies_takes(),
         {"id": "papers/pies_mail.txt", "text": PAPER},
         {"id": "papers/pies_star.txt", "text": SIBLING},
     ]
@@ -161,12 +177,7 @@ def test_wire_takes_under_one_slug_are_one_cluster():
 def test_follow_up_story_repeating_background_is_a_separate_story():
     """Next week's wire story repeats last week's paragraphs as background; the slugs say two stories."""
     first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
-    follow_up = first.replace("14/03/00", "21/03/00").replace("COURTS Pies", "COURTS Pieshop")
-    follow_up = follow_up.replace(
-        TAKE_ONE[0],
-        "A bakery in Leeds whose owner was fined last week for selling pies filled with out-of-date meat has "
-        "been closed by the city council.",
-    )
+    follow_up = follow_up_take()
     result = cluster(
         [
             {"id": "pa/pies1.txt", "text": first},
@@ -184,8 +195,7 @@ def test_rewritten_lead_keeps_copied_words_verbatim_and_the_rest_rewrite():
     """METER's convention: inside a rewritten sentence, words kept in order are verbatim, changed words rewrite."""
     result = cluster(
         [
-            {"id": "pa/pies1.txt", "text": wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")},
-            {"id": "pa/pies2.txt", "text": wire_take("12:40", 2, "Pies", TAKE_TWO)},
+            *pies_takes(),
             {"id": "papers/pies_mail.txt", "text": PAPER},
         ]
     )

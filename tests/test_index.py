@@ -413,19 +413,14 @@ def test_meter_slice_clusters_equal_the_batch_run(tmp_path: Path) -> None:
 
 def wire_story() -> list[Article]:
     """Two PA takes under one slug sharing no sentence, a paper rewriting the first, and next week's story."""
-    from tests.test_decisions import PAPER, TAKE_ONE, wire_take
+    from tests.test_decisions import PAPER, TAKE_ONE, follow_up_take, wire_take
 
     later = [
         "Later the court heard that the shop had passed a routine inspection only a year before the raid.",
         "The case was adjourned for reports on the company's finances until next month.",
     ]
     first = wire_take("11:02", 1, "Pies", TAKE_ONE, byline="Jane Roe")
-    follow_up = first.replace("14/03/00", "21/03/00").replace("COURTS Pies", "COURTS Pieshop")
-    follow_up = follow_up.replace(
-        TAKE_ONE[0],
-        "A bakery in Leeds whose owner was fined last week for selling pies filled with out-of-date meat has "
-        "been closed by the city council.",
-    )
+    follow_up = follow_up_take()
     return [
         Article("pa/pies1.txt", first),
         Article("pa/pies3.txt", wire_take("16:15", 3, "Pies Lead", later)),
