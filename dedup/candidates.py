@@ -20,6 +20,7 @@ from itertools import combinations
 import numpy as np
 from datasketch import MinHashLSH
 from scipy import sparse
+from scipy.sparse.csgraph import connected_components
 
 from dedup.clean import CleanArticle
 from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures
@@ -30,7 +31,7 @@ class CandidateSettings:
     article_threshold: float = 0.5
     sentence_threshold: float = 0.4
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
-    frequency_threshold: float = 0.4  # sentence Jaccard at which a sentence's near-copies count for its frequency
+    near_copy_threshold: float = 0.4  # sentence Jaccard of near-copies, for counting a sentence's stories
     tfidf_neighbours: int = 20
     tfidf_threshold: float = 0.2
 
@@ -76,27 +77,101 @@ def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: in
     return pairs
 
 
-def sentence_frequencies(rows: np.ndarray, owners: np.ndarray, threshold: float) -> np.ndarray:
-    """For every signature row, how many distinct owners hold a near-copy of it (itself included).
+def sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
+    """For every signature row, its group of near-copies: the first row it shares an LSH band bucket with
+    and whose estimated Jaccard similarity is at least ``threshold``.
 
-    The largest number of distinct owners in any of the row's LSH band buckets: a sentence's
-    document frequency in the run, by the same bands the candidate pairs use.
+    One hop, not the transitive closure: at a low threshold, chains of loosely similar
+    sentences would otherwise join unrelated sentences into one group.
     """
     count, num_perm = rows.shape
-    frequencies = np.ones(count, dtype=np.int64)
-    if count < 2:
-        return frequencies
+    leaders = np.arange(count, dtype=np.int64)
+    if count == 0:
+        return leaders
     band_count, width = bands(threshold, num_perm)
-    span = int(owners.max()) + 1
     for band in range(band_count):
         block = np.ascontiguousarray(rows[:, band * width : (band + 1) * width])
         keys = block.view(np.dtype((np.void, block.dtype.itemsize * width))).ravel()
-        _, bucket = np.unique(keys, return_inverse=True)
-        bucket = bucket.ravel().astype(np.int64)
-        distinct = np.unique(bucket * span + owners) // span
-        owners_per_bucket = np.bincount(distinct, minlength=int(bucket.max()) + 1)
-        np.maximum(frequencies, owners_per_bucket[bucket], out=frequencies)
-    return frequencies
+        _, first, bucket = np.unique(keys, return_index=True, return_inverse=True)
+        candidate = first[bucket.ravel()]
+        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions
+        near = (rows == rows[candidate]).mean(axis=1) >= threshold
+        np.minimum(leaders, np.where(near, candidate, leaders), out=leaders)
+    return leaders
+
+
+def sentence_stories(
+    articles: Sequence[CleanArticle], rows: np.ndarray, threshold: float, min_stems: int, at_least: int
+) -> list[list[int]]:
+    """Per article, for each of its units, in how many separate stories of the run its near-copies occur.
+
+    Near-copies: for units with at least ``min_stems`` content stems, the rows of
+    ``sentence_signatures(articles, ...)`` (in that order) grouped by :func:`sentence_groups`;
+    for shorter units (two stems or more: "Further details were not disclosed.") the same
+    stem set. The articles holding a group are one story when they are linked by other groups
+    they share (a wire sentence comes with the rest of its story, in every paper that copies
+    it), separate stories when they share nothing else (a stock phrase, a results-table frame).
+    Groups held by fewer than ``at_least`` articles are not examined: their count is their
+    number of articles, an upper bound.
+    """
+    leaders = sentence_groups(rows, threshold)
+    short_groups: dict[frozenset[str], int] = {}
+    group_of: list[int] = []
+    owner_of: list[int] = []
+    row = 0
+    for index, article in enumerate(articles):
+        for sentence in article.sentences:
+            stems = frozenset(s for s in article.stems[sentence.first : sentence.last] if s)
+            if len(stems) >= min_stems:
+                group_of.append(int(leaders[row]))
+                row += 1
+            elif len(stems) >= 2:
+                group_of.append(len(rows) + short_groups.setdefault(stems, len(short_groups)))
+            else:
+                group_of.append(-1)  # too short to be evidence of anything
+            owner_of.append(index)
+    counts = _story_counts(np.array(group_of, dtype=np.int64), np.array(owner_of, dtype=np.int64), at_least)
+    result: list[list[int]] = []
+    position = 0
+    for article in articles:
+        result.append(counts[position : position + len(article.sentences)].tolist())
+        position += len(article.sentences)
+    return result
+
+
+STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3
+
+
+def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.ndarray:
+    """For every unit, the number of separate stories among the articles holding its group (1 if no group).
+
+    Two holders are one story when they share another group held by fewer than ``at_least``
+    articles, or ``STORY_LINK`` other groups however common: stock sentences travel in pairs
+    ("Further details were not disclosed. Officials did not respond…") and must not vouch for
+    each other, while the papers that copy a popular wire story share many of its sentences.
+    """
+    counts = np.ones(len(group), dtype=np.int64)
+    grouped = group >= 0
+    if grouped.sum() < 2:
+        return counts
+    holding = sparse.csr_matrix(
+        (np.ones(int(grouped.sum()), dtype=np.int32), (owners[grouped], group[grouped])),
+        shape=(int(owners.max()) + 1, int(group.max()) + 1),
+    )
+    holding.data[:] = 1  # an article holding two near-copies holds the group once
+    by_group = holding.tocsc()
+    stories = np.diff(by_group.indptr)
+    weight = np.where(stories < at_least, STORY_LINK, 1).astype(np.int32)
+    for number in np.flatnonzero(stories >= max(at_least, 2)):
+        holders = by_group.indices[by_group.indptr[number] : by_group.indptr[number + 1]]
+        others = holding[holders]
+        others[:, number] = 0
+        others.eliminate_zeros()
+        shared = others @ others.multiply(weight).T.tocsr()
+        links = sparse.csr_matrix(shared >= STORY_LINK)
+        stories[number] = connected_components(links, directed=False)[0]
+    counts[grouped] = stories[group[grouped]]
+    return counts
 
 
 def article_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
@@ -115,28 +190,6 @@ def sentence_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings
             owners.append(index)
             sets.append(stems)
     return signatures(sets, sketch.sentence_num_perm, sketch.seed), np.array(owners, dtype=np.int64)
-
-
-def sentence_frequency_lists(
-    articles: Sequence[CleanArticle], frequencies: np.ndarray, min_stems: int
-) -> list[list[int]]:
-    """Per article, the frequency of each sentence: its signature row's, or 1 for a sentence too short to sketch.
-
-    ``frequencies`` holds one value per row of ``sentence_signatures(articles, ...)``, in that order.
-    """
-    result: list[list[int]] = []
-    row = 0
-    for article in articles:
-        values: list[int] = []
-        for sentence in article.sentences:
-            stems = {s for s in article.stems[sentence.first : sentence.last] if s}
-            if len(stems) >= min_stems:
-                values.append(int(frequencies[row]))
-                row += 1
-            else:
-                values.append(1)
-        result.append(values)
-    return result
 
 
 def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:

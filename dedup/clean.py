@@ -122,9 +122,9 @@ class CleanArticle:
     ``sentences`` cover only evidence text (boilerplate lines left out); ``stems`` holds
     the stem of every token ("" for stopwords); ``quoted`` flags tokens inside quotation
     marks; ``evidence_chars`` is the length of all evidence sentences (the coverage
-    denominator); ``sentence_frequency`` is, per sentence, how many articles of the run hold a
-    near-copy of it (itself included; 1 until the run has counted them, see
-    ``dedup.candidates.sentence_frequencies``).
+    denominator); ``sentence_stories`` is, per sentence, in how many separate stories of the run
+    its near-copies occur (empty until a batch run has counted them, see
+    ``dedup.candidates.sentence_stories``).
     """
 
     id: str
@@ -138,7 +138,7 @@ class CleanArticle:
     evidence_chars: int
     published: str | None = None
     outlet: str | None = None
-    sentence_frequency: list[int] = field(default_factory=list)
+    sentence_stories: list[int] = field(default_factory=list)
 
     def evidence_tokens(self) -> list[int]:
         """Indices of the tokens inside evidence sentences, in order."""

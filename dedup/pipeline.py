@@ -22,9 +22,8 @@ from dedup.candidates import (
     CandidateSettings,
     article_signatures,
     banded_pairs,
-    sentence_frequencies,
-    sentence_frequency_lists,
     sentence_signatures,
+    sentence_stories,
     tfidf_block_pairs,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
@@ -277,12 +276,17 @@ def cluster(
     found |= banded_pairs(
         sentence_signature_rows, sentence_owners, candidates.sentence_threshold, candidates.sentence_bucket_cap
     )
-    if settings.score.stock_min_articles > 0:
+    if settings.score.stock_min_stories > 0:
         # how common each sentence is in the run: the judge does not count stock sentences as evidence
-        frequencies = sentence_frequencies(sentence_signature_rows, sentence_owners, candidates.frequency_threshold)
-        lists = sentence_frequency_lists(cleaned, frequencies, settings.sketch.min_sentence_stems)
+        lists = sentence_stories(
+            cleaned,
+            sentence_signature_rows,
+            candidates.near_copy_threshold,
+            settings.sketch.min_sentence_stems,
+            settings.score.stock_min_stories,
+        )
         for article, values in zip(cleaned, lists, strict=True):
-            article.sentence_frequency = values
+            article.sentence_stories = values
     del sentence_signature_rows, sentence_owners
     del parts  # the batches' counts and signatures are no longer needed
     chunk = 2048

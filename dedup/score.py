@@ -31,8 +31,7 @@ class ScoreSettings:
     derived_verbatim_coverage: float = 0.15
     derived_unquoted_verbatim: int = 1000  # off: on METER dev it only added false positives
     derived_credit_coverage: float = 0.15
-    stock_min_articles: int = 0  # >0: a sentence with near-copies in this many articles of the run is not evidence
-    stock_ratio: float = 0.0  # ... and in this many times as many as its article's (lower) median sentence
+    stock_min_stories: int = 8  # a sentence with near-copies in this many separate stories of the run is stock (0: off)
 
 
 def covered_chars(spans: list[tuple[int, int]]) -> int:
@@ -91,17 +90,14 @@ def is_verbatim_run(target: CleanArticle, passage: Passage) -> bool:
     return passage.kind == "verbatim" and len(_token_range(target, passage.target_span)) >= MIN_VERBATIM_EVIDENCE
 
 
-def stock_spans(article: CleanArticle, min_articles: int, ratio: float) -> list[tuple[int, int]]:
-    """Spans of the article's stock sentences: near-copies in at least ``min_articles`` articles of the run."""
-    if min_articles <= 0 or not article.sentence_frequency:
+def stock_spans(article: CleanArticle, min_stories: int) -> list[tuple[int, int]]:
+    """Spans of the article's stock sentences: near-copies in at least ``min_stories`` separate stories of the run."""
+    if min_stories <= 0 or not article.sentence_stories:
         return []
-    ordered = sorted(article.sentence_frequency)
-    baseline = ordered[(len(ordered) - 1) // 2]  # the lower median: what the article's own copies explain
-    floor = max(min_articles, ratio * baseline)
     return [
         sentence.span
-        for sentence, frequency in zip(article.sentences, article.sentence_frequency, strict=False)
-        if frequency >= floor
+        for sentence, stories in zip(article.sentences, article.sentence_stories, strict=False)
+        if stories >= min_stories
     ]
 
 
@@ -113,12 +109,12 @@ def _mostly_inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
 def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
     """The verdict for ``a`` (source side of ``passages``) and ``b`` (target side).
 
-    Passages that lie in stock sentences (template text found in many articles of the run)
+    Passages that lie in stock sentences (near-copies in many separate stories of the run)
     stay in the verdict for display but count neither for relatedness nor for derivation;
     only a near-verbatim copy of both whole texts is a duplicate whatever its sentences.
     """
-    stock_a = stock_spans(a, settings.stock_min_articles, settings.stock_ratio)
-    stock_b = stock_spans(b, settings.stock_min_articles, settings.stock_ratio)
+    stock_a = stock_spans(a, settings.stock_min_stories)
+    stock_b = stock_spans(b, settings.stock_min_stories)
     counted = [
         p for p in passages if not (_mostly_inside(p.source_span, stock_a) or _mostly_inside(p.target_span, stock_b))
     ]

@@ -1,62 +1,70 @@
-"""Stock sentences: template text found in many articles of a run is not evidence that one derives from another."""
+"""Stock text is not evidence: sentences found in many separate stories, and templates refilled with new figures."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from dedup.candidates import sentence_frequencies
+from dedup.align import _figures, figures_conflict
+from dedup.candidates import _story_counts, sentence_groups
 from dedup.pipeline import cluster
 
-STOCK = {"stock_min_articles": 2, "stock_ratio": 2.0, "frequency_threshold": 0.3}
-
-TEMPLATE = (
-    "The bonds will be available in denominations of 1,000 and 10,000 dlrs and will be listed in Luxembourg. "
-    "The selling concession is 1-1/4 pct while management and underwriting combined pays 5/8 pct."
-)
+STOCK = ("Further details were not disclosed.", "Officials did not respond to a request for comment.")
 
 LEADS = [
-    (
-        "b1",
-        "Toyota Motor Credit Corp is issuing a 100 mln dlr eurobond due March 1994 paying eight pct and priced "
-        "at 101-1/2, lead manager Nomura International said. The borrower plans to use the funds to refinance "
-        "short-term debt raised in the commercial paper market last autumn. Its last eurobond, sold in January, "
-        "was quickly absorbed by Japanese investors.",
-    ),
-    (
-        "b2",
-        "Swedish Export Credit launched a 50 mln Australian dlr bond due 1990 with a 14-3/8 pct coupon, "
-        "priced at par, said Hambros Bank as lead manager. Officials in Stockholm said the agency wanted to "
-        "diversify its funding away from the Swiss franc sector. Demand came mainly from retail buyers in "
-        "Belgium and Germany.",
-    ),
-    (
-        "b3",
-        "General Electric Capital is raising 150 mln dlrs through a five year issue carrying a seven pct "
-        "coupon and pricing of 100-7/8, according to Morgan Guaranty Ltd. Dealers said the paper traded well "
-        "inside the fees in the grey market on Tuesday afternoon. A further tranche in yen is being "
-        "considered for next quarter.",
-    ),
-    (
-        "b4",
-        "Denmark's Kingdom treasury is tapping the market for 200 mln European currency units with a seven "
-        "year deal yielding 7-1/4 pct, led by Banque Paribas Capital Markets. The country has been an active "
-        "borrower this year as it covers a widening current account gap. Syndicate officials said the "
-        "order book closed within two hours.",
-    ),
-    (
-        "b5",
-        "Philips Finance of the Netherlands announced an 80 mln guilder ten year bond at 6-3/4 pct priced "
-        "at 99-3/4, arranged by Algemene Bank Nederland. The company said the money would fund expansion of its "
-        "consumer electronics plants in the Far East. Shareholders approved the borrowing programme at "
-        "a meeting in Eindhoven last week.",
-    ),
+    "Harbour officials in Rotterdam reported that container traffic slowed sharply during the dock strike. "
+    "Shipping lines diverted vessels to Antwerp and Hamburg while negotiations dragged on.",
+    "A regional airline based in Cork has ordered six turboprop aircraft to replace its ageing fleet. "
+    "The carrier expects the first deliveries before the summer timetable begins.",
+    "Farmers in the Loire valley warned that late frost destroyed much of this season's early vegetable crop. "
+    "Growers' associations asked the ministry for emergency assistance.",
+    "The city council of Leeds approved plans for a new cycle route linking the station with the university. "
+    "Construction is due to start after the consultation closes.",
+    "A mining group in Western Australia suspended operations at its nickel smelter after a fire in the furnace hall. "
+    "Nobody was injured and engineers are assessing the damage.",
+    "The national orchestra announced that its conductor will step down at the end of next season. "
+    "The board has begun an international search for a successor.",
+    "Police in Glasgow are appealing for witnesses after a lorry overturned on the motorway during the night. "
+    "The carriageway was closed for several hours while the load was recovered.",
+    "A software company in Tallinn raised venture funding to expand its payroll service into Poland and Latvia. "
+    "Its founders said hiring would double the engineering team this year.",
+    "Researchers at a Danish hospital published results showing a cheaper test for early kidney disease. "
+    "The trial followed four hundred patients over three years.",
+]
+
+WIRE = [
+    "A former bank clerk was jailed for six years at Leeds Crown Court for stealing from elderly customers.",
+    "Peter Hollis, 52, of Headingley, took money from the accounts of eleven pensioners over four years.",
+    "The court heard that he used the cash to pay gambling debts and to fund holidays abroad.",
+    "Judge Margaret Ellison told him he had betrayed the trust placed in him by vulnerable people.",
+    "Detectives began an inquiry after a customer's daughter noticed withdrawals she could not explain.",
+    "Hollis admitted fourteen charges of theft and asked for twenty other offences to be considered.",
+    "The bank has repaid every customer and said it had tightened its controls since the case.",
+    "Outside court the daughter said the family was relieved that the ordeal was finally over.",
+]
+
+OWN = [
+    "Neighbours described him as a quiet man who kept to himself.",
+    "The branch closed two years ago as part of a wider restructuring.",
+    "Campaigners for older people called for stronger checks on bank staff.",
+    "His solicitor said he was deeply ashamed of what he had done.",
+    "The victims were aged between seventy and ninety-one.",
+    "A spokeswoman for the bank declined to say how much had been repaid.",
+    "He was led from the dock in tears.",
+    "Local councillors welcomed the sentence.",
+    "The family thanked detectives for their patience.",
 ]
 
 
-def _articles() -> list[dict[str, str]]:
-    articles = [{"id": key, "text": f"{lead} {TEMPLATE}"} for key, lead in LEADS]
-    # a real copy of b2, lightly trimmed: still derived from it
-    articles.append({"id": "b6", "text": articles[1]["text"].replace("Officials in Stockholm said", "It said")})
+def _filler_articles() -> list[dict[str, str]]:
+    return [{"id": f"s{k}", "text": f"{lead} {STOCK[0]} {STOCK[1]}"} for k, lead in enumerate(LEADS)]
+
+
+def _wire_story() -> list[dict[str, str]]:
+    """A wire text and nine papers, each copying the lead and a different few sentences, adding its own."""
+    articles = [{"id": "wire", "text": " ".join(WIRE)}]
+    for k in range(9):
+        copied = [WIRE[0], WIRE[1 + k % 7], WIRE[1 + (k + 3) % 7]]
+        articles.append({"id": f"paper{k}", "text": " ".join([*copied, OWN[k], OWN[(k + 4) % 9]])})
     return articles
 
 
@@ -64,31 +72,82 @@ def _relations(result) -> dict[tuple[str, str], str]:
     return {(v.a, v.b): v.relation for v in result.pairs}
 
 
-def test_template_articles_are_not_derived_from_one_another() -> None:
-    result = cluster(_articles(), workers=1, **STOCK)
+def test_stock_sentences_in_separate_stories_relate_nothing() -> None:
+    result = cluster(_filler_articles(), workers=1)
+    assert all(v.relation == "unrelated" for v in result.pairs), _relations(result)
+    assert not result.clusters
+    shown = [v for v in result.pairs if v.passages]
+    assert shown and all(v.evidence.get("stock_passages", 0) > 0 for v in shown)  # kept for display
+
+
+def test_without_the_rule_stock_sentences_relate_the_articles() -> None:
+    relations = _relations(cluster(_filler_articles(), workers=1, stock_min_stories=0))
+    assert "same-story" in relations.values() or "derived" in relations.values()
+
+
+def test_a_wire_sentence_copied_by_many_papers_stays_evidence() -> None:
+    result = cluster(_wire_story(), workers=1)
     relations = _relations(result)
-    leads = [key for key, _ in LEADS]
-    for i, a in enumerate(leads):
-        for b in leads[i + 1 :]:
-            assert relations.get((a, b), "unrelated") in {"unrelated", "same-story"}, (a, b)
-    grouped = [sorted(m.id for m in c.members) for c in result.clusters]
-    assert ["b2", "b6"] in grouped
-    assert relations[("b2", "b6")] in {"duplicate", "derived"}
+    for k in range(9):
+        pair = ("paper" + str(k), "wire") if ("paper" + str(k), "wire") in relations else ("wire", f"paper{k}")
+        assert relations[pair] == "derived", pair
+    assert all(v.evidence.get("stock_passages", 0) == 0 for v in result.pairs)
+    assert len(result.clusters) == 1 and result.clusters[0].origin == "wire"
 
 
-def test_stock_passages_stay_for_display() -> None:
-    result = cluster(_articles(), workers=1, **STOCK)
-    verdict = next(v for v in result.pairs if (v.a, v.b) == ("b1", "b3"))
-    assert verdict.passages
-    assert verdict.evidence.get("stock_passages", 0) > 0
+MONTHLY = [
+    (
+        "n1",
+        "Norway's central bank reserves totalled 91.06 billion crowns in January, against 93.07 billion in "
+        "December and 105.29 billion in January 1986, the central bank said in its monthly balance sheet. "
+        "Foreign exchange reserves totalled 83.68 billion crowns, compared with 85.52 billion in December and "
+        "99.19 billion crowns a year ago.",
+    ),
+    (
+        "n2",
+        "Norway's central bank reserves totalled 74.77 billion crowns in March, against 70.56 billion in "
+        "February and 98.55 billion in March 1986, the central bank said in its monthly balance sheet. "
+        "Foreign exchange reserves totalled 67.05 billion crowns, compared with 67.21 billion in February and "
+        "92.08 billion crowns a year ago.",
+    ),
+]
 
 
-def test_off_by_default_template_text_is_evidence() -> None:
-    relations = _relations(cluster(_articles(), workers=1))
-    assert relations[("b1", "b3")] == "derived"
+def test_a_template_refilled_with_new_figures_is_not_reuse() -> None:
+    articles = [{"id": key, "text": text} for key, text in MONTHLY]
+    copy = MONTHLY[1][1].replace("the central bank said in its monthly balance sheet", "the bank said")
+    articles.append({"id": "n3", "text": "OSLO (Reuters) - " + copy})
+    relations = _relations(cluster(articles, workers=1))
+    assert relations.get(("n1", "n2"), "unrelated") == "unrelated"
+    assert relations[("n2", "n3")] in {"duplicate", "derived"}
+    off = _relations(cluster(articles, workers=1, template_figures=False))
+    assert off.get(("n1", "n2")) in {"derived", "same-story"}  # the frame alone looks like reuse
 
 
-def test_sentence_frequencies_count_distinct_owners() -> None:
-    rows = np.array([[1, 2, 3, 4]] * 3 + [[9, 9, 9, 9]], dtype=np.uint32)
-    owners = np.array([0, 0, 1, 2], dtype=np.int64)
-    assert sentence_frequencies(np.repeat(rows, 32, axis=1), owners, 0.4).tolist() == [2, 2, 2, 1]
+def test_figures_in_other_slots_are_a_rewrites_own_choice() -> None:
+    def facts(text: str):
+        return _figures(text, (0, len(text)))
+
+    wire = "The jury found that Mr Price had been detained at the roadside in 1995 and again in 1996."
+    paper = "The jury found that Mark Price, 36, a community worker, had been detained on four occasions."
+    assert not figures_conflict(facts(wire), facts(paper))
+    updated = "Police said 15 people were killed in the blast at the market on Tuesday."
+    first = "Police said 12 people were killed in the blast at the market on Tuesday."
+    assert figures_conflict(facts(first), facts(updated))  # one slot refilled, nothing kept
+    assert not figures_conflict(facts("Shares rose 5,000 to 12.5 pct."), facts("Shares rose 5000 to 12.5 pct."))
+
+
+def test_sentence_groups_are_one_hop_and_verified() -> None:
+    rows = np.array([[1] * 64, [1] * 32 + [2] * 32, [2] * 64, [7] * 64], dtype=np.uint32)
+    groups = sentence_groups(rows, 0.4)
+    assert groups.tolist()[0] == groups.tolist()[1] == 0
+    assert groups[2] == 1  # like row 1, not like row 0: no chains
+    assert groups[3] == 3
+
+
+def test_story_counts_link_holders_by_other_shared_sentences() -> None:
+    # group 0 (common) held by articles 0..3; 0 and 1 also share group 1 (rare): one story.
+    # 2 and 3 also share group 2, but group 2 is common too: two stock sentences do not vouch for each other
+    group = np.array([0, 1, 0, 1, 0, 2, 0, 2, 2], dtype=np.int64)
+    owners = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4], dtype=np.int64)
+    assert _story_counts(group, owners, 3).tolist() == [3, 2, 3, 2, 3, 3, 3, 3, 3]
