@@ -26,6 +26,7 @@ class ScoreSettings:
     min_sentence_share: float = 0.4
     long_verbatim_tokens: int = 25
     min_reused_chars: int = 100
+    brief_coverage: float = 0.5  # fewer than min_sentences reused units relate a pair only when most of one side
     duplicate_coverage: float = 0.9
     derived_coverage: float = 0.3
     derived_verbatim_coverage: float = 0.15
@@ -160,7 +161,7 @@ def _judge_counted(a: CleanArticle, b: CleanArticle, passages: list[Passage], se
     related = (
         reused_sentences >= settings.min_sentences
         or longest_verbatim >= settings.long_verbatim_tokens
-        or (short_side_reused[0] >= settings.derived_coverage and short_side_reused[1] >= settings.min_reused_chars)
+        or (short_side_reused[0] >= settings.brief_coverage and short_side_reused[1] >= settings.min_reused_chars)
     )
     if not related:
         relation = "unrelated"
