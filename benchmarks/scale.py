@@ -19,9 +19,11 @@ whole process tree (workers included, sampled every 0.1 s with psutil). Tools:
 Quality against the generated truth: pairwise precision / recall / F1 and ARI over all articles, the same
 restricted to copies (origins + verbatim copies and light edits + every non-member; trims, reorders and
 rewrites left out) and to rewrites; recall per derived kind; origin accuracy (share of truth clusters whose
-origin is the predicted origin of the cluster holding it). Peers name no origin: they get the same
-earliest-published rule the copies mode uses. Prints a table with ratios (dedup copies vs each peer) and
-writes benchmarks/results/scale-<date>.json with the machine, date and commit.
+origin is the predicted origin of the cluster holding it); for the full mode also "F1 der", pairwise F1 with
+only the members the tool calls derived (origin, duplicates, derived; its same-story neighbours count as
+singletons — the METER benchmark's convention, since the generated truth models derivation only). Peers name
+no origin: they get the same earliest-published rule the copies mode uses. Prints a table with ratios (dedup
+copies vs each peer) and writes benchmarks/results/scale-<date>.json with the machine, date and commit.
 """
 
 from __future__ import annotations
@@ -106,6 +108,12 @@ def run_dedup_full(corpus: Path) -> dict[str, Any]:
     return {
         "clusters": [[m.id for m in c.members] for c in result.clusters],
         "origins": [c.origin for c in result.clusters],
+        # the members the tool calls derived (origin, duplicates, derived; not same-story neighbours)
+        "derived_clusters": [
+            [m.id for m in c.members if m.role != "same-story"]
+            for c in result.clusters
+            if sum(m.role != "same-story" for m in c.members) > 1
+        ],
         "parameters": {"mode": "full", **overrides},
     }
 
@@ -272,8 +280,19 @@ def quality(truth: dict[str, Any], ids: list[str], predicted: dict[str, Any]) ->
         if any(guess[m["id"]] == guess[origin] for m in cluster["members"][1:]) and not guess[origin].startswith("s:"):
             found_clusters += 1
             correct_found += int(origin_of_label.get(guess[origin]) == origin)
+    derived_view: dict[str, Any] = {}
+    if "derived_clusters" in predicted:
+        derived_guess = {key: f"s:{key}" for key in ids}
+        for number, members in enumerate(predicted["derived_clusters"]):
+            for member in members:
+                derived_guess[member] = f"d{number}"
+        items = list(ids)
+        derived_view = pairwise_prf({k: gold[k] for k in items}, {k: derived_guess[k] for k in items})
+        derived_view["ari"] = adjusted_rand_score([gold[k] for k in items], [derived_guess[k] for k in items])
+        derived_view = {k: round(v, 4) if isinstance(v, float) else v for k, v in derived_view.items()}
     return {
         "all": scores(None),
+        "derived_only": derived_view,
         "copies": scores(frozenset({"origin"}) | COPY_KINDS),
         "rewrites": scores(frozenset({"origin"}) | REWRITE_KINDS),
         "recall_by_kind": {k: round(hit / total, 4) for k, (hit, total) in sorted(per_kind.items())},
@@ -329,10 +348,15 @@ def _peer_version(python: str) -> str | None:
     return found.stdout.strip() or None
 
 
+def _derived_f1(quality: dict[str, Any]) -> str:
+    view = quality.get("derived_only")
+    return f"{view['f1']:.3f}" if view else "—"
+
+
 def render(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'size':>8} {'tool':<13} {'seconds':>8} {'art/s':>8} {'peak GB':>7} {'×dedup':>7} "
-        f"{'F1 all':>6} {'F1 copy':>7} {'F1 rewr':>7} {'ARI':>6} {'origin':>6}  note"
+        f"{'F1 all':>6} {'F1 copy':>7} {'F1 rewr':>7} {'ARI':>6} {'origin':>6} {'F1 der':>6}  note"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -346,7 +370,7 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"{row['peak_rss_gb']:>7.2f} {'' if ratio is None else f'{ratio:.1f}×':>7} "
             f"{q.get('all', {}).get('f1', 0):>6.3f} {q.get('copies', {}).get('f1', 0):>7.3f} "
             f"{q.get('rewrites', {}).get('f1', 0):>7.3f} {q.get('all', {}).get('ari', 0):>6.3f} "
-            f"{q.get('origin_accuracy', 0):>6.3f}  {row.get('note', '')}"
+            f"{q.get('origin_accuracy', 0):>6.3f} {_derived_f1(q):>6}  {row.get('note', '')}"
         )
     return "\n".join(lines)
 
@@ -436,6 +460,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = render(rows)
     print(table)
     print("×dedup: this tool's seconds / dedup copies-only seconds on the same corpus (higher = dedup faster)")
+    print("F1 der: pairwise F1 with only the members the tool calls derived (same-story neighbours as singletons)")
     document = {
         "schema": SCHEMA,
         "machine": machine(args.textdedup_python),
