@@ -62,7 +62,8 @@ class Side:
 
     ``words``/``positions``: the evidence tokens in order and their token indices;
     ``sentence_of``: the evidence unit of every token (-1 outside evidence); ``stem_sets``:
-    the content stems of every unit; ``kgrams``: the k-gram index of ``words`` by k.
+    the content stems of every unit; ``kgrams``: the k-gram index of ``words`` by k (dropped
+    once the article's pairs as a source are done); ``keys``: the k-gram keys of ``words`` by k.
     """
 
     article: CleanArticle
@@ -71,11 +72,17 @@ class Side:
     positions: list[int]
     sentence_of: list[int]
     stem_sets: list[set[str]]
-    kgrams: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+    kgrams: dict[int, KgramIndex] = field(default_factory=dict)
+    keys: dict[int, np.ndarray] = field(default_factory=dict)
 
-    def kgram_index(self, size: int) -> dict[tuple[str, ...], list[int]]:
+    def kgram_keys(self, size: int) -> np.ndarray:
+        if size not in self.keys:
+            self.keys[size] = _kgram_keys(self.words, size)
+        return self.keys[size]
+
+    def kgram_index(self, size: int) -> KgramIndex:
         if size not in self.kgrams:
-            self.kgrams[size] = _kgram_index(self.words, size)
+            self.kgrams[size] = KgramIndex.of(self.kgram_keys(size))
         return self.kgrams[size]
 
 
@@ -138,36 +145,72 @@ def _column_slots(width: int) -> np.ndarray:
     return _slots
 
 
-def _kgram_index(words: list[str], size: int) -> dict[tuple[str, ...], list[int]]:
-    index: dict[tuple[str, ...], list[int]] = {}
-    for i in range(len(words) - size + 1):
-        index.setdefault(tuple(words[i : i + size]), []).append(i)
-    return index
+def _kgram_keys(words: list[str], size: int) -> np.ndarray:
+    """A 64-bit key of every ``size``-gram of ``words`` (equal k-grams, equal keys; within one process).
+
+    Keys combine the words' ``hash`` values, so different k-grams may share a key: users compare the words.
+    """
+    count = len(words) - size + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    keys = hashes[:count].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, size):
+            keys = (keys * np.uint64(0x9E3779B97F4A7C15)) ^ hashes[k : k + count]
+    return keys
+
+
+@dataclass(slots=True, frozen=True)
+class KgramIndex:
+    """The k-gram keys of a source sorted, with their positions (ascending among equal keys)."""
+
+    keys: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> KgramIndex:
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], order)
 
 
 def tiles(
-    source: list[str], target: list[str], min_tile: int, index: dict[tuple[str, ...], list[int]] | None = None
+    source: list[str],
+    target: list[str],
+    min_tile: int,
+    index: KgramIndex | None = None,
+    target_keys: np.ndarray | None = None,
 ) -> list[Tile]:
     """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first.
 
-    ``index`` is the ``min_tile``-gram index of ``source`` when the caller already has it.
+    ``index`` is the ``min_tile``-gram index of ``source`` and ``target_keys`` the ``min_tile``-gram
+    keys of ``target`` when the caller already has them.
     """
     if len(source) < min_tile or len(target) < min_tile:
         return []
     if index is None:
-        index = _kgram_index(source, min_tile)
+        index = KgramIndex.of(_kgram_keys(source, min_tile))
+    if target_keys is None:
+        target_keys = _kgram_keys(target, min_tile)
+    low = np.searchsorted(index.keys, target_keys, side="left")
+    high = np.searchsorted(index.keys, target_keys, side="right")
+    hits = np.flatnonzero(high > low)
     matches: list[Tile] = []
-    for j in range(len(target) - min_tile + 1):
-        starts = index.get(tuple(target[j : j + min_tile]))
-        if not starts:
-            continue
-        for i in starts:
-            if i > 0 and j > 0 and source[i - 1] == target[j - 1]:
-                continue  # not maximal on the left: found from an earlier start
-            length = min_tile
-            while i + length < len(source) and j + length < len(target) and source[i + length] == target[j + length]:
-                length += 1
-            matches.append(Tile(i, j, length))
+    if len(hits):
+        positions = index.positions.tolist()
+        for j, begin, end in zip(hits.tolist(), low[hits].tolist(), high[hits].tolist(), strict=True):
+            gram = target[j : j + min_tile]
+            for i in positions[begin:end]:
+                if i > 0 and j > 0 and source[i - 1] == target[j - 1]:
+                    continue  # not maximal on the left: found from an earlier start
+                if source[i : i + min_tile] != gram:
+                    continue  # another k-gram with the same key
+                length = min_tile
+                while (
+                    i + length < len(source) and j + length < len(target) and source[i + length] == target[j + length]
+                ):
+                    length += 1
+                matches.append(Tile(i, j, length))
     return _select(matches, len(source), len(target), min_tile, source, target)
 
 
@@ -273,7 +316,11 @@ def align_sides(
     found = [
         piece
         for t in tiles(
-            source_side.words, target_side.words, settings.min_tile, source_side.kgram_index(settings.min_tile)
+            source_side.words,
+            target_side.words,
+            settings.min_tile,
+            source_side.kgram_index(settings.min_tile),
+            target_side.kgram_keys(settings.min_tile),
         )
         for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
     ]
