@@ -20,7 +20,7 @@ from dedup.candidates import (
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.pipeline import cluster
-from dedup.similarity import sentence_vectors
+from dedup.similarity import reference_sentence_counts, sentence_counts, sentence_vectors
 from dedup.sketch import SketchSettings, minhash, signatures
 
 value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
@@ -79,6 +79,16 @@ def test_candidate_pairs_equal_reference():
     sketch = SketchSettings()
     assert article_lsh_pairs(cleaned, sketch, 0.5) == reference_article_lsh_pairs(cleaned, sketch, 0.5)
     assert sentence_lsh_pairs(cleaned, sketch, 0.4) == reference_sentence_lsh_pairs(cleaned, sketch, 0.4)
+
+
+def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
+    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    fast, reference = sentence_counts(cleaned), reference_sentence_counts(cleaned)
+    assert fast.shape == reference.shape
+    assert np.array_equal(fast.indptr, reference.indptr)
+    assert np.array_equal(fast.indices, reference.indices)
+    assert np.array_equal(fast.data, reference.data)
+    assert sentence_counts([]).shape == reference_sentence_counts([]).shape
 
 
 def test_batched_cosines_are_the_full_product_bit_for_bit():
