@@ -102,32 +102,30 @@ def prepare(article: CleanArticle, vectors: sparse.csr_matrix) -> Side:
 def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     """``target.vectors @ source.vectors.T`` (dense) for every target, in one sparse product.
 
-    The targets' rows are stacked and restricted to the source's columns (renumbered
-    0..m-1 in the same order, so every dot product adds the same terms in the same order
-    as the product in the full hashed space: the floats are identical); a product in the
-    2**20-column space would spend most of its time converting the transposed source.
+    The source's columns are renumbered 1..m and every column the source lacks becomes column 0,
+    which the source leaves empty: the product adds, for every output value, the same terms in the
+    same order (the target's stored order) as the product in the full hashed space, so the floats
+    are identical; a product in the 2**20-column space would spend most of its time converting the
+    transposed source, and filtering the targets' entries costs more than the product saves.
     """
     rows = [target.vectors.shape[0] for target in targets]
-    if not targets or source.vectors.shape[0] == 0 or sum(rows) == 0:
-        return [np.zeros((count, source.vectors.shape[0])) for count in rows]
-    columns = np.unique(source.vectors.indices)
-    if len(columns) == 0:
-        return [np.zeros((count, source.vectors.shape[0])) for count in rows]
     own = source.vectors
-    local_source = sparse.csr_matrix(
-        (own.data, np.searchsorted(columns, own.indices), own.indptr), shape=(own.shape[0], len(columns))
-    )
-    stacked = sparse.vstack([target.vectors for target in targets], format="csr")
+    if not targets or own.shape[0] == 0 or sum(rows) == 0 or own.nnz == 0:
+        return [np.zeros((count, own.shape[0])) for count in rows]
+    ordered = np.sort(own.indices)
+    columns = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
     slot = _column_slots(own.shape[1])
-    slot[columns] = np.arange(len(columns), dtype=np.int32)
-    position = slot[stacked.indices]
-    slot[columns] = -1
-    keep = position >= 0
-    row_of = np.repeat(np.arange(stacked.shape[0]), np.diff(stacked.indptr))[keep]
-    indptr = np.zeros(stacked.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_of, minlength=stacked.shape[0]), out=indptr[1:])
+    slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
+    local_source = sparse.csr_matrix((own.data, slot[own.indices], own.indptr), shape=(own.shape[0], len(columns) + 1))
+    matrices = [target.vectors for target in targets]
+    offsets = np.cumsum([0] + [int(m.indptr[-1]) for m in matrices])
+    indptr = np.concatenate(
+        [matrices[0].indptr[:1]] + [m.indptr[1:] + o for m, o in zip(matrices, offsets, strict=False)]
+    )
+    position = slot[np.concatenate([m.indices for m in matrices])]
+    slot[columns] = 0
     local_targets = sparse.csr_matrix(
-        (stacked.data[keep], position[keep], indptr), shape=(stacked.shape[0], len(columns))
+        (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, len(columns) + 1)
     )
     product = (local_targets @ local_source.T).toarray()
     bounds = np.cumsum([0, *rows])
@@ -138,10 +136,10 @@ _slots: np.ndarray = np.empty(0, dtype=np.int32)
 
 
 def _column_slots(width: int) -> np.ndarray:
-    """A reusable column → local column table (all -1 between calls), one per process."""
+    """A reusable column → local column table (all 0 between calls), one per process."""
     global _slots
     if len(_slots) != width:
-        _slots = np.full(width, -1, dtype=np.int32)
+        _slots = np.zeros(width, dtype=np.int32)
     return _slots
 
 
