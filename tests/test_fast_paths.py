@@ -15,12 +15,14 @@ from dedup.candidates import (
     banded_pairs,
     reference_article_lsh_pairs,
     reference_sentence_lsh_pairs,
+    reference_tfidf_block_pairs,
     sentence_lsh_pairs,
+    tfidf_block_pairs,
 )
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.pipeline import cluster
-from dedup.similarity import reference_sentence_counts, sentence_counts, sentence_vectors
+from dedup.similarity import article_vectors, reference_sentence_counts, sentence_counts, sentence_vectors
 from dedup.sketch import SketchSettings, minhash, signatures
 
 value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
@@ -79,6 +81,19 @@ def test_candidate_pairs_equal_reference():
     sketch = SketchSettings()
     assert article_lsh_pairs(cleaned, sketch, 0.5) == reference_article_lsh_pairs(cleaned, sketch, 0.5)
     assert sentence_lsh_pairs(cleaned, sketch, 0.4) == reference_sentence_lsh_pairs(cleaned, sketch, 0.4)
+
+
+def test_tfidf_neighbours_equal_the_dense_reference(seed_texts):
+    # copies make exact ties at the last place, which the exact row settles as the reference does
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    texts += [texts[0]] * 3 + [texts[3]] * 2 + [texts[-1]] * 4
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    for neighbours in (1, 2, 3, 20):
+        for threshold in (0.0, 0.2, 0.5):
+            for begin, end in ((0, len(cleaned)), (0, 5), (5, 100)):
+                fast = tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
+                assert fast == reference_tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
 
 
 def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
