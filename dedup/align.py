@@ -23,6 +23,7 @@ source against all its candidate targets in one sparse product (``sentence_cosin
 
 from __future__ import annotations
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -191,12 +192,12 @@ def tiles(
     if target_keys is None:
         target_keys = _kgram_keys(target, min_tile)
     low = np.searchsorted(index.keys, target_keys, side="left")
-    high = np.searchsorted(index.keys, target_keys, side="right")
-    hits = np.flatnonzero(high > low)
+    hits = np.flatnonzero(index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
     matches: list[Tile] = []
     if len(hits):
         positions = index.positions.tolist()
-        for j, begin, end in zip(hits.tolist(), low[hits].tolist(), high[hits].tolist(), strict=True):
+        high = np.searchsorted(index.keys, target_keys[hits], side="right")
+        for j, begin, end in zip(hits.tolist(), low[hits].tolist(), high.tolist(), strict=True):
             gram = target[j : j + min_tile]
             for i in positions[begin:end]:
                 if i > 0 and j > 0 and source[i - 1] == target[j - 1]:
@@ -219,9 +220,11 @@ def _select(
     used_source = np.zeros(source_len, dtype=bool)
     used_target = np.zeros(target_len, dtype=bool)
     chosen: list[Tile] = []
-    pending = sorted(matches, key=lambda t: (-t.length, t.target, t.source))
+    # longest first, then by target and source position (a unique key: the order is the same as sorting)
+    pending = [(-t.length, t.target, t.source, t) for t in matches]
+    heapq.heapify(pending)
     while pending:
-        tile = pending.pop(0)
+        tile = heapq.heappop(pending)[3]
         free = ~(
             used_source[tile.source : tile.source + tile.length] | used_target[tile.target : tile.target + tile.length]
         )
@@ -241,8 +244,7 @@ def _select(
                 run_start = None
         if best_len >= min_tile:
             clipped = Tile(tile.source + best_start, tile.target + best_start, best_len)
-            pending.append(clipped)
-            pending.sort(key=lambda t: (-t.length, t.target, t.source))
+            heapq.heappush(pending, (-clipped.length, clipped.target, clipped.source, clipped))
     return sorted(chosen, key=lambda t: t.target)
 
 
