@@ -441,12 +441,14 @@ def _sentence_pairs(
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
     floor = min(settings.sentence_threshold, settings.anchor_threshold, settings.context_threshold)
     floor = min(floor, settings.continuation_threshold)
-    live = np.flatnonzero(cosine.max(axis=1) >= floor).tolist()
-    if not live:
+    live_rows = np.flatnonzero(cosine.max(axis=1) >= floor)
+    if not len(live_rows):
         return []
-    rows = cosine.tolist()  # Python floats: the same values, faster to index one by one
-    best = cosine[live].argmax(axis=1).tolist()
-    top = np.argsort(-cosine[live], axis=1, kind="stable")[:, :3].tolist()
+    scores = cosine[live_rows]
+    live = live_rows.tolist()
+    rows = dict(zip(live, scores.tolist(), strict=True))  # Python floats of the live rows: faster to index
+    best = scores.argmax(axis=1).tolist()
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :3].tolist()
     chosen: dict[int, list[tuple[int, float]]] = {}
     for j, i in zip(live, best, strict=True):
         strong = rows[j][i] >= settings.sentence_threshold
