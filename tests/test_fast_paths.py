@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup import align as align_module
 from dedup import pipeline
 from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cosines
 from dedup.candidates import (
@@ -106,7 +108,9 @@ def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
     assert sentence_counts([]).shape == reference_sentence_counts([]).shape
 
 
-def test_batched_cosines_are_the_full_product_bit_for_bit():
+@pytest.mark.parametrize("dense_limit", [1 << 22, 0])  # a dense source, and the sparse product of long ones
+def test_batched_cosines_are_the_full_product_bit_for_bit(dense_limit, monkeypatch):
+    monkeypatch.setattr(align_module, "_DENSE_SOURCE_LIMIT", dense_limit)
     cleaned = _articles()
     vectors = sentence_vectors(cleaned)
     sides = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
