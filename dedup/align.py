@@ -550,12 +550,17 @@ def _copied_runs(
         return [(stretch[0], stretch[1], between[0], between[1], "rewrite")]
     words = source.tokens.words
     target_words = target.tokens.words
+    starts: dict[str, list[int]] = {}  # where each word of the source sentence is: a run starts on its first word
+    for i in range(sentence[0], sentence[1]):
+        starts.setdefault(words[i], []).append(i)
     runs: list[tuple[int, int, int, int, str]] = []
     k = stretch[0]
     reach = sentence[0]  # copied runs follow the source order; a moved phrase is part of the rewrite
     while k < stretch[1]:
         best_length, best_at = 0, -1
-        for i in range(reach, sentence[1]):
+        for i in starts.get(target_words[k], ()):
+            if i < reach:
+                continue
             length = 0
             while (
                 k + length < stretch[1] and i + length < sentence[1] and words[i + length] == target_words[k + length]
