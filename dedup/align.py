@@ -216,6 +216,8 @@ def tiles(
                 ):
                     length += 1
                 matches.append(Tile(i, j, length))
+    if not matches:
+        return []
     return _select(matches, len(source), len(target), min_tile, source, target)
 
 
