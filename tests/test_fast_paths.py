@@ -148,3 +148,11 @@ def test_bucket_cap_skips_only_crowded_buckets():
     owners = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
     assert banded_pairs(rows, owners, 0.5) == {(a, b) for a in range(4) for b in range(a + 1, 4)} | {(4, 5)}
     assert banded_pairs(rows, owners, 0.5, cap=3) == {(4, 5)}
+
+
+def test_credit_lines_without_a_case_sensitive_name_still_found():
+    from dedup.credits import find_credits
+
+    text = "Shares rose on Monday.\n©2022 BLOOMBERG L.P.\n"
+    assert [(c.source, c.own) for c in find_credits(text)] == [("Bloomberg", True)]
+    assert find_credits("Shares rose on Monday, according to the ministry.") == []
