@@ -194,28 +194,50 @@ def _child(tool: str, corpus: Path, output: Path) -> None:
     output.write_text(json.dumps(predicted), encoding="utf-8")
 
 
+def _pss(pid: int) -> int:
+    """A process's proportional set size in bytes (0 when unknown): its shared pages divided among their sharers."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
 def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``command``; wall seconds, peak RSS of the whole process tree (sampled), exit code, stderr tail."""
+    """Run ``command``; wall seconds, peak memory of the whole process tree (sampled), exit code, stderr tail.
+
+    ``peak_rss_gb`` adds the resident sizes of the processes: forked workers count every page they share
+    with the parent again (a fork pool of two shows about three times the parent's heap);
+    ``peak_pss_gb`` counts shared pages once (Linux; 0 elsewhere).
+    """
     import psutil
 
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
-    peak = 0
+    peak = peak_pss = 0
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak
+        nonlocal peak, peak_pss
         try:
             root = psutil.Process(process.pid)
         except psutil.NoSuchProcess:
             return
+        count = 0
         while not stop.is_set():
             try:
-                total = root.memory_info().rss
-                for child in root.children(recursive=True):
+                tree = [root, *root.children(recursive=True)]
+                total = 0
+                for member in tree:
                     with contextlib.suppress(psutil.NoSuchProcess):
-                        total += child.memory_info().rss
+                        total += member.memory_info().rss
                 peak = max(peak, total)
+                if count % 5 == 0:  # proportional set size: shared pages counted once (every 0.5 s: it costs more)
+                    peak_pss = max(peak_pss, sum(_pss(member.pid) for member in tree))
+                count += 1
             except psutil.NoSuchProcess:
                 return
             stop.wait(0.1)
@@ -234,6 +256,7 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
     return {
         "seconds": round(time.perf_counter() - started, 2),
         "peak_rss_gb": round(peak / 1e9, 3),
+        "peak_pss_gb": round(peak_pss / 1e9, 3),
         "exit": code,
         "stderr_tail": (stderr or "")[-600:],
     }
@@ -355,19 +378,22 @@ def _derived_f1(quality: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]]) -> str:
     header = (
-        f"{'size':>8} {'tool':<13} {'seconds':>8} {'art/s':>8} {'peak GB':>7} {'×dedup':>7} "
+        f"{'size':>8} {'tool':<13} {'seconds':>8} {'art/s':>8} {'peak GB':>7} {'PSS GB':>6} {'×dedup':>7} "
         f"{'F1 all':>6} {'F1 copy':>7} {'F1 rewr':>7} {'ARI':>6} {'origin':>6} {'F1 der':>6}  note"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         if row.get("skipped"):
-            lines.append(f"{row['size']:>8} {row['tool']:<13} {'—':>8} {'—':>8} {'—':>7} {'—':>7}  {row['skipped']}")
+            lines.append(
+                f"{row['size']:>8} {row['tool']:<13} {'—':>8} {'—':>8} {'—':>7} {'—':>6} {'—':>7}  {row['skipped']}"
+            )
             continue
         q = row.get("quality", {})
         ratio = row.get("dedup_speedup")
         lines.append(
             f"{row['size']:>8} {row['tool']:<13} {row['seconds']:>8.1f} {row['articles_per_second']:>8.0f} "
-            f"{row['peak_rss_gb']:>7.2f} {'' if ratio is None else f'{ratio:.1f}×':>7} "
+            f"{row['peak_rss_gb']:>7.2f} {row.get('peak_pss_gb', 0):>6.2f} "
+            f"{'' if ratio is None else f'{ratio:.1f}×':>7} "
             f"{q.get('all', {}).get('f1', 0):>6.3f} {q.get('copies', {}).get('f1', 0):>7.3f} "
             f"{q.get('rewrites', {}).get('f1', 0):>7.3f} {q.get('all', {}).get('ari', 0):>6.3f} "
             f"{q.get('origin_accuracy', 0):>6.3f} {_derived_f1(q):>6}  {row.get('note', '')}"

@@ -23,6 +23,7 @@ source against all its candidate targets in one sparse product (``sentence_cosin
 
 from __future__ import annotations
 
+import heapq
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -65,7 +66,8 @@ class Side:
     ``words``/``positions``: the evidence tokens in order and their token indices;
     ``sentence_of``: the evidence unit of every token (-1 outside evidence); ``stem_sets``:
     the content stems of every unit; ``figures``: the figures of every unit with their slots;
-    ``kgrams``: the k-gram index of ``words`` by k.
+    ``kgrams``: the k-gram index of ``words`` by k (dropped once the article's pairs as a source are done);
+    ``keys``: the k-gram keys of ``words`` by k.
     """
 
     article: CleanArticle
@@ -75,11 +77,17 @@ class Side:
     sentence_of: list[int]
     stem_sets: list[set[str]]
     figures: list[tuple[Figure, ...]]
-    kgrams: dict[int, dict[tuple[str, ...], list[int]]] = field(default_factory=dict)
+    kgrams: dict[int, KgramIndex] = field(default_factory=dict)
+    keys: dict[int, np.ndarray] = field(default_factory=dict)
 
-    def kgram_index(self, size: int) -> dict[tuple[str, ...], list[int]]:
+    def kgram_keys(self, size: int) -> np.ndarray:
+        if size not in self.keys:
+            self.keys[size] = _kgram_keys(self.words, size)
+        return self.keys[size]
+
+    def kgram_index(self, size: int) -> KgramIndex:
         if size not in self.kgrams:
-            self.kgrams[size] = _kgram_index(self.words, size)
+            self.kgrams[size] = KgramIndex.of(self.kgram_keys(size))
         return self.kgrams[size]
 
 
@@ -149,79 +157,121 @@ def figures_conflict(source: Sequence[Figure], target: Sequence[Figure], enabled
 def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     """``target.vectors @ source.vectors.T`` (dense) for every target, in one sparse product.
 
-    The targets' rows are stacked and restricted to the source's columns (renumbered
-    0..m-1 in the same order, so every dot product adds the same terms in the same order
-    as the product in the full hashed space: the floats are identical); a product in the
-    2**20-column space would spend most of its time converting the transposed source.
+    The source's columns are renumbered 1..m and every column the source lacks becomes column 0,
+    which the source leaves empty: the product adds, for every output value, the same terms in the
+    same order (the target's stored order) as the product in the full hashed space, so the floats
+    are identical; a product in the 2**20-column space would spend most of its time converting the
+    transposed source, and filtering the targets' entries costs more than the product saves. The
+    source is dense unless large: a sparse-by-dense product adds the same terms in the same order
+    plus exact zeros (x + 0.0 == x for these non-negative values), about twice as fast.
     """
     rows = [target.vectors.shape[0] for target in targets]
-    if not targets or source.vectors.shape[0] == 0 or sum(rows) == 0:
-        return [np.zeros((count, source.vectors.shape[0])) for count in rows]
-    columns = np.unique(source.vectors.indices)
-    if len(columns) == 0:
-        return [np.zeros((count, source.vectors.shape[0])) for count in rows]
     own = source.vectors
-    local_source = sparse.csr_matrix(
-        (own.data, np.searchsorted(columns, own.indices), own.indptr), shape=(own.shape[0], len(columns))
-    )
-    stacked = sparse.vstack([target.vectors for target in targets], format="csr")
+    if not targets or own.shape[0] == 0 or sum(rows) == 0 or own.nnz == 0:
+        return [np.zeros((count, own.shape[0])) for count in rows]
+    ordered = np.sort(own.indices)
+    columns = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
     slot = _column_slots(own.shape[1])
-    slot[columns] = np.arange(len(columns), dtype=np.int32)
-    position = slot[stacked.indices]
-    slot[columns] = -1
-    keep = position >= 0
-    row_of = np.repeat(np.arange(stacked.shape[0]), np.diff(stacked.indptr))[keep]
-    indptr = np.zeros(stacked.shape[0] + 1, dtype=np.int64)
-    np.cumsum(np.bincount(row_of, minlength=stacked.shape[0]), out=indptr[1:])
-    local_targets = sparse.csr_matrix(
-        (stacked.data[keep], position[keep], indptr), shape=(stacked.shape[0], len(columns))
+    slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
+    local_source = sparse.csr_matrix((own.data, slot[own.indices], own.indptr), shape=(own.shape[0], len(columns) + 1))
+    matrices = [target.vectors for target in targets]
+    offsets = np.cumsum([0] + [int(m.indptr[-1]) for m in matrices])
+    indptr = np.concatenate(
+        [matrices[0].indptr[:1]] + [m.indptr[1:] + o for m, o in zip(matrices, offsets, strict=False)]
     )
-    product = (local_targets @ local_source.T).toarray()
+    position = slot[np.concatenate([m.indices for m in matrices])]
+    slot[columns] = 0
+    local_targets = sparse.csr_matrix(
+        (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, len(columns) + 1)
+    )
+    if (len(columns) + 1) * own.shape[0] <= _DENSE_SOURCE_LIMIT:
+        product = local_targets @ local_source.T.toarray()
+    else:
+        product = (local_targets @ local_source.T).toarray()
     bounds = np.cumsum([0, *rows])
     return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
 
 
+_DENSE_SOURCE_LIMIT = 1 << 22  # values (32 MB): a longer source takes the sparse product (the same floats)
 _slots: np.ndarray = np.empty(0, dtype=np.int32)
 
 
 def _column_slots(width: int) -> np.ndarray:
-    """A reusable column → local column table (all -1 between calls), one per process."""
+    """A reusable column → local column table (all 0 between calls), one per process."""
     global _slots
     if len(_slots) != width:
-        _slots = np.full(width, -1, dtype=np.int32)
+        _slots = np.zeros(width, dtype=np.int32)
     return _slots
 
 
-def _kgram_index(words: list[str], size: int) -> dict[tuple[str, ...], list[int]]:
-    index: dict[tuple[str, ...], list[int]] = {}
-    for i in range(len(words) - size + 1):
-        index.setdefault(tuple(words[i : i + size]), []).append(i)
-    return index
+def _kgram_keys(words: list[str], size: int) -> np.ndarray:
+    """A 64-bit key of every ``size``-gram of ``words`` (equal k-grams, equal keys; within one process).
+
+    Keys combine the words' ``hash`` values, so different k-grams may share a key: users compare the words.
+    """
+    count = len(words) - size + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words)).view(np.uint64)
+    keys = hashes[:count].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, size):
+            keys = (keys * np.uint64(0x9E3779B97F4A7C15)) ^ hashes[k : k + count]
+    return keys
+
+
+@dataclass(slots=True, frozen=True)
+class KgramIndex:
+    """The k-gram keys of a source sorted, with their positions (ascending among equal keys)."""
+
+    keys: np.ndarray
+    positions: np.ndarray
+
+    @classmethod
+    def of(cls, keys: np.ndarray) -> KgramIndex:
+        order = np.argsort(keys, kind="stable")
+        return cls(keys[order], order)
 
 
 def tiles(
-    source: list[str], target: list[str], min_tile: int, index: dict[tuple[str, ...], list[int]] | None = None
+    source: list[str],
+    target: list[str],
+    min_tile: int,
+    index: KgramIndex | None = None,
+    target_keys: np.ndarray | None = None,
 ) -> list[Tile]:
     """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first.
 
-    ``index`` is the ``min_tile``-gram index of ``source`` when the caller already has it.
+    ``index`` is the ``min_tile``-gram index of ``source`` and ``target_keys`` the ``min_tile``-gram
+    keys of ``target`` when the caller already has them.
     """
     if len(source) < min_tile or len(target) < min_tile:
         return []
     if index is None:
-        index = _kgram_index(source, min_tile)
+        index = KgramIndex.of(_kgram_keys(source, min_tile))
+    if target_keys is None:
+        target_keys = _kgram_keys(target, min_tile)
+    low = np.searchsorted(index.keys, target_keys, side="left")
+    hits = np.flatnonzero(index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
     matches: list[Tile] = []
-    for j in range(len(target) - min_tile + 1):
-        starts = index.get(tuple(target[j : j + min_tile]))
-        if not starts:
-            continue
-        for i in starts:
-            if i > 0 and j > 0 and source[i - 1] == target[j - 1]:
-                continue  # not maximal on the left: found from an earlier start
-            length = min_tile
-            while i + length < len(source) and j + length < len(target) and source[i + length] == target[j + length]:
-                length += 1
-            matches.append(Tile(i, j, length))
+    if len(hits):
+        positions = index.positions.tolist()
+        high = np.searchsorted(index.keys, target_keys[hits], side="right")
+        for j, begin, end in zip(hits.tolist(), low[hits].tolist(), high.tolist(), strict=True):
+            gram = target[j : j + min_tile]
+            for i in positions[begin:end]:
+                if i > 0 and j > 0 and source[i - 1] == target[j - 1]:
+                    continue  # not maximal on the left: found from an earlier start
+                if source[i : i + min_tile] != gram:
+                    continue  # another k-gram with the same key
+                length = min_tile
+                while (
+                    i + length < len(source) and j + length < len(target) and source[i + length] == target[j + length]
+                ):
+                    length += 1
+                matches.append(Tile(i, j, length))
+    if not matches:
+        return []
     return _select(matches, len(source), len(target), min_tile, source, target)
 
 
@@ -232,9 +282,11 @@ def _select(
     used_source = np.zeros(source_len, dtype=bool)
     used_target = np.zeros(target_len, dtype=bool)
     chosen: list[Tile] = []
-    pending = sorted(matches, key=lambda t: (-t.length, t.target, t.source))
+    # longest first, then by target and source position (a unique key: the order is the same as sorting)
+    pending = [(-t.length, t.target, t.source, t) for t in matches]
+    heapq.heapify(pending)
     while pending:
-        tile = pending.pop(0)
+        tile = heapq.heappop(pending)[3]
         free = ~(
             used_source[tile.source : tile.source + tile.length] | used_target[tile.target : tile.target + tile.length]
         )
@@ -254,8 +306,7 @@ def _select(
                 run_start = None
         if best_len >= min_tile:
             clipped = Tile(tile.source + best_start, tile.target + best_start, best_len)
-            pending.append(clipped)
-            pending.sort(key=lambda t: (-t.length, t.target, t.source))
+            heapq.heappush(pending, (-clipped.length, clipped.target, clipped.source, clipped))
     return sorted(chosen, key=lambda t: t.target)
 
 
@@ -327,7 +378,11 @@ def align_sides(
     found = [
         piece
         for t in tiles(
-            source_side.words, target_side.words, settings.min_tile, source_side.kgram_index(settings.min_tile)
+            source_side.words,
+            target_side.words,
+            settings.min_tile,
+            source_side.kgram_index(settings.min_tile),
+            target_side.kgram_keys(settings.min_tile),
         )
         for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
     ]
@@ -457,12 +512,14 @@ def _sentence_pairs(
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
     floor = min(settings.sentence_threshold, settings.anchor_threshold, settings.context_threshold)
     floor = min(floor, settings.continuation_threshold)
-    live = np.flatnonzero(cosine.max(axis=1) >= floor).tolist()
-    if not live:
+    live_rows = np.flatnonzero(cosine.max(axis=1) >= floor)
+    if not len(live_rows):
         return []
-    rows = cosine.tolist()  # Python floats: the same values, faster to index one by one
-    best = cosine[live].argmax(axis=1).tolist()
-    top = np.argsort(-cosine[live], axis=1, kind="stable")[:, :3].tolist()
+    scores = cosine[live_rows]
+    live = live_rows.tolist()
+    rows = dict(zip(live, scores.tolist(), strict=True))  # Python floats of the live rows: faster to index
+    best = scores.argmax(axis=1).tolist()
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :3].tolist()
     chosen: dict[int, list[tuple[int, float]]] = {}
     for j, i in zip(live, best, strict=True):
         strong = rows[j][i] >= settings.sentence_threshold
@@ -558,12 +615,17 @@ def _copied_runs(
         return [(stretch[0], stretch[1], between[0], between[1], "rewrite")]
     words = source.tokens.words
     target_words = target.tokens.words
+    starts: dict[str, list[int]] = {}  # where each word of the source sentence is: a run starts on its first word
+    for i in range(sentence[0], sentence[1]):
+        starts.setdefault(words[i], []).append(i)
     runs: list[tuple[int, int, int, int, str]] = []
     k = stretch[0]
     reach = sentence[0]  # copied runs follow the source order; a moved phrase is part of the rewrite
     while k < stretch[1]:
         best_length, best_at = 0, -1
-        for i in range(reach, sentence[1]):
+        for i in starts.get(target_words[k], ()):
+            if i < reach:
+                continue
             length = 0
             while (
                 k + length < stretch[1] and i + length < sentence[1] and words[i + length] == target_words[k + length]

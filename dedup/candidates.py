@@ -21,6 +21,7 @@ import numpy as np
 from datasketch import MinHashLSH
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components
+from sparse_dot_topn import sp_matmul_topn
 
 from dedup.clean import CleanArticle
 from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures
@@ -238,27 +239,82 @@ def reference_sentence_lsh_pairs(
     return pairs
 
 
-def tfidf_block_pairs(vectors: sparse.csr_matrix, begin: int, end: int, neighbours: int, threshold: float) -> set[Pair]:
-    """The nearest-neighbour pairs of articles ``begin..end-1`` (rows are independent: blocks can run apart)."""
-    pairs: set[Pair] = set()
+# scores within this of the threshold or of each other are settled on the exact row (floats of another
+# summation order differ by far less: a cosine sums at most a few thousand products of values <= 1)
+_SLACK = 1e-9
+
+
+def tfidf_block_pairs(
+    vectors: sparse.csr_matrix,
+    begin: int,
+    end: int,
+    neighbours: int,
+    threshold: float,
+    transposed: sparse.csr_matrix | None = None,
+) -> set[Pair]:
+    """The nearest-neighbour pairs of articles ``begin..end-1`` (rows are independent: blocks can run apart).
+
+    Each row's ``neighbours`` best cosines at or above ``threshold``, its own excluded: the same pairs as
+    :func:`reference_tfidf_block_pairs`, without the dense block. ``sparse_dot_topn`` keeps the best
+    ``neighbours + 2`` of every row; a row whose choice is not clear-cut from them (a near tie at the
+    last place, a score near the threshold) is settled as the reference does, on its exact dense row.
+    ``transposed``: ``vectors.T.tocsr()`` when the caller already has it. A threshold of 0 or below
+    takes the reference's way.
+    """
     count = vectors.shape[0]
+    k = min(neighbours, count - 1)
+    end = min(end, count)
+    if k <= 0 or end <= begin:
+        return set()
+    if threshold <= _SLACK:  # cosines of 0 (no shared stem) count as neighbours too: only the dense rows say which
+        return reference_tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
+    transposed = vectors.T.tocsr() if transposed is None else transposed
+    best = sp_matmul_topn(vectors[begin:end], transposed, top_n=k + 2, threshold=threshold - _SLACK, sort=True)
+    pairs: set[Pair] = set()
+    for row in range(end - begin):
+        index = begin + row
+        others = best.indices[best.indptr[row] : best.indptr[row + 1]]
+        scores = best.data[best.indptr[row] : best.indptr[row + 1]]
+        keep = others != index
+        others, scores = others[keep], scores[keep]
+        unclear = bool(np.any(np.abs(scores[: k + 1] - threshold) < _SLACK)) or (
+            len(scores) > k and scores[k] >= scores[k - 1] - _SLACK
+        )
+        if unclear:
+            exact = (vectors[index] @ transposed).toarray()[0]
+            pairs.update(_row_neighbours(exact, index, k, threshold))
+        else:
+            pairs.update(_ordered(index, int(other)) for other in others[:k][scores[:k] >= threshold])
+    return pairs
+
+
+def _row_neighbours(scores: np.ndarray, index: int, k: int, threshold: float) -> list[Pair]:
+    """The reference's choice on one dense row of cosines (its own entry excluded)."""
+    scores[index] = -1.0
+    top = np.argpartition(-scores, k - 1)[:k]
+    return [_ordered(index, int(other)) for other in top if scores[other] >= threshold]
+
+
+def reference_tfidf_block_pairs(
+    vectors: sparse.csr_matrix, begin: int, end: int, neighbours: int, threshold: float
+) -> set[Pair]:
+    """Readable reference for :func:`tfidf_block_pairs`: the dense block of cosines, row by row."""
+    pairs: set[Pair] = set()
+    k = min(neighbours, vectors.shape[0] - 1)
+    if k <= 0:
+        return pairs
     block = (vectors[begin:end] @ vectors.T).toarray()
     for row, scores in enumerate(block):
-        index = begin + row
-        scores[index] = -1.0
-        k = min(neighbours, count - 1)
-        if k <= 0:
-            continue
-        top = np.argpartition(-scores, k - 1)[:k]
-        pairs.update(_ordered(index, int(other)) for other in top if scores[other] >= threshold)
+        pairs.update(_row_neighbours(scores, begin + row, k, threshold))
     return pairs
 
 
 def tfidf_pairs(vectors: sparse.csr_matrix, neighbours: int, threshold: float, chunk: int = 2048) -> set[Pair]:
     """Each article's nearest neighbours by TF-IDF cosine, above ``threshold``."""
     pairs: set[Pair] = set()
+    transposed = vectors.T.tocsr()
     for begin in range(0, vectors.shape[0], chunk):
-        pairs |= tfidf_block_pairs(vectors, begin, begin + chunk, neighbours, threshold)
+        pairs |= tfidf_block_pairs(vectors, begin, begin + chunk, neighbours, threshold, transposed)
     return pairs
 
 

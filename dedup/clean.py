@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from dedup.credits import find_credits
 from dedup.model import Article, Credit
-from dedup.text import Tokens, clauses, is_content, lines, sentences, stem, tokenize
+from dedup.text import Tokens, clauses, content_stem, lines, sentences, tokenize
 
 _BOILERPLATE_PATTERNS = re.compile(
     r"""^(?:
@@ -175,7 +175,7 @@ def clean_article(article: Article, repeated: frozenset[str] = frozenset()) -> C
         id=article.id,
         text=text,
         tokens=tokens,
-        stems=[stem(word) if is_content(word) else "" for word in tokens.words],
+        stems=list(map(content_stem, tokens.words)),
         quoted=quoted,
         sentences=found,
         boilerplate=boilerplate,

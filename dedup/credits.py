@@ -110,12 +110,19 @@ _OTHER_PATTERNS: list[tuple[re.Pattern[str], str]] = [
 ]
 
 
+_ANY_NAME = re.compile(_NAME)
+
+
 def find_credits(text: str) -> list[Credit]:
     """Every credit line in ``text``, own credits first, in text order; one per span."""
     found: list[Credit] = []
     taken: list[tuple[int, int]] = []
+    # a pattern whose source name is case-sensitive cannot match a text that names no source
+    named = _ANY_NAME.search(text) is not None
     for own, patterns in ((True, _OWN_PATTERNS), (False, _OTHER_PATTERNS)):
         for pattern, why in patterns:
+            if not named and not pattern.flags & re.IGNORECASE:
+                continue
             for match in pattern.finditer(text):
                 span = match.span()
                 if any(b < span[1] and span[0] < e for b, e in taken):

@@ -156,10 +156,12 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings], batch: list[Artic
     ]
 
 
-def tfidf_batch(shared: tuple[sparse.csr_matrix, CandidateSettings], batch: tuple[int, int]) -> list[tuple[int, int]]:
-    """TF-IDF neighbour pairs of one block of articles."""
-    vectors, settings = shared
-    return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold))
+def tfidf_batch(
+    shared: tuple[sparse.csr_matrix, sparse.csr_matrix, CandidateSettings], batch: tuple[int, int]
+) -> list[tuple[int, int]]:
+    """TF-IDF neighbour pairs of one block of articles (``shared``: the vectors, transposed, and the settings)."""
+    vectors, transposed, settings = shared
+    return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold, transposed))
 
 
 class _StageClock:
@@ -293,15 +295,17 @@ def cluster(
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
     stage("LSH pairs")
     tick = progress("candidates", len(cleaned))
+    vectors = article_vectors(cleaned)
     found.update(
         run_batches(
             tfidf_batch,
-            (article_vectors(cleaned), candidates),
+            (vectors, vectors.T.tocsr(), candidates),
             blocks,
             workers=parallel,
             done=lambda block: tick(block[1] - block[0]),
         )
     )
+    del vectors
     stage("TF-IDF neighbours")
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))

@@ -100,6 +100,12 @@ def stem(word: str) -> str:
     return _stemmer.stemWord(word)
 
 
+@lru_cache(maxsize=200_000)
+def content_stem(word: str) -> str:
+    """The stem of a content word, "" for any other token (one cached call per token)."""
+    return stem(word) if is_content(word) else ""
+
+
 def is_content(word: str) -> bool:
     """Whether a token carries meaning (not a stopword, not a lone letter)."""
     return (len(word) > 1 and word not in STOPWORDS) or word.isdigit()

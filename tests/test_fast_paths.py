@@ -5,9 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dedup import align as align_module
 from dedup import pipeline
 from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cosines
 from dedup.candidates import (
@@ -15,12 +17,14 @@ from dedup.candidates import (
     banded_pairs,
     reference_article_lsh_pairs,
     reference_sentence_lsh_pairs,
+    reference_tfidf_block_pairs,
     sentence_lsh_pairs,
+    tfidf_block_pairs,
 )
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.pipeline import cluster
-from dedup.similarity import sentence_vectors
+from dedup.similarity import article_vectors, reference_sentence_counts, sentence_counts, sentence_vectors
 from dedup.sketch import SketchSettings, minhash, signatures
 
 value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
@@ -81,7 +85,32 @@ def test_candidate_pairs_equal_reference():
     assert sentence_lsh_pairs(cleaned, sketch, 0.4) == reference_sentence_lsh_pairs(cleaned, sketch, 0.4)
 
 
-def test_batched_cosines_are_the_full_product_bit_for_bit():
+def test_tfidf_neighbours_equal_the_dense_reference(seed_texts):
+    # copies make exact ties at the last place, which the exact row settles as the reference does
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    texts += [texts[0]] * 3 + [texts[3]] * 2 + [texts[-1]] * 4
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    for neighbours in (1, 2, 3, 20):
+        for threshold in (0.0, 0.2, 0.5):
+            for begin, end in ((0, len(cleaned)), (0, 5), (5, 100)):
+                fast = tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
+                assert fast == reference_tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
+
+
+def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
+    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    fast, reference = sentence_counts(cleaned), reference_sentence_counts(cleaned)
+    assert fast.shape == reference.shape
+    assert np.array_equal(fast.indptr, reference.indptr)
+    assert np.array_equal(fast.indices, reference.indices)
+    assert np.array_equal(fast.data, reference.data)
+    assert sentence_counts([]).shape == reference_sentence_counts([]).shape
+
+
+@pytest.mark.parametrize("dense_limit", [1 << 22, 0])  # a dense source, and the sparse product of long ones
+def test_batched_cosines_are_the_full_product_bit_for_bit(dense_limit, monkeypatch):
+    monkeypatch.setattr(align_module, "_DENSE_SOURCE_LIMIT", dense_limit)
     cleaned = _articles()
     vectors = sentence_vectors(cleaned)
     sides = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
@@ -119,3 +148,11 @@ def test_bucket_cap_skips_only_crowded_buckets():
     owners = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
     assert banded_pairs(rows, owners, 0.5) == {(a, b) for a in range(4) for b in range(a + 1, 4)} | {(4, 5)}
     assert banded_pairs(rows, owners, 0.5, cap=3) == {(4, 5)}
+
+
+def test_credit_lines_without_a_case_sensitive_name_still_found():
+    from dedup.credits import find_credits
+
+    text = "Shares rose on Monday.\n©2022 BLOOMBERG L.P.\n"
+    assert [(c.source, c.own) for c in find_credits(text)] == [("Bloomberg", True)]
+    assert find_credits("Shares rose on Monday, according to the ministry.") == []

@@ -29,7 +29,8 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
 from dedup.pipeline import Settings
-from dedup.similarity import _ARTICLE_HASHER, _SENTENCE_HASHER, sentence_strings
+from dedup.similarity import _ARTICLE_HASHER, _SENTENCE_HASHER, sentence_strings, word_features
+from dedup.similarity import sentence_counts as batch_sentence_counts
 from dedup.sketch import article_shingles, permutations, permuted_minima, sentence_stem_sets
 
 N_FEATURES = 2**20
@@ -159,53 +160,14 @@ def reference_sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
     return _SENTENCE_HASHER.transform(strings).tocsr()
 
 
-_WORD_FEATURES: dict[str, np.ndarray] = {}
-_WORD_CACHE_SIZE = 300_000
-
-
-def _word_features(words: list[str]) -> list[np.ndarray]:
-    """Each word's hashed char n-gram features, repeated by count (cached per word)."""
-    cache = _WORD_FEATURES
-    missing = sorted({word for word in set(words) if word not in cache})
-    if missing:
-        if len(cache) + len(missing) > _WORD_CACHE_SIZE:
-            cache.clear()
-        rows = _SENTENCE_HASHER.transform(missing).tocsr()
-        for number, word in enumerate(missing):
-            begin, end = rows.indptr[number], rows.indptr[number + 1]
-            cache[word] = np.repeat(rows.indices[begin:end], rows.data[begin:end].astype(np.int64))
-    return [cache[word] for word in words]
-
-
 def warm_word_features(words: list[str]) -> None:
     """Hash the char n-grams of every new word of ``words`` in one call (a batch of articles at once)."""
-    _word_features(words)
+    word_features(words)
 
 
 def sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
-    """Equal to :func:`reference_sentence_counts`, from cached per-word features.
-
-    ``char_wb`` n-grams never cross a space, so a sentence's counts are the sum of its words'
-    counts; the rows come out with sorted indices and summed duplicates, as ``HashingVectorizer``
-    makes them (tested).
-    """
-    sentences = cleaned.sentences
-    if not sentences:
-        return sparse.csr_matrix((0, N_FEATURES))
-    words = cleaned.tokens.words
-    wanted = [words[index] for sentence in sentences for index in range(sentence.first, sentence.last)]
-    pieces = _word_features(wanted)
-    per_token = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    ends = np.cumsum(np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences)))
-    bounds = np.concatenate(([0], np.cumsum(per_token)))
-    indptr = bounds[np.concatenate(([0], ends))]
-    features = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
-    counts = sparse.csr_matrix(
-        (np.ones(len(features), dtype=np.float64), features, indptr.astype(np.int32)),
-        shape=(len(sentences), N_FEATURES),
-    )
-    counts.sum_duplicates()  # sorts each row's indices and sums repeats, as HashingVectorizer does
-    return counts
+    """Equal to :func:`reference_sentence_counts`: ``similarity.sentence_counts`` of one article (per-word cache)."""
+    return batch_sentence_counts([cleaned])
 
 
 def word_runs(cleaned: CleanArticle, length: int) -> list[tuple[str, ...]]:
