@@ -2,9 +2,13 @@
 
 Writers take the database lock with ``BEGIN IMMEDIATE`` (one writer at a time across threads
 and processes, others wait up to ``busy_timeout``); readers see a consistent snapshot and never
-block writers. One transaction per ``add`` (or per ``add_many`` batch), ``synchronous=FULL``:
-an add that returned survives a crash, and a process killed at any moment leaves the last
-committed state.
+block writers. One transaction per ``add`` (or per ``add_many`` batch). In WAL mode
+``synchronous=NORMAL`` (the default here) keeps every committed transaction through a crash of the
+*process* (``kill -9``: the WAL is in the operating system's cache and is replayed), and a process
+killed at any moment leaves the last committed state; only a power loss or an operating-system
+crash can roll back the last transactions before the next WAL checkpoint (never corrupting the
+file). ``DEDUP_SQLITE_SYNCHRONOUS=FULL`` fsyncs the WAL at every commit, so an add that returned
+survives a power loss too (about 4 ms more per add on the development machine).
 """
 
 from __future__ import annotations
@@ -22,6 +26,12 @@ from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
 from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
 from dedup.store.errors import CorruptIndexError, StoreError
+
+SYNCHRONOUS = os.environ.get("DEDUP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+_PRAGMAS = (
+    "PRAGMA cache_size = -65536",  # 64 MiB of page cache per connection (the default is 2 MiB)
+    "PRAGMA temp_store = MEMORY",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -324,7 +334,11 @@ class SQLiteBackend(Backend):
                 mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-                connection.execute("PRAGMA synchronous = FULL")
+                if SYNCHRONOUS not in ("NORMAL", "FULL", "EXTRA"):
+                    raise StoreError(f"DEDUP_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {SYNCHRONOUS!r}")
+                connection.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+                for pragma in _PRAGMAS:
+                    connection.execute(pragma)
                 connection.execute("PRAGMA foreign_keys = OFF")
             except sqlite3.DatabaseError as error:
                 raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
