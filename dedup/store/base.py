@@ -18,7 +18,8 @@ from dedup.model import Article
 from dedup.store.codec import unpack_json
 
 FORMAT = "dedup-index"
-SCHEMA = 3  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs
+SCHEMA = 4  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+# 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors)
 
 
 @dataclass(slots=True)
