@@ -44,7 +44,7 @@ from dedup.score import ScoreSettings, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
-from dedup.store.codec import record_verdict, unpack_json, verdict_record
+from dedup.store.codec import record_reverse, record_verdict, unpack_json, verdict_record
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -52,6 +52,7 @@ from dedup.store.features import (
     Prepared,
     pack_stems,
     prepare,
+    row_dots,
     settings_banding,
     short_lines,
     stems_matrix,
@@ -168,6 +169,7 @@ class _Evaluation:
     edges: dict[tuple[str, str], DirectedEdge]
     slug: str | None = None  # its wire slug (when the settings group wire versions)
     weak: dict[int, PairVerdict] = dataclasses.field(default_factory=dict)  # unrelated, with passages
+    reverse: dict[int, list[Passage]] = dataclasses.field(default_factory=dict)  # related: passages from b to a
 
 
 class Index:
@@ -191,7 +193,9 @@ class Index:
         self._prepared: _LRU = _LRU(_CACHE_SIZE)
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
-        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)  # (a, b) → PairVerdict: a stored pair never changes
+        # (a, b) → (PairVerdict, passages from b to a or None): a stored pair never changes
+        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)
+        self._reverse: _LRU = _LRU(_CACHE_SIZE * 32)  # id(verdict) → (verdict, its stored passages from b to a)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -509,7 +513,7 @@ class Index:
             shape=(weighted.shape[0], max(len(used), 1)),
         )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
-        return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(items))]
+        return [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
 
     def _article_vector(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """The batch's article (stem) TF-IDF row under the current statistics."""
@@ -622,22 +626,18 @@ class Index:
         for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
             if not maybe:
                 continue
-            if x.id < other.cleaned.id:
-                verdict = judge(
-                    x,
-                    other.cleaned,
-                    align(x, other.cleaned, vectors_x, vectors_o, self.settings.align),
-                    self.settings.score,
-                )
-            else:
-                verdict = judge(
-                    other.cleaned,
-                    x,
-                    align(other.cleaned, x, vectors_o, vectors_x, self.settings.align),
-                    self.settings.score,
-                )
+            (first, first_vectors), (second, second_vectors) = sorted(
+                [(x, vectors_x), (other.cleaned, vectors_o)], key=lambda side: side[0].id
+            )
+            passages = align(first, second, first_vectors, second_vectors, self.settings.align)
+            verdict = judge(first, second, passages, self.settings.score)
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
+                # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
+                # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
+                reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                evaluation.reverse[key] = reverse
+                self._remember_reverse(verdict, reverse)
             elif verdict.passages:
                 evaluation.weak[key] = verdict
 
@@ -701,7 +701,7 @@ class Index:
                 packed[holder] = pack_stems(new.stem_counts)
         order = sorted(packed)
         matrix = self._article_vector(stems_matrix([packed[key] for key in order]))
-        scores = (matrix @ vector.T).toarray().ravel()
+        scores = row_dots(matrix, vector)
         best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
         return {order[i] for i in best if scores[i] >= settings.tfidf_threshold}
 
@@ -740,8 +740,19 @@ class Index:
         never changes, and a pair of keys is either related or weak)."""
         verdicts = []
         for a, b, data in session.pair_blobs(keys, weak=weak):
-            verdicts.append(self._pair_verdicts.get_or((a, b), lambda data=data: record_verdict(unpack_json(data))))
+            verdict, reverse = self._pair_verdicts.get_or((a, b), lambda data=data: _decode_pair(data))
+            if reverse is not None:
+                self._remember_reverse(verdict, reverse)
+            verdicts.append(verdict)
         return verdicts
+
+    def _remember_reverse(self, verdict: PairVerdict, reverse: list[Passage]) -> None:
+        self._reverse.get_or(id(verdict), lambda: (verdict, reverse))
+
+    def _reverse_of(self, verdict: PairVerdict) -> list[Passage] | None:
+        """The stored passages from ``verdict.b`` to ``verdict.a`` (related pairs), or ``None``."""
+        held = self._reverse.get(id(verdict))
+        return held[1] if held is not None and held[0] is verdict else None
 
     def _build_clusters(
         self,
@@ -829,12 +840,15 @@ class Index:
         # (edges judged in the other direction are aligned again, in one weighting: rows are independent)
         derived = {m.id for m in record.members if m.role == "derived"}
         into = [e for e in edges if e.target in derived]
-        needed = sorted({m for e in into if e.verdict.a != e.source for m in (e.source, e.target)})
+        reversed_stored = {id(e): self._reverse_of(e.verdict) for e in into if e.verdict.a != e.source}
+        needed = sorted({m for e in into if reversed_stored.get(id(e), []) is None for m in (e.source, e.target)})
         vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
         for edge in into:
             if edge.verdict.a == edge.source:
                 passages = edge.verdict.passages
+            elif (stored := reversed_stored[id(edge)]) is not None:
+                passages = stored
             else:
                 passages = align(
                     cleaned[edge.source],
@@ -876,7 +890,7 @@ class Index:
         session.put_lines(updated)
         last_change = session.log_change(key, +1, prepared.furniture)
         for other, verdict in evaluation.verdicts.items():
-            session.put_pair(key, other, verdict_record(verdict))
+            session.put_pair(key, other, verdict_record(verdict, evaluation.reverse.get(other)))
         for other, verdict in evaluation.weak.items():
             session.put_weak_pair(key, other, verdict_record(verdict))
         if evaluation.component_keys:
@@ -1019,7 +1033,9 @@ class Index:
             direction = "same-story"
         passages = verdict.passages
         source = other if direction == "copies" else x if direction == "copied-by" else verdict.a
-        if source != verdict.a:
+        if source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
+            passages = stored  # aligned from the pair's second side when the pair was judged
+        elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again
             target = verdict.a
             source_vectors, target_vectors = self._many_vectors([prepared[source], prepared[target]])
@@ -1055,6 +1071,8 @@ class Index:
             if record is None:
                 continue
             verdict = record_verdict(record)
+            if (reverse := record_reverse(record)) is not None:
+                self._remember_reverse(verdict, reverse)
             other = rows[other_key].article.id
             edges: dict[tuple[str, str], DirectedEdge] = {}
             if verdict.relation in DERIVED and other in roles and x in roles:
@@ -1072,6 +1090,20 @@ class Index:
         if added is not None:
             result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
         return result
+
+
+def _row_block(matrix: sparse.csr_matrix, begin: int, end: int) -> sparse.csr_matrix:
+    """Rows ``[begin, end)`` of a CSR matrix as views of its arrays (what slicing copies, without its checks)."""
+    indptr = matrix.indptr[begin : end + 1]
+    first, last = int(indptr[0]), int(indptr[-1])
+    return sparse.csr_matrix(
+        (matrix.data[first:last], matrix.indices[first:last], indptr - first), shape=(end - begin, matrix.shape[1])
+    )
+
+
+def _decode_pair(data: bytes) -> tuple[PairVerdict, list[Passage] | None]:
+    record = unpack_json(data)
+    return record_verdict(record), record_reverse(record)
 
 
 def _contribution_of(prepared: Prepared) -> Contribution:

@@ -63,9 +63,10 @@ def record_article(record: dict[str, Any]) -> Article:
         raise CorruptIndexError(f"a stored article record is incomplete: {error}") from None
 
 
-def verdict_record(verdict: PairVerdict) -> dict[str, Any]:
-    """A pair verdict as plain JSON (floats round-trip exactly)."""
-    return {
+def verdict_record(verdict: PairVerdict, reverse: list[Passage] | None = None) -> dict[str, Any]:
+    """A pair verdict as plain JSON (floats round-trip exactly); ``reverse``: its passages aligned from
+    ``b`` to ``a``, kept with related pairs so a cluster whose ranking reverses the edge reads them."""
+    record = {
         "a": verdict.a,
         "b": verdict.b,
         "relation": verdict.relation,
@@ -78,6 +79,23 @@ def verdict_record(verdict: PairVerdict) -> dict[str, Any]:
         "score": verdict.score,
         "evidence": verdict.evidence,
     }
+    if reverse is not None:
+        record["reverse"] = [
+            [p.source_span[0], p.source_span[1], p.target_span[0], p.target_span[1], p.kind, p.score] for p in reverse
+        ]
+    return record
+
+
+def record_reverse(record: dict[str, Any]) -> list[Passage] | None:
+    """The passages from ``b`` to ``a`` stored with a pair verdict (``None`` when not stored)."""
+    values = record.get("reverse")
+    if values is None:
+        return None
+    try:
+        a, b = record["a"], record["b"]
+        return [Passage(b, a, (s0, s1), (t0, t1), kind, score) for s0, s1, t0, t1, kind, score in values]
+    except (KeyError, TypeError, ValueError) as error:
+        raise CorruptIndexError(f"a stored pair verdict is incomplete: {error}") from None
 
 
 def record_verdict(record: dict[str, Any]) -> PairVerdict:

@@ -268,40 +268,56 @@ def pack_stems(counts: sparse.csr_matrix) -> bytes:
     )
 
 
-def _unpack_stem_arrays(data: bytes) -> tuple[np.ndarray, np.ndarray]:
-    """(features int32, counts float64) of a ``pack_stems`` row."""
+def _stem_parts(data: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    """(stem count, bucket sizes, low 16 bits, counts) of a ``pack_stems`` row, as views of ``data``."""
     size = int.from_bytes(data[:4], "little")
     width = data[4] if len(data) > 4 else 0
     if width not in (1, 2) or len(data) != 5 + 2 * _STEM_BUCKETS + (2 + width) * size:
         raise ValueError("broken stem vector")
     buckets = np.frombuffer(data, dtype="<u2", count=_STEM_BUCKETS, offset=5)
-    if int(buckets.sum()) != size:
-        raise ValueError("broken stem vector")
     low = np.frombuffer(data, dtype="<u2", count=size, offset=5 + 2 * _STEM_BUCKETS)
-    high = np.repeat(np.arange(_STEM_BUCKETS, dtype=np.int32) << _STEM_BUCKET_BITS, buckets)
-    features = high | low.astype(np.int32)
     values = np.frombuffer(
         data, dtype="<u1" if width == 1 else "<u2", count=size, offset=5 + 2 * _STEM_BUCKETS + 2 * size
     )
-    return features, values.astype(np.float64)
+    return size, buckets, low, values
 
 
 def stems_matrix(packed: list[bytes]) -> sparse.csr_matrix:
-    """Packed stem-count rows (``pack_stems``) as one CSR matrix."""
+    """Packed stem-count rows (``pack_stems``) as one CSR matrix (decoded together: one ``repeat`` for all)."""
     if not packed:
         return sparse.csr_matrix((0, N_FEATURES))
-    rows = [_unpack_stem_arrays(data) for data in packed]
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum([len(features) for features, _ in rows], out=indptr[1:])
-    return sparse.csr_matrix(
-        (np.concatenate([v for _, v in rows]), np.concatenate([f for f, _ in rows]), indptr),
-        shape=(len(packed), N_FEATURES),
-    )
+    parts = [_stem_parts(data) for data in packed]
+    sizes = np.fromiter((part[0] for part in parts), dtype=np.int64, count=len(parts))
+    buckets = np.concatenate([part[1] for part in parts]).astype(np.int64)
+    if not np.array_equal(buckets.reshape(len(parts), _STEM_BUCKETS).sum(axis=1), sizes):
+        raise ValueError("broken stem vector")
+    high = np.repeat(np.tile(np.arange(_STEM_BUCKETS, dtype=np.int32) << _STEM_BUCKET_BITS, len(parts)), buckets)
+    features = high | np.concatenate([part[2] for part in parts]).astype(np.int32)
+    values = np.concatenate([part[3].astype(np.float64) for part in parts])
+    indptr = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    return sparse.csr_matrix((values, features, indptr), shape=(len(packed), N_FEATURES))
 
 
 def unpack_stems(data: bytes) -> sparse.csr_matrix:
-    features, values = _unpack_stem_arrays(data)
-    return sparse.csr_matrix((values, features, np.array([0, len(features)])), shape=(1, N_FEATURES))
+    return stems_matrix([data])
+
+
+def row_dots(matrix: sparse.csr_matrix, vector: sparse.csr_matrix) -> np.ndarray:
+    """``(matrix @ vector.T).toarray().ravel()`` for a one-row ``vector`` with sorted indices.
+
+    scipy's CSR product adds, row by row and in the row's index order, each entry times the
+    vector's entry of the same feature; ``bincount`` adds the same products in the same order,
+    so the floats are identical, without the transposes over 2**20 columns.
+    """
+    rows = matrix.shape[0]
+    if not vector.nnz or not matrix.nnz:
+        return np.zeros(rows)
+    positions = np.searchsorted(vector.indices, matrix.indices)
+    np.minimum(positions, vector.nnz - 1, out=positions)
+    hit = vector.indices[positions] == matrix.indices
+    owner = np.repeat(np.arange(rows), np.diff(matrix.indptr))
+    return np.bincount(owner[hit], weights=matrix.data[hit] * vector.data[positions[hit]], minlength=rows)
 
 
 def prepare(
