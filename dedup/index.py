@@ -44,7 +44,7 @@ from dedup.score import ScoreSettings, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
-from dedup.store.codec import record_reverse, record_verdict, unpack_json, verdict_record
+from dedup.store.codec import pack_verdict, unpack_verdict
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -740,7 +740,7 @@ class Index:
         never changes, and a pair of keys is either related or weak)."""
         verdicts = []
         for a, b, data in session.pair_blobs(keys, weak=weak):
-            verdict, reverse = self._pair_verdicts.get_or((a, b), lambda data=data: _decode_pair(data))
+            verdict, reverse = self._pair_verdicts.get_or((a, b), lambda data=data: unpack_verdict(data))
             if reverse is not None:
                 self._remember_reverse(verdict, reverse)
             verdicts.append(verdict)
@@ -890,9 +890,9 @@ class Index:
         session.put_lines(updated)
         last_change = session.log_change(key, +1, prepared.furniture)
         for other, verdict in evaluation.verdicts.items():
-            session.put_pair(key, other, verdict_record(verdict, evaluation.reverse.get(other)))
+            session.put_pair(key, other, pack_verdict(verdict, evaluation.reverse.get(other)))
         for other, verdict in evaluation.weak.items():
-            session.put_weak_pair(key, other, verdict_record(verdict))
+            session.put_weak_pair(key, other, pack_verdict(verdict))
         if evaluation.component_keys:
             members = evaluation.component_keys | {key}
             component = min(members)
@@ -1058,7 +1058,7 @@ class Index:
         x = row.article.id
         links = session.neighbours([key])[key]
         rows = session.articles(links)
-        records = {(a, b): record for a, b, record in session.pairs(links | {key})}
+        records = {(a, b): data for a, b, data in session.pair_blobs(links | {key})}
         cluster = None
         if row.component is not None:
             cluster = next(
@@ -1070,8 +1070,8 @@ class Index:
             record = records.get((min(key, other_key), max(key, other_key)))
             if record is None:
                 continue
-            verdict = record_verdict(record)
-            if (reverse := record_reverse(record)) is not None:
+            verdict, reverse = unpack_verdict(record)
+            if reverse is not None:
                 self._remember_reverse(verdict, reverse)
             other = rows[other_key].article.id
             edges: dict[tuple[str, str], DirectedEdge] = {}
@@ -1099,11 +1099,6 @@ def _row_block(matrix: sparse.csr_matrix, begin: int, end: int) -> sparse.csr_ma
     return sparse.csr_matrix(
         (matrix.data[first:last], matrix.indices[first:last], indptr - first), shape=(end - begin, matrix.shape[1])
     )
-
-
-def _decode_pair(data: bytes) -> tuple[PairVerdict, list[Passage] | None]:
-    record = unpack_json(data)
-    return record_verdict(record), record_reverse(record)
 
 
 def _contribution_of(prepared: Prepared) -> Contribution:

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from dedup.model import Article
-from dedup.store.codec import unpack_json
 
 FORMAT = "dedup-index"
 SCHEMA = 4  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
@@ -87,13 +86,9 @@ class Session(ABC):
     @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 
-    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
-        """Stored related pairs with both ends in ``keys``: (key a, key b, verdict record)."""
-        return [(a, b, unpack_json(data)) for a, b, data in self.pair_blobs(keys)]
-
     @abstractmethod
     def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
-        """As :meth:`pairs` (or :meth:`weak_pairs`), with each verdict record still encoded (``codec.pack_json``)."""
+        """Stored related (or weak) pairs with both ends in ``keys``: (key a, key b, ``codec.pack_verdict`` bytes)."""
 
     def weak_pairs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         """Stored weak pairs (judged unrelated, holding passages) with both ends in ``keys``, still encoded.
@@ -164,10 +159,11 @@ class Session(ABC):
     def log_change(self, key: int, sign: int, furniture: tuple[int, ...]) -> int: ...
 
     @abstractmethod
-    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None: ...
+    def put_pair(self, a: int, b: int, data: bytes) -> None:
+        """Store a related pair's verdict (``codec.pack_verdict`` bytes)."""
 
     @abstractmethod
-    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_weak_pair(self, a: int, b: int, data: bytes) -> None:
         """Store a pair judged unrelated that holds passages (outside the component graph)."""
 
     @abstractmethod

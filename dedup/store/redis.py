@@ -318,15 +318,15 @@ class RedisSession(Session):
         self._set(f"{self.p}:changes", self._field(self._head), struct.pack("<qq", key, sign) + pack_ints(furniture))
         return self._head
 
-    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), pack_json(record))
+        self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), data)
         adjacency = f"{self.p}:adj"
         self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
 
-    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_weak_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self._set(f"{self.p}:weak", f"{a}:{b}".encode(), pack_json(record))
+        self._set(f"{self.p}:weak", f"{a}:{b}".encode(), data)
         adjacency = f"{self.p}:wadj"
         self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
 

@@ -272,13 +272,13 @@ class SQLiteSession(Session):
         )
         return int(cursor.lastrowid)
 
-    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self.db.execute("INSERT OR REPLACE INTO pairs (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
+        self.db.execute("INSERT OR REPLACE INTO pairs (a, b, verdict) VALUES (?, ?, ?)", (a, b, data))
 
-    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_weak_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self.db.execute("INSERT OR REPLACE INTO weak (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
+        self.db.execute("INSERT OR REPLACE INTO weak (a, b, verdict) VALUES (?, ?, ?)", (a, b, data))
 
     def delete_pairs(self, key: int) -> None:
         self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (key, key))
