@@ -1000,9 +1000,10 @@ class Index:
         matches = []
         for key, verdict in evaluation.verdicts.items():
             other = evaluation.rows[key].article.id
-            prepared = {
-                x: evaluation.prepared,
-                other: self._prepare_row(evaluation.rows[key], self._furniture_of(evaluation, evaluation.rows[key])),
+            row = evaluation.rows[key]
+            prepared: dict[str, Callable[[], Prepared]] = {
+                x: lambda: evaluation.prepared,
+                other: lambda row=row: self._prepare_row(row, self._furniture_of(evaluation, row)),
             }
             matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
@@ -1017,7 +1018,7 @@ class Index:
         other: str,
         verdict: PairVerdict,
         edges: Mapping[tuple[str, str], DirectedEdge],
-        prepared: Mapping[str, Prepared],
+        prepared: Mapping[str, Callable[[], Prepared]],  # each side prepared only when an alignment needs it
     ) -> dict[str, Any]:
         mine, theirs = (
             (verdict.coverage_a, verdict.coverage_b) if verdict.a == x else (verdict.coverage_b, verdict.coverage_a)
@@ -1038,9 +1039,10 @@ class Index:
         elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again
             target = verdict.a
-            source_vectors, target_vectors = self._many_vectors([prepared[source], prepared[target]])
+            source_side, target_side = prepared[source](), prepared[target]()
+            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
             passages = align(
-                prepared[source].cleaned, prepared[target].cleaned, source_vectors, target_vectors, self.settings.align
+                source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, self.settings.align
             )
         return {
             "id": other,
@@ -1081,8 +1083,8 @@ class Index:
                 elif x in roles[other].get("sources", []):
                     edges[(x, other)] = DirectedEdge(x, other, verdict)
             prepared = {
-                x: self._prepare_row(row),
-                other: self._prepare_row(rows[other_key]),
+                x: lambda: self._prepare_row(row),
+                other: lambda other_key=other_key: self._prepare_row(rows[other_key]),
             }
             matches.append(self._match(x, other, verdict, edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
