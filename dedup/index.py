@@ -721,7 +721,7 @@ class Index:
             members.update(session.members(component))
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = self._stored_verdicts(session, members) + self._stored_verdicts(session, members, weak=True)
+        stored = self._stored_verdicts(session, members)  # weak pairs are read per rebuilt group
         weak = [verdict for key, verdict in evaluation.weak.items() if key in members]
         previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
@@ -819,7 +819,9 @@ class Index:
                     return evaluation.prepared
                 return self._prepare_row(*stored[article_id])
 
-            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts)
+            # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does)
+            weak = self._stored_verdicts(session, [by_id[m][0] for m in members if m in by_id], weak=True)
+            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts + weak)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
@@ -988,7 +990,7 @@ class Index:
                 continue
             component = min(part)
             assignments.update({member: component for member in part})
-            verdicts = self._stored_verdicts(session, part) + self._stored_verdicts(session, part, weak=True)
+            verdicts = self._stored_verdicts(session, part)
             clusters, _ = self._build_clusters(session, part, verdicts, None, previous)
             session.put_clusters(component, clusters)
         session.set_components(assignments)
