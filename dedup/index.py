@@ -738,9 +738,27 @@ class Index:
     def _stored_verdicts(self, session: Session, keys: Iterable[int], *, weak: bool = False) -> list[PairVerdict]:
         """The stored related (or ``weak``) pairs among ``keys``, decoded once per process (a stored pair
         never changes, and a pair of keys is either related or weak)."""
+        found = session.pair_blobs(keys, weak=weak, cached=self._pair_verdicts)
+        decoded: list[tuple[PairVerdict, list[Passage] | None] | None] = []
+        for a, b, data in found:
+            if data is not None:
+                decoded.append(self._pair_verdicts.get_or((a, b), lambda data=data: unpack_verdict(data)))
+            elif (held := self._pair_verdicts.get((a, b))) is not None:
+                self._pair_verdicts.move_to_end((a, b))
+                decoded.append(held)
+            else:  # left the cache while this loop filled it: read it after all
+                decoded.append(None)
+        late = {(a, b) for (a, b, _), item in zip(found, decoded, strict=True) if item is None}
+        if late:
+            again = {(a, b): data for a, b, data in session.pair_blobs({k for pair in late for k in pair}, weak=weak)}
+            decoded = [
+                item if item is not None else unpack_verdict(again[(a, b)] or b"")
+                for (a, b, _), item in zip(found, decoded, strict=True)
+            ]
         verdicts = []
-        for a, b, data in session.pair_blobs(keys, weak=weak):
-            verdict, reverse = self._pair_verdicts.get_or((a, b), lambda data=data: unpack_verdict(data))
+        for item in decoded:
+            assert item is not None
+            verdict, reverse = item
             if reverse is not None:
                 self._remember_reverse(verdict, reverse)
             verdicts.append(verdict)

@@ -9,7 +9,7 @@ commits the transaction; Redis runs the buffered commands in one ``MULTI``/``EXE
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
@@ -87,8 +87,12 @@ class Session(ABC):
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 
     @abstractmethod
-    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
-        """Stored related (or weak) pairs with both ends in ``keys``: (key a, key b, ``codec.pack_verdict`` bytes)."""
+    def pair_blobs(
+        self, keys: Iterable[int], weak: bool = False, cached: Container[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, bytes | None]]:
+        """Stored related (or weak) pairs with both ends in ``keys``: (key a, key b, ``codec.pack_verdict`` bytes);
+        the bytes of a pair in ``cached`` (the caller holds it decoded: a stored pair never changes) are not read
+        (``None``)."""
 
     def weak_pairs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         """Stored weak pairs (judged unrelated, holding passages) with both ends in ``keys``, still encoded.

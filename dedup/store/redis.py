@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -188,13 +188,19 @@ class RedisSession(Session):
                 result[int(field)] = LineCount(count, bool(sticky), unpack_ints(data[16:]))
         return result
 
-    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
+    def pair_blobs(
+        self, keys: Iterable[int], weak: bool = False, cached: Container[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, bytes | None]]:
         wanted = set(keys)
         links = self._adjacency(wanted, "wadj" if weak else "adj")
         requests = sorted({(a, b) for a in wanted for b in links[a] if b in wanted and a < b})
         name = f"{self.p}:weak" if weak else f"{self.p}:pairs"
-        values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests)
-        return [(a, b, data) for a, b in requests if (data := values[(name, f"{a}:{b}".encode())])]
+        values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests if (a, b) not in cached)
+        return [
+            (a, b, None) if (a, b) in cached else (a, b, data)
+            for a, b in requests
+            if (a, b) in cached or (data := values[(name, f"{a}:{b}".encode())])
+        ]
 
     def names(self, keys: Iterable[int]) -> dict[int, str]:
         name = f"{self.p}:name"

@@ -17,7 +17,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -159,16 +159,27 @@ class SQLiteSession(Session):
                 result[key] = LineCount(count, bool(sticky), unpack_ints(holders))
         return result
 
-    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
+    def pair_blobs(
+        self, keys: Iterable[int], weak: bool = False, cached: Container[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, bytes | None]]:
         wanted = set(keys)
         table = "weak" if weak else "pairs"
-        result = []
+        found = []
         for chunk in iter_chunks(sorted(wanted)):
             marks = ",".join("?" * len(chunk))
+            found += [
+                (a, b)
+                for a, b in self.db.execute(f"SELECT a, b FROM {table} WHERE a IN ({marks})", chunk)
+                if b in wanted
+            ]
+        missing = sorted({a for a, b in found if (a, b) not in cached})
+        data: dict[tuple[int, int], bytes] = {}
+        for chunk in iter_chunks(missing):
+            marks = ",".join("?" * len(chunk))
             for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM {table} WHERE a IN ({marks})", chunk):
-                if b in wanted:
-                    result.append((a, b, verdict))
-        return result
+                if b in wanted and (a, b) not in cached:
+                    data[(a, b)] = verdict
+        return [(a, b, data.get((a, b))) for a, b in found]
 
     def slugs(self, keys: Iterable[int]) -> dict[int, str]:
         result: dict[int, str] = {}
