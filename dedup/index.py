@@ -464,9 +464,9 @@ class Index:
                 cleaned=cleaned_from_bytes(row.cleaned or b"", row.article),
             )
 
-        prepared = self._prepared.get_or((row.key, furniture), make)
-        self._contributions.get_or((row.key, furniture), lambda: _contribution_of(prepared))
-        return prepared
+        # its contribution to the statistics (distinct features, stem counts) is computed only when asked:
+        # a candidate needs its cleaned form and sentence counts, not its stems
+        return self._prepared.get_or((row.key, furniture), make)
 
     def _cleaned_row(self, row: StoredArticle, furniture: tuple[int, ...]) -> CleanArticle:
         """A stored article's cleaned form with ``furniture``, without sentence counts (cluster records)."""
