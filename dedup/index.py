@@ -35,7 +35,7 @@ from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
-from dedup.credits import wire_slug
+from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
@@ -640,6 +640,12 @@ class Index:
                 self._remember_reverse(verdict, reverse)
             elif verdict.passages:
                 evaluation.weak[key] = verdict
+                # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
+                # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
+                if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
+                    reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                    evaluation.reverse[key] = reverse
+                    self._remember_reverse(verdict, reverse)
 
     def _may_relate(
         self,
@@ -912,7 +918,7 @@ class Index:
         for other, verdict in evaluation.verdicts.items():
             session.put_pair(key, other, pack_verdict(verdict, evaluation.reverse.get(other)))
         for other, verdict in evaluation.weak.items():
-            session.put_weak_pair(key, other, pack_verdict(verdict))
+            session.put_weak_pair(key, other, pack_verdict(verdict, evaluation.reverse.get(other)))
         if evaluation.component_keys:
             members = evaluation.component_keys | {key}
             component = min(members)
@@ -1112,6 +1118,11 @@ class Index:
         if added is not None:
             result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
         return result
+
+
+def _is_wire(cleaned: CleanArticle) -> bool:
+    """Whether its own credit names a wire service (``origin.build_cluster``'s wire copy)."""
+    return bool(own_outlets(cleaned.credits) & WIRE_SERVICES)
 
 
 def _row_block(matrix: sparse.csr_matrix, begin: int, end: int) -> sparse.csr_matrix:
