@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -221,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--backends", default="sqlite,redis,datasketch-redis,datasketch-memory")
     parser.add_argument("--output", type=Path)
+    parser.add_argument("--keep", type=Path, help="copy the loaded SQLite index here (for profiling)")
     options = parser.parse_args(argv)
     from dedup.store.testing import RedisServer
 
@@ -237,9 +239,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         client = redis.Redis(host="127.0.0.1", port=server.port)
         for backend in backends:
             started = time.perf_counter()
+            load_before = os.getloadavg()[0]
             client.flushall()
             if backend == "sqlite":
                 results[backend] = bench_index(str(folder / "bench.dedup"), loaded, added, checked, options.batch)
+                if options.keep:
+                    shutil.copyfile(folder / "bench.dedup", options.keep)
             elif backend == "redis":
                 results[backend] = bench_index(server.url, loaded, added, checked, options.batch, client)
             elif backend == "datasketch-redis":
@@ -250,6 +255,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             else:
                 raise SystemExit(f"unknown backend {backend}")
             results[backend]["seconds"] = round(time.perf_counter() - started, 1)
+            # the 1-minute load average of the machine (2 cores, shared) before and after the backend's run
+            results[backend]["load_average_1min"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             print(f"{backend}: {json.dumps(results[backend])}", file=sys.stderr, flush=True)
     header = (
         ("articles", 9),

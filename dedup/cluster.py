@@ -62,12 +62,20 @@ def group(
             root_a, root_b = find(known[0]), find(other)
             if root_a != root_b:
                 union(root_a, root_b)
+    # a group only grows, and then its size changes: (root, size) names a member set, so a support test
+    # that failed is not repeated for the next pair between the same two groups
+    unsupported: set[tuple[str, int, str, int]] = set()
     for verdict in sorted(related, key=lambda v: (_STRENGTH[v.relation], -max(v.coverage_a, v.coverage_b), v.a, v.b)):
         root_a, root_b = find(verdict.a), find(verdict.b)
         if root_a == root_b:
             continue
-        if verdict.relation != "duplicate" and not _supported(members[root_a], members[root_b], neighbours):
-            continue
+        if verdict.relation != "duplicate":
+            state = (root_a, len(members[root_a]), root_b, len(members[root_b]))
+            if state in unsupported:
+                continue
+            if not _supported(members[root_a], members[root_b], neighbours):
+                unsupported.add(state)
+                continue
         if stories[root_a] and stories[root_b] and stories[root_a] != stories[root_b]:
             continue
         union(root_a, root_b)

@@ -35,7 +35,7 @@ from dedup.align import AlignSettings, align
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
-from dedup.credits import wire_slug
+from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
@@ -44,7 +44,7 @@ from dedup.score import ScoreSettings, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
-from dedup.store.codec import record_verdict, unpack_json, verdict_record
+from dedup.store.codec import pack_verdict, unpack_verdict
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -52,6 +52,7 @@ from dedup.store.features import (
     Prepared,
     pack_stems,
     prepare,
+    row_dots,
     settings_banding,
     short_lines,
     stems_matrix,
@@ -168,6 +169,7 @@ class _Evaluation:
     edges: dict[tuple[str, str], DirectedEdge]
     slug: str | None = None  # its wire slug (when the settings group wire versions)
     weak: dict[int, PairVerdict] = dataclasses.field(default_factory=dict)  # unrelated, with passages
+    reverse: dict[int, list[Passage]] = dataclasses.field(default_factory=dict)  # related: passages from b to a
 
 
 class Index:
@@ -191,7 +193,9 @@ class Index:
         self._prepared: _LRU = _LRU(_CACHE_SIZE)
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
-        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)  # (a, b) → PairVerdict: a stored pair never changes
+        # (a, b) → (PairVerdict, passages from b to a or None): a stored pair never changes
+        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)
+        self._reverse: _LRU = _LRU(_CACHE_SIZE * 32)  # id(verdict) → (verdict, its stored passages from b to a)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -460,9 +464,9 @@ class Index:
                 cleaned=cleaned_from_bytes(row.cleaned or b"", row.article),
             )
 
-        prepared = self._prepared.get_or((row.key, furniture), make)
-        self._contributions.get_or((row.key, furniture), lambda: _contribution_of(prepared))
-        return prepared
+        # its contribution to the statistics (distinct features, stem counts) is computed only when asked:
+        # a candidate needs its cleaned form and sentence counts, not its stems
+        return self._prepared.get_or((row.key, furniture), make)
 
     def _cleaned_row(self, row: StoredArticle, furniture: tuple[int, ...]) -> CleanArticle:
         """A stored article's cleaned form with ``furniture``, without sentence counts (cluster records)."""
@@ -509,7 +513,7 @@ class Index:
             shape=(weighted.shape[0], max(len(used), 1)),
         )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
-        return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(items))]
+        return [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
 
     def _article_vector(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """The batch's article (stem) TF-IDF row under the current statistics."""
@@ -622,24 +626,26 @@ class Index:
         for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
             if not maybe:
                 continue
-            if x.id < other.cleaned.id:
-                verdict = judge(
-                    x,
-                    other.cleaned,
-                    align(x, other.cleaned, vectors_x, vectors_o, self.settings.align),
-                    self.settings.score,
-                )
-            else:
-                verdict = judge(
-                    other.cleaned,
-                    x,
-                    align(other.cleaned, x, vectors_o, vectors_x, self.settings.align),
-                    self.settings.score,
-                )
+            (first, first_vectors), (second, second_vectors) = sorted(
+                [(x, vectors_x), (other.cleaned, vectors_o)], key=lambda side: side[0].id
+            )
+            passages = align(first, second, first_vectors, second_vectors, self.settings.align)
+            verdict = judge(first, second, passages, self.settings.score)
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
+                # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
+                # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
+                reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                evaluation.reverse[key] = reverse
+                self._remember_reverse(verdict, reverse)
             elif verdict.passages:
                 evaluation.weak[key] = verdict
+                # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
+                # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
+                if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
+                    reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                    evaluation.reverse[key] = reverse
+                    self._remember_reverse(verdict, reverse)
 
     def _may_relate(
         self,
@@ -701,7 +707,7 @@ class Index:
                 packed[holder] = pack_stems(new.stem_counts)
         order = sorted(packed)
         matrix = self._article_vector(stems_matrix([packed[key] for key in order]))
-        scores = (matrix @ vector.T).toarray().ravel()
+        scores = row_dots(matrix, vector)
         best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
         return {order[i] for i in best if scores[i] >= settings.tfidf_threshold}
 
@@ -721,7 +727,7 @@ class Index:
             members.update(session.members(component))
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = self._stored_verdicts(session, members) + self._stored_verdicts(session, members, weak=True)
+        stored = self._stored_verdicts(session, members)  # weak pairs are read per rebuilt group
         weak = [verdict for key, verdict in evaluation.weak.items() if key in members]
         previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
@@ -738,10 +744,39 @@ class Index:
     def _stored_verdicts(self, session: Session, keys: Iterable[int], *, weak: bool = False) -> list[PairVerdict]:
         """The stored related (or ``weak``) pairs among ``keys``, decoded once per process (a stored pair
         never changes, and a pair of keys is either related or weak)."""
+        found = session.pair_blobs(keys, weak=weak, cached=self._pair_verdicts)
+        decoded: list[tuple[PairVerdict, list[Passage] | None] | None] = []
+        for a, b, data in found:
+            if data is not None:
+                decoded.append(self._pair_verdicts.get_or((a, b), lambda data=data: unpack_verdict(data)))
+            elif (held := self._pair_verdicts.get((a, b))) is not None:
+                self._pair_verdicts.move_to_end((a, b))
+                decoded.append(held)
+            else:  # left the cache while this loop filled it: read it after all
+                decoded.append(None)
+        late = {(a, b) for (a, b, _), item in zip(found, decoded, strict=True) if item is None}
+        if late:
+            again = {(a, b): data for a, b, data in session.pair_blobs({k for pair in late for k in pair}, weak=weak)}
+            decoded = [
+                item if item is not None else unpack_verdict(again[(a, b)] or b"")
+                for (a, b, _), item in zip(found, decoded, strict=True)
+            ]
         verdicts = []
-        for a, b, data in session.pair_blobs(keys, weak=weak):
-            verdicts.append(self._pair_verdicts.get_or((a, b), lambda data=data: record_verdict(unpack_json(data))))
+        for item in decoded:
+            assert item is not None
+            verdict, reverse = item
+            if reverse is not None:
+                self._remember_reverse(verdict, reverse)
+            verdicts.append(verdict)
         return verdicts
+
+    def _remember_reverse(self, verdict: PairVerdict, reverse: list[Passage]) -> None:
+        self._reverse.get_or(id(verdict), lambda: (verdict, reverse))
+
+    def _reverse_of(self, verdict: PairVerdict) -> list[Passage] | None:
+        """The stored passages from ``verdict.b`` to ``verdict.a`` (related pairs), or ``None``."""
+        held = self._reverse.get(id(verdict))
+        return held[1] if held is not None and held[0] is verdict else None
 
     def _build_clusters(
         self,
@@ -808,7 +843,9 @@ class Index:
                     return evaluation.prepared
                 return self._prepare_row(*stored[article_id])
 
-            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts)
+            # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does)
+            weak = self._stored_verdicts(session, [by_id[m][0] for m in members if m in by_id], weak=True)
+            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts + weak)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
@@ -829,12 +866,15 @@ class Index:
         # (edges judged in the other direction are aligned again, in one weighting: rows are independent)
         derived = {m.id for m in record.members if m.role == "derived"}
         into = [e for e in edges if e.target in derived]
-        needed = sorted({m for e in into if e.verdict.a != e.source for m in (e.source, e.target)})
+        reversed_stored = {id(e): self._reverse_of(e.verdict) for e in into if e.verdict.a != e.source}
+        needed = sorted({m for e in into if reversed_stored.get(id(e), []) is None for m in (e.source, e.target)})
         vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
         for edge in into:
             if edge.verdict.a == edge.source:
                 passages = edge.verdict.passages
+            elif (stored := reversed_stored[id(edge)]) is not None:
+                passages = stored
             else:
                 passages = align(
                     cleaned[edge.source],
@@ -876,9 +916,9 @@ class Index:
         session.put_lines(updated)
         last_change = session.log_change(key, +1, prepared.furniture)
         for other, verdict in evaluation.verdicts.items():
-            session.put_pair(key, other, verdict_record(verdict))
+            session.put_pair(key, other, pack_verdict(verdict, evaluation.reverse.get(other)))
         for other, verdict in evaluation.weak.items():
-            session.put_weak_pair(key, other, verdict_record(verdict))
+            session.put_weak_pair(key, other, pack_verdict(verdict, evaluation.reverse.get(other)))
         if evaluation.component_keys:
             members = evaluation.component_keys | {key}
             component = min(members)
@@ -974,7 +1014,7 @@ class Index:
                 continue
             component = min(part)
             assignments.update({member: component for member in part})
-            verdicts = self._stored_verdicts(session, part) + self._stored_verdicts(session, part, weak=True)
+            verdicts = self._stored_verdicts(session, part)
             clusters, _ = self._build_clusters(session, part, verdicts, None, previous)
             session.put_clusters(component, clusters)
         session.set_components(assignments)
@@ -986,9 +1026,10 @@ class Index:
         matches = []
         for key, verdict in evaluation.verdicts.items():
             other = evaluation.rows[key].article.id
-            prepared = {
-                x: evaluation.prepared,
-                other: self._prepare_row(evaluation.rows[key], self._furniture_of(evaluation, evaluation.rows[key])),
+            row = evaluation.rows[key]
+            prepared: dict[str, Callable[[], Prepared]] = {
+                x: lambda: evaluation.prepared,
+                other: lambda row=row: self._prepare_row(row, self._furniture_of(evaluation, row)),
             }
             matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
@@ -1003,7 +1044,7 @@ class Index:
         other: str,
         verdict: PairVerdict,
         edges: Mapping[tuple[str, str], DirectedEdge],
-        prepared: Mapping[str, Prepared],
+        prepared: Mapping[str, Callable[[], Prepared]],  # each side prepared only when an alignment needs it
     ) -> dict[str, Any]:
         mine, theirs = (
             (verdict.coverage_a, verdict.coverage_b) if verdict.a == x else (verdict.coverage_b, verdict.coverage_a)
@@ -1019,12 +1060,15 @@ class Index:
             direction = "same-story"
         passages = verdict.passages
         source = other if direction == "copies" else x if direction == "copied-by" else verdict.a
-        if source != verdict.a:
+        if source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
+            passages = stored  # aligned from the pair's second side when the pair was judged
+        elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again
             target = verdict.a
-            source_vectors, target_vectors = self._many_vectors([prepared[source], prepared[target]])
+            source_side, target_side = prepared[source](), prepared[target]()
+            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
             passages = align(
-                prepared[source].cleaned, prepared[target].cleaned, source_vectors, target_vectors, self.settings.align
+                source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, self.settings.align
             )
         return {
             "id": other,
@@ -1042,7 +1086,7 @@ class Index:
         x = row.article.id
         links = session.neighbours([key])[key]
         rows = session.articles(links)
-        records = {(a, b): record for a, b, record in session.pairs(links | {key})}
+        records = {(a, b): data for a, b, data in session.pair_blobs(links | {key})}
         cluster = None
         if row.component is not None:
             cluster = next(
@@ -1054,7 +1098,9 @@ class Index:
             record = records.get((min(key, other_key), max(key, other_key)))
             if record is None:
                 continue
-            verdict = record_verdict(record)
+            verdict, reverse = unpack_verdict(record)
+            if reverse is not None:
+                self._remember_reverse(verdict, reverse)
             other = rows[other_key].article.id
             edges: dict[tuple[str, str], DirectedEdge] = {}
             if verdict.relation in DERIVED and other in roles and x in roles:
@@ -1063,8 +1109,8 @@ class Index:
                 elif x in roles[other].get("sources", []):
                     edges[(x, other)] = DirectedEdge(x, other, verdict)
             prepared = {
-                x: self._prepare_row(row),
-                other: self._prepare_row(rows[other_key]),
+                x: lambda: self._prepare_row(row),
+                other: lambda other_key=other_key: self._prepare_row(rows[other_key]),
             }
             matches.append(self._match(x, other, verdict, edges, prepared))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
@@ -1072,6 +1118,20 @@ class Index:
         if added is not None:
             result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
         return result
+
+
+def _is_wire(cleaned: CleanArticle) -> bool:
+    """Whether its own credit names a wire service (``origin.build_cluster``'s wire copy)."""
+    return bool(own_outlets(cleaned.credits) & WIRE_SERVICES)
+
+
+def _row_block(matrix: sparse.csr_matrix, begin: int, end: int) -> sparse.csr_matrix:
+    """Rows ``[begin, end)`` of a CSR matrix as views of its arrays (what slicing copies, without its checks)."""
+    indptr = matrix.indptr[begin : end + 1]
+    first, last = int(indptr[0]), int(indptr[-1])
+    return sparse.csr_matrix(
+        (matrix.data[first:last], matrix.indices[first:last], indptr - first), shape=(end - begin, matrix.shape[1])
+    )
 
 
 def _contribution_of(prepared: Prepared) -> Contribution:

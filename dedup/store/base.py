@@ -9,16 +9,16 @@ commits the transaction; Redis runs the buffered commands in one ``MULTI``/``EXE
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from dedup.model import Article
-from dedup.store.codec import unpack_json
 
 FORMAT = "dedup-index"
-SCHEMA = 3  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs
+SCHEMA = 4  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+# 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors)
 
 
 @dataclass(slots=True)
@@ -86,13 +86,13 @@ class Session(ABC):
     @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 
-    def pairs(self, keys: Iterable[int]) -> list[tuple[int, int, dict[str, Any]]]:
-        """Stored related pairs with both ends in ``keys``: (key a, key b, verdict record)."""
-        return [(a, b, unpack_json(data)) for a, b, data in self.pair_blobs(keys)]
-
     @abstractmethod
-    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
-        """As :meth:`pairs` (or :meth:`weak_pairs`), with each verdict record still encoded (``codec.pack_json``)."""
+    def pair_blobs(
+        self, keys: Iterable[int], weak: bool = False, cached: Container[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, bytes | None]]:
+        """Stored related (or weak) pairs with both ends in ``keys``: (key a, key b, ``codec.pack_verdict`` bytes);
+        the bytes of a pair in ``cached`` (the caller holds it decoded: a stored pair never changes) are not read
+        (``None``)."""
 
     def weak_pairs(self, keys: Iterable[int]) -> list[tuple[int, int, bytes]]:
         """Stored weak pairs (judged unrelated, holding passages) with both ends in ``keys``, still encoded.
@@ -163,10 +163,11 @@ class Session(ABC):
     def log_change(self, key: int, sign: int, furniture: tuple[int, ...]) -> int: ...
 
     @abstractmethod
-    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None: ...
+    def put_pair(self, a: int, b: int, data: bytes) -> None:
+        """Store a related pair's verdict (``codec.pack_verdict`` bytes)."""
 
     @abstractmethod
-    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_weak_pair(self, a: int, b: int, data: bytes) -> None:
         """Store a pair judged unrelated that holds passages (outside the component graph)."""
 
     @abstractmethod

@@ -63,39 +63,98 @@ def record_article(record: dict[str, Any]) -> Article:
         raise CorruptIndexError(f"a stored article record is incomplete: {error}") from None
 
 
-def verdict_record(verdict: PairVerdict) -> dict[str, Any]:
-    """A pair verdict as plain JSON (floats round-trip exactly)."""
-    return {
-        "a": verdict.a,
-        "b": verdict.b,
-        "relation": verdict.relation,
-        "passages": [
-            [p.source_span[0], p.source_span[1], p.target_span[0], p.target_span[1], p.kind, p.score]
-            for p in verdict.passages
+_VERDICT_VERSION = 1
+# a preset dictionary for zlib (RFC 1950): the strings every pair record repeats cost nothing
+_VERDICT_ZDICT = (
+    b'"stock_passages":"credit_link":false,"credit_link":true,"longest_verbatim_tokens":'
+    b'"reused_sentences":"unquoted_verbatim_tokens":"unrelated""same-story""duplicate""derived"'
+)
+_KINDS = ("verbatim", "rewrite")
+
+
+def _passage_bytes(passages: list[Passage]) -> bytes:
+    spans = np.array([[*p.source_span, *p.target_span] for p in passages], dtype="<u4").reshape(-1, 4)
+    kinds = bytes(_KINDS.index(p.kind) for p in passages)
+    scores = np.array([p.score for p in passages], dtype="<f8")
+    return spans.tobytes() + kinds + scores.tobytes()
+
+
+def _passages_from(body: bytes, offset: int, count: int, source: str, target: str) -> tuple[list[Passage], int]:
+    spans = np.frombuffer(body, "<u4", count=4 * count, offset=offset).reshape(-1, 4).tolist()
+    offset += 16 * count
+    kinds = body[offset : offset + count]
+    offset += count
+    scores = np.frombuffer(body, "<f8", count=count, offset=offset).tolist()
+    offset += 8 * count
+    passages = [
+        Passage(source, target, (s0, s1), (t0, t1), _KINDS[kind], score)
+        for (s0, s1, t0, t1), kind, score in zip(spans, kinds, scores, strict=True)
+    ]
+    return passages, offset
+
+
+def pack_verdict(verdict: PairVerdict, reverse: list[Passage] | None = None) -> bytes:
+    """A pair verdict as bytes: a JSON header (ids, relation, evidence), the five floats as float64,
+    the passages as ``uint32`` spans, kind bytes and float64 scores (floats round-trip exactly);
+    ``reverse``: its passages aligned from ``b`` to ``a``, kept with related pairs so a cluster
+    whose ranking reverses the edge reads them. zlib with a preset dictionary. Never pickle."""
+    header = json.dumps(
+        [
+            verdict.a,
+            verdict.b,
+            verdict.relation,
+            verdict.evidence,
+            len(verdict.passages),
+            -1 if reverse is None else len(reverse),
         ],
-        "coverage": [verdict.coverage_a, verdict.coverage_b],
-        "verbatim": [verdict.verbatim_a, verdict.verbatim_b],
-        "score": verdict.score,
-        "evidence": verdict.evidence,
-    }
+        separators=(",", ":"),
+        sort_keys=True,
+    ).encode("utf-8")
+    numbers = np.array(
+        [verdict.coverage_a, verdict.coverage_b, verdict.verbatim_a, verdict.verbatim_b, verdict.score], dtype="<f8"
+    )
+    body = b"".join(
+        [
+            bytes([_VERDICT_VERSION]),
+            len(header).to_bytes(4, "little"),
+            header,
+            numbers.tobytes(),
+            _passage_bytes(verdict.passages),
+            _passage_bytes(reverse or []),
+        ]
+    )
+    compressor = zlib.compressobj(6, zdict=_VERDICT_ZDICT)
+    return compressor.compress(body) + compressor.flush()
 
 
-def record_verdict(record: dict[str, Any]) -> PairVerdict:
+def unpack_verdict(data: bytes) -> tuple[PairVerdict, list[Passage] | None]:
+    """The pair verdict and its stored passages from ``b`` to ``a`` (``None`` when not stored)."""
     try:
-        a, b = record["a"], record["b"]
-        return PairVerdict(
-            a=a,
-            b=b,
-            relation=record["relation"],
-            passages=[
-                Passage(a, b, (s0, s1), (t0, t1), kind, score) for s0, s1, t0, t1, kind, score in record["passages"]
-            ],
-            coverage_a=record["coverage"][0],
-            coverage_b=record["coverage"][1],
-            verbatim_a=record["verbatim"][0],
-            verbatim_b=record["verbatim"][1],
-            score=record["score"],
-            evidence=record["evidence"],
-        )
-    except (KeyError, TypeError, ValueError, IndexError) as error:
-        raise CorruptIndexError(f"a stored pair verdict is incomplete: {error}") from None
+        decompressor = zlib.decompressobj(zdict=_VERDICT_ZDICT)
+        body = decompressor.decompress(data) + decompressor.flush()
+        if not body or body[0] != _VERDICT_VERSION:
+            raise ValueError("unknown pair verdict layout")
+        size = int.from_bytes(body[1:5], "little")
+        a, b, relation, evidence, n_passages, n_reverse = json.loads(body[5 : 5 + size].decode("utf-8"))
+        offset = 5 + size
+        numbers = np.frombuffer(body, "<f8", count=5, offset=offset).tolist()
+        offset += 40
+        passages, offset = _passages_from(body, offset, n_passages, a, b)
+        reverse, offset = _passages_from(body, offset, max(n_reverse, 0), b, a)
+        if offset != len(body):
+            raise ValueError("trailing bytes")
+    except (zlib.error, ValueError, UnicodeDecodeError, TypeError, IndexError) as error:
+        raise CorruptIndexError(f"a stored pair verdict cannot be decoded: {error}") from None
+    verdict = PairVerdict(
+        a=a,
+        b=b,
+        relation=relation,
+        passages=passages,
+        coverage_a=numbers[0],
+        coverage_b=numbers[1],
+        verbatim_a=numbers[2],
+        verbatim_b=numbers[3],
+        score=numbers[4],
+        evidence=evidence,
+    )
+    return verdict, (reverse if n_reverse >= 0 else None)

@@ -19,7 +19,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -188,13 +188,19 @@ class RedisSession(Session):
                 result[int(field)] = LineCount(count, bool(sticky), unpack_ints(data[16:]))
         return result
 
-    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
+    def pair_blobs(
+        self, keys: Iterable[int], weak: bool = False, cached: Container[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, bytes | None]]:
         wanted = set(keys)
         links = self._adjacency(wanted, "wadj" if weak else "adj")
         requests = sorted({(a, b) for a in wanted for b in links[a] if b in wanted and a < b})
         name = f"{self.p}:weak" if weak else f"{self.p}:pairs"
-        values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests)
-        return [(a, b, data) for a, b in requests if (data := values[(name, f"{a}:{b}".encode())])]
+        values = self._hmget((name, f"{a}:{b}".encode()) for a, b in requests if (a, b) not in cached)
+        return [
+            (a, b, None) if (a, b) in cached else (a, b, data)
+            for a, b in requests
+            if (a, b) in cached or (data := values[(name, f"{a}:{b}".encode())])
+        ]
 
     def names(self, keys: Iterable[int]) -> dict[int, str]:
         name = f"{self.p}:name"
@@ -318,15 +324,15 @@ class RedisSession(Session):
         self._set(f"{self.p}:changes", self._field(self._head), struct.pack("<qq", key, sign) + pack_ints(furniture))
         return self._head
 
-    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), pack_json(record))
+        self._set(f"{self.p}:pairs", f"{a}:{b}".encode(), data)
         adjacency = f"{self.p}:adj"
         self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
 
-    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_weak_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self._set(f"{self.p}:weak", f"{a}:{b}".encode(), pack_json(record))
+        self._set(f"{self.p}:weak", f"{a}:{b}".encode(), data)
         adjacency = f"{self.p}:wadj"
         self._edit_many({(adjacency, self._field(a)): ({b}, set()), (adjacency, self._field(b)): ({a}, set())})
 

@@ -2,9 +2,13 @@
 
 Writers take the database lock with ``BEGIN IMMEDIATE`` (one writer at a time across threads
 and processes, others wait up to ``busy_timeout``); readers see a consistent snapshot and never
-block writers. One transaction per ``add`` (or per ``add_many`` batch), ``synchronous=FULL``:
-an add that returned survives a crash, and a process killed at any moment leaves the last
-committed state.
+block writers. One transaction per ``add`` (or per ``add_many`` batch). In WAL mode
+``synchronous=NORMAL`` (the default here) keeps every committed transaction through a crash of the
+*process* (``kill -9``: the WAL is in the operating system's cache and is replayed), and a process
+killed at any moment leaves the last committed state; only a power loss or an operating-system
+crash can roll back the last transactions before the next WAL checkpoint (never corrupting the
+file). ``DEDUP_SQLITE_SYNCHRONOUS=FULL`` fsyncs the WAL at every commit, so an add that returned
+survives a power loss too (about 4 ms more per add on the development machine).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import os
 import sqlite3
 import threading
 import zlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
@@ -22,6 +26,12 @@ from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
 from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
 from dedup.store.errors import CorruptIndexError, StoreError
+
+SYNCHRONOUS = os.environ.get("DEDUP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
+_PRAGMAS = (
+    "PRAGMA cache_size = -65536",  # 64 MiB of page cache per connection (the default is 2 MiB)
+    "PRAGMA temp_store = MEMORY",
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -149,16 +159,27 @@ class SQLiteSession(Session):
                 result[key] = LineCount(count, bool(sticky), unpack_ints(holders))
         return result
 
-    def pair_blobs(self, keys: Iterable[int], weak: bool = False) -> list[tuple[int, int, bytes]]:
+    def pair_blobs(
+        self, keys: Iterable[int], weak: bool = False, cached: Container[tuple[int, int]] = ()
+    ) -> list[tuple[int, int, bytes | None]]:
         wanted = set(keys)
         table = "weak" if weak else "pairs"
-        result = []
+        found = []
         for chunk in iter_chunks(sorted(wanted)):
             marks = ",".join("?" * len(chunk))
+            found += [
+                (a, b)
+                for a, b in self.db.execute(f"SELECT a, b FROM {table} WHERE a IN ({marks})", chunk)
+                if b in wanted
+            ]
+        missing = sorted({a for a, b in found if (a, b) not in cached})
+        data: dict[tuple[int, int], bytes] = {}
+        for chunk in iter_chunks(missing):
+            marks = ",".join("?" * len(chunk))
             for a, b, verdict in self.db.execute(f"SELECT a, b, verdict FROM {table} WHERE a IN ({marks})", chunk):
-                if b in wanted:
-                    result.append((a, b, verdict))
-        return result
+                if b in wanted and (a, b) not in cached:
+                    data[(a, b)] = verdict
+        return [(a, b, data.get((a, b))) for a, b in found]
 
     def slugs(self, keys: Iterable[int]) -> dict[int, str]:
         result: dict[int, str] = {}
@@ -262,13 +283,13 @@ class SQLiteSession(Session):
         )
         return int(cursor.lastrowid)
 
-    def put_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self.db.execute("INSERT OR REPLACE INTO pairs (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
+        self.db.execute("INSERT OR REPLACE INTO pairs (a, b, verdict) VALUES (?, ?, ?)", (a, b, data))
 
-    def put_weak_pair(self, a: int, b: int, record: dict[str, Any]) -> None:
+    def put_weak_pair(self, a: int, b: int, data: bytes) -> None:
         a, b = min(a, b), max(a, b)
-        self.db.execute("INSERT OR REPLACE INTO weak (a, b, verdict) VALUES (?, ?, ?)", (a, b, pack_json(record)))
+        self.db.execute("INSERT OR REPLACE INTO weak (a, b, verdict) VALUES (?, ?, ?)", (a, b, data))
 
     def delete_pairs(self, key: int) -> None:
         self.db.execute("DELETE FROM pairs WHERE a = ? OR b = ?", (key, key))
@@ -324,7 +345,11 @@ class SQLiteBackend(Backend):
                 mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
                 if str(mode).lower() != "wal":
                     raise StoreError(f"{self.path}: cannot switch to WAL mode (got {mode})")
-                connection.execute("PRAGMA synchronous = FULL")
+                if SYNCHRONOUS not in ("NORMAL", "FULL", "EXTRA"):
+                    raise StoreError(f"DEDUP_SQLITE_SYNCHRONOUS must be NORMAL, FULL or EXTRA, not {SYNCHRONOUS!r}")
+                connection.execute(f"PRAGMA synchronous = {SYNCHRONOUS}")
+                for pragma in _PRAGMAS:
+                    connection.execute(pragma)
                 connection.execute("PRAGMA foreign_keys = OFF")
             except sqlite3.DatabaseError as error:
                 raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
