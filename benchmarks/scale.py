@@ -284,10 +284,10 @@ def quality(truth: dict[str, Any], ids: list[str], predicted: dict[str, Any]) ->
             guess[member] = f"p{number}"
         origin_of_label[f"p{number}"] = origin
 
-    def scores(keep: frozenset[str] | None) -> dict[str, float]:
+    def scores(keep: frozenset[str] | None, labels: dict[str, str] = guess) -> dict[str, float]:
         items = [key for key in ids if keep is None or kind.get(key, "origin") in keep or key not in kind]
-        result = pairwise_prf({k: gold[k] for k in items}, {k: guess[k] for k in items})
-        result["ari"] = adjusted_rand_score([gold[k] for k in items], [guess[k] for k in items])
+        result = pairwise_prf({k: gold[k] for k in items}, {k: labels[k] for k in items})
+        result["ari"] = adjusted_rand_score([gold[k] for k in items], [labels[k] for k in items])
         return {k: round(v, 4) if isinstance(v, float) else v for k, v in result.items()}
 
     per_kind: dict[str, list[int]] = {}
@@ -309,10 +309,7 @@ def quality(truth: dict[str, Any], ids: list[str], predicted: dict[str, Any]) ->
         for number, members in enumerate(predicted["derived_clusters"]):
             for member in members:
                 derived_guess[member] = f"d{number}"
-        items = list(ids)
-        derived_view = pairwise_prf({k: gold[k] for k in items}, {k: derived_guess[k] for k in items})
-        derived_view["ari"] = adjusted_rand_score([gold[k] for k in items], [derived_guess[k] for k in items])
-        derived_view = {k: round(v, 4) if isinstance(v, float) else v for k, v in derived_view.items()}
+        derived_view = scores(None, derived_guess)
     return {
         "all": scores(None),
         "derived_only": derived_view,

@@ -24,7 +24,14 @@ from scipy.sparse.csgraph import connected_components
 from sparse_dot_topn import sp_matmul_topn
 
 from dedup.clean import CleanArticle
-from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures
+from dedup.sketch import (
+    SketchSettings,
+    article_shingles,
+    minhash,
+    sentence_stem_sets,
+    signatures,
+    unit_stem_sets,
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -116,18 +123,17 @@ def sentence_stories(
     number of articles, an upper bound.
     """
     leaders = sentence_groups(rows, threshold)
-    short_groups: dict[frozenset[str], int] = {}
+    short_groups: dict[frozenset[bytes], int] = {}
     group_of: list[int] = []
     owner_of: list[int] = []
     row = 0
     for index, article in enumerate(articles):
-        for sentence in article.sentences:
-            stems = frozenset(s for s in article.stems[sentence.first : sentence.last] if s)
+        for stems in unit_stem_sets(article):  # the sketched units are those of sentence_stem_sets, in order
             if len(stems) >= min_stems:
                 group_of.append(int(leaders[row]))
                 row += 1
             elif len(stems) >= 2:
-                group_of.append(len(rows) + short_groups.setdefault(stems, len(short_groups)))
+                group_of.append(len(rows) + short_groups.setdefault(frozenset(stems), len(short_groups)))
             else:
                 group_of.append(-1)  # too short to be evidence of anything
             owner_of.append(index)
@@ -161,9 +167,10 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
     )
     holding.data[:] = 1  # an article holding two near-copies holds the group once
     by_group = holding.tocsc()
-    stories = np.diff(by_group.indptr)
-    weight = np.where(stories < at_least, STORY_LINK, 1).astype(np.int32)
-    for number in np.flatnonzero(stories >= max(at_least, 2)):
+    holders_per_group = np.diff(by_group.indptr)
+    weight = np.where(holders_per_group < at_least, STORY_LINK, 1).astype(np.int32)
+    stories = holders_per_group.copy()  # the upper bound, refined below for the common groups
+    for number in np.flatnonzero(holders_per_group >= max(at_least, 2)):
         holders = by_group.indices[by_group.indptr[number] : by_group.indptr[number + 1]]
         others = holding[holders]
         others[:, number] = 0

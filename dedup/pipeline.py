@@ -279,7 +279,7 @@ def cluster(
         sentence_signature_rows, sentence_owners, candidates.sentence_threshold, candidates.sentence_bucket_cap
     )
     if settings.score.stock_min_stories > 0:
-        # how common each sentence is in the run: the judge does not count stock sentences as evidence
+        # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
         lists = sentence_stories(
             cleaned,
             sentence_signature_rows,

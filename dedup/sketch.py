@@ -44,14 +44,14 @@ def article_shingles(article: CleanArticle, size: int) -> set[bytes]:
     return {" ".join(words[k : k + size]).encode() for k in range(len(words) - size + 1)}
 
 
+def unit_stem_sets(article: CleanArticle) -> list[set[bytes]]:
+    """The content-stem set of every evidence unit, in order."""
+    return [{s.encode() for s in article.stems[sentence.first : sentence.last] if s} for sentence in article.sentences]
+
+
 def sentence_stem_sets(article: CleanArticle, min_stems: int) -> list[set[bytes]]:
-    """The content-stem set of every evidence unit with at least ``min_stems`` stems."""
-    result = []
-    for sentence in article.sentences:
-        stems = {s.encode() for s in article.stems[sentence.first : sentence.last] if s}
-        if len(stems) >= min_stems:
-            result.append(stems)
-    return result
+    """The content-stem set of every evidence unit with at least ``min_stems`` stems (the sketched units)."""
+    return [stems for stems in unit_stem_sets(article) if len(stems) >= min_stems]
 
 
 def minhash(values: set[bytes], num_perm: int, seed: int) -> MinHash:
