@@ -48,6 +48,7 @@ def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list
     short line that ``repeated`` says recurs across many articles.
     """
     spans = lines(text)
+    width = wrap_width(text, spans)
     result = []
     for index, (begin, end) in enumerate(spans):
         line = text[begin:end].strip().rstrip("<").strip()
@@ -56,7 +57,12 @@ def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list
         if _BOILERPLATE_PATTERNS.match(line) or _normal_line(line) in repeated:
             result.append((begin, end))
             continue
-        if _is_headline(line) and _stands_alone(text, spans, index):
+        if (
+            _is_headline(line)
+            and _stands_alone(text, spans, index)
+            and not _continues(text, spans, index, result)
+            and not (width and len(line) >= WRAPPED_SHARE * width and index + 1 < len(spans))
+        ):
             result.append((begin, end))
     return result
 
@@ -73,6 +79,40 @@ def _stands_alone(text: str, spans: list[tuple[int, int]], index: int) -> bool:
         if following:
             return not following[0].islower()
     return True
+
+
+WRAPPED_LINE_CHARS = 40  # a line this long that ends mid-sentence runs on into the next: hard-wrapped text
+MAX_WRAP_WIDTH = 100  # hard-wrapped text (wire copy, Reuters-21578) wraps at 60-80 characters
+WRAPPED_SHARE = 0.75  # in wrapped text, a line this near the width was cut by the wrap, not ended by its author
+
+
+def wrap_width(text: str, spans: list[tuple[int, int]]) -> int | None:
+    """The width ``text`` is hard-wrapped at, or None: at least four lines within 15% of the longest, ≤ 100 chars."""
+    lengths = [len(text[begin:end].strip().rstrip("<")) for begin, end in spans]
+    width = max(lengths, default=0)
+    if not 0 < width <= MAX_WRAP_WIDTH:
+        return None
+    return width if sum(length >= 0.85 * width for length in lengths) >= 4 else None
+
+
+def _continues(text: str, spans: list[tuple[int, int]], index: int, furniture: list[tuple[int, int]]) -> bool:
+    """A hard-wrapped fragment: the line before (not furniture) is long and ends mid-sentence.
+
+    Wire copy wraps at a fixed width, so a wrapped line followed by one that starts with a name
+    ("...fractured his back after a crane on a support" / "ship lowered a metal frame ... off the coast of" /
+    "Denmark.") looks like a headline on its own; its predecessor says it is not. PA marks a paragraph's end
+    with ``<``.
+    """
+    if index == 0:
+        return False
+    begin, end = spans[index - 1]
+    previous = text[begin:end].strip()
+    return (
+        len(previous) >= WRAPPED_LINE_CHARS
+        and not previous.endswith("<")
+        and not _SENTENCE_FINAL.search(previous)
+        and not (furniture and furniture[-1] == (begin, end))
+    )
 
 
 def _normal_line(line: str) -> str:

@@ -1,0 +1,65 @@
+"""Boilerplate marking: furniture lines out of evidence, hard-wrapped story lines kept in."""
+
+from __future__ import annotations
+
+from dedup.clean import boilerplate_lines, clean_article, wrap_width
+from dedup.model import Article
+from dedup.text import lines
+
+# PA wire copy as METER holds it: wrapped at ~78 characters, "<" ending a paragraph, \x19 starting one
+WIRE = (
+    "  ------------------------------------------------------------------------\n"
+    "                  15:51 01/03/00: Page 1 (HHH) COURTS Diver\n"
+    "  ------------------------------------------------------------------------\n"
+    "DIVER IN HORROR ACCIDENT SETTLES FOR #115,000<\n"
+    "\x19By Mark Wilkinson, PA News<\n"
+    "\x19A deep-sea diver who suffered a broken back in an accident hundreds of feet\n"
+    "under the North Sea has received #115,000 in an out-of-court settlement, it was\n"
+    "revealed today.<\n"
+    "\x19Andrew Binney, 46, fractured his back in two places after a crane on a support\n"
+    "ship lowered a metal lifting frame on top of him while working off the coast of\n"
+    "Denmark.<\n"
+    "\x19He returned to work six months after the accident in 1992 but after two years\n"
+    "of experiencing back pain and discomfort on dives, doctors declared him unfit.<\n"
+    "\x19He took out a civil action against his former employer, Aberdeen-based\n"
+    "Rockwater, claiming #300,000 in lost earnings.<\n"
+)
+
+
+def marked(text: str) -> list[str]:
+    return [text[begin:end].strip() for begin, end in boilerplate_lines(text)]
+
+
+def test_wrapped_wire_lines_that_run_into_a_name_stay_evidence() -> None:
+    found = marked(WIRE)
+    assert "ship lowered a metal lifting frame on top of him while working off the coast of" not in found
+    assert "\x19He took out a civil action against his former employer, Aberdeen-based" not in found
+    # the furniture is still furniture: header, rules, headline, byline
+    assert "DIVER IN HORROR ACCIDENT SETTLES FOR #115,000<" in found
+    assert "\x19By Mark Wilkinson, PA News<" in found
+    assert "15:51 01/03/00: Page 1 (HHH) COURTS Diver" in found
+    cleaned = clean_article(Article("pa/diver1.txt", WIRE))
+    sentences = [WIRE[s.span[0] : s.span[1]] for s in cleaned.sentences]
+    assert any("support\nship lowered" in s and "coast of\nDenmark." in s for s in sentences)
+    assert any("Aberdeen-based\nRockwater, claiming" in s for s in sentences)
+
+
+def test_wrap_width_is_found_only_in_hard_wrapped_text() -> None:
+    assert wrap_width(WIRE, lines(WIRE)) is not None
+    web = (
+        "Pharmacists fined over baby's death\n"
+        "A pharmacist and a trainee were fined yesterday after a four-day-old baby died from a cure for wind "
+        "made up twenty times too strong at a branch of Boots in Runcorn, Cheshire, a court heard.\n"
+        "The judge said the death was a terrible tragedy which could have been avoided.\n"
+    )
+    assert wrap_width(web, lines(web)) is None
+    assert marked(web) == ["Pharmacists fined over baby's death"]
+
+
+def test_headline_of_unwrapped_text_followed_by_a_name_is_still_furniture() -> None:
+    text = (
+        "Share this article\n"
+        "Court fines Boots staff over baby death\n"
+        "Matthew Young was four days old when he was given peppermint water made up twenty times too strong.\n"
+    )
+    assert marked(text) == ["Share this article", "Court fines Boots staff over baby death"]
