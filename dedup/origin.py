@@ -37,7 +37,7 @@ DERIVED = ("duplicate", "derived")
 
 @dataclass(slots=True, frozen=True)
 class OriginSettings:
-    whole_coverage: float = 0.6
+    whole_coverage: float = 0.65
     wire_derived_coverage: float = 0.22
     wire_derived_verbatim: float = 0.08
     wire_union_unrelated: bool = True
