@@ -23,6 +23,7 @@ source against all its candidate targets in one sparse product (``sentence_cosin
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import re
 from collections.abc import Sequence
@@ -48,6 +49,10 @@ class AlignSettings:
     max_edge_gap: int = 6
     min_copied_run: int = 2  # inside an aligned sentence pair, word runs found verbatim in the source are verbatim
     template_figures: bool = True  # a unit pair that is one frame with other figures is a template, not reuse
+    detail_derived: bool = True  # the passages shown for a derived pair come from a detailed alignment
+    detail_min_tile: int = 3
+    detail_sentence_threshold: float = 0.3
+    detail_context_threshold: float = 0.25
 
 
 @dataclass(slots=True, frozen=True)
@@ -350,6 +355,23 @@ def reference_tiles(source: list[str], target: list[str], min_tile: int) -> list
         if not taken:
             break
     return sorted(chosen, key=lambda t: t.target)
+
+
+def detail_settings(settings: AlignSettings) -> AlignSettings | None:
+    """The settings for the passages shown of a pair already judged derived, or None when off.
+
+    Relatedness needs strict evidence (a verbatim tile counts alone only when long); once one text is
+    known to be made from the other, a shorter common run is copying too and looser sentence pairs are
+    rewrites.
+    """
+    if not settings.detail_derived:
+        return None
+    return dataclasses.replace(
+        settings,
+        min_standalone_tile=settings.detail_min_tile,
+        sentence_threshold=min(settings.sentence_threshold, settings.detail_sentence_threshold),
+        context_threshold=min(settings.context_threshold, settings.detail_context_threshold),
+    )
 
 
 def align(

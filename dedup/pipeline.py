@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, Side, align_sides, prepare, sentence_cosines
+from dedup.align import AlignSettings, Side, align_sides, detail_settings, prepare, sentence_cosines
 from dedup.candidates import (
     CandidateSettings,
     article_signatures,
@@ -340,32 +340,45 @@ def cluster(
             continue
         record = build_cluster(f"c{len(built) + 1:04d}", members, by_clean, inside.get(number, []), settings.origin)
         built.append(record)
-    # edges directed against their pair's order are aligned again in that direction, batched by source
     stage("cluster and origin")
-    reversed_pairs = sorted(
-        {(index[e.source], index[e.target]) for _, edges in built for e in edges if e.verdict.a != e.source}
-    )
-    tick = progress("passages", len(reversed_pairs))
-    reversed_passages = run_batches(
-        align_groups,
-        (sides, settings.align),
-        _groups(reversed_pairs, batch_pairs),
-        workers=workers if len(reversed_pairs) >= MIN_PARALLEL_PAIRS else 1,
-        done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
-    )
-    realigned = dict(zip(reversed_pairs, reversed_passages, strict=True))
+    # the passages of each edge: a derived edge is aligned again in detail (short verbatim runs and looser
+    # sentence pairs count once the pair is known to be derived); any other edge directed against its pair's
+    # order is aligned again in its own direction; both batched by source
+    detailed = detail_settings(settings.align)
+    in_detail: set[tuple[int, int]] = set()
+    reversed_pairs: set[tuple[int, int]] = set()
+    for _, edges in built:
+        for e in edges:
+            key = (index[e.source], index[e.target])
+            if e.verdict.a != e.source:
+                reversed_pairs.add(key)
+            if detailed is not None and e.verdict.relation in ("derived", "duplicate"):
+                in_detail.add(key)
+    realigned: dict[tuple[int, int], list[Passage]] = {}
+    shown: dict[tuple[int, int], list[Passage]] = {}
+    tick = progress("passages", len(in_detail) + len(reversed_pairs))
+    for keys, align_settings, into in (
+        (sorted(reversed_pairs), settings.align, realigned),
+        (sorted(in_detail), detailed, shown),
+    ):
+        found_passages = run_batches(
+            align_groups,
+            (sides, align_settings),
+            _groups(keys, batch_pairs),
+            workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+        )
+        into.update(zip(keys, found_passages, strict=True))
 
-    stage(f"passages, reversed pairs ({len(reversed_pairs)})")
+    stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
     clusters: list[Cluster] = []
     all_passages: list[Passage] = []
     for record, edges in built:
         incoming: dict[str, list[Passage]] = {}
         for edge in edges:
-            if edge.verdict.a == edge.source:
-                passages = edge.verdict.passages
-            else:
-                passages = realigned[(index[edge.source], index[edge.target])]
-            all_passages.extend(passages)
+            key = (index[edge.source], index[edge.target])
+            passages = realigned.get(key, edge.verdict.passages)
+            all_passages.extend(shown.get(key, passages))
             incoming.setdefault(edge.target, []).extend(passages)
         measure_members(record, incoming, by_clean, settings.origin.whole_coverage)
         clusters.append(record)

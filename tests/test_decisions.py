@@ -228,3 +228,26 @@ def test_stock_phrase_shared_with_a_short_brief_does_not_relate_them():
     comparison = compare(take, Article("papers/van_post.txt", BRIEF))
     assert comparison.forward.passages  # the phrase is found ...
     assert comparison.forward.relation == comparison.backward.relation == "unrelated"  # ... and is not enough
+
+
+def test_derived_pair_shows_short_copied_runs_that_do_not_count_as_evidence():
+    """Once a paper is judged derived from a take, a short phrase copied into a new sentence is shown as verbatim;
+    the pair's verdict (its evidence) and the member's coverage stay those of the strict alignment."""
+    extra = "Neighbours said they had no idea that pies filled with out-of-date meat were on sale in the street.\n\n"
+    paper = PAPER.replace("Last night a neighbour", extra + "Last night a neighbour")
+    phrase = paper.index("pies filled with out-of-date meat")
+    articles = [*pies_takes(), {"id": "papers/pies_sun.txt", "text": paper}]
+
+    def shown(result):
+        return [
+            (p.source, p.kind, paper[p.target_span[0] : p.target_span[1]])
+            for p in result.passages
+            if p.target == "papers/pies_sun.txt" and p.target_span[0] <= phrase < p.target_span[1]
+        ]
+
+    detailed, strict = cluster(articles), cluster(articles, detail_derived=False)
+    assert shown(detailed) == [("pa/pies1.txt", "verbatim", "pies filled with out-of-date meat")]
+    assert shown(strict) == []
+    assert detailed.pairs == strict.pairs
+    members = [[(m.id, m.role, m.coverage, m.extent) for m in c.members] for c in detailed.clusters]
+    assert members == [[(m.id, m.role, m.coverage, m.extent) for m in c.members] for c in strict.clusters]
