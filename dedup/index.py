@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, align
+from dedup.align import AlignSettings, align, detail_settings
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
@@ -1060,7 +1060,14 @@ class Index:
             direction = "same-story"
         passages = verdict.passages
         source = other if direction == "copies" else x if direction == "copied-by" else verdict.a
-        if source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
+        detailed = detail_settings(self.settings.align)
+        if detailed is not None and verdict.relation in DERIVED and ((other, x) in edges or (x, other) in edges):
+            # as in the batch run: the passages shown for a cluster's derived edge come from a detailed alignment
+            target = x if source == other else other
+            source_side, target_side = prepared[source](), prepared[target]()
+            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
+            passages = align(source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, detailed)
+        elif source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
             passages = stored  # aligned from the pair's second side when the pair was judged
         elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again

@@ -196,10 +196,17 @@ def test_check_equals_the_batch_verdicts_of_the_new_article(target: str) -> None
                 assert match["score"] == pair.score
                 mine = pair.coverage_a if pair.a == new.id else pair.coverage_b
                 assert match["coverage_self"] == mine
-                if match["direction"] != "copied-by" or pair.a == new.id:
-                    spans = {(tuple(p["source_span"]), tuple(p["target_span"])) for p in match["passages"]}
-                    if pair.a == match["passages"][0]["source"]:
-                        assert spans == {(p.source_span, p.target_span) for p in pair.passages}
+                spans = {(p["source"], tuple(p["source_span"]), tuple(p["target_span"])) for p in match["passages"]}
+                shown = {
+                    (p.source, p.source_span, p.target_span)
+                    for p in batch.passages
+                    if {p.source, p.target} == {new.id, match["id"]}
+                }
+                if shown:  # a cluster edge: the passages the batch shows for it (a derived edge's detailed alignment)
+                    assert spans == shown
+                forward = match["direction"] != "copied-by" or pair.a == new.id
+                if not shown and forward and pair.a == match["passages"][0]["source"]:
+                    assert spans == {(pair.a, p.source_span, p.target_span) for p in pair.passages}
 
 
 def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
@@ -296,7 +303,7 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
     Index.open(str(path)).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '2' WHERE name = 'schema'")
-    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 4"):
+    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 5"):
         Index.open(str(path))
 
 
@@ -533,3 +540,26 @@ def test_statistics_survive_checkpoints_and_reopening(target: str, monkeypatch: 
             second.add(articles[2])  # the other view writes; the first catches up
         assert index_relations(first, articles) == batch_relations(articles)
         assert first.verify() == []
+
+
+def test_derived_match_shows_the_batch_detailed_passages(target: str) -> None:
+    """A paper copying a short phrase of a take into a new sentence: the index shows it, as the batch does."""
+    from tests.test_decisions import PAPER, pies_takes
+
+    extra = "Neighbours said they had no idea that pies filled with out-of-date meat were on sale in the street.\n\n"
+    paper = Article("papers/pies_sun.txt", PAPER.replace("Last night a neighbour", extra + "Last night a neighbour"))
+    takes = [Article(t["id"], t["text"]) for t in pies_takes()]
+    batch = dedup.cluster([*takes, paper])
+    with Index.open(target) as index:
+        index.add_many(takes)
+        verdict = index.check(paper)
+    match = next(m for m in verdict["matches"] if m["id"] == "pa/pies1.txt")
+    assert match["direction"] == "copies"
+    shown = {(tuple(p["source_span"]), tuple(p["target_span"]), p["kind"]) for p in match["passages"]}
+    assert shown == {
+        (p.source_span, p.target_span, p.kind)
+        for p in batch.passages
+        if (p.source, p.target) == ("pa/pies1.txt", paper.id)
+    }
+    phrase = paper.text.index("pies filled with out-of-date meat")
+    assert any(kind == "verbatim" and t[0] <= phrase < t[1] for _, t, kind in shown)

@@ -17,8 +17,9 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 4  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
-# 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors)
+SCHEMA = 5  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+# 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
+# story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's)
 
 
 @dataclass(slots=True)
