@@ -142,7 +142,8 @@ def figures_conflict(source: Sequence[Figure], target: Sequence[Figure], enabled
     are the news); monthly statistics, results tables and bond announcements repeat the frame
     with new figures. The units conflict when more figures are substituted than kept; figures
     in other slots (an age added, a year dropped) are a rewrite's own choices and do not count.
-    Capitalised names were tried as facts too: no gain on generated corpora, a loss on METER.
+    Capitalised names by slot were tried here too (no gain on generated corpora, a loss on METER); names are
+    checked over a whole pair instead (``score.names_kept``).
     """
     if not enabled or not source or not target:
         return False

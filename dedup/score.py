@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import re
 from dataclasses import dataclass
 
 from dedup.clean import CleanArticle
@@ -33,6 +34,7 @@ class ScoreSettings:
     derived_unquoted_verbatim: int = 1000  # off: on METER dev it only added false positives
     derived_credit_coverage: float = 0.15
     stock_min_stories: int = 8  # a sentence with near-copies in this many separate stories of the run is stock (0: off)
+    min_name_share: float = 0.34  # related needs a third of the aligned units' names on both sides (0: off)
 
 
 def covered_chars(spans: list[tuple[int, int]]) -> int:
@@ -107,6 +109,58 @@ def _mostly_inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
     return bool(inside) and 2 * covered_chars(inside) >= span[1] - span[0]
 
 
+_NAME = re.compile(r"[A-Z][A-Za-z&'-]*")
+# capitalised words that name nothing: articles, titles, pronouns, conjunctions and prepositions starting a
+# clause, and the company-form words every company name ends with
+_NOT_NAMES = frozenset(
+    {"the", "a", "an", "mr", "mrs", "ms", "he", "she", "it", "they", "we", "i", "but", "and", "in", "on", "at"}
+    | {"for", "of", "to", "said", "says"}
+    | {"corp", "inc", "co", "ltd", "plc", "llc", "group"}
+)
+_UNIT_LEAD = " \"'\x19\n"  # what may stand before a unit's first word
+
+
+def _unit_names(text: str, span: tuple[int, int]) -> set[str]:
+    """The capitalised words of a unit, case-folded, its first word left out (a capital there says nothing)."""
+    begin, end = span
+    found = set()
+    for match in _NAME.finditer(text, begin, end):
+        word = match.group().casefold().removesuffix("'s").rstrip("'-")
+        if len(word) > 1 and word not in _NOT_NAMES and text[begin : match.start()].strip(_UNIT_LEAD):
+            found.add(word)
+    return found
+
+
+def _units_holding(article: CleanArticle, positions: list[int]) -> list[tuple[int, int] | None]:
+    """The span of the evidence unit holding each character position (None outside evidence)."""
+    starts = [unit.span[0] for unit in article.sentences]
+    found: list[tuple[int, int] | None] = []
+    for position in positions:
+        k = bisect.bisect_right(starts, position) - 1
+        found.append(article.sentences[k].span if k >= 0 and position < article.sentences[k].span[1] else None)
+    return found
+
+
+def names_kept(a: CleanArticle, b: CleanArticle, passages: list[Passage]) -> float | None:
+    """Of the names in the units the passages align, the share both sides hold (over the side with fewer names).
+
+    A rewrite keeps the names it reports on and rewords the rest; a house template ("Standard and Poor's Corp
+    said it affirmed the ratings on ... of debt of ...") keeps the wording and changes the names. None when a
+    side's aligned units hold no name.
+    """
+    units_a = _units_holding(a, [p.source_span[0] for p in passages])
+    units_b = _units_holding(b, [p.target_span[0] for p in passages])
+    names_a: set[str] = set()
+    names_b: set[str] = set()
+    for unit_a, unit_b in set(zip(units_a, units_b, strict=True)):
+        if unit_a is not None and unit_b is not None:
+            names_a |= _unit_names(a.text, unit_a)
+            names_b |= _unit_names(b.text, unit_b)
+    if not names_a or not names_b:
+        return None
+    return len(names_a & names_b) / min(len(names_a), len(names_b))
+
+
 def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
     """The verdict for ``a`` (source side of ``passages``) and ``b`` (target side).
 
@@ -158,7 +212,9 @@ def _judge_counted(a: CleanArticle, b: CleanArticle, passages: list[Passage], se
         (coverage_b, covered_chars([p.target_span for p in passages])),
         key=lambda pair: -pair[0],
     )
-    related = (
+    name_share = names_kept(a, b, passages) if settings.min_name_share > 0 else None
+    evidence["names_kept"] = None if name_share is None else round(name_share, 4)
+    related = (name_share is None or name_share >= settings.min_name_share) and (
         reused_sentences >= settings.min_sentences
         or longest_verbatim >= settings.long_verbatim_tokens
         or (short_side_reused[0] >= settings.brief_coverage and short_side_reused[1] >= settings.min_reused_chars)

@@ -251,3 +251,42 @@ def test_derived_pair_shows_short_copied_runs_that_do_not_count_as_evidence():
     assert detailed.pairs == strict.pairs
     members = [[(m.id, m.role, m.coverage, m.extent) for m in c.members] for c in detailed.clusters]
     assert members == [[(m.id, m.role, m.coverage, m.extent) for m in c.members] for c in strict.clusters]
+
+
+RATING_GM = (
+    "Standard and Poor's Corp said that General Motors Corp's planned five billion dlr stock repurchase would "
+    "not affect the carmaker's debt ratings.\n\n"
+    "S and P said the parent company would generate enough cash over the next several years to fund the "
+    "buyback without weakening its financial position.\n\n"
+    "S and P affirmed the AA ratings on the senior debt of GM, General Motors Acceptance Corp and various "
+    "overseas units.\n\n"
+    "Also affirmed were GM's AA preferred stock, and GMAC's AA-minus subordinated debt and A-1-plus commercial "
+    "paper.\n"
+)
+RATING_PNC = (
+    "Standard and Poor's Corp said it affirmed the ratings on 500 mln dlrs of debt of PNC Funding Corp, a unit "
+    "of PNC Financial Corp.\n\n"
+    "Affirmed were PNC Funding's AA-plus senior debt and A-1-plus commercial paper, and the parent's AA "
+    "preferred stock and the certificates of deposit of Pittsburgh National Bank and Provident National Bank.\n\n"
+    "S and P said PNC's 110 mln dlr provision would cut second quarter earnings by 66 mln dlrs.\n"
+)
+
+
+def test_house_template_about_other_companies_is_not_reuse():
+    """Two rating notices in one agency's wording about different companies: the names are the news, not shared."""
+    result = cluster([{"id": "gm.txt", "text": RATING_GM}, {"id": "pnc.txt", "text": RATING_PNC}])
+    (pair,) = result.pairs
+    assert pair.relation == "unrelated"
+    assert pair.passages  # the wording aligns ...
+    assert pair.evidence["names_kept"] < 0.34  # ... but the aligned units name other companies
+    assert not result.clusters
+    loose = cluster([{"id": "gm.txt", "text": RATING_GM}, {"id": "pnc.txt", "text": RATING_PNC}], min_name_share=0)
+    assert loose.pairs[0].relation != "unrelated"  # what the template looked like without the names test
+
+
+def test_rewrite_that_keeps_the_names_is_still_derived():
+    result = cluster([*pies_takes(), {"id": "papers/pies_mail.txt", "text": PAPER}])
+    verdicts = {(v.a, v.b): v for v in result.pairs}
+    verdict = verdicts[("pa/pies1.txt", "papers/pies_mail.txt")]
+    assert verdict.relation == "derived"
+    assert verdict.evidence["names_kept"] >= 0.5
