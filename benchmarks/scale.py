@@ -19,11 +19,12 @@ whole process tree (workers included, sampled every 0.1 s with psutil). Tools:
 Quality against the generated truth: pairwise precision / recall / F1 and ARI over all articles, the same
 restricted to copies (origins + verbatim copies and light edits + every non-member; trims, reorders and
 rewrites left out) and to rewrites; recall per derived kind; origin accuracy (share of truth clusters whose
-origin is the predicted origin of the cluster holding it); for the full mode also "F1 der", pairwise F1 with
-only the members the tool calls derived (origin, duplicates, derived; its same-story neighbours count as
-singletons — the METER benchmark's convention, since the generated truth models derivation only). Peers name
-no origin: they get the same earliest-published rule the copies mode uses. Prints a table with ratios (dedup
-copies vs each peer) and writes benchmarks/results/scale-<date>.json with the machine, date and commit.
+origin is the predicted origin of the cluster holding it); for the full mode also "F1 der" (all, copies,
+rewrites), pairwise F1 with only the members the tool calls derived (origin, duplicates, derived; its same-
+story neighbours count as singletons — the METER benchmark's convention, since the generated truth models
+derivation only). Peers name no origin: they get the same earliest-published rule the copies mode uses. Prints
+a table with ratios (dedup copies vs each peer) and writes benchmarks/results/scale-<date>.json with the
+machine, date and commit.
 """
 
 from __future__ import annotations
@@ -310,6 +311,8 @@ def quality(truth: dict[str, Any], ids: list[str], predicted: dict[str, Any]) ->
             for member in members:
                 derived_guess[member] = f"d{number}"
         derived_view = scores(None, derived_guess)
+        derived_view["copies"] = scores(frozenset({"origin"}) | COPY_KINDS, derived_guess)
+        derived_view["rewrites"] = scores(frozenset({"origin"}) | REWRITE_KINDS, derived_guess)
     return {
         "all": scores(None),
         "derived_only": derived_view,
@@ -369,14 +372,17 @@ def _peer_version(python: str) -> str | None:
 
 
 def _derived_f1(quality: dict[str, Any]) -> str:
+    """F1 of the derived-members view: all / copies / rewrites."""
     view = quality.get("derived_only")
-    return f"{view['f1']:.3f}" if view else "—"
+    if not view:
+        return "—"
+    return f"{view['f1']:.3f} {view['copies']['f1']:.3f} {view['rewrites']['f1']:.3f}"
 
 
 def render(rows: list[dict[str, Any]]) -> str:
     header = (
         f"{'size':>8} {'tool':<13} {'seconds':>8} {'art/s':>8} {'peak GB':>7} {'PSS GB':>6} {'×dedup':>7} "
-        f"{'F1 all':>6} {'F1 copy':>7} {'F1 rewr':>7} {'ARI':>6} {'origin':>6} {'F1 der':>6}  note"
+        f"{'F1 all':>6} {'F1 copy':>7} {'F1 rewr':>7} {'ARI':>6} {'origin':>6} {'F1 der: all copy rewr':>21}  note"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
@@ -393,7 +399,7 @@ def render(rows: list[dict[str, Any]]) -> str:
             f"{'' if ratio is None else f'{ratio:.1f}×':>7} "
             f"{q.get('all', {}).get('f1', 0):>6.3f} {q.get('copies', {}).get('f1', 0):>7.3f} "
             f"{q.get('rewrites', {}).get('f1', 0):>7.3f} {q.get('all', {}).get('ari', 0):>6.3f} "
-            f"{q.get('origin_accuracy', 0):>6.3f} {_derived_f1(q):>6}  {row.get('note', '')}"
+            f"{q.get('origin_accuracy', 0):>6.3f} {_derived_f1(q):>21}  {row.get('note', '')}"
         )
     return "\n".join(lines)
 
@@ -483,7 +489,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     table = render(rows)
     print(table)
     print("×dedup: this tool's seconds / dedup copies-only seconds on the same corpus (higher = dedup faster)")
-    print("F1 der: pairwise F1 with only the members the tool calls derived (same-story neighbours as singletons)")
+    print(
+        "F1 der: pairwise F1 (all, copies, rewrites) with only the members the tool calls derived"
+        " (same-story neighbours as singletons)"
+    )
     document = {
         "schema": SCHEMA,
         "machine": machine(args.textdedup_python),
