@@ -107,20 +107,18 @@ def origin_scores(
             )
     # best-source votes: each member votes for the neighbour that covers most of it; the
     # wire text that several outlets rewrote collects the votes, a sibling rewrite does not
-    best_source: dict[str, tuple[float, str]] = {}
+    # (exact copies cover a member equally: the earlier published of them takes the vote, then the first id)
+    best_source: dict[str, tuple[float, tuple[int, str], str]] = {}
     for verdict in edges:
         if verdict.relation not in DERIVED:
             continue
         for member, other in ((verdict.a, verdict.b), (verdict.b, verdict.a)):
-            candidate = (_coverage_of(verdict, member), other)
-            if (
-                member not in best_source
-                or candidate[0] > best_source[member][0]
-                or (candidate[0] == best_source[member][0] and other < best_source[member][1])
-            ):
+            published = articles[other].published
+            candidate = (-_coverage_of(verdict, member), (0, published) if published else (1, ""), other)
+            if member not in best_source or candidate < best_source[member]:
                 best_source[member] = candidate
     votes: dict[str, list[str]] = {}
-    for member, (_, other) in sorted(best_source.items()):
+    for member, (_, _, other) in sorted(best_source.items()):
         votes.setdefault(other, []).append(member)
     for member, voters in votes.items():
         if len(voters) >= 2:

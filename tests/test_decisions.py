@@ -290,3 +290,18 @@ def test_rewrite_that_keeps_the_names_is_still_derived():
     verdict = verdicts[("pa/pies1.txt", "papers/pies_mail.txt")]
     assert verdict.relation == "derived"
     assert verdict.evidence["names_kept"] >= 0.5
+
+
+def test_exact_copies_vote_for_the_earlier_published_text():
+    """Trims of a story cover its first text and a later verbatim copy equally: the earlier one is the origin,
+    whatever the ids (the copy's id sorts first)."""
+    story = "\n\n".join([*TAKE_ONE, *TAKE_TWO]) + "\n"
+    lead = "\n\n".join(TAKE_ONE[:2]) + "\n"
+    articles = [
+        {"id": "z_first.txt", "text": story, "published": "2024-09-07T11:27:00Z"},
+        {"id": "a_copy.txt", "text": "The Redcliff Ledger\n\n" + story, "published": "2024-09-09T12:35:00Z"},
+        {"id": "b_trim.txt", "text": lead, "published": "2024-09-09T13:00:00Z"},
+        {"id": "c_trim.txt", "text": "Local news\n\n" + lead, "published": "2024-09-10T08:00:00Z"},
+    ]
+    (record,) = cluster(articles).clusters
+    assert record.origin == "z_first.txt"
