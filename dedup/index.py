@@ -40,6 +40,7 @@ from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings
+from dedup.regroup import GroupState, build_state, combine, regroup, single
 from dedup.score import ScoreSettings, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
@@ -69,6 +70,7 @@ CHECKPOINT_EVERY = 256  # changes between two stored document-frequency checkpoi
 SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF-IDF neighbours
 MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosine is computed
 _CACHE_SIZE = 2048
+_COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
 Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
 
 
@@ -170,6 +172,18 @@ class _Evaluation:
     slug: str | None = None  # its wire slug (when the settings group wire versions)
     weak: dict[int, PairVerdict] = dataclasses.field(default_factory=dict)  # unrelated, with passages
     reverse: dict[int, list[Passage]] = dataclasses.field(default_factory=dict)  # related: passages from b to a
+    grouping: _Component | None = None  # the joined component's grouping with the article in it
+    unmoved: frozenset[int] = frozenset()  # members already in the component that the joined one numbers after
+
+
+@dataclasses.dataclass(slots=True)
+class _Component:
+    """A stored related component's grouping, kept in memory while no other process changes the index."""
+
+    state: GroupState  # ``group``'s run over its members (by id)
+    keys: dict[str, int]  # member id → article key
+    records: list[dict[str, Any]]  # its stored cluster records
+    reverse: dict[tuple[str, str], list[Passage]]  # related pairs' stored passages from b to a
 
 
 class Index:
@@ -196,6 +210,8 @@ class Index:
         # (a, b) → (PairVerdict, passages from b to a or None): a stored pair never changes
         self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)
         self._reverse: _LRU = _LRU(_CACHE_SIZE * 32)  # id(verdict) → (verdict, its stored passages from b to a)
+        # component → its grouping; valid while every change since it was read is this process's own
+        self._components: _LRU = _LRU(_COMPONENTS_CACHED)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -379,6 +395,7 @@ class Index:
         head = session.head()
         if self._df is not None and self._mark == head:
             return
+        self._components.clear()  # another process changed the index (or this one failed a write): read again
         checkpoint = session.checkpoint(with_data=False)
         checkpoint_change = checkpoint[0] if checkpoint else 0
         if self._df is None or self._mark < checkpoint_change or self._mark > head:
@@ -656,19 +673,22 @@ class Index:
     ) -> list[bool]:
         """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
 
-        ``align`` accepts a sentence pair only above ``sentence_threshold``, or above a lower threshold
-        when a verbatim run of ``anchor_tile`` tokens anchors it (or chains from such a pair), and keeps a
-        verbatim run outside accepted pairs only from ``min_standalone_tile`` tokens. So a candidate whose
-        best sentence cosine is below ``sentence_threshold`` and that shares no evidence word run of
-        ``min(anchor_tile, min_standalone_tile)`` tokens gets no passage; all sentence cosines are one
-        sparse product, and the runs are hashed word n-grams.
+        ``align`` accepts a sentence pair first only above ``sentence_threshold``, or above
+        ``anchor_threshold`` when a verbatim piece of ``anchor_tile`` evidence words lies in it (an
+        anchor); every other accepted pair chains from such a pair (context, continuation, merged
+        sentences). Outside accepted pairs it keeps a verbatim piece only from ``min_standalone_tile``
+        words. So a candidate gets a passage only if its best sentence cosine reaches
+        ``sentence_threshold``, or it reaches ``anchor_threshold`` and the two share a run of
+        ``anchor_tile`` evidence words, or they share a run of ``min_standalone_tile`` words. All
+        sentence cosines are one sparse product; the runs are compared as word tuples.
         """
         align_settings, score = self.settings.align, self.settings.score
         if not others:
             return []
         if score.derived_coverage <= 0 or score.min_sentences <= 0 or score.long_verbatim_tokens <= 0:
             return [True] * len(others)  # settings under which an empty alignment may still relate
-        run = max(min(align_settings.anchor_tile, align_settings.min_standalone_tile), 1)
+        anchor_run = max(align_settings.anchor_tile, align_settings.min_tile, 1)
+        standalone_run = max(align_settings.min_standalone_tile, align_settings.min_tile, 1)
         lengths = [vectors.shape[0] for vectors in all_vectors]
         best = np.full(len(others), -1.0)
         if vectors_x.shape[0] and sum(lengths):
@@ -678,12 +698,19 @@ class Index:
                 if lengths[k]:
                     best[k] = cosine[bounds[k] : bounds[k + 1]].max()
         margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
-        own_runs = set(word_runs(prepared.cleaned, run))
-        return [
-            bool(best[k] >= align_settings.sentence_threshold - margin)
-            or not own_runs.isdisjoint(word_runs(other.cleaned, run))
-            for k, other in enumerate(others)
-        ]
+        strong = align_settings.sentence_threshold - margin
+        anchored = min(align_settings.anchor_threshold, align_settings.sentence_threshold) - margin
+        own_runs: dict[int, set[tuple[str, ...]]] = {}
+        possible = []
+        for k, other in enumerate(others):
+            if best[k] >= strong:
+                possible.append(True)
+                continue
+            run = min(anchor_run, standalone_run) if best[k] >= anchored else standalone_run
+            if run not in own_runs:
+                own_runs[run] = set(word_runs(prepared.cleaned, run))
+            possible.append(not own_runs[run].isdisjoint(word_runs(other.cleaned, run)))
+        return possible
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
         """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
@@ -722,28 +749,75 @@ class Index:
             evaluation.rows.update(session.articles(unread))
         joined = {key: evaluation.rows[key] for key in set(evaluation.verdicts) | versions}
         components = {row.component for row in joined.values() if row.component is not None}
-        members: set[int] = set(joined)
-        for component in components:
-            members.update(session.members(component))
+        parts = {component: self._component(session, component) for component in sorted(components)}
+        alone = sorted(key for key, row in joined.items() if row.component is None)
+        alone_slugs = session.slugs(alone) if alone and self.settings.group_wire_versions else {}
+        key_of: dict[str, int] = {}
+        reverse: dict[tuple[str, str], list[Passage]] = {}
+        for part in parts.values():
+            key_of.update(part.keys)
+        for key in alone:
+            key_of[joined[key].article.id] = key
+        x = evaluation.article.id
+        for key, passages in evaluation.reverse.items():
+            if key in evaluation.verdicts:
+                verdict = evaluation.verdicts[key]
+                reverse[(verdict.a, verdict.b)] = passages
+        before = combine(
+            [part.state for part in parts.values()]
+            + [single(joined[key].article.id, alone_slugs.get(key)) for key in alone]
+        )
+        # ``group`` over the joined components and the article, replaying only what the article changes
+        after = regroup(before, x, evaluation.verdicts.values(), evaluation.slug)
+        members = set(key_of.values())
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = self._stored_verdicts(session, members)  # weak pairs are read per rebuilt group
+        if min(members) in parts:  # its members keep their component number
+            evaluation.unmoved = frozenset(parts[min(members)].keys.values())
+        previous = [record for part in parts.values() for record in part.records]
         weak = [verdict for key, verdict in evaluation.weak.items() if key in members]
-        previous = [record for component in components for record in session.clusters(component) or []]
         clusters, edges = self._build_clusters(
             session,
             members,
-            stored + list(evaluation.verdicts.values()) + weak,
+            weak,
             evaluation,
             previous,
             evaluation.rows,
+            grouping=(after, key_of, [reverse] + [part.reverse for part in parts.values()]),
         )
         evaluation.clusters = clusters
         evaluation.edges = edges
+        evaluation.grouping = _Component(after, key_of, clusters, reverse)
+
+    def _component(self, session: Session, component: int) -> _Component:
+        """A stored component's grouping: kept in memory, or read (members, their related pairs, slugs and
+        cluster records) and grouped once."""
+        held = self._components.get(component)
+        if held is not None:
+            self._components.move_to_end(component)
+            return held
+        keys = session.members(component)
+        names = session.names(keys)
+        pairs = self._stored_pairs(session, keys)
+        slugs = session.slugs(keys) if self.settings.group_wire_versions else {}
+        state = build_state(
+            names.values(), [verdict for verdict, _ in pairs], {names[key]: slug for key, slug in slugs.items()}
+        )
+        reverse = {(verdict.a, verdict.b): passages for verdict, passages in pairs if passages is not None}
+        entry = _Component(
+            state, {name: key for key, name in names.items()}, session.clusters(component) or [], reverse
+        )
+        return self._components.get_or(component, lambda: entry)
 
     def _stored_verdicts(self, session: Session, keys: Iterable[int], *, weak: bool = False) -> list[PairVerdict]:
         """The stored related (or ``weak``) pairs among ``keys``, decoded once per process (a stored pair
         never changes, and a pair of keys is either related or weak)."""
+        return [verdict for verdict, _ in self._stored_pairs(session, keys, weak=weak)]
+
+    def _stored_pairs(
+        self, session: Session, keys: Iterable[int], *, weak: bool = False
+    ) -> list[tuple[PairVerdict, list[Passage] | None]]:
+        """``_stored_verdicts`` with each pair's stored passages from b to a (or ``None``)."""
         found = session.pair_blobs(keys, weak=weak, cached=self._pair_verdicts)
         decoded: list[tuple[PairVerdict, list[Passage] | None] | None] = []
         for a, b, data in found:
@@ -761,14 +835,14 @@ class Index:
                 item if item is not None else unpack_verdict(again[(a, b)] or b"")
                 for (a, b, _), item in zip(found, decoded, strict=True)
             ]
-        verdicts = []
+        pairs = []
         for item in decoded:
             assert item is not None
             verdict, reverse = item
             if reverse is not None:
                 self._remember_reverse(verdict, reverse)
-            verdicts.append(verdict)
-        return verdicts
+            pairs.append(item)
+        return pairs
 
     def _remember_reverse(self, verdict: PairVerdict, reverse: list[Passage]) -> None:
         self._reverse.get_or(id(verdict), lambda: (verdict, reverse))
@@ -786,15 +860,23 @@ class Index:
         evaluation: _Evaluation | None,
         previous: Iterable[dict[str, Any]] = (),
         rows: dict[int, StoredArticle] | None = None,
+        grouping: tuple[GroupState, dict[str, int], list[dict[tuple[str, str], list[Passage]]]] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
         """The batch pipeline's clusters for one related component (``evaluation``'s article included).
 
-        ``group`` runs over the whole component, as in the batch; a group whose members and pair
-        verdicts did not change keeps its ``previous`` record, so only changed groups are read,
-        cleaned and ranked again (``rows`` holds the articles already read; it is filled as needed).
+        ``group`` runs over the whole component, as in the batch, unless ``grouping`` gives its result
+        (with the member keys by id and the related pairs' stored reverse passages); ``verdicts`` are
+        then only the new article's weak pairs. A group whose members and pair verdicts did not change
+        keeps its ``previous`` record, so only changed groups are read, cleaned and ranked again (``rows``
+        holds the articles already read; it is filled as needed).
         """
         rows = {} if rows is None else rows
-        key_of = {name: key for key, name in session.names(keys).items()}
+        if grouping is not None:
+            key_of = {
+                name: key for name, key in grouping[1].items() if evaluation is None or name != evaluation.article.id
+            }
+        else:
+            key_of = {name: key for key, name in session.names(keys).items()}
         by_id = {name: (key, rows.get(key)) for name, key in key_of.items()}
         ids = sorted(by_id) + ([evaluation.article.id] if evaluation is not None else [])
         touched: set[str] = set()
@@ -804,7 +886,7 @@ class Index:
         records: list[dict[str, Any]] = []
         all_edges: dict[tuple[str, str], DirectedEdge] = {}
         versions: list[list[str]] = []
-        if self.settings.group_wire_versions:
+        if self.settings.group_wire_versions and grouping is None:
             name_of = {key: name for name, key in key_of.items()}
             by_slug: dict[str, list[str]] = {}
             for key, slug in session.slugs(name_of).items():
@@ -812,12 +894,24 @@ class Index:
             if evaluation is not None and evaluation.slug is not None:
                 by_slug.setdefault(evaluation.slug, []).append(evaluation.article.id)
             versions = [sorted(ids_of) for _, ids_of in sorted(by_slug.items())]
-        for members in group(sorted(ids), verdicts, versions):
+        groups = grouping[0].groups if grouping is not None else group(sorted(ids), verdicts, versions)
+        for members in groups:
             if len(members) == 1:
                 continue
             if tuple(members) in known and not touched & set(members):
                 records.append(known[tuple(members)])
                 continue
+            own = verdicts
+            if grouping is not None:
+                state, inside = grouping[0], set(members)
+                own = [
+                    state.verdicts[(a, b)] for a in members for b in state.neighbours[a] if a < b and b in inside
+                ] + verdicts
+                for verdict in own:  # the stored passages from b to a of its related pairs, held in memory
+                    for held in grouping[2]:
+                        if (passages := held.get((verdict.a, verdict.b))) is not None:
+                            self._remember_reverse(verdict, passages)
+                            break
             unread = [by_id[m][0] for m in members if m in by_id and by_id[m][1] is None]
             if unread:
                 rows.update(session.articles(unread))
@@ -845,7 +939,7 @@ class Index:
 
             # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does)
             weak = self._stored_verdicts(session, [by_id[m][0] for m in members if m in by_id], weak=True)
-            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts + weak)
+            record, edges = self._cluster_record(members, cleaned, prepared_of, own + weak)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
@@ -860,7 +954,8 @@ class Index:
     ) -> tuple[dict[str, Any], list[DirectedEdge]]:
         """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
         inside = set(members)
-        own = [v for v in verdicts if v.a in inside and v.b in inside]
+        # in the batch's order (pairs by ids): evidence lists and summed scores follow it
+        own = sorted((v for v in verdicts if v.a in inside and v.b in inside), key=lambda v: (v.a, v.b))
         record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
         # what a derived member receives, as the batch measures it: the passages of every edge into it
         # (edges judged in the other direction are aligned again, in one weighting: rows are independent)
@@ -922,10 +1017,21 @@ class Index:
         if evaluation.component_keys:
             members = evaluation.component_keys | {key}
             component = min(members)
-            session.set_components({member: component for member in members})
+            session.set_components({member: component for member in members - evaluation.unmoved})
             for old in evaluation.old_components - {component}:
                 session.delete_clusters(old)
             session.put_clusters(component, evaluation.clusters)
+            if evaluation.grouping is not None:  # the component's grouping now, for the next article joining it
+                grouping = evaluation.grouping
+                grouping.keys[article.id] = key
+                parts = [self._components.pop(old, None) for old in sorted(evaluation.old_components)]
+                if all(part is not None for part in parts):  # (else it is read again when needed)
+                    reverses = sorted((part.reverse for part in parts if part is not None), key=len)
+                    reverse = reverses[-1] if reverses else {}
+                    for smaller in [*reverses[:-1], grouping.reverse]:
+                        reverse.update(smaller)
+                    grouping.reverse = reverse
+                    self._components.get_or(component, lambda: grouping)
         self._mark = last_change
         self._prepared.get_or((key, prepared.furniture), lambda: prepared)
         self._contributions.get_or((key, prepared.furniture), lambda: _contribution_of(prepared))
@@ -982,6 +1088,7 @@ class Index:
             remaining = [member for member in session.members(row.component) if member != key]
             previous = session.clusters(row.component) or []
             session.delete_clusters(row.component)
+            self._components.clear()
             self._recluster(session, remaining, previous)
         self._maybe_checkpoint(session, change)
         return row.article.id
