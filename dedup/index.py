@@ -40,12 +40,12 @@ from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings
-from dedup.regroup import GroupState, build_state, combine, regroup, single
+from dedup.regroup import GroupState, build_state, combine, pair_key, regroup, related_keys, single
 from dedup.score import ScoreSettings, judge
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
-from dedup.store.codec import pack_verdict, unpack_verdict
+from dedup.store.codec import pack_verdict, unpack_verdict, verdict_order_fields
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -183,7 +183,6 @@ class _Component:
     state: GroupState  # ``group``'s run over its members (by id)
     keys: dict[str, int]  # member id → article key
     records: list[dict[str, Any]]  # its stored cluster records
-    reverse: dict[tuple[str, str], list[Passage]]  # related pairs' stored passages from b to a
 
 
 class Index:
@@ -208,8 +207,9 @@ class Index:
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
         # (a, b) → (PairVerdict, passages from b to a or None): a stored pair never changes
-        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)
-        self._reverse: _LRU = _LRU(_CACHE_SIZE * 32)  # id(verdict) → (verdict, its stored passages from b to a)
+        # (kept small: every decoded passage is an object the garbage collector walks at each full collection)
+        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 2)
+        self._reverse: _LRU = _LRU(_CACHE_SIZE * 2)  # id(verdict) → (verdict, its stored passages from b to a)
         # component → its grouping; valid while every change since it was read is this process's own
         self._components: _LRU = _LRU(_COMPONENTS_CACHED)
 
@@ -753,41 +753,30 @@ class Index:
         alone = sorted(key for key, row in joined.items() if row.component is None)
         alone_slugs = session.slugs(alone) if alone and self.settings.group_wire_versions else {}
         key_of: dict[str, int] = {}
-        reverse: dict[tuple[str, str], list[Passage]] = {}
         for part in parts.values():
             key_of.update(part.keys)
         for key in alone:
             key_of[joined[key].article.id] = key
         x = evaluation.article.id
-        for key, passages in evaluation.reverse.items():
-            if key in evaluation.verdicts:
-                verdict = evaluation.verdicts[key]
-                reverse[(verdict.a, verdict.b)] = passages
         before = combine(
             [part.state for part in parts.values()]
             + [single(joined[key].article.id, alone_slugs.get(key)) for key in alone]
         )
         # ``group`` over the joined components and the article, replaying only what the article changes
-        after = regroup(before, x, evaluation.verdicts.values(), evaluation.slug)
+        after = regroup(before, x, related_keys(evaluation.verdicts.values()), evaluation.slug)
         members = set(key_of.values())
         evaluation.component_keys = members
         evaluation.old_components = components
         if min(members) in parts:  # its members keep their component number
             evaluation.unmoved = frozenset(parts[min(members)].keys.values())
         previous = [record for part in parts.values() for record in part.records]
-        weak = [verdict for key, verdict in evaluation.weak.items() if key in members]
+        new = list(evaluation.verdicts.values()) + [v for key, v in evaluation.weak.items() if key in members]
         clusters, edges = self._build_clusters(
-            session,
-            members,
-            weak,
-            evaluation,
-            previous,
-            evaluation.rows,
-            grouping=(after, key_of, [reverse] + [part.reverse for part in parts.values()]),
+            session, members, new, evaluation, previous, evaluation.rows, grouping=(after, key_of)
         )
         evaluation.clusters = clusters
         evaluation.edges = edges
-        evaluation.grouping = _Component(after, key_of, clusters, reverse)
+        evaluation.grouping = _Component(after, key_of, clusters)
 
     def _component(self, session: Session, component: int) -> _Component:
         """A stored component's grouping: kept in memory, or read (members, their related pairs, slugs and
@@ -798,15 +787,11 @@ class Index:
             return held
         keys = session.members(component)
         names = session.names(keys)
-        pairs = self._stored_pairs(session, keys)
+        # the merge order of its related pairs is all ``group`` needs: their passages are not decoded
+        related = [pair_key(*verdict_order_fields(data or b"")) for _, _, data in session.pair_blobs(keys)]
         slugs = session.slugs(keys) if self.settings.group_wire_versions else {}
-        state = build_state(
-            names.values(), [verdict for verdict, _ in pairs], {names[key]: slug for key, slug in slugs.items()}
-        )
-        reverse = {(verdict.a, verdict.b): passages for verdict, passages in pairs if passages is not None}
-        entry = _Component(
-            state, {name: key for key, name in names.items()}, session.clusters(component) or [], reverse
-        )
+        state = build_state(names.values(), related, {names[key]: slug for key, slug in slugs.items()})
+        entry = _Component(state, {name: key for key, name in names.items()}, session.clusters(component) or [])
         return self._components.get_or(component, lambda: entry)
 
     def _stored_verdicts(self, session: Session, keys: Iterable[int], *, weak: bool = False) -> list[PairVerdict]:
@@ -860,13 +845,13 @@ class Index:
         evaluation: _Evaluation | None,
         previous: Iterable[dict[str, Any]] = (),
         rows: dict[int, StoredArticle] | None = None,
-        grouping: tuple[GroupState, dict[str, int], list[dict[tuple[str, str], list[Passage]]]] | None = None,
+        grouping: tuple[GroupState, dict[str, int]] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
         """The batch pipeline's clusters for one related component (``evaluation``'s article included).
 
         ``group`` runs over the whole component, as in the batch, unless ``grouping`` gives its result
-        (with the member keys by id and the related pairs' stored reverse passages); ``verdicts`` are
-        then only the new article's weak pairs. A group whose members and pair verdicts did not change
+        (with the member keys by id); ``verdicts`` are then only the new article's pairs, and a rebuilt
+        group reads its stored ones. A group whose members and pair verdicts did not change
         keeps its ``previous`` record, so only changed groups are read, cleaned and ranked again (``rows``
         holds the articles already read; it is filled as needed).
         """
@@ -878,7 +863,6 @@ class Index:
         else:
             key_of = {name: key for key, name in session.names(keys).items()}
         by_id = {name: (key, rows.get(key)) for name, key in key_of.items()}
-        ids = sorted(by_id) + ([evaluation.article.id] if evaluation is not None else [])
         touched: set[str] = set()
         if evaluation is not None:
             touched = {evaluation.article.id} | {row.article.id for row, _, _, _ in evaluation.holders.values()}
@@ -894,7 +878,10 @@ class Index:
             if evaluation is not None and evaluation.slug is not None:
                 by_slug.setdefault(evaluation.slug, []).append(evaluation.article.id)
             versions = [sorted(ids_of) for _, ids_of in sorted(by_slug.items())]
-        groups = grouping[0].groups if grouping is not None else group(sorted(ids), verdicts, versions)
+        if grouping is not None:
+            groups = grouping[0].groups
+        else:
+            groups = group(sorted([*by_id, *([evaluation.article.id] if evaluation else [])]), verdicts, versions)
         for members in groups:
             if len(members) == 1:
                 continue
@@ -902,16 +889,13 @@ class Index:
                 records.append(known[tuple(members)])
                 continue
             own = verdicts
-            if grouping is not None:
-                state, inside = grouping[0], set(members)
-                own = [
-                    state.verdicts[(a, b)] for a in members for b in state.neighbours[a] if a < b and b in inside
-                ] + verdicts
-                for verdict in own:  # the stored passages from b to a of its related pairs, held in memory
-                    for held in grouping[2]:
-                        if (passages := held.get((verdict.a, verdict.b))) is not None:
-                            self._remember_reverse(verdict, passages)
-                            break
+            inside_keys = [by_id[m][0] for m in members if m in by_id]
+            # their stored passages from b to a, for the record's edges against the pair order
+            reverse: dict[tuple[str, str], list[Passage]] = {}
+            if grouping is not None:  # the stored related pairs among its members, and the new article's
+                pairs = self._stored_pairs(session, inside_keys)
+                own = [verdict for verdict, _ in pairs] + verdicts
+                reverse.update({(v.a, v.b): passages for v, passages in pairs if passages is not None})
             unread = [by_id[m][0] for m in members if m in by_id and by_id[m][1] is None]
             if unread:
                 rows.update(session.articles(unread))
@@ -938,8 +922,10 @@ class Index:
                 return self._prepare_row(*stored[article_id])
 
             # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does)
-            weak = self._stored_verdicts(session, [by_id[m][0] for m in members if m in by_id], weak=True)
-            record, edges = self._cluster_record(members, cleaned, prepared_of, own + weak)
+            weak_pairs = self._stored_pairs(session, inside_keys, weak=True)
+            weak = [verdict for verdict, _ in weak_pairs]
+            reverse.update({(v.a, v.b): passages for v, passages in weak_pairs if passages is not None})
+            record, edges = self._cluster_record(members, cleaned, prepared_of, own + weak, reverse)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
@@ -951,8 +937,12 @@ class Index:
         cleaned: Mapping[str, CleanArticle],
         prepared_of: Callable[[str], Prepared],
         verdicts: list[PairVerdict],
+        reverse: Mapping[tuple[str, str], list[Passage]],
     ) -> tuple[dict[str, Any], list[DirectedEdge]]:
-        """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
+        """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage).
+
+        ``reverse``: stored passages from b to a of pairs among ``verdicts`` (others: the process's memory of them).
+        """
         inside = set(members)
         # in the batch's order (pairs by ids): evidence lists and summed scores follow it
         own = sorted((v for v in verdicts if v.a in inside and v.b in inside), key=lambda v: (v.a, v.b))
@@ -961,7 +951,11 @@ class Index:
         # (edges judged in the other direction are aligned again, in one weighting: rows are independent)
         derived = {m.id for m in record.members if m.role == "derived"}
         into = [e for e in edges if e.target in derived]
-        reversed_stored = {id(e): self._reverse_of(e.verdict) for e in into if e.verdict.a != e.source}
+        reversed_stored = {}
+        for e in into:
+            if e.verdict.a != e.source:
+                held = reverse.get((e.verdict.a, e.verdict.b))
+                reversed_stored[id(e)] = held if held is not None else self._reverse_of(e.verdict)
         needed = sorted({m for e in into if reversed_stored.get(id(e), []) is None for m in (e.source, e.target)})
         vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
@@ -1024,14 +1018,9 @@ class Index:
             if evaluation.grouping is not None:  # the component's grouping now, for the next article joining it
                 grouping = evaluation.grouping
                 grouping.keys[article.id] = key
-                parts = [self._components.pop(old, None) for old in sorted(evaluation.old_components)]
-                if all(part is not None for part in parts):  # (else it is read again when needed)
-                    reverses = sorted((part.reverse for part in parts if part is not None), key=len)
-                    reverse = reverses[-1] if reverses else {}
-                    for smaller in [*reverses[:-1], grouping.reverse]:
-                        reverse.update(smaller)
-                    grouping.reverse = reverse
-                    self._components.get_or(component, lambda: grouping)
+                for old in evaluation.old_components:
+                    self._components.pop(old, None)
+                self._components.get_or(component, lambda: grouping)
         self._mark = last_change
         self._prepared.get_or((key, prepared.furniture), lambda: prepared)
         self._contributions.get_or((key, prepared.furniture), lambda: _contribution_of(prepared))

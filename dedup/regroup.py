@@ -32,8 +32,18 @@ OrderKey = tuple[int, float, str, str]  # (strength, -max coverage, a, b): ``gro
 
 
 def order_key(verdict: PairVerdict) -> OrderKey:
-    """A pair's place in ``group``'s merge order."""
-    return (_STRENGTH[verdict.relation], -max(verdict.coverage_a, verdict.coverage_b), verdict.a, verdict.b)
+    """A related pair's place in ``group``'s merge order."""
+    return pair_key(verdict.a, verdict.b, verdict.relation, verdict.coverage_a, verdict.coverage_b)
+
+
+def pair_key(a: str, b: str, relation: str, coverage_a: float, coverage_b: float) -> OrderKey:
+    """``order_key`` from a pair's fields (strength 0: a duplicate pair)."""
+    return (_STRENGTH[relation], -max(coverage_a, coverage_b), a, b)
+
+
+def related_keys(verdicts: Iterable[PairVerdict]) -> list[OrderKey]:
+    """The order keys of the related ones among ``verdicts``."""
+    return [order_key(v) for v in verdicts if v.relation in RELATED]
 
 
 @dataclass(slots=True)
@@ -41,7 +51,6 @@ class GroupState:
     """One ``group`` run over a component's ids, kept so that an article joining it is grouped cheaply."""
 
     groups: list[list[str]]  # ``group``'s output (each sorted, sorted by first id; singletons included)
-    verdicts: dict[tuple[str, str], PairVerdict]  # the related pairs, by (a, b)
     neighbours: dict[str, set[str]]  # every id → the ids it is related to
     incident: dict[str, list[OrderKey]]  # every id → its pairs, in merge order
     merges: list[OrderKey]  # the pairs at which the run merged two groups, in merge order
@@ -95,10 +104,10 @@ class _Run:
             self.stories[root_a] = self.stories.get(root_a, set()) | stories_b
         return root_a
 
-    def merges(self, verdict: PairVerdict, root_a: str, root_b: str) -> bool:
-        """Whether ``group`` merges the groups of ``root_a`` and ``root_b`` at ``verdict``."""
+    def merges(self, key: OrderKey, root_a: str, root_b: str) -> bool:
+        """Whether ``group`` merges the groups of ``root_a`` and ``root_b`` at the pair of ``key``."""
         members_a, members_b = self.group_of(root_a), self.group_of(root_b)
-        if verdict.relation != "duplicate":
+        if key[0] != _STRENGTH["duplicate"]:
             state = (root_a, len(members_a), root_b, len(members_b))
             if state in self.unsupported:
                 return False
@@ -120,14 +129,14 @@ def _supported(first: set[str], second: set[str], neighbours: Mapping[str, set[s
 
 
 def build_state(
-    ids: Iterable[str], verdicts: Iterable[PairVerdict], story_of: Mapping[str, Hashable] | None = None
+    ids: Iterable[str], related: Iterable[OrderKey], story_of: Mapping[str, Hashable] | None = None
 ) -> GroupState:
-    """``group(ids, verdicts, versions)`` (versions: the ids of each story in ``story_of``), with its record."""
+    """``group(ids, verdicts, versions)`` with its record, from the ``related_keys`` of the verdicts
+    (versions: the ids of each story in ``story_of``)."""
     ids = sorted(set(ids))
-    related = {(v.a, v.b): v for v in verdicts if v.relation in RELATED}
     neighbours: dict[str, set[str]] = {article_id: set() for article_id in ids}
     incident: dict[str, list[OrderKey]] = {article_id: [] for article_id in ids}
-    keys = sorted(order_key(v) for v in related.values())
+    keys = sorted(set(related))
     for key in keys:
         a, b = key[2], key[3]
         neighbours[a].add(b)
@@ -139,11 +148,11 @@ def build_state(
     merges = []
     for key in keys:
         root_a, root_b = run.find(key[2]), run.find(key[3])
-        if root_a != root_b and run.merges(related[(key[2], key[3])], root_a, root_b):
+        if root_a != root_b and run.merges(key, root_a, root_b):
             run.union(root_a, root_b)
             merges.append(key)
     groups = sorted(run.groups(ids), key=lambda g: g[0])
-    return GroupState(groups, related, neighbours, incident, merges, stories)
+    return GroupState(groups, neighbours, incident, merges, stories)
 
 
 def combine(states: Iterable[GroupState]) -> GroupState:
@@ -151,10 +160,9 @@ def combine(states: Iterable[GroupState]) -> GroupState:
     states = list(states)
     if len(states) == 1:
         return states[0]
-    combined = GroupState([], {}, {}, {}, [], {})
+    combined = GroupState([], {}, {}, [], {})
     for state in states:
         combined.groups += state.groups
-        combined.verdicts.update(state.verdicts)
         combined.neighbours.update(state.neighbours)
         combined.incident.update(state.incident)
         combined.story_of.update(state.story_of)
@@ -166,24 +174,22 @@ def combine(states: Iterable[GroupState]) -> GroupState:
 def single(article_id: str, story: Hashable | None = None) -> GroupState:
     """The state of one id without related pairs."""
     return GroupState(
-        [[article_id]], {}, {article_id: set()}, {article_id: []}, [], {} if story is None else {article_id: story}
+        [[article_id]], {article_id: set()}, {article_id: []}, [], {} if story is None else {article_id: story}
     )
 
 
 def regroup(
-    state: GroupState, new_id: str, new_verdicts: Iterable[PairVerdict], new_story: Hashable | None = None
+    state: GroupState, new_id: str, new_related: Iterable[OrderKey], new_story: Hashable | None = None
 ) -> GroupState:
-    """The state of ``state``'s ids plus ``new_id``, whose related pairs (all with ids of ``state``) are
-    ``new_verdicts``; ``state`` is left as it was. Its ``groups`` are ``group``'s over all of them."""
+    """The state of ``state``'s ids plus ``new_id``, whose related pairs (all with ids of ``state``; their
+    ``related_keys``) are ``new_related``; ``state`` is left as it was. Its ``groups`` are ``group``'s over
+    all of them."""
     x = new_id
-    added = {(v.a, v.b): v for v in new_verdicts if v.relation in RELATED}
-    verdicts = dict(state.verdicts)
-    verdicts.update(added)
     neighbours = dict(state.neighbours)
     incident = dict(state.incident)
     neighbours[x] = set()
     incident[x] = []
-    for key in sorted(order_key(v) for v in added.values()):
+    for key in sorted(set(new_related)):
         other = key[3] if key[2] == x else key[2]
         neighbours[other] = neighbours[other] | {x}
         neighbours[x].add(other)
@@ -233,7 +239,7 @@ def regroup(
                 run.union(root_a, root_b)
                 merges.append(key)
             continue
-        if run.merges(verdicts[(key[2], key[3])], root_a, root_b):
+        if run.merges(key, root_a, root_b):
             mark(run.union(root_a, root_b), key)
             merges.append(key)
         elif merged_before:  # R merged here: a clean side no longer equals a group of R
@@ -243,4 +249,4 @@ def regroup(
                 mark(root_b, key)
     groups = [g for g in state.groups if g[0] not in dirty] + run.groups(dirty)
     groups.sort(key=lambda g: g[0])
-    return GroupState(groups, verdicts, neighbours, incident, merges, story_of)
+    return GroupState(groups, neighbours, incident, merges, story_of)

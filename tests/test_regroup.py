@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from dedup.cluster import group
 from dedup.model import PairVerdict
-from dedup.regroup import build_state, combine, regroup, single
+from dedup.regroup import build_state, combine, regroup, related_keys, single
 
 RELATIONS = ("duplicate", "derived", "same-story", "unrelated")
 
@@ -50,7 +50,7 @@ def test_regroup_is_group_over_the_whole_component(component, data) -> None:
     x = data.draw(st.sampled_from(ids))
     before = build_state(
         [i for i in ids if i != x],
-        [v for v in verdicts if x not in (v.a, v.b)],
+        related_keys(v for v in verdicts if x not in (v.a, v.b)),
         {k: s for k, s in stories.items() if k != x},
     )
     assert before.groups == group(
@@ -58,8 +58,8 @@ def test_regroup_is_group_over_the_whole_component(component, data) -> None:
         [v for v in verdicts if x not in (v.a, v.b)],
         versions_of({k: s for k, s in stories.items() if k != x}),
     )
-    after = regroup(before, x, [v for v in verdicts if x in (v.a, v.b)], stories.get(x))
-    full = build_state(ids, verdicts, stories)
+    after = regroup(before, x, related_keys(v for v in verdicts if x in (v.a, v.b)), stories.get(x))
+    full = build_state(ids, related_keys(verdicts), stories)
     assert after.groups == group(ids, verdicts, versions_of(stories)) == full.groups
     assert after.merges == full.merges
     assert after.incident == full.incident and after.neighbours == full.neighbours
@@ -77,10 +77,14 @@ def test_regroup_joining_several_components(first, second, data) -> None:
     new = [verdict(x, other, data.draw(st.sampled_from(RELATIONS)), 0.6) for other in links]
     story = data.draw(st.sampled_from([None, "A", "bB", "D"]))
     joined = combine(
-        [build_state(ids_a, verdicts_a, stories_a), build_state(ids_b, verdicts_b, stories_b), single("zz")]
+        [
+            build_state(ids_a, related_keys(verdicts_a), stories_a),
+            build_state(ids_b, related_keys(verdicts_b), stories_b),
+            single("zz"),
+        ]
     )
-    after = regroup(joined, x, new, story)
+    after = regroup(joined, x, related_keys(new), story)
     everything = [*ids_a, *ids_b, "zz", x]
     all_stories = {**stories_a, **stories_b, **({x: story} if story else {})}
     assert after.groups == group(sorted(everything), verdicts_a + verdicts_b + new, versions_of(all_stories))
-    assert after.merges == build_state(everything, verdicts_a + verdicts_b + new, all_stories).merges
+    assert after.merges == build_state(everything, related_keys(verdicts_a + verdicts_b + new), all_stories).merges
