@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, align
+from dedup.align import AlignSettings, align, align_sides
+from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
@@ -640,19 +641,22 @@ class Index:
         others = [self._prepare_row(rows[key], self._furniture_of(evaluation, rows[key])) for key in order]
         vectors_x, *all_vectors = self._many_vectors([prepared, *others])
         possible = self._may_relate(prepared, others, vectors_x, all_vectors)
+        side_x = None  # the new article prepared for alignment once, as the batch prepares each article once
         for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
             if not maybe:
                 continue
-            (first, first_vectors), (second, second_vectors) = sorted(
-                [(x, vectors_x), (other.cleaned, vectors_o)], key=lambda side: side[0].id
-            )
-            passages = align(first, second, first_vectors, second_vectors, self.settings.align)
+            if side_x is None:
+                side_x = prepare_side(x, vectors_x)
+            side_o = prepare_side(other.cleaned, vectors_o)
+            first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
+            first, second = first_side.article, second_side.article
+            passages = align_sides(first_side, second_side, self.settings.align)
             verdict = judge(first, second, passages, self.settings.score)
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
                 # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
                 # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
-                reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                reverse = align_sides(second_side, first_side, self.settings.align)
                 evaluation.reverse[key] = reverse
                 self._remember_reverse(verdict, reverse)
             elif verdict.passages:
@@ -660,7 +664,7 @@ class Index:
                 # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
                 # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
                 if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
-                    reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                    reverse = align_sides(second_side, first_side, self.settings.align)
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
