@@ -43,6 +43,7 @@ from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, m
 from dedup.pipeline import Settings
 from dedup.regroup import GroupState, build_state, combine, pair_key, regroup, related_keys, single
 from dedup.score import ScoreSettings, judge
+from dedup.similarity import sentence_counts as batch_sentence_counts
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
@@ -486,6 +487,37 @@ class Index:
         # a candidate needs its cleaned form and sentence counts, not its stems
         return self._prepared.get_or((row.key, furniture), make)
 
+    def _prepare_rows(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[Prepared]:
+        """``_prepare_row`` of each (row, furniture); the sentence counts of those not in memory in one call."""
+        result: list[Prepared | None] = []
+        fresh: list[int] = []
+        for number, (row, furniture) in enumerate(items):
+            held = self._prepared.get((row.key, furniture))
+            if held is not None:
+                self._prepared.move_to_end((row.key, furniture))
+            elif furniture != row.furniture or not row.cleaned:
+                held = self._prepare_row(row, furniture)
+            else:
+                fresh.append(number)
+            result.append(held)
+        if fresh:
+            cleaned = [cleaned_from_bytes(items[n][0].cleaned or b"", items[n][0].article) for n in fresh]
+            counts = batch_sentence_counts(cleaned)  # rows are independent: each article's block is its counts
+            bounds = np.cumsum([0] + [len(c.sentences) for c in cleaned])
+            sketch = self.settings.sketch
+            sketching = (self._article_banding, self._sentence_banding, sketch.shingle_size, sketch.min_sentence_stems)
+            for k, number in enumerate(fresh):
+                row, furniture = items[number]
+                made = Prepared(
+                    article=row.article,
+                    furniture=furniture,
+                    cleaned=cleaned[k],
+                    counts=_row_block(counts, int(bounds[k]), int(bounds[k + 1])),
+                    sketching=sketching,
+                )
+                result[number] = self._prepared.get_or((row.key, furniture), lambda made=made: made)
+        return [item for item in result if item is not None]
+
     def _cleaned_row(self, row: StoredArticle, furniture: tuple[int, ...]) -> CleanArticle:
         """A stored article's cleaned form with ``furniture``, without sentence counts (cluster records)."""
         prepared = self._prepared.get((row.key, furniture))
@@ -519,9 +551,11 @@ class Index:
 
     def _many_vectors(self, items: list[Prepared]) -> list[sparse.csr_matrix]:
         """The batch's sentence TF-IDF rows of each of ``items`` under the current statistics."""
+        return self._stacked_vectors(items)[1] if items else []
+
+    def _stacked_vectors(self, items: list[Prepared]) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
+        """``_many_vectors``, with all the rows in one matrix (each item's rows are a block of it)."""
         assert self._df is not None
-        if not items:
-            return []
         weighted = weight_rows(sparse.vstack([item.counts for item in items], format="csr"), self._df, self._rows)
         # the same rows over only the features they use: an order-preserving renumbering keeps every
         # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
@@ -531,7 +565,7 @@ class Index:
             shape=(weighted.shape[0], max(len(used), 1)),
         )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
-        return [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
+        return weighted, [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
 
     def _article_vector(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """The batch's article (stem) TF-IDF row under the current statistics."""
@@ -638,9 +672,10 @@ class Index:
         evaluation.rows.update(rows)
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
-        others = [self._prepare_row(rows[key], self._furniture_of(evaluation, rows[key])) for key in order]
-        vectors_x, *all_vectors = self._many_vectors([prepared, *others])
-        possible = self._may_relate(prepared, others, vectors_x, all_vectors)
+        others = self._prepare_rows([(rows[key], self._furniture_of(evaluation, rows[key])) for key in order])
+        stacked, (vectors_x, *all_vectors) = self._stacked_vectors([prepared, *others])
+        candidate_rows = _row_block(stacked, vectors_x.shape[0], stacked.shape[0])
+        possible = self._may_relate(prepared, others, vectors_x, all_vectors, candidate_rows)
         side_x = None  # the new article prepared for alignment once, as the batch prepares each article once
         for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
             if not maybe:
@@ -674,6 +709,7 @@ class Index:
         others: list[Prepared],
         vectors_x: sparse.csr_matrix,
         all_vectors: list[sparse.csr_matrix],
+        stacked: sparse.csr_matrix,  # ``all_vectors`` in one matrix
     ) -> list[bool]:
         """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
 
@@ -696,7 +732,7 @@ class Index:
         lengths = [vectors.shape[0] for vectors in all_vectors]
         best = np.full(len(others), -1.0)
         if vectors_x.shape[0] and sum(lengths):
-            cosine = (vectors_x @ sparse.vstack(all_vectors, format="csr").T).toarray().max(axis=0)
+            cosine = (vectors_x @ stacked.T).toarray().max(axis=0)
             bounds = np.concatenate(([0], np.cumsum(lengths)))
             for k in range(len(others)):
                 if lengths[k]:
