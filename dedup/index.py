@@ -63,7 +63,7 @@ from dedup.store.features import (
     top_terms,
     warm_word_features,
     weight_rows,
-    word_runs,
+    word_run_keys,
 )
 
 __all__ = ["Index", "open_backend"]
@@ -720,7 +720,7 @@ class Index:
         words. So a candidate gets a passage only if its best sentence cosine reaches
         ``sentence_threshold``, or it reaches ``anchor_threshold`` and the two share a run of
         ``anchor_tile`` evidence words, or they share a run of ``min_standalone_tile`` words. All
-        sentence cosines are one sparse product; the runs are compared as word tuples.
+        sentence cosines are one sparse product; the runs are compared by 64-bit keys (equal runs, equal keys).
         """
         align_settings, score = self.settings.align, self.settings.score
         if not others:
@@ -740,7 +740,7 @@ class Index:
         margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
         strong = align_settings.sentence_threshold - margin
         anchored = min(align_settings.anchor_threshold, align_settings.sentence_threshold) - margin
-        own_runs: dict[int, set[tuple[str, ...]]] = {}
+        own_runs: dict[int, set[int]] = {}  # hashed: a false "shared" only costs an alignment that finds nothing
         possible = []
         for k, other in enumerate(others):
             if best[k] >= strong:
@@ -748,8 +748,8 @@ class Index:
                 continue
             run = min(anchor_run, standalone_run) if best[k] >= anchored else standalone_run
             if run not in own_runs:
-                own_runs[run] = set(word_runs(prepared.cleaned, run))
-            possible.append(not own_runs[run].isdisjoint(word_runs(other.cleaned, run)))
+                own_runs[run] = set(word_run_keys(prepared.cleaned, run).tolist())
+            possible.append(not own_runs[run].isdisjoint(word_run_keys(other.cleaned, run).tolist()))
         return possible
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:

@@ -35,6 +35,8 @@ from dedup.store.features import (
     signatures,
     stems_matrix,
     weight_rows,
+    word_run_keys,
+    word_runs,
 )
 from dedup.store.testing import RedisServer, RedisUnavailable
 from tests.conftest import require_shared
@@ -104,6 +106,18 @@ def test_stored_cleaned_form_and_fast_counts_equal_a_fresh_clean() -> None:
             assert np.array_equal(getattr(fast, name), getattr(reference, name))
     with pytest.raises(CorruptIndexError):
         cleaned_from_bytes(b"not zlib", articles[0])
+
+
+def test_word_run_keys_name_the_word_runs() -> None:
+    """The may-relate test compares hashed runs: one key per run, equal runs equal keys (across articles)."""
+    cleaned = [clean_article(article) for article in seed_articles()[:6]]
+    key_of: dict[tuple[str, ...], int] = {}
+    for article in cleaned:
+        for length in (1, 5, 10):
+            runs, keys = word_runs(article, length), word_run_keys(article, length).tolist()
+            assert len(runs) == len(keys)
+            for run, key in zip(runs, keys, strict=True):
+                assert key_of.setdefault(run, key) == key
 
 
 def test_vectors_signatures_and_bands_equal_the_batch() -> None:
