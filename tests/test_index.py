@@ -229,6 +229,24 @@ def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
         assert many.verify() == []
 
 
+def test_two_writers_taking_turns_give_one_writers_clusters(target: str) -> None:
+    """Each process keeps the groupings of components in memory; another writer's adds make it read them again."""
+    folder = require_shared("meter", "dev", "articles")
+    articles = sorted(dedup.read_path(folder / "courts" / "01.03.00").articles, key=lambda a: a.id)[:16]
+    target_two = target + "-two" if not target.startswith(("redis", "unix")) else target + "x"
+    with Index.open(target) as first, Index.open(target) as second:
+        for number, article in enumerate(articles):
+            writer, other = (first, second) if number % 2 else (second, first)
+            other.check(article)  # the other one keeps the components this article joins in memory
+            writer.add(article)  # and they change under it before its next add
+        with Index.open(target_two) as alone:
+            alone.add_many(articles)
+            for article in articles:
+                assert first.cluster(article.id) == second.cluster(article.id) == alone.cluster(article.id)
+            assert index_relations(first, articles) == index_relations(alone, articles)
+        assert first.verify() == [] and second.verify() == []
+
+
 def test_origin_moves_to_an_earlier_published_article_added_later(target: str) -> None:
     text = (SEEDS / "000_41bc1a141fd2626e.txt").read_text(encoding="utf-8")
     with Index.open(target) as index:
