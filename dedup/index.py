@@ -31,7 +31,8 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, align, detail_settings
+from dedup.align import AlignSettings, align, align_sides, detail_settings
+from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.cluster import RELATED, group
@@ -40,11 +41,13 @@ from dedup.errors import DedupError
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings
+from dedup.regroup import GroupState, build_state, combine, pair_key, regroup, related_keys, single
 from dedup.score import ScoreSettings, judge
+from dedup.similarity import sentence_counts as batch_sentence_counts
 from dedup.sketch import SCHEME, SketchSettings
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
-from dedup.store.codec import pack_verdict, unpack_verdict
+from dedup.store.codec import pack_verdict, unpack_verdict, verdict_order_fields
 from dedup.store.errors import ConflictError, CorruptIndexError, ParametersError
 from dedup.store.features import (
     HASHING,
@@ -60,7 +63,7 @@ from dedup.store.features import (
     top_terms,
     warm_word_features,
     weight_rows,
-    word_runs,
+    word_run_keys,
 )
 
 __all__ = ["Index", "open_backend"]
@@ -69,6 +72,7 @@ CHECKPOINT_EVERY = 256  # changes between two stored document-frequency checkpoi
 SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF-IDF neighbours
 MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosine is computed
 _CACHE_SIZE = 2048
+_COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
 Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
 
 
@@ -170,6 +174,17 @@ class _Evaluation:
     slug: str | None = None  # its wire slug (when the settings group wire versions)
     weak: dict[int, PairVerdict] = dataclasses.field(default_factory=dict)  # unrelated, with passages
     reverse: dict[int, list[Passage]] = dataclasses.field(default_factory=dict)  # related: passages from b to a
+    grouping: _Component | None = None  # the joined component's grouping with the article in it
+    unmoved: frozenset[int] = frozenset()  # members already in the component that the joined one numbers after
+
+
+@dataclasses.dataclass(slots=True)
+class _Component:
+    """A stored related component's grouping, kept in memory while no other process changes the index."""
+
+    state: GroupState  # ``group``'s run over its members (by id)
+    keys: dict[str, int]  # member id → article key
+    records: list[dict[str, Any]]  # its stored cluster records
 
 
 class Index:
@@ -194,8 +209,11 @@ class Index:
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
         # (a, b) → (PairVerdict, passages from b to a or None): a stored pair never changes
-        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 32)
-        self._reverse: _LRU = _LRU(_CACHE_SIZE * 32)  # id(verdict) → (verdict, its stored passages from b to a)
+        # (kept small: every decoded passage is an object the garbage collector walks at each full collection)
+        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 2)
+        self._reverse: _LRU = _LRU(_CACHE_SIZE * 2)  # id(verdict) → (verdict, its stored passages from b to a)
+        # component → its grouping; valid while every change since it was read is this process's own
+        self._components: _LRU = _LRU(_COMPONENTS_CACHED)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -379,6 +397,7 @@ class Index:
         head = session.head()
         if self._df is not None and self._mark == head:
             return
+        self._components.clear()  # another process changed the index (or this one failed a write): read again
         checkpoint = session.checkpoint(with_data=False)
         checkpoint_change = checkpoint[0] if checkpoint else 0
         if self._df is None or self._mark < checkpoint_change or self._mark > head:
@@ -468,6 +487,37 @@ class Index:
         # a candidate needs its cleaned form and sentence counts, not its stems
         return self._prepared.get_or((row.key, furniture), make)
 
+    def _prepare_rows(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[Prepared]:
+        """``_prepare_row`` of each (row, furniture); the sentence counts of those not in memory in one call."""
+        result: list[Prepared | None] = []
+        fresh: list[int] = []
+        for number, (row, furniture) in enumerate(items):
+            held = self._prepared.get((row.key, furniture))
+            if held is not None:
+                self._prepared.move_to_end((row.key, furniture))
+            elif furniture != row.furniture or not row.cleaned:
+                held = self._prepare_row(row, furniture)
+            else:
+                fresh.append(number)
+            result.append(held)
+        if fresh:
+            cleaned = [cleaned_from_bytes(items[n][0].cleaned or b"", items[n][0].article) for n in fresh]
+            counts = batch_sentence_counts(cleaned)  # rows are independent: each article's block is its counts
+            bounds = np.cumsum([0] + [len(c.sentences) for c in cleaned])
+            sketch = self.settings.sketch
+            sketching = (self._article_banding, self._sentence_banding, sketch.shingle_size, sketch.min_sentence_stems)
+            for k, number in enumerate(fresh):
+                row, furniture = items[number]
+                made = Prepared(
+                    article=row.article,
+                    furniture=furniture,
+                    cleaned=cleaned[k],
+                    counts=_row_block(counts, int(bounds[k]), int(bounds[k + 1])),
+                    sketching=sketching,
+                )
+                result[number] = self._prepared.get_or((row.key, furniture), lambda made=made: made)
+        return [item for item in result if item is not None]
+
     def _cleaned_row(self, row: StoredArticle, furniture: tuple[int, ...]) -> CleanArticle:
         """A stored article's cleaned form with ``furniture``, without sentence counts (cluster records)."""
         prepared = self._prepared.get((row.key, furniture))
@@ -501,9 +551,11 @@ class Index:
 
     def _many_vectors(self, items: list[Prepared]) -> list[sparse.csr_matrix]:
         """The batch's sentence TF-IDF rows of each of ``items`` under the current statistics."""
+        return self._stacked_vectors(items)[1] if items else []
+
+    def _stacked_vectors(self, items: list[Prepared]) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
+        """``_many_vectors``, with all the rows in one matrix (each item's rows are a block of it)."""
         assert self._df is not None
-        if not items:
-            return []
         weighted = weight_rows(sparse.vstack([item.counts for item in items], format="csr"), self._df, self._rows)
         # the same rows over only the features they use: an order-preserving renumbering keeps every
         # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
@@ -513,7 +565,7 @@ class Index:
             shape=(weighted.shape[0], max(len(used), 1)),
         )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
-        return [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
+        return weighted, [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
 
     def _article_vector(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """The batch's article (stem) TF-IDF row under the current statistics."""
@@ -620,22 +672,26 @@ class Index:
         evaluation.rows.update(rows)
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
-        others = [self._prepare_row(rows[key], self._furniture_of(evaluation, rows[key])) for key in order]
-        vectors_x, *all_vectors = self._many_vectors([prepared, *others])
-        possible = self._may_relate(prepared, others, vectors_x, all_vectors)
+        others = self._prepare_rows([(rows[key], self._furniture_of(evaluation, rows[key])) for key in order])
+        stacked, (vectors_x, *all_vectors) = self._stacked_vectors([prepared, *others])
+        candidate_rows = _row_block(stacked, vectors_x.shape[0], stacked.shape[0])
+        possible = self._may_relate(prepared, others, vectors_x, all_vectors, candidate_rows)
+        side_x = None  # the new article prepared for alignment once, as the batch prepares each article once
         for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
             if not maybe:
                 continue
-            (first, first_vectors), (second, second_vectors) = sorted(
-                [(x, vectors_x), (other.cleaned, vectors_o)], key=lambda side: side[0].id
-            )
-            passages = align(first, second, first_vectors, second_vectors, self.settings.align)
+            if side_x is None:
+                side_x = prepare_side(x, vectors_x)
+            side_o = prepare_side(other.cleaned, vectors_o)
+            first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
+            first, second = first_side.article, second_side.article
+            passages = align_sides(first_side, second_side, self.settings.align)
             verdict = judge(first, second, passages, self.settings.score)
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
                 # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
                 # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
-                reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                reverse = align_sides(second_side, first_side, self.settings.align)
                 evaluation.reverse[key] = reverse
                 self._remember_reverse(verdict, reverse)
             elif verdict.passages:
@@ -643,7 +699,7 @@ class Index:
                 # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
                 # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
                 if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
-                    reverse = align(second, first, second_vectors, first_vectors, self.settings.align)
+                    reverse = align_sides(second_side, first_side, self.settings.align)
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
@@ -653,37 +709,48 @@ class Index:
         others: list[Prepared],
         vectors_x: sparse.csr_matrix,
         all_vectors: list[sparse.csr_matrix],
+        stacked: sparse.csr_matrix,  # ``all_vectors`` in one matrix
     ) -> list[bool]:
         """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
 
-        ``align`` accepts a sentence pair only above ``sentence_threshold``, or above a lower threshold
-        when a verbatim run of ``anchor_tile`` tokens anchors it (or chains from such a pair), and keeps a
-        verbatim run outside accepted pairs only from ``min_standalone_tile`` tokens. So a candidate whose
-        best sentence cosine is below ``sentence_threshold`` and that shares no evidence word run of
-        ``min(anchor_tile, min_standalone_tile)`` tokens gets no passage; all sentence cosines are one
-        sparse product, and the runs are hashed word n-grams.
+        ``align`` accepts a sentence pair first only above ``sentence_threshold``, or above
+        ``anchor_threshold`` when a verbatim piece of ``anchor_tile`` evidence words lies in it (an
+        anchor); every other accepted pair chains from such a pair (context, continuation, merged
+        sentences). Outside accepted pairs it keeps a verbatim piece only from ``min_standalone_tile``
+        words. So a candidate gets a passage only if its best sentence cosine reaches
+        ``sentence_threshold``, or it reaches ``anchor_threshold`` and the two share a run of
+        ``anchor_tile`` evidence words, or they share a run of ``min_standalone_tile`` words. All
+        sentence cosines are one sparse product; the runs are compared by 64-bit keys (equal runs, equal keys).
         """
         align_settings, score = self.settings.align, self.settings.score
         if not others:
             return []
         if score.derived_coverage <= 0 or score.min_sentences <= 0 or score.long_verbatim_tokens <= 0:
             return [True] * len(others)  # settings under which an empty alignment may still relate
-        run = max(min(align_settings.anchor_tile, align_settings.min_standalone_tile), 1)
+        anchor_run = max(align_settings.anchor_tile, align_settings.min_tile, 1)
+        standalone_run = max(align_settings.min_standalone_tile, align_settings.min_tile, 1)
         lengths = [vectors.shape[0] for vectors in all_vectors]
         best = np.full(len(others), -1.0)
         if vectors_x.shape[0] and sum(lengths):
-            cosine = (vectors_x @ sparse.vstack(all_vectors, format="csr").T).toarray().max(axis=0)
+            cosine = (vectors_x @ stacked.T).toarray().max(axis=0)
             bounds = np.concatenate(([0], np.cumsum(lengths)))
             for k in range(len(others)):
                 if lengths[k]:
                     best[k] = cosine[bounds[k] : bounds[k + 1]].max()
         margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
-        own_runs = set(word_runs(prepared.cleaned, run))
-        return [
-            bool(best[k] >= align_settings.sentence_threshold - margin)
-            or not own_runs.isdisjoint(word_runs(other.cleaned, run))
-            for k, other in enumerate(others)
-        ]
+        strong = align_settings.sentence_threshold - margin
+        anchored = min(align_settings.anchor_threshold, align_settings.sentence_threshold) - margin
+        own_runs: dict[int, set[int]] = {}  # hashed: a false "shared" only costs an alignment that finds nothing
+        possible = []
+        for k, other in enumerate(others):
+            if best[k] >= strong:
+                possible.append(True)
+                continue
+            run = min(anchor_run, standalone_run) if best[k] >= anchored else standalone_run
+            if run not in own_runs:
+                own_runs[run] = set(word_run_keys(prepared.cleaned, run).tolist())
+            possible.append(not own_runs[run].isdisjoint(word_run_keys(other.cleaned, run).tolist()))
+        return possible
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
         """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
@@ -722,28 +789,60 @@ class Index:
             evaluation.rows.update(session.articles(unread))
         joined = {key: evaluation.rows[key] for key in set(evaluation.verdicts) | versions}
         components = {row.component for row in joined.values() if row.component is not None}
-        members: set[int] = set(joined)
-        for component in components:
-            members.update(session.members(component))
+        parts = {component: self._component(session, component) for component in sorted(components)}
+        alone = sorted(key for key, row in joined.items() if row.component is None)
+        alone_slugs = session.slugs(alone) if alone and self.settings.group_wire_versions else {}
+        key_of: dict[str, int] = {}
+        for part in parts.values():
+            key_of.update(part.keys)
+        for key in alone:
+            key_of[joined[key].article.id] = key
+        x = evaluation.article.id
+        before = combine(
+            [part.state for part in parts.values()]
+            + [single(joined[key].article.id, alone_slugs.get(key)) for key in alone]
+        )
+        # ``group`` over the joined components and the article, replaying only what the article changes
+        after = regroup(before, x, related_keys(evaluation.verdicts.values()), evaluation.slug)
+        members = set(key_of.values())
         evaluation.component_keys = members
         evaluation.old_components = components
-        stored = self._stored_verdicts(session, members)  # weak pairs are read per rebuilt group
-        weak = [verdict for key, verdict in evaluation.weak.items() if key in members]
-        previous = [record for component in components for record in session.clusters(component) or []]
+        if min(members) in parts:  # its members keep their component number
+            evaluation.unmoved = frozenset(parts[min(members)].keys.values())
+        previous = [record for part in parts.values() for record in part.records]
+        new = list(evaluation.verdicts.values()) + [v for key, v in evaluation.weak.items() if key in members]
         clusters, edges = self._build_clusters(
-            session,
-            members,
-            stored + list(evaluation.verdicts.values()) + weak,
-            evaluation,
-            previous,
-            evaluation.rows,
+            session, members, new, evaluation, previous, evaluation.rows, grouping=(after, key_of)
         )
         evaluation.clusters = clusters
         evaluation.edges = edges
+        evaluation.grouping = _Component(after, key_of, clusters)
+
+    def _component(self, session: Session, component: int) -> _Component:
+        """A stored component's grouping: kept in memory, or read (members, their related pairs, slugs and
+        cluster records) and grouped once."""
+        held = self._components.get(component)
+        if held is not None:
+            self._components.move_to_end(component)
+            return held
+        keys = session.members(component)
+        names = session.names(keys)
+        # the merge order of its related pairs is all ``group`` needs: their passages are not decoded
+        related = [pair_key(*verdict_order_fields(data or b"")) for _, _, data in session.pair_blobs(keys)]
+        slugs = session.slugs(keys) if self.settings.group_wire_versions else {}
+        state = build_state(names.values(), related, {names[key]: slug for key, slug in slugs.items()})
+        entry = _Component(state, {name: key for key, name in names.items()}, session.clusters(component) or [])
+        return self._components.get_or(component, lambda: entry)
 
     def _stored_verdicts(self, session: Session, keys: Iterable[int], *, weak: bool = False) -> list[PairVerdict]:
         """The stored related (or ``weak``) pairs among ``keys``, decoded once per process (a stored pair
         never changes, and a pair of keys is either related or weak)."""
+        return [verdict for verdict, _ in self._stored_pairs(session, keys, weak=weak)]
+
+    def _stored_pairs(
+        self, session: Session, keys: Iterable[int], *, weak: bool = False
+    ) -> list[tuple[PairVerdict, list[Passage] | None]]:
+        """``_stored_verdicts`` with each pair's stored passages from b to a (or ``None``)."""
         found = session.pair_blobs(keys, weak=weak, cached=self._pair_verdicts)
         decoded: list[tuple[PairVerdict, list[Passage] | None] | None] = []
         for a, b, data in found:
@@ -761,14 +860,14 @@ class Index:
                 item if item is not None else unpack_verdict(again[(a, b)] or b"")
                 for (a, b, _), item in zip(found, decoded, strict=True)
             ]
-        verdicts = []
+        pairs = []
         for item in decoded:
             assert item is not None
             verdict, reverse = item
             if reverse is not None:
                 self._remember_reverse(verdict, reverse)
-            verdicts.append(verdict)
-        return verdicts
+            pairs.append(item)
+        return pairs
 
     def _remember_reverse(self, verdict: PairVerdict, reverse: list[Passage]) -> None:
         self._reverse.get_or(id(verdict), lambda: (verdict, reverse))
@@ -786,17 +885,24 @@ class Index:
         evaluation: _Evaluation | None,
         previous: Iterable[dict[str, Any]] = (),
         rows: dict[int, StoredArticle] | None = None,
+        grouping: tuple[GroupState, dict[str, int]] | None = None,
     ) -> tuple[list[dict[str, Any]], dict[tuple[str, str], DirectedEdge]]:
         """The batch pipeline's clusters for one related component (``evaluation``'s article included).
 
-        ``group`` runs over the whole component, as in the batch; a group whose members and pair
-        verdicts did not change keeps its ``previous`` record, so only changed groups are read,
-        cleaned and ranked again (``rows`` holds the articles already read; it is filled as needed).
+        ``group`` runs over the whole component, as in the batch, unless ``grouping`` gives its result
+        (with the member keys by id); ``verdicts`` are then only the new article's pairs, and a rebuilt
+        group reads its stored ones. A group whose members and pair verdicts did not change
+        keeps its ``previous`` record, so only changed groups are read, cleaned and ranked again (``rows``
+        holds the articles already read; it is filled as needed).
         """
         rows = {} if rows is None else rows
-        key_of = {name: key for key, name in session.names(keys).items()}
+        if grouping is not None:
+            key_of = {
+                name: key for name, key in grouping[1].items() if evaluation is None or name != evaluation.article.id
+            }
+        else:
+            key_of = {name: key for key, name in session.names(keys).items()}
         by_id = {name: (key, rows.get(key)) for name, key in key_of.items()}
-        ids = sorted(by_id) + ([evaluation.article.id] if evaluation is not None else [])
         touched: set[str] = set()
         if evaluation is not None:
             touched = {evaluation.article.id} | {row.article.id for row, _, _, _ in evaluation.holders.values()}
@@ -804,7 +910,7 @@ class Index:
         records: list[dict[str, Any]] = []
         all_edges: dict[tuple[str, str], DirectedEdge] = {}
         versions: list[list[str]] = []
-        if self.settings.group_wire_versions:
+        if self.settings.group_wire_versions and grouping is None:
             name_of = {key: name for name, key in key_of.items()}
             by_slug: dict[str, list[str]] = {}
             for key, slug in session.slugs(name_of).items():
@@ -812,12 +918,24 @@ class Index:
             if evaluation is not None and evaluation.slug is not None:
                 by_slug.setdefault(evaluation.slug, []).append(evaluation.article.id)
             versions = [sorted(ids_of) for _, ids_of in sorted(by_slug.items())]
-        for members in group(sorted(ids), verdicts, versions):
+        if grouping is not None:
+            groups = grouping[0].groups
+        else:
+            groups = group(sorted([*by_id, *([evaluation.article.id] if evaluation else [])]), verdicts, versions)
+        for members in groups:
             if len(members) == 1:
                 continue
             if tuple(members) in known and not touched & set(members):
                 records.append(known[tuple(members)])
                 continue
+            own = verdicts
+            inside_keys = [by_id[m][0] for m in members if m in by_id]
+            # their stored passages from b to a, for the record's edges against the pair order
+            reverse: dict[tuple[str, str], list[Passage]] = {}
+            if grouping is not None:  # the stored related pairs among its members, and the new article's
+                pairs = self._stored_pairs(session, inside_keys)
+                own = [verdict for verdict, _ in pairs] + verdicts
+                reverse.update({(v.a, v.b): passages for v, passages in pairs if passages is not None})
             unread = [by_id[m][0] for m in members if m in by_id and by_id[m][1] is None]
             if unread:
                 rows.update(session.articles(unread))
@@ -844,8 +962,10 @@ class Index:
                 return self._prepare_row(*stored[article_id])
 
             # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does)
-            weak = self._stored_verdicts(session, [by_id[m][0] for m in members if m in by_id], weak=True)
-            record, edges = self._cluster_record(members, cleaned, prepared_of, verdicts + weak)
+            weak_pairs = self._stored_pairs(session, inside_keys, weak=True)
+            weak = [verdict for verdict, _ in weak_pairs]
+            reverse.update({(v.a, v.b): passages for v, passages in weak_pairs if passages is not None})
+            record, edges = self._cluster_record(members, cleaned, prepared_of, own + weak, reverse)
             all_edges.update({(edge.source, edge.target): edge for edge in edges})
             records.append(record)
         records.sort(key=lambda record: record["id"])
@@ -857,16 +977,25 @@ class Index:
         cleaned: Mapping[str, CleanArticle],
         prepared_of: Callable[[str], Prepared],
         verdicts: list[PairVerdict],
+        reverse: Mapping[tuple[str, str], list[Passage]],
     ) -> tuple[dict[str, Any], list[DirectedEdge]]:
-        """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage)."""
+        """One group's cluster record, as ``pipeline.cluster`` builds it (origin, roles, coverage).
+
+        ``reverse``: stored passages from b to a of pairs among ``verdicts`` (others: the process's memory of them).
+        """
         inside = set(members)
-        own = [v for v in verdicts if v.a in inside and v.b in inside]
+        # in the batch's order (pairs by ids): evidence lists and summed scores follow it
+        own = sorted((v for v in verdicts if v.a in inside and v.b in inside), key=lambda v: (v.a, v.b))
         record, edges = build_cluster(members[0], members, cleaned, own, self.settings.origin)
         # what a derived member receives, as the batch measures it: the passages of every edge into it
         # (edges judged in the other direction are aligned again, in one weighting: rows are independent)
         derived = {m.id for m in record.members if m.role == "derived"}
         into = [e for e in edges if e.target in derived]
-        reversed_stored = {id(e): self._reverse_of(e.verdict) for e in into if e.verdict.a != e.source}
+        reversed_stored = {}
+        for e in into:
+            if e.verdict.a != e.source:
+                held = reverse.get((e.verdict.a, e.verdict.b))
+                reversed_stored[id(e)] = held if held is not None else self._reverse_of(e.verdict)
         needed = sorted({m for e in into if reversed_stored.get(id(e), []) is None for m in (e.source, e.target)})
         vectors = dict(zip(needed, self._many_vectors([prepared_of(m) for m in needed]), strict=True))
         incoming: dict[str, list[Passage]] = {}
@@ -922,10 +1051,16 @@ class Index:
         if evaluation.component_keys:
             members = evaluation.component_keys | {key}
             component = min(members)
-            session.set_components({member: component for member in members})
+            session.set_components({member: component for member in members - evaluation.unmoved})
             for old in evaluation.old_components - {component}:
                 session.delete_clusters(old)
             session.put_clusters(component, evaluation.clusters)
+            if evaluation.grouping is not None:  # the component's grouping now, for the next article joining it
+                grouping = evaluation.grouping
+                grouping.keys[article.id] = key
+                for old in evaluation.old_components:
+                    self._components.pop(old, None)
+                self._components.get_or(component, lambda: grouping)
         self._mark = last_change
         self._prepared.get_or((key, prepared.furniture), lambda: prepared)
         self._contributions.get_or((key, prepared.furniture), lambda: _contribution_of(prepared))
@@ -982,6 +1117,7 @@ class Index:
             remaining = [member for member in session.members(row.component) if member != key]
             previous = session.clusters(row.component) or []
             session.delete_clusters(row.component)
+            self._components.clear()
             self._recluster(session, remaining, previous)
         self._maybe_checkpoint(session, change)
         return row.article.id

@@ -35,6 +35,8 @@ from dedup.store.features import (
     signatures,
     stems_matrix,
     weight_rows,
+    word_run_keys,
+    word_runs,
 )
 from dedup.store.testing import RedisServer, RedisUnavailable
 from tests.conftest import require_shared
@@ -104,6 +106,18 @@ def test_stored_cleaned_form_and_fast_counts_equal_a_fresh_clean() -> None:
             assert np.array_equal(getattr(fast, name), getattr(reference, name))
     with pytest.raises(CorruptIndexError):
         cleaned_from_bytes(b"not zlib", articles[0])
+
+
+def test_word_run_keys_name_the_word_runs() -> None:
+    """The may-relate test compares hashed runs: one key per run, equal runs equal keys (across articles)."""
+    cleaned = [clean_article(article) for article in seed_articles()[:6]]
+    key_of: dict[tuple[str, ...], int] = {}
+    for article in cleaned:
+        for length in (1, 5, 10):
+            runs, keys = word_runs(article, length), word_run_keys(article, length).tolist()
+            assert len(runs) == len(keys)
+            for run, key in zip(runs, keys, strict=True):
+                assert key_of.setdefault(run, key) == key
 
 
 def test_vectors_signatures_and_bands_equal_the_batch() -> None:
@@ -220,6 +234,24 @@ def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
         assert together == singles
         assert index_relations(many, batch) == index_relations(one, batch)
         assert many.verify() == []
+
+
+def test_two_writers_taking_turns_give_one_writers_clusters(target: str) -> None:
+    """Each process keeps the groupings of components in memory; another writer's adds make it read them again."""
+    folder = require_shared("meter", "dev", "articles")
+    articles = sorted(dedup.read_path(folder / "courts" / "01.03.00").articles, key=lambda a: a.id)[:16]
+    target_two = target + "-two" if not target.startswith(("redis", "unix")) else target + "x"
+    with Index.open(target) as first, Index.open(target) as second:
+        for number, article in enumerate(articles):
+            writer, other = (first, second) if number % 2 else (second, first)
+            other.check(article)  # the other one keeps the components this article joins in memory
+            writer.add(article)  # and they change under it before its next add
+        with Index.open(target_two) as alone:
+            alone.add_many(articles)
+            for article in articles:
+                assert first.cluster(article.id) == second.cluster(article.id) == alone.cluster(article.id)
+            assert index_relations(first, articles) == index_relations(alone, articles)
+        assert first.verify() == [] and second.verify() == []
 
 
 def test_origin_moves_to_an_earlier_published_article_added_later(target: str) -> None:
@@ -518,7 +550,8 @@ def test_cli_add_check_stats(tmp_path: Path) -> None:
     junk = tmp_path / "junk.dedup"
     junk.write_bytes(b"not an index at all" * 100)
     failed = runner.invoke(app, ["index", "stats", str(junk)])
-    assert failed.exit_code == 2 and "not a dedup index" in " ".join(failed.output.split())  # wrapped to the width
+    # (the message is wrapped to the terminal width, at a place that moves with the temporary path's length)
+    assert failed.exit_code == 2 and "not a dedup index" in " ".join(failed.output.split())
 
 
 def test_statistics_survive_checkpoints_and_reopening(target: str, monkeypatch: pytest.MonkeyPatch) -> None:

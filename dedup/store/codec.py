@@ -127,6 +127,21 @@ def pack_verdict(verdict: PairVerdict, reverse: list[Passage] | None = None) -> 
     return compressor.compress(body) + compressor.flush()
 
 
+def verdict_order_fields(data: bytes) -> tuple[str, str, str, float, float]:
+    """(a, b, relation, coverage_a, coverage_b) of ``pack_verdict`` bytes, without decoding the passages."""
+    try:
+        decompressor = zlib.decompressobj(zdict=_VERDICT_ZDICT)
+        body = decompressor.decompress(data) + decompressor.flush()
+        if not body or body[0] != _VERDICT_VERSION:
+            raise ValueError("unknown pair verdict layout")
+        size = int.from_bytes(body[1:5], "little")
+        a, b, relation, *_ = json.loads(body[5 : 5 + size].decode("utf-8"))
+        coverage_a, coverage_b = np.frombuffer(body, "<f8", count=2, offset=5 + size).tolist()
+    except (zlib.error, ValueError, UnicodeDecodeError, TypeError, IndexError) as error:
+        raise CorruptIndexError(f"a stored pair verdict cannot be decoded: {error}") from None
+    return a, b, relation, coverage_a, coverage_b
+
+
 def unpack_verdict(data: bytes) -> tuple[PairVerdict, list[Passage] | None]:
     """The pair verdict and its stored passages from ``b`` to ``a`` (``None`` when not stored)."""
     try:

@@ -177,6 +177,22 @@ def word_runs(cleaned: CleanArticle, length: int) -> list[tuple[str, ...]]:
     return list(zip(*(sequence[k:] for k in range(length)), strict=False))
 
 
+def word_run_keys(cleaned: CleanArticle, length: int) -> np.ndarray:
+    """A 64-bit key of each of ``word_runs(cleaned, length)``: equal runs have equal keys (within one process;
+    different runs may share one, so a shared key means a run *may* be shared)."""
+    words = cleaned.tokens.words
+    sequence = [words[index] for sentence in cleaned.sentences for index in range(sentence.first, sentence.last)]
+    count = len(sequence) - length + 1
+    if count <= 0:
+        return np.zeros(0, dtype=np.uint64)
+    hashes = np.fromiter(map(hash, sequence), dtype=np.int64, count=len(sequence)).view(np.uint64)
+    keys = hashes[:count].copy()
+    with np.errstate(over="ignore"):
+        for k in range(1, length):
+            keys = (keys * np.uint64(0x9E3779B97F4A7C15)) ^ hashes[k : k + count]
+    return keys
+
+
 def stem_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
     """Hashed content-stem counts of the evidence text, as in ``similarity.article_vectors``."""
     document = " ".join(cleaned.stems[i] for i in cleaned.evidence_tokens() if cleaned.stems[i])
