@@ -373,6 +373,10 @@ def align_sides(
 ) -> list[Passage]:
     """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched."""
     source, target = source_side.article, target_side.article
+    if cosine is None and source.sentences and target.sentences:
+        cosine = (target_side.vectors @ source_side.vectors.T).toarray()
+    if cannot_reuse(source_side, target_side, settings, cosine):
+        return []
     source_pos, target_pos = source_side.positions, target_side.positions
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = [
@@ -387,8 +391,6 @@ def align_sides(
         for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
     ]
     anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
-    if cosine is None and source.sentences and target.sentences:
-        cosine = (target_side.vectors @ source_side.vectors.T).toarray()
     pairs = _sentence_pairs(source_side, target_side, cosine, anchors, settings)
     accepted = {(i, j) for i, j, _ in pairs}
     kept = [
@@ -420,6 +422,49 @@ def align_sides(
             )
         )
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+
+
+def cannot_reuse(source: Side, target: Side, settings: AlignSettings, cosine: np.ndarray | None) -> bool:
+    """True when :func:`align_sides` is sure to find no passage, told from cheap facts (an exact exit, not a guess).
+
+    Every accepted sentence pair needs a cosine of at least ``sentence_threshold`` or ``anchor_threshold``
+    (context and continuation acceptances lean on a pair accepted first), and outside accepted sentence
+    pairs only a tile of ``min_standalone_tile`` words counts (see :func:`may_share_run`). Most
+    sentence-LSH candidates of a large run are exited here.
+    """
+    floor = min(settings.sentence_threshold, settings.anchor_threshold)
+    if cosine is not None and cosine.size and float(cosine.max()) >= floor:
+        return False
+    return not may_share_run(source, target, settings)
+
+
+def may_share_run(source: Side, target: Side, settings: AlignSettings) -> bool:
+    """False when the two share no run of ``min_standalone_tile`` words (a standalone tile), told without tiling.
+
+    Such a run needs that many consecutive target words whose ``min_tile``-grams all occur in the
+    source; keys may collide, so True means "maybe" (it costs only the full alignment).
+    """
+    run = max(settings.min_standalone_tile, settings.min_tile) - settings.min_tile + 1
+    if len(source.words) < settings.min_tile or len(target.words) < run + settings.min_tile - 1:
+        return False
+    index = source.kgram_index(settings.min_tile)
+    keys = target.kgram_keys(settings.min_tile)
+    low = np.searchsorted(index.keys, keys, side="left")
+    hit = index.keys[np.minimum(low, len(index.keys) - 1)] == keys
+    if int(hit.sum()) < run:
+        return False
+    ends = np.cumsum(hit, dtype=np.int64)
+    return bool(np.any(ends[run - 1 :] - np.concatenate(([0], ends[: len(ends) - run])) == run))
+
+
+def sentence_floor(settings: AlignSettings) -> float:
+    """The lowest cosine at which :func:`_sentence_pairs` may accept a sentence pair."""
+    return min(
+        settings.sentence_threshold,
+        settings.anchor_threshold,
+        settings.context_threshold,
+        settings.continuation_threshold,
+    )
 
 
 def token_passage(
@@ -510,9 +555,7 @@ def _sentence_pairs(
         return len(target_stems[j] & source_stems[i])
 
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
-    floor = min(settings.sentence_threshold, settings.anchor_threshold, settings.context_threshold)
-    floor = min(floor, settings.continuation_threshold)
-    live_rows = np.flatnonzero(cosine.max(axis=1) >= floor)
+    live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))
     if not len(live_rows):
         return []
     scores = cosine[live_rows]
