@@ -17,7 +17,15 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, Side, align_sides, cannot_reuse, prepare, sentence_cosines
+from dedup.align import (
+    AlignSettings,
+    Side,
+    align_sides,
+    cannot_reuse,
+    kgram_matches,
+    prepare,
+    sentence_cosines,
+)
 from dedup.candidates import (
     CandidateSettings,
     article_signatures,
@@ -220,12 +228,14 @@ def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: list[Gr
         side = articles[source]
         for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
             other = articles[target]
-            if screen and not could_relate(side, other, cosine, settings.align, settings.score):
+            matches = kgram_matches(side, other, settings.align.min_tile)  # looked up once for the checks and tiling
+            if cannot_reuse(side, other, settings.align, cosine, matches):  # no passage: nothing to align
                 verdict = judge(side.article, other.article, [], settings.score)
-                if not cannot_reuse(side, other, settings.align, cosine):
-                    verdict.evidence["aligned"] = False
+            elif screen and not could_relate(side, other, cosine, settings.align, settings.score, matches):
+                verdict = judge(side.article, other.article, [], settings.score)
+                verdict.evidence["aligned"] = False
             else:
-                found = align_sides(side, other, settings.align, cosine)
+                found = align_sides(side, other, settings.align, cosine, matches)
                 verdict = judge(side.article, other.article, found, settings.score)
             verdicts.append(verdict)
         side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done

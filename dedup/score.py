@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.align import AlignSettings, Side, may_share_run, sentence_floor
+from dedup.align import AlignSettings, KgramMatches, Side, alignable_units, may_share_run
 from dedup.clean import CleanArticle
 from dedup.credits import credited_sources, own_outlets
 from dedup.model import PairVerdict, Passage
@@ -118,29 +118,29 @@ MERGE_GAP = 3  # characters: align joins two passages whose source spans are at 
 
 
 def could_relate(
-    source: Side, target: Side, cosine: np.ndarray | None, align: AlignSettings, settings: ScoreSettings
+    source: Side,
+    target: Side,
+    cosine: np.ndarray | None,
+    align: AlignSettings,
+    settings: ScoreSettings,
+    matches: KgramMatches | None = None,
 ) -> bool:
     """False when no alignment of the pair can pass :func:`judge`'s relatedness rules: an exact bound, told
     from the sentence cosines before aligning (most candidate pairs of a large run are unrelated).
 
-    Unless the pair may share a standalone tile (``align.may_share_run``), every passage lies in a target
-    unit whose best sentence cosine reaches the alignment's lowest threshold and comes from such a source
-    unit (a merged passage adds at most ``MERGE_GAP`` characters between its pieces, which may cover a
-    source unit that short). So the reused units, the longest verbatim run and the coverage of each side
-    are bounded by those units; stock sentences are not left out of the bound, so it holds for the
-    duplicate test on all passages too.
+    Unless the pair may share a standalone tile (``align.may_share_run``), every passage lies in a unit
+    pair that alignment could accept (``align.alignable_units``; a merged passage adds at most
+    ``MERGE_GAP`` characters between its pieces, which may cover a source unit that short). So the reused
+    units, the longest verbatim run and the coverage of each side are bounded by those units; stock
+    sentences are not left out of the bound, so it holds for the duplicate test on all passages too.
+    ``matches``: ``align.kgram_matches`` at ``min_tile`` if known.
     """
-    if may_share_run(source, target, align):
+    if may_share_run(source, target, align, matches):
         return True
     a, b = source.article, target.article
-    if cosine is None or not cosine.size:
-        target_units: list[int] = []
-        source_units: list[int] = []
-    else:
-        floor = sentence_floor(align)
-        target_units = np.flatnonzero(cosine.max(axis=1) >= floor).tolist()
-        live = cosine.max(axis=0) >= floor
-        source_units = [i for i, s in enumerate(a.sentences) if live[i] or s.span[1] - s.span[0] <= MERGE_GAP]
+    source_units, target_units = alignable_units(source, target, cosine, align)
+    live = set(source_units)
+    source_units = [i for i, s in enumerate(a.sentences) if i in live or s.span[1] - s.span[0] <= MERGE_GAP]
     if min(len(source_units), len(target_units)) >= settings.min_sentences:
         return True
     target_sentences = [b.sentences[j] for j in target_units]

@@ -169,6 +169,9 @@ _settings = st.builds(
     min_standalone_tile=st.integers(2, 12),
     sentence_threshold=st.sampled_from([0.2, 0.45, 0.7]),
     anchor_threshold=st.sampled_from([0.1, 0.35, 0.6]),
+    context_threshold=st.sampled_from([0.1, 0.35, 0.6]),
+    continuation_threshold=st.sampled_from([0.05, 0.25, 0.5]),
+    min_shared_stems=st.integers(0, 4),
 )
 
 
