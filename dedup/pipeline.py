@@ -356,18 +356,19 @@ def cluster(
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
     # pairs judged unrelated without aligning them, whose articles share a cluster: their passages count there
-    unaligned = [
-        k
-        for k, verdict in enumerate(verdicts)
-        if verdict.evidence.get("aligned") is False and group_of[verdict.a] == group_of[verdict.b]
-    ]
+    screened = [k for k, verdict in enumerate(verdicts) if verdict.evidence.get("aligned") is False]
+    unaligned = [k for k in screened if group_of[verdicts[k].a] == group_of[verdicts[k].b]]
     if unaligned:
         for k, verdict in zip(
             unaligned,
+            # in this process: a few hundred pairs cost less than forking the whole heap again, and the
+            # articles prepared here are inherited by the workers of the reversed pass below
             run_batches(judge_groups, (sides, settings, False), _groups([pairs[k] for k in unaligned], batch_pairs)),
             strict=True,
         ):
             verdicts[k] = verdict
+    log.info("%d pairs screened, %d of them aligned after all (one cluster)", len(screened), len(unaligned))
+    stage(f"screened pairs in one cluster ({len(unaligned)})")
     inside: dict[int, list[PairVerdict]] = {}
     for verdict in verdicts:
         if (verdict.relation != "unrelated" or verdict.passages) and group_of[verdict.a] == group_of[verdict.b]:
