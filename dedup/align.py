@@ -261,12 +261,12 @@ def tiles(
     min_tile: int,
     index: KgramIndex | None = None,
     target_keys: np.ndarray | None = None,
-    matches: KgramMatches | None = None,
+    lookup: KgramMatches | None = None,
 ) -> list[Tile]:
     """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first.
 
     ``index`` is the ``min_tile``-gram index of ``source``, ``target_keys`` the ``min_tile``-gram
-    keys of ``target`` and ``matches`` those keys looked up in ``index``, when the caller already has them.
+    keys of ``target`` and ``lookup`` those keys looked up in ``index``, when the caller already has them.
     """
     if len(source) < min_tile or len(target) < min_tile:
         return []
@@ -274,10 +274,10 @@ def tiles(
         index = KgramIndex.of(_kgram_keys(source, min_tile))
     if target_keys is None:
         target_keys = _kgram_keys(target, min_tile)
-    if matches is None:
-        matches = KgramMatches.of(index, target_keys)
-    low = matches.low
-    hits = np.flatnonzero(matches.found)
+    if lookup is None:
+        lookup = KgramMatches.of(index, target_keys)
+    low = lookup.low
+    hits = np.flatnonzero(lookup.found)
     matches: list[Tile] = []
     if len(hits):
         positions = index.positions.tolist()
