@@ -239,17 +239,40 @@ class KgramIndex:
         return cls(keys[order], order)
 
 
+@dataclass(slots=True, frozen=True)
+class KgramMatches:
+    """A target's k-gram keys looked up in a source's index: where each would sit, and whether it is there."""
+
+    low: np.ndarray
+    found: np.ndarray
+
+    @classmethod
+    def of(cls, index: KgramIndex, target_keys: np.ndarray) -> KgramMatches:
+        low = np.searchsorted(index.keys, target_keys, side="left")
+        if not len(index.keys):
+            return cls(low, np.zeros(len(target_keys), dtype=bool))
+        return cls(low, index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
+
+
+def kgram_matches(source: Side, target: Side, size: int) -> KgramMatches | None:
+    """The target's ``size``-gram keys looked up in the source's (None when either side is shorter)."""
+    if len(source.words) < size or len(target.words) < size:
+        return None
+    return KgramMatches.of(source.kgram_index(size), target.kgram_keys(size))
+
+
 def tiles(
     source: list[str],
     target: list[str],
     min_tile: int,
     index: KgramIndex | None = None,
     target_keys: np.ndarray | None = None,
+    lookup: KgramMatches | None = None,
 ) -> list[Tile]:
     """Greedy string tiling with a k-gram index: maximal common runs >= ``min_tile``, longest first.
 
-    ``index`` is the ``min_tile``-gram index of ``source`` and ``target_keys`` the ``min_tile``-gram
-    keys of ``target`` when the caller already has them.
+    ``index`` is the ``min_tile``-gram index of ``source``, ``target_keys`` the ``min_tile``-gram
+    keys of ``target`` and ``lookup`` those keys looked up in ``index``, when the caller already has them.
     """
     if len(source) < min_tile or len(target) < min_tile:
         return []
@@ -257,8 +280,10 @@ def tiles(
         index = KgramIndex.of(_kgram_keys(source, min_tile))
     if target_keys is None:
         target_keys = _kgram_keys(target, min_tile)
-    low = np.searchsorted(index.keys, target_keys, side="left")
-    hits = np.flatnonzero(index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
+    if lookup is None:
+        lookup = KgramMatches.of(index, target_keys)
+    low = lookup.low
+    hits = np.flatnonzero(lookup.found)
     matches: list[Tile] = []
     if len(hits):
         positions = index.positions.tolist()
@@ -392,10 +417,21 @@ def align(
 
 
 def align_sides(
-    source_side: Side, target_side: Side, settings: AlignSettings, cosine: np.ndarray | None = None
+    source_side: Side,
+    target_side: Side,
+    settings: AlignSettings,
+    cosine: np.ndarray | None = None,
+    matches: KgramMatches | None = None,
 ) -> list[Passage]:
-    """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched."""
+    """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched,
+    ``matches`` from :func:`kgram_matches` at ``min_tile`` when the caller has them."""
     source, target = source_side.article, target_side.article
+    if cosine is None and source.sentences and target.sentences:
+        cosine = (target_side.vectors @ source_side.vectors.T).toarray()
+    if matches is None:
+        matches = kgram_matches(source_side, target_side, settings.min_tile)
+    if cannot_reuse(source_side, target_side, settings, cosine, matches):
+        return []
     source_pos, target_pos = source_side.positions, target_side.positions
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = [
@@ -406,12 +442,11 @@ def align_sides(
             settings.min_tile,
             source_side.kgram_index(settings.min_tile),
             target_side.kgram_keys(settings.min_tile),
+            matches,
         )
         for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
     ]
     anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
-    if cosine is None and source.sentences and target.sentences:
-        cosine = (target_side.vectors @ source_side.vectors.T).toarray()
     pairs = _sentence_pairs(source_side, target_side, cosine, anchors, settings)
     accepted = {(i, j) for i, j, _ in pairs}
     kept = [
@@ -443,6 +478,87 @@ def align_sides(
             )
         )
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+
+
+def cannot_reuse(
+    source: Side,
+    target: Side,
+    settings: AlignSettings,
+    cosine: np.ndarray | None,
+    matches: KgramMatches | None = None,
+) -> bool:
+    """True when :func:`align_sides` is sure to find no passage, told from cheap facts (an exact exit, not a guess).
+
+    Every accepted sentence pair needs a cosine of at least ``sentence_threshold`` or ``anchor_threshold``
+    (context and continuation acceptances lean on a pair accepted first), and outside accepted sentence
+    pairs only a tile of ``min_standalone_tile`` words counts (see :func:`may_share_run`). Most
+    sentence-LSH candidates of a large run are exited here.
+    """
+    floor = min(settings.sentence_threshold, settings.anchor_threshold)
+    if cosine is not None and cosine.size and float(cosine.max()) >= floor:
+        return False
+    return not may_share_run(source, target, settings, matches)
+
+
+def may_share_run(source: Side, target: Side, settings: AlignSettings, matches: KgramMatches | None = None) -> bool:
+    """False when the two share no run of ``min_standalone_tile`` words (a standalone tile), told without tiling.
+
+    Such a run needs that many consecutive target words whose ``min_tile``-grams all occur in the
+    source; keys may collide, so True means "maybe" (it costs only the full alignment). ``matches``:
+    :func:`kgram_matches` of the pair at ``min_tile`` when the caller has it.
+    """
+    run = max(settings.min_standalone_tile, settings.min_tile) - settings.min_tile + 1
+    if len(source.words) < settings.min_tile or len(target.words) < run + settings.min_tile - 1:
+        return False
+    if matches is None:
+        matches = KgramMatches.of(source.kgram_index(settings.min_tile), target.kgram_keys(settings.min_tile))
+    hit = matches.found
+    if int(hit.sum()) < run:
+        return False
+    ends = np.cumsum(hit, dtype=np.int64)
+    return bool(np.any(ends[run - 1 :] - np.concatenate(([0], ends[: len(ends) - run])) == run))
+
+
+def alignable_units(
+    source: Side, target: Side, cosine: np.ndarray | None, settings: AlignSettings
+) -> tuple[list[int], list[int]]:
+    """(source units, target units) that a sentence pair accepted by :func:`_sentence_pairs` could hold.
+
+    An exact superset, told without tiling: a pair is acceptable at the lowest threshold with
+    ``min_shared_stems - 1`` shared stems (no figure conflict); a target unit is reached on its own
+    at ``min(sentence_threshold, anchor_threshold)``, else only next to a reached unit (context and
+    continuation acceptances), so reach spreads along runs of acceptable rows.
+    """
+    if cosine is None or not cosine.size:
+        return [], []
+    acceptable = np.zeros(cosine.shape, dtype=bool)
+    needed = settings.min_shared_stems - 1  # _sentence_pairs counts no stems for a figure conflict
+    for j, i in zip(*(axis.tolist() for axis in np.nonzero(cosine >= sentence_floor(settings))), strict=True):
+        if len(target.stem_sets[j] & source.stem_sets[i]) >= needed:
+            acceptable[j, i] = needed <= 0 or not figures_conflict(
+                source.figures[i], target.figures[j], settings.template_figures
+            )
+    live = acceptable.any(axis=1).tolist()
+    reached = (
+        np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)
+    ).tolist()
+    for j in range(1, len(reached)):
+        reached[j] = reached[j] or (live[j] and reached[j - 1])
+    for j in range(len(reached) - 2, -1, -1):
+        reached[j] = reached[j] or (live[j] and reached[j + 1])
+    target_units = [j for j, ok in enumerate(reached) if ok]
+    source_units = np.flatnonzero(acceptable[target_units].any(axis=0)).tolist() if target_units else []
+    return source_units, target_units
+
+
+def sentence_floor(settings: AlignSettings) -> float:
+    """The lowest cosine at which :func:`_sentence_pairs` may accept a sentence pair."""
+    return min(
+        settings.sentence_threshold,
+        settings.anchor_threshold,
+        settings.context_threshold,
+        settings.continuation_threshold,
+    )
 
 
 def token_passage(
@@ -533,9 +649,7 @@ def _sentence_pairs(
         return len(target_stems[j] & source_stems[i])
 
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
-    floor = min(settings.sentence_threshold, settings.anchor_threshold, settings.context_threshold)
-    floor = min(floor, settings.continuation_threshold)
-    live_rows = np.flatnonzero(cosine.max(axis=1) >= floor)
+    live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))
     if not len(live_rows):
         return []
     scores = cosine[live_rows]

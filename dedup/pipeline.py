@@ -17,7 +17,16 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, Side, align_sides, detail_settings, prepare, sentence_cosines
+from dedup.align import (
+    AlignSettings,
+    Side,
+    align_sides,
+    cannot_reuse,
+    detail_settings,
+    kgram_matches,
+    prepare,
+    sentence_cosines,
+)
 from dedup.candidates import (
     CandidateSettings,
     article_signatures,
@@ -32,7 +41,7 @@ from dedup.engine import default_workers, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
-from dedup.score import ScoreSettings, judge
+from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import article_vectors, sentence_counts, sentence_vectors
 from dedup.sketch import SCHEME, SketchSettings
 
@@ -206,15 +215,32 @@ def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: list[Grou
     return found
 
 
-def judge_groups(shared: tuple[PreparedArticles, Settings], batch: list[Group]) -> list[PairVerdict]:
-    """Passages and verdict of every candidate pair of ``batch``, in order."""
-    articles, settings = shared
-    passages = align_groups((articles, settings.align), batch)
-    pairs = [(source, target) for source, targets in batch for target in targets]
-    return [
-        judge(articles[s].article, articles[t].article, found, settings.score)
-        for (s, t), found in zip(pairs, passages, strict=True)
-    ]
+def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: list[Group]) -> list[PairVerdict]:
+    """Passages and verdict of every candidate pair of ``batch``, in order.
+
+    With ``screen`` (the third shared value), a pair that no alignment could make related
+    (``score.could_relate``, an exact bound) is judged without aligning it: ``unrelated``, no
+    passages, and ``evidence["aligned"] = False`` when alignment might have found some (the
+    pipeline aligns it after all if its two articles end in one cluster).
+    """
+    articles, settings, screen = shared
+    verdicts: list[PairVerdict] = []
+    for source, targets in batch:
+        side = articles[source]
+        for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
+            other = articles[target]
+            matches = kgram_matches(side, other, settings.align.min_tile)  # looked up once for the checks and tiling
+            if cannot_reuse(side, other, settings.align, cosine, matches):  # no passage: nothing to align
+                verdict = judge(side.article, other.article, [], settings.score)
+            elif screen and not could_relate(side, other, cosine, settings.align, settings.score, matches):
+                verdict = judge(side.article, other.article, [], settings.score)
+                verdict.evidence["aligned"] = False
+            else:
+                found = align_sides(side, other, settings.align, cosine, matches)
+                verdict = judge(side.article, other.article, found, settings.score)
+            verdicts.append(verdict)
+        side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
+    return verdicts
 
 
 def cluster(
@@ -314,7 +340,7 @@ def cluster(
     tick = progress("align", len(pairs))
     verdicts: list[PairVerdict] = run_batches(
         judge_groups,
-        (sides, settings),
+        (sides, settings, True),
         _groups(pairs, batch_pairs),
         workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
         done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
@@ -330,6 +356,20 @@ def cluster(
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
+    # pairs judged unrelated without aligning them, whose articles share a cluster: their passages count there
+    screened = [k for k, verdict in enumerate(verdicts) if verdict.evidence.get("aligned") is False]
+    unaligned = [k for k in screened if group_of[verdicts[k].a] == group_of[verdicts[k].b]]
+    if unaligned:
+        for k, verdict in zip(
+            unaligned,
+            # in this process: a few hundred pairs cost less than forking the whole heap again, and the
+            # articles prepared here are inherited by the workers of the reversed pass below
+            run_batches(judge_groups, (sides, settings, False), _groups([pairs[k] for k in unaligned], batch_pairs)),
+            strict=True,
+        ):
+            verdicts[k] = verdict
+    log.info("%d pairs screened, %d of them aligned after all (one cluster)", len(screened), len(unaligned))
+    stage(f"screened pairs in one cluster ({len(unaligned)})")
     inside: dict[int, list[PairVerdict]] = {}
     for verdict in verdicts:
         if (verdict.relation != "unrelated" or verdict.passages) and group_of[verdict.a] == group_of[verdict.b]:

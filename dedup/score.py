@@ -16,6 +16,9 @@ import dataclasses
 import re
 from dataclasses import dataclass
 
+import numpy as np
+
+from dedup.align import AlignSettings, KgramMatches, Side, alignable_units, may_share_run
 from dedup.clean import CleanArticle
 from dedup.credits import credited_sources, own_outlets
 from dedup.model import PairVerdict, Passage
@@ -50,6 +53,8 @@ def covered_chars(spans: list[tuple[int, int]]) -> int:
 
 def coverage(article: CleanArticle, spans: list[tuple[int, int]]) -> float:
     """Share of the article's evidence characters (its sentences) that ``spans`` cover, in [0, 1]."""
+    if not spans:
+        return 0.0  # what the loop below gives, without walking the sentences (most candidate pairs)
     merged: list[tuple[int, int]] = []
     for begin, end in sorted(spans):
         if merged and begin <= merged[-1][1]:
@@ -76,6 +81,8 @@ def _token_range(article: CleanArticle, span: tuple[int, int]) -> range:
 
 def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_share: float) -> int:
     """Evidence units of which passages cover at least ``min_share`` (a shared figure or phrase is not reuse)."""
+    if not spans:
+        return 0
     count = 0
     for sentence in article.sentences:
         begin, end = sentence.span
@@ -161,6 +168,45 @@ def names_kept(a: CleanArticle, b: CleanArticle, passages: list[Passage]) -> flo
     return len(names_a & names_b) / min(len(names_a), len(names_b))
 
 
+MERGE_GAP = 3  # characters: align joins two passages whose source spans are at most this far apart
+
+
+def could_relate(
+    source: Side,
+    target: Side,
+    cosine: np.ndarray | None,
+    align: AlignSettings,
+    settings: ScoreSettings,
+    matches: KgramMatches | None = None,
+) -> bool:
+    """False when no alignment of the pair can pass :func:`judge`'s relatedness rules: an exact bound, told
+    from the sentence cosines before aligning (most candidate pairs of a large run are unrelated).
+
+    Unless the pair may share a standalone tile (``align.may_share_run``), every passage lies in a unit
+    pair that alignment could accept (``align.alignable_units``; a merged passage adds at most
+    ``MERGE_GAP`` characters between its pieces, which may cover a source unit that short). So the reused
+    units, the longest verbatim run and the coverage of each side are bounded by those units; stock
+    sentences are not left out of the bound, so it holds for the duplicate test on all passages too.
+    ``matches``: ``align.kgram_matches`` at ``min_tile`` if known.
+    """
+    if may_share_run(source, target, align, matches):
+        return True
+    a, b = source.article, target.article
+    source_units, target_units = alignable_units(source, target, cosine, align)
+    live = set(source_units)
+    source_units = [i for i, s in enumerate(a.sentences) if i in live or s.span[1] - s.span[0] <= MERGE_GAP]
+    if min(len(source_units), len(target_units)) >= settings.min_sentences:
+        return True
+    target_sentences = [b.sentences[j] for j in target_units]
+    if sum(s.last - s.first for s in target_sentences) >= settings.long_verbatim_tokens:
+        return True
+    target_chars = sum(s.span[1] - s.span[0] for s in target_sentences)
+    source_chars = sum(a.sentences[i].span[1] - a.sentences[i].span[0] for i in source_units)
+    return max(source_chars / max(a.evidence_chars, 1), target_chars / max(b.evidence_chars, 1)) >= min(
+        settings.brief_coverage, 1.0
+    )
+
+
 def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
     """The verdict for ``a`` (source side of ``passages``) and ``b`` (target side).
 
@@ -168,6 +214,8 @@ def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: S
     stay in the verdict for display but count neither for relatedness nor for derivation;
     only a near-verbatim copy of both whole texts is a duplicate whatever its sentences.
     """
+    if not passages:
+        return _judge_counted(a, b, passages, settings)
     stock_a = stock_spans(a, settings.stock_min_stories)
     stock_b = stock_spans(b, settings.stock_min_stories)
     counted = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import unittest.mock
 
 import numpy as np
 import pytest
@@ -24,6 +25,7 @@ from dedup.candidates import (
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.pipeline import cluster
+from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import article_vectors, reference_sentence_counts, sentence_counts, sentence_vectors
 from dedup.sketch import SketchSettings, minhash, signatures
 
@@ -156,3 +158,79 @@ def test_credit_lines_without_a_case_sensitive_name_still_found():
     text = "Shares rose on Monday.\n©2022 BLOOMBERG L.P.\n"
     assert [(c.source, c.own) for c in find_credits(text)] == [("Bloomberg", True)]
     assert find_credits("Shares rose on Monday, according to the ministry.") == []
+
+
+_VOCABULARY = ["court", "heard", "man", "jailed", "two", "years", "police", "said", "oil", "prices", "fell", "the"]
+_sentence = st.lists(st.sampled_from(_VOCABULARY), min_size=2, max_size=14).map(lambda w: " ".join(w).capitalize())
+_texts = st.lists(_sentence, min_size=1, max_size=5).map(lambda sentences: ". ".join(sentences) + ".")
+_settings = st.builds(
+    AlignSettings,
+    min_tile=st.integers(2, 4),
+    min_standalone_tile=st.integers(2, 12),
+    sentence_threshold=st.sampled_from([0.2, 0.45, 0.7]),
+    anchor_threshold=st.sampled_from([0.1, 0.35, 0.6]),
+    context_threshold=st.sampled_from([0.1, 0.35, 0.6]),
+    continuation_threshold=st.sampled_from([0.05, 0.25, 0.5]),
+    min_shared_stems=st.integers(0, 4),
+)
+
+
+def _align_without_exit(source, target, settings, cosine):
+    with unittest.mock.patch.object(align_module, "cannot_reuse", lambda *args: False):
+        return align_sides(source, target, settings, cosine)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_texts, _texts, _settings)
+def test_early_exit_only_where_alignment_finds_nothing(source_text, target_text, align_settings):
+    cleaned = [clean_article(Article("s", source_text)), clean_article(Article("t", target_text))]
+    source, target = (prepare(a, rows) for a, rows in zip(cleaned, sentence_vectors(cleaned), strict=True))
+    (cosine,) = sentence_cosines(source, [target])
+    full = _align_without_exit(source, target, align_settings, cosine)
+    if align_module.cannot_reuse(source, target, align_settings, cosine):
+        assert full == []
+    assert align_sides(source, target, align_settings, cosine) == full
+
+
+def test_early_exit_on_seed_pairs_changes_nothing(seed_texts):
+    cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
+    sides = [prepare(a, rows) for a, rows in zip(cleaned, sentence_vectors(cleaned), strict=True)]
+    exits = 0
+    for source in sides:
+        for target, cosine in zip(sides, sentence_cosines(source, sides), strict=True):
+            full = _align_without_exit(source, target, AlignSettings(), cosine)
+            exits += align_module.cannot_reuse(source, target, AlignSettings(), cosine)
+            assert align_sides(source, target, AlignSettings(), cosine) == full
+    assert exits > 0
+
+
+_score_settings = st.builds(
+    ScoreSettings,
+    min_sentences=st.integers(0, 3),
+    long_verbatim_tokens=st.integers(3, 25),
+    brief_coverage=st.sampled_from([0.0, 0.2, 0.5, 0.9]),
+    stock_min_stories=st.just(0),
+)
+
+
+_sentences = st.lists(_sentence, min_size=1, max_size=6)
+_OTHER_WORDS = ["bank", "rates", "rose", "shares", "market", "closed", "higher", "week", "minister", "visit", "talks"]
+_other_sentences = st.lists(
+    st.lists(st.sampled_from(_OTHER_WORDS), min_size=2, max_size=14).map(lambda w: " ".join(w).capitalize()),
+    min_size=1,
+    max_size=6,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_sentences, _other_sentences, st.data(), _settings, _score_settings)
+def test_screened_pairs_are_unrelated_whatever_their_alignment(own, new, data, align_settings, score):
+    kept = data.draw(st.lists(st.sampled_from(own), max_size=2))  # a target reusing a sentence or two
+    source_text = ". ".join(own) + "."
+    target_text = ". ".join(new[:1] + kept + new[1:]) + "."
+    cleaned = [clean_article(Article("s", source_text)), clean_article(Article("t", target_text))]
+    source, target = (prepare(a, rows) for a, rows in zip(cleaned, sentence_vectors(cleaned), strict=True))
+    (cosine,) = sentence_cosines(source, [target])
+    if not could_relate(source, target, cosine, align_settings, score):
+        found = align_sides(source, target, align_settings, cosine)
+        assert judge(source.article, target.article, found, score).relation == "unrelated"
