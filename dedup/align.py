@@ -87,7 +87,7 @@ class Side:
 
     def kgram_keys(self, size: int) -> np.ndarray:
         if size not in self.keys:
-            self.keys[size] = _kgram_keys(self.words, size)
+            self.keys[size] = kgram_keys(self.words, size)
         return self.keys[size]
 
     def kgram_index(self, size: int) -> KgramIndex:
@@ -210,7 +210,7 @@ def _column_slots(width: int) -> np.ndarray:
     return _slots
 
 
-def _kgram_keys(words: list[str], size: int) -> np.ndarray:
+def kgram_keys(words: list[str], size: int) -> np.ndarray:
     """A 64-bit key of every ``size``-gram of ``words`` (equal k-grams, equal keys; within one process).
 
     Keys combine the words' ``hash`` values, so different k-grams may share a key: users compare the words.
@@ -277,9 +277,9 @@ def tiles(
     if len(source) < min_tile or len(target) < min_tile:
         return []
     if index is None:
-        index = KgramIndex.of(_kgram_keys(source, min_tile))
+        index = KgramIndex.of(kgram_keys(source, min_tile))
     if target_keys is None:
-        target_keys = _kgram_keys(target, min_tile)
+        target_keys = kgram_keys(target, min_tile)
     if lookup is None:
         lookup = KgramMatches.of(index, target_keys)
     low = lookup.low

@@ -127,14 +127,19 @@ def pack_verdict(verdict: PairVerdict, reverse: list[Passage] | None = None) -> 
     return compressor.compress(body) + compressor.flush()
 
 
+def _verdict_body(data: bytes) -> tuple[bytes, int]:
+    """The inflated ``pack_verdict`` bytes and the size of their JSON header (raises ``ValueError``, ``zlib.error``)."""
+    decompressor = zlib.decompressobj(zdict=_VERDICT_ZDICT)
+    body = decompressor.decompress(data) + decompressor.flush()
+    if not body or body[0] != _VERDICT_VERSION:
+        raise ValueError("unknown pair verdict layout")
+    return body, int.from_bytes(body[1:5], "little")
+
+
 def verdict_order_fields(data: bytes) -> tuple[str, str, str, float, float]:
     """(a, b, relation, coverage_a, coverage_b) of ``pack_verdict`` bytes, without decoding the passages."""
     try:
-        decompressor = zlib.decompressobj(zdict=_VERDICT_ZDICT)
-        body = decompressor.decompress(data) + decompressor.flush()
-        if not body or body[0] != _VERDICT_VERSION:
-            raise ValueError("unknown pair verdict layout")
-        size = int.from_bytes(body[1:5], "little")
+        body, size = _verdict_body(data)
         a, b, relation, *_ = json.loads(body[5 : 5 + size].decode("utf-8"))
         coverage_a, coverage_b = np.frombuffer(body, "<f8", count=2, offset=5 + size).tolist()
     except (zlib.error, ValueError, UnicodeDecodeError, TypeError, IndexError) as error:
@@ -145,11 +150,7 @@ def verdict_order_fields(data: bytes) -> tuple[str, str, str, float, float]:
 def unpack_verdict(data: bytes) -> tuple[PairVerdict, list[Passage] | None]:
     """The pair verdict and its stored passages from ``b`` to ``a`` (``None`` when not stored)."""
     try:
-        decompressor = zlib.decompressobj(zdict=_VERDICT_ZDICT)
-        body = decompressor.decompress(data) + decompressor.flush()
-        if not body or body[0] != _VERDICT_VERSION:
-            raise ValueError("unknown pair verdict layout")
-        size = int.from_bytes(body[1:5], "little")
+        body, size = _verdict_body(data)
         a, b, relation, evidence, n_passages, n_reverse = json.loads(body[5 : 5 + size].decode("utf-8"))
         offset = 5 + size
         numbers = np.frombuffer(body, "<f8", count=5, offset=offset).tolist()

@@ -26,6 +26,7 @@ from datasketch import MinHashLSH
 from scipy import sparse
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
+from dedup.align import kgram_keys
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
 from dedup.pipeline import Settings
@@ -181,16 +182,7 @@ def word_run_keys(cleaned: CleanArticle, length: int) -> np.ndarray:
     """A 64-bit key of each of ``word_runs(cleaned, length)``: equal runs have equal keys (within one process;
     different runs may share one, so a shared key means a run *may* be shared)."""
     words = cleaned.tokens.words
-    sequence = [words[index] for sentence in cleaned.sentences for index in range(sentence.first, sentence.last)]
-    count = len(sequence) - length + 1
-    if count <= 0:
-        return np.zeros(0, dtype=np.uint64)
-    hashes = np.fromiter(map(hash, sequence), dtype=np.int64, count=len(sequence)).view(np.uint64)
-    keys = hashes[:count].copy()
-    with np.errstate(over="ignore"):
-        for k in range(1, length):
-            keys = (keys * np.uint64(0x9E3779B97F4A7C15)) ^ hashes[k : k + count]
-    return keys
+    return kgram_keys([words[index] for unit in cleaned.sentences for index in range(unit.first, unit.last)], length)
 
 
 def stem_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
