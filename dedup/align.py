@@ -511,7 +511,7 @@ def may_share_run(source: Side, target: Side, settings: AlignSettings, matches: 
     if len(source.words) < settings.min_tile or len(target.words) < run + settings.min_tile - 1:
         return False
     if matches is None:
-        matches = KgramMatches.of(source.kgram_index(settings.min_tile), target.kgram_keys(settings.min_tile))
+        matches = kgram_matches(source, target, settings.min_tile)  # not None: both sides are long enough
     hit = matches.found
     if int(hit.sum()) < run:
         return False
@@ -806,6 +806,9 @@ def _hull(stems: list[str], first: int, last: int, shared: set[str], max_gap: in
     return hits[0], hits[-1] + 1
 
 
+MERGE_GAP = 3  # characters: adjacent passages this close on both sides (punctuation only on the target) join
+
+
 def _merge_adjacent(passages: list[Passage], target_text: str) -> list[Passage]:
     """Join same-kind passages separated only by punctuation and whitespace on the target side."""
     merged: list[Passage] = []
@@ -817,8 +820,8 @@ def _merge_adjacent(passages: list[Passage], target_text: str) -> list[Passage]:
                 last.kind == passage.kind
                 and passage.target_span[0] >= last.target_span[1]
                 and not any(ch.isalnum() for ch in gap)
-                and len(gap) <= 3
-                and 0 <= passage.source_span[0] - last.source_span[1] <= 3
+                and len(gap) <= MERGE_GAP
+                and 0 <= passage.source_span[0] - last.source_span[1] <= MERGE_GAP
             ):
                 merged[-1] = Passage(
                     last.source,

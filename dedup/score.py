@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.align import AlignSettings, KgramMatches, Side, alignable_units, may_share_run
+from dedup.align import MERGE_GAP, AlignSettings, KgramMatches, Side, alignable_units, may_share_run
 from dedup.clean import CleanArticle
 from dedup.credits import credited_sources, own_outlets
 from dedup.model import PairVerdict, Passage
@@ -166,9 +166,6 @@ def names_kept(a: CleanArticle, b: CleanArticle, passages: list[Passage]) -> flo
     if not names_a or not names_b:
         return None
     return len(names_a & names_b) / min(len(names_a), len(names_b))
-
-
-MERGE_GAP = 3  # characters: align joins two passages whose source spans are at most this far apart
 
 
 def could_relate(
