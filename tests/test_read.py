@@ -528,6 +528,18 @@ def test_file_over_max_bytes_is_skipped(tmp_path: Path) -> None:
     assert only_article(read_path(path, max_bytes=101)).text == "x" * 101
 
 
+def test_jsonl_over_max_bytes_is_read_record_by_record(tmp_path: Path) -> None:
+    # a crawl dump is a collection: the limit bounds each record, not the file (a 100k-article JSONL is ~200 MB)
+    records = [{"id": f"a{k}", "text": f"Story number {k} about the harbour bridge."} for k in range(40)]
+    records[7]["text"] = "x" * 500
+    path = write(tmp_path / "dump.jsonl.gz", gzip.compress("\n".join(map(json.dumps, records)).encode()))
+    result = read_path(path, max_bytes=200)
+    assert [a.id for a in result.articles] == [r["id"] for k, r in enumerate(records) if k != 7]
+    assert [(s.path, s.reason) for s in result.skipped] == [
+        (f"{path}:8", f"record too large ({len(json.dumps(records[7]))} characters > max 200)")
+    ]
+
+
 def test_gzip_over_max_bytes_when_decompressed_is_skipped(tmp_path: Path) -> None:
     path = write(tmp_path / "bomb.txt.gz", gzip.compress(b"x" * 10_000))
     reason = only_skip(read_path(path, max_bytes=1000)).reason

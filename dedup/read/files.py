@@ -158,8 +158,10 @@ def _relative(file_path: Path, root: Path) -> str:
     return file_path.relative_to(root).as_posix()
 
 
-def _load_bytes(file_path: Path, compressed: bool, max_bytes: int) -> bytes:
-    """The file's bytes (decompressed for gzip), at most ``max_bytes``; raises ``SkipInput``."""
+def _load_bytes(file_path: Path, compressed: bool, max_bytes: int | None) -> bytes:
+    """The file's bytes (decompressed for gzip), at most ``max_bytes`` (None: any size); raises ``SkipInput``."""
+    if max_bytes is None:
+        return _load_all_bytes(file_path, compressed)
     try:
         with open(file_path, "rb") as handle:
             status = os.fstat(handle.fileno())
@@ -182,6 +184,19 @@ def _load_bytes(file_path: Path, compressed: bool, max_bytes: int) -> bytes:
     return data
 
 
+def _load_all_bytes(file_path: Path, compressed: bool) -> bytes:
+    """The whole file's bytes (decompressed for gzip); raises ``SkipInput``."""
+    try:
+        if not compressed:
+            return file_path.read_bytes()
+        with gzip.open(file_path, "rb") as unzipped:
+            return unzipped.read()
+    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
+        raise SkipInput(f"corrupt gzip file: {error}") from error
+    except OSError as error:
+        raise SkipInput(f"cannot read file: {error.strerror or error}") from error
+
+
 class _Collector:
     """Gathers articles and skips in input order, keeping the first article of each id."""
 
@@ -191,9 +206,16 @@ class _Collector:
         self._first_seen: dict[str, str] = {}
 
     def read_file(self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int) -> None:
-        """Read one file with ``reader``; any problem becomes a skip, never an exception."""
+        """Read one file with ``reader``; any problem becomes a skip, never an exception.
+
+        A JSON Lines file is a collection (a crawl dump of millions of records), so ``max_bytes`` bounds each of
+        its records instead of the whole file.
+        """
         try:
-            outcomes = reader(_load_bytes(file_path, compressed, max_bytes), source)
+            if reader is read_jsonl:
+                outcomes = read_jsonl(_load_bytes(file_path, compressed, None), source, max_record_chars=max_bytes)
+            else:
+                outcomes = reader(_load_bytes(file_path, compressed, max_bytes), source)
         except SkipInput as skip:
             self.skip(source.path, skip.reason)
             return

@@ -52,18 +52,24 @@ def read_json_text(document: str, source: Source) -> list[Outcome]:
     raise SkipInput(f"JSON top level is {_json_type(value)}, expected an object or a list of objects")
 
 
-def read_jsonl(data: bytes, source: Source) -> list[Outcome]:
-    """Read a .jsonl file: one article object per line; a bad line skips only that line."""
-    return read_jsonl_text(decode_bytes(data, source.path), source)
+def read_jsonl(data: bytes, source: Source, *, max_record_chars: int | None = None) -> list[Outcome]:
+    """Read a .jsonl file: one article object per line; a bad or too long line skips only that line."""
+    return read_jsonl_text(decode_bytes(data, source.path), source, max_record_chars=max_record_chars)
 
 
-def read_jsonl_text(document: str, source: Source) -> list[Outcome]:
-    """Read JSON Lines text. Blank lines are ignored; ids default to ``<source id>#<line number>``."""
+def read_jsonl_text(document: str, source: Source, *, max_record_chars: int | None = None) -> list[Outcome]:
+    """Read JSON Lines text. Blank lines are ignored; ids default to ``<source id>#<line number>``.
+
+    A line longer than ``max_record_chars`` (when given) is skipped with its reason.
+    """
     results: list[Outcome] = []
     for line_number, line in enumerate(document.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{source.path}:{line_number}"
+        if max_record_chars is not None and len(line) > max_record_chars:
+            results.append(Skipped(where, f"record too large ({len(line)} characters > max {max_record_chars})"))
+            continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
