@@ -28,6 +28,7 @@ import dataclasses
 import heapq
 import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -60,6 +61,7 @@ class AlignSettings:
     word_min_cosine: float = 0.1
     word_min_matches: int = 3
     word_min_share: float = 0.3
+    word_edge: int = 10  # unmatched words at a word-aligned unit's edges that are still rewrite
 
 
 @dataclass(slots=True, frozen=True)
@@ -493,9 +495,21 @@ def align_sides(
 def monotone_matches(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
     """A longest common subsequence of two word sequences, as ``(target, source)`` index pairs in order.
 
-    The textbook dynamic programme (suffix lengths, then a walk from the start that takes a match whenever it
-    keeps the optimum, else skips on the target side first): ties go to the earliest target word.
+    Words found on one side only cannot be in it, so they are left out first (the fast part: most cells of a
+    sentence-by-window table hold such words); the rest is :func:`_common_subsequence`.
     """
+    shared = set(target) & set(source)
+    if not shared:
+        return []
+    target_at = [x for x, word in enumerate(target) if word in shared]
+    source_at = [y for y, word in enumerate(source) if word in shared]
+    pairs = _common_subsequence([target[x] for x in target_at], [source[y] for y in source_at])
+    return [(target_at[x], source_at[y]) for x, y in pairs]
+
+
+def _common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+    """The textbook dynamic programme for a longest common subsequence (suffix lengths, then a walk from the
+    start that takes a match whenever it keeps the optimum, else skips on the target side first)."""
     n, m = len(target), len(source)
     if not n or not m:
         return []
@@ -540,19 +554,24 @@ def _word_runs(
         content = [k for k in range(unit.first, unit.last) if target.stems[k]]
         if not content or not cosine.shape[1]:
             continue
+        needed = max(settings.word_min_matches, settings.word_min_share * len(content))
+        unit_stems = [target.stems[k] for k in content]
+        counts = Counter(unit_stems)
         best: list[tuple[int, int]] = []
         best_window: list[int] = []
         for i in np.argsort(-cosine[j], kind="stable")[:2].tolist():
             if cosine[j, i] < settings.word_min_cosine:
                 continue
             last = min(len(source.sentences) - 1, i + 1)
-            units = source.sentences[max(0, i - 1) : last + 1]
-            window = [k for unit in units for k in range(unit.first, unit.last)]
+            window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
             stems = [y for y, k in enumerate(window) if source.stems[k]]
-            found = monotone_matches([target.stems[k] for k in content], [source.stems[window[y]] for y in stems])
+            window_stems = [source.stems[window[y]] for y in stems]
+            if sum((counts & Counter(window_stems)).values()) < needed:
+                continue  # an exact bound: the common subsequence is no longer than the common multiset
+            found = monotone_matches(unit_stems, window_stems)
             if len(found) > len(best):
                 best, best_window = [(content[x], stems[y]) for x, y in found], window
-        if len(best) < max(settings.word_min_matches, settings.word_min_share * len(content)):
+        if len(best) < needed:
             continue
         while len(best) > 2 and best[1][0] - best[0][0] > settings.max_edge_gap:
             best.pop(0)
@@ -560,8 +579,36 @@ def _word_runs(
             best.pop()
         if len(best) < settings.word_min_matches:
             continue
+        runs.extend(_edge_run(target, best_window, best[0], unit.first, settings.word_edge, before=True))
         runs.extend(_label_words(source, target, best, best_window))
+        runs.extend(_edge_run(target, best_window, best[-1], unit.last, settings.word_edge, before=False))
     return runs
+
+
+def _edge_run(
+    target: CleanArticle, window: list[int], anchor: tuple[int, int], bound: int, limit: int, before: bool
+) -> list[WordRun]:
+    """The unmatched words between a unit's edge (``bound``) and its first (``before``) or last match, as one
+    rewrite run when at most ``limit`` words: a reworded clause is reused as a whole, its opening or closing
+    words included. Its source is the evidence stretch of at most as many words next to the anchor's match."""
+    token, position = anchor
+    count = token - bound if before else bound - 1 - token
+    if count <= 0 or count > limit:
+        return []
+    step = -1 if before else 1
+    far = position
+    while (
+        0 <= far + step < len(window)
+        and abs(far + step - position) <= count
+        and window[far + step] == window[far] + step
+    ):
+        far += step
+    if far == position:
+        s_from, s_to = window[position], window[position] + 1
+    else:
+        s_from, s_to = (window[far], window[position]) if before else (window[position] + 1, window[far] + 1)
+    t_from, t_to = (bound, token) if before else (token + 1, bound)
+    return [(t_from, t_to, s_from, s_to, "rewrite")]
 
 
 def _label_words(
