@@ -23,9 +23,12 @@ source against all its candidate targets in one sparse product (``sentence_cosin
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import heapq
+import itertools
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -53,6 +56,12 @@ class AlignSettings:
     detail_min_tile: int = 3
     detail_sentence_threshold: float = 0.3
     detail_context_threshold: float = 0.25
+    detail_word_alignment: bool = True  # the detailed pass also aligns word by word inside target units
+    word_alignment: bool = False  # set by detail_settings: see _word_runs (max_edge_gap 4 / 6: spans 0.606 / 0.608)
+    word_min_cosine: float = 0.1
+    word_min_matches: int = 3
+    word_min_share: float = 0.3
+    word_edge: int = 10  # unmatched words at a word-aligned unit's edges that are still rewrite
 
 
 @dataclass(slots=True, frozen=True)
@@ -397,6 +406,7 @@ def detail_settings(settings: AlignSettings) -> AlignSettings | None:
         min_standalone_tile=settings.detail_min_tile,
         sentence_threshold=min(settings.sentence_threshold, settings.detail_sentence_threshold),
         context_threshold=min(settings.context_threshold, settings.detail_context_threshold),
+        word_alignment=settings.detail_word_alignment,
     )
 
 
@@ -477,7 +487,229 @@ def align_sides(
                 source, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
             )
         )
+    if settings.word_alignment and cosine is not None and cosine.size:
+        passages = _overlay_words(passages, _word_runs(source, target, cosine, settings), source, target)
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+
+
+def monotone_matches(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+    """A longest common subsequence of two word sequences, as ``(target, source)`` index pairs in order.
+
+    Words found on one side only cannot be in it, so they are left out first (the fast part: most cells of a
+    sentence-by-window table hold such words); the rest is :func:`_common_subsequence`.
+    """
+    shared = set(target) & set(source)
+    if not shared:
+        return []
+    target_at = [x for x, word in enumerate(target) if word in shared]
+    source_at = [y for y, word in enumerate(source) if word in shared]
+    pairs = _common_subsequence([target[x] for x in target_at], [source[y] for y in source_at])
+    return [(target_at[x], source_at[y]) for x, y in pairs]
+
+
+def _common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+    """The textbook dynamic programme for a longest common subsequence (suffix lengths, then a walk from the
+    start that takes a match whenever it keeps the optimum, else skips on the target side first)."""
+    n, m = len(target), len(source)
+    if not n or not m:
+        return []
+    longest = [[0] * (m + 1) for _ in range(n + 1)]
+    for x in range(n - 1, -1, -1):
+        row, below = longest[x], longest[x + 1]
+        for y in range(m - 1, -1, -1):
+            row[y] = below[y + 1] + 1 if target[x] == source[y] else max(below[y], row[y + 1])
+    pairs: list[tuple[int, int]] = []
+    x = y = 0
+    while x < n and y < m:
+        if target[x] == source[y] and longest[x][y] == longest[x + 1][y + 1] + 1:
+            pairs.append((x, y))
+            x, y = x + 1, y + 1
+        elif longest[x + 1][y] >= longest[x][y + 1]:
+            x += 1
+        else:
+            y += 1
+    return pairs
+
+
+WORD_REWRITE_SCORE = 0.5  # a rewrite found word by word has no sentence cosine of its own to report
+WordRun = tuple[int, int, int, int, str]  # target tokens [from, to), source tokens [from, to), kind
+
+
+def _word_runs(
+    source: CleanArticle, target: CleanArticle, cosine: np.ndarray, settings: AlignSettings
+) -> list[WordRun]:
+    """Word-level reuse inside target units, from a monotone alignment against their nearest source text.
+
+    Each target unit is aligned with the source window (the unit before, the unit, the unit after) around
+    each of its two most similar source units (cosine >= ``word_min_cosine``): first the content stems in
+    order (a longest common subsequence), then, between consecutive stem matches, the exact words. The
+    window with most stem matches is kept when it matches at least ``word_min_matches`` stems and
+    ``word_min_share`` of the unit's content stems; matches stranded more than ``max_edge_gap`` tokens from
+    the rest are dropped. Between the first and last match, matched words are ``verbatim`` and the others
+    ``rewrite`` (METER's convention: a long newspaper sentence merging several wire facts keeps their words
+    and rewords the rest; the sentence cosine is too low to pair it).
+    """
+    runs: list[WordRun] = []
+    for j, unit in enumerate(target.sentences):
+        content = [k for k in range(unit.first, unit.last) if target.stems[k]]
+        if not content or not cosine.shape[1]:
+            continue
+        needed = max(settings.word_min_matches, settings.word_min_share * len(content))
+        unit_stems = [target.stems[k] for k in content]
+        counts = Counter(unit_stems)
+        best: list[tuple[int, int]] = []
+        best_window: list[int] = []
+        for i in np.argsort(-cosine[j], kind="stable")[:2].tolist():
+            if cosine[j, i] < settings.word_min_cosine:
+                continue
+            last = min(len(source.sentences) - 1, i + 1)
+            window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
+            stems = [y for y, k in enumerate(window) if source.stems[k]]
+            window_stems = [source.stems[window[y]] for y in stems]
+            if sum((counts & Counter(window_stems)).values()) < needed:
+                continue  # an exact bound: the common subsequence is no longer than the common multiset
+            found = monotone_matches(unit_stems, window_stems)
+            if len(found) > len(best):
+                best, best_window = [(content[x], stems[y]) for x, y in found], window
+        if len(best) < needed:
+            continue
+        while len(best) > 2 and best[1][0] - best[0][0] > settings.max_edge_gap:
+            best.pop(0)
+        while len(best) > 2 and best[-1][0] - best[-2][0] > settings.max_edge_gap:
+            best.pop()
+        if len(best) < settings.word_min_matches:
+            continue
+        runs.extend(_edge_run(target, best_window, best[0], unit.first, settings.word_edge, before=True))
+        runs.extend(_label_words(source, target, best, best_window))
+        runs.extend(_edge_run(target, best_window, best[-1], unit.last, settings.word_edge, before=False))
+    return runs
+
+
+def _edge_run(
+    target: CleanArticle, window: list[int], anchor: tuple[int, int], bound: int, limit: int, before: bool
+) -> list[WordRun]:
+    """The unmatched words between a unit's edge (``bound``) and its first (``before``) or last match, as one
+    rewrite run when at most ``limit`` words: a reworded clause is reused as a whole, its opening or closing
+    words included. Its source is the evidence stretch of at most as many words next to the anchor's match."""
+    token, position = anchor
+    count = token - bound if before else bound - 1 - token
+    if count <= 0 or count > limit:
+        return []
+    step = -1 if before else 1
+    far = position
+    while (
+        0 <= far + step < len(window)
+        and abs(far + step - position) <= count
+        and window[far + step] == window[far] + step
+    ):
+        far += step
+    if far == position:
+        s_from, s_to = window[position], window[position] + 1
+    else:
+        s_from, s_to = (window[far], window[position]) if before else (window[position] + 1, window[far] + 1)
+    t_from, t_to = (bound, token) if before else (token + 1, bound)
+    return [(t_from, t_to, s_from, s_to, "rewrite")]
+
+
+def _label_words(
+    source: CleanArticle, target: CleanArticle, anchors: list[tuple[int, int]], window: list[int]
+) -> list[WordRun]:
+    """The target tokens from the first to the last anchor as verbatim runs and rewrite runs.
+
+    ``anchors``: (target token, position in ``window``) stem matches; ``window``: the source evidence tokens
+    aligned against. Between consecutive anchors the exact words are matched too (a lone one only next to
+    another match); matched words form verbatim
+    runs (consecutive on both sides), the rest rewrite runs against the source tokens between the
+    neighbouring matches (only the part in one stretch of evidence: a span never crosses a boilerplate line).
+    """
+    matched = dict(anchors)
+    words, source_words = target.tokens.words, source.tokens.words
+    for (t0, p0), (t1, p1) in itertools.pairwise(anchors):
+        between, source_between = range(t0 + 1, t1), range(p0 + 1, p1)
+        found = monotone_matches([words[k] for k in between], [source_words[window[q]] for q in source_between])
+        kept = {between[x]: source_between[y] for x, y in found}
+        # a lone stopword matched between stem matches is chance ("with", "the"): kept only next to another match
+        matched.update(
+            {k: q for k, q in kept.items() if k - 1 in matched or k - 1 in kept or k + 1 in kept or k + 1 in matched}
+        )
+    runs: list[WordRun] = []
+    after = anchors[0][1] + 1  # window position after the last matched word
+    for k in range(anchors[0][0], anchors[-1][0] + 1):
+        if k in matched:
+            s = window[matched[k]]
+            if runs and runs[-1][4] == "verbatim" and runs[-1][1] == k and runs[-1][3] == s:
+                runs[-1] = (runs[-1][0], k + 1, runs[-1][2], s + 1, "verbatim")
+            else:
+                runs.append((k, k + 1, s, s + 1, "verbatim"))
+            after = matched[k] + 1
+        elif runs and runs[-1][4] == "rewrite" and runs[-1][1] == k:
+            runs[-1] = (runs[-1][0], k + 1, *runs[-1][2:])
+        else:
+            following = next(matched[n] for n in range(k + 1, anchors[-1][0] + 1) if n in matched)
+            begin = following
+            while begin > after and window[begin - 1] == window[begin] - 1:
+                begin -= 1
+            end = max(window[following], window[begin] + 1) if begin < following else window[following] + 1
+            runs.append((k, k + 1, window[begin], end, "rewrite"))
+    return runs
+
+
+def _overlay_words(
+    passages: list[Passage], runs: list[WordRun], source: CleanArticle, target: CleanArticle
+) -> list[Passage]:
+    """``passages`` with the word runs laid over them: a verbatim word run wins over a rewrite passage (which is
+    cut around it), and word runs fill target tokens no passage covers; a verbatim passage always stays."""
+    starts = target.tokens.starts
+    kind_at: dict[int, str] = {}
+    for passage in passages:
+        first = bisect.bisect_left(starts, passage.target_span[0])
+        last = bisect.bisect_left(starts, passage.target_span[1])
+        for k in range(first, last):
+            kind_at[k] = passage.kind
+    overridden: set[int] = set()
+    added: list[Passage] = []
+    for t_from, t_to, s_from, s_to, kind in runs:
+        free = [k for k in range(t_from, t_to) if k not in kind_at or (kind == "verbatim" and kind_at[k] == "rewrite")]
+        for piece in _contiguous(free):
+            if kind == "verbatim":
+                offset = piece[0] - t_from
+                span = (s_from + offset, s_from + offset + len(piece))
+            else:
+                span = (s_from, s_to)
+            score = 1.0 if kind == "verbatim" else WORD_REWRITE_SCORE
+            added.append(token_passage(source, target, span, (piece[0], piece[-1] + 1), kind, score))
+            for k in piece:
+                overridden.add(k)
+                kind_at.setdefault(k, kind)
+    kept: list[Passage] = []
+    for passage in passages:
+        if passage.kind != "rewrite":
+            kept.append(passage)
+            continue
+        first = bisect.bisect_left(starts, passage.target_span[0])
+        last = bisect.bisect_left(starts, passage.target_span[1])
+        remaining = [k for k in range(first, last) if k not in overridden]
+        if len(remaining) == last - first:
+            kept.append(passage)
+            continue
+        for piece in _contiguous(remaining):
+            kept.append(
+                dataclasses.replace(
+                    passage, target_span=(target.tokens.starts[piece[0]], target.tokens.ends[piece[-1]])
+                )
+            )
+    return kept + added
+
+
+def _contiguous(positions: list[int]) -> list[list[int]]:
+    """Ascending positions cut into runs of consecutive ones."""
+    pieces: list[list[int]] = []
+    for k in positions:
+        if pieces and pieces[-1][-1] == k - 1:
+            pieces[-1].append(k)
+        else:
+            pieces.append([k])
+    return pieces
 
 
 def cannot_reuse(

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.align import AlignSettings, align, reference_tiles, tiles
+from dedup.align import AlignSettings, align, detail_settings, monotone_matches, reference_tiles, tiles
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.similarity import sentence_vectors
@@ -71,3 +74,61 @@ def test_stock_phrase_alone_is_not_a_passage():
     source = "Beijing wants to push global governance in a more just and reasonable direction, the spokesman said."
     target = "Oil prices fell sharply on Monday as traders moved in a more just and reasonable direction than expected."
     assert _pair(source, target) == []
+
+
+def _lcs_length(a: list[str], b: list[str]) -> int:
+    """The textbook LCS length, row by row (the reference for ``monotone_matches``)."""
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        row = [0]
+        for y, word in enumerate(b):
+            row.append(previous[y] + 1 if x == word else max(previous[y + 1], row[y]))
+        previous = row
+    return previous[-1]
+
+
+@settings(max_examples=300, deadline=None)
+@given(words, words)
+def test_monotone_matches_is_a_longest_common_subsequence(target, source):
+    pairs = monotone_matches(target, source)
+    assert len(pairs) == _lcs_length(target, source)
+    assert all(target[x] == source[y] for x, y in pairs)
+    assert all(x0 < x1 and y0 < y1 for (x0, y0), (x1, y1) in itertools.pairwise(pairs))
+
+
+def _detailed(source: str, target: str, **changes):
+    a, b = clean_article(Article("a", source)), clean_article(Article("b", target))
+    va, vb = sentence_vectors([a, b])
+    detailed = detail_settings(dataclasses.replace(AlignSettings(), **changes))
+    assert detailed is not None
+    return align(a, b, va, vb, detailed)
+
+
+def test_word_alignment_labels_a_merged_sentence_word_by_word():
+    # a newspaper sentence merging two wire sentences, with an inserted clause: its names and figures
+    # are the wire's, the rest a rewording
+    source = (
+        "Stephen Warner, 33, of Wollaton, Nottingham, today admitted possession of half a kilo of very pure "
+        "heroin with intent to supply. He was jailed for five years. The judge praised the police."
+    )
+    target = (
+        "Stephen Warner, 33, of Wollaton, Nottingham - described in court as one of the dealer's lieutenants "
+        "- who had half a kilo of heroin was caged for five years. Neighbours said the street was quiet now."
+    )
+
+    def kind_at(passages, word: str) -> str:
+        begin = target.index(word)
+        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
+        return kinds[0] if kinds else "new"
+
+    without = _detailed(source, target, detail_word_alignment=False)
+    found = _detailed(source, target)
+    # a word kept inside a reworded stretch: rewrite with the sentence-level labelling, verbatim word by word
+    assert kind_at(without, "heroin") == "rewrite" and kind_at(found, "heroin") == "verbatim"
+    assert kind_at(found, "Wollaton") == "verbatim" and kind_at(found, "lieutenants") == "rewrite"
+    assert kind_at(found, "Neighbours") == "new"  # the new sentence stays new
+    spans = sorted(p.target_span for p in found)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
+    for p in found:  # every verbatim passage is the same words on both sides
+        if p.kind == "verbatim":
+            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
