@@ -205,6 +205,7 @@ class Index:
         self._adf = np.zeros(0, dtype=np.int64)  # articles holding each hashed stem
         self._docs = 0  # articles
         self._mark = 0
+        self._slots: np.ndarray | None = None  # feature → local column (``_stacked_vectors``)
         self._prepared: _LRU = _LRU(_CACHE_SIZE)
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
@@ -553,17 +554,40 @@ class Index:
         """The batch's sentence TF-IDF rows of each of ``items`` under the current statistics."""
         return self._stacked_vectors(items)[1] if items else []
 
-    def _stacked_vectors(self, items: list[Prepared]) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
-        """``_many_vectors``, with all the rows in one matrix (each item's rows are a block of it)."""
+    def _stacked_vectors(
+        self, items: list[Prepared], *, against_first: bool = False
+    ) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
+        """``_many_vectors``, with all the rows in one matrix (each item's rows are a block of it).
+
+        ``against_first``: the rows are only ever multiplied with the first item's (a check's candidates
+        against the new article), so every feature the first item lacks becomes column 0 (see below).
+        """
         assert self._df is not None
         weighted = weight_rows(sparse.vstack([item.counts for item in items], format="csr"), self._df, self._rows)
-        # the same rows over only the features they use: an order-preserving renumbering keeps every
-        # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
-        used, renumbered = np.unique(weighted.indices, return_inverse=True)
-        weighted = sparse.csr_matrix(
-            (weighted.data, renumbered.astype(np.int32), weighted.indptr),
-            shape=(weighted.shape[0], max(len(used), 1)),
-        )
+        if against_first:
+            # columns 1..m: the first item's features in order; column 0: every other feature, which the first
+            # item leaves empty. A product of a row with the first item's rows adds the same terms in the same
+            # order as in the full space (as ``align.sentence_cosines`` does), so the cosines are identical; the
+            # rows are normalised already, so the merged column changes no norm. No sort over all the entries.
+            own = weighted.indices[: weighted.indptr[items[0].n_rows]]
+            if self._slots is None:  # a feature → local column table, all 0 between calls (calls hold the lock)
+                self._slots = np.zeros(N_FEATURES, dtype=np.int32)
+            slot = self._slots
+            used = np.unique(own)
+            slot[used] = np.arange(1, len(used) + 1, dtype=slot.dtype)
+            renumbered = slot[weighted.indices]
+            slot[used] = 0
+            weighted = sparse.csr_matrix(
+                (weighted.data, renumbered, weighted.indptr), shape=(weighted.shape[0], len(used) + 1)
+            )
+        else:
+            # the same rows over only the features they use: an order-preserving renumbering keeps every
+            # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns
+            used, renumbered = np.unique(weighted.indices, return_inverse=True)
+            weighted = sparse.csr_matrix(
+                (weighted.data, renumbered.astype(np.int32), weighted.indptr),
+                shape=(weighted.shape[0], max(len(used), 1)),
+            )
         bounds = np.cumsum([0] + [item.n_rows for item in items])
         return weighted, [_row_block(weighted, int(bounds[k]), int(bounds[k + 1])) for k in range(len(items))]
 
@@ -673,7 +697,7 @@ class Index:
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
         others = self._prepare_rows([(rows[key], self._furniture_of(evaluation, rows[key])) for key in order])
-        stacked, (vectors_x, *all_vectors) = self._stacked_vectors([prepared, *others])
+        stacked, (vectors_x, *all_vectors) = self._stacked_vectors([prepared, *others], against_first=True)
         candidate_rows = _row_block(stacked, vectors_x.shape[0], stacked.shape[0])
         possible = self._may_relate(prepared, others, vectors_x, all_vectors, candidate_rows)
         side_x = None  # the new article prepared for alignment once, as the batch prepares each article once

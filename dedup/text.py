@@ -14,12 +14,14 @@ import re
 from array import array
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 from sys import intern
 
 import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 _TOKEN = re.compile(r"[^\W_]+|%")
+_TOKEN_SPLIT = re.compile(r"([^\W_]+|%)")  # the same pattern as one group: ``split`` keeps the tokens
 _TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*\s*<?\s*$")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]*[A-Z0-9])")
 _ABBREVIATIONS = frozenset(
@@ -88,7 +90,22 @@ class Tokens:
 
 
 def tokenize(text: str) -> Tokens:
-    """Split ``text`` into case-folded word tokens with offsets; ``%`` becomes "percent"."""
+    """Split ``text`` into case-folded word tokens with offsets; ``%`` becomes "percent".
+
+    Equal to :func:`reference_tokenize` (tested): ``_TOKEN`` never matches the empty string, so splitting on
+    it (one capturing group) alternates gaps and tokens, and the offsets are the running sums of the pieces'
+    lengths — no Python call per token.
+    """
+    pieces = _TOKEN_SPLIT.split(text)
+    offsets = list(accumulate(map(len, pieces), initial=0))
+    words = list(map(intern, map(str.casefold, pieces[1::2])))
+    if "%" in text:
+        words = ["percent" if word == "%" else word for word in words]
+    return Tokens(words, array("i", offsets[1:-1:2]), array("i", offsets[2:-1:2]))
+
+
+def reference_tokenize(text: str) -> Tokens:
+    """The readable reference of :func:`tokenize`: one regex match at a time."""
     words: list[str] = []
     starts: array[int] = array("i")
     ends: array[int] = array("i")

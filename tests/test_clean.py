@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dedup.clean import boilerplate_lines, clean_article, wrap_width
 from dedup.model import Article
-from dedup.text import lines
+from dedup.text import lines, reference_tokenize, tokenize
 
 # PA wire copy as METER holds it: wrapped at ~78 characters, "<" ending a paragraph, \x19 starting one
 WIRE = (
@@ -63,3 +66,17 @@ def test_headline_of_unwrapped_text_followed_by_a_name_is_still_furniture() -> N
         "Matthew Young was four days old when he was given peppermint water made up twenty times too strong.\n"
     )
     assert marked(text) == ["Share this article", "Court fines Boots staff over baby death"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("aZ9_ %ßİǅ½²\u00e9\u0301-.,'\n\u2019\u00a0ﬁΣς")), max_size=80))
+def test_fast_tokenize_equals_the_reference(text: str) -> None:
+    fast, reference = tokenize(text), reference_tokenize(text)
+    assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=120))
+def test_fast_tokenize_equals_the_reference_on_any_text(text: str) -> None:
+    fast, reference = tokenize(text), reference_tokenize(text)
+    assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)

@@ -108,6 +108,28 @@ def test_stored_cleaned_form_and_fast_counts_equal_a_fresh_clean() -> None:
         cleaned_from_bytes(b"not zlib", articles[0])
 
 
+def test_check_vectors_against_the_new_article_give_the_full_space_cosines(tmp_path: Path) -> None:
+    """A check's candidate rows with every feature the new article lacks in column 0: the same cosines, bit for bit."""
+    articles = seed_articles()
+    with Index.open(str(tmp_path / "v.dedup")) as index:
+        index.add_many(articles[1:])
+        with index.backend.reading() as session:
+            index._sync(session)
+            rows = session.articles(range(1, len(articles) + 5))
+        others = [index._prepare_row(row) for row in rows.values()]
+        new = index._prepare(articles[0], {})
+        items = [new, *others]
+        _, (full_x, *full) = index._stacked_vectors(items)
+        _, (local_x, *local) = index._stacked_vectors(items, against_first=True)
+        assert np.array_equal(local_x.data, full_x.data) and np.array_equal(local_x.indptr, full_x.indptr)
+        for full_rows, local_rows in zip(full, local, strict=True):
+            for one, other in ((full_rows, full_x), (full_x, full_rows)):
+                expected = (one @ other.T).toarray()
+                a, b = (local_rows, local_x) if one is full_rows else (local_x, local_rows)
+                assert np.array_equal((a @ b.T).toarray(), expected)
+        assert not index._slots.any()  # the scratch table is left all zero
+
+
 def test_word_run_keys_name_the_word_runs() -> None:
     """The may-relate test compares hashed runs: one key per run, equal runs equal keys (across articles)."""
     cleaned = [clean_article(article) for article in seed_articles()[:6]]
