@@ -28,6 +28,7 @@ import dataclasses
 import heapq
 import itertools
 import re
+import threading
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -184,22 +185,19 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     own = source.vectors
     if not targets or own.shape[0] == 0 or sum(rows) == 0 or own.nnz == 0:
         return [np.zeros((count, own.shape[0])) for count in rows]
-    ordered = np.sort(own.indices)
-    columns = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))]
-    slot = _column_slots(own.shape[1])
-    slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
-    local_source = sparse.csr_matrix((own.data, slot[own.indices], own.indptr), shape=(own.shape[0], len(columns) + 1))
     matrices = [target.vectors for target in targets]
     offsets = np.cumsum([0] + [int(m.indptr[-1]) for m in matrices])
     indptr = np.concatenate(
         [matrices[0].indptr[:1]] + [m.indptr[1:] + o for m, o in zip(matrices, offsets, strict=False)]
     )
-    position = slot[np.concatenate([m.indices for m in matrices])]
-    slot[columns] = 0
-    local_targets = sparse.csr_matrix(
-        (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, len(columns) + 1)
+    (own_position, position), width = renumber_against(
+        own.indices, [own.indices, np.concatenate([m.indices for m in matrices])], own.shape[1]
     )
-    if (len(columns) + 1) * own.shape[0] <= _DENSE_SOURCE_LIMIT:
+    local_source = sparse.csr_matrix((own.data, own_position, own.indptr), shape=(own.shape[0], width))
+    local_targets = sparse.csr_matrix(
+        (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, width)
+    )
+    if width * own.shape[0] <= _DENSE_SOURCE_LIMIT:
         product = local_targets @ local_source.T.toarray()
     else:
         product = (local_targets @ local_source.T).toarray()
@@ -208,15 +206,25 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
 
 
 _DENSE_SOURCE_LIMIT = 1 << 22  # values (32 MB): a longer source takes the sparse product (the same floats)
-_slots: np.ndarray = np.empty(0, dtype=np.int32)
+_slots = threading.local()  # per thread: a column → local column table, all 0 between calls
 
 
-def _column_slots(width: int) -> np.ndarray:
-    """A reusable column → local column table (all 0 between calls), one per process."""
-    global _slots
-    if len(_slots) != width:
-        _slots = np.zeros(width, dtype=np.int32)
-    return _slots
+def renumber_against(own: np.ndarray, indices: Sequence[np.ndarray], width: int) -> tuple[list[np.ndarray], int]:
+    """Column indices (of a ``width``-column space) renumbered against the columns in ``own``, and the new width.
+
+    The columns in ``own`` become 1..m in ascending order and every other column becomes 0. For a product of
+    any row with a row whose columns are all in ``own`` (which leaves column 0 empty), this keeps every term and
+    its summation order, so the floats are those of the full space; merged columns change no stored norm.
+    """
+    ordered = np.sort(own)
+    columns = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+    slot = getattr(_slots, "table", None)
+    if slot is None or len(slot) != width:
+        slot = _slots.table = np.zeros(width, dtype=np.int32)
+    slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
+    renumbered = [slot[part] for part in indices]
+    slot[columns] = 0
+    return renumbered, len(columns) + 1
 
 
 def kgram_keys(words: list[str], size: int) -> np.ndarray:

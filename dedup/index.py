@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, align, align_sides, detail_settings
+from dedup.align import AlignSettings, align, align_sides, detail_settings, renumber_against
 from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
@@ -205,7 +205,6 @@ class Index:
         self._adf = np.zeros(0, dtype=np.int64)  # articles holding each hashed stem
         self._docs = 0  # articles
         self._mark = 0
-        self._slots: np.ndarray | None = None  # feature → local column (``_stacked_vectors``)
         self._prepared: _LRU = _LRU(_CACHE_SIZE)
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
@@ -570,16 +569,8 @@ class Index:
             # order as in the full space (as ``align.sentence_cosines`` does), so the cosines are identical; the
             # rows are normalised already, so the merged column changes no norm. No sort over all the entries.
             own = weighted.indices[: weighted.indptr[items[0].n_rows]]
-            if self._slots is None:  # a feature → local column table, all 0 between calls (calls hold the lock)
-                self._slots = np.zeros(N_FEATURES, dtype=np.int32)
-            slot = self._slots
-            used = np.unique(own)
-            slot[used] = np.arange(1, len(used) + 1, dtype=slot.dtype)
-            renumbered = slot[weighted.indices]
-            slot[used] = 0
-            weighted = sparse.csr_matrix(
-                (weighted.data, renumbered, weighted.indptr), shape=(weighted.shape[0], len(used) + 1)
-            )
+            (renumbered,), width = renumber_against(own, [weighted.indices], weighted.shape[1])
+            weighted = sparse.csr_matrix((weighted.data, renumbered, weighted.indptr), shape=(weighted.shape[0], width))
         else:
             # the same rows over only the features they use: an order-preserving renumbering keeps every
             # dot product (and its summation order) while ``align`` no longer transposes 2**20 columns

@@ -105,16 +105,16 @@ def tokenize(text: str) -> Tokens:
 
 
 def reference_tokenize(text: str) -> Tokens:
-    """The readable reference of :func:`tokenize`: one regex match at a time."""
+    """The readable reference of :func:`tokenize`: one regex match at a time (words not interned)."""
     words: list[str] = []
-    starts: array[int] = array("i")
-    ends: array[int] = array("i")
+    starts: list[int] = []
+    ends: list[int] = []
     for match in _TOKEN.finditer(text):
         word = match.group()
-        words.append("percent" if word == "%" else intern(word.casefold()))
+        words.append("percent" if word == "%" else word.casefold())
         starts.append(match.start())
         ends.append(match.end())
-    return Tokens(words, starts, ends)
+    return Tokens(words, array("i", starts), array("i", ends))
 
 
 @lru_cache(maxsize=200_000)

@@ -536,8 +536,23 @@ def test_jsonl_over_max_bytes_is_read_record_by_record(tmp_path: Path) -> None:
     result = read_path(path, max_bytes=200)
     assert [a.id for a in result.articles] == [r["id"] for k, r in enumerate(records) if k != 7]
     assert [(s.path, s.reason) for s in result.skipped] == [
-        (f"{path}:8", f"record too large ({len(json.dumps(records[7]))} characters > max 200)")
+        (f"{path}:8", f"record too large ({len(json.dumps(records[7]))} bytes > max 200)")
     ]
+
+
+def test_jsonl_record_limit_counts_utf8_bytes_on_files_and_stdin(tmp_path: Path) -> None:
+    # 70 characters of "é" are 140 bytes: over a 120-byte limit although the line has fewer characters
+    records = [{"id": "wide", "text": "é" * 70}, {"id": "ok", "text": "Fine."}]
+    lines = [json.dumps(record, ensure_ascii=False) for record in records]
+    document = "\n".join(lines)
+    wide = len(lines[0].encode())
+    assert len(lines[0]) < 120 < wide
+    expected = f"record too large ({wide} bytes > max 120)"
+    from_file = read_path(write(tmp_path / "dump.jsonl", document), max_bytes=120)
+    from_stdin = read_stream(io.BytesIO(document.encode()), max_bytes=120)
+    for result in (from_file, from_stdin):
+        assert [a.id for a in result.articles] == ["ok"]
+        assert [s.reason for s in result.skipped] == [expected]
 
 
 def test_gzip_over_max_bytes_when_decompressed_is_skipped(tmp_path: Path) -> None:

@@ -40,6 +40,9 @@ READERS: dict[str, Reader] = {
 }
 GZIP_EXTENSION = ".gz"
 
+#: Collection formats: read whole, with ``max_bytes`` bounding each record (keyword ``max_record_bytes``).
+RECORD_LIMITED: frozenset[Callable[..., list[Outcome]]] = frozenset({read_jsonl})
+
 
 def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadResult:
     """Read a folder (recursively, in sorted path order) or a single file into articles.
@@ -78,9 +81,10 @@ def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadRe
     return collector.result()
 
 
-def read_stream(stream: TextIO | BinaryIO, name: str = "-") -> ReadResult:
+def read_stream(stream: TextIO | BinaryIO, name: str = "-", *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadResult:
     """Read JSON Lines (one article object per line) from a text or binary stream such as stdin.
 
+    ``max_bytes`` bounds each JSON Lines record, as in a .jsonl file.
     A stream whose first non-blank character is ``[`` is read as one JSON list of objects.
     Record ids default to ``<name>#<line number>`` (or ``<name>#<index>`` for a list).
     """
@@ -92,7 +96,7 @@ def read_stream(stream: TextIO | BinaryIO, name: str = "-") -> ReadResult:
         if document.lstrip().startswith("["):
             outcomes = read_json_text(document, source)
         else:
-            outcomes = read_jsonl_text(document, source)
+            outcomes = read_jsonl_text(document, source, max_record_bytes=max_bytes)
     except SkipInput as skip:
         collector.skip(name, skip.reason)
     except (OSError, UnicodeDecodeError) as error:
@@ -160,41 +164,27 @@ def _relative(file_path: Path, root: Path) -> str:
 
 def _load_bytes(file_path: Path, compressed: bool, max_bytes: int | None) -> bytes:
     """The file's bytes (decompressed for gzip), at most ``max_bytes`` (None: any size); raises ``SkipInput``."""
-    if max_bytes is None:
-        return _load_all_bytes(file_path, compressed)
+    limit = -1 if max_bytes is None else max_bytes + 1
     try:
         with open(file_path, "rb") as handle:
             status = os.fstat(handle.fileno())
-            if stat.S_ISREG(status.st_mode) and status.st_size > max_bytes:
+            if max_bytes is not None and stat.S_ISREG(status.st_mode) and status.st_size > max_bytes:
                 raise SkipInput(f"file too large ({status.st_size} bytes > max {max_bytes})")
-            data = handle.read(max_bytes + 1)
+            data = handle.read(limit)
     except OSError as error:
         raise SkipInput(f"cannot read file: {error.strerror or error}") from error
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise SkipInput(f"file too large (more than max {max_bytes} bytes)")
     if not compressed:
         return data
     try:
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as unzipped:
-            data = unzipped.read(max_bytes + 1)
+            data = unzipped.read(limit)
     except (OSError, EOFError, zlib.error) as error:
         raise SkipInput(f"corrupt gzip file: {error}") from error
-    if len(data) > max_bytes:
+    if max_bytes is not None and len(data) > max_bytes:
         raise SkipInput(f"file too large (decompressed size more than max {max_bytes} bytes)")
     return data
-
-
-def _load_all_bytes(file_path: Path, compressed: bool) -> bytes:
-    """The whole file's bytes (decompressed for gzip); raises ``SkipInput``."""
-    try:
-        if not compressed:
-            return file_path.read_bytes()
-        with gzip.open(file_path, "rb") as unzipped:
-            return unzipped.read()
-    except (EOFError, zlib.error, gzip.BadGzipFile) as error:
-        raise SkipInput(f"corrupt gzip file: {error}") from error
-    except OSError as error:
-        raise SkipInput(f"cannot read file: {error.strerror or error}") from error
 
 
 class _Collector:
@@ -208,12 +198,12 @@ class _Collector:
     def read_file(self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int) -> None:
         """Read one file with ``reader``; any problem becomes a skip, never an exception.
 
-        A JSON Lines file is a collection (a crawl dump of millions of records), so ``max_bytes`` bounds each of
-        its records instead of the whole file.
+        A collection format (``RECORD_LIMITED``: JSON Lines, a crawl dump of millions of records) is read whole,
+        and ``max_bytes`` bounds each of its records instead.
         """
         try:
-            if reader is read_jsonl:
-                outcomes = read_jsonl(_load_bytes(file_path, compressed, None), source, max_record_chars=max_bytes)
+            if reader in RECORD_LIMITED:
+                outcomes = reader(_load_bytes(file_path, compressed, None), source, max_record_bytes=max_bytes)
             else:
                 outcomes = reader(_load_bytes(file_path, compressed, max_bytes), source)
         except SkipInput as skip:

@@ -52,23 +52,23 @@ def read_json_text(document: str, source: Source) -> list[Outcome]:
     raise SkipInput(f"JSON top level is {_json_type(value)}, expected an object or a list of objects")
 
 
-def read_jsonl(data: bytes, source: Source, *, max_record_chars: int | None = None) -> list[Outcome]:
+def read_jsonl(data: bytes, source: Source, *, max_record_bytes: int | None = None) -> list[Outcome]:
     """Read a .jsonl file: one article object per line; a bad or too long line skips only that line."""
-    return read_jsonl_text(decode_bytes(data, source.path), source, max_record_chars=max_record_chars)
+    return read_jsonl_text(decode_bytes(data, source.path), source, max_record_bytes=max_record_bytes)
 
 
-def read_jsonl_text(document: str, source: Source, *, max_record_chars: int | None = None) -> list[Outcome]:
+def read_jsonl_text(document: str, source: Source, *, max_record_bytes: int | None = None) -> list[Outcome]:
     """Read JSON Lines text. Blank lines are ignored; ids default to ``<source id>#<line number>``.
 
-    A line longer than ``max_record_chars`` (when given) is skipped with its reason.
+    A line longer than ``max_record_bytes`` in UTF-8 (when given) is skipped with its reason.
     """
     results: list[Outcome] = []
     for line_number, line in enumerate(document.splitlines(), start=1):
         if not line.strip():
             continue
         where = f"{source.path}:{line_number}"
-        if max_record_chars is not None and len(line) > max_record_chars:
-            results.append(Skipped(where, f"record too large ({len(line)} characters > max {max_record_chars})"))
+        if max_record_bytes is not None and (size := _utf8_size(line, max_record_bytes)) > max_record_bytes:
+            results.append(Skipped(where, f"record too large ({size} bytes > max {max_record_bytes})"))
             continue
         try:
             value = json.loads(line)
@@ -196,3 +196,8 @@ def _json_type(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object"
+
+
+def _utf8_size(line: str, limit: int) -> int:
+    """The UTF-8 size of ``line`` if it could exceed ``limit`` (a character is 1–4 bytes), else its length (≤ limit)."""
+    return len(line) if 4 * len(line) <= limit else len(line.encode("utf-8", "surrogatepass"))
