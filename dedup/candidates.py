@@ -38,6 +38,8 @@ from dedup.sketch import (
 class CandidateSettings:
     article_threshold: float = 0.5
     sentence_threshold: float = 0.4
+    # a sentence band collision counts when the two whole signatures agree on sentence_threshold of their positions
+    verify_sentence_pairs: bool = True
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
     near_copy_threshold: float = 0.4  # sentence Jaccard of near-copies, for counting a sentence's stories
     tfidf_neighbours: int = 20
@@ -54,22 +56,26 @@ def bands(threshold: float, num_perm: int) -> tuple[int, int]:
     return lsh.b, lsh.r
 
 
-def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0) -> set[Pair]:
+def banded_pairs(
+    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0, verify: bool = False
+) -> set[Pair]:
     """Pairs of distinct owners with two signature rows equal on at least one LSH band.
 
     The same pairs as inserting every row into a datasketch ``MinHashLSH`` and querying each.
     ``cap`` > 0 skips a bucket shared by more than ``cap`` owners (a stock sentence, not reuse).
+    ``verify``: a band collision counts only when the two whole rows agree on at least ``threshold`` of
+    their positions (their estimated Jaccard similarity, datasketch's ``MinHash.jaccard``): LSH at a low
+    threshold lets through many pairs far below it, and each would cost an alignment.
     """
     count, num_perm = rows.shape
     pairs: set[Pair] = set()
     if count < 2:
         return pairs
     band_count, width = bands(threshold, num_perm)
+    if verify:
+        return _verified_banded_pairs(rows, owners, threshold, cap, band_count, width)
     for band in range(band_count):
-        block = np.ascontiguousarray(rows[:, band * width : (band + 1) * width])
-        keys = block.view(np.dtype((np.void, block.dtype.itemsize * width))).ravel()
-        _, bucket = np.unique(keys, return_inverse=True)
-        bucket = bucket.ravel().astype(np.int64)
+        bucket = _band_buckets(rows, band, width)
         sizes = np.bincount(bucket)
         shared = sizes[bucket] > 1
         if not shared.any():
@@ -83,6 +89,59 @@ def banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: in
             if len(group) > 1 and (cap <= 0 or len(group) <= cap):
                 pairs.update(combinations(group.tolist(), 2))
     return pairs
+
+
+def _band_buckets(rows: np.ndarray, band: int, width: int) -> np.ndarray:
+    """For every row, the number of its bucket on ``band`` (rows with an equal band share a number)."""
+    block = np.ascontiguousarray(rows[:, band * width : (band + 1) * width])
+    keys = block.view(np.dtype((np.void, block.dtype.itemsize * width))).ravel()
+    _, bucket = np.unique(keys, return_inverse=True)
+    return bucket.ravel().astype(np.int64)
+
+
+_VERIFY_CHUNK = 1 << 16  # row pairs compared at once (a pair of 64-value rows is 512 bytes)
+
+
+def _verified_banded_pairs(
+    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int, band_count: int, width: int
+) -> set[Pair]:
+    """:func:`banded_pairs` with ``verify``: row pairs of a shared bucket whose rows agree on ``threshold``."""
+    span = int(owners.max()) + 1
+    found: list[np.ndarray] = []
+    for band in range(band_count):
+        bucket = _band_buckets(rows, band, width)
+        if cap > 0:
+            held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
+            bucket = np.where(np.bincount(held, minlength=len(rows))[bucket] > cap, -1, bucket)
+        left, right = bucket_row_pairs(bucket)
+        apart = owners[left] != owners[right]
+        left, right = left[apart], right[apart]
+        for begin in range(0, len(left), _VERIFY_CHUNK):
+            a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
+            near = (rows[a] == rows[b]).mean(axis=1) >= threshold
+            first, second = owners[a[near]], owners[b[near]]
+            found.append(np.minimum(first, second) * span + np.maximum(first, second))
+    if not found:
+        return set()
+    codes = np.unique(np.concatenate(found))
+    return set(zip((codes // span).tolist(), (codes % span).tolist(), strict=True))
+
+
+def bucket_row_pairs(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every pair of rows with the same bucket number (negative: no bucket), as (left, right) row arrays."""
+    order = np.argsort(bucket, kind="stable")
+    order = order[bucket[order] >= 0]
+    ordered = bucket[order]
+    if len(order) < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    sizes = np.diff(np.append(starts, len(order)))
+    within = np.arange(len(order)) - np.repeat(starts, sizes)  # each row's place in its bucket
+    partners = np.repeat(sizes, sizes) - 1 - within  # the rows after it in its bucket
+    left = np.repeat(np.arange(len(order)), partners)
+    right = left + np.arange(len(left)) - np.repeat(np.cumsum(partners) - partners, partners) + 1
+    return order[left], order[right]
 
 
 def sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
@@ -205,9 +264,11 @@ def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, 
     return banded_pairs(article_signatures(articles, sketch), np.arange(len(articles), dtype=np.int64), threshold)
 
 
-def sentence_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:
+def sentence_lsh_pairs(
+    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float, verify: bool = False
+) -> set[Pair]:
     """Pairs of articles that have two similar sentences (by content-stem Jaccard)."""
-    return banded_pairs(*sentence_signatures(articles, sketch), threshold)
+    return banded_pairs(*sentence_signatures(articles, sketch), threshold, verify=verify)
 
 
 def reference_article_lsh_pairs(
@@ -226,9 +287,10 @@ def reference_article_lsh_pairs(
 
 
 def reference_sentence_lsh_pairs(
-    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float
+    articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float, verify: bool = False
 ) -> set[Pair]:
-    """Readable reference for :func:`sentence_lsh_pairs`: datasketch, one signature at a time."""
+    """Readable reference for :func:`sentence_lsh_pairs`: datasketch, one signature at a time (``verify``: a
+    collision counts when ``MinHash.jaccard`` of the two signatures reaches ``threshold``)."""
     lsh = MinHashLSH(threshold=threshold, num_perm=sketch.sentence_num_perm)
     owners: list[int] = []
     signatures = []
@@ -241,7 +303,7 @@ def reference_sentence_lsh_pairs(
     pairs: set[Pair] = set()
     for key, signature in enumerate(signatures):
         for other in lsh.query(signature):
-            if owners[other] != owners[key]:
+            if owners[other] != owners[key] and (not verify or signature.jaccard(signatures[other]) >= threshold):
                 pairs.add(_ordered(owners[key], owners[other]))
     return pairs
 
@@ -334,7 +396,10 @@ def candidate_pairs(
     """The union of the three candidate sources, sorted."""
     pairs = article_lsh_pairs(articles, sketch, settings.article_threshold)
     pairs |= banded_pairs(
-        *sentence_signatures(articles, sketch), settings.sentence_threshold, settings.sentence_bucket_cap
+        *sentence_signatures(articles, sketch),
+        settings.sentence_threshold,
+        settings.sentence_bucket_cap,
+        settings.verify_sentence_pairs,
     )
     pairs |= tfidf_pairs(vectors, settings.tfidf_neighbours, settings.tfidf_threshold)
     return sorted(pairs)

@@ -302,7 +302,11 @@ def cluster(
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
     sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
     found |= banded_pairs(
-        sentence_signature_rows, sentence_owners, candidates.sentence_threshold, candidates.sentence_bucket_cap
+        sentence_signature_rows,
+        sentence_owners,
+        candidates.sentence_threshold,
+        candidates.sentence_bucket_cap,
+        candidates.verify_sentence_pairs,
     )
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence

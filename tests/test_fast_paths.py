@@ -16,6 +16,7 @@ from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cos
 from dedup.candidates import (
     article_lsh_pairs,
     banded_pairs,
+    bucket_row_pairs,
     reference_article_lsh_pairs,
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
@@ -62,6 +63,28 @@ def test_banded_pairs_equal_datasketch_lsh(rows, threshold):
         if owners[o] != owners[k]
     }
     assert banded_pairs(sigs, owners, threshold) == expected
+    verified = {
+        (min(owners[k], owners[o]), max(owners[k], owners[o]))
+        for k, sketch in enumerate(sketches)
+        for o in lsh.query(sketch)
+        if owners[o] != owners[k] and sketch.jaccard(sketches[o]) >= threshold
+    }
+    assert banded_pairs(sigs, owners, threshold, verify=True) == verified
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-1, 6), max_size=40))
+def test_bucket_row_pairs_are_every_pair_of_a_bucket(buckets):
+    bucket = np.array(buckets, dtype=np.int64)
+    left, right = bucket_row_pairs(bucket)
+    found = [frozenset(pair) for pair in zip(left.tolist(), right.tolist(), strict=True)]
+    expected = {
+        frozenset((i, j))
+        for i in range(len(buckets))
+        for j in range(i + 1, len(buckets))
+        if 0 <= buckets[i] == buckets[j]
+    }
+    assert len(found) == len(expected) and set(found) == expected  # each pair once
 
 
 def _articles() -> list:
@@ -85,6 +108,9 @@ def test_candidate_pairs_equal_reference():
     sketch = SketchSettings()
     assert article_lsh_pairs(cleaned, sketch, 0.5) == reference_article_lsh_pairs(cleaned, sketch, 0.5)
     assert sentence_lsh_pairs(cleaned, sketch, 0.4) == reference_sentence_lsh_pairs(cleaned, sketch, 0.4)
+    verified = sentence_lsh_pairs(cleaned, sketch, 0.4, verify=True)
+    assert verified == reference_sentence_lsh_pairs(cleaned, sketch, 0.4, verify=True)
+    assert {(0, 1), (3, 4)} <= verified  # the near-copied sentences still pair their articles
 
 
 def test_tfidf_neighbours_equal_the_dense_reference(seed_texts):
@@ -150,6 +176,8 @@ def test_bucket_cap_skips_only_crowded_buckets():
     owners = np.array([0, 1, 2, 3, 4, 5], dtype=np.int64)
     assert banded_pairs(rows, owners, 0.5) == {(a, b) for a in range(4) for b in range(a + 1, 4)} | {(4, 5)}
     assert banded_pairs(rows, owners, 0.5, cap=3) == {(4, 5)}
+    assert banded_pairs(rows, owners, 0.5, cap=3, verify=True) == {(4, 5)}
+    assert banded_pairs(rows, owners, 0.5, cap=4, verify=True) == banded_pairs(rows, owners, 0.5, cap=4)
 
 
 def test_credit_lines_without_a_case_sensitive_name_still_found():
