@@ -488,6 +488,7 @@ def align_sides(
         for position in range(t_first, t_end):
             tile_at[position] = (s_first, s_end, t_first, t_end)
         passages.append(token_passage(source, target, (s_first, s_end), (t_first, t_end), "verbatim", 1.0))
+    in_tiles = covered_target.copy() if settings.word_alignment else None  # the rewrite pieces mark theirs too
     for source_index, target_index, similarity in pairs:
         shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
         passages.extend(
@@ -496,7 +497,8 @@ def align_sides(
             )
         )
     if settings.word_alignment and cosine is not None and cosine.size:
-        passages = _overlay_words(passages, _word_runs(source, target, cosine, settings), source, target)
+        runs = _word_runs(source, target, cosine, settings, in_tiles)
+        passages = _overlay_words(passages, runs, source, target)
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
 
 
@@ -544,7 +546,11 @@ WordRun = tuple[int, int, int, int, str]  # target tokens [from, to), source tok
 
 
 def _word_runs(
-    source: CleanArticle, target: CleanArticle, cosine: np.ndarray, settings: AlignSettings
+    source: CleanArticle,
+    target: CleanArticle,
+    cosine: np.ndarray,
+    settings: AlignSettings,
+    verbatim: np.ndarray | None = None,
 ) -> list[WordRun]:
     """Word-level reuse inside target units, from a monotone alignment against their nearest source text.
 
@@ -556,9 +562,13 @@ def _word_runs(
     the rest are dropped. Between the first and last match, matched words are ``verbatim`` and the others
     ``rewrite`` (METER's convention: a long newspaper sentence merging several wire facts keeps their words
     and rewords the rest; the sentence cosine is too low to pair it).
+    ``verbatim`` (per target token): tokens in verbatim tiles; a unit made of them only is skipped, as no word
+    run could change it (a verbatim passage always stays, and a unit's word runs stay inside it).
     """
     runs: list[WordRun] = []
     for j, unit in enumerate(target.sentences):
+        if verbatim is not None and verbatim[unit.first : unit.last].all():
+            continue
         content = [k for k in range(unit.first, unit.last) if target.stems[k]]
         if not content or not cosine.shape[1]:
             continue
