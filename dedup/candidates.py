@@ -40,6 +40,8 @@ class CandidateSettings:
     sentence_threshold: float = 0.4
     # a sentence band collision counts when the two whole signatures agree on sentence_threshold of their positions
     verify_sentence_pairs: bool = True
+    # a stock sentence (near-copies in score.stock_min_stories separate stories) is no evidence: it pairs no articles
+    skip_stock_sentences: bool = True
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
     near_copy_threshold: float = 0.4  # sentence Jaccard of near-copies, for counting a sentence's stories
     tfidf_neighbours: int = 20
@@ -203,6 +205,18 @@ def sentence_stories(
         result.append(counts[position : position + len(article.sentences)].tolist())
         position += len(article.sentences)
     return result
+
+
+def stock_rows(articles: Sequence[CleanArticle], min_stems: int, at_least: int) -> np.ndarray:
+    """For every row of ``sentence_signatures(articles, ...)``, whether its unit is a stock sentence: near-copies
+    in at least ``at_least`` separate stories (``CleanArticle.sentence_stories``, set by the pipeline)."""
+    stock: list[bool] = []
+    for article in articles:
+        stories = article.sentence_stories or []
+        for number, stems in enumerate(unit_stem_sets(article)):
+            if len(stems) >= min_stems:
+                stock.append(number < len(stories) and stories[number] >= at_least)
+    return np.array(stock, dtype=bool)
 
 
 STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3

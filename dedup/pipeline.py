@@ -33,6 +33,7 @@ from dedup.candidates import (
     banded_pairs,
     sentence_signatures,
     sentence_stories,
+    stock_rows,
     tfidf_block_pairs,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
@@ -301,13 +302,7 @@ def cluster(
     )
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
     sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
-    found |= banded_pairs(
-        sentence_signature_rows,
-        sentence_owners,
-        candidates.sentence_threshold,
-        candidates.sentence_bucket_cap,
-        candidates.verify_sentence_pairs,
-    )
+    evidence = np.ones(len(sentence_owners), dtype=bool)
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
         lists = sentence_stories(
@@ -319,6 +314,15 @@ def cluster(
         )
         for article, values in zip(cleaned, lists, strict=True):
             article.sentence_stories = values
+        if candidates.skip_stock_sentences:
+            evidence = ~stock_rows(cleaned, settings.sketch.min_sentence_stems, settings.score.stock_min_stories)
+    found |= banded_pairs(
+        sentence_signature_rows[evidence],
+        sentence_owners[evidence],
+        candidates.sentence_threshold,
+        candidates.sentence_bucket_cap,
+        candidates.verify_sentence_pairs,
+    )
     del sentence_signature_rows, sentence_owners
     del parts  # the batches' counts and signatures are no longer needed
     chunk = 2048

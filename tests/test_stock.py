@@ -76,7 +76,11 @@ def test_stock_sentences_in_separate_stories_relate_nothing() -> None:
     result = cluster(_filler_articles(), workers=1)
     assert all(v.relation == "unrelated" for v in result.pairs), _relations(result)
     assert not result.clusters
-    shown = [v for v in result.pairs if v.passages]
+    # a stock sentence makes no candidate pair; a pair that is a candidate anyway shows its stock passages
+    paired = cluster(_filler_articles(), workers=1, skip_stock_sentences=False)
+    assert len(result.pairs) < len(paired.pairs)
+    assert all(v.relation == "unrelated" for v in paired.pairs) and not paired.clusters
+    shown = [v for v in paired.pairs if v.passages]
     assert shown and all(v.evidence.get("stock_passages", 0) > 0 for v in shown)  # kept for display
 
 
