@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -175,7 +176,7 @@ def tfidf_batch(
 
 
 class _StageClock:
-    """Logs (debug) the wall seconds of each stage since the previous call."""
+    """Logs (debug) the wall seconds of each stage since the previous call, and the memory held then."""
 
     def __init__(self, articles: int) -> None:
         self.articles = articles
@@ -183,8 +184,18 @@ class _StageClock:
 
     def __call__(self, name: str) -> None:
         now = time.perf_counter()
-        log.debug("stage %s: %.2fs (%d articles)", name, now - self.last, self.articles)
+        log.debug("stage %s: %.2fs (%d articles)%s", name, now - self.last, self.articles, _resident())
         self.last = now
+
+
+def _resident() -> str:
+    """This process's resident memory, where the system tells it (Linux ``/proc``), for the stage log."""
+    try:
+        with open("/proc/self/statm", encoding="ascii") as handle:
+            pages = int(handle.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return ""
+    return f", RSS {pages * os.sysconf('SC_PAGE_SIZE') / 1e9:.2f} GB"
 
 
 class PreparedArticles:
