@@ -34,6 +34,7 @@ import contextlib
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import tempfile
@@ -208,7 +209,7 @@ def _pss(pid: int) -> int:
 
 
 def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """Run ``command``; wall seconds, peak memory of the whole process tree (sampled), exit code, stderr tail.
+    """Run ``command``; wall and CPU seconds, peak memory of the whole process tree (sampled), exit code, stderr tail.
 
     ``peak_rss_gb`` adds the resident sizes of the processes: forked workers count every page they share
     with the parent again (a fork pool of two shows about three times the parent's heap);
@@ -217,6 +218,7 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
     import psutil
 
     started = time.perf_counter()
+    used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
     peak = peak_pss = 0
     stop = threading.Event()
@@ -254,8 +256,11 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
         code = "timeout"
     stop.set()
     sampler.join()
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)  # the child and every worker it waited for
     return {
         "seconds": round(time.perf_counter() - started, 2),
+        # CPU seconds (user + system) of the process tree: fairer than wall seconds on a shared machine
+        "cpu_seconds": round(used.ru_utime + used.ru_stime - used_before.ru_utime - used_before.ru_stime, 2),
         "peak_rss_gb": round(peak / 1e9, 3),
         "peak_pss_gb": round(peak_pss / 1e9, 3),
         "exit": code,
@@ -381,20 +386,22 @@ def _derived_f1(quality: dict[str, Any]) -> str:
 
 def render(rows: list[dict[str, Any]]) -> str:
     header = (
-        f"{'size':>8} {'tool':<13} {'seconds':>8} {'art/s':>8} {'peak GB':>7} {'PSS GB':>6} {'×dedup':>7} "
+        f"{'size':>8} {'tool':<13} {'seconds':>8} {'CPU s':>7} {'art/s':>8} {'peak GB':>7} {'PSS GB':>6} {'×dedup':>7} "
         f"{'F1 all':>6} {'F1 copy':>7} {'F1 rewr':>7} {'ARI':>6} {'origin':>6} {'F1 der: all copy rewr':>21}  note"
     )
     lines = [header, "-" * len(header)]
     for row in rows:
         if row.get("skipped"):
             lines.append(
-                f"{row['size']:>8} {row['tool']:<13} {'—':>8} {'—':>8} {'—':>7} {'—':>6} {'—':>7}  {row['skipped']}"
+                f"{row['size']:>8} {row['tool']:<13} {'—':>8} {'—':>7} {'—':>8} {'—':>7} {'—':>6} {'—':>7}  "
+                f"{row['skipped']}"
             )
             continue
         q = row.get("quality", {})
         ratio = row.get("dedup_speedup")
         lines.append(
-            f"{row['size']:>8} {row['tool']:<13} {row['seconds']:>8.1f} {row['articles_per_second']:>8.0f} "
+            f"{row['size']:>8} {row['tool']:<13} {row['seconds']:>8.1f} {row.get('cpu_seconds', 0):>7.1f} "
+            f"{row['articles_per_second']:>8.0f} "
             f"{row['peak_rss_gb']:>7.2f} {row.get('peak_pss_gb', 0):>6.2f} "
             f"{'' if ratio is None else f'{ratio:.1f}×':>7} "
             f"{q.get('all', {}).get('f1', 0):>6.3f} {q.get('copies', {}).get('f1', 0):>7.3f} "
