@@ -44,7 +44,7 @@ from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
-from dedup.similarity import article_vectors, sentence_counts, sentence_vectors
+from dedup.similarity import article_vectors, sentence_counts, sentence_matrix
 from dedup.sketch import SCHEME, SketchSettings
 
 log = logging.getLogger(__name__)
@@ -147,7 +147,7 @@ class CleanBatch:
     """What the per-article stages give for a batch: cleaned articles, sentence n-gram counts, signatures."""
 
     cleaned: list[CleanArticle]
-    counts: sparse.csr_matrix
+    counts: sparse.csr_matrix | None  # handed over (set to None) once the corpus's sentence rows are made
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
@@ -199,17 +199,23 @@ def _resident() -> str:
 
 
 class PreparedArticles:
-    """Articles prepared for alignment on first use, in whichever process uses them (workers share the work)."""
+    """Articles prepared for alignment on first use, in whichever process uses them (workers share the work).
 
-    def __init__(self, cleaned: list[CleanArticle], vectors: list[sparse.csr_matrix]) -> None:
+    ``vectors``: every article's sentence rows in one matrix, article ``k``'s from ``bounds[k]`` to
+    ``bounds[k + 1]`` (sliced when the article is first prepared).
+    """
+
+    def __init__(self, cleaned: list[CleanArticle], vectors: sparse.csr_matrix, bounds: np.ndarray) -> None:
         self.cleaned = cleaned
         self.vectors = vectors
+        self.bounds = bounds
         self.sides: list[Side | None] = [None] * len(cleaned)
 
     def __getitem__(self, index: int) -> Side:
         side = self.sides[index]
         if side is None:
-            side = self.sides[index] = prepare(self.cleaned[index], self.vectors[index])
+            rows = self.vectors[self.bounds[index] : self.bounds[index + 1]]
+            side = self.sides[index] = prepare(self.cleaned[index], rows)
         return side
 
 
@@ -302,7 +308,10 @@ def cluster(
     )
     cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
     stage("clean and sketch")
-    sentence_rows = sentence_vectors(cleaned, sparse.vstack([part.counts for part in parts], format="csr"))
+    pieces = [part.counts for part in parts]
+    for part in parts:
+        part.counts = None  # held by ``pieces`` alone, which sentence_matrix empties once it has stacked them
+    sentence_rows, sentence_bounds = sentence_matrix(cleaned, pieces)
     firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
     candidates = settings.candidates
     stage("sentence vectors")
@@ -354,7 +363,7 @@ def cluster(
     stage("TF-IDF neighbours")
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
-    sides = PreparedArticles(cleaned, sentence_rows)
+    sides = PreparedArticles(cleaned, sentence_rows, sentence_bounds)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
     verdicts: list[PairVerdict] = run_batches(

@@ -99,13 +99,30 @@ def sentence_vectors(
 
     ``counts``: :func:`sentence_counts` of ``articles`` when already computed.
     """
+    weighted, bounds = sentence_matrix(articles, counts)
+    return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(articles))]
+
+
+def sentence_matrix(
+    articles: Sequence[CleanArticle], counts: sparse.csr_matrix | list[sparse.csr_matrix] | None = None
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The rows of :func:`sentence_vectors` in one matrix, and each article's first row (``bounds[k]`` to
+    ``bounds[k + 1]``): one set of arrays for a whole corpus instead of a matrix per article.
+
+    ``counts``: :func:`sentence_counts` of ``articles``, or of consecutive parts of them as a list, which is
+    emptied once stacked (so the parts' memory goes before the weights are made).
+    """
+    bounds = np.cumsum([0] + [len(article.sentences) for article in articles])
+    if isinstance(counts, list):
+        pieces = counts
+        counts = sparse.vstack(pieces, format="csr") if pieces else None
+        pieces.clear()
     counts = sentence_counts(articles) if counts is None else counts
     if counts.shape[0] == 0:
-        return [sparse.csr_matrix((0, 2**20)) for _ in articles]
+        return sparse.csr_matrix((0, N_FEATURES)), bounds
     weighted = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
-    weighted = normalize(weighted, copy=False)
-    bounds = np.cumsum([0] + [len(article.sentences) for article in articles])
-    return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(articles))]
+    del counts
+    return normalize(weighted, copy=False), bounds
 
 
 def article_vectors(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
