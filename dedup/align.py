@@ -63,6 +63,8 @@ class AlignSettings:
     word_min_matches: int = 3
     word_min_share: float = 0.3
     word_edge: int = 10  # unmatched words at a word-aligned unit's edges that are still rewrite
+    detail_kept_words: bool = True  # the detailed pass marks content words a rewrite kept from its source verbatim
+    kept_words: bool = False  # set by detail_settings: see _kept_words
 
 
 @dataclass(slots=True, frozen=True)
@@ -415,6 +417,7 @@ def detail_settings(settings: AlignSettings) -> AlignSettings | None:
         sentence_threshold=min(settings.sentence_threshold, settings.detail_sentence_threshold),
         context_threshold=min(settings.context_threshold, settings.detail_context_threshold),
         word_alignment=settings.detail_word_alignment,
+        kept_words=settings.detail_kept_words,
     )
 
 
@@ -497,6 +500,8 @@ def align_sides(
         )
     if settings.word_alignment and cosine is not None and cosine.size:
         passages = _overlay_words(passages, _word_runs(source, target, cosine, settings), source, target)
+    if settings.kept_words:
+        passages = _kept_words(passages, source_side, target_side)
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
 
 
@@ -707,6 +712,45 @@ def _overlay_words(
                 )
             )
     return kept + added
+
+
+def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -> list[Passage]:
+    """``passages`` with every content word of a rewrite passage that occurs in its source units made verbatim.
+
+    METER's annotators mark the words a rewritten sentence kept from the wire sentence it rewrites as verbatim,
+    in whatever order it kept them ("who unfortunately" for "unfortunately who", a place name moved to the
+    front); only the reworded words are rewrite. The source units are those the passage's source span touches
+    (the sentence it was aligned with); stopwords stay rewrite unless a copied run already took them (a lone
+    "the" or "and" is in every sentence). A kept word's source span is its first occurrence in those units.
+    """
+    source, target = source_side.article, target_side.article
+    starts, source_starts = target.tokens.starts, source.tokens.starts
+    result: list[Passage] = []
+    for passage in passages:
+        if passage.kind != "rewrite":
+            result.append(passage)
+            continue
+        first = bisect.bisect_left(source_starts, passage.source_span[0])
+        last = max(first + 1, bisect.bisect_left(source_starts, passage.source_span[1]))
+        units = sorted({source_side.sentence_of[k] for k in range(first, min(last, len(source_starts)))} - {-1})
+        occurs: dict[str, int] = {}
+        for unit in units:
+            for k in range(source.sentences[unit].first, source.sentences[unit].last):
+                if source.stems[k]:
+                    occurs.setdefault(source.tokens.words[k], k)
+        t_first = bisect.bisect_left(starts, passage.target_span[0])
+        t_last = bisect.bisect_left(starts, passage.target_span[1])
+        kept = [k for k in range(t_first, t_last) if target.stems[k] and target.tokens.words[k] in occurs]
+        if not kept:
+            result.append(passage)
+            continue
+        for k in kept:  # one passage a word: words next to each other on both sides are merged later
+            at = occurs[target.tokens.words[k]]
+            result.append(token_passage(source, target, (at, at + 1), (k, k + 1), "verbatim", 1.0))
+        taken = set(kept)
+        for piece in _contiguous([k for k in range(t_first, t_last) if k not in taken]):
+            result.append(dataclasses.replace(passage, target_span=(starts[piece[0]], target.tokens.ends[piece[-1]])))
+    return result
 
 
 def _contiguous(positions: list[int]) -> list[list[int]]:

@@ -121,12 +121,42 @@ def test_word_alignment_labels_a_merged_sentence_word_by_word():
         kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
         return kinds[0] if kinds else "new"
 
-    without = _detailed(source, target, detail_word_alignment=False)
+    without = _detailed(source, target, detail_word_alignment=False, detail_kept_words=False)
     found = _detailed(source, target)
     # a word kept inside a reworded stretch: rewrite with the sentence-level labelling, verbatim word by word
     assert kind_at(without, "heroin") == "rewrite" and kind_at(found, "heroin") == "verbatim"
     assert kind_at(found, "Wollaton") == "verbatim" and kind_at(found, "lieutenants") == "rewrite"
     assert kind_at(found, "Neighbours") == "new"  # the new sentence stays new
+    spans = sorted(p.target_span for p in found)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
+    for p in found:  # every verbatim passage is the same words on both sides
+        if p.kind == "verbatim":
+            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+
+
+def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
+    # a wire sentence reworded with its facts moved around: the words it kept are verbatim (METER's annotators
+    # mark them so, in whatever order), the reworded ones and its stopwords rewrite, a new sentence new
+    source = (
+        "A harbour pilot who slipped from a rusty ladder at Dover was awarded 40,000 pounds by the High Court "
+        "today. The judge said the port authority had ignored warnings."
+    )
+    target = (
+        "Dover's harbour pilot has won 40,000 pounds in damages from the High Court after a fall from a rusty "
+        "ladder. Fishermen said the quay was busy."
+    )
+
+    def kind_at(passages, word: str) -> str:
+        begin = target.index(word)
+        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
+        return kinds[0] if kinds else "new"
+
+    without = _detailed(source, target, detail_kept_words=False)
+    found = _detailed(source, target)
+    assert kind_at(without, "Dover") == "rewrite" and kind_at(found, "Dover") == "verbatim"  # moved, still kept
+    assert kind_at(found, "damages") == "rewrite" and kind_at(found, "won") == "rewrite"  # reworded
+    assert kind_at(found, "from the") == "rewrite"  # a stopword alone is no evidence of keeping
+    assert kind_at(found, "Fishermen") == "new" and kind_at(found, "quay") == "new"  # the new sentence stays new
     spans = sorted(p.target_span for p in found)
     assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
     for p in found:  # every verbatim passage is the same words on both sides
