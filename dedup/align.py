@@ -561,41 +561,99 @@ def _word_runs(
     the rest are dropped. Between the first and last match, matched words are ``verbatim`` and the others
     ``rewrite`` (METER's convention: a long newspaper sentence merging several wire facts keeps their words
     and rewords the rest; the sentence cosine is too low to pair it).
+
+    Many to one: a stretch of more than ``word_edge`` words left before the first or after the last match is
+    aligned once more on its own (with the same thresholds over its own content stems), against the windows
+    around the two source units sharing most of its stems, and the unit's share counts the matches of all its
+    parts: a sentence that merges two wire sentences from different places in the wire text matches one of
+    them in one part and the other in the other, and neither alone reaches the share of the whole.
     """
     runs: list[WordRun] = []
     for j, unit in enumerate(target.sentences):
-        content = [k for k in range(unit.first, unit.last) if target.stems[k]]
-        if not content or not cosine.shape[1]:
+        if not cosine.shape[1]:
+            break
+        nearest = [
+            i for i in np.argsort(-cosine[j], kind="stable")[:2].tolist() if cosine[j, i] >= settings.word_min_cosine
+        ]
+        whole = (unit.first, unit.last)
+        needed = _needed(target, whole, settings)
+        first = _stretch_alignment(source, target, whole, nearest, settings.word_min_matches, settings)
+        if first is None:
             continue
-        needed = max(settings.word_min_matches, settings.word_min_share * len(content))
-        unit_stems = [target.stems[k] for k in content]
-        counts = Counter(unit_stems)
-        best: list[tuple[int, int]] = []
-        best_window: list[int] = []
-        for i in np.argsort(-cosine[j], kind="stable")[:2].tolist():
-            if cosine[j, i] < settings.word_min_cosine:
-                continue
-            last = min(len(source.sentences) - 1, i + 1)
-            window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
-            stems = [y for y, k in enumerate(window) if source.stems[k]]
-            window_stems = [source.stems[window[y]] for y in stems]
-            if sum((counts & Counter(window_stems)).values()) < needed:
-                continue  # an exact bound: the common subsequence is no longer than the common multiset
-            found = monotone_matches(unit_stems, window_stems)
-            if len(found) > len(best):
-                best, best_window = [(content[x], stems[y]) for x, y in found], window
-        if len(best) < needed:
+        parts = [(whole, *first)]
+        for stretch in ((unit.first, first[0][0][0]), (first[0][-1][0] + 1, unit.last)):
+            if stretch[1] - stretch[0] > settings.word_edge:
+                found = _stretch_alignment(
+                    source,
+                    target,
+                    stretch,
+                    _most_shared(source, target, stretch),
+                    _needed(target, stretch, settings),
+                    settings,
+                )
+                if found is not None:
+                    parts.append((stretch, *found))
+        if sum(count for _, _, _, count in parts) < needed:
             continue
-        while len(best) > 2 and best[1][0] - best[0][0] > settings.max_edge_gap:
-            best.pop(0)
-        while len(best) > 2 and best[-1][0] - best[-2][0] > settings.max_edge_gap:
-            best.pop()
-        if len(best) < settings.word_min_matches:
-            continue
-        runs.extend(_edge_run(target, best_window, best[0], unit.first, settings.word_edge, before=True))
-        runs.extend(_label_words(source, target, best, best_window))
-        runs.extend(_edge_run(target, best_window, best[-1], unit.last, settings.word_edge, before=False))
+        for stretch, matches, window, _ in parts:
+            runs.extend(_edge_run(target, window, matches[0], stretch[0], settings.word_edge, before=True))
+            runs.extend(_label_words(source, target, matches, window))
+            runs.extend(_edge_run(target, window, matches[-1], stretch[1], settings.word_edge, before=False))
     return runs
+
+
+def _needed(target: CleanArticle, stretch: tuple[int, int], settings: AlignSettings) -> float:
+    """How many stem matches a word alignment of the target tokens ``stretch`` needs."""
+    content = sum(1 for stem in target.stems[stretch[0] : stretch[1]] if stem)
+    return max(settings.word_min_matches, settings.word_min_share * content)
+
+
+def _most_shared(source: CleanArticle, target: CleanArticle, stretch: tuple[int, int], count: int = 2) -> list[int]:
+    """The ``count`` source units sharing most content stems with the target tokens ``stretch`` (ties: first)."""
+    wanted = {stem for stem in target.stems[stretch[0] : stretch[1]] if stem}
+    if not wanted:
+        return []
+    shared = [len(wanted.intersection(source.stems[part.first : part.last])) for part in source.sentences]
+    return sorted((i for i, n in enumerate(shared) if n), key=lambda i: (-shared[i], i))[:count]
+
+
+def _stretch_alignment(
+    source: CleanArticle,
+    target: CleanArticle,
+    stretch: tuple[int, int],
+    nearest: list[int],
+    needed: float,
+    settings: AlignSettings,
+) -> tuple[list[tuple[int, int]], list[int], int] | None:
+    """The stem matches ``(target token, window position)`` of the target tokens ``stretch`` in the best window
+    around the ``nearest`` source units, and that window (see :func:`_word_runs`), or None below ``needed``."""
+    content = [k for k in range(*stretch) if target.stems[k]]
+    if not content:
+        return None
+    unit_stems = [target.stems[k] for k in content]
+    counts = Counter(unit_stems)
+    best: list[tuple[int, int]] = []
+    best_window: list[int] = []
+    for i in nearest:
+        last = min(len(source.sentences) - 1, i + 1)
+        window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
+        stems = [y for y, k in enumerate(window) if source.stems[k]]
+        window_stems = [source.stems[window[y]] for y in stems]
+        if sum((counts & Counter(window_stems)).values()) < needed:
+            continue  # an exact bound: the common subsequence is no longer than the common multiset
+        found = monotone_matches(unit_stems, window_stems)
+        if len(found) > len(best):
+            best, best_window = [(content[x], stems[y]) for x, y in found], window
+    if len(best) < needed:
+        return None
+    count = len(best)
+    while len(best) > 2 and best[1][0] - best[0][0] > settings.max_edge_gap:
+        best.pop(0)
+    while len(best) > 2 and best[-1][0] - best[-2][0] > settings.max_edge_gap:
+        best.pop()
+    if len(best) < settings.word_min_matches:
+        return None
+    return best, best_window, count
 
 
 def _edge_run(

@@ -162,3 +162,34 @@ def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
     for p in found:  # every verbatim passage is the same words on both sides
         if p.kind == "verbatim":
             assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+
+
+def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part():
+    # the paper's lead merges the wire's first and last sentences (three sentences apart, out of reach of one
+    # window): the second part is found on its own, the first part's words alone are too few for the whole
+    source = (
+        "A pub landlord who served drinks after hours was fined 2,000 pounds by magistrates in Leeds today. "
+        "The court heard that police found 40 customers in the bar at two in the morning. "
+        "His solicitor said the landlord had been celebrating his daughter's wedding. "
+        "Officers said the pub had been warned twice before. "
+        "The city council will now review the licence of the pub at a hearing next month, a spokesman confirmed."
+    )
+    target = (
+        "Magistrates in Leeds fined a pub landlord 2,000 pounds for serving drinks after hours before the "
+        "council reconsiders the licence for his pub when it meets next month. "
+        "Regulars said the village would miss the pub."
+    )
+
+    def kind_at(passages, word: str) -> str:
+        begin = target.index(word)
+        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
+        return kinds[0] if kinds else "new"
+
+    found = _detailed(source, target)
+    assert kind_at(found, "council") == "verbatim" and kind_at(found, "licence") == "verbatim"
+    assert kind_at(found, "reconsiders") == "rewrite" and kind_at(found, "when it meets") == "rewrite"
+    council = next(p for p in found if p.target_span[0] == target.index("council"))
+    assert source[slice(*council.source_span)] == "council"  # from the wire's last sentence
+    assert kind_at(found, "Regulars") == "new" and kind_at(found, "village") == "new"  # the new sentence stays new
+    spans = sorted(p.target_span for p in found)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
