@@ -692,6 +692,8 @@ def _label_words(
     another match); matched words form verbatim
     runs (consecutive on both sides), the rest rewrite runs against the source tokens between the
     neighbouring matches (only the part in one stretch of evidence: a span never crosses a boilerplate line).
+    A stem match in another form ("served" / "serving", "review" / "reviews") is a rewrite of its source word,
+    as METER's annotators mark it: verbatim is the same word.
     """
     matched = dict(anchors)
     words, source_words = target.tokens.words, source.tokens.words
@@ -706,7 +708,14 @@ def _label_words(
     runs: list[WordRun] = []
     after = anchors[0][1] + 1  # window position after the last matched word
     for k in range(anchors[0][0], anchors[-1][0] + 1):
-        if k in matched:
+        if k in matched and words[k] != source_words[window[matched[k]]]:  # the stem kept, the word changed
+            if runs and runs[-1][4] == "rewrite" and runs[-1][1] == k:
+                runs[-1] = (runs[-1][0], k + 1, *runs[-1][2:])
+            else:
+                s = window[matched[k]]
+                runs.append((k, k + 1, s, s + 1, "rewrite"))
+            after = matched[k] + 1
+        elif k in matched:
             s = window[matched[k]]
             if runs and runs[-1][4] == "verbatim" and runs[-1][1] == k and runs[-1][3] == s:
                 runs[-1] = (runs[-1][0], k + 1, runs[-1][2], s + 1, "verbatim")

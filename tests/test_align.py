@@ -191,5 +191,9 @@ def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part()
     council = next(p for p in found if p.target_span[0] == target.index("council"))
     assert source[slice(*council.source_span)] == "council"  # from the wire's last sentence
     assert kind_at(found, "Regulars") == "new" and kind_at(found, "village") == "new"  # the new sentence stays new
+    assert kind_at(found, "serving") == "rewrite"  # the wire's "served": the stem kept, the word reworded
     spans = sorted(p.target_span for p in found)
     assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
+    for p in found:  # every verbatim passage is the same words on both sides
+        if p.kind == "verbatim":
+            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
