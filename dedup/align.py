@@ -788,10 +788,16 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
     in whatever order it kept them ("who unfortunately" for "unfortunately who", a place name moved to the
     front); only the reworded words are rewrite. The source units are those the passage's source span touches
     (the sentence it was aligned with); stopwords stay rewrite unless a copied run already took them (a lone
-    "the" or "and" is in every sentence). A kept word's source span is its first occurrence in those units.
+    "the" or "and" is in every sentence). Names and figures (a capitalised or digit token on both sides) are
+    kept wherever the source has them: a rewrite moves a name from the wire's lead into its third sentence.
+    A kept word's source span is its first occurrence in those units (for a name, in the source).
     """
     source, target = source_side.article, target_side.article
     starts, source_starts = target.tokens.starts, source.tokens.starts
+    names: dict[str, int] = {}
+    for k in source_side.positions:
+        if source.stems[k] and _named(source, k):
+            names.setdefault(source.tokens.words[k], k)
     result: list[Passage] = []
     for passage in passages:
         if passage.kind != "rewrite":
@@ -807,17 +813,28 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
                     occurs.setdefault(source.tokens.words[k], k)
         t_first = bisect.bisect_left(starts, passage.target_span[0])
         t_last = bisect.bisect_left(starts, passage.target_span[1])
-        kept = [k for k in range(t_first, t_last) if target.stems[k] and target.tokens.words[k] in occurs]
+        kept = [
+            k
+            for k in range(t_first, t_last)
+            if target.stems[k]
+            and (target.tokens.words[k] in occurs or (target.tokens.words[k] in names and _named(target, k)))
+        ]
         if not kept:
             result.append(passage)
             continue
         for k in kept:  # one passage a word: words next to each other on both sides are merged later
-            at = occurs[target.tokens.words[k]]
+            word = target.tokens.words[k]
+            at = occurs.get(word, names.get(word, -1))
             result.append(token_passage(source, target, (at, at + 1), (k, k + 1), "verbatim", 1.0))
         taken = set(kept)
         for piece in _contiguous([k for k in range(t_first, t_last) if k not in taken]):
             result.append(dataclasses.replace(passage, target_span=(starts[piece[0]], target.tokens.ends[piece[-1]])))
     return result
+
+
+def _named(article: CleanArticle, token: int) -> bool:
+    """The token is written with a capital or is a figure: a name or a number (a fact a rewrite keeps)."""
+    return article.text[article.tokens.starts[token]].isupper() or article.tokens.words[token].isdigit()
 
 
 def _contiguous(positions: list[int]) -> list[list[int]]:

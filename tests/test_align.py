@@ -139,11 +139,12 @@ def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
     # mark them so, in whatever order), the reworded ones and its stopwords rewrite, a new sentence new
     source = (
         "A harbour pilot who slipped from a rusty ladder at Dover was awarded 40,000 pounds by the High Court "
-        "today. The judge said the port authority had ignored warnings."
+        "today. The port had been warned about the ladder in 1997. Inspectors later found rust on every rung. "
+        "Mr Justice Hale said the port authority had ignored warnings."
     )
     target = (
-        "Dover's harbour pilot has won 40,000 pounds in damages from the High Court after a fall from a rusty "
-        "ladder. Fishermen said the quay was busy."
+        "Dover's harbour pilot has won 40,000 pounds in damages from the High Court as Hale blamed the port for a "
+        "fall from a rusty ladder. Fishermen said the quay was busy."
     )
 
     def kind_at(passages, word: str) -> str:
@@ -157,6 +158,10 @@ def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
     assert kind_at(found, "damages") == "rewrite" and kind_at(found, "won") == "rewrite"  # reworded
     assert kind_at(found, "from the") == "rewrite"  # a stopword alone is no evidence of keeping
     assert kind_at(found, "Fishermen") == "new" and kind_at(found, "quay") == "new"  # the new sentence stays new
+    # a name is kept wherever the wire has it: here from its last sentence, three sentences from the aligned one
+    assert kind_at(without, "Hale") == "rewrite" and kind_at(found, "Hale") == "verbatim"
+    hale = next(p for p in found if p.target_span[0] == target.index("Hale"))
+    assert hale.source_span[0] == source.index("Hale")
     spans = sorted(p.target_span for p in found)
     assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
     for p in found:  # every verbatim passage is the same words on both sides
