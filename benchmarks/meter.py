@@ -273,6 +273,35 @@ def score_spans(
     }
 
 
+def halves(gold: list[dict[str, Any]]) -> dict[str, set[str]]:
+    """Stories split by their position in name order: odd (1st, 3rd, ...) and even."""
+    stories = sorted({row["story"] for row in gold})
+    return {"odd": set(stories[0::2]), "even": set(stories[1::2])}
+
+
+def score_halves(
+    gold: list[dict[str, Any]], texts: dict[str, tuple[str, Path]], pa_ids: Sequence[str], prediction: Prediction
+) -> dict[str, Any]:
+    """The headline figures on the odd and on the even stories: a setting chosen on one half is checked on the
+    other, and a gain on the whole split that one half does not share is likely a fluke."""
+    result = {}
+    for part, stories in halves(gold).items():
+        subset = [row for row in gold if row["story"] in stories]
+        spans = score_spans(subset, texts, prediction)
+        result[part] = {
+            "n_stories": len(stories),
+            "binary_macro_f1": score_binary(subset, prediction)["macro"]["f1"],
+            "three_class_macro_f1": score_three(subset, prediction)["macro"]["f1"],
+            "origin_p_at_1": score_origin(subset, prediction)["p_at_1"],
+            "adjusted_rand": score_clustering(subset, [i for i in pa_ids if story_of(i) in stories], prediction)[
+                "adjusted_rand"
+            ],
+            "spans_macro_f1": spans["macro"]["f1"],
+            "spans_f1": {kind: spans["per_kind"][kind]["f1"] for kind in KINDS},
+        }
+    return result
+
+
 def confusion_examples(gold: list[dict[str, Any]], prediction: Prediction, limit: int = 20) -> list[dict[str, Any]]:
     """Up to ``limit`` misclassified papers for the 3-class task, taken in turn from each (gold, predicted) cell."""
     cells: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -397,6 +426,14 @@ def render(report: dict[str, Any]) -> str:
     for kind in KINDS:
         lines.append(_row(kind, spans["per_kind"][kind], f"  (chars={spans['per_kind'][kind]['support']})"))
     lines.append(_row("macro", spans["macro"]))
+    lines.append("\n6. story halves (odd / even stories by name)")
+    for part, values in report["halves"].items():
+        kinds = " / ".join(f"{values['spans_f1'][kind]:.3f}" for kind in KINDS)
+        lines.append(
+            f"  {part:<5} binary {values['binary_macro_f1']:.3f}  3-class {values['three_class_macro_f1']:.3f}  "
+            f"P@1 {values['origin_p_at_1']:.3f}  ARI {values['adjusted_rand']:.3f}  "
+            f"spans {values['spans_macro_f1']:.3f} (verbatim / rewrite / new {kinds})"
+        )
     return "\n".join(lines)
 
 
@@ -443,6 +480,7 @@ def evaluate(data: Path, limit_stories: int | None = None, overrides: dict[str, 
         "origin": score_origin(gold, prediction),
         "clustering": score_clustering(gold, pa_ids, prediction),
         "spans": score_spans(gold, texts, prediction),
+        "halves": score_halves(gold, texts, pa_ids, prediction),
         "confusion_examples": confusion_examples(gold, prediction),
         "parameters": result.parameters,
     }

@@ -33,6 +33,7 @@ if __package__ in (None, ""):
 
 from benchmarks.meter import (
     Prediction,
+    halves,
     is_pa,
     load_gold,
     load_texts,
@@ -123,12 +124,6 @@ class AlignedCorpus:
                     member.extent = "whole" if member.coverage >= settings.origin.whole_coverage else "partial"
             clusters.append(record)
         return Result(clusters, all_passages, singletons, [], settings.as_dict(), verdicts)
-
-
-def halves(gold: list[dict[str, Any]]) -> dict[str, set[str]]:
-    """Stories split by their position in name order: odd (1st, 3rd, ...) and even."""
-    stories = sorted({row["story"] for row in gold})
-    return {"odd": set(stories[0::2]), "even": set(stories[1::2])}
 
 
 def figures(

@@ -63,6 +63,8 @@ class AlignSettings:
     word_min_matches: int = 3
     word_min_share: float = 0.3
     word_edge: int = 10  # unmatched words at a word-aligned unit's edges that are still rewrite
+    detail_kept_words: bool = True  # the detailed pass marks content words a rewrite kept from its source verbatim
+    kept_words: bool = False  # set by detail_settings: see _kept_words
 
 
 @dataclass(slots=True, frozen=True)
@@ -415,6 +417,7 @@ def detail_settings(settings: AlignSettings) -> AlignSettings | None:
         sentence_threshold=min(settings.sentence_threshold, settings.detail_sentence_threshold),
         context_threshold=min(settings.context_threshold, settings.detail_context_threshold),
         word_alignment=settings.detail_word_alignment,
+        kept_words=settings.detail_kept_words,
     )
 
 
@@ -499,6 +502,8 @@ def align_sides(
     if settings.word_alignment and cosine is not None and cosine.size:
         runs = _word_runs(source, target, cosine, settings, in_tiles)
         passages = _overlay_words(passages, runs, source, target)
+    if settings.kept_words:
+        passages = _kept_words(passages, source_side, target_side)
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
 
 
@@ -562,45 +567,103 @@ def _word_runs(
     the rest are dropped. Between the first and last match, matched words are ``verbatim`` and the others
     ``rewrite`` (METER's convention: a long newspaper sentence merging several wire facts keeps their words
     and rewords the rest; the sentence cosine is too low to pair it).
+
+    Many to one: a stretch of more than ``word_edge`` words left before the first or after the last match is
+    aligned once more on its own (with the same thresholds over its own content stems), against the windows
+    around the two source units sharing most of its stems, and the unit's share counts the matches of all its
+    parts: a sentence that merges two wire sentences from different places in the wire text matches one of
+    them in one part and the other in the other, and neither alone reaches the share of the whole.
     ``verbatim`` (per target token): tokens in verbatim tiles; a unit made of them only is skipped, as no word
     run could change it (a verbatim passage always stays, and a unit's word runs stay inside it).
     """
     runs: list[WordRun] = []
     for j, unit in enumerate(target.sentences):
+        if not cosine.shape[1]:
+            break
         if verbatim is not None and verbatim[unit.first : unit.last].all():
             continue
-        content = [k for k in range(unit.first, unit.last) if target.stems[k]]
-        if not content or not cosine.shape[1]:
+        nearest = [
+            i for i in np.argsort(-cosine[j], kind="stable")[:2].tolist() if cosine[j, i] >= settings.word_min_cosine
+        ]
+        whole = (unit.first, unit.last)
+        needed = _needed(target, whole, settings)
+        first = _stretch_alignment(source, target, whole, nearest, settings.word_min_matches, settings)
+        if first is None:
             continue
-        needed = max(settings.word_min_matches, settings.word_min_share * len(content))
-        unit_stems = [target.stems[k] for k in content]
-        counts = Counter(unit_stems)
-        best: list[tuple[int, int]] = []
-        best_window: list[int] = []
-        for i in np.argsort(-cosine[j], kind="stable")[:2].tolist():
-            if cosine[j, i] < settings.word_min_cosine:
-                continue
-            last = min(len(source.sentences) - 1, i + 1)
-            window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
-            stems = [y for y, k in enumerate(window) if source.stems[k]]
-            window_stems = [source.stems[window[y]] for y in stems]
-            if sum((counts & Counter(window_stems)).values()) < needed:
-                continue  # an exact bound: the common subsequence is no longer than the common multiset
-            found = monotone_matches(unit_stems, window_stems)
-            if len(found) > len(best):
-                best, best_window = [(content[x], stems[y]) for x, y in found], window
-        if len(best) < needed:
+        parts = [(whole, *first)]
+        for stretch in ((unit.first, first[0][0][0]), (first[0][-1][0] + 1, unit.last)):
+            if stretch[1] - stretch[0] > settings.word_edge:
+                found = _stretch_alignment(
+                    source,
+                    target,
+                    stretch,
+                    _most_shared(source, target, stretch),
+                    _needed(target, stretch, settings),
+                    settings,
+                )
+                if found is not None:
+                    parts.append((stretch, *found))
+        if sum(count for _, _, _, count in parts) < needed:
             continue
-        while len(best) > 2 and best[1][0] - best[0][0] > settings.max_edge_gap:
-            best.pop(0)
-        while len(best) > 2 and best[-1][0] - best[-2][0] > settings.max_edge_gap:
-            best.pop()
-        if len(best) < settings.word_min_matches:
-            continue
-        runs.extend(_edge_run(target, best_window, best[0], unit.first, settings.word_edge, before=True))
-        runs.extend(_label_words(source, target, best, best_window))
-        runs.extend(_edge_run(target, best_window, best[-1], unit.last, settings.word_edge, before=False))
+        for stretch, matches, window, _ in parts:
+            runs.extend(_edge_run(target, window, matches[0], stretch[0], settings.word_edge, before=True))
+            runs.extend(_label_words(source, target, matches, window))
+            runs.extend(_edge_run(target, window, matches[-1], stretch[1], settings.word_edge, before=False))
     return runs
+
+
+def _needed(target: CleanArticle, stretch: tuple[int, int], settings: AlignSettings) -> float:
+    """How many stem matches a word alignment of the target tokens ``stretch`` needs."""
+    content = sum(1 for stem in target.stems[stretch[0] : stretch[1]] if stem)
+    return max(settings.word_min_matches, settings.word_min_share * content)
+
+
+def _most_shared(source: CleanArticle, target: CleanArticle, stretch: tuple[int, int], count: int = 2) -> list[int]:
+    """The ``count`` source units sharing most content stems with the target tokens ``stretch`` (ties: first)."""
+    wanted = {stem for stem in target.stems[stretch[0] : stretch[1]] if stem}
+    if not wanted:
+        return []
+    shared = [len(wanted.intersection(source.stems[part.first : part.last])) for part in source.sentences]
+    return sorted((i for i, n in enumerate(shared) if n), key=lambda i: (-shared[i], i))[:count]
+
+
+def _stretch_alignment(
+    source: CleanArticle,
+    target: CleanArticle,
+    stretch: tuple[int, int],
+    nearest: list[int],
+    needed: float,
+    settings: AlignSettings,
+) -> tuple[list[tuple[int, int]], list[int], int] | None:
+    """The stem matches ``(target token, window position)`` of the target tokens ``stretch`` in the best window
+    around the ``nearest`` source units, and that window (see :func:`_word_runs`), or None below ``needed``."""
+    content = [k for k in range(*stretch) if target.stems[k]]
+    if not content:
+        return None
+    unit_stems = [target.stems[k] for k in content]
+    counts = Counter(unit_stems)
+    best: list[tuple[int, int]] = []
+    best_window: list[int] = []
+    for i in nearest:
+        last = min(len(source.sentences) - 1, i + 1)
+        window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
+        stems = [y for y, k in enumerate(window) if source.stems[k]]
+        window_stems = [source.stems[window[y]] for y in stems]
+        if sum((counts & Counter(window_stems)).values()) < needed:
+            continue  # an exact bound: the common subsequence is no longer than the common multiset
+        found = monotone_matches(unit_stems, window_stems)
+        if len(found) > len(best):
+            best, best_window = [(content[x], stems[y]) for x, y in found], window
+    if len(best) < needed:
+        return None
+    count = len(best)
+    while len(best) > 2 and best[1][0] - best[0][0] > settings.max_edge_gap:
+        best.pop(0)
+    while len(best) > 2 and best[-1][0] - best[-2][0] > settings.max_edge_gap:
+        best.pop()
+    if len(best) < settings.word_min_matches:
+        return None
+    return best, best_window, count
 
 
 def _edge_run(
@@ -639,6 +702,8 @@ def _label_words(
     another match); matched words form verbatim
     runs (consecutive on both sides), the rest rewrite runs against the source tokens between the
     neighbouring matches (only the part in one stretch of evidence: a span never crosses a boilerplate line).
+    A stem match in another form ("served" / "serving", "review" / "reviews") is a rewrite of its source word,
+    as METER's annotators mark it: verbatim is the same word.
     """
     matched = dict(anchors)
     words, source_words = target.tokens.words, source.tokens.words
@@ -653,7 +718,14 @@ def _label_words(
     runs: list[WordRun] = []
     after = anchors[0][1] + 1  # window position after the last matched word
     for k in range(anchors[0][0], anchors[-1][0] + 1):
-        if k in matched:
+        if k in matched and words[k] != source_words[window[matched[k]]]:  # the stem kept, the word changed
+            if runs and runs[-1][4] == "rewrite" and runs[-1][1] == k:
+                runs[-1] = (runs[-1][0], k + 1, *runs[-1][2:])
+            else:
+                s = window[matched[k]]
+                runs.append((k, k + 1, s, s + 1, "rewrite"))
+            after = matched[k] + 1
+        elif k in matched:
             s = window[matched[k]]
             if runs and runs[-1][4] == "verbatim" and runs[-1][1] == k and runs[-1][3] == s:
                 runs[-1] = (runs[-1][0], k + 1, runs[-1][2], s + 1, "verbatim")
@@ -717,6 +789,62 @@ def _overlay_words(
                 )
             )
     return kept + added
+
+
+def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -> list[Passage]:
+    """``passages`` with every content word of a rewrite passage that occurs in its source units made verbatim.
+
+    METER's annotators mark the words a rewritten sentence kept from the wire sentence it rewrites as verbatim,
+    in whatever order it kept them ("who unfortunately" for "unfortunately who", a place name moved to the
+    front); only the reworded words are rewrite. The source units are those the passage's source span touches
+    (the sentence it was aligned with); stopwords stay rewrite unless a copied run already took them (a lone
+    "the" or "and" is in every sentence). Names and figures (a capitalised or digit token on both sides) are
+    kept wherever the source has them: a rewrite moves a name from the wire's lead into its third sentence.
+    A kept word's source span is its first occurrence in those units (for a name, in the source).
+    """
+    source, target = source_side.article, target_side.article
+    starts, source_starts = target.tokens.starts, source.tokens.starts
+    names: dict[str, int] = {}
+    for k in source_side.positions:
+        if source.stems[k] and _named(source, k):
+            names.setdefault(source.tokens.words[k], k)
+    result: list[Passage] = []
+    for passage in passages:
+        if passage.kind != "rewrite":
+            result.append(passage)
+            continue
+        first = bisect.bisect_left(source_starts, passage.source_span[0])
+        last = max(first + 1, bisect.bisect_left(source_starts, passage.source_span[1]))
+        units = sorted({source_side.sentence_of[k] for k in range(first, min(last, len(source_starts)))} - {-1})
+        occurs: dict[str, int] = {}
+        for unit in units:
+            for k in range(source.sentences[unit].first, source.sentences[unit].last):
+                if source.stems[k]:
+                    occurs.setdefault(source.tokens.words[k], k)
+        t_first = bisect.bisect_left(starts, passage.target_span[0])
+        t_last = bisect.bisect_left(starts, passage.target_span[1])
+        kept = [
+            k
+            for k in range(t_first, t_last)
+            if target.stems[k]
+            and (target.tokens.words[k] in occurs or (target.tokens.words[k] in names and _named(target, k)))
+        ]
+        if not kept:
+            result.append(passage)
+            continue
+        for k in kept:  # one passage a word: words next to each other on both sides are merged later
+            word = target.tokens.words[k]
+            at = occurs.get(word, names.get(word, -1))
+            result.append(token_passage(source, target, (at, at + 1), (k, k + 1), "verbatim", 1.0))
+        taken = set(kept)
+        for piece in _contiguous([k for k in range(t_first, t_last) if k not in taken]):
+            result.append(dataclasses.replace(passage, target_span=(starts[piece[0]], target.tokens.ends[piece[-1]])))
+    return result
+
+
+def _named(article: CleanArticle, token: int) -> bool:
+    """The token is written with a capital or is a figure: a name or a number (a fact a rewrite keeps)."""
+    return article.text[article.tokens.starts[token]].isupper() or article.tokens.words[token].isdigit()
 
 
 def _contiguous(positions: list[int]) -> list[list[int]]:

@@ -121,12 +121,82 @@ def test_word_alignment_labels_a_merged_sentence_word_by_word():
         kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
         return kinds[0] if kinds else "new"
 
-    without = _detailed(source, target, detail_word_alignment=False)
+    without = _detailed(source, target, detail_word_alignment=False, detail_kept_words=False)
     found = _detailed(source, target)
     # a word kept inside a reworded stretch: rewrite with the sentence-level labelling, verbatim word by word
     assert kind_at(without, "heroin") == "rewrite" and kind_at(found, "heroin") == "verbatim"
     assert kind_at(found, "Wollaton") == "verbatim" and kind_at(found, "lieutenants") == "rewrite"
     assert kind_at(found, "Neighbours") == "new"  # the new sentence stays new
+    spans = sorted(p.target_span for p in found)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
+    for p in found:  # every verbatim passage is the same words on both sides
+        if p.kind == "verbatim":
+            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+
+
+def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
+    # a wire sentence reworded with its facts moved around: the words it kept are verbatim (METER's annotators
+    # mark them so, in whatever order), the reworded ones and its stopwords rewrite, a new sentence new
+    source = (
+        "A harbour pilot who slipped from a rusty ladder at Dover was awarded 40,000 pounds by the High Court "
+        "today. The port had been warned about the ladder in 1997. Inspectors later found rust on every rung. "
+        "Mr Justice Hale said the port authority had ignored warnings."
+    )
+    target = (
+        "Dover's harbour pilot has won 40,000 pounds in damages from the High Court as Hale blamed the port for a "
+        "fall from a rusty ladder. Fishermen said the quay was busy."
+    )
+
+    def kind_at(passages, word: str) -> str:
+        begin = target.index(word)
+        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
+        return kinds[0] if kinds else "new"
+
+    without = _detailed(source, target, detail_kept_words=False)
+    found = _detailed(source, target)
+    assert kind_at(without, "Dover") == "rewrite" and kind_at(found, "Dover") == "verbatim"  # moved, still kept
+    assert kind_at(found, "damages") == "rewrite" and kind_at(found, "won") == "rewrite"  # reworded
+    assert kind_at(found, "from the") == "rewrite"  # a stopword alone is no evidence of keeping
+    assert kind_at(found, "Fishermen") == "new" and kind_at(found, "quay") == "new"  # the new sentence stays new
+    # a name is kept wherever the wire has it: here from its last sentence, three sentences from the aligned one
+    assert kind_at(without, "Hale") == "rewrite" and kind_at(found, "Hale") == "verbatim"
+    hale = next(p for p in found if p.target_span[0] == target.index("Hale"))
+    assert hale.source_span[0] == source.index("Hale")
+    spans = sorted(p.target_span for p in found)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
+    for p in found:  # every verbatim passage is the same words on both sides
+        if p.kind == "verbatim":
+            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+
+
+def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part():
+    # the paper's lead merges the wire's first and last sentences (three sentences apart, out of reach of one
+    # window): the second part is found on its own, the first part's words alone are too few for the whole
+    source = (
+        "A pub landlord who served drinks after hours was fined 2,000 pounds by magistrates in Leeds today. "
+        "The court heard that police found 40 customers in the bar at two in the morning. "
+        "His solicitor said the landlord had been celebrating his daughter's wedding. "
+        "Officers said the pub had been warned twice before. "
+        "The city council will now review the licence of the pub at a hearing next month, a spokesman confirmed."
+    )
+    target = (
+        "Magistrates in Leeds fined a pub landlord 2,000 pounds for serving drinks after hours before the "
+        "council reconsiders the licence for his pub when it meets next month. "
+        "Regulars said the village would miss the pub."
+    )
+
+    def kind_at(passages, word: str) -> str:
+        begin = target.index(word)
+        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
+        return kinds[0] if kinds else "new"
+
+    found = _detailed(source, target)
+    assert kind_at(found, "council") == "verbatim" and kind_at(found, "licence") == "verbatim"
+    assert kind_at(found, "reconsiders") == "rewrite" and kind_at(found, "when it meets") == "rewrite"
+    council = next(p for p in found if p.target_span[0] == target.index("council"))
+    assert source[slice(*council.source_span)] == "council"  # from the wire's last sentence
+    assert kind_at(found, "Regulars") == "new" and kind_at(found, "village") == "new"  # the new sentence stays new
+    assert kind_at(found, "serving") == "rewrite"  # the wire's "served": the stem kept, the word reworded
     spans = sorted(p.target_span for p in found)
     assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
     for p in found:  # every verbatim passage is the same words on both sides
