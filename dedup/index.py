@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, align, align_sides, detail_settings, renumber_against
+from dedup.align import AlignSettings, Side, align, align_sides, detail_settings, renumber_against
 from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
@@ -176,6 +176,9 @@ class _Evaluation:
     reverse: dict[int, list[Passage]] = dataclasses.field(default_factory=dict)  # related: passages from b to a
     grouping: _Component | None = None  # the joined component's grouping with the article in it
     unmoved: frozenset[int] = frozenset()  # members already in the component that the joined one numbers after
+    # the sides judging aligned (article id → side, the new article's included): a match's passages are aligned
+    # again from them (same cleaned forms, same statistics, rows renumbered against the new article)
+    sides: dict[str, Side] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(slots=True)
@@ -590,23 +593,30 @@ class Index:
     def _prepare_early(self, session: Session, items: list[Article]) -> dict[str, Prepared]:
         """The new articles of an ``add_many`` batch, cleaned and counted before any is evaluated.
 
-        Each takes the furniture the index gives its lines now (one read for the whole batch) and the
-        char n-gram features of all their words are hashed at once. ``_evaluate`` uses an early form
-        only when the article's furniture is still the same when its turn comes (a line can become
-        furniture within the batch); otherwise it prepares the article again.
+        Each takes the furniture its lines will have when its turn comes: the index's counts now (one
+        read for the whole batch) plus the articles before it in the batch, as ``_store`` counts them.
+        The char n-gram features of all their words are hashed at once. ``_evaluate`` still checks that
+        the furniture is the same when the article's turn comes and prepares it again otherwise.
         """
         minimum = self.settings.boilerplate_min_articles
-        fresh = [item for item in items if session.key_of(item.id) is None]
-        lines = {item.id: short_lines(item.text) for item in fresh}
+        fresh: dict[str, Article] = {}
+        for item in items:  # an id repeated in the batch is added once, by its first record
+            if item.id not in fresh and session.key_of(item.id) is None:
+                fresh[item.id] = item
+        lines = {item.id: short_lines(item.text) for item in fresh.values()}
         counts = session.lines({key for found in lines.values() for key in found})
+        earlier: dict[int, int] = {}  # line → articles of the batch before this one holding it
         furniture: dict[str, dict[int, str]] = {}
         cleaned: dict[str, CleanArticle] = {}
-        for item in fresh:
+        for item in fresh.values():
             furniture[item.id] = {
                 key: line
                 for key, line in lines[item.id].items()
-                if (known := counts.get(key, LineCount(0, False, ()))).sticky or known.count + 1 >= minimum
+                if (known := counts.get(key, LineCount(0, False, ()))).sticky
+                or known.count + earlier.get(key, 0) + 1 >= minimum
             }
+            for key in lines[item.id]:
+                earlier[key] = earlier.get(key, 0) + 1
             cleaned[item.id] = clean_article(item, frozenset(furniture[item.id].values()))
         warm_word_features(
             [c.tokens.words[i] for c in cleaned.values() for s in c.sentences for i in range(s.first, s.last)]
@@ -622,7 +632,7 @@ class Index:
                 min_sentence_stems=sketch.min_sentence_stems,
                 cleaned=cleaned[item.id],
             )
-            for item in fresh
+            for item in fresh.values()
         }
 
     def _evaluate(self, session: Session, article: Article, early: Prepared | None = None) -> _Evaluation:
@@ -697,7 +707,9 @@ class Index:
                 continue
             if side_x is None:
                 side_x = prepare_side(x, vectors_x)
+                evaluation.sides[x.id] = side_x
             side_o = prepare_side(other.cleaned, vectors_o)
+            evaluation.sides[other.cleaned.id] = side_o
             first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
             first, second = first_side.article, second_side.article
             passages = align_sides(first_side, second_side, self.settings.align)
@@ -1182,12 +1194,30 @@ class Index:
                 x: lambda: evaluation.prepared,
                 other: lambda row=row: self._prepare_row(row, self._furniture_of(evaluation, row)),
             }
-            matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
+            matches.append(self._match(x, other, verdict, evaluation.edges, prepared, evaluation.sides))
         matches.sort(key=lambda m: (-m["score"], m["id"]))
         result: dict[str, Any] = {"id": x, "matches": matches, "cluster": cluster}
         if added is not None:
             result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
         return result
+
+    def _pair_sides(
+        self,
+        source: str,
+        target: str,
+        prepared: Mapping[str, Callable[[], Prepared]],
+        sides: Mapping[str, Side],
+    ) -> tuple[Side, Side]:
+        """The two sides for aligning ``source`` into ``target``: the ones judging made when it made both, else
+        prepared and weighted now (the same statistics either way: a product of the two sides' rows gives the
+        same floats in both numberings)."""
+        if source in sides and target in sides:
+            return sides[source], sides[target]
+        source_prepared, target_prepared = prepared[source](), prepared[target]()
+        source_vectors, target_vectors = self._many_vectors([source_prepared, target_prepared])
+        return prepare_side(source_prepared.cleaned, source_vectors), prepare_side(
+            target_prepared.cleaned, target_vectors
+        )
 
     def _match(
         self,
@@ -1196,6 +1226,7 @@ class Index:
         verdict: PairVerdict,
         edges: Mapping[tuple[str, str], DirectedEdge],
         prepared: Mapping[str, Callable[[], Prepared]],  # each side prepared only when an alignment needs it
+        sides: Mapping[str, Side] | None = None,  # sides already prepared for alignment (a check's judging)
     ) -> dict[str, Any]:
         mine, theirs = (
             (verdict.coverage_a, verdict.coverage_b) if verdict.a == x else (verdict.coverage_b, verdict.coverage_a)
@@ -1215,19 +1246,13 @@ class Index:
         if detailed is not None and verdict.relation in DERIVED and ((other, x) in edges or (x, other) in edges):
             # as in the batch run: the passages shown for a cluster's derived edge come from a detailed alignment
             target = x if source == other else other
-            source_side, target_side = prepared[source](), prepared[target]()
-            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
-            passages = align(source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, detailed)
+            passages = align_sides(*self._pair_sides(source, target, prepared, sides or {}), detailed)
         elif source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
             passages = stored  # aligned from the pair's second side when the pair was judged
         elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again
             target = verdict.a
-            source_side, target_side = prepared[source](), prepared[target]()
-            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
-            passages = align(
-                source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, self.settings.align
-            )
+            passages = align_sides(*self._pair_sides(source, target, prepared, sides or {}), self.settings.align)
         return {
             "id": other,
             "relation": verdict.relation,

@@ -259,6 +259,19 @@ def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
         assert many.verify() == []
 
 
+def test_add_many_with_an_id_twice_stores_its_first_record(tmp_path: Path) -> None:
+    """An id repeated in one batch is added once, from its first record (as one ``add`` at a time does)."""
+    articles = seed_articles()
+    twice = [*articles[:3], Article(id=articles[0].id, text=articles[3].text), *articles[4:6]]
+    with Index.open(str(tmp_path / "one.dedup")) as one, Index.open(str(tmp_path / "many.dedup")) as many:
+        singles = [one.add(article) for article in twice]
+        together = many.add_many(twice)
+        assert together == singles
+        assert together[3]["added"] is False
+        assert many.check(articles[3]) == one.check(articles[3])
+        assert many.verify() == []
+
+
 def test_two_writers_taking_turns_give_one_writers_clusters(target: str) -> None:
     """Each process keeps the groupings of components in memory; another writer's adds make it read them again."""
     folder = require_shared("meter", "dev", "articles")
