@@ -179,6 +179,7 @@ class _Evaluation:
     # the sides judging aligned (article id → side, the new article's included): a match's passages are aligned
     # again from them (same cleaned forms, same statistics, rows renumbered against the new article)
     sides: dict[str, Side] = dataclasses.field(default_factory=dict)
+    cosines: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)  # id → x's rows × its rows
 
 
 @dataclasses.dataclass(slots=True)
@@ -700,9 +701,20 @@ class Index:
         others = self._prepare_rows([(rows[key], self._furniture_of(evaluation, rows[key])) for key in order])
         stacked, (vectors_x, *all_vectors) = self._stacked_vectors([prepared, *others], against_first=True)
         candidate_rows = _row_block(stacked, vectors_x.shape[0], stacked.shape[0])
-        possible = self._may_relate(prepared, others, vectors_x, all_vectors, candidate_rows)
+        # every sentence cosine of x with the candidates, in one product (x's rows × the candidates' rows); each
+        # value adds x's entry times the candidate's over their shared columns in ascending order (rows are sorted,
+        # and column 0, where the candidate's other features are, is empty in x), whichever side is on the left,
+        # so a candidate's block, transposed, is bit for bit the product ``align_sides`` would make (tested)
+        lengths = [vectors.shape[0] for vectors in all_vectors]
+        product = (vectors_x @ candidate_rows.T).toarray() if vectors_x.shape[0] and sum(lengths) else None
+        bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+        cosines = [
+            product[:, bounds[k] : bounds[k + 1]] if product is not None and lengths[k] else None
+            for k in range(len(others))
+        ]
+        possible = self._may_relate(prepared, others, cosines)
         side_x = None  # the new article prepared for alignment once, as the batch prepares each article once
-        for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
+        for key, other, vectors_o, maybe, cosine in zip(order, others, all_vectors, possible, cosines, strict=True):
             if not maybe:
                 continue
             if side_x is None:
@@ -712,13 +724,19 @@ class Index:
             evaluation.sides[other.cleaned.id] = side_o
             first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
             first, second = first_side.article, second_side.article
-            passages = align_sides(first_side, second_side, self.settings.align)
+            # ``cosine`` is (x's sentences × the candidate's): the product ``align_sides`` makes is the second
+            # side's rows times the first's, so the candidate's view when x is first, else x's (see below)
+            forward, backward = (None, None) if cosine is None else (np.ascontiguousarray(cosine.T), cosine)
+            evaluation.cosines[other.cleaned.id] = cosine
+            if first_side is not side_x:
+                forward, backward = backward, forward
+            passages = align_sides(first_side, second_side, self.settings.align, forward)
             verdict = judge(first, second, passages, self.settings.score)
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
                 # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
                 # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
-                reverse = align_sides(second_side, first_side, self.settings.align)
+                reverse = align_sides(second_side, first_side, self.settings.align, backward)
                 evaluation.reverse[key] = reverse
                 self._remember_reverse(verdict, reverse)
             elif verdict.passages:
@@ -726,7 +744,7 @@ class Index:
                 # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
                 # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
                 if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
-                    reverse = align_sides(second_side, first_side, self.settings.align)
+                    reverse = align_sides(second_side, first_side, self.settings.align, backward)
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
@@ -734,9 +752,7 @@ class Index:
         self,
         prepared: Prepared,
         others: list[Prepared],
-        vectors_x: sparse.csr_matrix,
-        all_vectors: list[sparse.csr_matrix],
-        stacked: sparse.csr_matrix,  # ``all_vectors`` in one matrix
+        cosines: list[np.ndarray | None],  # each candidate's sentence cosines with x (None: no sentences on a side)
     ) -> list[bool]:
         """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
 
@@ -747,7 +763,8 @@ class Index:
         words. So a candidate gets a passage only if its best sentence cosine reaches
         ``sentence_threshold``, or it reaches ``anchor_threshold`` and the two share a run of
         ``anchor_tile`` evidence words, or they share a run of ``min_standalone_tile`` words. All
-        sentence cosines are one sparse product; the runs are compared by 64-bit keys (equal runs, equal keys).
+        sentence cosines are one sparse product (``cosines``, the caller's); the runs are compared by 64-bit keys
+        (equal runs, equal keys).
         """
         align_settings, score = self.settings.align, self.settings.score
         if not others:
@@ -756,14 +773,10 @@ class Index:
             return [True] * len(others)  # settings under which an empty alignment may still relate
         anchor_run = max(align_settings.anchor_tile, align_settings.min_tile, 1)
         standalone_run = max(align_settings.min_standalone_tile, align_settings.min_tile, 1)
-        lengths = [vectors.shape[0] for vectors in all_vectors]
         best = np.full(len(others), -1.0)
-        if vectors_x.shape[0] and sum(lengths):
-            cosine = (vectors_x @ stacked.T).toarray().max(axis=0)
-            bounds = np.concatenate(([0], np.cumsum(lengths)))
-            for k in range(len(others)):
-                if lengths[k]:
-                    best[k] = cosine[bounds[k] : bounds[k + 1]].max()
+        for k, cosine in enumerate(cosines):
+            if cosine is not None and cosine.size:
+                best[k] = cosine.max()
         margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
         strong = align_settings.sentence_threshold - margin
         anchored = min(align_settings.anchor_threshold, align_settings.sentence_threshold) - margin
@@ -1194,30 +1207,38 @@ class Index:
                 x: lambda: evaluation.prepared,
                 other: lambda row=row: self._prepare_row(row, self._furniture_of(evaluation, row)),
             }
-            matches.append(self._match(x, other, verdict, evaluation.edges, prepared, evaluation.sides))
+            matches.append(
+                self._match(x, other, verdict, evaluation.edges, prepared, evaluation.sides, evaluation.cosines)
+            )
         matches.sort(key=lambda m: (-m["score"], m["id"]))
         result: dict[str, Any] = {"id": x, "matches": matches, "cluster": cluster}
         if added is not None:
             result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
         return result
 
-    def _pair_sides(
+    def _align_pair(
         self,
         source: str,
         target: str,
+        settings: AlignSettings,
         prepared: Mapping[str, Callable[[], Prepared]],
         sides: Mapping[str, Side],
-    ) -> tuple[Side, Side]:
-        """The two sides for aligning ``source`` into ``target``: the ones judging made when it made both, else
-        prepared and weighted now (the same statistics either way: a product of the two sides' rows gives the
-        same floats in both numberings)."""
+        cosines: Mapping[str, np.ndarray | None],  # the judged candidate's id → x's rows × its rows
+    ) -> list[Passage]:
+        """``align`` of ``source`` into ``target``: from the sides (and the cosines) judging made when it made
+        both, else prepared and weighted now (the same statistics either way: a product of the two sides' rows
+        gives the same floats in both numberings)."""
         if source in sides and target in sides:
-            return sides[source], sides[target]
+            cosine = cosines.get(source) if source in cosines else cosines.get(target)
+            if cosine is not None and source in cosines:  # x is the target: its rows × the source's
+                cosine = np.ascontiguousarray(cosine)
+            elif cosine is not None:  # x is the source: the target's rows × x's
+                cosine = np.ascontiguousarray(cosine.T)
+            return align_sides(sides[source], sides[target], settings, cosine)
         source_prepared, target_prepared = prepared[source](), prepared[target]()
         source_vectors, target_vectors = self._many_vectors([source_prepared, target_prepared])
-        return prepare_side(source_prepared.cleaned, source_vectors), prepare_side(
-            target_prepared.cleaned, target_vectors
-        )
+        source_side = prepare_side(source_prepared.cleaned, source_vectors)
+        return align_sides(source_side, prepare_side(target_prepared.cleaned, target_vectors), settings)
 
     def _match(
         self,
@@ -1227,6 +1248,7 @@ class Index:
         edges: Mapping[tuple[str, str], DirectedEdge],
         prepared: Mapping[str, Callable[[], Prepared]],  # each side prepared only when an alignment needs it
         sides: Mapping[str, Side] | None = None,  # sides already prepared for alignment (a check's judging)
+        cosines: Mapping[str, np.ndarray | None] | None = None,  # and their sentence cosines with x
     ) -> dict[str, Any]:
         mine, theirs = (
             (verdict.coverage_a, verdict.coverage_b) if verdict.a == x else (verdict.coverage_b, verdict.coverage_a)
@@ -1246,13 +1268,13 @@ class Index:
         if detailed is not None and verdict.relation in DERIVED and ((other, x) in edges or (x, other) in edges):
             # as in the batch run: the passages shown for a cluster's derived edge come from a detailed alignment
             target = x if source == other else other
-            passages = align_sides(*self._pair_sides(source, target, prepared, sides or {}), detailed)
+            passages = self._align_pair(source, target, detailed, prepared, sides or {}, cosines or {})
         elif source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
             passages = stored  # aligned from the pair's second side when the pair was judged
         elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again
             target = verdict.a
-            passages = align_sides(*self._pair_sides(source, target, prepared, sides or {}), self.settings.align)
+            passages = self._align_pair(source, target, self.settings.align, prepared, sides or {}, cosines or {})
         return {
             "id": other,
             "relation": verdict.relation,

@@ -128,6 +128,18 @@ def test_check_vectors_against_the_new_article_give_the_full_space_cosines(tmp_p
                 expected = (one @ other.T).toarray()
                 a, b = (local_rows, local_x) if one is full_rows else (local_x, local_rows)
                 assert np.array_equal((a @ b.T).toarray(), expected)
+        # a check's one product of x with all the candidates: each block, either way round, is the pair's product
+        stacked, (local_x, *local) = index._stacked_vectors(items, against_first=True)
+        candidates = stacked[local_x.shape[0] :]
+        product = (local_x @ candidates.T).toarray()
+        start = 0
+        for full_rows, local_rows in zip(full, local, strict=True):
+            block = product[:, start : start + local_rows.shape[0]]
+            start += local_rows.shape[0]
+            assert np.array_equal(block, (full_x @ full_rows.T).toarray())
+            assert np.array_equal(np.ascontiguousarray(block.T), (full_rows @ full_x.T).toarray())
+            assert np.array_equal(np.ascontiguousarray(block.T), (local_rows @ local_x.T).toarray())
+        assert start == product.shape[1]
         assert not align_module._slots.table.any()  # the (per-thread) scratch table is left all zero
 
 
