@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, align, align_sides, detail_settings, renumber_against
+from dedup.align import AlignSettings, Side, align, align_sides, detail_settings, renumber_against
 from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
@@ -176,6 +176,10 @@ class _Evaluation:
     reverse: dict[int, list[Passage]] = dataclasses.field(default_factory=dict)  # related: passages from b to a
     grouping: _Component | None = None  # the joined component's grouping with the article in it
     unmoved: frozenset[int] = frozenset()  # members already in the component that the joined one numbers after
+    # the sides judging aligned (article id → side, the new article's included): a match's passages are aligned
+    # again from them (same cleaned forms, same statistics, rows renumbered against the new article)
+    sides: dict[str, Side] = dataclasses.field(default_factory=dict)
+    cosines: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)  # id → x's rows × its rows
 
 
 @dataclasses.dataclass(slots=True)
@@ -590,23 +594,30 @@ class Index:
     def _prepare_early(self, session: Session, items: list[Article]) -> dict[str, Prepared]:
         """The new articles of an ``add_many`` batch, cleaned and counted before any is evaluated.
 
-        Each takes the furniture the index gives its lines now (one read for the whole batch) and the
-        char n-gram features of all their words are hashed at once. ``_evaluate`` uses an early form
-        only when the article's furniture is still the same when its turn comes (a line can become
-        furniture within the batch); otherwise it prepares the article again.
+        Each takes the furniture its lines will have when its turn comes: the index's counts now (one
+        read for the whole batch) plus the articles before it in the batch, as ``_store`` counts them.
+        The char n-gram features of all their words are hashed at once. ``_evaluate`` still checks that
+        the furniture is the same when the article's turn comes and prepares it again otherwise.
         """
         minimum = self.settings.boilerplate_min_articles
-        fresh = [item for item in items if session.key_of(item.id) is None]
-        lines = {item.id: short_lines(item.text) for item in fresh}
+        fresh: dict[str, Article] = {}
+        for item in items:  # an id repeated in the batch is added once, by its first record
+            if item.id not in fresh and session.key_of(item.id) is None:
+                fresh[item.id] = item
+        lines = {item.id: short_lines(item.text) for item in fresh.values()}
         counts = session.lines({key for found in lines.values() for key in found})
+        earlier: dict[int, int] = {}  # line → articles of the batch before this one holding it
         furniture: dict[str, dict[int, str]] = {}
         cleaned: dict[str, CleanArticle] = {}
-        for item in fresh:
+        for item in fresh.values():
             furniture[item.id] = {
                 key: line
                 for key, line in lines[item.id].items()
-                if (known := counts.get(key, LineCount(0, False, ()))).sticky or known.count + 1 >= minimum
+                if (known := counts.get(key, LineCount(0, False, ()))).sticky
+                or known.count + earlier.get(key, 0) + 1 >= minimum
             }
+            for key in lines[item.id]:
+                earlier[key] = earlier.get(key, 0) + 1
             cleaned[item.id] = clean_article(item, frozenset(furniture[item.id].values()))
         warm_word_features(
             [c.tokens.words[i] for c in cleaned.values() for s in c.sentences for i in range(s.first, s.last)]
@@ -622,7 +633,7 @@ class Index:
                 min_sentence_stems=sketch.min_sentence_stems,
                 cleaned=cleaned[item.id],
             )
-            for item in fresh
+            for item in fresh.values()
         }
 
     def _evaluate(self, session: Session, article: Article, early: Prepared | None = None) -> _Evaluation:
@@ -690,23 +701,42 @@ class Index:
         others = self._prepare_rows([(rows[key], self._furniture_of(evaluation, rows[key])) for key in order])
         stacked, (vectors_x, *all_vectors) = self._stacked_vectors([prepared, *others], against_first=True)
         candidate_rows = _row_block(stacked, vectors_x.shape[0], stacked.shape[0])
-        possible = self._may_relate(prepared, others, vectors_x, all_vectors, candidate_rows)
+        # every sentence cosine of x with the candidates, in one product (x's rows × the candidates' rows); each
+        # value adds x's entry times the candidate's over their shared columns in ascending order (rows are sorted,
+        # and column 0, where the candidate's other features are, is empty in x), whichever side is on the left,
+        # so a candidate's block, transposed, is bit for bit the product ``align_sides`` would make (tested)
+        lengths = [vectors.shape[0] for vectors in all_vectors]
+        product = (vectors_x @ candidate_rows.T).toarray() if vectors_x.shape[0] and sum(lengths) else None
+        bounds = np.concatenate(([0], np.cumsum(lengths))).tolist()
+        cosines = [
+            product[:, bounds[k] : bounds[k + 1]] if product is not None and lengths[k] else None
+            for k in range(len(others))
+        ]
+        possible = self._may_relate(prepared, others, cosines)
         side_x = None  # the new article prepared for alignment once, as the batch prepares each article once
-        for key, other, vectors_o, maybe in zip(order, others, all_vectors, possible, strict=True):
+        for key, other, vectors_o, maybe, cosine in zip(order, others, all_vectors, possible, cosines, strict=True):
             if not maybe:
                 continue
             if side_x is None:
                 side_x = prepare_side(x, vectors_x)
+                evaluation.sides[x.id] = side_x
             side_o = prepare_side(other.cleaned, vectors_o)
+            evaluation.sides[other.cleaned.id] = side_o
             first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
             first, second = first_side.article, second_side.article
-            passages = align_sides(first_side, second_side, self.settings.align)
+            # ``cosine`` is (x's sentences × the candidate's): the product ``align_sides`` makes is the second
+            # side's rows times the first's, so the candidate's view when x is first, else x's (see below)
+            forward, backward = (None, None) if cosine is None else (np.ascontiguousarray(cosine.T), cosine)
+            evaluation.cosines[other.cleaned.id] = cosine
+            if first_side is not side_x:
+                forward, backward = backward, forward
+            passages = align_sides(first_side, second_side, self.settings.align, forward)
             verdict = judge(first, second, passages, self.settings.score)
             if verdict.relation in RELATED:
                 evaluation.verdicts[key] = verdict
                 # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
                 # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
-                reverse = align_sides(second_side, first_side, self.settings.align)
+                reverse = align_sides(second_side, first_side, self.settings.align, backward)
                 evaluation.reverse[key] = reverse
                 self._remember_reverse(verdict, reverse)
             elif verdict.passages:
@@ -714,7 +744,7 @@ class Index:
                 # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
                 # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
                 if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
-                    reverse = align_sides(second_side, first_side, self.settings.align)
+                    reverse = align_sides(second_side, first_side, self.settings.align, backward)
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
@@ -722,9 +752,7 @@ class Index:
         self,
         prepared: Prepared,
         others: list[Prepared],
-        vectors_x: sparse.csr_matrix,
-        all_vectors: list[sparse.csr_matrix],
-        stacked: sparse.csr_matrix,  # ``all_vectors`` in one matrix
+        cosines: list[np.ndarray | None],  # each candidate's sentence cosines with x (None: no sentences on a side)
     ) -> list[bool]:
         """For each candidate, ``False`` only when ``align`` is sure to find no passage (so ``judge`` says unrelated).
 
@@ -735,7 +763,8 @@ class Index:
         words. So a candidate gets a passage only if its best sentence cosine reaches
         ``sentence_threshold``, or it reaches ``anchor_threshold`` and the two share a run of
         ``anchor_tile`` evidence words, or they share a run of ``min_standalone_tile`` words. All
-        sentence cosines are one sparse product; the runs are compared by 64-bit keys (equal runs, equal keys).
+        sentence cosines are one sparse product (``cosines``, the caller's); the runs are compared by 64-bit keys
+        (equal runs, equal keys).
         """
         align_settings, score = self.settings.align, self.settings.score
         if not others:
@@ -744,14 +773,10 @@ class Index:
             return [True] * len(others)  # settings under which an empty alignment may still relate
         anchor_run = max(align_settings.anchor_tile, align_settings.min_tile, 1)
         standalone_run = max(align_settings.min_standalone_tile, align_settings.min_tile, 1)
-        lengths = [vectors.shape[0] for vectors in all_vectors]
         best = np.full(len(others), -1.0)
-        if vectors_x.shape[0] and sum(lengths):
-            cosine = (vectors_x @ stacked.T).toarray().max(axis=0)
-            bounds = np.concatenate(([0], np.cumsum(lengths)))
-            for k in range(len(others)):
-                if lengths[k]:
-                    best[k] = cosine[bounds[k] : bounds[k + 1]].max()
+        for k, cosine in enumerate(cosines):
+            if cosine is not None and cosine.size:
+                best[k] = cosine.max()
         margin = 1e-9  # the products are the ones align computes; a margin covers any summation-order doubt
         strong = align_settings.sentence_threshold - margin
         anchored = min(align_settings.anchor_threshold, align_settings.sentence_threshold) - margin
@@ -1182,12 +1207,38 @@ class Index:
                 x: lambda: evaluation.prepared,
                 other: lambda row=row: self._prepare_row(row, self._furniture_of(evaluation, row)),
             }
-            matches.append(self._match(x, other, verdict, evaluation.edges, prepared))
+            matches.append(
+                self._match(x, other, verdict, evaluation.edges, prepared, evaluation.sides, evaluation.cosines)
+            )
         matches.sort(key=lambda m: (-m["score"], m["id"]))
         result: dict[str, Any] = {"id": x, "matches": matches, "cluster": cluster}
         if added is not None:
             result = {"id": x, "added": added, "matches": matches, "cluster": cluster}
         return result
+
+    def _align_pair(
+        self,
+        source: str,
+        target: str,
+        settings: AlignSettings,
+        prepared: Mapping[str, Callable[[], Prepared]],
+        sides: Mapping[str, Side],
+        cosines: Mapping[str, np.ndarray | None],  # the judged candidate's id → x's rows × its rows
+    ) -> list[Passage]:
+        """``align`` of ``source`` into ``target``: from the sides (and the cosines) judging made when it made
+        both, else prepared and weighted now (the same statistics either way: a product of the two sides' rows
+        gives the same floats in both numberings)."""
+        if source in sides and target in sides:
+            cosine = cosines.get(source) if source in cosines else cosines.get(target)
+            if cosine is not None and source in cosines:  # x is the target: its rows × the source's
+                cosine = np.ascontiguousarray(cosine)
+            elif cosine is not None:  # x is the source: the target's rows × x's
+                cosine = np.ascontiguousarray(cosine.T)
+            return align_sides(sides[source], sides[target], settings, cosine)
+        source_prepared, target_prepared = prepared[source](), prepared[target]()
+        source_vectors, target_vectors = self._many_vectors([source_prepared, target_prepared])
+        source_side = prepare_side(source_prepared.cleaned, source_vectors)
+        return align_sides(source_side, prepare_side(target_prepared.cleaned, target_vectors), settings)
 
     def _match(
         self,
@@ -1196,6 +1247,8 @@ class Index:
         verdict: PairVerdict,
         edges: Mapping[tuple[str, str], DirectedEdge],
         prepared: Mapping[str, Callable[[], Prepared]],  # each side prepared only when an alignment needs it
+        sides: Mapping[str, Side] | None = None,  # sides already prepared for alignment (a check's judging)
+        cosines: Mapping[str, np.ndarray | None] | None = None,  # and their sentence cosines with x
     ) -> dict[str, Any]:
         mine, theirs = (
             (verdict.coverage_a, verdict.coverage_b) if verdict.a == x else (verdict.coverage_b, verdict.coverage_a)
@@ -1215,19 +1268,13 @@ class Index:
         if detailed is not None and verdict.relation in DERIVED and ((other, x) in edges or (x, other) in edges):
             # as in the batch run: the passages shown for a cluster's derived edge come from a detailed alignment
             target = x if source == other else other
-            source_side, target_side = prepared[source](), prepared[target]()
-            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
-            passages = align(source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, detailed)
+            passages = self._align_pair(source, target, detailed, prepared, sides or {}, cosines or {})
         elif source != verdict.a and (stored := self._reverse_of(verdict)) is not None:
             passages = stored  # aligned from the pair's second side when the pair was judged
         elif source != verdict.a:
             # as in the batch run: a derived edge whose source is the pair's second side is aligned again
             target = verdict.a
-            source_side, target_side = prepared[source](), prepared[target]()
-            source_vectors, target_vectors = self._many_vectors([source_side, target_side])
-            passages = align(
-                source_side.cleaned, target_side.cleaned, source_vectors, target_vectors, self.settings.align
-            )
+            passages = self._align_pair(source, target, self.settings.align, prepared, sides or {}, cosines or {})
         return {
             "id": other,
             "relation": verdict.relation,

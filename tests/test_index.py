@@ -12,6 +12,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasketch import MinHashLSH
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
 from typer.testing import CliRunner
 
 import dedup
@@ -128,7 +131,55 @@ def test_check_vectors_against_the_new_article_give_the_full_space_cosines(tmp_p
                 expected = (one @ other.T).toarray()
                 a, b = (local_rows, local_x) if one is full_rows else (local_x, local_rows)
                 assert np.array_equal((a @ b.T).toarray(), expected)
+        # a check's one product of x with all the candidates: each block, either way round, is the pair's product
+        stacked, (local_x, *local) = index._stacked_vectors(items, against_first=True)
+        candidates = stacked[local_x.shape[0] :]
+        product = (local_x @ candidates.T).toarray()
+        start = 0
+        for full_rows, local_rows in zip(full, local, strict=True):
+            block = product[:, start : start + local_rows.shape[0]]
+            start += local_rows.shape[0]
+            assert np.array_equal(block, (full_x @ full_rows.T).toarray())
+            assert np.array_equal(np.ascontiguousarray(block.T), (full_rows @ full_x.T).toarray())
+            assert np.array_equal(np.ascontiguousarray(block.T), (local_rows @ local_x.T).toarray())
+        assert start == product.shape[1]
         assert not align_module._slots.table.any()  # the (per-thread) scratch table is left all zero
+
+
+def _random_rows(draw: st.DrawFn, count: int, width: int) -> sparse.csr_matrix:
+    rows = [sorted(draw(st.sets(st.integers(min_value=0, max_value=width - 1), max_size=12))) for _ in range(count)]
+    indices = np.array([f for row in rows for f in row], dtype=np.int32)
+    values = [draw(st.floats(min_value=1e-6, max_value=1.0)) for _ in indices]
+    indptr = np.concatenate(([0], np.cumsum([len(row) for row in rows])))
+    return sparse.csr_matrix((np.array(values, dtype=np.float64), indices, indptr), shape=(count, width))
+
+
+@st.composite
+def x_and_candidates(draw: st.DrawFn) -> tuple[sparse.csr_matrix, list[sparse.csr_matrix]]:
+    width = draw(st.integers(min_value=2, max_value=40))
+    x = _random_rows(draw, draw(st.integers(min_value=1, max_value=5)), width)
+    others = [_random_rows(draw, draw(st.integers(min_value=0, max_value=4)), width) for _ in range(3)]
+    return x, others
+
+
+@settings(max_examples=200, deadline=None)
+@given(x_and_candidates())
+def test_one_product_gives_every_pairs_cosines_both_ways(
+    case: tuple[sparse.csr_matrix, list[sparse.csr_matrix]],
+) -> None:
+    """A check's one product of x with all candidates (columns renumbered against x): each candidate's block is
+    ``x @ c.T`` and its transpose ``c @ x.T``, bit for bit, whatever the values (the summation order is kept)."""
+    x, others = case
+    stacked = sparse.vstack([x, *others], format="csr")
+    (renumbered,), width = align_module.renumber_against(x.indices, [stacked.indices], x.shape[1])
+    local = sparse.csr_matrix((stacked.data, renumbered, stacked.indptr), shape=(stacked.shape[0], width))
+    product = (local[: x.shape[0]] @ local[x.shape[0] :].T).toarray()
+    start = 0
+    for other in others:
+        block = product[:, start : start + other.shape[0]]
+        start += other.shape[0]
+        assert np.array_equal(block, (x @ other.T).toarray())
+        assert np.array_equal(np.ascontiguousarray(block.T), (other @ x.T).toarray())
 
 
 def test_word_run_keys_name_the_word_runs() -> None:
@@ -256,6 +307,19 @@ def test_add_many_equals_one_add_at_a_time(tmp_path: Path) -> None:
         together = many.add_many(batch)
         assert together == singles
         assert index_relations(many, batch) == index_relations(one, batch)
+        assert many.verify() == []
+
+
+def test_add_many_with_an_id_twice_stores_its_first_record(tmp_path: Path) -> None:
+    """An id repeated in one batch is added once, from its first record (as one ``add`` at a time does)."""
+    articles = seed_articles()
+    twice = [*articles[:3], Article(id=articles[0].id, text=articles[3].text), *articles[4:6]]
+    with Index.open(str(tmp_path / "one.dedup")) as one, Index.open(str(tmp_path / "many.dedup")) as many:
+        singles = [one.add(article) for article in twice]
+        together = many.add_many(twice)
+        assert together == singles
+        assert together[3]["added"] is False
+        assert many.check(articles[3]) == one.check(articles[3])
         assert many.verify() == []
 
 
