@@ -20,7 +20,7 @@ from dedup.write import (
     validate_document,
     write_json,
 )
-from dedup.write.terminal import shorten
+from dedup.write.terminal import _ranked, shorten
 
 ORIGIN_ID = "wire/2022-09-12-china-russia.txt"
 DERIVED_ID = "portal/china-russia-order.txt"
@@ -386,3 +386,10 @@ def test_summary_of_an_empty_run() -> None:
     output = console.file.getvalue()
     assert "0 articles read, 0 skipped, 0 clusters, 0 singletons" in output
     assert validate_document(result_to_dict(empty, {})) == []
+
+
+def test_summary_ranks_the_longest_of_equal_scores_first() -> None:
+    word = Passage(ORIGIN_ID, DERIVED_ID, (0, 5), (0, 5), "verbatim", 1.0)
+    sentence = Passage(ORIGIN_ID, DERIVED_ID, (40, 90), (30, 80), "verbatim", 1.0)
+    rewrite = Passage(ORIGIN_ID, DERIVED_ID, (100, 300), (90, 290), "rewrite", 0.6)
+    assert _ranked([word, rewrite, sentence]) == [sentence, word, rewrite]

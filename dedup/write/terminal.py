@@ -147,8 +147,12 @@ def _print(console: Console, text: Text, indent: int = 0) -> None:
 
 
 def _ranked(passages: Iterable[Passage]) -> list[Passage]:
-    """Highest score first; ties broken by ids and offsets so the order is stable."""
-    return sorted(passages, key=lambda p: (-p.score, p.source, p.target, p.source_span, p.target_span))
+    """Highest score first, the longest first among equal scores (a verbatim sentence before a verbatim word);
+    then ids and offsets, so the order is stable."""
+    return sorted(
+        passages,
+        key=lambda p: (-p.score, p.target_span[0] - p.target_span[1], p.source, p.target, p.source_span, p.target_span),
+    )
 
 
 def _overview_table(clusters: list[Cluster]) -> Table:
