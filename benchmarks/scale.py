@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import platform
 import resource
@@ -100,14 +101,32 @@ def run_dedup_copies(corpus: Path) -> dict[str, Any]:
     }
 
 
+class StageRecorder(logging.Handler):
+    """Keeps the pipeline's stage clock (its ``stage NAME: SECONDS`` debug records): where the time goes."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.stages: list[list[Any]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("stage ") and isinstance(record.args, tuple) and len(record.args) >= 2:
+            self.stages.append([str(record.args[0]), round(float(record.args[1]), 2)])
+
+
 def run_dedup_full(corpus: Path) -> dict[str, Any]:
     from dedup.pipeline import cluster
     from dedup.read import read_path
 
     overrides = json.loads(os.environ.get("DEDUP_SCALE_OVERRIDES", "{}"))
+    stages = StageRecorder()
+    pipeline_log = logging.getLogger("dedup.pipeline")
+    pipeline_log.addHandler(stages)
+    pipeline_log.setLevel(logging.DEBUG)
     read = read_path(corpus)
     result = cluster(read.articles, skipped=read.skipped, **overrides)
+    pipeline_log.removeHandler(stages)
     return {
+        "stages": stages.stages,
         "clusters": [[m.id for m in c.members] for c in result.clusters],
         "origins": [c.origin for c in result.clusters],
         # the members the tool calls derived (origin, duplicates, derived; not same-story neighbours)
@@ -481,12 +500,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                 if row["exit"] == 0 and result_path.exists():
                     predicted = json.loads(result_path.read_text(encoding="utf-8"))
                     row["inner_seconds"] = predicted.get("inner_seconds")
+                    if predicted.get("stages"):
+                        row["stages"] = predicted["stages"]
                     row["parameters"] = predicted.get("parameters")
                     row["quality"] = quality(truth, ids, predicted)
                     row.pop("stderr_tail", None)
                 else:
                     row["note"] = f"failed ({row['exit']}): {row.get('stderr_tail', '')[-200:]}"
             print(render([row]).splitlines()[-1], file=sys.stderr)
+            for name, seconds in row.get("stages", []):
+                print(f"{'':>8} {'':<13} {seconds:>8.1f}  stage {name}", file=sys.stderr)
             size_rows.append(row)
         copies = next((r for r in size_rows if r["tool"] == "dedup-copies" and "seconds" in r), None)
         for row in size_rows:
