@@ -40,13 +40,16 @@ _QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»
 _SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
 
 
-def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+def boilerplate_lines(
+    text: str, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
+) -> list[tuple[int, int]]:
     """Spans of the lines of ``text`` that are boilerplate.
 
     A line is boilerplate when it matches a known furniture pattern, is a standalone
     headline-like line (2-16 words, no sentence punctuation, not a wrapped line), or is a
-    short line that ``repeated`` says recurs across many articles and is not a piece of a hard-wrapped
-    paragraph (see ``_wrapped_story_line``).
+    short line that ``repeated`` says recurs across many articles — unless ``keep_wrapped_repeated`` and the
+    line is a piece of a hard-wrapped paragraph (see ``_wrapped_story_line``; off by default, see
+    docs/algorithm.md: on METER dev it makes the reported spans more correct but the decisions worse).
     """
     spans = lines(text)
     width = wrap_width(text, spans)
@@ -56,7 +59,8 @@ def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list
         if not line:
             continue
         if _BOILERPLATE_PATTERNS.match(line) or (
-            _normal_line(line) in repeated and not _wrapped_story_line(text, spans, index, width, result)
+            _normal_line(line) in repeated
+            and not (keep_wrapped_repeated and _wrapped_story_line(text, spans, index, width, result))
         ):
             result.append((begin, end))
             continue
@@ -213,10 +217,12 @@ class CleanArticle:
         return [index for sentence in self.sentences for index in range(sentence.first, sentence.last)]
 
 
-def clean_article(article: Article, repeated: frozenset[str] = frozenset()) -> CleanArticle:
+def clean_article(
+    article: Article, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
+) -> CleanArticle:
     """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines."""
     text = article.text
-    boilerplate = boilerplate_lines(text, repeated)
+    boilerplate = boilerplate_lines(text, repeated, keep_wrapped_repeated=keep_wrapped_repeated)
     tokens = tokenize(text)
     spans = [piece for span in sentences(text, frozenset(boilerplate)) for piece in clauses(text, span)]
     found: list[Sentence] = []
