@@ -20,7 +20,8 @@ FORMAT = "dedup-index"
 SCHEMA = 6  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
-# 6: a repeated short line that is a piece of a hard-wrapped paragraph stays story text (schema 5 marked it furniture)
+# 6: the settings hold keep_wrapped_repeated_lines (on, a repeated line of a hard-wrapped paragraph stays story text,
+# which a schema-5 stored cleaned form marked furniture)
 
 
 @dataclass(slots=True)
