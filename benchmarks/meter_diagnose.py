@@ -66,7 +66,8 @@ class AlignedCorpus:
         self.settings = settings
         articles = [Article(id=i, text=text, path=str(path)) for i, (text, path) in sorted(texts.items())]
         repeated = repeated_lines((a.text for a in articles), min_articles=settings.boilerplate_min_articles)
-        self.cleaned = [clean_article(a, repeated) for a in articles]
+        keep = settings.keep_wrapped_repeated_lines
+        self.cleaned = [clean_article(a, repeated, keep_wrapped_repeated=keep) for a in articles]
         self.by_id = {a.id: a for a in self.cleaned}
         self.index = {a.id: k for k, a in enumerate(self.cleaned)}
         self.rows = sentence_vectors(self.cleaned)

@@ -40,12 +40,16 @@ _QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»
 _SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
 
 
-def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list[tuple[int, int]]:
+def boilerplate_lines(
+    text: str, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
+) -> list[tuple[int, int]]:
     """Spans of the lines of ``text`` that are boilerplate.
 
     A line is boilerplate when it matches a known furniture pattern, is a standalone
     headline-like line (2-16 words, no sentence punctuation, not a wrapped line), or is a
-    short line that ``repeated`` says recurs across many articles.
+    short line that ``repeated`` says recurs across many articles — unless ``keep_wrapped_repeated`` and the
+    line is a piece of a hard-wrapped paragraph (see ``_wrapped_story_line``; off by default, see
+    docs/algorithm.md: on METER dev it makes the reported spans more correct but the decisions worse).
     """
     spans = lines(text)
     width = wrap_width(text, spans)
@@ -54,7 +58,10 @@ def boilerplate_lines(text: str, repeated: frozenset[str] = frozenset()) -> list
         line = text[begin:end].strip().rstrip("<").strip()
         if not line:
             continue
-        if _BOILERPLATE_PATTERNS.match(line) or _normal_line(line) in repeated:
+        if _BOILERPLATE_PATTERNS.match(line) or (
+            _normal_line(line) in repeated
+            and not (keep_wrapped_repeated and _wrapped_story_line(text, spans, index, width, result))
+        ):
             result.append((begin, end))
             continue
         if (
@@ -113,6 +120,31 @@ def _continues(text: str, spans: list[tuple[int, int]], index: int, furniture: l
         and not _SENTENCE_FINAL.search(previous)
         and not (furniture and furniture[-1] == (begin, end))
     )
+
+
+def _wrapped_story_line(
+    text: str, spans: list[tuple[int, int]], index: int, width: int | None, furniture: list[tuple[int, int]]
+) -> bool:
+    """A line of a hard-wrapped paragraph: story text even when it recurs across articles.
+
+    A wire service sends one story in several versions wrapped identically (PA's ``ba1``, ``ba1sub``,
+    ``ba1nl``), so its wrapped lines recur verbatim in three or more texts and would pass for furniture. In
+    text hard-wrapped at ``width``, a line is a paragraph's piece when the wrap cut it (near the width, ending
+    mid-sentence, with a line after it) or when it carries on the sentence the line before left open. Menus,
+    share prompts and "The case continues." neither run on nor are run into, so they stay furniture.
+    """
+    if width is None:
+        return False
+    begin, end = spans[index]
+    raw = text[begin:end].strip()
+    line = raw.rstrip("<").strip()
+    cut_by_wrap = (
+        len(line) >= WRAPPED_SHARE * width
+        and not raw.endswith("<")
+        and not _SENTENCE_FINAL.search(line)
+        and any(text[b:e].strip() for b, e in spans[index + 1 :])
+    )
+    return cut_by_wrap or _continues(text, spans, index, furniture)
 
 
 def _normal_line(line: str) -> str:
@@ -185,10 +217,12 @@ class CleanArticle:
         return [index for sentence in self.sentences for index in range(sentence.first, sentence.last)]
 
 
-def clean_article(article: Article, repeated: frozenset[str] = frozenset()) -> CleanArticle:
+def clean_article(
+    article: Article, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
+) -> CleanArticle:
     """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines."""
     text = article.text
-    boilerplate = boilerplate_lines(text, repeated)
+    boilerplate = boilerplate_lines(text, repeated, keep_wrapped_repeated=keep_wrapped_repeated)
     tokens = tokenize(text)
     spans = [piece for span in sentences(text, frozenset(boilerplate)) for piece in clauses(text, span)]
     found: list[Sentence] = []

@@ -154,7 +154,9 @@ def _write_extras(
     try:
         if html is not None:
             shown = {member["id"] for cluster in document["clusters"] for member in cluster["members"]}
-            page = build_report(document, texts, boilerplate_spans(texts, shown), metadata, title=title)
+            keep = bool((document.get("parameters") or {}).get("keep_wrapped_repeated_lines", False))
+            spans = boilerplate_spans(texts, shown, keep_wrapped_repeated=keep)
+            page = build_report(document, texts, spans, metadata, title=title)
             write_report(html, page)
         if tables is not None:
             write_tables(document, tables, table_format, metadata=metadata)

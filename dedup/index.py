@@ -116,6 +116,7 @@ def settings_from_dict(values: Mapping[str, Any]) -> Settings:
             score=ScoreSettings(**values["score"]),
             origin=OriginSettings(**values["origin"]),
             boilerplate_min_articles=values["boilerplate_min_articles"],
+            keep_wrapped_repeated_lines=values["keep_wrapped_repeated_lines"],
             group_wire_versions=values["group_wire_versions"],
         )
     except (KeyError, TypeError) as error:
@@ -466,6 +467,7 @@ class Index:
             self._sentence_banding,
             shingle_size=sketch.shingle_size,
             min_sentence_stems=sketch.min_sentence_stems,
+            keep_wrapped_repeated=self.settings.keep_wrapped_repeated_lines,
         )
 
     def _prepare_row(self, row: StoredArticle, furniture: tuple[int, ...] | None = None) -> Prepared:
@@ -618,7 +620,11 @@ class Index:
             }
             for key in lines[item.id]:
                 earlier[key] = earlier.get(key, 0) + 1
-            cleaned[item.id] = clean_article(item, frozenset(furniture[item.id].values()))
+            cleaned[item.id] = clean_article(
+                item,
+                frozenset(furniture[item.id].values()),
+                keep_wrapped_repeated=self.settings.keep_wrapped_repeated_lines,
+            )
         warm_word_features(
             [c.tokens.words[i] for c in cleaned.values() for s in c.sentences for i in range(s.first, s.last)]
         )

@@ -65,6 +65,9 @@ class Settings:
     score: ScoreSettings = field(default_factory=ScoreSettings)
     origin: OriginSettings = field(default_factory=OriginSettings)
     boilerplate_min_articles: int = 3
+    # a repeated line that is a piece of a hard-wrapped paragraph stays story text (off: on METER dev it makes the
+    # reported spans more correct but moves the decisions down on both story halves; docs/algorithm.md)
+    keep_wrapped_repeated_lines: bool = False
     group_wire_versions: bool = True  # wire takes under one slug start as one cluster
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -153,10 +156,10 @@ class CleanBatch:
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
 
 
-def clean_batch(shared: tuple[frozenset[str], SketchSettings], batch: list[Article]) -> list[CleanBatch]:
+def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list[Article]) -> list[CleanBatch]:
     """Clean a batch of articles, count the character n-grams of their sentences, sketch them."""
-    repeated, sketch = shared
-    cleaned = [clean_article(article, repeated) for article in batch]
+    repeated, sketch, keep_wrapped = shared
+    cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
     return [
         CleanBatch(
             cleaned,
@@ -301,7 +304,7 @@ def cluster(
     tick = progress("clean", len(ordered))
     parts: list[CleanBatch] = run_batches(
         clean_batch,
-        (repeated, settings.sketch),
+        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines),
         batches,
         workers=parallel,
         done=lambda batch: tick(len(batch)),

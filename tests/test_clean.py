@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.clean import boilerplate_lines, clean_article, wrap_width
+from dedup.clean import boilerplate_lines, clean_article, repeated_lines, wrap_width
 from dedup.model import Article
 from dedup.text import lines, reference_tokenize, tokenize
 
@@ -80,3 +80,55 @@ def test_fast_tokenize_equals_the_reference(text: str) -> None:
 def test_fast_tokenize_equals_the_reference_on_any_text(text: str) -> None:
     fast, reference = tokenize(text), reference_tokenize(text)
     assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+
+
+# One PA story sent in three versions wrapped identically (as ``ba1``, ``ba1sub``, ``ba1nl``): the wrapped lines of
+# its paragraphs recur verbatim in three texts, like furniture, but they are story text.
+_PARAGRAPHS = (
+    "\x19British Airways was accused today of paying travel agents secret bonuses to\n"
+    "steer passengers away from rival airlines, in a case brought by the European\n"
+    "Commission.<\n"
+    "\x19The Commission said the scheme rewarded agents whose sales of BA tickets rose\n"
+    "year on year, so that agents feared losing their commission unless they kept\n"
+    "selling the national carrier first.<\n"
+)
+WIRE_VERSIONS = [
+    f"  ----\n                  {time} 14/07/99: Page 1 (HHH) CITY BA\n  ----\n{head}<\n"
+    f"\x19By Anne Smith, PA News<\n{_PARAGRAPHS}{tail}\x19end<\n"
+    for time, head, tail in (
+        ("10:02", "BA ACCUSED OVER AGENTS' BONUSES", ""),
+        ("11:40", "BA ACCUSED OVER AGENTS' BONUSES (SUB)", "\x19A BA spokesman said it would fight the case.<\n"),
+        ("12:15", "BA FACES EUROPEAN CASE OVER BONUSES (NEWS LEAD)", "\x19Rivals welcomed the move.<\n"),
+    )
+]
+# Three pages of one website: the same menu line and "Advertisement" around different stories.
+WEB_PAGES = [
+    f"Home | News | Sport | Weather\nAdvertisement\n{story}\nThe case continues.\n"
+    for story in (
+        "A man who stole a lorry full of pancake mix was jailed for two years at Leeds Crown Court yesterday.",
+        "A woman who lied about a lottery win to buy a house has been told she faces prison, a court heard.",
+        "Two brothers accused of a burglary at a stately home told the jury they had been out fishing.",
+    )
+]
+
+
+def test_wrapped_wire_lines_repeated_across_versions_stay_story_text() -> None:
+    texts = WIRE_VERSIONS + WEB_PAGES
+    repeated = repeated_lines(texts)
+    wrapped = "year on year, so that agents feared losing their commission unless they kept"
+    assert " ".join(wrapped.split()) in repeated  # recurs in three texts: would pass for furniture
+    for text in WIRE_VERSIONS:
+        found = [
+            text[begin:end].strip() for begin, end in boilerplate_lines(text, repeated, keep_wrapped_repeated=True)
+        ]
+        assert not any(line in found for line in _PARAGRAPHS.splitlines())
+        assert "\x19By Anne Smith, PA News<" in found and found[3].startswith("BA ")
+        cleaned = clean_article(Article("pa/ba1.txt", text), repeated, keep_wrapped_repeated=True)
+        sentences = [text[s.span[0] : s.span[1]] for s in cleaned.sentences]
+        assert any("kept\nselling the national carrier first." in s for s in sentences)
+        # the default (``Settings.keep_wrapped_repeated_lines`` off) still marks them: see docs/algorithm.md
+        assert wrapped in [text[begin:end].strip() for begin, end in boilerplate_lines(text, repeated)]
+    for text in WEB_PAGES:
+        for keep in (False, True):
+            found = [text[b:e].strip() for b, e in boilerplate_lines(text, repeated, keep_wrapped_repeated=keep)]
+            assert found == ["Home | News | Sport | Weather", "Advertisement", "The case continues."]

@@ -422,7 +422,7 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
     Index.open(str(path)).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '2' WHERE name = 'schema'")
-    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 5"):
+    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 6"):
         Index.open(str(path))
 
 
@@ -683,3 +683,32 @@ def test_derived_match_shows_the_batch_detailed_passages(target: str) -> None:
     }
     phrase = paper.text.index("pies filled with out-of-date meat")
     assert any(kind == "verbatim" and t[0] <= phrase < t[1] for _, t, kind in shown)
+
+
+def test_wrapped_wire_lines_repeated_across_versions_as_in_the_batch(tmp_path: Path) -> None:
+    """With ``keep_wrapped_repeated_lines`` the index cleans three wire versions as the batch does.
+
+    (Off, the batch marks the versions' shared paragraphs furniture and relates nothing, while the index, which
+    counts furniture lines as of each add, relates the first two versions before the third makes them furniture.)
+    """
+    keep = True
+    from tests.test_clean import WIRE_VERSIONS
+
+    paper = (
+        "British Airways paid travel agents secret bonuses to steer passengers away from rival airlines, the "
+        "European Commission said.\n\nThe Commission said the scheme rewarded agents whose sales of BA tickets "
+        "rose year on year, so that agents feared losing their commission unless they kept selling the national "
+        "carrier first.\n\nBA denies the charge.\n"
+    )
+    articles = [
+        *(Article(f"pa/ba1{suffix}.txt", text) for suffix, text in zip(("", "sub", "nl"), WIRE_VERSIONS, strict=True)),
+        Article("papers/ba_times.txt", paper),
+    ]
+    result = dedup.cluster(articles, keep_wrapped_repeated_lines=keep)
+    batch = {(v.a, v.b): v.relation for v in result.pairs if v.relation != "unrelated"}
+    with Index.open(str(tmp_path / "wrapped.dedup"), keep_wrapped_repeated_lines=keep) as index:
+        index.add_many(articles)
+        found, _ = index_relations(index, articles)
+        assert index.verify() == []
+    assert found == batch
+    assert batch.get(("pa/ba1.txt", "papers/ba_times.txt")) is not None

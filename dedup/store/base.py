@@ -17,9 +17,11 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 5  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 6  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
-# story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's)
+# story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
+# 6: the settings hold keep_wrapped_repeated_lines (on, a repeated line of a hard-wrapped paragraph stays story text,
+# which a schema-5 stored cleaned form marked furniture)
 
 
 @dataclass(slots=True)

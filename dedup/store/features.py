@@ -299,13 +299,14 @@ def prepare(
     shingle_size: int,
     min_sentence_stems: int,
     cleaned: CleanArticle | None = None,
+    keep_wrapped_repeated: bool = False,
 ) -> Prepared:
     """Clean and sketch ``article`` with ``furniture`` (line key → normalised line) as repeated lines.
 
     ``cleaned``, when given, must be ``clean_article(article, furniture lines)`` (the index's stored form).
     """
     if cleaned is None:
-        cleaned = clean_article(article, frozenset(furniture.values()))
+        cleaned = clean_article(article, frozenset(furniture.values()), keep_wrapped_repeated=keep_wrapped_repeated)
     return Prepared(
         article=article,
         furniture=tuple(sorted(furniture)),

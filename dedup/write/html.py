@@ -74,7 +74,11 @@ def article_metadata(articles: Iterable[Article]) -> dict[str, dict[str, str | N
 
 
 def boilerplate_spans(
-    texts: Mapping[str, str], ids: Iterable[str] | None = None, *, min_articles: int = 3
+    texts: Mapping[str, str],
+    ids: Iterable[str] | None = None,
+    *,
+    min_articles: int = 3,
+    keep_wrapped_repeated: bool = False,
 ) -> dict[str, list[Span]]:
     """Article id → its boilerplate line spans, marked as the pipeline marks them.
 
@@ -83,7 +87,7 @@ def boilerplate_spans(
     """
     repeated = repeated_lines(texts.values(), min_articles=min_articles)
     wanted = texts.keys() if ids is None else [i for i in ids if i in texts]
-    return {i: boilerplate_lines(texts[i], repeated) for i in wanted}
+    return {i: boilerplate_lines(texts[i], repeated, keep_wrapped_repeated=keep_wrapped_repeated) for i in wanted}
 
 
 def _document(result: Result | Mapping[str, Any], texts: Mapping[str, str] | None) -> Mapping[str, Any]:
