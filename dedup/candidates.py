@@ -407,7 +407,8 @@ def candidate_pairs(
     sketch: SketchSettings,
     settings: CandidateSettings,
 ) -> list[Pair]:
-    """The union of the three candidate sources, sorted."""
+    """The union of the three candidate sources, sorted (without ``skip_stock_sentences``, which needs the run's
+    story counts: ``pipeline.cluster`` applies it)."""
     pairs = article_lsh_pairs(articles, sketch, settings.article_threshold)
     pairs |= banded_pairs(
         *sentence_signatures(articles, sketch),
