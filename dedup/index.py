@@ -56,8 +56,11 @@ from dedup.store.features import (
     pack_stems,
     prepare,
     row_dots,
+    sentence_signature_rows,
+    sentences_agree,
     settings_banding,
     short_lines,
+    stem_radius,
     stems_matrix,
     term_keys,
     top_terms,
@@ -180,6 +183,7 @@ class _Evaluation:
     # again from them (same cleaned forms, same statistics, rows renumbered against the new article)
     sides: dict[str, Side] = dataclasses.field(default_factory=dict)
     cosines: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)  # id → x's rows × its rows
+    radius: float = 0.0  # the cosine of its ``tfidf_neighbours``-th nearest stored article (0: fewer were scored)
 
 
 @dataclasses.dataclass(slots=True)
@@ -218,6 +222,8 @@ class Index:
         self._reverse: _LRU = _LRU(_CACHE_SIZE * 2)  # id(verdict) → (verdict, its stored passages from b to a)
         # component → its grouping; valid while every change since it was read is this process's own
         self._components: _LRU = _LRU(_COMPONENTS_CACHED)
+        # (key, furniture) → a stored article's sentence signature rows, to verify sentence band collisions
+        self._sentence_rows: _LRU = _LRU(_CACHE_SIZE * 2)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -690,11 +696,33 @@ class Index:
 
     def _judge_candidates(self, session: Session, evaluation: _Evaluation) -> None:
         prepared = evaluation.prepared
-        keys = set(prepared.keys)
-        candidates = session.lookup(keys) - set(evaluation.holders)
-        candidates |= {h for h, (_, _, _, new) in evaluation.holders.items() if keys & set(new.keys)}
+        sketch = prepared.sketch
+        threshold = self.settings.candidates.sentence_threshold
+        verify = self.settings.candidates.verify_sentence_pairs
+        holders = set(evaluation.holders)
+        # article band keys pair as in the batch; a sentence band collision counts, as in the batch's
+        # ``banded_pairs(verify=True)``, only when the two whole signature rows agree on ``sentence_threshold``
+        candidates = session.lookup(sketch.article_keys) - holders
+        for holder, (_, _, _, new) in evaluation.holders.items():
+            if not set(sketch.article_keys).isdisjoint(new.sketch.article_keys) or (
+                not set(sketch.sentence_keys).isdisjoint(new.sketch.sentence_keys)
+                and (
+                    not verify
+                    or sentences_agree(
+                        sketch.sentence_rows, new.sketch.sentence_rows, self._sentence_banding, threshold
+                    )
+                )
+            ):
+                candidates.add(holder)
         candidates |= self._neighbours(session, evaluation)
-        rows = session.articles(candidates)
+        by_sentence = session.lookup(sketch.sentence_keys) - candidates - holders
+        rows = session.articles(candidates | by_sentence)
+        if verify:
+            for key in by_sentence:
+                row = rows[key]
+                others = self._sentence_rows_of(row, self._furniture_of(evaluation, row))
+                if not sentences_agree(sketch.sentence_rows, others, self._sentence_banding, threshold):
+                    del rows[key]
         evaluation.rows.update(rows)
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
@@ -748,6 +776,18 @@ class Index:
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
+    def _sentence_rows_of(self, row: StoredArticle, furniture: tuple[int, ...]) -> np.ndarray:
+        """A stored article's sentence signature rows with ``furniture`` (from its cleaned form; kept in memory)."""
+
+        def make() -> np.ndarray:
+            prepared = self._prepared.get((row.key, furniture))
+            if prepared is not None:
+                return prepared.sketch.sentence_rows
+            cleaned = self._cleaned_row(row, furniture)
+            return sentence_signature_rows(cleaned, self._sentence_banding, self.settings.sketch.min_sentence_stems)
+
+        return self._sentence_rows.get_or((row.key, furniture), make)
+
     def _may_relate(
         self,
         prepared: Prepared,
@@ -793,30 +833,43 @@ class Index:
         return possible
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
-        """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
+        """The batch's third candidate source, TF-IDF nearest neighbours, both ways, through signature terms.
 
-        Articles sharing one of the article's highest-weighted stems are ranked by how many they
-        share; the first ``MAX_TERM_CANDIDATES`` get their exact TF-IDF cosine, and the nearest
-        ``tfidf_neighbours`` above ``tfidf_threshold`` become candidates, as in the batch run.
+        The batch pairs two articles when *either* has the other among its ``tfidf_neighbours`` nearest
+        above ``tfidf_threshold``. Stored articles whose signature terms (their highest-weighted stems)
+        occur among the article's stems are ranked by how many do; the first ``MAX_TERM_CANDIDATES`` get
+        their exact TF-IDF cosine. The article's own nearest ``tfidf_neighbours`` above the threshold
+        become candidates, and so does every scored article whose cosine reaches its stored *radius*: the
+        cosine of its own ``tfidf_neighbours``-th nearest when it was added (0 if fewer were scored). Its
+        nearest can only come closer as articles arrive, so the stored radius is a lower bound of the one a
+        batch run would see (up to the statistics of the moment, and removals); the article's radius is set
+        on ``evaluation`` for storing.
         """
         settings = self.settings.candidates
         vector = self._article_vector(evaluation.prepared.stem_counts)
         evaluation.terms = tuple(term_keys(top_terms(vector, SIGNATURE_TERMS)))
+        evaluation.radius = 0.0
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
-        shared = session.lookup_counts(evaluation.terms)
+        shared = session.lookup_counts(term_keys(vector.indices.tolist()))
         ranked = sorted(shared, key=lambda key: (-shared[key], -key))[:MAX_TERM_CANDIDATES]
         if not ranked:
             return set()
         packed = session.stems(ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:
-                packed[holder] = pack_stems(new.stem_counts)
+                packed[holder] = pack_stems(new.stem_counts, stem_radius(packed[holder]))
         order = sorted(packed)
         matrix = self._article_vector(stems_matrix([packed[key] for key in order]))
         scores = row_dots(matrix, vector)
         best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
-        return {order[i] for i in best if scores[i] >= settings.tfidf_threshold}
+        if len(order) >= settings.tfidf_neighbours:
+            evaluation.radius = float(scores[best[-1]])
+        radii = np.array([stem_radius(packed[key]) for key in order])
+        near = scores >= settings.tfidf_threshold
+        found = {order[i] for i in best if near[i]}
+        found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())
+        return found
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
         """The component the new article joins (its related articles and its wire slug's takes, with
@@ -1064,16 +1117,18 @@ class Index:
             article,
             prepared.furniture,
             time.time(),
-            pack_stems(prepared.stem_counts),
+            pack_stems(prepared.stem_counts, evaluation.radius),
             evaluation.terms,
             clean_bytes(prepared.cleaned),
             evaluation.slug,
         )
         session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
+        radii = {holder: stem_radius(data) for holder, data in session.stems(evaluation.holders).items()}
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
             session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
             session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
-            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts), clean_bytes(new.cleaned))
+            stems = pack_stems(new.stem_counts, radii.get(holder, 0.0))
+            session.set_furniture(holder, new_furniture, stems, clean_bytes(new.cleaned))
             session.log_change(holder, -1, row.furniture)
             session.log_change(holder, +1, new_furniture)
         updated: dict[int, LineCount] = {}

@@ -17,9 +17,10 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 5  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 6  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
-# story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's)
+# story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
+# 6: each stem vector carries the article's TF-IDF radius (its neighbours are found both ways, as in the batch)
 
 
 @dataclass(slots=True)
