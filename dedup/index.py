@@ -58,8 +58,10 @@ from dedup.store.features import (
     row_dots,
     sentence_signature_rows,
     sentences_agree,
+    sentences_agree_each,
     settings_banding,
     short_lines,
+    stem_radii,
     stem_radius,
     stems_matrix,
     term_keys,
@@ -717,11 +719,12 @@ class Index:
         candidates |= self._neighbours(session, evaluation)
         by_sentence = session.lookup(sketch.sentence_keys) - candidates - holders
         rows = session.articles(candidates | by_sentence)
-        if verify:
-            for key in by_sentence:
-                row = rows[key]
-                others = self._sentence_rows_of(row, self._furniture_of(evaluation, row))
-                if not sentences_agree(sketch.sentence_rows, others, self._sentence_banding, threshold):
+        if verify and by_sentence:
+            checked = sorted(by_sentence)
+            others = [self._sentence_rows_of(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked]
+            agree = sentences_agree_each(sketch.sentence_rows, others, self._sentence_banding, threshold)
+            for key, near in zip(checked, agree, strict=True):
+                if not near:
                     del rows[key]
         evaluation.rows.update(rows)
         x = prepared.cleaned
@@ -852,9 +855,12 @@ class Index:
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
         shared = session.lookup_counts(term_keys(vector.indices.tolist()))
-        ranked = sorted(shared, key=lambda key: (-shared[key], -key))[:MAX_TERM_CANDIDATES]
-        if not ranked:
+        if not shared:
             return set()
+        # most shared terms first, then the larger key (the order ``sorted`` by (-count, -key) gives)
+        holders = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
+        counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
+        ranked = holders[np.lexsort((-holders, -counts))[:MAX_TERM_CANDIDATES]].tolist()
         packed = session.stems(ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:
@@ -865,7 +871,7 @@ class Index:
         best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
         if len(order) >= settings.tfidf_neighbours:
             evaluation.radius = float(scores[best[-1]])
-        radii = np.array([stem_radius(packed[key]) for key in order])
+        radii = stem_radii([packed[key] for key in order])
         near = scores >= settings.tfidf_threshold
         found = {order[i] for i in best if near[i]}
         found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())

@@ -39,8 +39,10 @@ from dedup.store.features import (
     reference_sentences_agree,
     sentence_counts,
     sentences_agree,
+    sentences_agree_each,
     settings_banding,
     signatures,
+    stem_radii,
     stem_radius,
     stems_matrix,
     weight_rows,
@@ -281,6 +283,10 @@ def test_sentences_agree_is_the_batchs_verified_sentence_pairing(pair: tuple[np.
     stacked = np.vstack([rows, others]) if len(owners) else np.zeros((0, 64), dtype=np.uint32)
     batch = banded_pairs(stacked, owners, threshold, verify=True) == {(0, 1)}
     assert sentences_agree(rows, others, sentence_banding, threshold) == batch
+    pieces = [others[:1], others, others[1:], others[:0]]
+    assert sentences_agree_each(rows, pieces, sentence_banding, threshold) == [
+        sentences_agree(rows, piece, sentence_banding, threshold) for piece in pieces
+    ]
     assert reference_sentences_agree(rows, others, sentence_banding, threshold) == batch
 
 
@@ -288,6 +294,7 @@ def test_stem_vectors_carry_the_radius() -> None:
     counts = sparse.csr_matrix((np.array([1.0, 3.0]), np.array([5, 70000]), np.array([0, 2])), shape=(1, N_FEATURES))
     data = pack_stems(counts, 0.37275521693466)
     assert stem_radius(data) == 0.37275521693466
+    assert stem_radii([data, pack_stems(counts)]).tolist() == [0.37275521693466, 0.0]
     assert np.array_equal(stems_matrix([data]).toarray(), counts.toarray())
     with pytest.raises(ValueError):
         stems_matrix([data[:-8]])  # a schema-5 stem vector has no radius

@@ -193,6 +193,23 @@ def sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, thre
     return bool((collide & near).any())
 
 
+def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> list[bool]:
+    """:func:`sentences_agree` of ``rows`` with each of ``others``, in one comparison (rows stacked)."""
+    sizes = [len(item) for item in others]
+    if not len(rows) or not sum(sizes):
+        return [False] * len(others)
+    stacked = np.vstack([item for item in others if len(item)])
+    equal = rows[:, None, :] == stacked[None, :, :]
+    width = banding.rows
+    banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(stacked), banding.bands, width)
+    hit = (banded.all(axis=3).any(axis=2) & (equal.mean(axis=2) >= threshold)).any(axis=0)
+    result, start = [], 0
+    for size in sizes:
+        result.append(bool(hit[start : start + size].any()))
+        start += size
+    return result
+
+
 def reference_sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, threshold: float) -> bool:
     """Readable reference for :func:`sentences_agree`: row pair by row pair, band by band."""
     width = banding.rows
@@ -293,6 +310,11 @@ def pack_stems(counts: sparse.csr_matrix, radius: float = 0.0) -> bytes:
             np.float64(radius).astype("<f8").tobytes(),
         ]
     )
+
+
+def stem_radii(packed: list[bytes]) -> np.ndarray:
+    """The radius of each ``pack_stems`` row (their last 8 bytes; ``stems_matrix`` checks their layout)."""
+    return np.frombuffer(b"".join(data[-8:] for data in packed), dtype="<f8").astype(np.float64)
 
 
 def stem_radius(data: bytes) -> float:
