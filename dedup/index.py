@@ -44,7 +44,7 @@ from dedup.pipeline import Settings
 from dedup.regroup import GroupState, build_state, combine, pair_key, regroup, related_keys, single
 from dedup.score import ScoreSettings, judge
 from dedup.similarity import sentence_counts as batch_sentence_counts
-from dedup.sketch import SCHEME, SketchSettings
+from dedup.sketch import SCHEME, SketchSettings, sentence_stem_sets
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 from dedup.store.codec import pack_verdict, unpack_verdict, verdict_order_fields
@@ -56,11 +56,11 @@ from dedup.store.features import (
     pack_stems,
     prepare,
     row_dots,
-    sentence_signature_rows,
     sentences_agree,
     sentences_agree_each,
     settings_banding,
     short_lines,
+    signatures,
     stem_radii,
     stem_radius,
     stems_matrix,
@@ -721,7 +721,7 @@ class Index:
         rows = session.articles(candidates | by_sentence)
         if verify and by_sentence:
             checked = sorted(by_sentence)
-            others = [self._sentence_rows_of(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked]
+            others = self._sentence_rows_of([(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked])
             agree = sentences_agree_each(sketch.sentence_rows, others, self._sentence_banding, threshold)
             for key, near in zip(checked, agree, strict=True):
                 if not near:
@@ -779,17 +779,29 @@ class Index:
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
-    def _sentence_rows_of(self, row: StoredArticle, furniture: tuple[int, ...]) -> np.ndarray:
-        """A stored article's sentence signature rows with ``furniture`` (from its cleaned form; kept in memory)."""
-
-        def make() -> np.ndarray:
-            prepared = self._prepared.get((row.key, furniture))
-            if prepared is not None:
-                return prepared.sketch.sentence_rows
-            cleaned = self._cleaned_row(row, furniture)
-            return sentence_signature_rows(cleaned, self._sentence_banding, self.settings.sketch.min_sentence_stems)
-
-        return self._sentence_rows.get_or((row.key, furniture), make)
+    def _sentence_rows_of(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[np.ndarray]:
+        """Stored articles' sentence signature rows, each with its furniture (from their cleaned forms, signed in
+        one call: rows are independent; kept in memory)."""
+        result: list[np.ndarray | None] = []
+        fresh: list[int] = []
+        for number, (row, furniture) in enumerate(items):
+            held = self._sentence_rows.get((row.key, furniture))
+            if held is None and (prepared := self._prepared.get((row.key, furniture))) is not None:
+                held = prepared.sketch.sentence_rows
+            if held is None:
+                fresh.append(number)
+            result.append(held)
+        if fresh:
+            minimum = self.settings.sketch.min_sentence_stems
+            sets = [sentence_stem_sets(self._cleaned_row(*items[n]), minimum) for n in fresh]
+            signed = signatures([stems for found in sets for stems in found], self._sentence_banding)
+            start = 0
+            for number, found in zip(fresh, sets, strict=True):
+                result[number] = signed[start : start + len(found)]
+                start += len(found)
+        for (row, furniture), rows in zip(items, result, strict=True):
+            self._sentence_rows.get_or((row.key, furniture), lambda rows=rows: rows)
+        return [rows for rows in result if rows is not None]
 
     def _may_relate(
         self,

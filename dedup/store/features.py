@@ -202,7 +202,9 @@ def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Ba
     equal = rows[:, None, :] == stacked[None, :, :]
     width = banding.rows
     banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(stacked), banding.bands, width)
-    hit = (banded.all(axis=3).any(axis=2) & (equal.mean(axis=2) >= threshold)).any(axis=0)
+    # ``mean`` of a boolean row is its count of equal positions over their number, the same float division
+    agreement = np.count_nonzero(equal, axis=2) / equal.shape[2]
+    hit = (banded.all(axis=3).any(axis=2) & (agreement >= threshold)).any(axis=0)
     result, start = [], 0
     for size in sizes:
         result.append(bool(hit[start : start + size].any()))
