@@ -11,9 +11,10 @@
 stores the article in one atomic write. A verdict is what a batch ``dedup cluster`` run over the
 stored articles plus this one says about it: the same cleaning (boilerplate lines repeated across
 the index included), the same sentence TF-IDF (document frequencies kept for the whole index),
-the same MinHash LSH candidates, alignment, pair verdicts, clusters and origin. The batch run's
-third candidate source, TF-IDF nearest neighbours over the whole corpus, is not used (see
-docs/index.md). The format of a verdict is documented in docs/index.md.
+the same MinHash LSH candidates (sentence band collisions verified as in the batch), alignment, pair
+verdicts, clusters and origin. The batch run's third candidate source, TF-IDF nearest neighbours over
+the whole corpus, is found through stored signature terms, both ways (see docs/index.md). The format
+of a verdict is documented in docs/index.md.
 """
 
 from __future__ import annotations
