@@ -11,9 +11,10 @@
 stores the article in one atomic write. A verdict is what a batch ``dedup cluster`` run over the
 stored articles plus this one says about it: the same cleaning (boilerplate lines repeated across
 the index included), the same sentence TF-IDF (document frequencies kept for the whole index),
-the same MinHash LSH candidates, alignment, pair verdicts, clusters and origin. The batch run's
-third candidate source, TF-IDF nearest neighbours over the whole corpus, is not used (see
-docs/index.md). The format of a verdict is documented in docs/index.md.
+the same MinHash LSH candidates (sentence band collisions verified as in the batch), alignment, pair
+verdicts, clusters and origin. The batch run's third candidate source, TF-IDF nearest neighbours over
+the whole corpus, is found through stored signature terms, both ways (see docs/index.md). The format
+of a verdict is documented in docs/index.md.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from dedup.pipeline import Settings
 from dedup.regroup import GroupState, build_state, combine, pair_key, regroup, related_keys, single
 from dedup.score import ScoreSettings, judge
 from dedup.similarity import sentence_counts as batch_sentence_counts
-from dedup.sketch import SCHEME, SketchSettings
+from dedup.sketch import SCHEME, SketchSettings, sentence_stem_sets
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
 from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 from dedup.store.codec import pack_verdict, unpack_verdict, verdict_order_fields
@@ -56,8 +57,13 @@ from dedup.store.features import (
     pack_stems,
     prepare,
     row_dots,
+    sentences_agree,
+    sentences_agree_each,
     settings_banding,
     short_lines,
+    signatures,
+    stem_radii,
+    stem_radius,
     stems_matrix,
     term_keys,
     top_terms,
@@ -181,6 +187,7 @@ class _Evaluation:
     # again from them (same cleaned forms, same statistics, rows renumbered against the new article)
     sides: dict[str, Side] = dataclasses.field(default_factory=dict)
     cosines: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)  # id → x's rows × its rows
+    radius: float = 0.0  # the cosine of its ``tfidf_neighbours``-th nearest stored article (0: fewer were scored)
 
 
 @dataclasses.dataclass(slots=True)
@@ -219,6 +226,8 @@ class Index:
         self._reverse: _LRU = _LRU(_CACHE_SIZE * 2)  # id(verdict) → (verdict, its stored passages from b to a)
         # component → its grouping; valid while every change since it was read is this process's own
         self._components: _LRU = _LRU(_COMPONENTS_CACHED)
+        # (key, furniture) → a stored article's sentence signature rows, to verify sentence band collisions
+        self._sentence_rows: _LRU = _LRU(_CACHE_SIZE * 2)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -696,11 +705,34 @@ class Index:
 
     def _judge_candidates(self, session: Session, evaluation: _Evaluation) -> None:
         prepared = evaluation.prepared
-        keys = set(prepared.keys)
-        candidates = session.lookup(keys) - set(evaluation.holders)
-        candidates |= {h for h, (_, _, _, new) in evaluation.holders.items() if keys & set(new.keys)}
+        sketch = prepared.sketch
+        threshold = self.settings.candidates.sentence_threshold
+        verify = self.settings.candidates.verify_sentence_pairs
+        holders = set(evaluation.holders)
+        # article band keys pair as in the batch; a sentence band collision counts, as in the batch's
+        # ``banded_pairs(verify=True)``, only when the two whole signature rows agree on ``sentence_threshold``
+        candidates = session.lookup(sketch.article_keys) - holders
+        for holder, (_, _, _, new) in evaluation.holders.items():
+            if not set(sketch.article_keys).isdisjoint(new.sketch.article_keys) or (
+                not set(sketch.sentence_keys).isdisjoint(new.sketch.sentence_keys)
+                and (
+                    not verify
+                    or sentences_agree(
+                        sketch.sentence_rows, new.sketch.sentence_rows, self._sentence_banding, threshold
+                    )
+                )
+            ):
+                candidates.add(holder)
         candidates |= self._neighbours(session, evaluation)
-        rows = session.articles(candidates)
+        by_sentence = session.lookup(sketch.sentence_keys) - candidates - holders
+        rows = session.articles(candidates | by_sentence)
+        if verify and by_sentence:
+            checked = sorted(by_sentence)
+            others = self._sentence_rows_of([(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked])
+            agree = sentences_agree_each(sketch.sentence_rows, others, self._sentence_banding, threshold)
+            for key, near in zip(checked, agree, strict=True):
+                if not near:
+                    del rows[key]
         evaluation.rows.update(rows)
         x = prepared.cleaned
         order = sorted(rows, key=lambda k: rows[k].article.id)
@@ -754,6 +786,30 @@ class Index:
                     evaluation.reverse[key] = reverse
                     self._remember_reverse(verdict, reverse)
 
+    def _sentence_rows_of(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[np.ndarray]:
+        """Stored articles' sentence signature rows, each with its furniture (from their cleaned forms, signed in
+        one call: rows are independent; kept in memory)."""
+        result: list[np.ndarray | None] = []
+        fresh: list[int] = []
+        for number, (row, furniture) in enumerate(items):
+            held = self._sentence_rows.get((row.key, furniture))
+            if held is None and (prepared := self._prepared.get((row.key, furniture))) is not None:
+                held = prepared.sketch.sentence_rows
+            if held is None:
+                fresh.append(number)
+            result.append(held)
+        if fresh:
+            minimum = self.settings.sketch.min_sentence_stems
+            sets = [sentence_stem_sets(self._cleaned_row(*items[n]), minimum) for n in fresh]
+            signed = signatures([stems for found in sets for stems in found], self._sentence_banding)
+            start = 0
+            for number, found in zip(fresh, sets, strict=True):
+                result[number] = signed[start : start + len(found)]
+                start += len(found)
+        for (row, furniture), rows in zip(items, result, strict=True):
+            self._sentence_rows.get_or((row.key, furniture), lambda rows=rows: rows)
+        return [rows for rows in result if rows is not None]
+
     def _may_relate(
         self,
         prepared: Prepared,
@@ -799,30 +855,46 @@ class Index:
         return possible
 
     def _neighbours(self, session: Session, evaluation: _Evaluation) -> set[int]:
-        """The batch's third candidate source, TF-IDF nearest neighbours, through signature terms.
+        """The batch's third candidate source, TF-IDF nearest neighbours, both ways, through signature terms.
 
-        Articles sharing one of the article's highest-weighted stems are ranked by how many they
-        share; the first ``MAX_TERM_CANDIDATES`` get their exact TF-IDF cosine, and the nearest
-        ``tfidf_neighbours`` above ``tfidf_threshold`` become candidates, as in the batch run.
+        The batch pairs two articles when *either* has the other among its ``tfidf_neighbours`` nearest
+        above ``tfidf_threshold``. Stored articles whose signature terms (their highest-weighted stems)
+        occur among the article's stems are ranked by how many do; the first ``MAX_TERM_CANDIDATES`` get
+        their exact TF-IDF cosine. The article's own nearest ``tfidf_neighbours`` above the threshold
+        become candidates, and so does every scored article whose cosine reaches its stored *radius*: the
+        cosine of its own ``tfidf_neighbours``-th nearest when it was added (0 if fewer were scored). Its
+        nearest can only come closer as articles arrive, so the stored radius is a lower bound of the one a
+        batch run would see (up to the statistics of the moment, and removals); the article's radius is set
+        on ``evaluation`` for storing.
         """
         settings = self.settings.candidates
         vector = self._article_vector(evaluation.prepared.stem_counts)
         evaluation.terms = tuple(term_keys(top_terms(vector, SIGNATURE_TERMS)))
+        evaluation.radius = 0.0
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
-        shared = session.lookup_counts(evaluation.terms)
-        ranked = sorted(shared, key=lambda key: (-shared[key], -key))[:MAX_TERM_CANDIDATES]
-        if not ranked:
+        shared = session.lookup_counts(term_keys(vector.indices.tolist()))
+        if not shared:
             return set()
+        # most shared terms first, then the larger key (the order ``sorted`` by (-count, -key) gives)
+        holders = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
+        counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
+        ranked = holders[np.lexsort((-holders, -counts))[:MAX_TERM_CANDIDATES]].tolist()
         packed = session.stems(ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:
-                packed[holder] = pack_stems(new.stem_counts)
+                packed[holder] = pack_stems(new.stem_counts, stem_radius(packed[holder]))
         order = sorted(packed)
         matrix = self._article_vector(stems_matrix([packed[key] for key in order]))
         scores = row_dots(matrix, vector)
         best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
-        return {order[i] for i in best if scores[i] >= settings.tfidf_threshold}
+        if len(order) >= settings.tfidf_neighbours:
+            evaluation.radius = float(scores[best[-1]])
+        radii = stem_radii([packed[key] for key in order])
+        near = scores >= settings.tfidf_threshold
+        found = {order[i] for i in best if near[i]}
+        found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())
+        return found
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
         """The component the new article joins (its related articles and its wire slug's takes, with
@@ -1070,16 +1142,18 @@ class Index:
             article,
             prepared.furniture,
             time.time(),
-            pack_stems(prepared.stem_counts),
+            pack_stems(prepared.stem_counts, evaluation.radius),
             evaluation.terms,
             clean_bytes(prepared.cleaned),
             evaluation.slug,
         )
         session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
+        radii = {holder: stem_radius(data) for holder, data in session.stems(evaluation.holders).items()}
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
             session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
             session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
-            session.set_furniture(holder, new_furniture, pack_stems(new.stem_counts), clean_bytes(new.cleaned))
+            stems = pack_stems(new.stem_counts, radii.get(holder, 0.0))
+            session.set_furniture(holder, new_furniture, stems, clean_bytes(new.cleaned))
             session.log_change(holder, -1, row.furniture)
             session.log_change(holder, +1, new_furniture)
         updated: dict[int, LineCount] = {}

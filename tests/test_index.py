@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -19,6 +20,7 @@ from typer.testing import CliRunner
 
 import dedup
 from dedup import align as align_module
+from dedup.candidates import banded_pairs, tfidf_pairs
 from dedup.clean import clean_article, repeated_lines
 from dedup.cli import app
 from dedup.index import Index
@@ -34,9 +36,14 @@ from dedup.store.features import (
     pack_stems,
     prepare,
     reference_sentence_counts,
+    reference_sentences_agree,
     sentence_counts,
+    sentences_agree,
+    sentences_agree_each,
     settings_banding,
     signatures,
+    stem_radii,
+    stem_radius,
     stems_matrix,
     weight_rows,
     word_run_keys,
@@ -241,6 +248,102 @@ def test_vectors_signatures_and_bands_equal_the_batch() -> None:
             if mine & set(band_keys(other.hashvalues[None, :], sentence_banding, b"s"))
         }
         assert found == expected, i
+
+
+@st.composite
+def signature_row_sets(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    """Two articles' sentence signature rows (64 positions) from a small alphabet, the second article's rows
+    often edits of the first's, so bands collide and agreement falls on both sides of the threshold."""
+    alphabet = st.integers(0, 3)
+
+    def edited(row: np.ndarray) -> np.ndarray:
+        flips = draw(st.lists(st.integers(0, 63), max_size=48))
+        row = row.copy()
+        row[flips] = np.array(draw(st.lists(alphabet, min_size=len(flips), max_size=len(flips))), dtype=np.uint32)
+        return row
+
+    def rows(count: int, start: np.ndarray) -> np.ndarray:
+        values = [edited(start) for _ in range(count)]
+        return np.array(values, dtype=np.uint32).reshape(count, 64)
+
+    base = np.array(draw(st.lists(alphabet, min_size=64, max_size=64)), dtype=np.uint32)
+    first = rows(draw(st.integers(0, 4)), base)
+    start = base if draw(st.booleans()) else np.array(draw(st.lists(alphabet, min_size=64, max_size=64)), np.uint32)
+    return first, rows(draw(st.integers(0, 4)), start)
+
+
+@settings(max_examples=300, deadline=None)
+@given(signature_row_sets())
+def test_sentences_agree_is_the_batchs_verified_sentence_pairing(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """The index verifies a sentence band collision as ``banded_pairs(verify=True)`` pairs two articles."""
+    rows, others = pair
+    _, sentence_banding = settings_banding(Settings())
+    threshold = Settings().candidates.sentence_threshold
+    owners = np.array([0] * len(rows) + [1] * len(others), dtype=np.int64)
+    stacked = np.vstack([rows, others]) if len(owners) else np.zeros((0, 64), dtype=np.uint32)
+    batch = banded_pairs(stacked, owners, threshold, verify=True) == {(0, 1)}
+    assert sentences_agree(rows, others, sentence_banding, threshold) == batch
+    pieces = [others[:1], others, others[1:], others[:0]]
+    assert sentences_agree_each(rows, pieces, sentence_banding, threshold) == [
+        sentences_agree(rows, piece, sentence_banding, threshold) for piece in pieces
+    ]
+    assert reference_sentences_agree(rows, others, sentence_banding, threshold) == batch
+
+
+def test_stem_vectors_carry_the_radius() -> None:
+    counts = sparse.csr_matrix((np.array([1.0, 3.0]), np.array([5, 70000]), np.array([0, 2])), shape=(1, N_FEATURES))
+    data = pack_stems(counts, 0.37275521693466)
+    assert stem_radius(data) == 0.37275521693466
+    assert stem_radii([data, pack_stems(counts)]).tolist() == [0.37275521693466, 0.0]
+    assert np.array_equal(stems_matrix([data]).toarray(), counts.toarray())
+    with pytest.raises(ValueError):
+        stems_matrix([data[:-8]])  # a schema-5 stem vector has no radius
+
+
+def test_tfidf_neighbours_are_found_both_ways_as_in_the_batch(tmp_path: Path) -> None:
+    """The batch pairs two articles when either has the other among its nearest: the council story's nearest,
+    when it arrives, is the fire story (cosine 0.06, below the threshold), but its nearest in the batch run is the
+    later report of both; that report's own nearest is the fire story. With one neighbour each, the index finds
+    the council story from the report through the council story's stored radius."""
+    fire = Article(
+        "a",
+        "Fire crews fought a blaze at a warehouse in Leeds on Tuesday night. Smoke from the warehouse fire could "
+        "be seen across the city centre. Firefighters said the blaze started in a storage room and spread quickly "
+        "through the roof. Nobody was injured in the fire, West Yorkshire Fire and Rescue Service said.",
+    )
+    council = Article(
+        "b",
+        "Leeds City Council approved its budget for next year at a meeting on Wednesday. Councillors voted to "
+        "raise council tax by three per cent to pay for social care. The council leader said the budget protected "
+        "frontline services despite cuts in government funding. Opposition councillors said residents would pay "
+        "more for less.",
+    )
+    report = Article(
+        "c",
+        "A warehouse in Leeds was destroyed by fire on Tuesday night, and the city council said on Wednesday it "
+        "would review safety at storage sites. Firefighters said the blaze spread quickly through the roof of the "
+        "warehouse. Councillors at the budget meeting asked the council leader to pay for more fire safety "
+        "inspections.",
+    )
+    articles = [fire, council, report]
+    settings = Settings(candidates=dataclasses.replace(Settings().candidates, tfidf_neighbours=1))
+    vectors = article_vectors([clean_article(a, frozenset()) for a in articles])
+    batch = {(articles[i].id, articles[j].id) for i, j in tfidf_pairs(vectors, 1, 0.2)}
+    assert batch == {("a", "c"), ("b", "c")}
+    found: dict[str, set[str]] = {}
+    neighbours = Index._neighbours
+
+    def spy(index: Index, session, evaluation):
+        keys = neighbours(index, session, evaluation)
+        found[evaluation.article.id] = {row.article.id for row in session.articles(keys).values()}
+        return keys
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Index, "_neighbours", spy)
+        with Index.open(str(tmp_path / "both.dedup"), settings=settings) as index:
+            for article in articles:
+                index.add(article)
+    assert found == {"a": set(), "b": set(), "c": {"a", "b"}}  # c's own nearest is a; b has c as its nearest
 
 
 # --- same verdicts as the batch run ------------------------------------------------------------------------------

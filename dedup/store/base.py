@@ -20,8 +20,9 @@ FORMAT = "dedup-index"
 SCHEMA = 6  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
-# 6: the settings hold keep_wrapped_repeated_lines (on, a repeated line of a hard-wrapped paragraph stays story text,
-# which a schema-5 stored cleaned form marked furniture)
+# 6 (stop 13, two changes in one step): each stem vector carries the article's TF-IDF radius (its neighbours are
+# found both ways, as in the batch), and the settings hold keep_wrapped_repeated_lines (on, a repeated line of a
+# hard-wrapped paragraph stays story text, which a schema-5 stored cleaned form marked furniture)
 
 
 @dataclass(slots=True)

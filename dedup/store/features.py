@@ -98,6 +98,7 @@ class Prepared:
     counts: sparse.csr_matrix  # hashed char n-gram counts, one row per evidence sentence
     sketching: tuple[Banding, Banding, int, int]  # article and sentence banding, shingle size, min stems
     band_keys_: list[int] | None = None
+    sketch_: Sketch | None = None
     features_: tuple[np.ndarray, np.ndarray] | None = None
     stem_counts_: sparse.csr_matrix | None = None
 
@@ -137,20 +138,92 @@ class Prepared:
     def keys(self) -> list[int]:
         """Distinct band keys, article and sentence level (sketched when first asked: candidates never need them)."""
         if self.band_keys_ is None:
-            self.band_keys_ = sketch_keys(self.cleaned, *self.sketching)
+            self.band_keys_ = sorted(set(self.sketch.article_keys) | set(self.sketch.sentence_keys))
         return self.band_keys_
 
+    @property
+    def sketch(self) -> Sketch:
+        """Its band keys by level and its sentence signature rows."""
+        if self.sketch_ is None:
+            self.sketch_ = sketch_article(self.cleaned, *self.sketching)
+        return self.sketch_
 
-def sketch_keys(
+
+@dataclass(slots=True, frozen=True)
+class Sketch:
+    """An article's LSH band keys, article and sentence level apart, and its sentence signature rows."""
+
+    article_keys: list[int]
+    sentence_keys: list[int]
+    sentence_rows: np.ndarray  # uint32, one row per sketched evidence unit (``sentence_stem_sets``)
+
+
+def sketch_article(
     cleaned: CleanArticle, article_banding: Banding, sentence_banding: Banding, shingle_size: int, min_stems: int
-) -> list[int]:
-    """The article's LSH band keys: MinHash of its word shingles and of each evidence unit's stems."""
+) -> Sketch:
+    """MinHash of the article's word shingles and of each evidence unit's stems, and their band keys."""
     article_rows = signatures([article_shingles(cleaned, shingle_size)], article_banding)
-    sentence_rows = signatures(sentence_stem_sets(cleaned, min_stems), sentence_banding)
-    keys = band_keys(article_rows, article_banding, _ARTICLE_KIND) + band_keys(
-        sentence_rows, sentence_banding, _SENTENCE_KIND
+    sentence_rows = sentence_signature_rows(cleaned, sentence_banding, min_stems)
+    return Sketch(
+        band_keys(article_rows, article_banding, _ARTICLE_KIND),
+        band_keys(sentence_rows, sentence_banding, _SENTENCE_KIND),
+        sentence_rows,
     )
-    return sorted(set(keys))
+
+
+def sentence_signature_rows(cleaned: CleanArticle, sentence_banding: Banding, min_stems: int) -> np.ndarray:
+    """The MinHash signature of each sketched evidence unit's stems (the rows the batch's sentence LSH bands)."""
+    return signatures(sentence_stem_sets(cleaned, min_stems), sentence_banding)
+
+
+def sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, threshold: float) -> bool:
+    """Whether the batch's verified sentence LSH pairs the owners of two sets of signature rows.
+
+    ``candidates.banded_pairs(..., verify=True)`` pairs two articles when some row of one and some row of
+    the other are equal on an LSH band *and* agree on at least ``threshold`` of their positions; this tests
+    every row pair at once (a few dozen sentences a side). :func:`reference_sentences_agree` is the loop.
+    """
+    if not len(rows) or not len(others):
+        return False
+    equal = rows[:, None, :] == others[None, :, :]  # (rows, others, positions)
+    width = banding.rows
+    banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(others), banding.bands, width)
+    collide = banded.all(axis=3).any(axis=2)
+    near = equal.mean(axis=2) >= threshold
+    return bool((collide & near).any())
+
+
+def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> list[bool]:
+    """:func:`sentences_agree` of ``rows`` with each of ``others``, in one comparison (rows stacked)."""
+    sizes = [len(item) for item in others]
+    if not len(rows) or not sum(sizes):
+        return [False] * len(others)
+    stacked = np.vstack([item for item in others if len(item)])
+    equal = rows[:, None, :] == stacked[None, :, :]
+    width = banding.rows
+    banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(stacked), banding.bands, width)
+    # ``mean`` of a boolean row is its count of equal positions over their number, the same float division
+    agreement = np.count_nonzero(equal, axis=2) / equal.shape[2]
+    hit = (banded.all(axis=3).any(axis=2) & (agreement >= threshold)).any(axis=0)
+    result, start = [], 0
+    for size in sizes:
+        result.append(bool(hit[start : start + size].any()))
+        start += size
+    return result
+
+
+def reference_sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, threshold: float) -> bool:
+    """Readable reference for :func:`sentences_agree`: row pair by row pair, band by band."""
+    width = banding.rows
+    for row in rows:
+        for other in others:
+            collide = any(
+                np.array_equal(row[band * width : (band + 1) * width], other[band * width : (band + 1) * width])
+                for band in range(banding.bands)
+            )
+            if collide and (row == other).mean() >= threshold:
+                return True
+    return False
 
 
 def reference_sentence_counts(cleaned: CleanArticle) -> sparse.csr_matrix:
@@ -211,12 +284,14 @@ _STEM_BUCKET_BITS = 16  # a 20-bit feature is its bucket (high 4 bits, counted) 
 _STEM_BUCKETS = N_FEATURES >> _STEM_BUCKET_BITS
 
 
-def pack_stems(counts: sparse.csr_matrix) -> bytes:
+def pack_stems(counts: sparse.csr_matrix, radius: float = 0.0) -> bytes:
     """A stem-count row (sorted features) as little-endian bytes, about 2.1 bytes a stem before zlib.
 
     Layout: ``uint32`` stem count, one byte (1: counts are ``uint8``, 2: ``uint16``), the number of
     features in each of the 16 high-bit buckets (``uint16``), each feature's low 16 bits (``uint16``),
-    then the counts (saturated at 65535, as before).
+    the counts (saturated at 65535, as before), then the article's TF-IDF *radius* (``float64``: the
+    cosine of its ``tfidf_neighbours``-th nearest stored article when it was added, 0 if it had fewer;
+    see ``Index._neighbours``).
     """
     features = counts.indices.astype(np.int64)
     if len(features) > 1 and np.any(np.diff(features) <= 0):
@@ -234,15 +309,27 @@ def pack_stems(counts: sparse.csr_matrix) -> bytes:
             buckets.astype("<u2").tobytes(),
             (features & 0xFFFF).astype("<u2").tobytes(),
             values.astype("<u1" if width == 1 else "<u2").tobytes(),
+            np.float64(radius).astype("<f8").tobytes(),
         ]
     )
+
+
+def stem_radii(packed: list[bytes]) -> np.ndarray:
+    """The radius of each ``pack_stems`` row (their last 8 bytes; ``stems_matrix`` checks their layout)."""
+    return np.frombuffer(b"".join(data[-8:] for data in packed), dtype="<f8").astype(np.float64)
+
+
+def stem_radius(data: bytes) -> float:
+    """The radius stored with a ``pack_stems`` row."""
+    _stem_parts(data)
+    return float(np.frombuffer(data, dtype="<f8", count=1, offset=len(data) - 8)[0])
 
 
 def _stem_parts(data: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
     """(stem count, bucket sizes, low 16 bits, counts) of a ``pack_stems`` row, as views of ``data``."""
     size = int.from_bytes(data[:4], "little")
     width = data[4] if len(data) > 4 else 0
-    if width not in (1, 2) or len(data) != 5 + 2 * _STEM_BUCKETS + (2 + width) * size:
+    if width not in (1, 2) or len(data) != 5 + 2 * _STEM_BUCKETS + (2 + width) * size + 8:
         raise ValueError("broken stem vector")
     buckets = np.frombuffer(data, dtype="<u2", count=_STEM_BUCKETS, offset=5)
     low = np.frombuffer(data, dtype="<u2", count=size, offset=5 + 2 * _STEM_BUCKETS)
