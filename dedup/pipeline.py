@@ -217,9 +217,22 @@ class PreparedArticles:
     def __getitem__(self, index: int) -> Side:
         side = self.sides[index]
         if side is None:
-            rows = self.vectors[self.bounds[index] : self.bounds[index + 1]]
-            side = self.sides[index] = prepare(self.cleaned[index], rows)
+            side = self.sides[index] = prepare(self.cleaned[index], self.rows(index))
         return side
+
+    def rows(self, index: int) -> sparse.csr_matrix:
+        """Article ``index``'s sentence rows as views of the corpus matrix's arrays: the same values as slicing
+        it, without a copy (a forked worker then shares them with the parent instead of copying every article
+        it prepares)."""
+        first, last = int(self.bounds[index]), int(self.bounds[index + 1])
+        indptr = self.vectors.indptr[first : last + 1]
+        begin, end = int(indptr[0]), int(indptr[-1])
+        rows = sparse.csr_matrix((last - first, self.vectors.shape[1]), dtype=self.vectors.dtype)
+        # set, not passed to the constructor: scipy copies a view of a much larger array ("pruning") there
+        rows.data, rows.indices = self.vectors.data[begin:end], self.vectors.indices[begin:end]
+        rows.indptr = (indptr - begin).astype(self.vectors.indptr.dtype)
+        rows.has_sorted_indices = self.vectors.has_sorted_indices  # as a slice of the matrix knows it
+        return rows
 
 
 def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: list[Group]) -> list[list[Passage]]:

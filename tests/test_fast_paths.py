@@ -27,7 +27,13 @@ from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.pipeline import cluster
 from dedup.score import ScoreSettings, could_relate, judge
-from dedup.similarity import article_vectors, reference_sentence_counts, sentence_counts, sentence_vectors
+from dedup.similarity import (
+    article_vectors,
+    reference_sentence_counts,
+    sentence_counts,
+    sentence_matrix,
+    sentence_vectors,
+)
 from dedup.sketch import SketchSettings, minhash, signatures
 
 value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
@@ -262,3 +268,15 @@ def test_screened_pairs_are_unrelated_whatever_their_alignment(own, new, data, a
     if not could_relate(source, target, cosine, align_settings, score):
         found = align_sides(source, target, align_settings, cosine)
         assert judge(source.article, target.article, found, score).relation == "unrelated"
+
+
+def test_prepared_rows_are_views_equal_to_slices(seed_texts):
+    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    matrix, bounds = sentence_matrix(cleaned)
+    articles = pipeline.PreparedArticles(cleaned, matrix, bounds)
+    for index in range(len(cleaned)):
+        rows, expected = articles.rows(index), matrix[bounds[index] : bounds[index + 1]]
+        assert rows.nnz == 0 or np.shares_memory(rows.data, matrix.data)  # no copy for a forked worker to hold
+        assert rows.shape == expected.shape and (rows != expected).nnz == 0
+        assert np.array_equal(rows.indptr, expected.indptr) and np.array_equal(rows.indices, expected.indices)
+        rows.check_format(full_check=True)  # a well-formed matrix (scipy may copy the arrays while checking)
