@@ -171,8 +171,9 @@ def sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
 
 def sentence_stories(
     articles: Sequence[CleanArticle], rows: np.ndarray, threshold: float, min_stems: int, at_least: int
-) -> list[list[int]]:
-    """Per article, for each of its units, in how many separate stories of the run its near-copies occur.
+) -> tuple[list[list[int]], np.ndarray]:
+    """Per article, for each of its units, in how many separate stories of the run its near-copies occur; and
+    the same count for each of ``rows`` (the sketched units, in order: ``skip_stock_sentences`` reads it).
 
     Near-copies: for units with at least ``min_stems`` content stems, the rows of
     ``sentence_signatures(articles, ...)`` (in that order) grouped by :func:`sentence_groups`;
@@ -187,12 +188,12 @@ def sentence_stories(
     short_groups: dict[frozenset[bytes], int] = {}
     group_of: list[int] = []
     owner_of: list[int] = []
-    row = 0
+    sketched: list[int] = []  # the unit of each row
     for index, article in enumerate(articles):
         for stems in unit_stem_sets(article):  # the sketched units are those of sentence_stem_sets, in order
             if len(stems) >= min_stems:
-                group_of.append(int(leaders[row]))
-                row += 1
+                sketched.append(len(group_of))
+                group_of.append(int(leaders[len(sketched) - 1]))
             elif len(stems) >= 2:
                 group_of.append(len(rows) + short_groups.setdefault(frozenset(stems), len(short_groups)))
             else:
@@ -204,19 +205,7 @@ def sentence_stories(
     for article in articles:
         result.append(counts[position : position + len(article.sentences)].tolist())
         position += len(article.sentences)
-    return result
-
-
-def stock_rows(articles: Sequence[CleanArticle], min_stems: int, at_least: int) -> np.ndarray:
-    """For every row of ``sentence_signatures(articles, ...)``, whether its unit is a stock sentence: near-copies
-    in at least ``at_least`` separate stories (``CleanArticle.sentence_stories``, set by the pipeline)."""
-    stock: list[bool] = []
-    for article in articles:
-        stories = article.sentence_stories or []
-        for number, stems in enumerate(unit_stem_sets(article)):
-            if len(stems) >= min_stems:
-                stock.append(number < len(stories) and stories[number] >= at_least)
-    return np.array(stock, dtype=bool)
+    return result, counts[np.array(sketched, dtype=np.int64)]
 
 
 STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3

@@ -34,7 +34,6 @@ from dedup.candidates import (
     banded_pairs,
     sentence_signatures,
     sentence_stories,
-    stock_rows,
     tfidf_block_pairs,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
@@ -341,7 +340,7 @@ def cluster(
     evidence = np.ones(len(sentence_owners), dtype=bool)
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
-        lists = sentence_stories(
+        lists, row_stories = sentence_stories(
             cleaned,
             sentence_signature_rows,
             candidates.near_copy_threshold,
@@ -351,7 +350,7 @@ def cluster(
         for article, values in zip(cleaned, lists, strict=True):
             article.sentence_stories = values
         if candidates.skip_stock_sentences:
-            evidence = ~stock_rows(cleaned, settings.sketch.min_sentence_stems, settings.score.stock_min_stories)
+            evidence = row_stories < settings.score.stock_min_stories
     found |= banded_pairs(
         sentence_signature_rows[evidence],
         sentence_owners[evidence],

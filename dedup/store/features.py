@@ -180,21 +180,15 @@ def sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, thre
     """Whether the batch's verified sentence LSH pairs the owners of two sets of signature rows.
 
     ``candidates.banded_pairs(..., verify=True)`` pairs two articles when some row of one and some row of
-    the other are equal on an LSH band *and* agree on at least ``threshold`` of their positions; this tests
-    every row pair at once (a few dozen sentences a side). :func:`reference_sentences_agree` is the loop.
+    the other are equal on an LSH band *and* agree on at least ``threshold`` of their positions.
+    :func:`reference_sentences_agree` is the loop.
     """
-    if not len(rows) or not len(others):
-        return False
-    equal = rows[:, None, :] == others[None, :, :]  # (rows, others, positions)
-    width = banding.rows
-    banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(others), banding.bands, width)
-    collide = banded.all(axis=3).any(axis=2)
-    near = equal.mean(axis=2) >= threshold
-    return bool((collide & near).any())
+    return sentences_agree_each(rows, [others], banding, threshold)[0]
 
 
 def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> list[bool]:
-    """:func:`sentences_agree` of ``rows`` with each of ``others``, in one comparison (rows stacked)."""
+    """:func:`sentences_agree` of ``rows`` with each of ``others``, every row pair in one comparison (rows stacked;
+    a few dozen sentences a side)."""
     sizes = [len(item) for item in others]
     if not len(rows) or not sum(sizes):
         return [False] * len(others)
