@@ -104,6 +104,21 @@ def _detailed(source: str, target: str, **changes):
     return align(a, b, va, vb, detailed)
 
 
+def _kind_at(passages, target: str, word: str) -> str:
+    """The kind of the passage covering the first occurrence of ``word`` in ``target`` ("new" when none)."""
+    begin = target.index(word)
+    kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
+    return kinds[0] if kinds else "new"
+
+
+def _assert_tight_and_true(found, source: str, target: str) -> None:
+    spans = sorted(p.target_span for p in found)
+    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
+    for p in found:  # every verbatim passage is the same words on both sides
+        if p.kind == "verbatim":
+            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+
+
 def test_word_alignment_labels_a_merged_sentence_word_by_word():
     # a newspaper sentence merging two wire sentences, with an inserted clause: its names and figures
     # are the wire's, the rest a rewording
@@ -117,9 +132,7 @@ def test_word_alignment_labels_a_merged_sentence_word_by_word():
     )
 
     def kind_at(passages, word: str) -> str:
-        begin = target.index(word)
-        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
-        return kinds[0] if kinds else "new"
+        return _kind_at(passages, target, word)
 
     without = _detailed(source, target, detail_word_alignment=False, detail_kept_words=False)
     found = _detailed(source, target)
@@ -127,11 +140,7 @@ def test_word_alignment_labels_a_merged_sentence_word_by_word():
     assert kind_at(without, "heroin") == "rewrite" and kind_at(found, "heroin") == "verbatim"
     assert kind_at(found, "Wollaton") == "verbatim" and kind_at(found, "lieutenants") == "rewrite"
     assert kind_at(found, "Neighbours") == "new"  # the new sentence stays new
-    spans = sorted(p.target_span for p in found)
-    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
-    for p in found:  # every verbatim passage is the same words on both sides
-        if p.kind == "verbatim":
-            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+    _assert_tight_and_true(found, source, target)
 
 
 def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
@@ -148,9 +157,7 @@ def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
     )
 
     def kind_at(passages, word: str) -> str:
-        begin = target.index(word)
-        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
-        return kinds[0] if kinds else "new"
+        return _kind_at(passages, target, word)
 
     without = _detailed(source, target, detail_kept_words=False)
     found = _detailed(source, target)
@@ -162,11 +169,7 @@ def test_kept_words_of_a_rewritten_sentence_are_verbatim_in_any_order():
     assert kind_at(without, "Hale") == "rewrite" and kind_at(found, "Hale") == "verbatim"
     hale = next(p for p in found if p.target_span[0] == target.index("Hale"))
     assert hale.source_span[0] == source.index("Hale")
-    spans = sorted(p.target_span for p in found)
-    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
-    for p in found:  # every verbatim passage is the same words on both sides
-        if p.kind == "verbatim":
-            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+    _assert_tight_and_true(found, source, target)
 
 
 def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part():
@@ -186,9 +189,7 @@ def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part()
     )
 
     def kind_at(passages, word: str) -> str:
-        begin = target.index(word)
-        kinds = [p.kind for p in passages if p.target_span[0] <= begin < p.target_span[1]]
-        return kinds[0] if kinds else "new"
+        return _kind_at(passages, target, word)
 
     found = _detailed(source, target)
     assert kind_at(found, "council") == "verbatim" and kind_at(found, "licence") == "verbatim"
@@ -197,8 +198,4 @@ def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part()
     assert source[slice(*council.source_span)] == "council"  # from the wire's last sentence
     assert kind_at(found, "Regulars") == "new" and kind_at(found, "village") == "new"  # the new sentence stays new
     assert kind_at(found, "serving") == "rewrite"  # the wire's "served": the stem kept, the word reworded
-    spans = sorted(p.target_span for p in found)
-    assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
-    for p in found:  # every verbatim passage is the same words on both sides
-        if p.kind == "verbatim":
-            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+    _assert_tight_and_true(found, source, target)
