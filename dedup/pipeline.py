@@ -204,7 +204,7 @@ class PreparedArticles:
     """Articles prepared for alignment on first use, in whichever process uses them (workers share the work).
 
     ``vectors``: every article's sentence rows in one matrix, article ``k``'s from ``bounds[k]`` to
-    ``bounds[k + 1]`` (sliced when the article is first prepared).
+    ``bounds[k + 1]`` (read as views of its arrays when the article is first prepared: :meth:`rows`).
     """
 
     def __init__(self, cleaned: list[CleanArticle], vectors: sparse.csr_matrix, bounds: np.ndarray) -> None:
