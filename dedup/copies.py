@@ -101,7 +101,7 @@ def prose_text(text: str) -> str:
     lines = text.splitlines()
     kept: list[str] = []
     previous_open = False  # the previous line is prose that did not end a sentence (wrapped text)
-    for index, line in enumerate(lines):
+    for index, line in enumerate(lines):  # per line of every article: the checks are inlined, cheapest first
         stripped = line.strip()
         if not stripped:
             previous_open = False
@@ -109,7 +109,9 @@ def prose_text(text: str) -> str:
         if (stripped[0] in _FURNITURE_FIRST and _FURNITURE_START.match(stripped)) or " | " in stripped:
             previous_open = False
             continue
-        final = _ends_sentence(stripped)
+        last = stripped[-1]
+        # sentence punctuation at the end, possibly inside closing quotes or brackets
+        final = last in _FINAL or (last in _CLOSERS and stripped.rstrip(_CLOSERS)[-1:] in _FINAL)
         if not final and not previous_open and stripped.count(" ") < 16 and len(stripped.split()) <= 16:
             following = lines[index + 1].lstrip() if index + 1 < len(lines) else ""
             if not following[:1].islower():
@@ -122,16 +124,6 @@ def prose_text(text: str) -> str:
 _FURNITURE_FIRST = frozenset("©(cC")
 _FINAL = frozenset('.!?…:;,"”’')
 _CLOSERS = "\"'”’»)]"
-
-
-def _ends_sentence(line: str) -> bool:
-    """Sentence punctuation at the end, possibly inside closing quotes or brackets."""
-    last = line[-1]
-    if last in _FINAL:
-        return True
-    if last in _CLOSERS:
-        return line.rstrip(_CLOSERS)[-1:] in _FINAL
-    return False
 
 
 def reference_words(text: str) -> list[str]:
@@ -218,12 +210,12 @@ def reference_signature(shingles: Iterable[int], num_perm: int, scheme: str = "o
 
 def _fold_table() -> np.ndarray:
     """Per BMP code point: its case fold (when that is one code point) if it is a word character, else 0."""
-    table = np.zeros(0x10000, dtype=np.uint32)
+    table = np.zeros(0x10000, dtype=np.uint16)  # 128 KB: the per-character gather stays in cache
     for code in range(0x10000):
         char = chr(code)
         if char.isalnum():
             folded = char.casefold()
-            table[code] = ord(folded) if len(folded) == 1 else code
+            table[code] = ord(folded) if len(folded) == 1 and ord(folded) <= 0xFFFF else code
     return table
 
 
@@ -276,20 +268,16 @@ def batch_shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndar
         _FOLD = _fold_table()
     joined = "\x00".join(texts) + "\x00"
     codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-    folded = _FOLD[np.minimum(codes, 0xFFFF)]
-    word = folded != 0
-    percent = codes == ord("%")
-    # a word run starts where a word char follows a non-word char; '%' is a one-char word
-    padded = np.zeros(len(word) + 2, dtype=bool)
-    padded[1:-1] = word
-    edges = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    percents = np.flatnonzero(percent)
-    if len(percents):
-        starts = np.concatenate((starts, percents))
-        ends = np.concatenate((ends, percents + 1))
-        order = np.argsort(starts, kind="stable")
-        starts, ends = starts[order], ends[order]
+    folded = np.take(_FOLD, codes, mode="clip")  # code points past the BMP read the last entry: a separator
+    # a word is a run of one character class: 1 word characters, 2 or 3 a '%' (alternating, so that
+    # '%%' is two words); runs of class 0 separate them
+    classes = np.zeros(len(codes) + 2, dtype=np.uint8)
+    classes[1:-1] = folded != 0
+    percents = np.flatnonzero(codes == ord("%"))
+    classes[percents + 1] = 2 + (percents & 1)
+    edges = np.flatnonzero(classes[1:] != classes[:-1])
+    in_word = classes[edges[:-1] + 1] != 0
+    starts, ends = edges[:-1][in_word], edges[1:][in_word]
     count = len(codes)
     powers, inverse = _cached_powers(count + 1)
     with np.errstate(over="ignore"):
@@ -297,7 +285,7 @@ def batch_shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndar
         np.cumsum(folded * powers[:count], dtype=np.uint64, out=prefix[1:])
         word_hashes = _fmix64((prefix[ends] - prefix[starts]) * inverse[starts])
     if len(percents):
-        word_hashes[percent[starts]] = _PERCENT_HASH
+        word_hashes[classes[starts + 1] >= 2] = _PERCENT_HASH
     separators = np.flatnonzero(codes == 0)
     text_of_word = np.searchsorted(separators, starts)
     first_word = np.searchsorted(text_of_word, np.arange(len(texts) + 1))
@@ -334,10 +322,24 @@ def _shingles_from_words(word_hashes: np.ndarray, first_word: np.ndarray, size: 
         return _fmix64(shingles), offsets
 
 
+CHUNK_CHARACTERS = 1 << 17  # a batch is hashed in pieces of about this many characters: their arrays stay in cache
+
+
 def batch_signatures(texts: Sequence[str], settings: CopiesSettings) -> np.ndarray:
-    """Signatures (uint32, one row per text) of the prose of every text in the batch."""
-    shingles, offsets = batch_shingles([prose_text(text) for text in texts], settings.shingle_size)
-    return signatures_from_shingles(shingles, offsets, settings.num_perm, settings.scheme, settings.seed)
+    """Signatures (uint32, one row per text) of the prose of every text in the batch.
+
+    The texts are hashed in consecutive pieces of about ``CHUNK_CHARACTERS`` (the same values: each
+    text's signature depends on it alone): the per-character arrays of a 2,000-article batch are tens of
+    megabytes, and their gathers ran ~2x slower out of cache than a piece's do.
+    """
+    prose = [prose_text(text) for text in texts]
+    pieces = [
+        signatures_from_shingles(
+            *batch_shingles(prose[first:last], settings.shingle_size), settings.num_perm, settings.scheme, settings.seed
+        )
+        for first, last in _groups(np.array([len(text) + 1 for text in prose]), CHUNK_CHARACTERS)
+    ]
+    return np.concatenate(pieces) if pieces else np.full((0, settings.num_perm), _EMPTY, dtype=np.uint32)
 
 
 def signatures_from_shingles(
@@ -568,25 +570,34 @@ def band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.n
 
     Within a bucket every pair is a candidate, up to ``max_bucket`` neighbours in id order: a
     bucket larger than that (one stock text repeated very many times) still links up as a chain.
+    A band's key is a 64-bit hash of its rows whose low bits are replaced by the row number, so
+    one plain sort of integers orders each bucket by id (no argsort); two bands that differ may
+    then share a bucket with a chance of about 2^-(64 - log2 rows) — a few extra candidates in a
+    million-article run, which :func:`verify` rejects like any other (see
+    :func:`reference_band_pairs`).
     """
     count, num_perm = signatures.shape
     rows = num_perm // bands
+    index_bits = max(1, (count - 1).bit_length())
+    row_mask = np.uint64((1 << index_bits) - 1)
+    numbers = np.arange(count, dtype=np.uint64)
     found: list[np.ndarray] = []
     with np.errstate(over="ignore"):
         for band in range(bands):
-            part = signatures[:, band * rows : (band + 1) * rows].astype(np.uint64)
+            part = signatures[:, band * rows : (band + 1) * rows]
             key = np.zeros(count, dtype=np.uint64)
             for column in range(rows):
                 key = key * np.uint64(_SHINGLE_MULTIPLIER) + part[:, column] + np.uint64(1)
-            order = np.lexsort((np.arange(count), key))
-            ordered = key[order]
-            same = ordered[1:] == ordered[:-1]
+            packed = (_fmix64(key) & ~row_mask) | numbers
+            packed.sort()
+            bucket = packed >> np.uint64(index_bits)
+            same = bucket[1:] == bucket[:-1]
             if not same.any():
                 continue
             run = np.concatenate(([0], np.cumsum(~same)))
             # keep only members of runs longer than one, then pair each with its next d neighbours in the run
             in_run = np.concatenate((same, [False])) | np.concatenate(([False], same))
-            members, run = order[in_run], run[in_run]
+            members, run = (packed[in_run] & row_mask).astype(np.int64), run[in_run]
             for distance in range(1, min(max_bucket, len(members))):
                 match = run[:-distance] == run[distance:]
                 if not match.any():
@@ -594,8 +605,29 @@ def band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.n
                 found.append(np.stack((members[:-distance][match], members[distance:][match]), axis=1))
     if not found:
         return np.zeros((0, 2), dtype=np.int64)
-    pairs = np.sort(np.concatenate(found).astype(np.int64), axis=1)
-    return np.unique(pairs, axis=0)
+    pairs = np.concatenate(found)  # within a run members ascend, so each row is already (i < j)
+    codes = np.unique(pairs[:, 0] * count + pairs[:, 1])  # one integer a pair: a 1-D unique, not a row unique
+    return np.stack((codes // count, codes % count), axis=1)
+
+
+def reference_band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.ndarray:
+    """Readable reference for :func:`band_pairs`: a dict of buckets per band, keyed by the rows' values.
+
+    Returns exactly the pairs whose band rows are equal; the fast path may add a pair whose band
+    keys collide (and ``verify`` rejects it).
+    """
+    count, num_perm = signatures.shape
+    rows = num_perm // bands
+    found: set[tuple[int, int]] = set()
+    for band in range(bands):
+        buckets: dict[bytes, list[int]] = {}
+        for number in range(count):
+            buckets.setdefault(signatures[number, band * rows : (band + 1) * rows].tobytes(), []).append(number)
+        for members in buckets.values():
+            for position, first in enumerate(members):
+                for second in members[position + 1 : position + max_bucket]:
+                    found.add((first, second))
+    return np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
 
 
 def verify(signatures: np.ndarray, pairs: np.ndarray, threshold: float, chunk: int = 200_000) -> np.ndarray:
@@ -641,16 +673,16 @@ class CopiesIndex:
 
 def find_copies(index: CopiesIndex, settings: CopiesSettings) -> Result:
     """Clusters of near-duplicate articles (relation ``duplicate``) from their signatures."""
-    seen: dict[str, int] = {}
     keep = np.ones(len(index.ids), dtype=bool)
     skipped = list(index.skipped)
-    for position, article_id in enumerate(index.ids):
-        if article_id in seen:
-            keep[position] = False
-            skipped.append(Skipped(article_id, f"duplicate id {article_id!r}"))
-        else:
-            seen[article_id] = position
-    if not seen:
+    if len(set(index.ids)) < len(index.ids):  # the first of each id stays, later ones are skipped
+        seen: set[str] = set()
+        for position, article_id in enumerate(index.ids):
+            if article_id in seen:
+                keep[position] = False
+                skipped.append(Skipped(article_id, f"duplicate id {article_id!r}"))
+            seen.add(article_id)
+    if not index.ids:
         raise NoArticlesError("no readable article to cluster")
     rows = np.flatnonzero(keep & (index.signatures != _EMPTY).any(axis=1))
     signatures = index.signatures[rows]
@@ -663,11 +695,12 @@ def find_copies(index: CopiesIndex, settings: CopiesSettings) -> Result:
         (np.ones(len(accepted), dtype=np.int8), (accepted[:, 0], accepted[:, 1])), shape=(count, count)
     )
     _, labels = connected_components(graph, directed=False)
-    groups: dict[int, list[int]] = {}
-    for local, label in enumerate(labels):
-        groups.setdefault(int(label), []).append(int(rows[local]))
-    clusters_members = [members for members in groups.values() if len(members) > 1]
-    in_cluster = {position for members in clusters_members for position in members}
+    grouped = np.flatnonzero(np.bincount(labels)[labels] > 1)  # rows in a component of two or more
+    grouped = grouped[np.argsort(labels[grouped], kind="stable")]  # by component, rows ascending within one
+    bounds = np.flatnonzero(np.diff(labels[grouped])) + 1
+    clusters_members: list[list[int]] = [rows[part].tolist() for part in np.split(grouped, bounds) if len(part)]
+    in_cluster = np.zeros(len(index.ids), dtype=bool)
+    in_cluster[rows[grouped]] = True
     clusters: list[Cluster] = []
     ordered_groups = sorted(([index.ids[p] for p in members], members) for members in clusters_members)
     for number, (_, members) in enumerate(sorted(ordered_groups, key=lambda item: min(item[0])), start=1):
@@ -678,7 +711,7 @@ def find_copies(index: CopiesIndex, settings: CopiesSettings) -> Result:
                 record.append(Member(index.ids[position], "derived", [index.ids[origin]], None, "whole"))
         evidence = [{"kind": "origin-choice", "why": _origin_why(index, origin, members)}]
         clusters.append(Cluster(f"c{number:04d}", "duplicate", index.ids[origin], evidence, [], record))
-    singletons = sorted(index.ids[p] for p in np.flatnonzero(keep) if int(p) not in in_cluster)
+    singletons = sorted(index.ids[p] for p in np.flatnonzero(keep & ~in_cluster).tolist())
     parameters = {"mode": "copies-only", **settings.describe(), "candidates": len(pairs), "accepted": len(accepted)}
     return Result(clusters=clusters, passages=[], singletons=singletons, skipped=skipped, parameters=parameters)
 

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from dedup.copies import (
     CopiesSettings,
+    band_pairs,
     batch_shingles,
     cluster_copies,
     prose_text,
+    reference_band_pairs,
     reference_shingles,
     reference_signature,
     reference_words,
@@ -56,6 +58,19 @@ def test_fast_signatures_equal_reference(groups: list[list[int]], scheme: str, n
     fast = signatures_from_shingles(flat, offsets, num_perm, scheme, seed)
     for index, group in enumerate(groups):
         assert fast[index].tolist() == reference_signature(group, num_perm, scheme, seed)
+
+
+@settings(max_examples=80)
+@given(
+    st.lists(st.lists(st.integers(min_value=0, max_value=2), min_size=8, max_size=8), min_size=1, max_size=40),
+    st.sampled_from([1, 2, 4, 8]),
+    st.integers(min_value=2, max_value=6),
+)
+def test_band_pairs_equal_reference(rows: list[list[int]], bands: int, max_bucket: int) -> None:
+    # values from {0, 1, 2}: many equal bands, crowded buckets (the chain of max_bucket neighbours)
+    signatures = np.array(rows, dtype=np.uint32)
+    fast = band_pairs(signatures, bands, max_bucket)
+    assert fast.tolist() == reference_band_pairs(signatures, bands, max_bucket).tolist()
 
 
 def test_signature_agreement_estimates_jaccard() -> None:

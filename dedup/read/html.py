@@ -8,13 +8,13 @@ those, from dates written in the page.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import trafilatura
-from trafilatura.settings import Document
+from typing import TYPE_CHECKING, Any
 
 from dedup.model import Article
 from dedup.read.text import Found, Outcome, SkipInput, Source, decode_bytes
+
+if TYPE_CHECKING:
+    from trafilatura.settings import Document
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +53,11 @@ def read_html(data: bytes, source: Source) -> list[Outcome]:
 
 def _extract(html: str) -> Document | None:
     """trafilatura's document for ``html``, or None when it finds no main text with a word in it."""
+    # imported here, not with the module: trafilatura takes seconds to import, and readers of JSON Lines
+    # (every copies-only worker) never need it
+    import trafilatura
+    from trafilatura.settings import Document
+
     try:
         document = trafilatura.bare_extraction(
             html,
