@@ -49,7 +49,7 @@ from benchmarks.meter import (
 from dedup.align import align
 from dedup.candidates import candidate_pairs
 from dedup.clean import clean_article, repeated_lines
-from dedup.cluster import group, wire_versions
+from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, Passage, Result
 from dedup.origin import build_cluster, measured_sources
 from dedup.pipeline import Settings

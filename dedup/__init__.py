@@ -8,7 +8,6 @@ Public API::
 
 from dedup.errors import DedupError, InputError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, Member, PairVerdict, Passage, ReadResult, Result, Skipped
-from dedup.pipeline import Settings, cluster
 
 __version__ = "0.1.0"
 
@@ -35,8 +34,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    """Readers load lazily: HTML support pulls in trafilatura, which a crawler calling
-    ``cluster`` on its own records does not need."""
+    """The pipeline, the readers and the index load on first use: the pipeline pulls in scikit-learn and
+    HTML support trafilatura (seconds of imports), which the copies-only path (``dedup.copies``, whose
+    import runs this package's) and a crawler calling ``cluster`` on its own records do not need."""
+    if name in ("cluster", "Settings"):
+        from dedup import pipeline
+
+        return getattr(pipeline, name)
     if name in ("read_path", "read_stream"):
         from dedup import read
 

@@ -36,9 +36,9 @@ from dedup.align import AlignSettings, Side, align, align_sides, detail_settings
 from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
-from dedup.cluster import RELATED, group
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.errors import DedupError
+from dedup.grouping import RELATED, group
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings

@@ -37,9 +37,9 @@ from dedup.candidates import (
     tfidf_block_pairs,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
-from dedup.cluster import group, wire_versions
 from dedup.engine import default_workers, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
+from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge

@@ -25,7 +25,7 @@ from bisect import bisect_right, insort
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from dedup.cluster import _STRENGTH, RELATED
+from dedup.grouping import _STRENGTH, RELATED
 from dedup.model import PairVerdict
 
 OrderKey = tuple[int, float, str, str]  # (strength, -max coverage, a, b): ``group``'s merge order

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.cluster import group
+from dedup.grouping import group
 from dedup.model import PairVerdict
 from dedup.regroup import build_state, combine, regroup, related_keys, single
 
