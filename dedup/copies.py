@@ -584,11 +584,9 @@ def band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.n
     found: list[np.ndarray] = []
     with np.errstate(over="ignore"):
         for band in range(bands):
-            part = signatures[:, band * rows : (band + 1) * rows]
-            key = np.zeros(count, dtype=np.uint64)
-            for column in range(rows):
-                key = key * np.uint64(_SHINGLE_MULTIPLIER) + part[:, column] + np.uint64(1)
-            packed = (_fmix64(key) & ~row_mask) | numbers
+            if band % _KEY_BANDS == 0:
+                keys = _band_keys(signatures, band, min(bands, band + _KEY_BANDS), rows)
+            packed = (keys[band % _KEY_BANDS] & ~row_mask) | numbers
             packed.sort()
             bucket = packed >> np.uint64(index_bits)
             same = bucket[1:] == bucket[:-1]
@@ -608,6 +606,32 @@ def band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.n
     pairs = np.concatenate(found)  # within a run members ascend, so each row is already (i < j)
     codes = np.unique(pairs[:, 0] * count + pairs[:, 1])  # one integer a pair: a 1-D unique, not a row unique
     return np.stack((codes // count, codes % count), axis=1)
+
+
+_KEY_BANDS = 8  # band keys made at a time: 8 bands of a million articles are 64 MB
+_KEY_ROWS = 8192  # articles per block while making them: a block's signatures (4 MB at 128 values) stay in cache
+
+
+def _band_keys(signatures: np.ndarray, first: int, last: int, rows: int) -> np.ndarray:
+    """The 64-bit keys of bands ``first``..``last - 1`` of every article, one row of keys a band.
+
+    A key is fmix64 of the polynomial of the band's values (+1 each). Made block by block of articles:
+    reading one band's columns down a million rows touched a cache line per value (2.0 s against
+    0.8 s for the 32 bands of a million articles).
+    """
+    count = len(signatures)
+    keys = np.empty((last - first, count), dtype=np.uint64)
+    multiplier = np.uint64(_SHINGLE_MULTIPLIER)
+    with np.errstate(over="ignore"):
+        for begin in range(0, count, _KEY_ROWS):
+            block = signatures[begin : begin + _KEY_ROWS, first * rows : last * rows]
+            values = block.astype(np.uint64).reshape(len(block), last - first, rows)
+            key = np.zeros((len(block), last - first), dtype=np.uint64)
+            for column in range(rows):
+                key *= multiplier
+                key += values[:, :, column] + np.uint64(1)
+            keys[:, begin : begin + _KEY_ROWS] = _fmix64(key).T
+    return keys
 
 
 def reference_band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.ndarray:

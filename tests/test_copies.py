@@ -62,8 +62,8 @@ def test_fast_signatures_equal_reference(groups: list[list[int]], scheme: str, n
 
 @settings(max_examples=80)
 @given(
-    st.lists(st.lists(st.integers(min_value=0, max_value=2), min_size=8, max_size=8), min_size=1, max_size=40),
-    st.sampled_from([1, 2, 4, 8]),
+    st.lists(st.lists(st.integers(min_value=0, max_value=2), min_size=16, max_size=16), min_size=1, max_size=40),
+    st.sampled_from([1, 2, 4, 8, 16]),  # 16 bands: keys are made 8 bands at a time
     st.integers(min_value=2, max_value=6),
 )
 def test_band_pairs_equal_reference(rows: list[list[int]], bands: int, max_bucket: int) -> None:
