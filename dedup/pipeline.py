@@ -184,6 +184,11 @@ def tfidf_batch(
     return sorted(pruned_tfidf_block_pairs(vectors, suffix, *batch, k, threshold, settings.tfidf_pool, transposed))
 
 
+def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
+    """Whether the run takes the pruned TF-IDF search (``tfidf_guarantee``) rather than the exact one."""
+    return settings.tfidf_guarantee > 0 and articles >= settings.tfidf_pruned_from
+
+
 class _StageClock:
     """Logs (debug) the wall seconds of each stage since the previous call, and the memory held then."""
 
@@ -378,7 +383,7 @@ def cluster(
             (
                 vectors,
                 vectors.T.tocsr(),
-                tfidf_suffix(vectors, candidates.tfidf_guarantee) if candidates.tfidf_guarantee > 0 else None,
+                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(cleaned)) else None,
                 candidates,
             ),
             blocks,

@@ -205,6 +205,17 @@ def test_pruned_tfidf_search_on_real_articles(seed_texts):
             assert all(cosines[a, b] >= 0.2 for a, b in pruned)
 
 
+def test_the_pipeline_prunes_the_tfidf_search_from_a_corpus_size(seed_texts):
+    articles = [Article(key, text) for key, text in sorted(seed_texts.items())]
+    for pruned_from, expected in ((len(articles), True), (len(articles) + 1, False)):
+        with unittest.mock.patch.object(pipeline, "tfidf_suffix", wraps=pipeline.tfidf_suffix) as suffix:
+            cluster(articles, workers=1, tfidf_pruned_from=pruned_from, tfidf_guarantee=0.5)
+        assert suffix.called == expected
+    with unittest.mock.patch.object(pipeline, "tfidf_suffix", wraps=pipeline.tfidf_suffix) as suffix:
+        cluster(articles, workers=1, tfidf_pruned_from=1, tfidf_guarantee=0.0)  # 0: the exact search
+    assert not suffix.called
+
+
 def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
     cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
     fast, reference = sentence_counts(cleaned), reference_sentence_counts(cleaned)
