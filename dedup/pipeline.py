@@ -32,9 +32,11 @@ from dedup.candidates import (
     CandidateSettings,
     article_signatures,
     banded_pairs,
+    pruned_tfidf_block_pairs,
     sentence_signatures,
     sentence_stories,
     tfidf_block_pairs,
+    tfidf_suffix,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
 from dedup.engine import default_workers, run_batches
@@ -170,11 +172,21 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list
 
 
 def tfidf_batch(
-    shared: tuple[sparse.csr_matrix, sparse.csr_matrix, CandidateSettings], batch: tuple[int, int]
+    shared: tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix | None, CandidateSettings],
+    batch: tuple[int, int],
 ) -> list[tuple[int, int]]:
-    """TF-IDF neighbour pairs of one block of articles (``shared``: the vectors, transposed, and the settings)."""
-    vectors, transposed, settings = shared
-    return sorted(tfidf_block_pairs(vectors, *batch, settings.tfidf_neighbours, settings.tfidf_threshold, transposed))
+    """TF-IDF neighbour pairs of one block of articles (``shared``: the vectors, transposed, their
+    ``tfidf_suffix`` for the pruned search or None for the exact one, and the settings)."""
+    vectors, transposed, suffix, settings = shared
+    k, threshold = settings.tfidf_neighbours, settings.tfidf_threshold
+    if suffix is None:
+        return sorted(tfidf_block_pairs(vectors, *batch, k, threshold, transposed))
+    return sorted(pruned_tfidf_block_pairs(vectors, suffix, *batch, k, threshold, settings.tfidf_pool, transposed))
+
+
+def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
+    """Whether the run takes the pruned TF-IDF search (``tfidf_guarantee``) rather than the exact one."""
+    return settings.tfidf_guarantee > 0 and articles >= settings.tfidf_pruned_from
 
 
 class _StageClock:
@@ -368,7 +380,12 @@ def cluster(
     found.update(
         run_batches(
             tfidf_batch,
-            (vectors, vectors.T.tocsr(), candidates),
+            (
+                vectors,
+                vectors.T.tocsr(),
+                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(cleaned)) else None,
+                candidates,
+            ),
             blocks,
             workers=parallel,
             done=lambda block: tick(block[1] - block[0]),

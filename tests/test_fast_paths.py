@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 from dedup import align as align_module
 from dedup import pipeline
@@ -17,11 +18,14 @@ from dedup.candidates import (
     article_lsh_pairs,
     banded_pairs,
     bucket_row_pairs,
+    pruned_tfidf_block_pairs,
     reference_article_lsh_pairs,
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
     sentence_lsh_pairs,
     tfidf_block_pairs,
+    tfidf_pairs,
+    tfidf_suffix,
 )
 from dedup.clean import clean_article
 from dedup.model import Article
@@ -130,6 +134,86 @@ def test_tfidf_neighbours_equal_the_dense_reference(seed_texts):
             for begin, end in ((0, len(cleaned)), (0, 5), (5, 100)):
                 fast = tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
                 assert fast == reference_tfidf_block_pairs(vectors, begin, end, neighbours, threshold)
+
+
+def _unit_rows(weights: list[list[float]]) -> sparse.csr_matrix:
+    """Non-negative rows scaled to norm 1 (an all-zero row stays empty), as TF-IDF rows are."""
+    dense = np.array(weights, dtype=np.float64)
+    norms = np.linalg.norm(dense, axis=1, keepdims=True)
+    return sparse.csr_matrix(np.divide(dense, norms, out=np.zeros_like(dense), where=norms > 0))
+
+
+tfidf_rows = st.integers(2, 24).flatmap(
+    lambda count: st.integers(1, 10).flatmap(
+        lambda width: st.lists(
+            st.lists(st.sampled_from([0.0, 0.0, 0.0, 0.1, 0.3, 0.5, 1.0, 2.0]), min_size=width, max_size=width),
+            min_size=count,
+            max_size=count,
+        )
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tfidf_rows, st.sampled_from([0.1, 0.3, 0.5, 0.8, 0.95]))
+def test_two_rows_at_the_guarantee_share_a_suffix_stem(weights, guarantee):
+    vectors = _unit_rows(weights)
+    suffix = tfidf_suffix(vectors, guarantee)
+    cosines = (vectors @ vectors.T).toarray()
+    reach = (suffix @ vectors.T).toarray()
+    assert (suffix != vectors.multiply(suffix != 0)).nnz == 0  # the suffix is part of each row, weights kept
+    assert np.all(reach[cosines >= guarantee] > 0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(tfidf_rows, st.sampled_from([0.2, 0.5, 0.8]), st.sampled_from([1, 2, 5]), st.sampled_from([0.0, 0.2, 0.4]))
+def test_pruned_tfidf_search_finds_the_reference_pairs_above_its_guarantee(weights, guarantee, neighbours, threshold):
+    vectors = _unit_rows(weights)
+    count = vectors.shape[0]
+    cosines = (vectors @ vectors.T).toarray()
+    pruned = pruned_tfidf_block_pairs(
+        vectors, tfidf_suffix(vectors, guarantee), 0, count, neighbours, threshold, pool=count
+    )
+    assert all(cosines[a, b] >= threshold - 1e-12 for a, b in pruned)
+    for row in range(count):
+        others = np.delete(cosines[row], row)
+        ranked = np.sort(others)[::-1]
+        cut = ranked[neighbours] if len(ranked) > neighbours else -1.0  # the best not in the row's top
+        for other in range(count):
+            score = cosines[row, other]
+            # clearly among the reference's nearest (no near tie at the last place), at the guarantee or above
+            if other != row and score >= max(guarantee, threshold) and score > cut + 1e-9:
+                assert (min(row, other), max(row, other)) in pruned
+                assert (min(row, other), max(row, other)) in reference_tfidf_block_pairs(
+                    vectors, row, row + 1, neighbours, threshold
+                )
+
+
+def test_pruned_tfidf_search_on_real_articles(seed_texts):
+    # a real-shaped fixture: the pruned search finds every reference pair at its guarantee or above, and keeps
+    # only pairs at the threshold or above; its recall below the guarantee is measured at scale (too few articles
+    # here for document frequencies to mean much: docs/scale.md, stop 14)
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    cosines = (vectors @ vectors.T).toarray()
+    for guarantee in (0.3, 0.5, 0.7):
+        for neighbours in (2, 20):
+            reference = tfidf_pairs(vectors, neighbours, 0.2)
+            pruned = tfidf_pairs(vectors, neighbours, 0.2, guarantee=guarantee, pool=40)
+            assert {(a, b) for a, b in reference if cosines[a, b] >= guarantee} <= pruned
+            assert all(cosines[a, b] >= 0.2 for a, b in pruned)
+
+
+def test_the_pipeline_prunes_the_tfidf_search_from_a_corpus_size(seed_texts):
+    articles = [Article(key, text) for key, text in sorted(seed_texts.items())]
+    for pruned_from, expected in ((len(articles), True), (len(articles) + 1, False)):
+        with unittest.mock.patch.object(pipeline, "tfidf_suffix", wraps=pipeline.tfidf_suffix) as suffix:
+            cluster(articles, workers=1, tfidf_pruned_from=pruned_from, tfidf_guarantee=0.5)
+        assert suffix.called == expected
+    with unittest.mock.patch.object(pipeline, "tfidf_suffix", wraps=pipeline.tfidf_suffix) as suffix:
+        cluster(articles, workers=1, tfidf_pruned_from=1, tfidf_guarantee=0.0)  # 0: the exact search
+    assert not suffix.called
 
 
 def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
