@@ -6,10 +6,8 @@ Reading and writing stay outside (``dedup.read``, ``dedup.write``).
 
 from __future__ import annotations
 
-import ctypes
 import dataclasses
 import logging
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -39,7 +37,7 @@ from dedup.candidates import (
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
 from dedup.cluster import group, wire_versions
-from dedup.engine import default_workers, run_batches
+from dedup.engine import default_workers, return_free_memory, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
@@ -189,30 +187,6 @@ class _StageClock:
         now = time.perf_counter()
         log.debug("stage %s: %.2fs (%d articles)%s", name, now - self.last, self.articles, _resident())
         self.last = now
-
-
-def _return_free_memory() -> None:
-    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; nothing elsewhere).
-
-    Arrays unpickled from the workers' results are freed once stacked, but glibc raises its mmap threshold
-    after the first large free, so later arrays of that size live in the heap, and their freed pages stay
-    resident (10k: ~0.3 GB after the sentence counts are stacked) unless trimmed.
-    """
-    if _LIBC is not None:
-        _LIBC.malloc_trim(0)
-
-
-def _load_libc() -> Any:
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        libc = ctypes.CDLL(None)
-        return libc if hasattr(libc, "malloc_trim") else None
-    except OSError:
-        return None
-
-
-_LIBC = _load_libc()
 
 
 def _resident() -> str:
@@ -384,12 +358,14 @@ def cluster(
         done=lambda batch: tick(len(batch)),
     )
     cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
+    for article, read in zip(cleaned, ordered, strict=True):
+        article.id, article.text = read.id, read.text  # the workers' pickles made copies of strings held here
     stage("clean and sketch")
     pieces = [part.counts for part in parts]
     for part in parts:
         part.counts = None  # held by ``pieces`` alone, which sentence_matrix empties once it has stacked them
     sentence_rows, sentence_bounds = sentence_matrix(cleaned, pieces)
-    _return_free_memory()
+    return_free_memory()
     firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
     candidates = settings.candidates
     stage("sentence vectors")
@@ -423,7 +399,7 @@ def cluster(
     )
     del sentence_signature_rows, sentence_owners
     del parts  # the batches' counts and signatures are no longer needed
-    _return_free_memory()
+    return_free_memory()
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
     stage("LSH pairs")
@@ -439,7 +415,7 @@ def cluster(
         )
     )
     del vectors
-    _return_free_memory()
+    return_free_memory()
     stage("TF-IDF neighbours")
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
@@ -456,6 +432,7 @@ def cluster(
     index = {article.id: k for k, article in enumerate(cleaned)}
     by_clean = {article.id: article for article in cleaned}
 
+    return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
@@ -518,6 +495,7 @@ def cluster(
         )
         into.update(zip(keys, found_passages, strict=True))
 
+    return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
     clusters: list[Cluster] = []
     all_passages: list[Passage] = []

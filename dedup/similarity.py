@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from dedup.clean import CleanArticle
+from dedup.engine import return_free_memory
 
 N_FEATURES = 2**20
 _SENTENCE_HASHER = HashingVectorizer(
@@ -171,6 +172,7 @@ def stack_rows(pieces: list[sparse.csr_matrix]) -> sparse.csr_matrix:
         sorted_indices = sorted_indices and piece.has_sorted_indices
         row, at = row + piece.shape[0], at + count
         del piece
+        return_free_memory()  # the parts came unpickled from the workers: in the C heap, kept resident once freed
     stacked = sparse.csr_matrix((rows, width), dtype=data.dtype)
     stacked.data, stacked.indices, stacked.indptr = data, indices, indptr  # set: the constructor may copy
     stacked.has_sorted_indices = sorted_indices
