@@ -121,9 +121,18 @@ def sentence_matrix(
     counts = sentence_counts(articles) if counts is None else counts
     if counts.shape[0] == 0:
         return sparse.csr_matrix((0, N_FEATURES)), bounds
-    idf = TfidfTransformer(sublinear_tf=True).fit(counts).idf_
-    # TfidfTransformer.transform's steps (sublinear tf, idf, l2 rows), in place and the idf product in chunks
     data, indices = counts.data, counts.indices
+    # TfidfTransformer's steps, in place and in chunks (its document frequencies cast every index to int64):
+    # smoothed idf, sublinear tf, the idf product, l2 rows
+    frequency = np.zeros(counts.shape[1], dtype=np.int64)
+    for begin in range(0, len(indices), _CHUNK):
+        frequency += np.bincount(indices[begin : begin + _CHUNK], minlength=counts.shape[1])
+    frequency = frequency.astype(np.float64)
+    frequency += 1.0
+    idf = np.full_like(frequency, fill_value=counts.shape[0] + 1, dtype=np.float64)
+    idf /= frequency
+    np.log(idf, out=idf)
+    idf += 1.0
     np.log(data, out=data)
     data += 1.0
     for begin in range(0, len(data), _CHUNK):
