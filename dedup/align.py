@@ -29,6 +29,7 @@ import heapq
 import itertools
 import re
 import threading
+from array import array
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,8 +91,8 @@ class Side:
     article: CleanArticle
     vectors: sparse.csr_matrix
     words: list[str]
-    positions: list[int]
-    sentence_of: list[int]
+    positions: array[int]
+    sentence_of: array[int]
     stem_sets: list[set[str]]
     figures: list[tuple[Figure, ...]]
     kgrams: dict[int, KgramIndex] = field(default_factory=dict)
@@ -115,8 +116,8 @@ def prepare(article: CleanArticle, vectors: sparse.csr_matrix) -> Side:
         article=article,
         vectors=vectors,
         words=[article.tokens.words[i] for i in positions],
-        positions=positions,
-        sentence_of=_sentence_index(article),
+        positions=array("i", positions),  # 4 bytes a token where a list of ints costs 36: workers hold many sides
+        sentence_of=array("i", _sentence_index(article)),
         stem_sets=[_stem_set(article, s.first, s.last) for s in article.sentences],
         figures=[_figures(article.text, s.span) for s in article.sentences],
     )
@@ -961,10 +962,10 @@ def token_passage(
 
 def _split_at_units(
     tile: Tile,
-    source_pos: list[int],
-    target_pos: list[int],
-    source_sentence: list[int],
-    target_sentence: list[int],
+    source_pos: Sequence[int],
+    target_pos: Sequence[int],
+    source_sentence: Sequence[int],
+    target_sentence: Sequence[int],
     min_tile: int,
 ) -> list[tuple[int, int, int, int]]:
     """A tile as token ranges ``(s_first, s_end, t_first, t_end)``, cut where either side changes unit.

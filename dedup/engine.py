@@ -10,9 +10,11 @@ pickled, and only the batches and their results cross the process boundary. Wher
 
 from __future__ import annotations
 
+import ctypes
 import gc
 import multiprocessing
 import os
+import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -22,6 +24,30 @@ Item = TypeVar("Item")
 
 _shared: Any = None
 _function: Callable[[Any, Any], list[Any]] | None = None
+
+
+def return_free_memory() -> None:
+    """Hand the C heap's free pages back to the system (glibc ``malloc_trim``; nothing elsewhere).
+
+    Arrays unpickled from the workers' results are freed once used, but glibc raises its mmap threshold
+    after the first large free, so later arrays of that size live in the heap and their freed pages stay
+    resident unless trimmed (10k: 0.3 GB after the sentence counts are stacked).
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None)
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _load_libc()
 
 
 def default_workers() -> int:

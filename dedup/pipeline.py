@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -39,7 +38,7 @@ from dedup.candidates import (
     tfidf_suffix,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
-from dedup.engine import default_workers, run_batches
+from dedup.engine import default_workers, return_free_memory, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
@@ -203,13 +202,16 @@ class _StageClock:
 
 
 def _resident() -> str:
-    """This process's resident memory, where the system tells it (Linux ``/proc``), for the stage log."""
+    """This process's resident memory now and its peak so far, where the system tells them (Linux ``/proc``), for
+    the stage log (the stage whose peak is higher than the previous stage's made a transient high)."""
     try:
-        with open("/proc/self/statm", encoding="ascii") as handle:
-            pages = int(handle.read().split()[1])
-    except (OSError, ValueError, IndexError):
+        with open("/proc/self/status", encoding="ascii") as handle:
+            sizes = {
+                line.split(":")[0]: int(line.split()[1]) for line in handle if line.startswith(("VmRSS:", "VmHWM:"))
+            }
+        return f", RSS {sizes['VmRSS'] * 1024 / 1e9:.2f} GB (peak {sizes['VmHWM'] * 1024 / 1e9:.2f})"
+    except (OSError, ValueError, IndexError, KeyError):
         return ""
-    return f", RSS {pages * os.sysconf('SC_PAGE_SIZE') / 1e9:.2f} GB"
 
 
 class PreparedArticles:
@@ -217,6 +219,8 @@ class PreparedArticles:
 
     ``vectors``: every article's sentence rows in one matrix, article ``k``'s from ``bounds[k]`` to
     ``bounds[k + 1]`` (read as views of its arrays when the article is first prepared: :meth:`rows`).
+    A prepared side is dropped once the pass's last batch that uses it is done (:meth:`schedule`,
+    :meth:`done`): a process holds the sides still ahead of it, not every article it ever touched.
     """
 
     def __init__(self, cleaned: list[CleanArticle], vectors: sparse.csr_matrix, bounds: np.ndarray) -> None:
@@ -224,12 +228,38 @@ class PreparedArticles:
         self.vectors = vectors
         self.bounds = bounds
         self.sides: list[Side | None] = [None] * len(cleaned)
+        self.expiring = np.zeros(0, dtype=np.int64)  # articles in the order of their last batch in this pass
+        self.expired_by = np.zeros(0, dtype=np.int64)  # per batch: how many of ``expiring`` are done after it
+        self.released = 0  # how many of ``expiring`` this process has dropped
 
     def __getitem__(self, index: int) -> Side:
         side = self.sides[index]
         if side is None:
             side = self.sides[index] = prepare(self.cleaned[index], self.rows(index))
         return side
+
+    def schedule(self, batches: list[list[Group]]) -> list[tuple[int, list[Group]]]:
+        """Numbered ``batches`` of one pass, with each article's last batch noted for :meth:`done`.
+
+        Called before the pass (so forked workers inherit the plan). A process's batches come in
+        increasing order (the pool hands them out in order); out of order would only prepare a side again.
+        """
+        last = np.full(len(self.cleaned), -1, dtype=np.int64)
+        for number, batch in enumerate(batches):
+            for source, targets in batch:
+                last[source] = number
+                last[targets] = number
+        self.expiring = np.argsort(last, kind="stable")
+        self.expired_by = np.searchsorted(last[self.expiring], np.arange(len(batches)), side="right")
+        self.released = 0
+        return list(enumerate(batches))
+
+    def done(self, number: int) -> None:
+        """Drop the sides that no batch after batch ``number`` of this pass uses."""
+        end = int(self.expired_by[number]) if number < len(self.expired_by) else self.released
+        for index in self.expiring[self.released : end].tolist():
+            self.sides[index] = None
+        self.released = max(self.released, end)
 
     def rows(self, index: int) -> sparse.csr_matrix:
         """Article ``index``'s sentence rows as views of the corpus matrix's arrays: the same values as slicing
@@ -246,22 +276,26 @@ class PreparedArticles:
         return rows
 
 
-def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: list[Group]) -> list[list[Passage]]:
-    """Passages of every (source, target) pair of ``batch``, in order (one sparse product per source)."""
+def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: tuple[int, list[Group]]) -> list[list[Passage]]:
+    """Passages of every (source, target) pair of ``batch`` (numbered by :meth:`PreparedArticles.schedule`), in
+    order (one sparse product per source)."""
     articles, settings = sides
+    number, groups = batch
     found: list[list[Passage]] = []
-    for source, targets in batch:
+    for source, targets in groups:
         cosines = sentence_cosines(articles[source], [articles[t] for t in targets])
         found.extend(
             align_sides(articles[source], articles[t], settings, cosine)
             for t, cosine in zip(targets, cosines, strict=True)
         )
         articles[source].kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
+    articles.done(number)
     return found
 
 
-def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: list[Group]) -> list[PairVerdict]:
-    """Passages and verdict of every candidate pair of ``batch``, in order.
+def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: tuple[int, list[Group]]) -> list[PairVerdict]:
+    """Passages and verdict of every candidate pair of ``batch`` (numbered by :meth:`PreparedArticles.schedule`),
+    in order.
 
     With ``screen`` (the third shared value), a pair that no alignment could make related
     (``score.could_relate``, an exact bound) is judged without aligning it: ``unrelated``, no
@@ -269,8 +303,9 @@ def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: list[Gr
     pipeline aligns it after all if its two articles end in one cluster).
     """
     articles, settings, screen = shared
+    number, groups = batch
     verdicts: list[PairVerdict] = []
-    for source, targets in batch:
+    for source, targets in groups:
         side = articles[source]
         for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
             other = articles[target]
@@ -285,6 +320,7 @@ def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: list[Gr
                 verdict = judge(side.article, other.article, found, settings.score)
             verdicts.append(verdict)
         side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
+    articles.done(number)
     return verdicts
 
 
@@ -334,11 +370,14 @@ def cluster(
         done=lambda batch: tick(len(batch)),
     )
     cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
+    for article, read in zip(cleaned, ordered, strict=True):
+        article.id, article.text = read.id, read.text  # the workers' pickles made copies of strings held here
     stage("clean and sketch")
     pieces = [part.counts for part in parts]
     for part in parts:
         part.counts = None  # held by ``pieces`` alone, which sentence_matrix empties once it has stacked them
     sentence_rows, sentence_bounds = sentence_matrix(cleaned, pieces)
+    return_free_memory()
     firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
     candidates = settings.candidates
     stage("sentence vectors")
@@ -372,6 +411,7 @@ def cluster(
     )
     del sentence_signature_rows, sentence_owners
     del parts  # the batches' counts and signatures are no longer needed
+    return_free_memory()
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
     stage("LSH pairs")
@@ -392,6 +432,7 @@ def cluster(
         )
     )
     del vectors
+    return_free_memory()
     stage("TF-IDF neighbours")
     pairs = sorted(found)
     log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
@@ -401,13 +442,14 @@ def cluster(
     verdicts: list[PairVerdict] = run_batches(
         judge_groups,
         (sides, settings, True),
-        _groups(pairs, batch_pairs),
+        sides.schedule(_groups(pairs, batch_pairs)),
         workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
-        done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+        done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
     )
     index = {article.id: k for k, article in enumerate(cleaned)}
     by_clean = {article.id: article for article in cleaned}
 
+    return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
@@ -420,11 +462,11 @@ def cluster(
     screened = [k for k, verdict in enumerate(verdicts) if verdict.evidence.get("aligned") is False]
     unaligned = [k for k in screened if group_of[verdicts[k].a] == group_of[verdicts[k].b]]
     if unaligned:
+        screened_pairs = [pairs[k] for k in unaligned]
         for k, verdict in zip(
             unaligned,
-            # in this process: a few hundred pairs cost less than forking the whole heap again, and the
-            # articles prepared here are inherited by the workers of the reversed pass below
-            run_batches(judge_groups, (sides, settings, False), _groups([pairs[k] for k in unaligned], batch_pairs)),
+            # in this process: a few hundred pairs cost less than forking the whole heap again
+            run_batches(judge_groups, (sides, settings, False), sides.schedule(_groups(screened_pairs, batch_pairs))),
             strict=True,
         ):
             verdicts[k] = verdict
@@ -464,12 +506,13 @@ def cluster(
         found_passages = run_batches(
             align_groups,
             (sides, align_settings),
-            _groups(keys, batch_pairs),
+            sides.schedule(_groups(keys, batch_pairs)),
             workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
-            done=lambda batch: tick(sum(len(targets) for _, targets in batch)),
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
         )
         into.update(zip(keys, found_passages, strict=True))
 
+    return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
     clusters: list[Cluster] = []
     all_passages: list[Passage] = []

@@ -17,6 +17,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.preprocessing import normalize
 
 from dedup.clean import CleanArticle
+from dedup.engine import return_free_memory
 
 N_FEATURES = 2**20
 _SENTENCE_HASHER = HashingVectorizer(
@@ -110,19 +111,81 @@ def sentence_matrix(
     ``bounds[k + 1]``): one set of arrays for a whole corpus instead of a matrix per article.
 
     ``counts``: :func:`sentence_counts` of ``articles``, or of consecutive parts of them as a list, which is
-    emptied once stacked (so the parts' memory goes before the weights are made).
+    emptied as it is stacked. The weights are made in place of the counts (equal to
+    :func:`reference_sentence_matrix`, tested): the corpus's counts are held once, not three times (stacked
+    parts, their copy, and a copy for the weights; at 3k articles a peak of 0.25 GB above what the stage keeps).
     """
     bounds = np.cumsum([0] + [len(article.sentences) for article in articles])
     if isinstance(counts, list):
-        pieces = counts
-        counts = sparse.vstack(pieces, format="csr") if pieces else None
-        pieces.clear()
+        counts = stack_rows(counts)
+    counts = sentence_counts(articles) if counts is None else counts
+    if counts.shape[0] == 0:
+        return sparse.csr_matrix((0, N_FEATURES)), bounds
+    data, indices = counts.data, counts.indices
+    # TfidfTransformer's steps, in place and in chunks (its document frequencies cast every index to int64):
+    # smoothed idf, sublinear tf, the idf product, l2 rows
+    frequency = np.zeros(counts.shape[1], dtype=np.int64)
+    for begin in range(0, len(indices), _CHUNK):
+        frequency += np.bincount(indices[begin : begin + _CHUNK], minlength=counts.shape[1])
+    frequency = frequency.astype(np.float64)
+    frequency += 1.0
+    idf = np.full_like(frequency, fill_value=counts.shape[0] + 1, dtype=np.float64)
+    idf /= frequency
+    np.log(idf, out=idf)
+    idf += 1.0
+    np.log(data, out=data)
+    data += 1.0
+    for begin in range(0, len(data), _CHUNK):
+        data[begin : begin + _CHUNK] *= idf[indices[begin : begin + _CHUNK]]
+    weighted = normalize(counts, copy=False)
+    return normalize(weighted, copy=False), bounds
+
+
+_CHUNK = 1 << 20
+
+
+def reference_sentence_matrix(
+    articles: Sequence[CleanArticle], counts: sparse.csr_matrix | None = None
+) -> tuple[sparse.csr_matrix, np.ndarray]:
+    """The readable reference of :func:`sentence_matrix`: scikit-learn's ``TfidfTransformer`` on a copy."""
+    bounds = np.cumsum([0] + [len(article.sentences) for article in articles])
     counts = sentence_counts(articles) if counts is None else counts
     if counts.shape[0] == 0:
         return sparse.csr_matrix((0, N_FEATURES)), bounds
     weighted = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
-    del counts
     return normalize(weighted, copy=False), bounds
+
+
+def stack_rows(pieces: list[sparse.csr_matrix]) -> sparse.csr_matrix:
+    """``sparse.vstack(pieces, format="csr")``, emptying ``pieces`` as it goes: each part is freed once copied,
+    so the parts and the whole are not all held at once."""
+    if not pieces:
+        return sparse.csr_matrix((0, N_FEATURES))
+    width = pieces[0].shape[1]
+    rows = sum(piece.shape[0] for piece in pieces)
+    nnz = sum(piece.nnz for piece in pieces)
+    index_type = np.int32 if max(nnz, width) < 2**31 else np.int64
+    data = np.empty(nnz, dtype=np.result_type(*(piece.dtype for piece in pieces)))
+    indices = np.empty(nnz, dtype=index_type)
+    indptr = np.empty(rows + 1, dtype=index_type)
+    indptr[0] = 0
+    row = at = 0
+    sorted_indices = True
+    pieces.reverse()  # popped from the end: the first part first
+    while pieces:
+        piece = pieces.pop()
+        count = piece.nnz
+        data[at : at + count] = piece.data[:count]
+        indices[at : at + count] = piece.indices[:count]
+        indptr[row + 1 : row + piece.shape[0] + 1] = piece.indptr[1:] + at
+        sorted_indices = sorted_indices and piece.has_sorted_indices
+        row, at = row + piece.shape[0], at + count
+        del piece
+        return_free_memory()  # the parts came unpickled from the workers: in the C heap, kept resident once freed
+    stacked = sparse.csr_matrix((rows, width), dtype=data.dtype)
+    stacked.data, stacked.indices, stacked.indptr = data, indices, indptr  # set: the constructor may copy
+    stacked.has_sorted_indices = sorted_indices
+    return stacked
 
 
 def article_vectors(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import unittest.mock
 
 import numpy as np
@@ -13,6 +14,7 @@ from scipy import sparse
 
 from dedup import align as align_module
 from dedup import pipeline
+from dedup import similarity as similarity_module
 from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cosines
 from dedup.candidates import (
     article_lsh_pairs,
@@ -34,6 +36,7 @@ from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
     article_vectors,
     reference_sentence_counts,
+    reference_sentence_matrix,
     sentence_counts,
     sentence_matrix,
     sentence_vectors,
@@ -226,6 +229,22 @@ def test_sentence_counts_equal_the_hashing_vectorizer(seed_texts):
     assert sentence_counts([]).shape == reference_sentence_counts([]).shape
 
 
+@pytest.mark.parametrize("parts", [1, 3, 7])
+def test_sentence_matrix_in_place_equals_the_reference_bit_for_bit(seed_texts, parts, monkeypatch):
+    monkeypatch.setattr(similarity_module, "_CHUNK", 100)  # several chunks of the idf product
+    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    cuts = np.linspace(0, len(cleaned), parts + 1).astype(int)
+    pieces = [sentence_counts(cleaned[begin:end]) for begin, end in itertools.pairwise(cuts)]
+    reference, reference_bounds = reference_sentence_matrix(cleaned, sentence_counts(cleaned))
+    fast, bounds = sentence_matrix(cleaned, pieces)
+    assert not pieces  # the parts were handed over
+    assert type(fast) is type(reference) and fast.dtype == reference.dtype and fast.shape == reference.shape
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(fast, name), getattr(reference, name)), name
+        assert getattr(fast, name).dtype == getattr(reference, name).dtype, name
+    assert np.array_equal(bounds, reference_bounds)
+
+
 @pytest.mark.parametrize("dense_limit", [1 << 22, 0])  # a dense source, and the sparse product of long ones
 def test_batched_cosines_are_the_full_product_bit_for_bit(dense_limit, monkeypatch):
     monkeypatch.setattr(align_module, "_DENSE_SOURCE_LIMIT", dense_limit)
@@ -364,3 +383,17 @@ def test_prepared_rows_are_views_equal_to_slices(seed_texts):
         assert rows.shape == expected.shape and (rows != expected).nnz == 0
         assert np.array_equal(rows.indptr, expected.indptr) and np.array_equal(rows.indices, expected.indices)
         rows.check_format(full_check=True)  # a well-formed matrix (scipy may copy the arrays while checking)
+
+
+def test_prepared_sides_are_dropped_after_their_last_batch(seed_texts):
+    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    matrix, bounds = sentence_matrix(cleaned)
+    articles = pipeline.PreparedArticles(cleaned, matrix, bounds)
+    pairs = [(0, 1), (0, 2), (1, 2), (2, 3)]
+    batches = articles.schedule(pipeline._groups(pairs, 1))
+    assert [number for number, _ in batches] == list(range(len(batches)))
+    held = []
+    for batch in batches:
+        pipeline.judge_groups((articles, pipeline.Settings(), True), batch)
+        held.append({k for k, side in enumerate(articles.sides) if side is not None})
+    assert held == [{1, 2}, {2}, set()]  # article k's side lives from its first batch to its last

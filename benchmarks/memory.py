@@ -1,0 +1,78 @@
+"""Memory of the full pipeline along the CLI's path: read, cluster, the JSON document, its file.
+
+Runs that path in a child process and reports the scale runner's figures (wall and CPU seconds of the process
+tree, its peak summed RSS and peak PSS) with the pipeline's stage log (each stage's seconds and the parent's
+RSS and peak RSS after it), and writes the JSON result, so that two commits can be compared byte for byte::
+
+    PYTHONPATH=. python benchmarks/memory.py /tmp/dedup-scale/corpus-10000-s1/corpus.jsonl \\
+        --document /tmp/out.json --output benchmarks/results/memory-NAME.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def _resident_gb() -> float:
+    with open("/proc/self/status", encoding="ascii") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    return 0.0
+
+
+def child(corpus: Path, document_path: Path, log_path: Path) -> None:
+    from dedup.pipeline import cluster
+    from dedup.read import read_path
+    from dedup.write import result_to_dict, write_json
+
+    with open(log_path, "w", encoding="utf-8", buffering=1) as log_file:
+        handler = logging.StreamHandler(log_file)
+        handler.setFormatter(logging.Formatter("%(relativeCreated)8.0f ms %(message)s"))
+        pipeline_log = logging.getLogger("dedup.pipeline")
+        pipeline_log.addHandler(handler)
+        pipeline_log.setLevel(logging.DEBUG)
+        started = time.perf_counter()
+        read = read_path(corpus)
+        log_file.write(f"read: {time.perf_counter() - started:.2f}s, RSS {_resident_gb():.2f} GB\n")
+        result = cluster(read.articles, skipped=read.skipped)
+        log_file.write(f"cluster returned: RSS {_resident_gb():.2f} GB, {len(result.pairs)} pairs\n")
+        texts = {article.id: article.text for article in read.articles}
+        document = result_to_dict(result, texts)
+        log_file.write(f"document built: RSS {_resident_gb():.2f} GB\n")
+        write_json(document, document_path)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
+        log_file.write(f"document written: RSS {_resident_gb():.2f} GB, max RSS {peak:.2f} GB\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("--document", type=Path, required=True, help="where the JSON result goes")
+    parser.add_argument("--output", type=Path, help="the measurement (JSON)")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    log_path = args.document.with_suffix(".log")
+    if args.child:
+        child(args.corpus, args.document, log_path)
+        return
+    from benchmarks.scale import measure
+
+    command = [sys.executable, __file__, str(args.corpus), "--document", str(args.document), "--child"]
+    record = measure(command, timeout=7200)
+    record["stage_log"] = log_path.read_text(encoding="utf-8").splitlines() if log_path.exists() else []
+    record["corpus"] = str(args.corpus)
+    print(json.dumps({key: value for key, value in record.items() if key != "stage_log"}))
+    print("\n".join(record["stage_log"]))
+    if args.output:
+        args.output.write_text(json.dumps(record, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
