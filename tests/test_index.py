@@ -33,6 +33,7 @@ from dedup.store.errors import CorruptIndexError, ParametersError
 from dedup.store.features import (
     N_FEATURES,
     band_keys,
+    pack_low_bytes,
     pack_stems,
     prepare,
     reference_sentence_counts,
@@ -40,11 +41,13 @@ from dedup.store.features import (
     sentence_counts,
     sentences_agree,
     sentences_agree_each,
+    sentences_may_agree_each,
     settings_banding,
     signatures,
     stem_radii,
     stem_radius,
     stems_matrix,
+    unpack_low_bytes,
     weight_rows,
     word_run_keys,
     word_runs,
@@ -290,6 +293,24 @@ def test_sentences_agree_is_the_batchs_verified_sentence_pairing(pair: tuple[np.
     assert reference_sentences_agree(rows, others, sentence_banding, threshold) == batch
 
 
+@settings(max_examples=300, deadline=None)
+@given(signature_row_sets())
+def test_the_low_byte_test_is_a_superset_of_the_full_one(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """Stored low bytes reject only collisions the full verification rejects (values that differ in their high
+    bits, as ``v + 256 * v`` from 0..3 makes them, collide often in their low bits)."""
+    rows, others = (np.asarray(item % 2 + 256 * item, dtype=np.uint32) for item in pair)
+    _, sentence_banding = settings_banding(Settings())
+    threshold = Settings().candidates.sentence_threshold
+    stored = unpack_low_bytes(pack_low_bytes(others), 64)
+    assert np.array_equal(stored, others % 256)
+    pieces = [others[:1], others, others[1:], others[:0]]
+    full = sentences_agree_each(rows, pieces, sentence_banding, threshold)
+    packed = [unpack_low_bytes(pack_low_bytes(piece), 64) for piece in pieces]
+    low = sentences_may_agree_each(rows, packed, sentence_banding, threshold)
+    assert all(maybe or not sure for sure, maybe in zip(full, low, strict=True))
+    assert low == sentences_agree_each(rows % 256, [p % 256 for p in pieces], sentence_banding, threshold)
+
+
 def test_stem_vectors_carry_the_radius() -> None:
     counts = sparse.csr_matrix((np.array([1.0, 3.0]), np.array([5, 70000]), np.array([0, 2])), shape=(1, N_FEATURES))
     data = pack_stems(counts, 0.37275521693466)
@@ -525,7 +546,7 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
     Index.open(str(path)).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '2' WHERE name = 'schema'")
-    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 6"):
+    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 7"):
         Index.open(str(path))
 
 

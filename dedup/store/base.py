@@ -17,7 +17,7 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 6  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 7  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
 # 6 (stop 13, two changes in one step): each stem vector carries the article's TF-IDF radius (its neighbours are
@@ -88,6 +88,11 @@ class Session(ABC):
         """The packed stem-count vectors of ``keys`` (``features.pack_stems``)."""
 
     @abstractmethod
+    def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
+        """The stored low bytes of each of ``keys``' sentence signature rows (``features.pack_low_bytes``),
+        under its current furniture, without reading its record or cleaned form."""
+
+    @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 
     @abstractmethod
@@ -145,10 +150,14 @@ class Session(ABC):
         terms: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
+        *,
+        signatures: bytes,
     ) -> int: ...
 
     @abstractmethod
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None: ...
+    def set_furniture(
+        self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes, *, signatures: bytes
+    ) -> None: ...
 
     @abstractmethod
     def delete_article(self, key: int, change: int, article: Article) -> None: ...

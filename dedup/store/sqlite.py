@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS articles (
     furniture BLOB NOT NULL,
     component INTEGER,
     terms BLOB NOT NULL,
+    signatures BLOB NOT NULL,
     stems BLOB NOT NULL,
     cleaned BLOB NOT NULL,
     record BLOB NOT NULL,
@@ -149,6 +150,13 @@ class SQLiteSession(Session):
             result.update(self.db.execute(f"SELECT key, stems FROM articles WHERE key IN ({marks})", chunk))
         return {key: zlib.decompress(value) for key, value in result.items()}
 
+    def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
+        result: dict[int, bytes] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            result.update(self.db.execute(f"SELECT key, signatures FROM articles WHERE key IN ({marks})", chunk))
+        return result
+
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
         result: dict[int, LineCount] = {}
         for chunk in iter_chunks(sorted(set(line_keys))):
@@ -234,16 +242,19 @@ class SQLiteSession(Session):
         terms: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
+        *,
+        signatures: bytes,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, cleaned, record, slug) "
-            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, published, added, furniture, component, terms, signatures, stems, cleaned, "
+            "record, slug) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.published,
                 added,
                 pack_ints(furniture),
                 pack_ints(terms),
+                signatures,
                 zlib.compress(stems, 6),
                 cleaned,
                 pack_json(article_record(article)),
@@ -252,10 +263,12 @@ class SQLiteSession(Session):
         )
         return int(cursor.lastrowid)
 
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None:
+    def set_furniture(
+        self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes, *, signatures: bytes
+    ) -> None:
         self.db.execute(
-            "UPDATE articles SET furniture = ?, stems = ?, cleaned = ? WHERE key = ?",
-            (pack_ints(furniture), zlib.compress(stems, 6), cleaned, key),
+            "UPDATE articles SET furniture = ?, signatures = ?, stems = ?, cleaned = ? WHERE key = ?",
+            (pack_ints(furniture), signatures, zlib.compress(stems, 6), cleaned, key),
         )
 
     def delete_article(self, key: int, change: int, article: Article) -> None:
