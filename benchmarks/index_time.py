@@ -151,6 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     result = build(args) if args.mode == "build" else timing(args)
+    import dedup
+
+    result["code"] = str(Path(dedup.__file__).parents[1])
     result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
     result["index"] = args.index
     result["corpus"] = args.corpus

@@ -891,13 +891,10 @@ class Index:
         evaluation.radius = 0.0
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
-        shared = session.lookup_counts(term_keys(vector.indices.tolist()))
-        if not shared:
+        # most shared terms first, then the larger key
+        ranked = session.most_holding(term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
+        if not ranked:
             return set()
-        # most shared terms first, then the larger key (the order ``sorted`` by (-count, -key) gives)
-        holders = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
-        counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
-        ranked = holders[np.lexsort((-holders, -counts))[:MAX_TERM_CANDIDATES]].tolist()
         packed = session.stems(ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:

@@ -23,7 +23,7 @@ from dedup import align as align_module
 from dedup.candidates import banded_pairs, tfidf_pairs
 from dedup.clean import clean_article, repeated_lines
 from dedup.cli import app
-from dedup.index import Index
+from dedup.index import Index, open_backend
 from dedup.model import Article
 from dedup.pipeline import Settings
 from dedup.similarity import article_vectors, sentence_vectors
@@ -836,3 +836,22 @@ def test_wrapped_wire_lines_repeated_across_versions_as_in_the_batch(tmp_path: P
         assert index.verify() == []
     assert found == batch
     assert batch.get(("pa/ba1.txt", "papers/ba_times.txt")) is not None
+
+
+def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
+    """``most_holding`` (SQLite ranks in SQL) is the article → count ranking: most first, ties by the larger key."""
+    Index.open(target).close()
+    backend = open_backend(target)
+    generator = np.random.default_rng(5)
+    try:
+        with backend.writing() as session:
+            for article in range(1, 60):
+                session.add_keys(article, sorted({int(k) for k in generator.integers(1, 40, 12)}))
+        with backend.reading() as session:
+            for wanted in ([1, 2, 3], list(range(1, 40)), [7], [1000], list(range(1, 2000, 2))):
+                counts = session.lookup_counts(wanted)
+                expected = sorted(counts, key=lambda key: (-counts[key], -key))
+                for limit in (1, 5, 20, 100):
+                    assert session.most_holding(wanted, limit) == expected[:limit]
+    finally:
+        backend.close()
