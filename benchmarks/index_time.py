@@ -60,9 +60,11 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
     with Index.open(args.index) as index:
         for begin in range(0, len(articles), args.batch):
             index.add_many(articles[begin : begin + args.batch])
+            done = min(begin + args.batch, len(articles))
+            size = f", {file_size(args.index) / done:.0f} B/article" if done % 5000 == 0 else ""
             print(
-                f"  {begin + args.batch} in {time.perf_counter() - started:.0f} s wall, "
-                f"{time.process_time() - started_cpu:.0f} s process",
+                f"  {done} in {time.perf_counter() - started:.0f} s wall, "
+                f"{time.process_time() - started_cpu:.0f} s process{size}",
                 file=sys.stderr,
                 flush=True,
             )
