@@ -7,8 +7,10 @@ Checks ``--checks`` articles of the corpus from line ``--first`` (articles not i
 copy-free read of INDEX (``check`` stores nothing) and counts, per check: the stored articles sharing an
 article band key, a sentence band key, the TF-IDF neighbours (``Index._neighbours`` of the code under test),
 those found by sentence keys only and, of them, how many fail the batch's verification
-(the batch's ``banded_pairs(verify=True)`` over the two articles' sentence rows does not pair them),
-and how many of those the check aligned, related or kept as weak pairs. Prints the means as JSON.
+(the batch's ``banded_pairs(verify=True)`` over the two articles' sentence rows does not pair them)
+and how many of those the check aligned, related or kept as weak pairs, and how many sentence-only ones pass
+the same test on the low 2, 4 and 8 bits of every signature value (schema 7 stores the low byte: an exact
+pre-filter, the rest are verified in full). Prints the means as JSON.
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 from dedup.candidates import banded_pairs
 from dedup.index import Index
 from dedup.sketch import article_shingles, sentence_stem_sets
-from dedup.store.features import band_keys, signatures
+from dedup.store.features import band_keys, sentences_agree_each, signatures
+
+LOW_BITS = (2, 4, 8)  # b-bit signatures: how many sentence-only collisions pass the test on the low b bits
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -84,12 +88,17 @@ def main(argv: list[str] | None = None) -> None:
         sentence_only = by_sentence - by_article - by_neighbours
         read = session.articles(sentence_only)
         failing = set()
+        passing_low = dict.fromkeys(LOW_BITS, 0)  # pass the test on the low b bits of every value
         for key, row in read.items():
             prepared = self._prepare_row(row, self._furniture_of(evaluation, row))
             rows_o = sentence_rows(prepared.cleaned)
             owners = np.array([0] * len(rows_x) + [1] * len(rows_o), dtype=np.int64)
             if not banded_pairs(np.vstack([rows_x, rows_o]), owners, threshold, verify=True):
                 failing.add(key)
+            for bits in LOW_BITS:
+                mask = np.uint32((1 << bits) - 1)
+                low = sentences_agree_each(rows_x & mask, [rows_o & mask], sentence_banding, threshold)
+                passing_low[bits] += low[0]
         ids = {key: row.article.id for key, row in evaluation.rows.items()}
         aligned = {key for key, name in ids.items() if possible.get(name)}
         records.append(
@@ -100,6 +109,7 @@ def main(argv: list[str] | None = None) -> None:
                 "tfidf_neighbours": len(by_neighbours),
                 "sentence_keys_only": len(sentence_only),
                 "sentence_keys_only_failing_verification": len(failing),
+                **{f"sentence_keys_only_passing_low_{bits}_bits": passing_low[bits] for bits in LOW_BITS},
                 "failing_and_candidates": len(failing & set(ids)),
                 "failing_aligned": len(failing & aligned),
                 "failing_related": len(failing & set(evaluation.verdicts)),

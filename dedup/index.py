@@ -54,11 +54,13 @@ from dedup.store.features import (
     HASHING,
     N_FEATURES,
     Prepared,
+    pack_low_bytes,
     pack_stems,
     prepare,
     row_dots,
     sentences_agree,
     sentences_agree_each,
+    sentences_may_agree_each,
     settings_banding,
     short_lines,
     signatures,
@@ -67,6 +69,7 @@ from dedup.store.features import (
     stems_matrix,
     term_keys,
     top_terms,
+    unpack_low_bytes,
     warm_word_features,
     weight_rows,
     word_run_keys,
@@ -725,6 +728,21 @@ class Index:
                 candidates.add(holder)
         candidates |= self._neighbours(session, evaluation)
         by_sentence = session.lookup(sketch.sentence_keys) - candidates - holders
+        if verify and by_sentence:
+            # first from the stored low bytes of their signatures (no record or cleaned form read): an exact
+            # superset of the full test, which then runs on the few that pass (a stored article found by
+            # sentence keys is not a holder, so its stored signatures are those of its stored furniture)
+            checked = sorted(by_sentence)
+            stored = session.sentence_signatures(checked)
+            num_perm = self._sentence_banding.num_perm
+            known = [key for key in checked if key in stored]
+            maybe = sentences_may_agree_each(
+                sketch.sentence_rows,
+                [unpack_low_bytes(stored[key], num_perm) for key in known],
+                self._sentence_banding,
+                threshold,
+            )
+            by_sentence -= {key for key, near in zip(known, maybe, strict=True) if not near}
         rows = session.articles(candidates | by_sentence)
         if verify and by_sentence:
             checked = sorted(by_sentence)
@@ -873,13 +891,10 @@ class Index:
         evaluation.radius = 0.0
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
-        shared = session.lookup_counts(term_keys(vector.indices.tolist()))
-        if not shared:
+        # most shared terms first, then the larger key
+        ranked = session.most_holding(term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
+        if not ranked:
             return set()
-        # most shared terms first, then the larger key (the order ``sorted`` by (-count, -key) gives)
-        holders = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
-        counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
-        ranked = holders[np.lexsort((-holders, -counts))[:MAX_TERM_CANDIDATES]].tolist()
         packed = session.stems(ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:
@@ -1146,6 +1161,7 @@ class Index:
             evaluation.terms,
             clean_bytes(prepared.cleaned),
             evaluation.slug,
+            signatures=pack_low_bytes(prepared.sketch.sentence_rows),
         )
         session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
         radii = {holder: stem_radius(data) for holder, data in session.stems(evaluation.holders).items()}
@@ -1153,7 +1169,13 @@ class Index:
             session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
             session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
             stems = pack_stems(new.stem_counts, radii.get(holder, 0.0))
-            session.set_furniture(holder, new_furniture, stems, clean_bytes(new.cleaned))
+            session.set_furniture(
+                holder,
+                new_furniture,
+                stems,
+                clean_bytes(new.cleaned),
+                signatures=pack_low_bytes(new.sketch.sentence_rows),
+            )
             session.log_change(holder, -1, row.furniture)
             session.log_change(holder, +1, new_furniture)
         updated: dict[int, LineCount] = {}

@@ -23,7 +23,7 @@ from dedup import align as align_module
 from dedup.candidates import banded_pairs, tfidf_pairs
 from dedup.clean import clean_article, repeated_lines
 from dedup.cli import app
-from dedup.index import Index
+from dedup.index import Index, open_backend
 from dedup.model import Article
 from dedup.pipeline import Settings
 from dedup.similarity import article_vectors, sentence_vectors
@@ -33,6 +33,7 @@ from dedup.store.errors import CorruptIndexError, ParametersError
 from dedup.store.features import (
     N_FEATURES,
     band_keys,
+    pack_low_bytes,
     pack_stems,
     prepare,
     reference_sentence_counts,
@@ -40,11 +41,13 @@ from dedup.store.features import (
     sentence_counts,
     sentences_agree,
     sentences_agree_each,
+    sentences_may_agree_each,
     settings_banding,
     signatures,
     stem_radii,
     stem_radius,
     stems_matrix,
+    unpack_low_bytes,
     weight_rows,
     word_run_keys,
     word_runs,
@@ -290,6 +293,24 @@ def test_sentences_agree_is_the_batchs_verified_sentence_pairing(pair: tuple[np.
     assert reference_sentences_agree(rows, others, sentence_banding, threshold) == batch
 
 
+@settings(max_examples=300, deadline=None)
+@given(signature_row_sets())
+def test_the_low_byte_test_is_a_superset_of_the_full_one(pair: tuple[np.ndarray, np.ndarray]) -> None:
+    """Stored low bytes reject only collisions the full verification rejects (values that differ in their high
+    bits, as ``v + 256 * v`` from 0..3 makes them, collide often in their low bits)."""
+    rows, others = (np.asarray(item % 2 + 256 * item, dtype=np.uint32) for item in pair)
+    _, sentence_banding = settings_banding(Settings())
+    threshold = Settings().candidates.sentence_threshold
+    stored = unpack_low_bytes(pack_low_bytes(others), 64)
+    assert np.array_equal(stored, others % 256)
+    pieces = [others[:1], others, others[1:], others[:0]]
+    full = sentences_agree_each(rows, pieces, sentence_banding, threshold)
+    packed = [unpack_low_bytes(pack_low_bytes(piece), 64) for piece in pieces]
+    low = sentences_may_agree_each(rows, packed, sentence_banding, threshold)
+    assert all(maybe or not sure for sure, maybe in zip(full, low, strict=True))
+    assert low == sentences_agree_each(rows % 256, [p % 256 for p in pieces], sentence_banding, threshold)
+
+
 def test_stem_vectors_carry_the_radius() -> None:
     counts = sparse.csr_matrix((np.array([1.0, 3.0]), np.array([5, 70000]), np.array([0, 2])), shape=(1, N_FEATURES))
     data = pack_stems(counts, 0.37275521693466)
@@ -525,7 +546,7 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
     Index.open(str(path)).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '2' WHERE name = 'schema'")
-    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 6"):
+    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 7"):
         Index.open(str(path))
 
 
@@ -815,3 +836,22 @@ def test_wrapped_wire_lines_repeated_across_versions_as_in_the_batch(tmp_path: P
         assert index.verify() == []
     assert found == batch
     assert batch.get(("pa/ba1.txt", "papers/ba_times.txt")) is not None
+
+
+def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
+    """``most_holding`` (SQLite ranks in SQL) is the article → count ranking: most first, ties by the larger key."""
+    Index.open(target).close()
+    backend = open_backend(target)
+    generator = np.random.default_rng(5)
+    try:
+        with backend.writing() as session:
+            for article in range(1, 60):
+                session.add_keys(article, sorted({int(k) for k in generator.integers(1, 40, 12)}))
+        with backend.reading() as session:
+            for wanted in ([1, 2, 3], list(range(1, 40)), [7], [1000], list(range(1, 2000, 2))):
+                counts = session.lookup_counts(wanted)
+                expected = sorted(counts, key=lambda key: (-counts[key], -key))
+                for limit in (1, 5, 20, 100):
+                    assert session.most_holding(wanted, limit) == expected[:limit]
+    finally:
+        backend.close()

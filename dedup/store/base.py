@@ -14,10 +14,12 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 6  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 7  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
 # 6 (stop 13, two changes in one step): each stem vector carries the article's TF-IDF radius (its neighbours are
@@ -83,9 +85,21 @@ class Session(ABC):
     def lookup_counts(self, band_keys: Iterable[int]) -> dict[int, int]:
         """For each article holding any of ``band_keys``, how many it holds."""
 
+    def most_holding(self, band_keys: Iterable[int], limit: int) -> list[int]:
+        """The ``limit`` articles holding most of ``band_keys``, most first, ties by the larger key first."""
+        shared = self.lookup_counts(band_keys)
+        holders = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
+        counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
+        return holders[np.lexsort((-holders, -counts))[:limit]].tolist()
+
     @abstractmethod
     def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
         """The packed stem-count vectors of ``keys`` (``features.pack_stems``)."""
+
+    @abstractmethod
+    def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
+        """The stored low bytes of each of ``keys``' sentence signature rows (``features.pack_low_bytes``),
+        under its current furniture, without reading its record or cleaned form."""
 
     @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
@@ -145,10 +159,14 @@ class Session(ABC):
         terms: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
+        *,
+        signatures: bytes,
     ) -> int: ...
 
     @abstractmethod
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None: ...
+    def set_furniture(
+        self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes, *, signatures: bytes
+    ) -> None: ...
 
     @abstractmethod
     def delete_article(self, key: int, change: int, article: Article) -> None: ...

@@ -206,6 +206,34 @@ def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Ba
     return result
 
 
+def low_bytes(rows: np.ndarray) -> np.ndarray:
+    """The low byte of each signature value (b-bit MinHash with b = 8): equal values have equal low bytes, so
+    the low bytes of two rows agree on every position the full values agree on (and on ~1/256 of the others)."""
+    return rows.astype(np.uint8)  # an unsigned cast keeps the value modulo 256
+
+
+def pack_low_bytes(rows: np.ndarray) -> bytes:
+    """An article's sentence signature rows as stored: their low bytes, row after row (``num_perm`` bytes a row)."""
+    return low_bytes(rows).tobytes()
+
+
+def unpack_low_bytes(data: bytes, num_perm: int) -> np.ndarray:
+    """The low-byte rows of :func:`pack_low_bytes` (shape: sentences × ``num_perm``)."""
+    return np.frombuffer(data, dtype=np.uint8).reshape(-1, num_perm)
+
+
+def sentences_may_agree_each(
+    rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float
+) -> list[bool]:
+    """An exact superset of :func:`sentences_agree_each` from the low bytes of the signatures.
+
+    ``others`` are low-byte rows (:func:`unpack_low_bytes`), ``rows`` full rows. Where two full rows are equal on a
+    band, their low bytes are too, and the low bytes agree on at least the positions the full values agree on, so
+    every pair :func:`sentences_agree_each` accepts is accepted here: ``False`` means the full test says ``False``.
+    """
+    return sentences_agree_each(low_bytes(rows), others, banding, threshold)
+
+
 def reference_sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, threshold: float) -> bool:
     """Readable reference for :func:`sentences_agree`: row pair by row pair, band by band."""
     width = banding.rows

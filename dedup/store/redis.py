@@ -180,6 +180,11 @@ class RedisSession(Session):
         values = self._hmget((name, self._field(k)) for k in set(keys))
         return {int(field): zlib.decompress(data) for (_, field), data in values.items() if data}
 
+    def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
+        name = f"{self.p}:sig"
+        values = self._hmget((name, self._field(k)) for k in set(keys))
+        return {int(field): data for (_, field), data in values.items() if data is not None}
+
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
         result = {}
         for (_, field), data in self._hmget(self._line(k) for k in set(line_keys)).items():
@@ -255,6 +260,8 @@ class RedisSession(Session):
         terms: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
+        *,
+        signatures: bytes,
     ) -> int:
         key = int(self.client.incr(f"{self.p}:seq"))
         if slug is not None:
@@ -264,6 +271,7 @@ class RedisSession(Session):
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), self._field(key))
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
         self._set(f"{self.p}:clean", self._field(key), cleaned)
+        self._set(f"{self.p}:sig", self._field(key), signatures)
         self._set(f"{self.p}:name", self._field(key), article.id.encode("utf-8"))
         return key
 
@@ -273,11 +281,14 @@ class RedisSession(Session):
         record = {"record": article_record(article), "furniture": list(furniture), "added": added, "terms": list(terms)}
         self._set(f"{self.p}:art", self._field(key), pack_json(record))
 
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None:
+    def set_furniture(
+        self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes, *, signatures: bytes
+    ) -> None:
         row = self.articles([key])[key]
         self._put_article(key, row.article, furniture, row.added, row.terms)
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
         self._set(f"{self.p}:clean", self._field(key), cleaned)
+        self._set(f"{self.p}:sig", self._field(key), signatures)
 
     def delete_article(self, key: int, change: int, article: Article) -> None:
         component = next(iter(self._hmget([(f"{self.p}:comp", self._field(key))]).values()))
@@ -286,7 +297,7 @@ class RedisSession(Session):
         slug = next(iter(self._hmget([(f"{self.p}:slug", self._field(key))]).values()))
         if slug is not None:
             self._edit_lists([(f"{self.p}:slugs", slug)], key, add=False)
-        for name in ("art", "stems", "comp", "clean", "name", "slug"):
+        for name in ("art", "stems", "comp", "clean", "sig", "name", "slug"):
             self._set(f"{self.p}:{name}", self._field(key), None)
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), None)
         self._set(

@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS articles (
     furniture BLOB NOT NULL,
     component INTEGER,
     terms BLOB NOT NULL,
+    signatures BLOB NOT NULL,
     stems BLOB NOT NULL,
     cleaned BLOB NOT NULL,
     record BLOB NOT NULL,
@@ -142,12 +143,34 @@ class SQLiteSession(Session):
                 found[article] = found.get(article, 0) + count
         return found
 
+    def most_holding(self, band_keys: Iterable[int], limit: int) -> list[int]:
+        keys = sorted(set(band_keys))
+        if len(keys) > 900:  # counts summed over several statements
+            return super().most_holding(keys, limit)
+        marks = ",".join("?" * len(keys))
+        # counted, ranked and cut in SQLite: only ``limit`` rows come back to Python
+        return [
+            row[0]
+            for row in self.db.execute(
+                f"SELECT article FROM bands WHERE key IN ({marks}) GROUP BY article "
+                "ORDER BY count(*) DESC, article DESC LIMIT ?",
+                (*keys, limit),
+            )
+        ]
+
     def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
         result: dict[int, bytes] = {}
         for chunk in iter_chunks(sorted(set(keys))):
             marks = ",".join("?" * len(chunk))
             result.update(self.db.execute(f"SELECT key, stems FROM articles WHERE key IN ({marks})", chunk))
         return {key: zlib.decompress(value) for key, value in result.items()}
+
+    def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
+        result: dict[int, bytes] = {}
+        for chunk in iter_chunks(sorted(set(keys))):
+            marks = ",".join("?" * len(chunk))
+            result.update(self.db.execute(f"SELECT key, signatures FROM articles WHERE key IN ({marks})", chunk))
+        return result
 
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
         result: dict[int, LineCount] = {}
@@ -234,16 +257,19 @@ class SQLiteSession(Session):
         terms: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
+        *,
+        signatures: bytes,
     ) -> int:
         cursor = self.db.execute(
-            "INSERT INTO articles (id, published, added, furniture, component, terms, stems, cleaned, record, slug) "
-            "VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?)",
+            "INSERT INTO articles (id, published, added, furniture, component, terms, signatures, stems, cleaned, "
+            "record, slug) VALUES (?, ?, ?, ?, NULL, ?, ?, ?, ?, ?, ?)",
             (
                 article.id,
                 article.published,
                 added,
                 pack_ints(furniture),
                 pack_ints(terms),
+                signatures,
                 zlib.compress(stems, 6),
                 cleaned,
                 pack_json(article_record(article)),
@@ -252,10 +278,12 @@ class SQLiteSession(Session):
         )
         return int(cursor.lastrowid)
 
-    def set_furniture(self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes) -> None:
+    def set_furniture(
+        self, key: int, furniture: tuple[int, ...], stems: bytes, cleaned: bytes, *, signatures: bytes
+    ) -> None:
         self.db.execute(
-            "UPDATE articles SET furniture = ?, stems = ?, cleaned = ? WHERE key = ?",
-            (pack_ints(furniture), zlib.compress(stems, 6), cleaned, key),
+            "UPDATE articles SET furniture = ?, signatures = ?, stems = ?, cleaned = ? WHERE key = ?",
+            (pack_ints(furniture), signatures, zlib.compress(stems, 6), cleaned, key),
         )
 
     def delete_article(self, key: int, change: int, article: Article) -> None:

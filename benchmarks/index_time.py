@@ -1,0 +1,169 @@
+"""Index process time on a prebuilt index: build a base once, then time checks and adds on copies of it.
+
+    PYTHONPATH=. python benchmarks/index_time.py build BASE.dedup CORPUS.jsonl --size 10000 [--batch 500]
+    PYTHONPATH=. python benchmarks/index_time.py time BASE.dedup CORPUS.jsonl --first 10000 \
+        [--warmup 50] [--checks 200] [--adds 100] [--label after] [--output JSON]
+
+``build`` loads the first ``--size`` articles of the corpus with ``add_many`` (``--batch`` per transaction)
+and prints the load's wall and process time and the file's size per article. ``time`` copies BASE to a
+temporary file, checks ``--warmup`` articles from line ``--first`` (not timed), times ``--checks`` checks of
+the articles after them, then ``--adds`` more articles with ``add_many`` in batches of 50, and reports the
+process (CPU) time of this process per check (mean, p50, p99) and per added article, with wall clock
+beside it. Run every timed run under ``flock /tmp/bench.lock``; alternate before and after.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+import zlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def read_articles(path: str, first: int, count: int) -> list[dict[str, Any]]:
+    articles = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number < first:
+                continue
+            if len(articles) >= count:
+                break
+            record = json.loads(line)
+            articles.append({k: record[k] for k in ("id", "text", "title", "outlet", "published") if k in record})
+    return articles
+
+
+def file_size(path: str) -> int:
+    with sqlite3.connect(path) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return os.path.getsize(path)
+
+
+def build(args: argparse.Namespace) -> dict[str, Any]:
+    from dedup.index import Index
+
+    articles = read_articles(args.corpus, 0, args.size)
+    started, started_cpu = time.perf_counter(), time.process_time()
+    with Index.open(args.index) as index:
+        for begin in range(0, len(articles), args.batch):
+            index.add_many(articles[begin : begin + args.batch])
+            done = min(begin + args.batch, len(articles))
+            size = f", {file_size(args.index) / done:.0f} B/article" if done % 5000 == 0 else ""
+            print(
+                f"  {done} in {time.perf_counter() - started:.0f} s wall, "
+                f"{time.process_time() - started_cpu:.0f} s process{size}",
+                file=sys.stderr,
+                flush=True,
+            )
+        stats = index.stats()
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    size = file_size(args.index)
+    text = sum(len(zlib.compress(json.dumps(a).encode(), 6)) for a in articles)
+    return {
+        "mode": "build",
+        "articles": len(articles),
+        "batch": args.batch,
+        "seconds": round(wall, 1),
+        "process_seconds": round(cpu, 1),
+        "per_second": round(len(articles) / wall, 2),
+        "per_process_second": round(len(articles) / cpu, 2),
+        "bytes_per_article": round(size / len(articles), 1),
+        "stored_text_bytes_per_article": round(text / len(articles), 1),
+        "tables": stats.get("size_bytes", {}),
+    }
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    milliseconds = np.array(values) * 1000
+    return {
+        "mean_ms": round(float(milliseconds.mean()), 2),
+        "p50_ms": round(float(np.percentile(milliseconds, 50)), 2),
+        "p99_ms": round(float(np.percentile(milliseconds, 99)), 2),
+    }
+
+
+def timing(args: argparse.Namespace) -> dict[str, Any]:
+    from dedup.index import Index
+
+    articles = read_articles(args.corpus, args.first, args.warmup + args.checks + args.adds)
+    warm, checked = articles[: args.warmup], articles[args.warmup : args.warmup + args.checks]
+    added = articles[args.warmup + args.checks :]
+    folder = Path(tempfile.mkdtemp(prefix="dedup-index-time-"))
+    copy = folder / "index.dedup"
+    shutil.copyfile(args.index, copy)
+    try:
+        load_before = os.getloadavg()[0]
+        with Index.open(str(copy)) as index:
+            for article in warm:
+                index.check(article)
+            check_cpu, check_wall, matched = [], [], 0
+            for article in checked:
+                begin, begin_cpu = time.perf_counter(), time.process_time()
+                verdict = index.check(article)
+                check_cpu.append(time.process_time() - begin_cpu)
+                check_wall.append(time.perf_counter() - begin)
+                matched += bool(verdict["matches"])
+            begin, begin_cpu = time.perf_counter(), time.process_time()
+            for start in range(0, len(added), 50):
+                index.add_many(added[start : start + 50])
+            add_cpu, add_wall = time.process_time() - begin_cpu, time.perf_counter() - begin
+        return {
+            "mode": "time",
+            "label": args.label,
+            "index_articles": args.first,
+            "warmup": args.warmup,
+            "checks": len(checked),
+            "checked_with_matches": matched,
+            "check_process": summary(check_cpu),
+            "check_wall": summary(check_wall),
+            "adds": len(added),
+            "add_process_ms_per_article": round(add_cpu * 1000 / max(len(added), 1), 2),
+            "add_wall_ms_per_article": round(add_wall * 1000 / max(len(added), 1), 2),
+            "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
+        }
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=("build", "time"))
+    parser.add_argument("index")
+    parser.add_argument("corpus")
+    parser.add_argument("--size", type=int, default=10000)
+    parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument("--first", type=int, default=10000)
+    parser.add_argument("--warmup", type=int, default=50)
+    parser.add_argument("--checks", type=int, default=200)
+    parser.add_argument("--adds", type=int, default=100)
+    parser.add_argument("--label", default="")
+    parser.add_argument("--output")
+    args = parser.parse_args(argv)
+    result = build(args) if args.mode == "build" else timing(args)
+    import dedup
+
+    result["code"] = str(Path(dedup.__file__).parents[1])
+    result["date"] = datetime.now(UTC).isoformat(timespec="seconds")
+    result["index"] = args.index
+    result["corpus"] = args.corpus
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
