@@ -402,13 +402,25 @@ def tfidf_pairs(
     transposed = vectors.T.tocsr()
     suffix = tfidf_suffix(vectors, guarantee) if guarantee > 0 else None
     for begin in range(0, vectors.shape[0], chunk):
-        if suffix is None:
-            pairs |= tfidf_block_pairs(vectors, begin, begin + chunk, neighbours, threshold, transposed)
-        else:
-            pairs |= pruned_tfidf_block_pairs(
-                vectors, suffix, begin, begin + chunk, neighbours, threshold, pool, transposed
-            )
+        pairs |= neighbour_block_pairs(vectors, suffix, begin, begin + chunk, neighbours, threshold, pool, transposed)
     return pairs
+
+
+def neighbour_block_pairs(
+    vectors: sparse.csr_matrix,
+    suffix: sparse.csr_matrix | None,
+    begin: int,
+    end: int,
+    neighbours: int,
+    threshold: float,
+    pool: int,
+    transposed: sparse.csr_matrix | None = None,
+) -> set[Pair]:
+    """One block's TF-IDF neighbour pairs: the exact search (``suffix`` None) or the pruned one (``suffix``
+    from :func:`tfidf_suffix`)."""
+    if suffix is None:
+        return tfidf_block_pairs(vectors, begin, end, neighbours, threshold, transposed)
+    return pruned_tfidf_block_pairs(vectors, suffix, begin, end, neighbours, threshold, pool, transposed)
 
 
 def tfidf_suffix(vectors: sparse.csr_matrix, guarantee: float) -> sparse.csr_matrix:

@@ -31,10 +31,9 @@ from dedup.candidates import (
     CandidateSettings,
     article_signatures,
     banded_pairs,
-    pruned_tfidf_block_pairs,
+    neighbour_block_pairs,
     sentence_signatures,
     sentence_stories,
-    tfidf_block_pairs,
     tfidf_suffix,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
@@ -177,10 +176,8 @@ def tfidf_batch(
     """TF-IDF neighbour pairs of one block of articles (``shared``: the vectors, transposed, their
     ``tfidf_suffix`` for the pruned search or None for the exact one, and the settings)."""
     vectors, transposed, suffix, settings = shared
-    k, threshold = settings.tfidf_neighbours, settings.tfidf_threshold
-    if suffix is None:
-        return sorted(tfidf_block_pairs(vectors, *batch, k, threshold, transposed))
-    return sorted(pruned_tfidf_block_pairs(vectors, suffix, *batch, k, threshold, settings.tfidf_pool, transposed))
+    k, threshold, pool = settings.tfidf_neighbours, settings.tfidf_threshold, settings.tfidf_pool
+    return sorted(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed))
 
 
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
