@@ -158,19 +158,19 @@ class SQLiteSession(Session):
             )
         ]
 
-    def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
-        result: dict[int, bytes] = {}
+    def _column(self, column: str, keys: Iterable[int]) -> dict[int, Any]:
+        """One column of the ``articles`` rows with these keys (``column``: a name of this module's schema)."""
+        result: dict[int, Any] = {}
         for chunk in iter_chunks(sorted(set(keys))):
             marks = ",".join("?" * len(chunk))
-            result.update(self.db.execute(f"SELECT key, stems FROM articles WHERE key IN ({marks})", chunk))
-        return {key: zlib.decompress(value) for key, value in result.items()}
+            result.update(self.db.execute(f"SELECT key, {column} FROM articles WHERE key IN ({marks})", chunk))
+        return result
+
+    def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
+        return {key: zlib.decompress(value) for key, value in self._column("stems", keys).items()}
 
     def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
-        result: dict[int, bytes] = {}
-        for chunk in iter_chunks(sorted(set(keys))):
-            marks = ",".join("?" * len(chunk))
-            result.update(self.db.execute(f"SELECT key, signatures FROM articles WHERE key IN ({marks})", chunk))
-        return result
+        return self._column("signatures", keys)
 
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
         result: dict[int, LineCount] = {}
@@ -217,11 +217,7 @@ class SQLiteSession(Session):
         return {row[0] for row in self.db.execute("SELECT key FROM articles WHERE slug = ?", (slug,))}
 
     def names(self, keys: Iterable[int]) -> dict[int, str]:
-        result: dict[int, str] = {}
-        for chunk in iter_chunks(sorted(set(keys))):
-            marks = ",".join("?" * len(chunk))
-            result.update(self.db.execute(f"SELECT key, id FROM articles WHERE key IN ({marks})", chunk))
-        return result
+        return self._column("id", keys)
 
     def neighbours(self, keys: Iterable[int]) -> dict[int, set[int]]:
         wanted = sorted(set(keys))
