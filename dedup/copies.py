@@ -272,8 +272,8 @@ def batch_shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndar
     # a word is a run of one character class: 1 word characters, 2 or 3 a '%' (alternating, so that
     # '%%' is two words); runs of class 0 separate them
     classes = np.zeros(len(codes) + 2, dtype=np.uint8)
-    classes[1:-1] = folded != 0
-    percents = np.flatnonzero(codes == ord("%"))
+    np.not_equal(folded, 0, out=classes[1:-1].view(bool))
+    percents = np.flatnonzero(codes == ord("%")) if "%" in joined else np.zeros(0, dtype=np.intp)
     classes[percents + 1] = 2 + (percents & 1)
     edges = np.flatnonzero(classes[1:] != classes[:-1])
     in_word = classes[edges[:-1] + 1] != 0
@@ -282,13 +282,15 @@ def batch_shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndar
     powers, inverse = _cached_powers(count + 1)
     with np.errstate(over="ignore"):
         prefix = np.zeros(count + 1, dtype=np.uint64)
-        np.cumsum(folded * powers[:count], dtype=np.uint64, out=prefix[1:])
+        np.multiply(folded, powers[:count], out=prefix[1:])
+        np.cumsum(prefix[1:], out=prefix[1:])
         word_hashes = _fmix64((prefix[ends] - prefix[starts]) * inverse[starts])
     if len(percents):
         word_hashes[classes[starts + 1] >= 2] = _PERCENT_HASH
-    separators = np.flatnonzero(codes == 0)
-    text_of_word = np.searchsorted(separators, starts)
-    first_word = np.searchsorted(text_of_word, np.arange(len(texts) + 1))
+    # each text ends at its separator: words are counted per text by where they start (a NUL inside a
+    # text separates words there like any other non-word character)
+    text_ends = np.cumsum([len(text) + 1 for text in texts])
+    first_word = np.concatenate(([0], np.searchsorted(starts, text_ends)))
     return _shingles_from_words(word_hashes, first_word, size)
 
 
@@ -301,11 +303,9 @@ def _shingles_from_words(word_hashes: np.ndarray, first_word: np.ndarray, size: 
             combined[: n_words - offset] = combined[: n_words - offset] * multiplier + word_hashes[offset:]
         counts = np.diff(first_word)
         full = np.maximum(counts - size + 1, 0)
-        starts_list = [
-            np.arange(first, first + length) for first, length in zip(first_word[:-1], full, strict=True) if length
-        ]
-        positions = np.concatenate(starts_list) if starts_list else np.zeros(0, dtype=np.int64)
-        shingles = combined[positions] if len(positions) else np.zeros(0, dtype=np.uint64)
+        # the first ``full[k]`` words of text k start a whole shingle
+        owner = np.repeat(np.arange(len(counts)), counts)
+        shingles = combined[np.arange(n_words) - first_word[owner] < full[owner]]
         per_text = full.copy()
         short = np.flatnonzero((counts > 0) & (counts < size))
         if len(short):  # texts with fewer words than a shingle: one shingle of all their words

@@ -26,7 +26,7 @@ from dedup.write.jsondoc import result_to_dict
 
 # letters (with accents and case), digits, '%', punctuation and white space: one-code-point case folds
 ALPHABET = st.sampled_from(
-    list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789éÉçÇöÖ%  .,;:!?'\"-_—\n")
+    list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789éÉçÇöÖ%  .,;:!?'\"-_—\n\x00")
 )
 TEXT = st.text(alphabet=ALPHABET, max_size=300)
 SHINGLES = st.lists(st.integers(min_value=0, max_value=(1 << 64) - 1), max_size=60)

@@ -169,10 +169,11 @@ def _take_outlet(fields: dict[str, Any]) -> str | None:
 
 def normalise_date(value: str) -> str:
     """An ISO 8601 date or datetime for ISO or RFC 2822 input; anything else is kept as given."""
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        pass
+    if "T" not in value:  # a date alone never holds the time separator; datetimes are the common input
+        try:
+            return date.fromisoformat(value).isoformat()
+        except ValueError:
+            pass
     try:
         return datetime.fromisoformat(value).isoformat()
     except ValueError:
