@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.logging import RichHandler
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from dedup.budget import available_bytes, full_run_bytes, gigabytes, parse_size
 from dedup.compare import compare, comparison_document, comparison_info, load_pair, render_comparison
 from dedup.errors import DedupError
 from dedup.model import Article
@@ -87,9 +88,23 @@ def cluster_command(
     copies_only: Annotated[
         bool, typer.Option("--copies-only", help="Whole-article near-duplicates only (fast; no passages).")
     ] = False,
+    memory_budget: Annotated[
+        str | None,
+        typer.Option(
+            "--memory-budget",
+            metavar="SIZE",
+            help="Memory the full run may use (8G, 512M) [what the machine has available]; "
+            "a run estimated to need more is refused before it starts.",
+        ),
+    ] = None,
 ) -> None:
     """Cluster the articles in PATH by wire story; name each cluster's origin; list derived passages."""
     stderr = _configure_logging(verbose, quiet)
+    try:
+        budget = parse_size(memory_budget) if memory_budget is not None else None
+    except ValueError as error:
+        stderr.print(f"dedup: error: --memory-budget: {error}", markup=False, highlight=False)
+        raise typer.Exit(2) from None
     started = time.perf_counter()
     if copies_only:
         document = _copies_only(path, json_output, output, quiet, stderr, started)
@@ -98,6 +113,7 @@ def cluster_command(
         return
     try:
         read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
+        _check_memory(stderr, read.articles, budget)
         show_progress = not quiet and stderr.is_terminal
         with Progress(
             TextColumn("{task.description}"),
@@ -134,6 +150,26 @@ def cluster_command(
             markup=False,
             highlight=False,
         )
+
+
+def _check_memory(stderr: Console, articles: list[Article], budget: int | None) -> None:
+    """Exit 2 when the full run is estimated to need more memory than ``budget`` (or than is available)."""
+    limit = budget if budget is not None else available_bytes()
+    characters = sum(len(article.text) for article in articles)
+    needed = full_run_bytes(characters)
+    if limit is None or needed <= limit:
+        return
+    where = "the budget given" if budget is not None else "available on this machine"
+    stderr.print(
+        f"dedup: error: a full run over {len(articles):,} articles ({characters / 1e6:,.0f} million characters) "
+        f"needs about {gigabytes(needed)} of memory; {gigabytes(limit)} is {where}. "
+        "Use --copies-only for whole-article copies (about 2 GB for a million articles), split the input, "
+        "or add the articles to an index one by one (dedup index add); --memory-budget SIZE sets the limit "
+        "this check uses.",
+        markup=False,
+        highlight=False,
+    )
+    raise typer.Exit(2)
 
 
 def _write_extras(

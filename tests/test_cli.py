@@ -127,3 +127,24 @@ def test_copies_only_writes_tables_and_report(seeds_dir, tmp_path):
     roles = {json.loads(line)["id"]: json.loads(line)["role"] for line in members}
     assert set(roles) == {"a", "b"} and sorted(roles.values()) == ["derived", "origin"]
     assert "c0001" in (tmp_path / "r.html").read_text(encoding="utf-8")
+
+
+def test_a_run_that_would_not_fit_in_the_memory_budget_is_refused(seeds_dir):
+    result = runner.invoke(app, ["cluster", str(seeds_dir), "--json", "--memory-budget", "1M"])
+    assert result.exit_code == 2
+    message = " ".join(result.stderr.split())
+    assert "needs about 0.3 GB of memory; 0.0 GB is the budget given" in message
+    assert "--copies-only" in message
+    assert result.stdout == ""
+
+
+def test_a_run_within_the_memory_budget_runs(seeds_dir):
+    result = runner.invoke(app, ["cluster", str(seeds_dir), "--json", "-q", "--memory-budget", "2GB"])
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["clusters"]) == 2
+
+
+def test_an_unreadable_memory_budget_is_an_error(seeds_dir):
+    result = runner.invoke(app, ["cluster", str(seeds_dir), "--memory-budget", "lots"])
+    assert result.exit_code == 2
+    assert "--memory-budget: not a size: 'lots'" in result.stderr

@@ -1,0 +1,59 @@
+"""The memory estimate of a full run, sizes as users write them, and what the machine has available."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dedup.budget import BASE_BYTES, available_bytes, full_run_bytes, parse_size
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [
+        ("8G", 8 * 2**30),
+        ("512M", 512 * 2**20),
+        ("1.5GB", 3 * 2**29),
+        ("2GiB", 2 * 2**30),
+        ("4096", 4096),
+        ("64k", 65536),
+    ],
+)
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+@pytest.mark.parametrize("text", ["", "lots", "8 GG", "-1G", "G8"])
+def test_bad_sizes(text: str) -> None:
+    with pytest.raises(ValueError, match="not a size"):
+        parse_size(text)
+
+
+def test_estimate_grows_with_the_text_as_measured() -> None:
+    # 100k generated articles (~210 million characters) peaked at 12.8 GB PSS (docs/scale.md, stop 14)
+    estimate = full_run_bytes(210_000_000)
+    assert 12.8 * 2**30 < estimate < 14 * 2**30
+    assert full_run_bytes(0) == BASE_BYTES
+
+
+def test_available_memory_of_this_machine() -> None:
+    available = available_bytes()
+    if not Path("/proc/meminfo").exists():
+        assert available is None
+    else:
+        assert available is not None and available > 0
+
+
+def test_a_cgroup_limit_caps_what_is_available(tmp_path: Path) -> None:
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   20000000 kB\n", encoding="ascii")
+    cgroup = tmp_path / "cgroup"
+    cgroup.mkdir()
+    assert available_bytes(meminfo, cgroup) == 20_000_000 * 1024  # no limit files: the kernel's figure
+    (cgroup / "memory.max").write_text("max\n", encoding="ascii")
+    assert available_bytes(meminfo, cgroup) == 20_000_000 * 1024
+    (cgroup / "memory.max").write_text(f"{4 * 2**30}\n", encoding="ascii")
+    (cgroup / "memory.current").write_text(f"{2**30}\n", encoding="ascii")
+    assert available_bytes(meminfo, cgroup) == 3 * 2**30
+    assert available_bytes(tmp_path / "missing", tmp_path / "missing") is None
