@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import re
@@ -198,10 +199,28 @@ def test_write_json(tmp_path: Path, doc: dict) -> None:
     assert path.read_bytes() == stream.getvalue().encode("utf-8")
 
 
-def test_dump_refuses_nan(doc: dict) -> None:
-    doc["passages"][0]["score"] = float("nan")
-    with pytest.raises(ValueError):
-        dump_json(doc, io.StringIO())
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), -float("inf")])
+def test_document_refuses_non_finite_numbers(value: float) -> None:
+    result = make_result()
+    result.passages[0] = dataclasses.replace(result.passages[0], score=value)
+    with pytest.raises(ValueError, match="not a JSON number"):
+        result_to_dict(result, TEXTS)
+    result = make_result()
+    result.parameters = {"align": {"sentence_threshold": value}}
+    with pytest.raises(ValueError, match="not a JSON number"):
+        result_to_dict(result, TEXTS)
+
+
+def test_dump_writes_what_the_standard_library_writes(doc: dict) -> None:
+    doc["parameters"] = {"small": 1e-05, "large": 1e22, "negative": -0.0, "unicode": "“é”", "nested": [[], {}]}
+    stream = io.StringIO()
+    dump_json(doc, stream)
+    standard = json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    assert json.loads(stream.getvalue()) == json.loads(standard)
+    del doc["parameters"]["small"], doc["parameters"]["large"]  # written 0.00001 and 1e22, not 1e-05 and 1e+22
+    stream = io.StringIO()
+    dump_json(doc, stream)
+    assert stream.getvalue() == json.dumps(doc, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
 
 
 # --- validate_document ------------------------------------------------------------------------------------

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePath
 from typing import Any, TextIO
 
+import orjson
+
 from dedup.model import Cluster, Member, Passage, Result
 
 SCHEMA_VERSION = 1
@@ -64,13 +66,24 @@ def passage_cluster(passage: Passage, membership: Mapping[str, list[str]]) -> st
     return None
 
 
+def _finite(value: float) -> float:
+    if not math.isfinite(value):
+        raise ValueError(f"{value} is not a JSON number")
+    return value
+
+
 def _round(value: float | None) -> float | None:
-    return None if value is None else round(float(value), _DECIMALS)
+    return None if value is None else round(_finite(float(value)), _DECIMALS)
 
 
 def _jsonable(value: Any) -> Any:
-    """A JSON-ready copy of ``value``: tuples and sets become lists, paths strings, keys strings."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    """A JSON-ready copy of ``value``: tuples and sets become lists, paths strings, keys strings.
+
+    ValueError for NaN and infinities: they are not valid JSON.
+    """
+    if isinstance(value, float):
+        return _finite(value)
+    if value is None or isinstance(value, (bool, int, str)):
         return value
     if isinstance(value, Mapping):
         return {str(key): _jsonable(item) for key, item in value.items()}
@@ -141,19 +154,24 @@ def result_to_dict(result: Result, texts: dict[str, str]) -> dict[str, Any]:
 # --- serialising ------------------------------------------------------------------------------------------
 
 
-def dump_json(doc: dict[str, Any], stream: TextIO) -> None:
-    """Write ``doc`` as UTF-8-friendly, 2-space-indented JSON with a trailing newline.
+def json_bytes(doc: dict[str, Any]) -> bytes:
+    """``doc`` as UTF-8, 2-space-indented JSON with a trailing newline: the bytes ``json.dump(doc,
+    ensure_ascii=False, indent=2)`` writes for our documents (floats of 4 decimals), ~25x faster.
 
-    NaN and infinities are refused (``ValueError``): they are not valid JSON.
+    ``result_to_dict`` refuses NaN and infinities (not valid JSON) while it builds the document;
+    orjson would write them as null.
     """
-    json.dump(doc, stream, ensure_ascii=False, indent=2, allow_nan=False)
-    stream.write("\n")
+    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+
+
+def dump_json(doc: dict[str, Any], stream: TextIO) -> None:
+    """Write ``doc`` to a text stream (see ``json_bytes``)."""
+    stream.write(json_bytes(doc).decode("utf-8"))
 
 
 def write_json(doc: dict[str, Any], path: str | Path) -> None:
-    """Write ``doc`` to ``path`` (UTF-8, ``\\n`` line endings)."""
-    with open(path, "w", encoding="utf-8", newline="\n") as stream:
-        dump_json(doc, stream)
+    """Write ``doc`` to ``path`` (UTF-8, ``\\n`` line endings; see ``json_bytes``)."""
+    Path(path).write_bytes(json_bytes(doc))
 
 
 # --- checking ---------------------------------------------------------------------------------------------
