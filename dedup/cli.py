@@ -21,6 +21,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dedup.budget import available_bytes, full_run_bytes, gigabytes, parse_size
 from dedup.compare import compare, comparison_document, comparison_info, load_pair, render_comparison
+from dedup.engine import paused_collection
 from dedup.errors import DedupError
 from dedup.model import Article
 from dedup.pipeline import cluster as run_cluster
@@ -130,7 +131,8 @@ def cluster_command(
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
     texts = {article.id: article.text for article in read.articles}
-    document = result_to_dict(result, texts)
+    with paused_collection():  # a passage dict each: 240k at 10k articles
+        document = result_to_dict(result, texts)
     if output is not None:
         try:
             write_json(document, output)

@@ -10,12 +10,13 @@ pickled, and only the batches and their results cross the process boundary. Wher
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import gc
 import multiprocessing
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -48,6 +49,24 @@ def _load_libc() -> Any:
 
 
 _LIBC = _load_libc()
+
+
+@contextlib.contextmanager
+def paused_collection() -> Iterator[None]:
+    """The cyclic garbage collector off while a bulk stage builds millions of objects (also a decorator).
+
+    The pipeline's records hold no reference cycles to reclaim, but every few hundred allocations the
+    collector runs, and its full collections walk the whole heap, so their cost grows with the corpus
+    times the allocations: at 10k articles 10% of the run's CPU, and 3.0 of the 4.5 s that building the
+    result document took. Workers forked meanwhile inherit the pause. On exit the collector is as it was.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def default_workers() -> int:

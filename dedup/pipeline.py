@@ -37,7 +37,7 @@ from dedup.candidates import (
     tfidf_suffix,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
-from dedup.engine import default_workers, return_free_memory, run_batches
+from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
@@ -321,6 +321,7 @@ def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: tuple[i
     return verdicts
 
 
+@paused_collection()
 def cluster(
     articles: Iterable[Article | Mapping[str, Any]],
     *,

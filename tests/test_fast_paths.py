@@ -397,3 +397,24 @@ def test_prepared_sides_are_dropped_after_their_last_batch(seed_texts):
         pipeline.judge_groups((articles, pipeline.Settings(), True), batch)
         held.append({k for k, side in enumerate(articles.sides) if side is not None})
     assert held == [{1, 2}, {2}, set()]  # article k's side lives from its first batch to its last
+
+
+def test_cluster_pauses_the_garbage_collector_and_restores_it(seed_texts):
+    import gc
+
+    seen: list[bool] = []
+
+    def progress(label: str, total: int):
+        return lambda advance: seen.append(gc.isenabled())
+
+    articles = [{"id": key, "text": text} for key, text in seed_texts.items()]
+    before = pipeline.cluster(articles, workers=1, progress=progress)
+    assert seen and not any(seen)  # off while the stages ran
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        again = pipeline.cluster(articles, workers=1)
+        assert not gc.isenabled()  # a caller's own pause is left as it was
+    finally:
+        gc.enable()
+    assert [c.members for c in again.clusters] == [c.members for c in before.clusters]
