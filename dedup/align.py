@@ -519,11 +519,50 @@ def monotone_matches(target: Sequence[str], source: Sequence[str]) -> list[tuple
         return []
     target_at = [x for x, word in enumerate(target) if word in shared]
     source_at = [y for y, word in enumerate(source) if word in shared]
-    pairs = _common_subsequence([target[x] for x in target_at], [source[y] for y in source_at])
+    pairs = common_subsequence([target[x] for x in target_at], [source[y] for y in source_at])
     return [(target_at[x], source_at[y]) for x, y in pairs]
 
 
-def _common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+def common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+    """:func:`reference_common_subsequence` with each row of the suffix-length table as one integer.
+
+    Bit-parallel LCS (Allison and Dix 1986, Hyyrö 2004) over the source reversed: after the last ``k`` target
+    words, bit ``b`` of ``rows[k]`` is 0 where the length grows from the source's last ``b`` words to its last
+    ``b + 1``, so a table cell is a count of zero bits. The walk is the reference's; a match is always taken
+    (two equal first words start some longest common subsequence, so the reference's check always holds).
+    """
+    n, m = len(target), len(source)
+    if not n or not m:
+        return []
+    masks: dict[str, int] = {}
+    for bit, word in enumerate(reversed(source)):
+        masks[word] = masks.get(word, 0) | 1 << bit
+    full = (1 << m) - 1
+    rows = [full]
+    row = full
+    for word in reversed(target):
+        kept = row & masks.get(word, 0)
+        row = ((row + kept) | (row - kept)) & full
+        rows.append(row)
+
+    def longest(x: int, y: int) -> int:  # the reference's longest[x][y]
+        width = m - y
+        return width - (rows[n - x] & ((1 << width) - 1)).bit_count()
+
+    pairs: list[tuple[int, int]] = []
+    x = y = 0
+    while x < n and y < m:
+        if target[x] == source[y]:
+            pairs.append((x, y))
+            x, y = x + 1, y + 1
+        elif longest(x + 1, y) >= longest(x, y + 1):
+            x += 1
+        else:
+            y += 1
+    return pairs
+
+
+def reference_common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
     """The textbook dynamic programme for a longest common subsequence (suffix lengths, then a walk from the
     start that takes a match whenever it keeps the optimum, else skips on the target side first)."""
     n, m = len(target), len(source)
