@@ -31,7 +31,7 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -581,13 +581,17 @@ def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches 
     ]
 
 
-def monotone_matches(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+def monotone_matches(
+    target: Sequence[str], source: Sequence[str], shared: Collection[str] | None = None
+) -> list[tuple[int, int]]:
     """A longest common subsequence of two word sequences, as ``(target, source)`` index pairs in order.
 
     Words found on one side only cannot be in it, so they are left out first (the fast part: most cells of a
-    sentence-by-window table hold such words); the rest is :func:`_common_subsequence`.
+    sentence-by-window table hold such words); the rest is :func:`common_subsequence`. ``shared``: the words
+    both sequences hold, when the caller knows them.
     """
-    shared = set(target) & set(source)
+    if shared is None:
+        shared = set(target) & set(source)
     if not shared:
         return []
     target_at = [x for x, word in enumerate(target) if word in shared]
@@ -758,9 +762,10 @@ def _stretch_alignment(
     best_window: list[int] = []
     for i in nearest:
         window = source.window(i)
-        if sum((counts & window.counts).values()) < needed:
+        common = counts & window.counts
+        if sum(common.values()) < needed:
             continue  # an exact bound: the common subsequence is no longer than the common multiset
-        found = monotone_matches(unit_stems, window.stems)
+        found = monotone_matches(unit_stems, window.stems, common)
         if len(found) > len(best):
             best, best_window = [(content[x], window.content[y]) for x, y in found], window.tokens
     if len(best) < needed:
@@ -1153,7 +1158,7 @@ def _sentence_pairs(
         continuing = {i + 1 for i, _ in chosen.get(j - 1, [])} | {i - 1 for i, _ in chosen.get(j + 1, [])}
         taken = {i for i, _ in chosen.get(j, [])}
         for i in candidates:
-            if i in taken or shared(i, j) < settings.min_shared_stems - 1:
+            if i in taken:
                 continue
             score = rows[j][i]
             if (
@@ -1161,7 +1166,7 @@ def _sentence_pairs(
                 or (i in near and score >= settings.context_threshold)
                 or (i in continuing and score >= settings.continuation_threshold)
                 or (taken and score >= settings.anchor_threshold)
-            ):
+            ) and shared(i, j) >= settings.min_shared_stems - 1:  # the dearer test last
                 chosen.setdefault(j, []).append((i, score))
                 taken.add(i)
     return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
