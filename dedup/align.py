@@ -31,7 +31,7 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -85,7 +85,9 @@ class Side:
     ``sentence_of``: the evidence unit of every token (-1 outside evidence); ``stem_sets``:
     the content stems of every unit; ``figures``: the figures of every unit with their slots;
     ``kgrams``: the k-gram index of ``words`` by k (dropped once the article's pairs as a source are done);
-    ``keys``: the k-gram keys of ``words`` by k.
+    ``keys``: the k-gram keys of ``words`` by k. The other fields are made on first use, by the methods of
+    the same name: what the rewrite and word alignment steps look up in a source, once per article instead of
+    once per pair.
     """
 
     article: CleanArticle
@@ -97,6 +99,55 @@ class Side:
     figures: list[tuple[Figure, ...]]
     kgrams: dict[int, KgramIndex] = field(default_factory=dict)
     keys: dict[int, np.ndarray] = field(default_factory=dict)
+    starts: dict[int, dict[str, list[int]]] = field(default_factory=dict)
+    windows: dict[int, Window] = field(default_factory=dict)
+    content_words: dict[int, dict[str, int]] = field(default_factory=dict)
+    names: dict[str, int] | None = None
+
+    def word_starts(self, unit: int) -> dict[str, list[int]]:
+        """Where each word of unit ``unit`` is, token indices ascending (a copied run starts on its first word)."""
+        found = self.starts.get(unit)
+        if found is None:
+            sentence, words = self.article.sentences[unit], self.article.tokens.words
+            found = self.starts[unit] = {}
+            for i in range(sentence.first, sentence.last):
+                found.setdefault(words[i], []).append(i)
+        return found
+
+    def window(self, unit: int) -> Window:
+        """The evidence tokens of units ``unit - 1`` to ``unit + 1``, which of them hold a content stem (their
+        positions in the window), those stems and how many times each occurs: a word alignment's source."""
+        found = self.windows.get(unit)
+        if found is None:
+            stems, sentences = self.article.stems, self.article.sentences
+            last = min(len(sentences) - 1, unit + 1)
+            tokens = [k for part in sentences[max(0, unit - 1) : last + 1] for k in range(part.first, part.last)]
+            content = [y for y, k in enumerate(tokens) if stems[k]]
+            window_stems = [stems[tokens[y]] for y in content]
+            found = self.windows[unit] = Window(tokens, content, window_stems, Counter(window_stems))
+        return found
+
+    def unit_content_words(self, unit: int) -> dict[str, int]:
+        """The first token of each content word (a token with a stem) of unit ``unit``."""
+        found = self.content_words.get(unit)
+        if found is None:
+            article = self.article
+            sentence, stems, words = article.sentences[unit], article.stems, article.tokens.words
+            found = self.content_words[unit] = {}
+            for k in range(sentence.first, sentence.last):
+                if stems[k]:
+                    found.setdefault(words[k], k)
+        return found
+
+    def named_words(self) -> dict[str, int]:
+        """The first evidence token of each content word written as a name or a figure (``_named``)."""
+        if self.names is None:
+            article = self.article
+            self.names = {}
+            for k in self.positions:
+                if article.stems[k] and _named(article, k):
+                    self.names.setdefault(article.tokens.words[k], k)
+        return self.names
 
     def kgram_keys(self, size: int) -> np.ndarray:
         if size not in self.keys:
@@ -107,6 +158,16 @@ class Side:
         if size not in self.kgrams:
             self.kgrams[size] = KgramIndex.of(self.kgram_keys(size))
         return self.kgrams[size]
+
+
+@dataclass(slots=True, frozen=True)
+class Window:
+    """See :meth:`Side.window`."""
+
+    tokens: list[int]
+    content: list[int]
+    stems: list[str]
+    counts: Counter[str]
 
 
 def prepare(article: CleanArticle, vectors: sparse.csr_matrix) -> Side:
@@ -444,9 +505,11 @@ def align_sides(
     settings: AlignSettings,
     cosine: np.ndarray | None = None,
     matches: KgramMatches | None = None,
+    tiled: list[TokenTile] | None = None,
 ) -> list[Passage]:
     """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched,
-    ``matches`` from :func:`kgram_matches` at ``min_tile`` when the caller has them."""
+    ``matches`` from :func:`kgram_matches` and ``tiled`` from :func:`unit_tiles` at ``min_tile`` when the
+    caller has them (a pair aligned under several settings with one ``min_tile`` tiles once)."""
     source, target = source_side.article, target_side.article
     if cosine is None and source.sentences and target.sentences:
         cosine = (target_side.vectors @ source_side.vectors.T).toarray()
@@ -454,20 +517,8 @@ def align_sides(
         matches = kgram_matches(source_side, target_side, settings.min_tile)
     if cannot_reuse(source_side, target_side, settings, cosine, matches):
         return []
-    source_pos, target_pos = source_side.positions, target_side.positions
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
-    found = [
-        piece
-        for t in tiles(
-            source_side.words,
-            target_side.words,
-            settings.min_tile,
-            source_side.kgram_index(settings.min_tile),
-            target_side.kgram_keys(settings.min_tile),
-            matches,
-        )
-        for piece in _split_at_units(t, source_pos, target_pos, source_sentence, target_sentence, settings.min_tile)
-    ]
+    found = unit_tiles(source_side, target_side, settings.min_tile, matches) if tiled is None else tiled
     anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
     pairs = _sentence_pairs(source_side, target_side, cosine, anchors, settings)
     accepted = {(i, j) for i, j, _ in pairs}
@@ -497,33 +548,98 @@ def align_sides(
         shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
         passages.extend(
             _rewrite_pieces(
-                source, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
+                source_side, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
             )
         )
     if settings.word_alignment and cosine is not None and cosine.size:
-        runs = _word_runs(source, target, cosine, settings, in_tiles)
+        runs = _word_runs(source_side, target, cosine, settings, in_tiles)
         passages = _overlay_words(passages, runs, source, target)
     if settings.kept_words:
         passages = _kept_words(passages, source_side, target_side)
     return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
 
 
-def monotone_matches(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+TokenTile = tuple[int, int, int, int]  # a verbatim tile inside one unit of each side: (s_first, s_end, t_first, t_end)
+
+
+def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches | None) -> list[TokenTile]:
+    """The verbatim tiles of a pair (:func:`tiles`) as token ranges cut at unit boundaries (``_split_at_units``);
+    ``matches``: :func:`kgram_matches` of the pair at ``min_tile``."""
+    return [
+        piece
+        for t in tiles(
+            source.words,
+            target.words,
+            min_tile,
+            source.kgram_index(min_tile),
+            target.kgram_keys(min_tile),
+            matches,
+        )
+        for piece in _split_at_units(
+            t, source.positions, target.positions, source.sentence_of, target.sentence_of, min_tile
+        )
+    ]
+
+
+def monotone_matches(
+    target: Sequence[str], source: Sequence[str], shared: Collection[str] | None = None
+) -> list[tuple[int, int]]:
     """A longest common subsequence of two word sequences, as ``(target, source)`` index pairs in order.
 
     Words found on one side only cannot be in it, so they are left out first (the fast part: most cells of a
-    sentence-by-window table hold such words); the rest is :func:`_common_subsequence`.
+    sentence-by-window table hold such words); the rest is :func:`common_subsequence`. ``shared``: the words
+    both sequences hold, when the caller knows them.
     """
-    shared = set(target) & set(source)
+    if shared is None:
+        shared = set(target) & set(source)
     if not shared:
         return []
     target_at = [x for x, word in enumerate(target) if word in shared]
     source_at = [y for y, word in enumerate(source) if word in shared]
-    pairs = _common_subsequence([target[x] for x in target_at], [source[y] for y in source_at])
+    pairs = common_subsequence([target[x] for x in target_at], [source[y] for y in source_at])
     return [(target_at[x], source_at[y]) for x, y in pairs]
 
 
-def _common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+def common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
+    """:func:`reference_common_subsequence` with each row of the suffix-length table as one integer.
+
+    Bit-parallel LCS (Allison and Dix 1986, Hyyrö 2004) over the source reversed: after the last ``k`` target
+    words, bit ``b`` of ``rows[k]`` is 0 where the length grows from the source's last ``b`` words to its last
+    ``b + 1``, so a table cell is a count of zero bits. The walk is the reference's; a match is always taken
+    (two equal first words start some longest common subsequence, so the reference's check always holds).
+    """
+    n, m = len(target), len(source)
+    if not n or not m:
+        return []
+    masks: dict[str, int] = {}
+    for bit, word in enumerate(reversed(source)):
+        masks[word] = masks.get(word, 0) | 1 << bit
+    full = (1 << m) - 1
+    rows = [full]
+    row = full
+    for word in reversed(target):
+        kept = row & masks.get(word, 0)
+        row = ((row + kept) | (row - kept)) & full
+        rows.append(row)
+
+    def longest(x: int, y: int) -> int:  # the reference's longest[x][y]
+        width = m - y
+        return width - (rows[n - x] & ((1 << width) - 1)).bit_count()
+
+    pairs: list[tuple[int, int]] = []
+    x = y = 0
+    while x < n and y < m:
+        if target[x] == source[y]:
+            pairs.append((x, y))
+            x, y = x + 1, y + 1
+        elif longest(x + 1, y) >= longest(x, y + 1):
+            x += 1
+        else:
+            y += 1
+    return pairs
+
+
+def reference_common_subsequence(target: Sequence[str], source: Sequence[str]) -> list[tuple[int, int]]:
     """The textbook dynamic programme for a longest common subsequence (suffix lengths, then a walk from the
     start that takes a match whenever it keeps the optimum, else skips on the target side first)."""
     n, m = len(target), len(source)
@@ -552,7 +668,7 @@ WordRun = tuple[int, int, int, int, str]  # target tokens [from, to), source tok
 
 
 def _word_runs(
-    source: CleanArticle,
+    source: Side,
     target: CleanArticle,
     cosine: np.ndarray,
     settings: AlignSettings,
@@ -578,14 +694,13 @@ def _word_runs(
     run could change it (a verbatim passage always stays, and a unit's word runs stay inside it).
     """
     runs: list[WordRun] = []
+    if not cosine.shape[1]:
+        return runs
+    top = np.argsort(-cosine, axis=1, kind="stable")[:, :2].tolist()  # each row sorted on its own, as one by one
     for j, unit in enumerate(target.sentences):
-        if not cosine.shape[1]:
-            break
         if verbatim is not None and verbatim[unit.first : unit.last].all():
             continue
-        nearest = [
-            i for i in np.argsort(-cosine[j], kind="stable")[:2].tolist() if cosine[j, i] >= settings.word_min_cosine
-        ]
+        nearest = [i for i in top[j] if cosine[j, i] >= settings.word_min_cosine]
         whole = (unit.first, unit.last)
         needed = _needed(target, whole, settings)
         first = _stretch_alignment(source, target, whole, nearest, settings.word_min_matches, settings)
@@ -608,7 +723,7 @@ def _word_runs(
             continue
         for stretch, matches, window, _ in parts:
             runs.extend(_edge_run(target, window, matches[0], stretch[0], settings.word_edge, before=True))
-            runs.extend(_label_words(source, target, matches, window))
+            runs.extend(_label_words(source.article, target, matches, window))
             runs.extend(_edge_run(target, window, matches[-1], stretch[1], settings.word_edge, before=False))
     return runs
 
@@ -619,17 +734,17 @@ def _needed(target: CleanArticle, stretch: tuple[int, int], settings: AlignSetti
     return max(settings.word_min_matches, settings.word_min_share * content)
 
 
-def _most_shared(source: CleanArticle, target: CleanArticle, stretch: tuple[int, int], count: int = 2) -> list[int]:
+def _most_shared(source: Side, target: CleanArticle, stretch: tuple[int, int], count: int = 2) -> list[int]:
     """The ``count`` source units sharing most content stems with the target tokens ``stretch`` (ties: first)."""
     wanted = {stem for stem in target.stems[stretch[0] : stretch[1]] if stem}
     if not wanted:
         return []
-    shared = [len(wanted.intersection(source.stems[part.first : part.last])) for part in source.sentences]
+    shared = [len(wanted & stems) for stems in source.stem_sets]
     return sorted((i for i, n in enumerate(shared) if n), key=lambda i: (-shared[i], i))[:count]
 
 
 def _stretch_alignment(
-    source: CleanArticle,
+    source: Side,
     target: CleanArticle,
     stretch: tuple[int, int],
     nearest: list[int],
@@ -646,15 +761,13 @@ def _stretch_alignment(
     best: list[tuple[int, int]] = []
     best_window: list[int] = []
     for i in nearest:
-        last = min(len(source.sentences) - 1, i + 1)
-        window = [k for part in source.sentences[max(0, i - 1) : last + 1] for k in range(part.first, part.last)]
-        stems = [y for y, k in enumerate(window) if source.stems[k]]
-        window_stems = [source.stems[window[y]] for y in stems]
-        if sum((counts & Counter(window_stems)).values()) < needed:
+        window = source.window(i)
+        common = counts & window.counts
+        if sum(common.values()) < needed:
             continue  # an exact bound: the common subsequence is no longer than the common multiset
-        found = monotone_matches(unit_stems, window_stems)
+        found = monotone_matches(unit_stems, window.stems, common)
         if len(found) > len(best):
-            best, best_window = [(content[x], stems[y]) for x, y in found], window
+            best, best_window = [(content[x], window.content[y]) for x, y in found], window.tokens
     if len(best) < needed:
         return None
     count = len(best)
@@ -709,6 +822,8 @@ def _label_words(
     matched = dict(anchors)
     words, source_words = target.tokens.words, source.tokens.words
     for (t0, p0), (t1, p1) in itertools.pairwise(anchors):
+        if t1 - t0 < 2 or p1 - p0 < 2:
+            continue  # nothing between them on one side: no word to match
         between, source_between = range(t0 + 1, t1), range(p0 + 1, p1)
         found = monotone_matches([words[k] for k in between], [source_words[window[q]] for q in source_between])
         kept = {between[x]: source_between[y] for x, y in found}
@@ -805,10 +920,7 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
     """
     source, target = source_side.article, target_side.article
     starts, source_starts = target.tokens.starts, source.tokens.starts
-    names: dict[str, int] = {}
-    for k in source_side.positions:
-        if source.stems[k] and _named(source, k):
-            names.setdefault(source.tokens.words[k], k)
+    names = source_side.named_words()
     result: list[Passage] = []
     for passage in passages:
         if passage.kind != "rewrite":
@@ -819,9 +931,8 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
         units = sorted({source_side.sentence_of[k] for k in range(first, min(last, len(source_starts)))} - {-1})
         occurs: dict[str, int] = {}
         for unit in units:
-            for k in range(source.sentences[unit].first, source.sentences[unit].last):
-                if source.stems[k]:
-                    occurs.setdefault(source.tokens.words[k], k)
+            for word, k in source_side.unit_content_words(unit).items():
+                occurs.setdefault(word, k)
         t_first = bisect.bisect_left(starts, passage.target_span[0])
         t_last = bisect.bisect_left(starts, passage.target_span[1])
         kept = [
@@ -1047,7 +1158,7 @@ def _sentence_pairs(
         continuing = {i + 1 for i, _ in chosen.get(j - 1, [])} | {i - 1 for i, _ in chosen.get(j + 1, [])}
         taken = {i for i, _ in chosen.get(j, [])}
         for i in candidates:
-            if i in taken or shared(i, j) < settings.min_shared_stems - 1:
+            if i in taken:
                 continue
             score = rows[j][i]
             if (
@@ -1055,7 +1166,7 @@ def _sentence_pairs(
                 or (i in near and score >= settings.context_threshold)
                 or (i in continuing and score >= settings.continuation_threshold)
                 or (taken and score >= settings.anchor_threshold)
-            ):
+            ) and shared(i, j) >= settings.min_shared_stems - 1:  # the dearer test last
                 chosen.setdefault(j, []).append((i, score))
                 taken.add(i)
     return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
@@ -1066,7 +1177,7 @@ def _stem_set(article: CleanArticle, first: int, last: int) -> set[str]:
 
 
 def _rewrite_pieces(
-    source: CleanArticle,
+    source_side: Side,
     target: CleanArticle,
     source_index: int,
     target_index: int,
@@ -1082,6 +1193,7 @@ def _rewrite_pieces(
     its source side is the stretch between the same tiles in the source when the tiles
     bound it, else the source hull. Marks the stretches as covered.
     """
+    source = source_side.article
     s_sentence, t_sentence = source.sentences[source_index], target.sentences[target_index]
     s_hull = _hull(source.stems, s_sentence.first, s_sentence.last, shared, settings.max_edge_gap)
     t_hull = _hull(target.stems, t_sentence.first, t_sentence.last, shared, settings.max_edge_gap)
@@ -1099,9 +1211,9 @@ def _rewrite_pieces(
                 if s_end > s_begin:
                     covered_target[start:position] = True
                     for t_from, t_to, s_from, s_to, kind in _copied_runs(
-                        source,
+                        source_side,
                         target,
-                        (s_sentence.first, s_sentence.last),
+                        source_index,
                         (start, position),
                         (s_begin, s_end),
                         settings.min_copied_run,
@@ -1113,14 +1225,15 @@ def _rewrite_pieces(
 
 
 def _copied_runs(
-    source: CleanArticle,
+    source: Side,
     target: CleanArticle,
-    sentence: tuple[int, int],
+    unit: int,
     stretch: tuple[int, int],
     between: tuple[int, int],
     min_run: int,
 ) -> list[tuple[int, int, int, int, str]]:
-    """A rewritten target stretch cut into word runs copied from the source sentence and reworded rest.
+    """A rewritten target stretch cut into word runs copied from the source sentence (unit ``unit``) and
+    reworded rest.
 
     ``(t_from, t_to, s_from, s_to, kind)`` token ranges: a run of at least ``min_run`` target words
     that occurs word for word in the source sentence, after the previous copied run, is ``verbatim``
@@ -1129,11 +1242,10 @@ def _copied_runs(
     """
     if min_run <= 0:
         return [(stretch[0], stretch[1], between[0], between[1], "rewrite")]
-    words = source.tokens.words
+    words = source.article.tokens.words
     target_words = target.tokens.words
-    starts: dict[str, list[int]] = {}  # where each word of the source sentence is: a run starts on its first word
-    for i in range(sentence[0], sentence[1]):
-        starts.setdefault(words[i], []).append(i)
+    sentence = (source.article.sentences[unit].first, source.article.sentences[unit].last)
+    starts = source.word_starts(unit)
     runs: list[tuple[int, int, int, int, str]] = []
     k = stretch[0]
     reach = sentence[0]  # copied runs follow the source order; a moved phrase is part of the rewrite

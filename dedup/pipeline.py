@@ -19,13 +19,16 @@ from scipy import sparse
 
 from dedup.align import (
     AlignSettings,
+    KgramMatches,
     Side,
+    TokenTile,
     align_sides,
     cannot_reuse,
     detail_settings,
     kgram_matches,
     prepare,
     sentence_cosines,
+    unit_tiles,
 )
 from dedup.candidates import (
     CandidateSettings,
@@ -273,19 +276,29 @@ class PreparedArticles:
         return rows
 
 
-def align_groups(sides: tuple[PreparedArticles, AlignSettings], batch: tuple[int, list[Group]]) -> list[list[Passage]]:
+def passage_groups(
+    shared: tuple[PreparedArticles, Mapping[tuple[int, int], tuple[AlignSettings, ...]]], batch: tuple[int, list[Group]]
+) -> list[list[list[Passage]]]:
     """Passages of every (source, target) pair of ``batch`` (numbered by :meth:`PreparedArticles.schedule`), in
-    order (one sparse product per source)."""
-    articles, settings = sides
+    order: one list per settings the pair is wanted under (``shared[1][pair]``), in that order. One sparse
+    product per source; a pair's k-gram lookup and verbatim tiles serve all its settings of one ``min_tile``."""
+    articles, wanted = shared
     number, groups = batch
-    found: list[list[Passage]] = []
+    found: list[list[list[Passage]]] = []
     for source, targets in groups:
-        cosines = sentence_cosines(articles[source], [articles[t] for t in targets])
-        found.extend(
-            align_sides(articles[source], articles[t], settings, cosine)
-            for t, cosine in zip(targets, cosines, strict=True)
-        )
-        articles[source].kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
+        side = articles[source]
+        for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
+            other = articles[target]
+            lookups: dict[int, tuple[KgramMatches | None, list[TokenTile] | None]] = {}
+            passages = []
+            for settings in wanted[source, target]:
+                matches, tiled = lookups.get(settings.min_tile) or (kgram_matches(side, other, settings.min_tile), None)
+                if tiled is None and not cannot_reuse(side, other, settings, cosine, matches):
+                    tiled = unit_tiles(side, other, settings.min_tile, matches)
+                lookups[settings.min_tile] = matches, tiled
+                passages.append(align_sides(side, other, settings, cosine, matches, tiled))
+            found.append(passages)
+        side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
     articles.done(number)
     return found
 
@@ -494,21 +507,26 @@ def cluster(
                 reversed_pairs.add(key)
             if detailed is not None and e.verdict.relation in ("derived", "duplicate"):
                 in_detail.add(key)
+    # an edge both reversed and derived is aligned once for both: one sentence product, one tiling
+    wanted: dict[tuple[int, int], tuple[AlignSettings, ...]] = {key: (settings.align,) for key in reversed_pairs}
+    for key in in_detail if detailed is not None else ():
+        wanted[key] = (*wanted.get(key, ()), detailed)
+    keys = sorted(wanted)
+    tick = progress("passages", len(keys))
+    found_passages = run_batches(
+        passage_groups,
+        (sides, wanted),
+        sides.schedule(_groups(keys, batch_pairs)),
+        workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
+        done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+    )
     realigned: dict[tuple[int, int], list[Passage]] = {}
     shown: dict[tuple[int, int], list[Passage]] = {}
-    tick = progress("passages", len(in_detail) + len(reversed_pairs))
-    for keys, align_settings, into in (
-        (sorted(reversed_pairs), settings.align, realigned),
-        (sorted(in_detail), detailed, shown),
-    ):
-        found_passages = run_batches(
-            align_groups,
-            (sides, align_settings),
-            sides.schedule(_groups(keys, batch_pairs)),
-            workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
-            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-        )
-        into.update(zip(keys, found_passages, strict=True))
+    for key, passages in zip(keys, found_passages, strict=True):
+        if key in reversed_pairs:
+            realigned[key] = passages[0]
+        if key in in_detail:
+            shown[key] = passages[-1]
 
     return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")

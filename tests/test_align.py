@@ -8,7 +8,16 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.align import AlignSettings, align, detail_settings, monotone_matches, reference_tiles, tiles
+from dedup.align import (
+    AlignSettings,
+    align,
+    common_subsequence,
+    detail_settings,
+    monotone_matches,
+    reference_common_subsequence,
+    reference_tiles,
+    tiles,
+)
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.similarity import sentence_vectors
@@ -94,6 +103,14 @@ def test_monotone_matches_is_a_longest_common_subsequence(target, source):
     assert len(pairs) == _lcs_length(target, source)
     assert all(target[x] == source[y] for x, y in pairs)
     assert all(x0 < x1 and y0 < y1 for (x0, y0), (x1, y1) in itertools.pairwise(pairs))
+
+
+@settings(max_examples=500, deadline=None)
+@given(words, st.lists(st.sampled_from(["the", "court", "heard", "a", "man", "was", "jailed"]), max_size=90))
+def test_bit_parallel_common_subsequence_equals_the_reference(target, source):
+    # the same pairs, not only the same length: the walk's choices between equally long subsequences too
+    # (sources longer than 64 words: rows of several machine words)
+    assert common_subsequence(target, source) == reference_common_subsequence(target, source)
 
 
 def _detailed(source: str, target: str, **changes):

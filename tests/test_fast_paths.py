@@ -418,3 +418,28 @@ def test_cluster_pauses_the_garbage_collector_and_restores_it(seed_texts):
     finally:
         gc.enable()
     assert [c.members for c in again.clusters] == [c.members for c in before.clusters]
+
+
+def test_passages_under_several_settings_in_one_pass_equal_each_alone(seed_texts):
+    # the passages stage aligns a reversed derived edge once for both settings (one sentence product, one
+    # tiling) on sides that keep per-article lookups across pairs: the same passages as fresh single alignments
+    cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
+    vectors = sentence_vectors(cleaned)
+    corpus = sparse.vstack(vectors).tocsr()
+    bounds = np.cumsum([0] + [rows.shape[0] for rows in vectors])
+    plain = AlignSettings()
+    detailed = align_module.detail_settings(plain)
+    assert detailed is not None
+    choices = [(plain,), (detailed,), (plain, detailed)]
+    pairs = [(s, t) for s in range(len(cleaned)) for t in range(len(cleaned)) if s != t]
+    wanted = {pair: choices[k % 3] for k, pair in enumerate(pairs)}
+    sides = pipeline.PreparedArticles(cleaned, corpus, bounds)
+    found = [
+        passages
+        for batch in sides.schedule(pipeline._groups(pairs, 3))
+        for passages in pipeline.passage_groups((sides, wanted), batch)
+    ]
+    for (s, t), passages in zip(pairs, found, strict=True):
+        alone = [align(cleaned[s], cleaned[t], vectors[s], vectors[t], chosen) for chosen in wanted[s, t]]
+        assert passages == alone
+    assert any(passages[-1] for passages in found)
