@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
+from itertools import chain, combinations
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -27,10 +27,13 @@ from dedup.clean import CleanArticle
 from dedup.copies import band_keys
 from dedup.sketch import (
     SketchSettings,
+    article_shingle_hashes,
     article_shingles,
+    hashed_minima,
     minhash,
+    permutations,
     sentence_stem_sets,
-    signatures,
+    stem_hashes,
 )
 
 
@@ -376,21 +379,36 @@ def reference_story_counts(group: np.ndarray, owners: np.ndarray, at_least: int)
 
 
 def article_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
-    """MinHash signature rows of the articles' shingle sets (rows are independent: batches can be stacked)."""
-    return signatures(
-        [article_shingles(article, sketch.shingle_size) for article in articles], sketch.num_perm, sketch.seed
-    )
+    """MinHash signature rows of the articles' shingle sets (rows are independent: batches can be stacked).
+
+    Equal to ``signatures`` of their ``article_shingles`` (tested), hashed as slices of the joined words
+    (``article_shingle_hashes``) instead of a set of joined strings.
+    """
+    hashes = [article_shingle_hashes(article, sketch.shingle_size) for article in articles]
+    sizes = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
+    return hashed_minima(list(chain.from_iterable(hashes)), sizes, *permutations(sketch.num_perm, sketch.seed))
 
 
 def sentence_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> tuple[np.ndarray, np.ndarray]:
-    """MinHash signature rows of the sentence stem sets, and the index in ``articles`` of each row's article."""
+    """MinHash signature rows of the sentence stem sets, and the index in ``articles`` of each row's article.
+
+    Equal to ``signatures`` of their ``sentence_stem_sets`` (tested): the same sets, of strings, their stems hashed
+    once per process (``stem_hashes``) instead of encoded and hashed in every unit.
+    """
     owners: list[int] = []
-    sets: list[set[bytes]] = []
+    hashes: list[int] = []
+    sizes: list[int] = []
     for index, article in enumerate(articles):
-        for stems in sentence_stem_sets(article, sketch.min_sentence_stems):
-            owners.append(index)
-            sets.append(stems)
-    return signatures(sets, sketch.sentence_num_perm, sketch.seed), np.array(owners, dtype=np.int64)
+        stems = article.stems
+        for sentence in article.sentences:
+            unit = set(stems[sentence.first : sentence.last])
+            unit.discard("")
+            if len(unit) >= sketch.min_sentence_stems:
+                owners.append(index)
+                hashes.extend(stem_hashes(unit))
+                sizes.append(len(unit))
+    rows = hashed_minima(hashes, np.array(sizes, dtype=np.int64), *permutations(sketch.sentence_num_perm, sketch.seed))
+    return rows, np.array(owners, dtype=np.int64)
 
 
 def article_lsh_pairs(articles: Sequence[CleanArticle], sketch: SketchSettings, threshold: float) -> set[Pair]:

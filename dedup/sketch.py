@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import accumulate
 
 import numpy as np
 import xxhash
@@ -89,21 +90,29 @@ def signatures(sets: Sequence[Iterable[bytes]], num_perm: int, seed: int, chunk:
 
 def permuted_minima(sets: Sequence[Iterable[bytes]], a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """``signatures`` with the permutation parameters ``(a, b)`` given (as ``permutations`` returns them)."""
-    num_perm = len(a)
-    result = np.full((len(sets), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
     hashes: list[int] = []
     sizes = np.zeros(len(sets), dtype=np.int64)
     for row, values in enumerate(sets):
         before = len(hashes)
         hashes.extend(map(xxhash.xxh32_intdigest, values))
         sizes[row] = len(hashes) - before
-    if not hashes:
+    return hashed_minima(hashes, sizes, a, b, chunk)
+
+
+def hashed_minima(
+    hashes: Sequence[int], sizes: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16
+) -> np.ndarray:
+    """:func:`permuted_minima` of the sets whose xxhash32 values are ``hashes``, ``sizes[k]`` of them for set ``k``
+    in order (a value may repeat within a set: the minima are the same)."""
+    num_perm = len(a)
+    result = np.full((len(sizes), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    if not len(hashes):
         return result
     mixed = _fmix32(np.array(hashes, dtype=np.uint32))
     ends = np.cumsum(sizes)
     starts = ends - sizes
     row = 0
-    while row < len(sets):
+    while row < len(sizes):
         last = int(np.searchsorted(ends, ends[row - 1] + chunk if row else chunk, side="right"))
         last = max(last, row + 1)
         filled = row + np.flatnonzero(sizes[row:last])
@@ -114,3 +123,33 @@ def permuted_minima(sets: Sequence[Iterable[bytes]], a: np.ndarray, b: np.ndarra
             result[filled] = np.minimum.reduceat(permuted, starts[filled] - begin, axis=1).T
         row = last
     return result
+
+
+def article_shingle_hashes(article: CleanArticle, size: int) -> list[int]:
+    """The xxhash32 of every shingle of :func:`article_shingles` (a repeated shingle repeated; tested equal as a
+    set): each shingle is a slice of the evidence words joined once, not a join of its own."""
+    words = [article.tokens.words[i] for i in article.evidence_tokens()]
+    if not words:
+        return []
+    text = " ".join(words)
+    joined = text.encode()
+    lengths = list(map(len, words) if text.isascii() else map(len, map(str.encode, words)))  # in bytes
+    starts = list(accumulate((length + 1 for length in lengths), initial=0))  # one past the end: the next start
+    count = max(len(words) - size + 1, 1)
+    ends = [start - 1 for start in starts[min(size, len(words)) :]]
+    return list(map(xxhash.xxh32_intdigest, map(joined.__getitem__, map(slice, starts[:count], ends))))
+
+
+def stem_hashes(stems: Iterable[str]) -> list[int]:
+    """The xxhash32 of each stem's UTF-8 bytes (a cache per process: stems recur across units and articles)."""
+    cache = _STEM_HASHES
+    if len(cache) > _STEM_CACHE_SIZE:
+        cache.clear()
+    return [
+        cache[stem] if stem in cache else cache.setdefault(stem, xxhash.xxh32_intdigest(stem.encode()))
+        for stem in stems
+    ]
+
+
+_STEM_HASHES: dict[str, int] = {}
+_STEM_CACHE_SIZE = 300_000
