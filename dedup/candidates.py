@@ -168,7 +168,7 @@ def _verified_banded_pairs(
         left, right = left[apart], right[apart]
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-            near = (rows[a] == rows[b]).mean(axis=1) >= threshold
+            near = np.count_nonzero(rows[a] == rows[b], axis=1) / rows.shape[1] >= threshold  # their mean, exactly
             first, second = owners[a[near]], owners[b[near]]
             found.append(np.minimum(first, second) * span + np.maximum(first, second))
     if not found:
@@ -215,7 +215,7 @@ def sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
         later = order != candidate
         members, candidate = order[later], candidate[later]
         # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions
-        near = (rows[members] == rows[candidate]).mean(axis=1) >= threshold
+        near = np.count_nonzero(rows[members] == rows[candidate], axis=1) / num_perm >= threshold  # their mean
         leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
     return leaders
 
@@ -254,31 +254,28 @@ def sentence_stories(
     """
     leaders = sentence_groups(rows, threshold)
     short_groups: dict[frozenset[str], int] = {}
-    group_of: list[int] = []
-    owner_of: list[int] = []
-    sketched: list[int] = []  # the unit of each row
-    for index, article in enumerate(articles):
+    sizes: list[int] = []  # distinct content stems of every unit
+    short: list[int] = []  # the group of every short unit (2 stems or more, under ``min_stems``)
+    for article in articles:
         stems = article.stems
         for sentence in article.sentences:
             # the unit's stem set as ``unit_stem_sets`` makes it (the sketched units are those of sentence_stem_sets,
             # in order), of strings: the same sizes and the same sets, without encoding every stem
             unit = set(stems[sentence.first : sentence.last])
             unit.discard("")
-            if len(unit) >= min_stems:
-                sketched.append(len(group_of))
-                group_of.append(int(leaders[len(sketched) - 1]))
-            elif len(unit) >= 2:
-                group_of.append(len(rows) + short_groups.setdefault(frozenset(unit), len(short_groups)))
-            else:
-                group_of.append(-1)  # too short to be evidence of anything
-            owner_of.append(index)
-    counts = _story_counts(np.array(group_of, dtype=np.int64), np.array(owner_of, dtype=np.int64), at_least)
-    result: list[list[int]] = []
-    position = 0
-    for article in articles:
-        result.append(counts[position : position + len(article.sentences)].tolist())
-        position += len(article.sentences)
-    return result, counts[np.array(sketched, dtype=np.int64)]
+            sizes.append(len(unit))
+            if 2 <= len(unit) < min_stems:
+                short.append(short_groups.setdefault(frozenset(unit), len(short_groups)))
+    size = np.array(sizes, dtype=np.int64)
+    sketched = np.flatnonzero(size >= min_stems)  # the unit of each row
+    group_of = np.full(len(size), -1, dtype=np.int64)  # -1: too short to be evidence of anything
+    group_of[sketched] = leaders
+    group_of[(size >= 2) & (size < min_stems)] = len(rows) + np.array(short, dtype=np.int64)
+    units = np.fromiter((len(article.sentences) for article in articles), dtype=np.int64, count=len(articles))
+    counts = _story_counts(group_of, np.repeat(np.arange(len(articles)), units), at_least)
+    flat = counts.tolist()
+    bounds = np.concatenate(([0], np.cumsum(units))).tolist()
+    return [flat[bounds[k] : bounds[k + 1]] for k in range(len(articles))], counts[sketched]
 
 
 STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3
