@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import chain, combinations
+from itertools import combinations
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -378,12 +378,11 @@ def reference_story_counts(group: np.ndarray, owners: np.ndarray, at_least: int)
 def article_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
     """MinHash signature rows of the articles' shingle sets (rows are independent: batches can be stacked).
 
-    Equal to ``signatures`` of their ``article_shingles`` (tested), hashed as slices of the joined words
-    (``article_shingle_hashes``) instead of a set of joined strings.
+    Equal to ``signatures`` of their ``article_shingles`` (tested), hashed as slices of the joined words, all at
+    once (``article_shingle_hashes``), instead of a set of joined strings hashed one at a time.
     """
-    hashes = [article_shingle_hashes(article, sketch.shingle_size) for article in articles]
-    sizes = np.fromiter(map(len, hashes), dtype=np.int64, count=len(hashes))
-    return hashed_minima(list(chain.from_iterable(hashes)), sizes, *permutations(sketch.num_perm, sketch.seed))
+    hashes, sizes = article_shingle_hashes(articles, sketch.shingle_size)
+    return hashed_minima(hashes, sizes, *permutations(sketch.num_perm, sketch.seed))
 
 
 def sentence_signatures(articles: Sequence[CleanArticle], sketch: SketchSettings) -> tuple[np.ndarray, np.ndarray]:

@@ -43,7 +43,7 @@ from dedup.similarity import (
     sentence_matrix,
     sentence_vectors,
 )
-from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures
+from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures, xxh32_slices
 
 value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
 
@@ -417,3 +417,16 @@ def test_signatures_of_hashed_slices_equal_those_of_the_shingle_and_stem_sets(te
     stem_sets = [(k, stems) for k, article in enumerate(articles) for stems in sentence_stem_sets(article, 2)]
     assert np.array_equal(rows, signatures([s for _, s in stem_sets], sketch.sentence_num_perm, sketch.seed))
     assert owners.tolist() == [k for k, _ in stem_sets]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.tuples(st.integers(0, 300), st.integers(0, 120)), max_size=20))
+def test_xxh32_of_slices_equals_xxhash(data, slices):
+    import xxhash
+
+    starts = np.array([min(begin, len(data)) for begin, _ in slices], dtype=np.int64)
+    lengths = np.array(
+        [min(length, len(data) - begin) for begin, (_, length) in zip(starts, slices, strict=True)], dtype=np.int64
+    )
+    found = xxh32_slices(np.frombuffer(data, dtype=np.uint8), starts, lengths)
+    assert found.tolist() == [xxhash.xxh32_intdigest(data[b : b + n]) for b, n in zip(starts, lengths, strict=True)]
