@@ -9,6 +9,8 @@ those of the text as read, and credit lines remain visible to origin inference.
 from __future__ import annotations
 
 import re
+from array import array
+from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -217,17 +219,26 @@ class CleanArticle:
         return [index for sentence in self.sentences for index in range(sentence.first, sentence.last)]
 
 
-def clean_article(
-    article: Article, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
-) -> CleanArticle:
-    """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines."""
-    text = article.text
-    boilerplate = boilerplate_lines(text, repeated, keep_wrapped_repeated=keep_wrapped_repeated)
-    tokens = tokenize(text)
-    spans = [piece for span in sentences(text, frozenset(boilerplate)) for piece in clauses(text, span)]
+def evidence_units(starts: array[int], spans: list[tuple[int, int]]) -> list[Sentence]:
+    """The spans that hold tokens, each with its token range (``starts``: the tokens' first offsets, ascending).
+
+    Equal to :func:`reference_evidence_units` (tested): a token range is found by two binary searches,
+    not by walking the tokens one at a time.
+    """
     found: list[Sentence] = []
     position = 0
-    starts = tokens.starts
+    for begin, end in spans:
+        first = max(position, bisect_left(starts, begin))
+        position = max(first, bisect_left(starts, end))
+        if position > first:
+            found.append(Sentence((begin, end), first, position))
+    return found
+
+
+def reference_evidence_units(starts: array[int], spans: list[tuple[int, int]]) -> list[Sentence]:
+    """The readable reference of :func:`evidence_units`: one token at a time."""
+    found: list[Sentence] = []
+    position = 0
     for begin, end in spans:
         while position < len(starts) and starts[position] < begin:
             position += 1
@@ -236,15 +247,45 @@ def clean_article(
             position += 1
         if position > first:
             found.append(Sentence((begin, end), first, position))
-    quoted = [False] * len(tokens)
-    if tokens.words:
-        position = 0
-        for match in _QUOTED.finditer(text):
-            while position < len(starts) and starts[position] < match.start():
-                position += 1
-            while position < len(starts) and starts[position] < match.end():
-                quoted[position] = True
-                position += 1
+    return found
+
+
+def quoted_tokens(starts: array[int], quotes: list[tuple[int, int]]) -> list[bool]:
+    """For every token (``starts``: their first offsets, ascending), whether it starts inside one of ``quotes``
+    (ascending spans); equal to :func:`reference_quoted_tokens` (tested)."""
+    quoted = [False] * len(starts)
+    position = 0
+    for begin, end in quotes:
+        position = max(position, bisect_left(starts, begin))
+        last = max(position, bisect_left(starts, end))
+        quoted[position:last] = [True] * (last - position)
+        position = last
+    return quoted
+
+
+def reference_quoted_tokens(starts: array[int], quotes: list[tuple[int, int]]) -> list[bool]:
+    """The readable reference of :func:`quoted_tokens`: one token at a time."""
+    quoted = [False] * len(starts)
+    position = 0
+    for begin, end in quotes:
+        while position < len(starts) and starts[position] < begin:
+            position += 1
+        while position < len(starts) and starts[position] < end:
+            quoted[position] = True
+            position += 1
+    return quoted
+
+
+def clean_article(
+    article: Article, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
+) -> CleanArticle:
+    """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines."""
+    text = article.text
+    boilerplate = boilerplate_lines(text, repeated, keep_wrapped_repeated=keep_wrapped_repeated)
+    tokens = tokenize(text)
+    spans = [piece for span in sentences(text, frozenset(boilerplate)) for piece in clauses(text, span)]
+    found = evidence_units(tokens.starts, spans)
+    quoted = quoted_tokens(tokens.starts, [match.span() for match in _QUOTED.finditer(text)] if tokens.words else [])
     return CleanArticle(
         id=article.id,
         text=text,

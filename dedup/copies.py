@@ -580,7 +580,7 @@ def band_pairs(signatures: np.ndarray, bands: int, max_bucket: int = 64) -> np.n
     with np.errstate(over="ignore"):
         for band in range(bands):
             if band % _KEY_BANDS == 0:
-                keys = _band_keys(signatures, band, min(bands, band + _KEY_BANDS), rows)
+                keys = band_keys(signatures, band, min(bands, band + _KEY_BANDS), rows)
             packed = (keys[band % _KEY_BANDS] & ~row_mask) | numbers
             packed.sort()
             bucket = packed >> np.uint64(index_bits)
@@ -607,7 +607,7 @@ _KEY_BANDS = 8  # band keys made at a time: 8 bands of a million articles are 64
 _KEY_ROWS = 8192  # articles per block while making them: a block's signatures (4 MB at 128 values) stay in cache
 
 
-def _band_keys(signatures: np.ndarray, first: int, last: int, rows: int) -> np.ndarray:
+def band_keys(signatures: np.ndarray, first: int, last: int, rows: int) -> np.ndarray:
     """The 64-bit keys of bands ``first``..``last - 1`` of every article, one row of keys a band.
 
     A key is fmix64 of the polynomial of the band's values (+1 each). Made block by block of articles:

@@ -72,56 +72,90 @@ _NAME = (
 )
 _FILLER = r"(?:[\w’'-]+\s+){0,3}?"  # "the official ", "Russia's state ", ...
 
-_OWN_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit"),
+# Each pattern with the words one of which every match holds, in lower case: a text whose :func:`_screen` holds none
+# of them is not searched (the case-insensitive patterns try every position of a text, slowly); () for none.
+_OWN_PATTERNS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
+    (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit", ()),
     (
         re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}\s*)?" + _NAME + r"(?:\s+L\.P\.)?", re.IGNORECASE),
         "the outlet's own copyright line",
+        ("©", "(c)", "copyright"),
     ),
-    (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline"),
+    (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline", ()),
 ]
 # Wire copy as transmitted carries the service's slug header instead of a byline on every take:
 # PA's "11:29 01/03/00: Page 1 (HHH) COURTS Chemists" (time, date, take, priority, section, catchline).
-_WIRE_HEADERS: list[tuple[re.Pattern[str], str, str]] = [
+_WIRE_HEADERS: list[tuple[re.Pattern[str], str, str, tuple[str, ...]]] = [
     (
         re.compile(r"(?m)^[ \t]*\d{1,2}:\d{2} \d{2}/\d{2}/\d{2}: Page \d+ \([A-Z]+\) [A-Z][^\n]*$"),
         "PA",
         "the wire service's own transmission header",
+        (": page ",),
     ),
 ]
-_OTHER_PATTERNS: list[tuple[re.Pattern[str], str]] = [
-    (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source"),
+_OTHER_PATTERNS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
+    (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source", ("according",)),
     (
         re.compile(r"(?i:(?:obtained|reported|seen|cited|quoted|published)\s+by)\s+" + _FILLER + _NAME),
         "credits a source",
+        ("obtained", "reported", "seen", "cited", "quoted", "published"),
     ),
     (
         re.compile(
             r"(?i:(?:with\s+)?(?:additional\s+)?(?:information|reporting|material)\s+(?:from|by))\s+" + _FILLER + _NAME
         ),
         "credits a source",
+        ("information", "reporting", "material"),
     ),
-    (re.compile(r"\((?i:with|from|via|source:?)\s+" + _NAME + r"\s*\)"), "credits a source"),
-    (re.compile(r"(?i:source|via|citing):?\s+" + _FILLER + _NAME), "credits a source"),
+    (re.compile(r"\((?i:with|from|via|source:?)\s+" + _NAME + r"\s*\)"), "credits a source", ()),
+    (re.compile(r"(?i:source|via|citing):?\s+" + _FILLER + _NAME), "credits a source", ("source", "via", "citing")),
     (
         re.compile(_NAME + r"(?:\s+(?i:news\s+(?:agency|service)))?\s+(?i:reported|reports|said\s+in\s+a\s+report)"),
         "credits a source",
+        (),
     ),
 ]
 
 
 _ANY_NAME = re.compile(_NAME)
+# re's IGNORECASE matches a letter to every character whose lower case is that letter, and to these three too
+_FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
+
+
+def _screen(text: str) -> str:
+    """``text`` in lower case, with every character that a case-insensitive pattern matches to an ASCII letter
+    made that letter: a match's words, screened, are in the screened text."""
+    if "İ" in text or "ı" in text or "ſ" in text:
+        text = text.translate(_FOLD)
+    return text.lower()
 
 
 def find_credits(text: str) -> list[Credit]:
-    """Every credit line in ``text``, own credits first, in text order; one per span."""
+    """Every credit line in ``text``, own credits first, in text order; one per span.
+
+    Equal to :func:`reference_find_credits` (tested): patterns that cannot match are skipped, those whose source
+    name is case-sensitive when the text names no source, and those whose words the text does not hold.
+    """
+    return _credits(text, _ANY_NAME.search(text) is not None, _screen(text))
+
+
+def reference_find_credits(text: str) -> list[Credit]:
+    """The readable reference of :func:`find_credits`: every pattern searched."""
+    return _credits(text, True, None)
+
+
+def _credits(text: str, named: bool, screened: str | None) -> list[Credit]:
+    """:func:`find_credits`, skipping the patterns with a case-sensitive source name unless ``named``, and those
+    whose words ``screened`` (:func:`_screen` of the text, or None: search every pattern) does not hold."""
+
+    def may_match(words: tuple[str, ...]) -> bool:
+        return screened is None or not words or any(word in screened for word in words)
+
     found: list[Credit] = []
     taken: list[tuple[int, int]] = []
-    # a pattern whose source name is case-sensitive cannot match a text that names no source
-    named = _ANY_NAME.search(text) is not None
     for own, patterns in ((True, _OWN_PATTERNS), (False, _OTHER_PATTERNS)):
-        for pattern, why in patterns:
-            if not named and not pattern.flags & re.IGNORECASE:
+        for pattern, why, words in patterns:
+            if not (named or pattern.flags & re.IGNORECASE) or not may_match(words):
                 continue
             for match in pattern.finditer(text):
                 span = match.span()
@@ -132,7 +166,9 @@ def find_credits(text: str) -> list[Credit]:
                     continue
                 taken.append(span)
                 found.append(Credit(source=source, own=own, span=span, snippet=match.group(), why=why))
-    for pattern, source, why in _WIRE_HEADERS:
+    for pattern, source, why, words in _WIRE_HEADERS:
+        if not may_match(words):
+            continue
         for match in pattern.finditer(text):
             span = (match.start() + len(match.group()) - len(match.group().lstrip()), match.end())
             if not any(b < span[1] and span[0] < e for b, e in taken):

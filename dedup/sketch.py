@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import chain
 
 import numpy as np
 import xxhash
@@ -89,21 +90,29 @@ def signatures(sets: Sequence[Iterable[bytes]], num_perm: int, seed: int, chunk:
 
 def permuted_minima(sets: Sequence[Iterable[bytes]], a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16) -> np.ndarray:
     """``signatures`` with the permutation parameters ``(a, b)`` given (as ``permutations`` returns them)."""
-    num_perm = len(a)
-    result = np.full((len(sets), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
     hashes: list[int] = []
     sizes = np.zeros(len(sets), dtype=np.int64)
     for row, values in enumerate(sets):
         before = len(hashes)
         hashes.extend(map(xxhash.xxh32_intdigest, values))
         sizes[row] = len(hashes) - before
-    if not hashes:
+    return hashed_minima(hashes, sizes, a, b, chunk)
+
+
+def hashed_minima(
+    hashes: Sequence[int] | np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray, chunk: int = 1 << 16
+) -> np.ndarray:
+    """:func:`permuted_minima` of the sets whose xxhash32 values are ``hashes``, ``sizes[k]`` of them for set ``k``
+    in order (a value may repeat within a set: the minima are the same)."""
+    num_perm = len(a)
+    result = np.full((len(sizes), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
+    if not len(hashes):
         return result
     mixed = _fmix32(np.array(hashes, dtype=np.uint32))
     ends = np.cumsum(sizes)
     starts = ends - sizes
     row = 0
-    while row < len(sets):
+    while row < len(sizes):
         last = int(np.searchsorted(ends, ends[row - 1] + chunk if row else chunk, side="right"))
         last = max(last, row + 1)
         filled = row + np.flatnonzero(sizes[row:last])
@@ -114,3 +123,101 @@ def permuted_minima(sets: Sequence[Iterable[bytes]], a: np.ndarray, b: np.ndarra
             result[filled] = np.minimum.reduceat(permuted, starts[filled] - begin, axis=1).T
         row = last
     return result
+
+
+def article_shingle_hashes(articles: Sequence[CleanArticle], size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The xxhash32 of every shingle of each article's :func:`article_shingles` (a repeated shingle repeated: tested
+    equal as sets), and how many each article has.
+
+    The evidence words of all the articles are joined once; a shingle is the slice from its first word's start
+    to its last word's end, and all the slices are hashed at once (:func:`xxh32_slices`).
+    """
+    evidence = [
+        list(chain.from_iterable(article.tokens.words[s.first : s.last] for s in article.sentences))
+        for article in articles
+    ]
+    per_article = np.fromiter(map(len, evidence), dtype=np.int64, count=len(articles))
+    words = list(chain.from_iterable(evidence))
+    text = " ".join(words)
+    lengths = np.fromiter(  # in bytes
+        map(len, words) if text.isascii() else map(len, map(str.encode, words)), dtype=np.int64, count=len(words)
+    )
+    begins = np.cumsum(lengths + 1) - (lengths + 1)
+    counts = np.where(per_article > 0, np.maximum(per_article - size + 1, 1), 0)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)  # a shingle's place in its article
+    first = np.repeat(np.cumsum(per_article) - per_article, counts) + within
+    last = first + np.repeat(np.minimum(per_article, size), counts) - 1
+    starts = begins[first]
+    return xxh32_slices(
+        np.frombuffer(text.encode(), dtype=np.uint8), starts, begins[last] + lengths[last] - starts
+    ), counts
+
+
+_PRIME1, _PRIME2, _PRIME3, _PRIME4, _PRIME5 = (
+    np.uint32(value) for value in (0x9E3779B1, 0x85EBCA77, 0xC2B2AE3D, 0x27D4EB2F, 0x165667B1)
+)
+
+
+def xxh32_slices(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """XXH32 (seed 0) of every slice ``buffer[starts[k] : starts[k] + lengths[k]]`` of a byte array, all at once:
+    ``xxhash.xxh32_intdigest`` of each (tested), following the XXH32 specification step by step."""
+    padded = np.concatenate((buffer, np.zeros(4, dtype=np.uint8)))
+
+    def word(at: np.ndarray) -> np.ndarray:  # the little-endian 32-bit word at each byte offset
+        return (
+            padded[at].astype(np.uint32)
+            | padded[at + 1].astype(np.uint32) << np.uint32(8)
+            | padded[at + 2].astype(np.uint32) << np.uint32(16)
+            | padded[at + 3].astype(np.uint32) << np.uint32(24)
+        )
+
+    def rotl(values: np.ndarray, bits: int) -> np.ndarray:
+        return (values << np.uint32(bits)) | (values >> np.uint32(32 - bits))
+
+    stripes = lengths // 16
+    hashes = np.full(len(starts), _PRIME5, dtype=np.uint32)  # a slice under 16 bytes starts from seed + PRIME5
+    with np.errstate(over="ignore"):
+        long = np.flatnonzero(stripes)
+        if len(long):  # four lanes over the 16-byte stripes
+            lanes = np.zeros((4, len(long)), dtype=np.uint32)
+            lanes[0], lanes[1], lanes[3] = _PRIME1 + _PRIME2, _PRIME2, np.uint32(0) - _PRIME1
+            for stripe in range(int(stripes.max())):
+                active = np.flatnonzero(stripes[long] > stripe)
+                at = starts[long[active]] + 16 * stripe
+                for lane in range(4):
+                    lanes[lane, active] = rotl(lanes[lane, active] + word(at + 4 * lane) * _PRIME2, 13) * _PRIME1
+            hashes[long] = rotl(lanes[0], 1) + rotl(lanes[1], 7) + rotl(lanes[2], 12) + rotl(lanes[3], 18)
+        hashes += lengths.astype(np.uint32)
+        position = starts + 16 * stripes
+        left = lengths - 16 * stripes
+        for _ in range(3):  # the remaining 4-byte words
+            active = np.flatnonzero(left >= 4)
+            hashes[active] = rotl(hashes[active] + word(position[active]) * _PRIME3, 17) * _PRIME4
+            position[active] += 4
+            left[active] -= 4
+        for _ in range(3):  # the remaining bytes
+            active = np.flatnonzero(left >= 1)
+            hashes[active] = rotl(hashes[active] + padded[position[active]].astype(np.uint32) * _PRIME5, 11) * _PRIME1
+            position[active] += 1
+            left[active] -= 1
+        hashes ^= hashes >> np.uint32(15)
+        hashes *= _PRIME2
+        hashes ^= hashes >> np.uint32(13)
+        hashes *= _PRIME3
+        hashes ^= hashes >> np.uint32(16)
+    return hashes
+
+
+def stem_hashes(stems: Iterable[str]) -> list[int]:
+    """The xxhash32 of each stem's UTF-8 bytes (a cache per process: stems recur across units and articles)."""
+    cache = _STEM_HASHES
+    if len(cache) > _STEM_CACHE_SIZE:
+        cache.clear()
+    return [
+        cache[stem] if stem in cache else cache.setdefault(stem, xxhash.xxh32_intdigest(stem.encode()))
+        for stem in stems
+    ]
+
+
+_STEM_HASHES: dict[str, int] = {}
+_STEM_CACHE_SIZE = 300_000

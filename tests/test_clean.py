@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from array import array
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup.clean import boilerplate_lines, clean_article, repeated_lines, wrap_width
+from dedup.clean import (
+    boilerplate_lines,
+    clean_article,
+    evidence_units,
+    quoted_tokens,
+    reference_evidence_units,
+    reference_quoted_tokens,
+    repeated_lines,
+    wrap_width,
+)
+from dedup.credits import _screen, find_credits, reference_find_credits
 from dedup.model import Article
-from dedup.text import lines, reference_tokenize, tokenize
+from dedup.text import lines, reference_lines, reference_tokenize, tokenize
 
 # PA wire copy as METER holds it: wrapped at ~78 characters, "<" ending a paragraph, \x19 starting one
 WIRE = (
@@ -132,3 +146,71 @@ def test_wrapped_wire_lines_repeated_across_versions_stay_story_text() -> None:
         for keep in (False, True):
             found = [text[b:e].strip() for b, e in boilerplate_lines(text, repeated, keep_wrapped_repeated=keep)]
             assert found == ["Home | News | Sport | Weather", "Advertisement", "The case continues."]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab \r\n\u2028")), max_size=40))
+def test_fast_lines_equal_the_reference(text: str) -> None:
+    assert lines(text) == reference_lines(text)
+
+
+_offsets = st.lists(st.integers(min_value=0, max_value=60), max_size=25).map(sorted)
+_spans = st.lists(st.tuples(st.integers(min_value=0, max_value=60), st.integers(min_value=0, max_value=12)), max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_offsets, _spans)
+def test_token_ranges_by_binary_search_equal_the_reference(starts: list[int], spans: list[tuple[int, int]]) -> None:
+    tokens = array("i", starts)
+    ascending = sorted((begin, begin + length) for begin, length in spans)
+    assert evidence_units(tokens, ascending) == reference_evidence_units(tokens, ascending)
+    assert quoted_tokens(tokens, ascending) == reference_quoted_tokens(tokens, ascending)
+
+
+_CREDIT_PIECES = [
+    "according to ",
+    "ACCORDING TO ",
+    "reported by ",
+    "ſeen by ",
+    "İnformation from ",
+    "ınformation from ",
+    "with reporting by ",
+    "(with ",
+    "Source: ",
+    "via ",
+    "citing ",
+    "© 2022 ",
+    "(C) ",
+    "Copyright ",
+    "By Jane Doe, ",
+    "Reuters",
+    "Bloomberg",
+    "AFP",
+    "the official ",
+    "Xinhua news agency",
+    " reported",
+    ")",
+    " — ",
+    ".",
+    "\n",
+    "12:05 01/03/00: Page 1 (HHH) COURTS Pies",
+    "Page ",
+    "materıal by ",
+    " ",
+    "x",
+]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_CREDIT_PIECES), max_size=14).map("".join))
+def test_screened_credit_patterns_equal_the_reference(text: str) -> None:
+    assert find_credits(text) == reference_find_credits(text)
+
+
+def test_the_credit_screen_keeps_every_character_an_ignorecase_letter_matches() -> None:
+    # re matches a letter, case-insensitively, to these characters: the screen must make each of them that letter
+    letter = re.compile("(?i)[a-z]")
+    for character in map(chr, range(sys.maxunicode + 1)):
+        if letter.fullmatch(character):
+            screened = _screen(character)
+            assert len(screened) == 1 and re.fullmatch(f"(?i){screened}", character), character

@@ -18,6 +18,7 @@ from dedup import similarity as similarity_module
 from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cosines
 from dedup.candidates import (
     article_lsh_pairs,
+    article_signatures,
     banded_pairs,
     bucket_row_pairs,
     pruned_tfidf_block_pairs,
@@ -25,6 +26,7 @@ from dedup.candidates import (
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
     sentence_lsh_pairs,
+    sentence_signatures,
     tfidf_block_pairs,
     tfidf_pairs,
     tfidf_suffix,
@@ -41,7 +43,7 @@ from dedup.similarity import (
     sentence_matrix,
     sentence_vectors,
 )
-from dedup.sketch import SketchSettings, minhash, signatures
+from dedup.sketch import SketchSettings, article_shingles, minhash, sentence_stem_sets, signatures, xxh32_slices
 
 value_sets = st.lists(st.sets(st.binary(min_size=1, max_size=6), max_size=25), max_size=30)
 
@@ -443,3 +445,34 @@ def test_passages_under_several_settings_in_one_pass_equal_each_alone(seed_texts
         alone = [align(cleaned[s], cleaned[t], vectors[s], vectors[t], chosen) for chosen in wanted[s, t]]
         assert passages == alone
     assert any(passages[-1] for passages in found)
+
+
+_words = st.sampled_from(
+    ["wire", "Copy", "ſtraße", "İstanbul", "café", "naïve", "fell", "rose", "5", "%", "the", "and"]
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.lists(_words, max_size=30).map(" ".join), min_size=1, max_size=6), st.integers(1, 6))
+def test_signatures_of_hashed_slices_equal_those_of_the_shingle_and_stem_sets(texts, size):
+    articles = [clean_article(Article(f"a{k}", text.replace("rose", "rose.\n"))) for k, text in enumerate(texts)]
+    sketch = SketchSettings(shingle_size=size, min_sentence_stems=2)
+    shingle_sets = [article_shingles(article, size) for article in articles]
+    assert np.array_equal(article_signatures(articles, sketch), signatures(shingle_sets, sketch.num_perm, sketch.seed))
+    rows, owners = sentence_signatures(articles, sketch)
+    stem_sets = [(k, stems) for k, article in enumerate(articles) for stems in sentence_stem_sets(article, 2)]
+    assert np.array_equal(rows, signatures([s for _, s in stem_sets], sketch.sentence_num_perm, sketch.seed))
+    assert owners.tolist() == [k for k, _ in stem_sets]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=300), st.lists(st.tuples(st.integers(0, 300), st.integers(0, 120)), max_size=20))
+def test_xxh32_of_slices_equals_xxhash(data, slices):
+    import xxhash
+
+    starts = np.array([min(begin, len(data)) for begin, _ in slices], dtype=np.int64)
+    lengths = np.array(
+        [min(length, len(data) - begin) for begin, (_, length) in zip(starts, slices, strict=True)], dtype=np.int64
+    )
+    found = xxh32_slices(np.frombuffer(data, dtype=np.uint8), starts, lengths)
+    assert found.tolist() == [xxhash.xxh32_intdigest(data[b : b + n]) for b, n in zip(starts, lengths, strict=True)]

@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from dedup import candidates
 from dedup.align import _figures, figures_conflict
-from dedup.candidates import _story_counts, sentence_groups
+from dedup.candidates import (
+    _story_counts,
+    band_runs,
+    reference_band_buckets,
+    reference_sentence_groups,
+    reference_story_counts,
+    run_numbers,
+    sentence_groups,
+)
 from dedup.pipeline import cluster
 
 STOCK = ("Further details were not disclosed.", "Officials did not respond to a request for comment.")
@@ -155,3 +166,48 @@ def test_story_counts_link_holders_by_other_shared_sentences() -> None:
     group = np.array([0, 1, 0, 1, 0, 2, 0, 2, 2], dtype=np.int64)
     owners = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4], dtype=np.int64)
     assert _story_counts(group, owners, 3).tolist() == [3, 2, 3, 2, 3, 3, 3, 3, 3]
+
+
+# rows over a few values, so that bands collide and near-copies are common
+_signature_rows = st.integers(min_value=0, max_value=40).flatmap(
+    lambda count: st.lists(
+        st.lists(st.integers(min_value=0, max_value=2), min_size=64, max_size=64), min_size=count, max_size=count
+    )
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_signature_rows, st.sampled_from([0.3, 0.4, 0.6]))
+def test_sentence_groups_equal_the_reference(rows, threshold) -> None:
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 64)
+    assert sentence_groups(values, threshold).tolist() == reference_sentence_groups(values, threshold).tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(_signature_rows, st.integers(min_value=0, max_value=15))
+def test_band_runs_are_the_reference_buckets(rows, band) -> None:
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 64)
+    order, starts = band_runs(values, band, 4)
+    expected = reference_band_buckets(values, band, 4)
+    found = run_numbers(order, starts)
+    assert sorted(order.tolist()) == list(range(len(rows)))
+    # the same partition of the rows: equal runs exactly where equal buckets
+    assert (found[:, None] == found[None, :]).tolist() == (expected[:, None] == expected[None, :]).tolist()
+
+
+def test_band_runs_fall_back_to_the_reference_when_keys_collide(monkeypatch) -> None:
+    values = np.array([[1] * 8, [2] * 8, [1] * 8, [3] * 4 + [1] * 4], dtype=np.uint32)
+    monkeypatch.setattr(candidates, "band_keys", lambda rows, first, last, width: np.zeros((1, len(rows)), np.uint64))
+    order, starts = band_runs(values, 0, 4)
+    assert run_numbers(order, starts).tolist() == reference_band_buckets(values, 0, 4).tolist() == [0, 1, 0, 2]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(min_value=-1, max_value=12), st.integers(min_value=0, max_value=9)), max_size=80),
+    st.integers(min_value=1, max_value=5),
+)
+def test_story_counts_equal_the_reference(units, at_least) -> None:
+    group = np.array([g for g, _ in units], dtype=np.int64)
+    owners = np.array([o for _, o in units], dtype=np.int64)
+    assert _story_counts(group, owners, at_least).tolist() == reference_story_counts(group, owners, at_least).tolist()
