@@ -298,14 +298,7 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
     grouped = group >= 0
     if grouped.sum() < 2:
         return counts
-    holding = sparse.csr_matrix(
-        (np.ones(int(grouped.sum()), dtype=np.int32), (owners[grouped], group[grouped])),
-        shape=(int(owners.max()) + 1, int(group.max()) + 1),
-    )
-    holding.data[:] = 1  # an article holding two near-copies holds the group once
-    by_group = holding.tocsc()
-    holders_per_group = np.diff(by_group.indptr)
-    weight = np.where(holders_per_group < at_least, STORY_LINK, 1).astype(np.int32)
+    holding, by_group, holders_per_group, weight = _group_holders(group, owners, grouped, at_least)
     stories = holders_per_group.copy()  # the upper bound, refined below for the common groups
     examined = np.flatnonzero(holders_per_group >= max(at_least, 2))
     if len(examined):
@@ -331,6 +324,22 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
 _SHARED_CHUNK = 1 << 16  # article pairs whose shared groups are weighed at once
 
 
+def _group_holders(
+    group: np.ndarray, owners: np.ndarray, grouped: np.ndarray, at_least: int
+) -> tuple[sparse.csr_matrix, sparse.csc_matrix, np.ndarray, np.ndarray]:
+    """Articles × groups (0/1), the same by group, each group's holder count, and its weight as evidence
+    that two holders are one story (``STORY_LINK`` for a group held by fewer than ``at_least``, else 1)."""
+    holding = sparse.csr_matrix(
+        (np.ones(int(grouped.sum()), dtype=np.int32), (owners[grouped], group[grouped])),
+        shape=(int(owners.max()) + 1, int(group.max()) + 1),
+    )
+    holding.data[:] = 1  # an article holding two near-copies holds the group once
+    by_group = holding.tocsc()
+    holders_per_group = np.diff(by_group.indptr)
+    weight = np.where(holders_per_group < at_least, STORY_LINK, 1).astype(np.int32)
+    return holding, by_group, holders_per_group, weight
+
+
 def _shared_weights(
     holding: sparse.csr_matrix, weight: np.ndarray, first: np.ndarray, second: np.ndarray
 ) -> np.ndarray:
@@ -354,14 +363,7 @@ def reference_story_counts(group: np.ndarray, owners: np.ndarray, at_least: int)
     grouped = group >= 0
     if grouped.sum() < 2:
         return counts
-    holding = sparse.csr_matrix(
-        (np.ones(int(grouped.sum()), dtype=np.int32), (owners[grouped], group[grouped])),
-        shape=(int(owners.max()) + 1, int(group.max()) + 1),
-    )
-    holding.data[:] = 1  # an article holding two near-copies holds the group once
-    by_group = holding.tocsc()
-    holders_per_group = np.diff(by_group.indptr)
-    weight = np.where(holders_per_group < at_least, STORY_LINK, 1).astype(np.int32)
+    holding, by_group, holders_per_group, weight = _group_holders(group, owners, grouped, at_least)
     stories = holders_per_group.copy()  # the upper bound, refined below for the common groups
     for number in np.flatnonzero(holders_per_group >= max(at_least, 2)):
         holders = by_group.indices[by_group.indptr[number] : by_group.indptr[number + 1]]
