@@ -188,22 +188,33 @@ def sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, thre
 
 def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> list[bool]:
     """:func:`sentences_agree` of ``rows`` with each of ``others``, every row pair in one comparison (rows stacked;
-    a few dozen sentences a side)."""
+    a few dozen sentences a side).
+
+    Each band of a row is compared as one value (its bytes), and only the row pairs equal on a band have their
+    positions counted: the same count over the same number of positions, the same float division.
+    """
     sizes = [len(item) for item in others]
     if not len(rows) or not sum(sizes):
         return [False] * len(others)
     stacked = np.vstack([item for item in others if len(item)])
-    equal = rows[:, None, :] == stacked[None, :, :]
-    width = banding.rows
-    banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(stacked), banding.bands, width)
-    # ``mean`` of a boolean row is its count of equal positions over their number, the same float division
-    agreement = np.count_nonzero(equal, axis=2) / equal.shape[2]
-    hit = (banded.all(axis=3).any(axis=2) & (agreement >= threshold)).any(axis=0)
+    band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
+    mine, theirs = np.nonzero(band_equal)
+    agreement = np.count_nonzero(rows[mine] == stacked[theirs], axis=1) / rows.shape[1]
+    hit = np.zeros(len(stacked), dtype=bool)
+    hit[theirs[agreement >= threshold]] = True
     result, start = [], 0
     for size in sizes:
         result.append(bool(hit[start : start + size].any()))
         start += size
     return result
+
+
+def _band_values(rows: np.ndarray, banding: Banding) -> np.ndarray:
+    """Each band of each row as one value (its bytes: an unsigned integer when one holds them, else ``void``):
+    equal values ⇔ rows equal on that band."""
+    used = np.ascontiguousarray(rows[:, : banding.bands * banding.rows])
+    size = used.itemsize * banding.rows
+    return used.view(np.dtype(f"<u{size}") if size in (1, 2, 4, 8) else np.dtype((np.void, size)))
 
 
 def low_bytes(rows: np.ndarray) -> np.ndarray:
