@@ -519,7 +519,13 @@ class Index:
                 fresh.append(number)
             result.append(held)
         if fresh:
-            cleaned = [cleaned_from_bytes(items[n][0].cleaned or b"", items[n][0].article) for n in fresh]
+            # a cleaned form decoded already (a cluster member, a verified sentence collision) is not decoded again
+            cleaned = [
+                held
+                if (held := self._cleaned.get((items[n][0].key, items[n][1]))) is not None
+                else cleaned_from_bytes(items[n][0].cleaned or b"", items[n][0].article)
+                for n in fresh
+            ]
             counts = batch_sentence_counts(cleaned)  # rows are independent: each article's block is its counts
             bounds = np.cumsum([0] + [len(c.sentences) for c in cleaned])
             sketch = self.settings.sketch
