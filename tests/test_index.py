@@ -38,6 +38,7 @@ from dedup.store.features import (
     prepare,
     reference_sentence_counts,
     reference_sentences_agree,
+    reference_stems_matrix,
     sentence_counts,
     sentences_agree,
     sentences_agree_each,
@@ -319,6 +320,41 @@ def test_stem_vectors_carry_the_radius() -> None:
     assert np.array_equal(stems_matrix([data]).toarray(), counts.toarray())
     with pytest.raises(ValueError):
         stems_matrix([data[:-8]])  # a schema-5 stem vector has no radius
+
+
+@st.composite
+def stem_rows(draw: st.DrawFn) -> list[sparse.csr_matrix]:
+    """Stem-count rows as ``stem_counts`` makes them: sorted distinct features, counts from 1 (some ≥ 256, so
+    both count widths occur, and some above 65535, which ``pack_stems`` saturates)."""
+    rows = []
+    for _ in range(draw(st.integers(1, 6))):
+        features = sorted(draw(st.sets(st.integers(0, N_FEATURES - 1), max_size=40)))
+        counts = draw(
+            st.lists(st.integers(1, 70000) | st.integers(1, 3), min_size=len(features), max_size=len(features))
+        )
+        rows.append(
+            sparse.csr_matrix(
+                (np.array(counts, dtype=np.float64), np.array(features, dtype=np.int32), np.array([0, len(features)])),
+                shape=(1, N_FEATURES),
+            )
+        )
+    return rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(stem_rows())
+def test_stems_matrix_decodes_as_the_reference(rows: list[sparse.csr_matrix]) -> None:
+    """The gathered decoding of stored stem vectors equals the row-by-row reference, and the counts packed."""
+    packed = [pack_stems(row, 0.25) for row in rows]
+    fast, reference = stems_matrix(packed), reference_stems_matrix(packed)
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(fast, name), getattr(reference, name))
+        assert getattr(fast, name).dtype == getattr(reference, name).dtype
+    assert np.array_equal(fast.toarray(), np.minimum(sparse.vstack(rows).toarray(), 65535))
+    for broken in ([packed[0][:-1]], [packed[0][:20]], [*packed, packed[0] + b"x"]):
+        for decode in (stems_matrix, reference_stems_matrix):
+            with pytest.raises(ValueError):
+                decode(broken)
 
 
 def test_tfidf_neighbours_are_found_both_ways_as_in_the_batch(tmp_path: Path) -> None:
