@@ -33,7 +33,6 @@ import numpy as np
 from scipy import sparse
 
 from dedup.align import AlignSettings, Side, align, align_sides, detail_settings, renumber_against
-from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
@@ -780,9 +779,9 @@ class Index:
             if not maybe:
                 continue
             if side_x is None:
-                side_x = prepare_side(x, vectors_x)
+                side_x = prepared.side(vectors_x)
                 evaluation.sides[x.id] = side_x
-            side_o = prepare_side(other.cleaned, vectors_o)
+            side_o = other.side(vectors_o)
             evaluation.sides[other.cleaned.id] = side_o
             first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
             first, second = first_side.article, second_side.article
@@ -1345,8 +1344,7 @@ class Index:
             return align_sides(sides[source], sides[target], settings, cosine)
         source_prepared, target_prepared = prepared[source](), prepared[target]()
         source_vectors, target_vectors = self._many_vectors([source_prepared, target_prepared])
-        source_side = prepare_side(source_prepared.cleaned, source_vectors)
-        return align_sides(source_side, prepare_side(target_prepared.cleaned, target_vectors), settings)
+        return align_sides(source_prepared.side(source_vectors), target_prepared.side(target_vectors), settings)
 
     def _match(
         self,

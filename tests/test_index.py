@@ -205,6 +205,30 @@ def test_word_run_keys_name_the_word_runs() -> None:
                 assert key_of.setdefault(run, key) == key
 
 
+def test_a_prepared_articles_sides_are_aligns_own() -> None:
+    """``Prepared.side`` shares what ``align.prepare`` makes from the cleaned article, and the alignments made from
+    its sides (k-gram indexes reused across pairs) are those of fresh sides."""
+    articles = seed_articles()[:6]
+    article_banding, sentence_banding = settings_banding(Settings())
+    prepared = [
+        prepare(a, {}, article_banding, sentence_banding, shingle_size=5, min_sentence_stems=4) for a in articles
+    ]
+    vectors = sentence_vectors([item.cleaned for item in prepared])
+    for item, rows in zip(prepared, vectors, strict=True):
+        shared, fresh = item.side(rows), align_module.prepare(item.cleaned, rows)
+        assert shared.vectors is rows and shared.article is item.cleaned
+        for name in ("words", "positions", "sentence_of", "stem_sets", "figures"):
+            assert getattr(shared, name) == getattr(fresh, name)
+    settings = Settings().align
+    for _ in range(2):  # the second time round the sides' k-gram keys and indexes are those the first made
+        for k in range(len(prepared) - 1):
+            made = align_module.align_sides(
+                prepared[k].side(vectors[k]), prepared[k + 1].side(vectors[k + 1]), settings
+            )
+            fresh = [align_module.prepare(prepared[n].cleaned, vectors[n]) for n in (k, k + 1)]
+            assert made == align_module.align_sides(*fresh, settings)
+
+
 def test_vectors_signatures_and_bands_equal_the_batch() -> None:
     articles = seed_articles()
     repeated = repeated_lines(a.text for a in articles)

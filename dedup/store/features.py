@@ -17,6 +17,7 @@ articles computes exactly the same values:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ from datasketch import MinHashLSH
 from scipy import sparse
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from dedup.align import kgram_keys
+from dedup.align import Side, kgram_keys
+from dedup.align import prepare as prepare_side
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
 from dedup.pipeline import Settings
@@ -42,6 +44,7 @@ _LINE_MASK = (1 << 63) - 1
 _ARTICLE_KIND = b"a"
 _SENTENCE_KIND = b"s"
 _TERM_KIND = b"t"
+_NO_VECTORS = sparse.csr_matrix((0, 0))  # a side template's vectors: its vectors come with each use
 
 
 def line_key(line: str) -> int:
@@ -101,6 +104,7 @@ class Prepared:
     sketch_: Sketch | None = None
     features_: tuple[np.ndarray, np.ndarray] | None = None
     stem_counts_: sparse.csr_matrix | None = None
+    side_: Side | None = None  # its alignment side without vectors (``side``)
 
     # computed when first asked: a candidate only needs ``cleaned`` and ``counts``
     @property
@@ -140,6 +144,14 @@ class Prepared:
         if self.band_keys_ is None:
             self.band_keys_ = sorted(set(self.sketch.article_keys) | set(self.sketch.sentence_keys))
         return self.band_keys_
+
+    def side(self, vectors: sparse.csr_matrix) -> Side:
+        """``align.prepare(self.cleaned, vectors)``: what it makes from the cleaned article alone (words, units, stems,
+        figures, and the k-gram keys and indexes alignment adds to it) is made once and shared by every side of it,
+        so a candidate met again is not prepared again; only the vectors (this moment's statistics) differ."""
+        if self.side_ is None:
+            self.side_ = prepare_side(self.cleaned, _NO_VECTORS)
+        return dataclasses.replace(self.side_, vectors=vectors)
 
     @property
     def sketch(self) -> Sketch:
