@@ -81,6 +81,7 @@ SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF
 MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosine is computed
 _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
+_STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
 Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
 
 
@@ -230,6 +231,10 @@ class Index:
         self._components: _LRU = _LRU(_COMPONENTS_CACHED)
         # (key, furniture) → a stored article's sentence signature rows, to verify sentence band collisions
         self._sentence_rows: _LRU = _LRU(_CACHE_SIZE * 2)
+        # key → its stored stem vector (``pack_stems`` bytes), for the neighbour search: the same few thousand
+        # articles rank among the first ``MAX_TERM_CANDIDATES`` again and again. Valid while every change since it
+        # was read is this process's own (a change of furniture rewrites a holder's vector: dropped then)
+        self._stems: _LRU = _LRU(_STEMS_CACHED)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -414,6 +419,7 @@ class Index:
         if self._df is not None and self._mark == head:
             return
         self._components.clear()  # another process changed the index (or this one failed a write): read again
+        self._stems.clear()
         checkpoint = session.checkpoint(with_data=False)
         checkpoint_change = checkpoint[0] if checkpoint else 0
         if self._df is None or self._mark < checkpoint_change or self._mark > head:
@@ -900,7 +906,7 @@ class Index:
         ranked = session.most_holding(term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
         if not ranked:
             return set()
-        packed = session.stems(ranked)
+        packed = self._stored_stems(session, ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:
                 packed[holder] = pack_stems(new.stem_counts, stem_radius(packed[holder]))
@@ -914,6 +920,15 @@ class Index:
         near = scores >= settings.tfidf_threshold
         found = {order[i] for i in best if near[i]}
         found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())
+        return found
+
+    def _stored_stems(self, session: Session, keys: list[int]) -> dict[int, bytes]:
+        """``session.stems(keys)``, those read before (and not changed since) from memory."""
+        found = {key: held for key in keys if (held := self._stems.get(key)) is not None}
+        for key in found:
+            self._stems.move_to_end(key)
+        for key, data in session.stems([key for key in keys if key not in found]).items():
+            found[key] = self._stems.get_or(key, lambda data=data: data)
         return found
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
@@ -1174,6 +1189,7 @@ class Index:
             session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
             session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
             stems = pack_stems(new.stem_counts, radii.get(holder, 0.0))
+            self._stems.pop(holder, None)
             session.set_furniture(
                 holder,
                 new_furniture,
@@ -1260,6 +1276,7 @@ class Index:
         self._mark = change
         session.delete_pairs(key)
         session.delete_article(key, change, row.article)
+        self._stems.pop(key, None)
         if row.component is not None:
             remaining = [member for member in session.members(row.component) if member != key]
             previous = session.clusters(row.component) or []
