@@ -56,6 +56,7 @@ from dedup.store.features import (
     pack_low_bytes,
     pack_stems,
     prepare,
+    rank_holders,
     row_dots,
     sentences_agree,
     sentences_agree_each,
@@ -82,6 +83,7 @@ MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosin
 _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
 _STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
+_TERMS_CACHED = 65536  # signature-term keys whose holders are kept in memory for the neighbour search
 Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
 
 
@@ -235,6 +237,9 @@ class Index:
         # articles rank among the first ``MAX_TERM_CANDIDATES`` again and again. Valid while every change since it
         # was read is this process's own (a change of furniture rewrites a holder's vector: dropped then)
         self._stems: _LRU = _LRU(_STEMS_CACHED)
+        # band-table key → the article keys holding it (int64): the signature terms a neighbour search looks up
+        # (its stems'), read once and kept while every change is this process's own, which it mirrors
+        self._holders: _LRU = _LRU(_TERMS_CACHED)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -420,6 +425,7 @@ class Index:
             return
         self._components.clear()  # another process changed the index (or this one failed a write): read again
         self._stems.clear()
+        self._holders.clear()
         checkpoint = session.checkpoint(with_data=False)
         checkpoint_change = checkpoint[0] if checkpoint else 0
         if self._df is None or self._mark < checkpoint_change or self._mark > head:
@@ -903,7 +909,7 @@ class Index:
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
         # most shared terms first, then the larger key
-        ranked = session.most_holding(term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
+        ranked = self._most_holding(session, term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
         if not ranked:
             return set()
         packed = self._stored_stems(session, ranked)
@@ -921,6 +927,39 @@ class Index:
         found = {order[i] for i in best if near[i]}
         found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())
         return found
+
+    def _most_holding(self, session: Session, band_keys: list[int], limit: int) -> list[int]:
+        """The ``limit`` stored articles holding most of ``band_keys``, most first, ties by the larger key first;
+        each key's holders read once and kept in memory (``_add_keys`` and ``_remove_keys`` keep them current)."""
+        wanted = sorted(set(band_keys))
+        lists: dict[int, np.ndarray] = {}
+        for key in wanted:
+            held = self._holders.get(key)
+            if held is not None:
+                self._holders.move_to_end(key)
+                lists[key] = held
+        missing = [key for key in wanted if key not in lists]
+        read = session.holders(missing) if missing else {}
+        for key in missing:
+            made = np.array(read.get(key, ()), dtype=np.int64)
+            lists[key] = self._holders.get_or(key, lambda made=made: made)
+        return rank_holders(lists.values(), limit)
+
+    def _add_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
+        """``session.add_keys``, mirrored in the holder lists kept in memory."""
+        session.add_keys(article, band_keys)
+        for key in band_keys:
+            held = self._holders.get(key)
+            if held is not None and not (held == article).any():
+                self._holders[key] = np.append(held, article)
+
+    def _remove_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
+        """``session.remove_keys``, mirrored in the holder lists kept in memory."""
+        session.remove_keys(article, band_keys)
+        for key in band_keys:
+            held = self._holders.get(key)
+            if held is not None:
+                self._holders[key] = held[held != article]
 
     def _stored_stems(self, session: Session, keys: list[int]) -> dict[int, bytes]:
         """``session.stems(keys)``, those read before (and not changed since) from memory."""
@@ -1183,11 +1222,11 @@ class Index:
             evaluation.slug,
             signatures=pack_low_bytes(prepared.sketch.sentence_rows),
         )
-        session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
+        self._add_keys(session, key, sorted(set(prepared.keys) | set(evaluation.terms)))
         radii = {holder: stem_radius(data) for holder, data in session.stems(evaluation.holders).items()}
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
-            session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
-            session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
+            self._remove_keys(session, holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
+            self._add_keys(session, holder, sorted(set(new.keys) - set(old.keys)))
             stems = pack_stems(new.stem_counts, radii.get(holder, 0.0))
             self._stems.pop(holder, None)
             session.set_furniture(
@@ -1258,7 +1297,7 @@ class Index:
             return None
         row = rows[key]
         prepared = self._prepare_row(row)
-        session.remove_keys(key, sorted(set(prepared.keys) | set(row.terms)))
+        self._remove_keys(session, key, sorted(set(prepared.keys) | set(row.terms)))
         line_keys = short_lines(row.article.text)
         counts = session.lines(line_keys)
         updated = {}

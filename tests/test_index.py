@@ -36,6 +36,7 @@ from dedup.store.features import (
     pack_low_bytes,
     pack_stems,
     prepare,
+    rank_holders,
     reference_sentence_counts,
     reference_sentences_agree,
     reference_stems_matrix,
@@ -899,7 +900,8 @@ def test_wrapped_wire_lines_repeated_across_versions_as_in_the_batch(tmp_path: P
 
 
 def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
-    """``most_holding`` (SQLite ranks in SQL) is the article → count ranking: most first, ties by the larger key."""
+    """The neighbour search's ranking from each key's holders (``session.holders``, ``rank_holders``) is the
+    article → count ranking of ``lookup_counts``: most first, ties by the larger key."""
     Index.open(target).close()
     backend = open_backend(target)
     generator = np.random.default_rng(5)
@@ -911,7 +913,10 @@ def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
             for wanted in ([1, 2, 3], list(range(1, 40)), [7], [1000], list(range(1, 2000, 2))):
                 counts = session.lookup_counts(wanted)
                 expected = sorted(counts, key=lambda key: (-counts[key], -key))
+                held = session.holders(wanted)
+                assert set(held) <= set(wanted) and all(held.values())
                 for limit in (1, 5, 20, 100):
-                    assert session.most_holding(wanted, limit) == expected[:limit]
+                    lists = [np.array(keys, dtype=np.int64) for keys in held.values()]
+                    assert rank_holders(lists, limit) == expected[:limit]
     finally:
         backend.close()

@@ -444,6 +444,16 @@ def unpack_stems(data: bytes) -> sparse.csr_matrix:
     return stems_matrix([data])
 
 
+def rank_holders(lists: Iterable[np.ndarray], limit: int) -> list[int]:
+    """The ``limit`` keys found in most of ``lists`` (each a list of distinct keys: the holders of one band-table
+    key), most first, ties by the larger key first."""
+    found = [held for held in lists if len(held)]
+    if not found:
+        return []
+    keys, counts = np.unique(np.concatenate(found), return_counts=True)
+    return keys[np.lexsort((-keys, -counts))[:limit]].tolist()
+
+
 def row_dots(matrix: sparse.csr_matrix, vector: sparse.csr_matrix) -> np.ndarray:
     """``(matrix @ vector.T).toarray().ravel()`` for a one-row ``vector`` with sorted indices.
 
