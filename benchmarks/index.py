@@ -93,6 +93,15 @@ def timed(calls: Sequence[Callable[[], Any]], process: list[float] | None = None
     return latencies, time.perf_counter() - started
 
 
+def index_bytes(target: str, redis_client: Any, memory_before: int) -> int:
+    """The index's size now: SQLite file after folding the WAL into it, or Redis ``used_memory`` growth."""
+    if redis_client is not None:
+        return int(redis_client.info("memory")["used_memory"]) - memory_before
+    with sqlite3.connect(target) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return os.path.getsize(target)
+
+
 def bench_index(
     target: str,
     loaded: list[dict],
@@ -100,26 +109,44 @@ def bench_index(
     checked: list[dict],
     batch: int,
     redis_client: Any = None,
+    report: Callable[[list[dict[str, Any]]], None] | None = None,
+    every: int = 5000,
 ) -> dict[str, Any]:
+    """Load, then time single adds and checks; ``report`` gets the load curve (a point every ``every``
+    articles: wall and process seconds so far, those of the last step per article, bytes per article)."""
     from dedup.index import Index
 
     memory_before = int(redis_client.info("memory")["used_memory"]) if redis_client is not None else 0
+    curve: list[dict[str, Any]] = []
     with Index.open(target) as index:
         started, started_cpu = time.perf_counter(), time.process_time()
         for begin in range(0, len(loaded), batch):
             index.add_many(loaded[begin : begin + batch])
-            if begin // batch % max(10_000 // batch, 1) == 0:
-                elapsed = time.perf_counter() - started
-                print(f"  loaded {begin + batch} in {elapsed:.0f}s", file=sys.stderr, flush=True)
+            done = min(begin + batch, len(loaded))
+            if done % every == 0 or done == len(loaded):
+                wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+                last = curve[-1] if curve else {"articles": 0, "seconds": 0.0, "process_seconds": 0.0}
+                step = max(done - last["articles"], 1)
+                point = {
+                    "articles": done,
+                    "seconds": round(wall, 1),
+                    "process_seconds": round(cpu, 1),
+                    "step_ms_per_article": round((wall - last["seconds"]) * 1000 / step, 1),
+                    "step_process_ms_per_article": round((cpu - last["process_seconds"]) * 1000 / step, 1),
+                    "bytes_per_article": round(index_bytes(target, redis_client, memory_before) / done, 1),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                }
+                curve.append(point)
+                print(f"  loaded {json.dumps(point)}", file=sys.stderr, flush=True)
+                if report is not None:
+                    report(curve)
         load_seconds, load_cpu = time.perf_counter() - started, time.process_time() - started_cpu
         add_cpu: list[float] = []
         check_cpu: list[float] = []
         add_latencies, add_seconds = timed([lambda a=a: index.add(a) for a in added], add_cpu)
         check_latencies, _ = timed([lambda a=a: index.check(a) for a in checked], check_cpu)
         matched = sum(bool(index.check(a)["matches"]) for a in checked[:50])
-        if redis_client is None:  # fold the WAL into the file so the file size is the index size
-            with sqlite3.connect(target) as db:
-                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        size = index_bytes(target, redis_client, memory_before)  # SQLite: the WAL folded into the file
         stats = index.stats()
     stored = loaded + added
     text_bytes = sum(len(zlib.compress(json.dumps(a).encode(), 6)) for a in stored)
@@ -132,6 +159,7 @@ def bench_index(
             "per_second": round(len(loaded) / max(load_seconds, 1e-9), 1),
             "process_seconds": round(load_cpu, 1),
             "per_process_second": round(len(loaded) / max(load_cpu, 1e-9), 1),
+            "curve": curve,
         },
         "add": {**percentiles(add_latencies), "per_second": round(len(added) / add_seconds, 1)},
         "check": percentiles(check_latencies),
@@ -143,11 +171,8 @@ def bench_index(
     }
     added = stored
     sizes = stats["size_bytes"]
-    if redis_client is not None:
-        grown = int(redis_client.info("memory")["used_memory"]) - memory_before
-        result["size_bytes"] = grown
-    else:
-        result["size_bytes"] = sizes.get("file", 0) + sizes.get("wal", 0)
+    result["size_bytes"] = size
+    if redis_client is None:
         result["tables_bytes_per_article"] = {
             name.removeprefix("table:"): round(size / len(added), 1)
             for name, size in sizes.items()
@@ -242,6 +267,22 @@ def main(argv: Sequence[str] | None = None) -> None:
     checked = articles[options.size + options.checks :]
     backends = options.backends.split(",")
     results: dict[str, Any] = {}
+    document = {
+        "schema": SCHEMA,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "corpus": str(options.corpus) if options.corpus else f"benchmarks/generate.py --seed {options.seed}",
+        "size": options.size,
+        "checks": options.checks,
+        "batch": options.batch,
+        "shared_machine": "2 cores shared with two other engineers' work during the run",
+        "results": results,
+    }
+    output = options.output or REPOSITORY / "benchmarks" / "results" / f"index-{datetime.now(UTC):%Y-%m-%d}.json"
+
+    def write() -> None:
+        output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
     folder = Path(tempfile.mkdtemp(prefix="dedup-index-bench-"))
     with RedisServer() as server:
         import redis
@@ -251,12 +292,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             started = time.perf_counter()
             load_before = os.getloadavg()[0]
             client.flushall()
+
+            def report(curve: list[dict[str, Any]], backend: str = backend) -> None:
+                results[backend] = {"unfinished": True, "load": {"curve": curve}}  # until the backend's run ends
+                write()
+
             if backend == "sqlite":
-                results[backend] = bench_index(str(folder / "bench.dedup"), loaded, added, checked, options.batch)
+                results[backend] = bench_index(
+                    str(folder / "bench.dedup"), loaded, added, checked, options.batch, report=report
+                )
                 if options.keep:
                     shutil.copyfile(folder / "bench.dedup", options.keep)
             elif backend == "redis":
-                results[backend] = bench_index(server.url, loaded, added, checked, options.batch, client)
+                results[backend] = bench_index(server.url, loaded, added, checked, options.batch, client, report)
             elif backend == "datasketch-redis":
                 storage = {"type": "redis", "redis": {"host": "127.0.0.1", "port": server.port}}
                 results[backend] = bench_datasketch(storage, loaded, added, checked, client)
@@ -285,19 +333,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{row['add']['per_second']:>9.1f}{row['check']['p50_ms']:>11.2f}{row['check']['p99_ms']:>11.2f}"
             f"{row.get('bytes_per_article', float('nan')):>11.0f}"
         )
-    document = {
-        "schema": SCHEMA,
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "corpus": str(options.corpus) if options.corpus else f"benchmarks/generate.py --seed {options.seed}",
-        "size": options.size,
-        "checks": options.checks,
-        "batch": options.batch,
-        "shared_machine": "2 cores shared with two other engineers' work during the run",
-        "results": results,
-    }
-    output = options.output or REPOSITORY / "benchmarks" / "results" / f"index-{datetime.now(UTC):%Y-%m-%d}.json"
-    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    write()
     print(f"wrote {output}", file=sys.stderr)
 
 

@@ -33,7 +33,6 @@ import numpy as np
 from scipy import sparse
 
 from dedup.align import AlignSettings, Side, align, align_sides, detail_settings, renumber_against
-from dedup.align import prepare as prepare_side
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
@@ -57,6 +56,7 @@ from dedup.store.features import (
     pack_low_bytes,
     pack_stems,
     prepare,
+    rank_holders,
     row_dots,
     sentences_agree,
     sentences_agree_each,
@@ -82,6 +82,8 @@ SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF
 MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosine is computed
 _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
+_STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
+_TERMS_CACHED = 65536  # signature-term keys whose holders are kept in memory for the neighbour search
 Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
 
 
@@ -231,6 +233,13 @@ class Index:
         self._components: _LRU = _LRU(_COMPONENTS_CACHED)
         # (key, furniture) → a stored article's sentence signature rows, to verify sentence band collisions
         self._sentence_rows: _LRU = _LRU(_CACHE_SIZE * 2)
+        # key → its stored stem vector (``pack_stems`` bytes), for the neighbour search: the same few thousand
+        # articles rank among the first ``MAX_TERM_CANDIDATES`` again and again. Valid while every change since it
+        # was read is this process's own (a change of furniture rewrites a holder's vector: dropped then)
+        self._stems: _LRU = _LRU(_STEMS_CACHED)
+        # band-table key → the article keys holding it (int64): the signature terms a neighbour search looks up
+        # (its stems'), read once and kept while every change is this process's own, which it mirrors
+        self._holders: _LRU = _LRU(_TERMS_CACHED)
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -415,6 +424,8 @@ class Index:
         if self._df is not None and self._mark == head:
             return
         self._components.clear()  # another process changed the index (or this one failed a write): read again
+        self._stems.clear()
+        self._holders.clear()
         checkpoint = session.checkpoint(with_data=False)
         checkpoint_change = checkpoint[0] if checkpoint else 0
         if self._df is None or self._mark < checkpoint_change or self._mark > head:
@@ -519,7 +530,13 @@ class Index:
                 fresh.append(number)
             result.append(held)
         if fresh:
-            cleaned = [cleaned_from_bytes(items[n][0].cleaned or b"", items[n][0].article) for n in fresh]
+            # a cleaned form decoded already (a cluster member, a verified sentence collision) is not decoded again
+            cleaned = [
+                held
+                if (held := self._cleaned.get((items[n][0].key, items[n][1]))) is not None
+                else cleaned_from_bytes(items[n][0].cleaned or b"", items[n][0].article)
+                for n in fresh
+            ]
             counts = batch_sentence_counts(cleaned)  # rows are independent: each article's block is its counts
             bounds = np.cumsum([0] + [len(c.sentences) for c in cleaned])
             sketch = self.settings.sketch
@@ -774,9 +791,9 @@ class Index:
             if not maybe:
                 continue
             if side_x is None:
-                side_x = prepare_side(x, vectors_x)
+                side_x = prepared.side(vectors_x)
                 evaluation.sides[x.id] = side_x
-            side_o = prepare_side(other.cleaned, vectors_o)
+            side_o = other.side(vectors_o)
             evaluation.sides[other.cleaned.id] = side_o
             first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
             first, second = first_side.article, second_side.article
@@ -892,10 +909,10 @@ class Index:
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
         # most shared terms first, then the larger key
-        ranked = session.most_holding(term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
+        ranked = self._most_holding(session, term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
         if not ranked:
             return set()
-        packed = session.stems(ranked)
+        packed = self._stored_stems(session, ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
             if holder in packed:
                 packed[holder] = pack_stems(new.stem_counts, stem_radius(packed[holder]))
@@ -909,6 +926,48 @@ class Index:
         near = scores >= settings.tfidf_threshold
         found = {order[i] for i in best if near[i]}
         found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())
+        return found
+
+    def _most_holding(self, session: Session, band_keys: list[int], limit: int) -> list[int]:
+        """The ``limit`` stored articles holding most of ``band_keys``, most first, ties by the larger key first;
+        each key's holders read once and kept in memory (``_add_keys`` and ``_remove_keys`` keep them current)."""
+        wanted = sorted(set(band_keys))
+        lists: dict[int, np.ndarray] = {}
+        for key in wanted:
+            held = self._holders.get(key)
+            if held is not None:
+                self._holders.move_to_end(key)
+                lists[key] = held
+        missing = [key for key in wanted if key not in lists]
+        read = session.holders(missing) if missing else {}
+        for key in missing:
+            made = np.array(read.get(key, ()), dtype=np.int64)
+            lists[key] = self._holders.get_or(key, lambda made=made: made)
+        return rank_holders(lists.values(), limit)
+
+    def _add_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
+        """``session.add_keys``, mirrored in the holder lists kept in memory."""
+        session.add_keys(article, band_keys)
+        for key in band_keys:
+            held = self._holders.get(key)
+            if held is not None and not (held == article).any():
+                self._holders[key] = np.append(held, article)
+
+    def _remove_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
+        """``session.remove_keys``, mirrored in the holder lists kept in memory."""
+        session.remove_keys(article, band_keys)
+        for key in band_keys:
+            held = self._holders.get(key)
+            if held is not None:
+                self._holders[key] = held[held != article]
+
+    def _stored_stems(self, session: Session, keys: list[int]) -> dict[int, bytes]:
+        """``session.stems(keys)``, those read before (and not changed since) from memory."""
+        found = {key: held for key in keys if (held := self._stems.get(key)) is not None}
+        for key in found:
+            self._stems.move_to_end(key)
+        for key, data in session.stems([key for key in keys if key not in found]).items():
+            found[key] = self._stems.get_or(key, lambda data=data: data)
         return found
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
@@ -1163,12 +1222,13 @@ class Index:
             evaluation.slug,
             signatures=pack_low_bytes(prepared.sketch.sentence_rows),
         )
-        session.add_keys(key, sorted(set(prepared.keys) | set(evaluation.terms)))
+        self._add_keys(session, key, sorted(set(prepared.keys) | set(evaluation.terms)))
         radii = {holder: stem_radius(data) for holder, data in session.stems(evaluation.holders).items()}
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
-            session.remove_keys(holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
-            session.add_keys(holder, sorted(set(new.keys) - set(old.keys)))
+            self._remove_keys(session, holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
+            self._add_keys(session, holder, sorted(set(new.keys) - set(old.keys)))
             stems = pack_stems(new.stem_counts, radii.get(holder, 0.0))
+            self._stems.pop(holder, None)
             session.set_furniture(
                 holder,
                 new_furniture,
@@ -1237,7 +1297,7 @@ class Index:
             return None
         row = rows[key]
         prepared = self._prepare_row(row)
-        session.remove_keys(key, sorted(set(prepared.keys) | set(row.terms)))
+        self._remove_keys(session, key, sorted(set(prepared.keys) | set(row.terms)))
         line_keys = short_lines(row.article.text)
         counts = session.lines(line_keys)
         updated = {}
@@ -1255,6 +1315,7 @@ class Index:
         self._mark = change
         session.delete_pairs(key)
         session.delete_article(key, change, row.article)
+        self._stems.pop(key, None)
         if row.component is not None:
             remaining = [member for member in session.members(row.component) if member != key]
             previous = session.clusters(row.component) or []
@@ -1339,8 +1400,7 @@ class Index:
             return align_sides(sides[source], sides[target], settings, cosine)
         source_prepared, target_prepared = prepared[source](), prepared[target]()
         source_vectors, target_vectors = self._many_vectors([source_prepared, target_prepared])
-        source_side = prepare_side(source_prepared.cleaned, source_vectors)
-        return align_sides(source_side, prepare_side(target_prepared.cleaned, target_vectors), settings)
+        return align_sides(source_prepared.side(source_vectors), target_prepared.side(target_vectors), settings)
 
     def _match(
         self,

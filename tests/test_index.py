@@ -36,8 +36,10 @@ from dedup.store.features import (
     pack_low_bytes,
     pack_stems,
     prepare,
+    rank_holders,
     reference_sentence_counts,
     reference_sentences_agree,
+    reference_stems_matrix,
     sentence_counts,
     sentences_agree,
     sentences_agree_each,
@@ -204,6 +206,30 @@ def test_word_run_keys_name_the_word_runs() -> None:
                 assert key_of.setdefault(run, key) == key
 
 
+def test_a_prepared_articles_sides_are_aligns_own() -> None:
+    """``Prepared.side`` shares what ``align.prepare`` makes from the cleaned article, and the alignments made from
+    its sides (k-gram indexes reused across pairs) are those of fresh sides."""
+    articles = seed_articles()[:6]
+    article_banding, sentence_banding = settings_banding(Settings())
+    prepared = [
+        prepare(a, {}, article_banding, sentence_banding, shingle_size=5, min_sentence_stems=4) for a in articles
+    ]
+    vectors = sentence_vectors([item.cleaned for item in prepared])
+    for item, rows in zip(prepared, vectors, strict=True):
+        shared, fresh = item.side(rows), align_module.prepare(item.cleaned, rows)
+        assert shared.vectors is rows and shared.article is item.cleaned
+        for name in ("words", "positions", "sentence_of", "stem_sets", "figures"):
+            assert getattr(shared, name) == getattr(fresh, name)
+    settings = Settings().align
+    for _ in range(2):  # the second time round the sides' k-gram keys and indexes are those the first made
+        for k in range(len(prepared) - 1):
+            made = align_module.align_sides(
+                prepared[k].side(vectors[k]), prepared[k + 1].side(vectors[k + 1]), settings
+            )
+            fresh = [align_module.prepare(prepared[n].cleaned, vectors[n]) for n in (k, k + 1)]
+            assert made == align_module.align_sides(*fresh, settings)
+
+
 def test_vectors_signatures_and_bands_equal_the_batch() -> None:
     articles = seed_articles()
     repeated = repeated_lines(a.text for a in articles)
@@ -319,6 +345,41 @@ def test_stem_vectors_carry_the_radius() -> None:
     assert np.array_equal(stems_matrix([data]).toarray(), counts.toarray())
     with pytest.raises(ValueError):
         stems_matrix([data[:-8]])  # a schema-5 stem vector has no radius
+
+
+@st.composite
+def stem_rows(draw: st.DrawFn) -> list[sparse.csr_matrix]:
+    """Stem-count rows as ``stem_counts`` makes them: sorted distinct features, counts from 1 (some ≥ 256, so
+    both count widths occur, and some above 65535, which ``pack_stems`` saturates)."""
+    rows = []
+    for _ in range(draw(st.integers(1, 6))):
+        features = sorted(draw(st.sets(st.integers(0, N_FEATURES - 1), max_size=40)))
+        counts = draw(
+            st.lists(st.integers(1, 70000) | st.integers(1, 3), min_size=len(features), max_size=len(features))
+        )
+        rows.append(
+            sparse.csr_matrix(
+                (np.array(counts, dtype=np.float64), np.array(features, dtype=np.int32), np.array([0, len(features)])),
+                shape=(1, N_FEATURES),
+            )
+        )
+    return rows
+
+
+@settings(max_examples=200, deadline=None)
+@given(stem_rows())
+def test_stems_matrix_decodes_as_the_reference(rows: list[sparse.csr_matrix]) -> None:
+    """The gathered decoding of stored stem vectors equals the row-by-row reference, and the counts packed."""
+    packed = [pack_stems(row, 0.25) for row in rows]
+    fast, reference = stems_matrix(packed), reference_stems_matrix(packed)
+    for name in ("data", "indices", "indptr"):
+        assert np.array_equal(getattr(fast, name), getattr(reference, name))
+        assert getattr(fast, name).dtype == getattr(reference, name).dtype
+    assert np.array_equal(fast.toarray(), np.minimum(sparse.vstack(rows).toarray(), 65535))
+    for broken in ([packed[0][:-1]], [packed[0][:20]], [*packed, packed[0] + b"x"]):
+        for decode in (stems_matrix, reference_stems_matrix):
+            with pytest.raises(ValueError):
+                decode(broken)
 
 
 def test_tfidf_neighbours_are_found_both_ways_as_in_the_batch(tmp_path: Path) -> None:
@@ -839,7 +900,8 @@ def test_wrapped_wire_lines_repeated_across_versions_as_in_the_batch(tmp_path: P
 
 
 def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
-    """``most_holding`` (SQLite ranks in SQL) is the article → count ranking: most first, ties by the larger key."""
+    """The neighbour search's ranking from each key's holders (``session.holders``, ``rank_holders``) is the
+    article → count ranking of ``lookup_counts``: most first, ties by the larger key."""
     Index.open(target).close()
     backend = open_backend(target)
     generator = np.random.default_rng(5)
@@ -851,7 +913,10 @@ def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
             for wanted in ([1, 2, 3], list(range(1, 40)), [7], [1000], list(range(1, 2000, 2))):
                 counts = session.lookup_counts(wanted)
                 expected = sorted(counts, key=lambda key: (-counts[key], -key))
+                held = session.holders(wanted)
+                assert set(held) <= set(wanted) and all(held.values())
                 for limit in (1, 5, 20, 100):
-                    assert session.most_holding(wanted, limit) == expected[:limit]
+                    lists = [np.array(keys, dtype=np.int64) for keys in held.values()]
+                    assert rank_holders(lists, limit) == expected[:limit]
     finally:
         backend.close()

@@ -14,8 +14,6 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from dedup.model import Article
 
 FORMAT = "dedup-index"
@@ -85,12 +83,9 @@ class Session(ABC):
     def lookup_counts(self, band_keys: Iterable[int]) -> dict[int, int]:
         """For each article holding any of ``band_keys``, how many it holds."""
 
-    def most_holding(self, band_keys: Iterable[int], limit: int) -> list[int]:
-        """The ``limit`` articles holding most of ``band_keys``, most first, ties by the larger key first."""
-        shared = self.lookup_counts(band_keys)
-        holders = np.fromiter(shared.keys(), dtype=np.int64, count=len(shared))
-        counts = np.fromiter(shared.values(), dtype=np.int64, count=len(shared))
-        return holders[np.lexsort((-holders, -counts))[:limit]].tolist()
+    @abstractmethod
+    def holders(self, band_keys: Iterable[int]) -> dict[int, list[int]]:
+        """The article keys holding each of ``band_keys`` (a key nobody holds is left out)."""
 
     @abstractmethod
     def stems(self, keys: Iterable[int]) -> dict[int, bytes]:

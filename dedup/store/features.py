@@ -17,6 +17,7 @@ articles computes exactly the same values:
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -26,7 +27,8 @@ from datasketch import MinHashLSH
 from scipy import sparse
 from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
-from dedup.align import kgram_keys
+from dedup.align import Side, kgram_keys
+from dedup.align import prepare as prepare_side
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
 from dedup.pipeline import Settings
@@ -42,6 +44,7 @@ _LINE_MASK = (1 << 63) - 1
 _ARTICLE_KIND = b"a"
 _SENTENCE_KIND = b"s"
 _TERM_KIND = b"t"
+_NO_VECTORS = sparse.csr_matrix((0, 0))  # a side template's vectors: its vectors come with each use
 
 
 def line_key(line: str) -> int:
@@ -101,6 +104,7 @@ class Prepared:
     sketch_: Sketch | None = None
     features_: tuple[np.ndarray, np.ndarray] | None = None
     stem_counts_: sparse.csr_matrix | None = None
+    side_: Side | None = None  # its alignment side without vectors (``side``)
 
     # computed when first asked: a candidate only needs ``cleaned`` and ``counts``
     @property
@@ -140,6 +144,14 @@ class Prepared:
         if self.band_keys_ is None:
             self.band_keys_ = sorted(set(self.sketch.article_keys) | set(self.sketch.sentence_keys))
         return self.band_keys_
+
+    def side(self, vectors: sparse.csr_matrix) -> Side:
+        """``align.prepare(self.cleaned, vectors)``: what it makes from the cleaned article alone (words, units, stems,
+        figures, and the k-gram keys and indexes alignment adds to it) is made once and shared by every side of it,
+        so a candidate met again is not prepared again; only the vectors (this moment's statistics) differ."""
+        if self.side_ is None:
+            self.side_ = prepare_side(self.cleaned, _NO_VECTORS)
+        return dataclasses.replace(self.side_, vectors=vectors)
 
     @property
     def sketch(self) -> Sketch:
@@ -188,22 +200,33 @@ def sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, thre
 
 def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> list[bool]:
     """:func:`sentences_agree` of ``rows`` with each of ``others``, every row pair in one comparison (rows stacked;
-    a few dozen sentences a side)."""
+    a few dozen sentences a side).
+
+    Each band of a row is compared as one value (its bytes), and only the row pairs equal on a band have their
+    positions counted: the same count over the same number of positions, the same float division.
+    """
     sizes = [len(item) for item in others]
     if not len(rows) or not sum(sizes):
         return [False] * len(others)
     stacked = np.vstack([item for item in others if len(item)])
-    equal = rows[:, None, :] == stacked[None, :, :]
-    width = banding.rows
-    banded = equal[:, :, : banding.bands * width].reshape(len(rows), len(stacked), banding.bands, width)
-    # ``mean`` of a boolean row is its count of equal positions over their number, the same float division
-    agreement = np.count_nonzero(equal, axis=2) / equal.shape[2]
-    hit = (banded.all(axis=3).any(axis=2) & (agreement >= threshold)).any(axis=0)
+    band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
+    mine, theirs = np.nonzero(band_equal)
+    agreement = np.count_nonzero(rows[mine] == stacked[theirs], axis=1) / rows.shape[1]
+    hit = np.zeros(len(stacked), dtype=bool)
+    hit[theirs[agreement >= threshold]] = True
     result, start = [], 0
     for size in sizes:
         result.append(bool(hit[start : start + size].any()))
         start += size
     return result
+
+
+def _band_values(rows: np.ndarray, banding: Banding) -> np.ndarray:
+    """Each band of each row as one value (its bytes: an unsigned integer when one holds them, else ``void``):
+    equal values ⇔ rows equal on that band."""
+    used = np.ascontiguousarray(rows[:, : banding.bands * banding.rows])
+    size = used.itemsize * banding.rows
+    return used.view(np.dtype(f"<u{size}") if size in (1, 2, 4, 8) else np.dtype((np.void, size)))
 
 
 def low_bytes(rows: np.ndarray) -> np.ndarray:
@@ -362,7 +385,46 @@ def _stem_parts(data: bytes) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
 
 
 def stems_matrix(packed: list[bytes]) -> sparse.csr_matrix:
-    """Packed stem-count rows (``pack_stems``) as one CSR matrix (decoded together: one ``repeat`` for all)."""
+    """Packed stem-count rows (``pack_stems``) as one CSR matrix: every row's parts gathered from one buffer by
+    computed positions, no Python step per row beyond its length (equal to :func:`reference_stems_matrix`)."""
+    if not packed:
+        return sparse.csr_matrix((0, N_FEATURES))
+    count = len(packed)
+    lengths = np.fromiter(map(len, packed), dtype=np.int64, count=count)
+    if lengths.min() < 5 + 2 * _STEM_BUCKETS + 8:
+        raise ValueError("broken stem vector")
+    raw = np.frombuffer(b"".join(packed), dtype=np.uint8)
+    starts = np.zeros(count, dtype=np.int64)
+    np.cumsum(lengths[:-1], out=starts[1:])
+
+    def little(positions: np.ndarray, width: int) -> np.ndarray:
+        """The little-endian unsigned integers of ``width`` bytes starting at ``positions``."""
+        value = raw[positions].astype(np.int64)
+        for byte in range(1, width):
+            value |= raw[positions + byte].astype(np.int64) << (8 * byte)
+        return value
+
+    sizes, widths = little(starts, 4), raw[starts + 4].astype(np.int64)
+    if np.any((widths != 1) & (widths != 2)) or np.any(lengths != 5 + 2 * _STEM_BUCKETS + (2 + widths) * sizes + 8):
+        raise ValueError("broken stem vector")
+    buckets = little(starts[:, None] + 5 + 2 * np.arange(_STEM_BUCKETS), 2)
+    if not np.array_equal(buckets.sum(axis=1), sizes):
+        raise ValueError("broken stem vector")
+    indptr = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(sizes, out=indptr[1:])
+    owner = np.repeat(np.arange(count), sizes)
+    within = np.arange(indptr[-1]) - indptr[owner]
+    lows = starts[owner] + 5 + 2 * _STEM_BUCKETS
+    values = little(lows + 2 * sizes[owner] + widths[owner] * within, 1)
+    wide = widths[owner] == 2
+    values[wide] = little(lows[wide] + 2 * sizes[owner][wide] + 2 * within[wide], 2)
+    high = np.repeat(np.tile(np.arange(_STEM_BUCKETS, dtype=np.int32) << _STEM_BUCKET_BITS, count), buckets.ravel())
+    features = high | little(lows + 2 * within, 2).astype(np.int32)
+    return sparse.csr_matrix((values.astype(np.float64), features, indptr), shape=(count, N_FEATURES))
+
+
+def reference_stems_matrix(packed: list[bytes]) -> sparse.csr_matrix:
+    """Readable reference for :func:`stems_matrix`: each row's parts read apart, then stacked."""
     if not packed:
         return sparse.csr_matrix((0, N_FEATURES))
     parts = [_stem_parts(data) for data in packed]
@@ -380,6 +442,16 @@ def stems_matrix(packed: list[bytes]) -> sparse.csr_matrix:
 
 def unpack_stems(data: bytes) -> sparse.csr_matrix:
     return stems_matrix([data])
+
+
+def rank_holders(lists: Iterable[np.ndarray], limit: int) -> list[int]:
+    """The ``limit`` keys found in most of ``lists`` (each a list of distinct keys: the holders of one band-table
+    key), most first, ties by the larger key first."""
+    found = [held for held in lists if len(held)]
+    if not found:
+        return []
+    keys, counts = np.unique(np.concatenate(found), return_counts=True)
+    return keys[np.lexsort((-keys, -counts))[:limit]].tolist()
 
 
 def row_dots(matrix: sparse.csr_matrix, vector: sparse.csr_matrix) -> np.ndarray:

@@ -175,6 +175,10 @@ class RedisSession(Session):
                 found[article] = found.get(article, 0) + 1
         return found
 
+    def holders(self, band_keys: Iterable[int]) -> dict[int, list[int]]:
+        values = self._hmget(self._band(k) for k in set(band_keys))
+        return {int(field): list(unpack_ints(data, "<u4")) for (_, field), data in values.items() if data}
+
     def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
         name = f"{self.p}:stems"
         values = self._hmget((name, self._field(k)) for k in set(keys))

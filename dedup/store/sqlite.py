@@ -143,20 +143,13 @@ class SQLiteSession(Session):
                 found[article] = found.get(article, 0) + count
         return found
 
-    def most_holding(self, band_keys: Iterable[int], limit: int) -> list[int]:
-        keys = sorted(set(band_keys))
-        if len(keys) > 900:  # counts summed over several statements
-            return super().most_holding(keys, limit)
-        marks = ",".join("?" * len(keys))
-        # counted, ranked and cut in SQLite: only ``limit`` rows come back to Python
-        return [
-            row[0]
-            for row in self.db.execute(
-                f"SELECT article FROM bands WHERE key IN ({marks}) GROUP BY article "
-                "ORDER BY count(*) DESC, article DESC LIMIT ?",
-                (*keys, limit),
-            )
-        ]
+    def holders(self, band_keys: Iterable[int]) -> dict[int, list[int]]:
+        found: dict[int, list[int]] = {}
+        for chunk in iter_chunks(sorted(set(band_keys)), 900):
+            marks = ",".join("?" * len(chunk))
+            for key, article in self.db.execute(f"SELECT key, article FROM bands WHERE key IN ({marks})", chunk):
+                found.setdefault(key, []).append(article)
+        return found
 
     def _column(self, column: str, keys: Iterable[int]) -> dict[int, Any]:
         """One column of the ``articles`` rows with these keys (``column``: a name of this module's schema)."""
