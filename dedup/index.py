@@ -164,6 +164,21 @@ class _LRU(OrderedDict):
             self.popitem(last=False)
         return value
 
+    def read_through(self, keys: Iterable[Any], read: Callable[[list[Any]], Mapping[Any, Any]]) -> dict[Any, Any]:
+        """The values of ``keys``: those held from memory (now the most recent), the others from ``read`` (given
+        the missing keys, in order), which are kept; a key ``read`` does not return is left out."""
+        found: dict[Any, Any] = {}
+        missing: list[Any] = []
+        for key in keys:
+            if key in self:
+                self.move_to_end(key)
+                found[key] = self[key]
+            else:
+                missing.append(key)
+        for key, value in (read(missing) if missing else {}).items():
+            found[key] = self.get_or(key, lambda value=value: value)
+        return found
+
 
 @dataclasses.dataclass(slots=True)
 class _Evaluation:
@@ -931,18 +946,12 @@ class Index:
     def _most_holding(self, session: Session, band_keys: list[int], limit: int) -> list[int]:
         """The ``limit`` stored articles holding most of ``band_keys``, most first, ties by the larger key first;
         each key's holders read once and kept in memory (``_add_keys`` and ``_remove_keys`` keep them current)."""
-        wanted = sorted(set(band_keys))
-        lists: dict[int, np.ndarray] = {}
-        for key in wanted:
-            held = self._holders.get(key)
-            if held is not None:
-                self._holders.move_to_end(key)
-                lists[key] = held
-        missing = [key for key in wanted if key not in lists]
-        read = session.holders(missing) if missing else {}
-        for key in missing:
-            made = np.array(read.get(key, ()), dtype=np.int64)
-            lists[key] = self._holders.get_or(key, lambda made=made: made)
+
+        def read(missing: list[int]) -> dict[int, np.ndarray]:
+            held = session.holders(missing)
+            return {key: np.array(held.get(key, ()), dtype=np.int64) for key in missing}
+
+        lists = self._holders.read_through(sorted(set(band_keys)), read)
         return rank_holders(lists.values(), limit)
 
     def _add_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
@@ -963,12 +972,7 @@ class Index:
 
     def _stored_stems(self, session: Session, keys: list[int]) -> dict[int, bytes]:
         """``session.stems(keys)``, those read before (and not changed since) from memory."""
-        found = {key: held for key in keys if (held := self._stems.get(key)) is not None}
-        for key in found:
-            self._stems.move_to_end(key)
-        for key, data in session.stems([key for key in keys if key not in found]).items():
-            found[key] = self._stems.get_or(key, lambda data=data: data)
-        return found
+        return self._stems.read_through(keys, session.stems)
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
         """The component the new article joins (its related articles and its wire slug's takes, with
