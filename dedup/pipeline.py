@@ -509,7 +509,7 @@ def cluster(
                 in_detail.add(key)
     # an edge both reversed and derived is aligned once for both: one sentence product, one tiling
     wanted: dict[tuple[int, int], tuple[AlignSettings, ...]] = {key: (settings.align,) for key in reversed_pairs}
-    for key in in_detail if detailed is not None else ():
+    for key in in_detail:  # empty without a detailed pass
         wanted[key] = (*wanted.get(key, ()), detailed)
     keys = sorted(wanted)
     tick = progress("passages", len(keys))
