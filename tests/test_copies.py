@@ -45,6 +45,19 @@ def test_batch_shingles_equal_reference(texts: list[str], size: int) -> None:
         assert got == reference_shingles(reference_words(text), size)
 
 
+def test_batch_shingles_one_byte_and_wide_texts_equal_reference() -> None:
+    # a batch whose code points are all below 256 is hashed from one byte a character, any other from four;
+    # '%' touching words and other '%' signs makes an edge that ends one word and starts the next
+    narrow = ["Shares rose 5%% to £3, 10%off; 50 % of Zürich's µ-caps", "%a%%b c%", "x"]
+    wide = [*narrow, "A \u2014 dash, 7% \u201cquoted\u201d"]
+    for texts in (narrow, wide):
+        for size in (1, 2, 5):
+            shingles, offsets = batch_shingles(texts, size)
+            for index, text in enumerate(texts):
+                got = shingles[offsets[index] : offsets[index + 1]].tolist()
+                assert got == reference_shingles(reference_words(text), size)
+
+
 @settings(max_examples=60)
 @given(
     st.lists(SHINGLES, min_size=1, max_size=5),
