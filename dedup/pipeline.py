@@ -12,6 +12,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 import numpy as np
@@ -383,6 +384,9 @@ def cluster(
     cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
     for article, read in zip(cleaned, ordered, strict=True):
         article.id, article.text = read.id, read.text  # the workers' pickles made copies of strings held here
+        # and each batch's pickle its own copy of every word and stem: one string a word for the whole run
+        article.tokens.words = list(map(intern, article.tokens.words))
+        article.stems = list(map(intern, article.stems))
     stage("clean and sketch")
     pieces = [part.counts for part in parts]
     for part in parts:
