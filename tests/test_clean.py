@@ -96,6 +96,13 @@ def test_fast_tokenize_equals_the_reference_on_any_text(text: str) -> None:
     assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
 
 
+def test_tokenize_of_text_past_the_basic_plane_and_with_percent_signs_equals_the_reference() -> None:
+    # one byte a character, four, and the regex split for code points past 0xFFFF; '%' as its own tokens
+    for text in ("Rates 5%% up, 10%off", "Zürich \u201cquoted\u201d 7%", "\U0001d400bc 5%% x\u00df", "", "%"):
+        fast, reference = tokenize(text), reference_tokenize(text)
+        assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+
+
 # One PA story sent in three versions wrapped identically (as ``ba1``, ``ba1sub``, ``ba1nl``): the wrapped lines of
 # its paragraphs recur verbatim in three texts, like furniture, but they are story text.
 _PARAGRAPHS = (
