@@ -10,6 +10,7 @@ Sources are recognised from a list of wire services and large outlets (with alia
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 from dedup.model import Credit
 
@@ -73,15 +74,18 @@ _NAME = (
 _FILLER = r"(?:[\w’'-]+\s+){0,3}?"  # "the official ", "Russia's state ", ...
 
 # Each pattern with the words one of which every match holds, in lower case: a text whose :func:`_screen` holds none
-# of them is not searched (the case-insensitive patterns try every position of a text, slowly); () for none.
-_OWN_PATTERNS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
-    (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit", ()),
+# of them is not searched; () for none. Then the words one of which every match starts with, for the case-insensitive
+# patterns (they try every position of a text, slowly): only where the screened text holds one is a match tried.
+_Pattern = tuple[re.Pattern[str], str, tuple[str, ...], tuple[str, ...]]
+_OWN_PATTERNS: list[_Pattern] = [
+    (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit", (), ()),
     (
         re.compile(r"(?:©|\(c\)|copyright)\s*(?:\d{4}\s*)?" + _NAME + r"(?:\s+L\.P\.)?", re.IGNORECASE),
         "the outlet's own copyright line",
         ("©", "(c)", "copyright"),
+        ("©", "(c)", "copyright"),
     ),
-    (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline", ()),
+    (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline", (), ()),
 ]
 # Wire copy as transmitted carries the service's slug header instead of a byline on every take:
 # PA's "11:29 01/03/00: Page 1 (HHH) COURTS Chemists" (time, date, take, priority, section, catchline).
@@ -93,12 +97,14 @@ _WIRE_HEADERS: list[tuple[re.Pattern[str], str, str, tuple[str, ...]]] = [
         (": page ",),
     ),
 ]
-_OTHER_PATTERNS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
-    (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source", ("according",)),
+_REPORTED_BY = ("obtained", "reported", "seen", "cited", "quoted", "published")
+_OTHER_PATTERNS: list[_Pattern] = [
+    (re.compile(r"(?i:according\s+to)\s+" + _FILLER + _NAME), "credits a source", ("according",), ("according",)),
     (
         re.compile(r"(?i:(?:obtained|reported|seen|cited|quoted|published)\s+by)\s+" + _FILLER + _NAME),
         "credits a source",
-        ("obtained", "reported", "seen", "cited", "quoted", "published"),
+        _REPORTED_BY,
+        _REPORTED_BY,
     ),
     (
         re.compile(
@@ -106,12 +112,19 @@ _OTHER_PATTERNS: list[tuple[re.Pattern[str], str, tuple[str, ...]]] = [
         ),
         "credits a source",
         ("information", "reporting", "material"),
+        ("with", "additional", "information", "reporting", "material"),
     ),
-    (re.compile(r"\((?i:with|from|via|source:?)\s+" + _NAME + r"\s*\)"), "credits a source", ()),
-    (re.compile(r"(?i:source|via|citing):?\s+" + _FILLER + _NAME), "credits a source", ("source", "via", "citing")),
+    (re.compile(r"\((?i:with|from|via|source:?)\s+" + _NAME + r"\s*\)"), "credits a source", (), ()),
+    (
+        re.compile(r"(?i:source|via|citing):?\s+" + _FILLER + _NAME),
+        "credits a source",
+        ("source", "via", "citing"),
+        ("source", "via", "citing"),
+    ),
     (
         re.compile(_NAME + r"(?:\s+(?i:news\s+(?:agency|service)))?\s+(?i:reported|reports|said\s+in\s+a\s+report)"),
         "credits a source",
+        ("report",),
         (),
     ),
 ]
@@ -154,10 +167,10 @@ def _credits(text: str, named: bool, screened: str | None) -> list[Credit]:
     found: list[Credit] = []
     taken: list[tuple[int, int]] = []
     for own, patterns in ((True, _OWN_PATTERNS), (False, _OTHER_PATTERNS)):
-        for pattern, why, words in patterns:
+        for pattern, why, words, starts in patterns:
             if not (named or pattern.flags & re.IGNORECASE) or not may_match(words):
                 continue
-            for match in pattern.finditer(text):
+            for match in _matches(pattern, text, screened, starts):
                 span = match.span()
                 if any(b < span[1] and span[0] < e for b, e in taken):
                     continue
@@ -176,6 +189,28 @@ def _credits(text: str, named: bool, screened: str | None) -> list[Credit]:
                 found.append(Credit(source=source, own=True, span=span, snippet=text[span[0] : span[1]], why=why))
     found.sort(key=lambda credit: (not credit.own, credit.span))
     return found
+
+
+def _matches(
+    pattern: re.Pattern[str], text: str, screened: str | None, starts: tuple[str, ...]
+) -> Iterator[re.Match[str]]:
+    """``pattern.finditer(text)``, tried only where ``screened`` (:func:`_screen` of the text: the same length, a
+    match's words in lower case at the same places) holds one of ``starts``, the words every match starts with;
+    the same matches: the leftmost match from each place on, the next one tried after its end."""
+    if screened is None or not starts:
+        yield from pattern.finditer(text)
+        return
+    places: set[int] = set()
+    for word in starts:
+        place = screened.find(word)
+        while place >= 0:
+            places.add(place)
+            place = screened.find(word, place + 1)
+    end = 0
+    for place in sorted(places):
+        if place >= end and (match := pattern.match(text, place)) is not None:
+            yield match
+            end = max(match.end(), place + 1)
 
 
 _SLUG = re.compile(r"(?m)^[ \t]*\d{1,2}:\d{2} (\d{2}/\d{2}/\d{2}): Page \d+ \([A-Z]+\) ([A-Z][\w&'-]*)[ \t]+([\w&'-]+)")
