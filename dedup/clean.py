@@ -15,12 +15,12 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dedup.credits import find_credits
+from dedup.credits import _screen, find_credits
 from dedup.model import Article, Credit
 from dedup.text import Tokens, clauses, content_stem, lines, sentences, tokenize
 
-_BOILERPLATE_PATTERNS = re.compile(
-    r"""^(?:
+# furniture lines: every alternative but the last two is anchored at the line's start (they fail at once on prose)
+_FURNITURE_ANCHORED = r"""
         advertisement|advertising|sponsored(?:\ content)?|
         no\ menu\ items!?|
         (?:more\ stories|read\ more|related(?:\ (?:articles?|stories|coverage))?|see\ also|recommended|
@@ -28,16 +28,37 @@ _BOILERPLATE_PATTERNS = re.compile(
         (?:check\ out|sign\ up|subscribe|follow\ us|share\ (?:this|on)|click\ here|download\ our|
            get\ more\ with|learn\ more|join\ us|listen\ to|watch:)\b.*|
         alert:.*|breaking(?:\ news)?:.*|
-        (?:©|\(c\)|copyright\b).*|.*\ball\ rights\ reserved\b.*|
-        photo(?:graph)?:.*|.*\((?:photo|image|picture)[^)]*\)|image\ (?:source|caption).*|
+        (?:©|\(c\)|copyright\b).*|
+        photo(?:graph)?:.*|image\ (?:source|caption).*|
         tags?:.*|topics?:.*|filed\ under.*|
         \d{1,2}:\d{2}|                                   # video durations
         -{4,}|={4,}|\*{3,}|                              # rules
         \d{1,2}:\d{2}\ \d\d/\d\d/\d\d.*|                 # PA wire header "14:58 27/01/00: Page 1 ..."
         [a-z]{1,4}<?                                     # PA operator sign-off "mf<"
-    )$""",
-    re.IGNORECASE | re.VERBOSE,
+"""
+_FURNITURE_ANYWHERE = r""".*\ball\ rights\ reserved\b.*|.*\((?:photo|image|picture)[^)]*\)"""
+_BOILERPLATE_PATTERNS = re.compile(
+    r"^(?:" + _FURNITURE_ANCHORED + "|" + _FURNITURE_ANYWHERE + r")$", re.IGNORECASE | re.VERBOSE
 )
+_ANCHORED_FURNITURE = re.compile(r"^(?:" + _FURNITURE_ANCHORED + r")$", re.IGNORECASE | re.VERBOSE)
+
+
+def furniture_line(line: str) -> bool:
+    """Whether ``line`` (stripped) matches a furniture pattern: ``_BOILERPLATE_PATTERNS.match(line)``, tested.
+
+    The two alternatives that may match anywhere ("... all rights reserved ...", "... (photo: ...)") scan the
+    whole line at every position; they are tried only when the line holds their words (case-insensitively,
+    as :func:`dedup.credits._screen` lowers a text), the anchored ones always.
+    """
+    if _ANCHORED_FURNITURE.match(line):
+        return True
+    if "all rights reserved" in (screened := _screen(line)) or (
+        line.endswith(")") and ("(photo" in screened or "(image" in screened or "(picture" in screened)
+    ):
+        return _BOILERPLATE_PATTERNS.match(line) is not None
+    return False
+
+
 _QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»", re.DOTALL)
 _SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
 
@@ -60,7 +81,7 @@ def boilerplate_lines(
         line = text[begin:end].strip().rstrip("<").strip()
         if not line:
             continue
-        if _BOILERPLATE_PATTERNS.match(line) or (
+        if furniture_line(line) or (
             _normal_line(line) in repeated
             and not (keep_wrapped_repeated and _wrapped_story_line(text, spans, index, width, result))
         ):

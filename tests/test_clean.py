@@ -10,9 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup.clean import (
+    _BOILERPLATE_PATTERNS,
     boilerplate_lines,
     clean_article,
     evidence_units,
+    furniture_line,
     quoted_tokens,
     reference_evidence_units,
     reference_quoted_tokens,
@@ -228,3 +230,29 @@ def test_the_credit_screen_keeps_every_character_an_ignorecase_letter_matches() 
         if letter.fullmatch(character):
             screened = _screen(character)
             assert len(screened) == 1 and re.fullmatch(f"(?i){screened}", character), character
+
+
+_FURNITURE_PIECES = [
+    "All Rights Reserved",
+    "all rights reſerved",
+    "(Photo: Reuters)",
+    "(IMAGE",
+    "(pictures",
+    ")",
+    " ",
+    "Advertisement",
+    "© 2022 ",
+    "Read more",
+    "12:30",
+    "----",
+    "mf<",
+    "The minister said",
+    ".",
+    "x",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.sampled_from(_FURNITURE_PIECES), max_size=6).map("".join))
+def test_furniture_line_equals_the_whole_pattern(line: str) -> None:
+    assert furniture_line(line) == (_BOILERPLATE_PATTERNS.match(line) is not None)
