@@ -279,12 +279,36 @@ _CLAUSE_BREAK = re.compile(
 )
 
 
+# the same breaks, each after the mark its lookbehind looks at, which the pattern now consumes: a match starts with
+# one of a few characters, which re finds by a fast scan instead of trying every position
+_MARKED_CLAUSE_BREAK = re.compile(
+    r"[,;:—–](?P<at>[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b))|[;—–](?P<after>\s+)"
+)
+
+
 def clauses(text: str, span: tuple[int, int], min_chars: int = 60) -> list[tuple[int, int]]:
     """Split a long sentence at clause boundaries ("; ", ", and ", ", while ", " — ").
 
     Pieces shorter than ``min_chars`` stay with their neighbour, so short clauses never
-    stand alone as evidence.
+    stand alone as evidence. Equal to :func:`reference_clauses` (tested): a break ends in white space, so the
+    mark before the next one is not inside it, and the breaks found after their marks are ``_CLAUSE_BREAK``'s.
     """
+    begin, end = span
+    if end - begin < 2 * min_chars:
+        return [span]
+    pieces: list[tuple[int, int]] = []
+    start = begin
+    for match in _MARKED_CLAUSE_BREAK.finditer(text, max(begin - 1, 0), end):
+        at, after = match.span("at") if match.group("at") is not None else match.span("after")
+        if at - start >= min_chars and end - after >= min_chars:
+            pieces.append(_trim(text, start, at))
+            start = after
+    pieces.append(_trim(text, start, end))
+    return pieces
+
+
+def reference_clauses(text: str, span: tuple[int, int], min_chars: int = 60) -> list[tuple[int, int]]:
+    """The readable reference of :func:`clauses`: ``_CLAUSE_BREAK`` searched through the sentence."""
     begin, end = span
     if end - begin < 2 * min_chars:
         return [span]

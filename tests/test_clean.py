@@ -23,7 +23,7 @@ from dedup.clean import (
 )
 from dedup.credits import _screen, find_credits, reference_find_credits
 from dedup.model import Article
-from dedup.text import lines, reference_lines, reference_tokenize, tokenize
+from dedup.text import clauses, lines, reference_clauses, reference_lines, reference_tokenize, tokenize
 
 # PA wire copy as METER holds it: wrapped at ~78 characters, "<" ending a paragraph, \x19 starting one
 WIRE = (
@@ -256,3 +256,31 @@ _FURNITURE_PIECES = [
 @given(st.lists(st.sampled_from(_FURNITURE_PIECES), max_size=6).map("".join))
 def test_furniture_line_equals_the_whole_pattern(line: str) -> None:
     assert furniture_line(line) == (_BOILERPLATE_PATTERNS.match(line) is not None)
+
+
+_CLAUSE_PIECES = [
+    ", and ",
+    "; ",
+    ";",
+    " — ",
+    "—",
+    ": ",
+    ",” while ",
+    ", so",
+    " which ",
+    "\n",
+    "  ",
+    "word ",
+    "sentence",
+]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.sampled_from(_CLAUSE_PIECES), max_size=40).map("".join),
+    st.integers(min_value=0, max_value=6),
+    st.sampled_from([5, 20, 60]),
+)
+def test_clauses_equal_the_reference(text: str, begin: int, min_chars: int) -> None:
+    span = (min(begin, len(text)), len(text))
+    assert clauses(text, span, min_chars) == reference_clauses(text, span, min_chars)
