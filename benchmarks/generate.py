@@ -42,6 +42,7 @@ import numpy as np
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPOSITORY.parent / "shared" / "data"
 TRUTH_SCHEMA = 1
+POOL_VERSION = 2  # 1: near-duplicates dropped through bottom-k anchors (to stop 15); 2: no shared real text
 
 # --- the real text pool -------------------------------------------------------------------------------------
 
@@ -1143,6 +1144,7 @@ def write_corpus(
             **asdict(parameters),
             "data": "reuters21578+bbc",
             "pool_size": len(pool),
+            "pool_version": POOL_VERSION,
             "pool_independence": asdict(Independence()),
         },
         "format": fmt,

@@ -61,10 +61,13 @@ SCHEMA = 1
 
 
 def corpus_for(size: int, seed: int, workdir: Path) -> Path:
-    """The cached corpus folder for (size, seed), generated on first use."""
-    from benchmarks.generate import write_corpus
+    """The cached corpus folder for (size, seed), generated on first use.
 
-    folder = workdir / f"corpus-{size}-s{seed}"
+    Named by the generator's pool version too: a corpus cached under another pool has another truth.
+    """
+    from benchmarks.generate import POOL_VERSION, write_corpus
+
+    folder = workdir / f"corpus-{size}-s{seed}-pool{POOL_VERSION}"
     if not (folder / "truth.json").exists():
         print(f"generating {size} articles → {folder}", file=sys.stderr)
         started = time.perf_counter()
