@@ -7,8 +7,10 @@ articles made the ways outlets do it: verbatim copies under another outlet's hea
 (first paragraphs only), light edits, sentence drops and reorders, partial rewrites that keep quotes and
 figures and reword the rest; with an agency credit line ("(Reuters) -", "With information from AFP") or
 none. The rest of the corpus is unrelated articles and same-topic distractors (other articles of the same
-Reuters topic / BBC category). When the real pool runs out (beyond ~10k distinct texts), further origins
-and unrelated articles are synthetic: an order-2 word Markov chain over the same real text (with back-off,
+Reuters topic / BBC category). No two real texts of the pool share real text (``load_pool``: no verbatim run of
+15+ words beyond stock phrases, no 20 % of their shingles), so "unrelated" in the truth is true of the text.
+When the real pool runs out (11,246 texts: from ~15.3k articles on), further origins and unrelated articles
+are synthetic: an order-2 word Markov chain over the same real text (with back-off,
 so it does not copy long runs), flagged ``synthetic`` in the truth.
 
 Writes ``corpus.jsonl`` (``{"id", "text", "title", "outlet", "published"}`` per line, in a shuffled order
@@ -35,11 +37,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import xxhash
+import numpy as np
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = REPOSITORY.parent / "shared" / "data"
 TRUTH_SCHEMA = 1
+POOL_VERSION = 2  # 1: near-duplicates dropped through bottom-k anchors (to stop 15); 2: no shared real text
 
 # --- the real text pool -------------------------------------------------------------------------------------
 
@@ -89,45 +92,147 @@ def _paragraphs(body: str) -> list[list[str]]:
     return result
 
 
-def _shingle_keys(text: str, size: int = 5) -> set[int]:
-    words = [w.lower() for w in _WORD.findall(text)]
-    return {
-        xxhash.xxh3_64_intdigest(" ".join(words[k : k + size]).encode()) for k in range(max(len(words) - size + 1, 1))
-    }
+@dataclass(slots=True, frozen=True)
+class Independence:
+    """When two pool texts count as sharing real text (``load_pool`` keeps only one of them).
 
-
-def _drop_near_duplicates(sources: list[Source], containment: float = 0.4, anchors: int = 6) -> list[Source]:
-    """Drop pool articles that largely repeat an earlier one (Reuters re-sends corrected stories).
-
-    Candidates share one of their ``anchors`` smallest shingle hashes (bottom-k); a candidate is dropped when
-    the exact containment of its shingles in the earlier article's is at least ``containment``.
+    ``gram``: words per shingle (lower-cased ``\\w+`` tokens of the body); ``stock_texts``: a shingle found in this
+    many raw pool texts or more is stock (house phrases and templates: "in a filing with the Securities and
+    Exchange Commission", "selling concession is 1-1/2 pct while management and underwriting combined pays 3/4
+    pct") and counts neither way; ``run_words``: a verbatim run this long, made of consecutive shared non-stock
+    shingles on one alignment diagonal, is reuse; ``containment``: so is this share of the smaller text's distinct
+    non-stock shingles found in the other (edited re-sends, whose runs break every dozen words).
     """
-    kept: list[Source] = []
-    kept_shingles: list[set[int]] = []
-    by_anchor: dict[int, list[int]] = {}
-    for source in sources:
-        shingles = _shingle_keys(" ".join(s for p in source.paragraphs for s in p))
-        keys = sorted(shingles)[:anchors]
-        others = sorted({index for key in keys for index in by_anchor.get(key, [])})
-        duplicate = any(
-            len(shingles & kept_shingles[other]) / min(len(shingles), len(kept_shingles[other])) >= containment
-            for other in others
-        )
-        if duplicate:
-            continue
-        for key in keys:
-            by_anchor.setdefault(key, []).append(len(kept))
-        kept.append(source)
-        kept_shingles.append(shingles)
-    return kept
+
+    gram: int = 8
+    stock_texts: int = 20
+    run_words: int = 15
+    containment: float = 0.2
 
 
-def load_pool(data: Path, min_words: int = 80) -> list[Source]:
-    """The real articles to build from: Reuters-21578 and BBC bodies of ``min_words`` words and up, prose only.
+def body_words(source: Source) -> list[str]:
+    """The lower-cased word tokens of a pool text's body (what the independence rule compares)."""
+    return [word.lower() for word in _WORD.findall(" ".join(s for p in source.paragraphs for s in p))]
 
-    Tabular earnings reports ("Shr 10 cts vs 5 cts") and near-duplicate re-sends are left out, so that two
-    pool articles are never copies of each other and the generated truth holds.
+
+def _gram_hashes(word_ids: list[int], gram: int) -> np.ndarray:
+    """A 64-bit hash of every ``gram``-word window (a polynomial over word ids; runs are checked word by word)."""
+    ids = np.asarray(word_ids, dtype=np.uint64) + np.uint64(1)
+    count = len(ids) - gram + 1
+    hashes = np.zeros(max(count, 0), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for offset in range(gram):
+            hashes = hashes * np.uint64(1_000_003) + ids[offset : offset + count] * np.uint64(0x9E3779B97F4A7C15)
+    return hashes
+
+
+def shared_text(
+    words: Sequence[Sequence[str]], rule: Independence = Independence()
+) -> tuple[list[int], dict[int, tuple[int, int, float]]]:
+    """Which texts share real text with an earlier kept one: the kept indices and, per dropped index, its evidence.
+
+    Exact over all shingles (an inverted index of every ``rule.gram``-word window, not a sample): text ``b`` is
+    dropped when, with some earlier text ``a`` still kept, the longest verbatim run of shared non-stock shingles
+    is at least ``rule.run_words`` words, or the shared non-stock shingles are at least ``rule.containment`` of
+    the smaller text's. Evidence: (``a``, run words, containment).
     """
+    vocabulary: dict[str, int] = {}
+    hashes, texts, positions = [], [], []
+    for number, text in enumerate(words):
+        found = _gram_hashes([vocabulary.setdefault(word, len(vocabulary)) for word in text], rule.gram)
+        hashes.append(found)
+        texts.append(np.full(len(found), number, dtype=np.int64))
+        positions.append(np.arange(len(found), dtype=np.int64))
+    if not hashes:
+        return [], {}
+    hash_all, text_all, position_all = np.concatenate(hashes), np.concatenate(texts), np.concatenate(positions)
+    order = np.lexsort((position_all, text_all, hash_all))
+    hash_all, text_all, position_all = hash_all[order], text_all[order], position_all[order]
+    starts = np.concatenate(([True], hash_all[1:] != hash_all[:-1]))
+    group = np.cumsum(starts) - 1
+    new_text = starts | np.concatenate(([True], text_all[1:] != text_all[:-1]))
+    texts_per_gram = np.bincount(group, weights=new_text)[group]
+    stock = texts_per_gram >= rule.stock_texts
+    # distinct non-stock shingles per text: the containment's denominators
+    own = np.bincount(text_all[new_text & ~stock], minlength=len(words))
+    shared = (texts_per_gram >= 2) & ~stock
+    group_shared, text_shared, position_shared = group[shared], text_all[shared], position_all[shared]
+    bounds = np.flatnonzero(np.concatenate(([True], group_shared[1:] != group_shared[:-1], [True])))
+    hits: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    common: dict[tuple[int, int], int] = {}  # distinct shared non-stock shingles per pair
+    text_list, position_list = text_shared.tolist(), position_shared.tolist()
+    for begin, end in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        pairs_here = set()
+        for first in range(begin, end):
+            for second in range(first + 1, end):
+                pair = (text_list[first], text_list[second])
+                if pair[0] != pair[1]:
+                    hits.setdefault(pair, []).append((position_list[first], position_list[second]))
+                    pairs_here.add(pair)
+        for pair in pairs_here:
+            common[pair] = common.get(pair, 0) + 1
+    partners: dict[int, list[int]] = {}
+    for earlier, later in hits:
+        partners.setdefault(later, []).append(earlier)
+    kept: list[int] = []
+    dropped: dict[int, tuple[int, int, float]] = {}
+    for later in range(len(words)):
+        for earlier in sorted(partners.get(later, ())):
+            if earlier in dropped:
+                continue
+            pairs = hits[(earlier, later)]
+            run = _longest_run(words[earlier], words[later], pairs, rule.gram)
+            containment = common[(earlier, later)] / max(min(own[earlier], own[later]), 1)
+            if run >= rule.run_words or containment >= rule.containment:
+                dropped[later] = (earlier, run, round(float(containment), 3))
+                break
+        else:
+            kept.append(later)
+    return kept, dropped
+
+
+def _longest_run(first: Sequence[str], second: Sequence[str], hits: list[tuple[int, int]], gram: int) -> int:
+    """Words in the longest chain of consecutive shared shingles on one diagonal, checked word by word."""
+    by_diagonal: dict[int, list[int]] = {}
+    for a, b in hits:
+        by_diagonal.setdefault(a - b, []).append(b)
+    best = 0
+    for diagonal, starts in by_diagonal.items():
+        starts = sorted(set(starts))
+        run_start = previous = starts[0]
+        for start in [*starts[1:], None]:
+            if start is not None and start == previous + 1:
+                previous = start
+                continue
+            length = previous - run_start + gram
+            if (
+                length > best
+                and first[run_start + diagonal : run_start + diagonal + length]
+                == second[run_start : run_start + length]
+            ):
+                best = length
+            if start is not None:
+                run_start = previous = start
+    return best
+
+
+def load_pool(data: Path, min_words: int = 80, rule: Independence = Independence()) -> list[Source]:
+    """The real articles to build from: Reuters-21578 and BBC bodies of ``min_words`` words and up, prose only,
+    no two of which share real text.
+
+    Tabular earnings reports ("Shr 10 cts vs 5 cts") are left out, and so is every text that shares real text
+    with an earlier kept one (``shared_text`` under ``rule``): re-sends and corrections, and the follow-ups of one
+    running story that repeat its lead or background paragraphs verbatim. Otherwise the truth would call two such
+    texts unrelated when a reader, and the tool, sees one reuse the other. Shared stock phrases and template
+    scaffolding do not count: those pairs stay in as hard negatives.
+    """
+    sources = read_sources(data, min_words)
+    kept, _ = shared_text([body_words(source) for source in sources], rule)
+    return [sources[index] for index in kept]
+
+
+def read_sources(data: Path, min_words: int = 80) -> list[Source]:
+    """Every Reuters-21578 and BBC text the pool may use, in file order (Reuters by ``newid``, then BBC)."""
     sources: list[Source] = []
     with open(data / "reuters21578" / "reuters21578.jsonl", encoding="utf-8") as handle:
         for line in handle:
@@ -151,7 +256,7 @@ def load_pool(data: Path, min_words: int = 80) -> list[Source]:
             sources.append(
                 Source(f"bbc:{row['id']}", row["title"].strip(), "bbc/" + row["category"], _paragraphs(text))
             )
-    return _drop_near_duplicates(sources)
+    return sources
 
 
 # --- synthetic text (when the pool runs out) ---------------------------------------------------------------
@@ -1035,7 +1140,13 @@ def write_corpus(
         ordered.append({"id": f"t{number + 1:06d}", **cluster})
     truth = {
         "schema": TRUTH_SCHEMA,
-        "parameters": {**asdict(parameters), "data": "reuters21578+bbc", "pool_size": len(pool)},
+        "parameters": {
+            **asdict(parameters),
+            "data": "reuters21578+bbc",
+            "pool_size": len(pool),
+            "pool_version": POOL_VERSION,
+            "pool_independence": asdict(Independence()),
+        },
         "format": fmt,
         "corpus": "corpus.jsonl" if fmt == "jsonl" else "articles/",
         "counts": dict(sorted(counts.items())),

@@ -4,7 +4,7 @@ Runs that path in a child process and reports the scale runner's figures (wall a
 tree, its peak summed RSS and peak PSS) with the pipeline's stage log (each stage's seconds and the parent's
 RSS and peak RSS after it), and writes the JSON result, so that two commits can be compared byte for byte::
 
-    PYTHONPATH=. python benchmarks/memory.py /tmp/dedup-scale/corpus-10000-s1/corpus.jsonl \\
+    PYTHONPATH=. python benchmarks/memory.py /tmp/dedup-scale/corpus-10000-s1-pool2/corpus.jsonl \\
         --document /tmp/out.json --output benchmarks/results/memory-NAME.json
 """
 

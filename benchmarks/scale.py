@@ -19,7 +19,8 @@ whole process tree (workers included, sampled every 0.1 s with psutil). Tools:
 Quality against the generated truth: pairwise precision / recall / F1 and ARI over all articles, the same
 restricted to copies (origins + verbatim copies and light edits + every non-member; trims, reorders and
 rewrites left out) and to rewrites; recall per derived kind; origin accuracy (share of truth clusters whose
-origin is the predicted origin of the cluster holding it); for the full mode also "F1 der" (all, copies,
+origin is the predicted origin of the cluster holding it); the wrong predicted pairs by what they join
+(``wrong_pairs``: pool-pool, pool-story, story-story); for the full mode also "F1 der" (all, copies,
 rewrites), pairwise F1 with only the members the tool calls derived (origin, duplicates, derived; its same-
 story neighbours count as singletons — the METER benchmark's convention, since the generated truth models
 derivation only). Peers name no origin: they get the same earliest-published rule the copies mode uses. Prints
@@ -60,10 +61,13 @@ SCHEMA = 1
 
 
 def corpus_for(size: int, seed: int, workdir: Path) -> Path:
-    """The cached corpus folder for (size, seed), generated on first use."""
-    from benchmarks.generate import write_corpus
+    """The cached corpus folder for (size, seed), generated on first use.
 
-    folder = workdir / f"corpus-{size}-s{seed}"
+    Named by the generator's pool version too: a corpus cached under another pool has another truth.
+    """
+    from benchmarks.generate import POOL_VERSION, write_corpus
+
+    folder = workdir / f"corpus-{size}-s{seed}-pool{POOL_VERSION}"
     if not (folder / "truth.json").exists():
         print(f"generating {size} articles → {folder}", file=sys.stderr)
         started = time.perf_counter()
@@ -290,6 +294,27 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
 # --- quality ----------------------------------------------------------------------------------------------------
 
 
+def wrong_pairs(truth: dict[str, Any], clusters: Sequence[Sequence[str]]) -> dict[str, int]:
+    """Predicted pairs the truth puts apart, by what they join: two articles of no generated story (``pool-pool``:
+    distractors and unrelated real or synthetic texts), a story member and such an article (``pool-story``), or
+    members of two stories (``story-story``). Where the lost precision is."""
+    story = {member["id"]: cluster["id"] for cluster in truth["clusters"] for member in cluster["members"]}
+    counts = {"pool-pool": 0, "pool-story": 0, "story-story": 0}
+    for members in clusters:
+        in_story: dict[str, int] = {}
+        pool = 0
+        for member in members:
+            if member in story:
+                in_story[story[member]] = in_story.get(story[member], 0) + 1
+            else:
+                pool += 1
+        stories = sum(in_story.values())
+        counts["pool-pool"] += pool * (pool - 1) // 2
+        counts["pool-story"] += pool * stories
+        counts["story-story"] += (stories * stories - sum(n * n for n in in_story.values())) // 2
+    return counts
+
+
 def quality(truth: dict[str, Any], ids: list[str], predicted: dict[str, Any]) -> dict[str, Any]:
     """Pairwise P/R/F1 and ARI (all, copies, rewrites), recall per kind, origin accuracy."""
     from sklearn.metrics import adjusted_rand_score
@@ -337,8 +362,9 @@ def quality(truth: dict[str, Any], ids: list[str], predicted: dict[str, Any]) ->
         derived_view = scores(None, derived_guess)
         derived_view["copies"] = scores(frozenset({"origin"}) | COPY_KINDS, derived_guess)
         derived_view["rewrites"] = scores(frozenset({"origin"}) | REWRITE_KINDS, derived_guess)
+        derived_view["wrong_pairs"] = wrong_pairs(truth, predicted["derived_clusters"])
     return {
-        "all": scores(None),
+        "all": {**scores(None), "wrong_pairs": wrong_pairs(truth, predicted["clusters"])},
         "derived_only": derived_view,
         "copies": scores(frozenset({"origin"}) | COPY_KINDS),
         "rewrites": scores(frozenset({"origin"}) | REWRITE_KINDS),

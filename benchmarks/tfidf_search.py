@@ -1,6 +1,6 @@
 """The TF-IDF neighbour search on its own: the exact search against the pruned one, on a generated corpus.
 
-    python benchmarks/tfidf_search.py --corpus /tmp/dedup-scale/corpus-10000-s1 [--guarantees 0.5,0.7]
+    python benchmarks/tfidf_search.py --corpus /tmp/dedup-scale/corpus-10000-s1-pool2 [--guarantees 0.5,0.7]
 
 Builds the article vectors the pipeline builds (furniture lines, ``clean_article``, ``article_vectors``; one
 process), then times ``candidates.tfidf_pairs`` exact and at each guarantee (CPU seconds: compare those on a
