@@ -10,6 +10,7 @@ corpus at hand.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import chain
 
 import numpy as np
 from scipy import sparse
@@ -49,7 +50,7 @@ _WORD_CACHE_SIZE = 300_000
 def word_features(words: list[str]) -> list[np.ndarray]:
     """Each word's hashed char n-gram features, repeated by count (cached per word, per process)."""
     cache = _WORD_FEATURES
-    missing = sorted({word for word in set(words) if word not in cache})
+    missing = sorted(set(words).difference(cache))
     if missing:
         if len(cache) + len(missing) > _WORD_CACHE_SIZE:
             cache.clear()
@@ -57,7 +58,7 @@ def word_features(words: list[str]) -> list[np.ndarray]:
         for number, word in enumerate(missing):
             begin, end = rows.indptr[number], rows.indptr[number + 1]
             cache[word] = np.repeat(rows.indices[begin:end], rows.data[begin:end].astype(np.int64))
-    return [cache[word] for word in words]
+    return list(map(cache.__getitem__, words))
 
 
 def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
@@ -65,32 +66,43 @@ def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
     so the counts of a batch split in parts, stacked, equal the counts of the whole).
 
     Equal to :func:`reference_sentence_counts` (tested): ``char_wb`` n-grams never cross a space, so a
-    sentence's counts are the sum of its words' counts, which are hashed once per word; the rows come out
-    with sorted indices and summed duplicates, as ``HashingVectorizer`` makes them.
+    sentence's counts are the sum of its words' counts, which are hashed once per word. Every feature
+    occurrence is one integer key (sentence number above the feature's 20 bits), sorted once: equal keys
+    are one count, and the rows come out with sorted indices, as ``HashingVectorizer`` makes them.
     """
     sentences = [s for article in articles for s in article.sentences]
     if not sentences:
         return sparse.csr_matrix((0, N_FEATURES))
-    wanted = [
-        words[index]
-        for article in articles
-        for words in (article.tokens.words,)
-        for sentence in article.sentences
-        for index in range(sentence.first, sentence.last)
-    ]
+    wanted = list(
+        chain.from_iterable(
+            article.tokens.words[sentence.first : sentence.last]
+            for article in articles
+            for sentence in article.sentences
+        )
+    )
     pieces = word_features(wanted)
     per_token = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    ends = np.cumsum(np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences)))
-    bounds = np.concatenate(([0], np.cumsum(per_token)))
-    indptr = bounds[np.concatenate(([0], ends))]
-    features = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
-    index_type = np.int32 if len(features) < 2**31 else np.int64
-    counts = sparse.csr_matrix(
-        (np.ones(len(features), dtype=np.float64), features.astype(index_type), indptr.astype(index_type)),
-        shape=(len(sentences), N_FEATURES),
-    )
-    counts.sum_duplicates()  # sorts each row's indices and sums repeats, as HashingVectorizer does
+    tokens = np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences))
+    ends = np.cumsum(per_token)[np.cumsum(tokens) - 1] if len(per_token) else np.zeros(len(sentences), np.int64)
+    ends[tokens.cumsum() == 0] = 0  # sentences before the first token (none hold tokens: evidence units do)
+    per_sentence = np.diff(np.concatenate(([0], ends)))
+    features = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+    keys = np.repeat(np.arange(len(sentences), dtype=np.int64) << _FEATURE_BITS, per_sentence) | features
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
+    unique = keys[starts]
+    index_type = np.int32 if len(unique) < 2**31 else np.int64
+    counts = sparse.csr_matrix((len(sentences), N_FEATURES))
+    counts.data = np.diff(np.append(starts, len(keys))).astype(np.float64)
+    counts.indices = (unique & (N_FEATURES - 1)).astype(index_type)
+    row_sizes = np.bincount(unique >> _FEATURE_BITS, minlength=len(sentences))
+    counts.indptr = np.concatenate(([0], np.cumsum(row_sizes))).astype(index_type)
+    counts.has_sorted_indices = True
+    counts.has_canonical_format = True
     return counts
+
+
+_FEATURE_BITS = N_FEATURES.bit_length() - 1
 
 
 def sentence_vectors(
