@@ -30,13 +30,16 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 INDEX_METHODS = (
     "check", "_evaluate", "_prepare", "_judge_candidates", "_prepare_rows", "_stacked_vectors", "_may_relate",
     "_neighbours", "_most_holding", "_article_vector", "_sentence_rows_of", "_cluster_of_new", "_verdict", "_apply",
-    "_sync", "_store",
+    "_sync", "_store", "_build_clusters", "_cluster_record", "_component", "_stored_pairs", "_cleaned_row",
+    "_stored_verdict",
 )  # fmt: skip
 HELPERS = (
     "align_sides", "judge", "prepare_side", "sentences_may_agree_each", "sentences_agree_each", "stems_matrix",
     "term_keys", "top_terms", "row_dots", "stem_radii", "pack_stems", "cleaned_from_bytes", "batch_sentence_counts",
-    "pack_verdict", "clean_bytes", "pack_low_bytes",
+    "pack_verdict", "clean_bytes", "pack_low_bytes", "build_cluster", "measure_members", "regroup", "combine",
+    "build_state", "unpack_verdict", "verdict_order_fields", "align",
 )  # fmt: skip
+ORIGIN_HELPERS = ("origin_scores", "credited_list", "_union_coverage", "coverage_of_spans")  # inside build_cluster
 SESSION_METHODS = (
     "articles", "lookup", "most_holding", "holders", "stems", "sentence_signatures", "lines", "pair_blobs", "key_of",
     "head", "changes", "checkpoint", "slug_holders", "members", "names", "clusters", "slugs", "insert_article",
@@ -95,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--output")
     args = parser.parse_args(argv)
     import dedup.index as index_module
+    import dedup.origin as origin
     import dedup.store.features as features
     from benchmarks.index_time import read_articles
     from dedup.index import Index
@@ -106,6 +110,8 @@ def main(argv: list[str] | None = None) -> None:
     for name in HELPERS:
         phases.wrap(index_module, name)
     phases.wrap(features.Prepared, "side", "prepare_side")
+    for name in ORIGIN_HELPERS:
+        phases.wrap(origin, name, f"origin.{name}")
     for name in SESSION_METHODS:
         phases.wrap(SQLiteSession, name, f"sql.{name}")
     articles = read_articles(args.corpus, args.first, 50 + args.count)

@@ -32,7 +32,16 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.align import AlignSettings, Side, align, align_sides, detail_settings, renumber_against
+from dedup.align import (
+    AlignSettings,
+    KgramMatches,
+    Side,
+    align,
+    align_sides,
+    detail_settings,
+    kgram_matches,
+    renumber_against,
+)
 from dedup.candidates import CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
@@ -42,7 +51,7 @@ from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings
 from dedup.regroup import GroupState, build_state, combine, pair_key, regroup, related_keys, single
-from dedup.score import ScoreSettings, judge
+from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import sentence_counts as batch_sentence_counts
 from dedup.sketch import SCHEME, SketchSettings, sentence_stem_sets
 from dedup.store.base import FORMAT, SCHEMA, Backend, LineCount, Session, StoredArticle
@@ -84,6 +93,9 @@ _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
 _STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
 _TERMS_CACHED = 65536  # signature-term keys whose holders are kept in memory for the neighbour search
+# decoded stored pairs (and their passages from b to a): a cluster's record is rebuilt from all the pairs among its
+# members whenever one joins, and a large story holds more pairs than a smaller cache (LRU, scanned in one order) keeps
+_PAIRS_CACHED = 32768
 Contribution = tuple[np.ndarray, np.ndarray, int, np.ndarray]  # sentence features, their rows, rows, stems
 
 
@@ -208,6 +220,11 @@ class _Evaluation:
     sides: dict[str, Side] = dataclasses.field(default_factory=dict)
     cosines: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)  # id → x's rows × its rows
     radius: float = 0.0  # the cosine of its ``tfidf_neighbours``-th nearest stored article (0: fewer were scored)
+    # candidates ``could_relate`` screened out (check only): key → (first side, second side, cosine views), aligned
+    # after all when they join the article's component
+    screened: dict[int, tuple[Side, Side, np.ndarray | None, np.ndarray | None]] = dataclasses.field(
+        default_factory=dict
+    )
 
 
 @dataclasses.dataclass(slots=True)
@@ -241,9 +258,9 @@ class Index:
         self._contributions: _LRU = _LRU(_CACHE_SIZE * 4)
         self._cleaned: _LRU = _LRU(_CACHE_SIZE * 4)  # (key, furniture) → CleanArticle, for cluster records
         # (a, b) → (PairVerdict, passages from b to a or None): a stored pair never changes
-        # (kept small: every decoded passage is an object the garbage collector walks at each full collection)
-        self._pair_verdicts: _LRU = _LRU(_CACHE_SIZE * 2)
-        self._reverse: _LRU = _LRU(_CACHE_SIZE * 2)  # id(verdict) → (verdict, its stored passages from b to a)
+        # (4,096 until stop 16: at 25,000 articles a 449-member story holds 19,416 pairs, decoded again at each join)
+        self._pair_verdicts: _LRU = _LRU(_PAIRS_CACHED)
+        self._reverse: _LRU = _LRU(_PAIRS_CACHED)  # id(verdict) → (verdict, its stored passages from b to a)
         # component → its grouping; valid while every change since it was read is this process's own
         self._components: _LRU = _LRU(_COMPONENTS_CACHED)
         # (key, furniture) → a stored article's sentence signature rows, to verify sentence band collisions
@@ -308,7 +325,7 @@ class Index:
                     key = session.key_of(item.id)
                     if key is not None:
                         return self._stored_verdict(session, key, added=None)
-                    evaluation = self._evaluate(session, item)
+                    evaluation = self._evaluate(session, item, screen=True)
                     try:
                         return self._verdict(evaluation, added=None)
                     finally:
@@ -686,11 +703,15 @@ class Index:
             for item in fresh.values()
         }
 
-    def _evaluate(self, session: Session, article: Article, early: Prepared | None = None) -> _Evaluation:
+    def _evaluate(
+        self, session: Session, article: Article, early: Prepared | None = None, *, screen: bool = False
+    ) -> _Evaluation:
         """Everything a batch run over the index plus ``article`` says about ``article``.
 
         Leaves the statistics with the article applied: ``check`` reverts them, ``add`` keeps them.
         ``early`` is the article prepared ahead (``add_many``), used when its furniture still holds.
+        ``screen`` (``check``): a candidate that no alignment could make related is aligned only if it joins the
+        article's component (its passages count in a cluster record only there); ``add`` aligns it to store it.
         """
         minimum = self.settings.boilerplate_min_articles
         line_keys = short_lines(article.text)
@@ -727,7 +748,7 @@ class Index:
             evaluation.slug = wire_slug(article.text)
         self._apply(evaluation, +1)
         try:
-            self._judge_candidates(session, evaluation)
+            self._judge_candidates(session, evaluation, screen=screen)
             self._cluster_of_new(session, evaluation)
         except BaseException:
             self._apply(evaluation, -1)
@@ -738,7 +759,7 @@ class Index:
         held = evaluation.holders.get(row.key)
         return held[1] if held else row.furniture
 
-    def _judge_candidates(self, session: Session, evaluation: _Evaluation) -> None:
+    def _judge_candidates(self, session: Session, evaluation: _Evaluation, *, screen: bool = False) -> None:
         prepared = evaluation.prepared
         sketch = prepared.sketch
         threshold = self.settings.candidates.sentence_threshold
@@ -811,30 +832,63 @@ class Index:
             side_o = other.side(vectors_o)
             evaluation.sides[other.cleaned.id] = side_o
             first_side, second_side = sorted([side_x, side_o], key=lambda side: side.article.id)
-            first, second = first_side.article, second_side.article
             # ``cosine`` is (x's sentences × the candidate's): the product ``align_sides`` makes is the second
             # side's rows times the first's, so the candidate's view when x is first, else x's (see below)
             forward, backward = (None, None) if cosine is None else (np.ascontiguousarray(cosine.T), cosine)
             evaluation.cosines[other.cleaned.id] = cosine
             if first_side is not side_x:
                 forward, backward = backward, forward
-            passages = align_sides(first_side, second_side, self.settings.align, forward)
-            verdict = judge(first, second, passages, self.settings.score)
-            if verdict.relation in RELATED:
-                evaluation.verdicts[key] = verdict
-                # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
-                # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
+            pair = (first_side, second_side, forward, backward)
+            if screen:
+                # as the batch's ``judge_groups`` screens: ``could_relate`` is an exact bound, so such a pair is
+                # unrelated whatever its alignment; only its passages (a weak pair) may count, in a cluster record
+                matches = kgram_matches(first_side, second_side, self.settings.align.min_tile)
+                if not could_relate(
+                    first_side, second_side, forward, self.settings.align, self.settings.score, matches
+                ):
+                    evaluation.screened[key] = pair
+                    continue
+                self._judge_pair(evaluation, key, pair, matches)
+            else:
+                self._judge_pair(evaluation, key, pair)
+
+    def _judge_pair(
+        self,
+        evaluation: _Evaluation,
+        key: int,
+        pair: tuple[Side, Side, np.ndarray | None, np.ndarray | None],
+        matches: KgramMatches | None = None,
+    ) -> PairVerdict:
+        """Align and judge one candidate (its two sides by id, and the two cosine views), as the batch does; its
+        verdict goes to ``evaluation`` (related, or weak when it holds passages) with the reverse passages stored."""
+        first_side, second_side, forward, backward = pair
+        first, second = first_side.article, second_side.article
+        passages = align_sides(first_side, second_side, self.settings.align, forward, matches)
+        verdict = judge(first, second, passages, self.settings.score)
+        if verdict.relation in RELATED:
+            evaluation.verdicts[key] = verdict
+            # the other direction, aligned once now (with this moment's statistics, as the verdict) and stored
+            # with it: a cluster whose origin ranking makes ``b`` the source reads it instead of aligning again
+            reverse = align_sides(second_side, first_side, self.settings.align, backward)
+            evaluation.reverse[key] = reverse
+            self._remember_reverse(verdict, reverse)
+        elif verdict.passages:
+            evaluation.weak[key] = verdict
+            # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
+            # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
+            if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
                 reverse = align_sides(second_side, first_side, self.settings.align, backward)
                 evaluation.reverse[key] = reverse
                 self._remember_reverse(verdict, reverse)
-            elif verdict.passages:
-                evaluation.weak[key] = verdict
-                # a weak pair only enters a cluster record as a wire text's edge into a non-wire member;
-                # when the wire text is the pair's second side, that edge runs from b to a: aligned now too
-                if self.settings.origin.wire_union_unrelated and _is_wire(second) and not _is_wire(first):
-                    reverse = align_sides(second_side, first_side, self.settings.align, backward)
-                    evaluation.reverse[key] = reverse
-                    self._remember_reverse(verdict, reverse)
+        return verdict
+
+    def _judge_screened(self, evaluation: _Evaluation, keys: Iterable[int]) -> None:
+        """Align the screened candidates among ``keys`` after all (they join the article's component), as the batch
+        aligns its screened pairs whose articles end in one cluster."""
+        for key in sorted(set(keys) & set(evaluation.screened)):
+            verdict = self._judge_pair(evaluation, key, evaluation.screened.pop(key))
+            if verdict.relation in RELATED:  # ``could_relate`` is an exact bound: never
+                raise AssertionError(f"a screened pair was judged {verdict.relation}")
 
     def _sentence_rows_of(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[np.ndarray]:
         """Stored articles' sentence signature rows, each with its furniture (from their cleaned forms, signed in
@@ -1001,6 +1055,7 @@ class Index:
         # ``group`` over the joined components and the article, replaying only what the article changes
         after = regroup(before, x, related_keys(evaluation.verdicts.values()), evaluation.slug)
         members = set(key_of.values())
+        self._judge_screened(evaluation, members)
         evaluation.component_keys = members
         evaluation.old_components = components
         if min(members) in parts:  # its members keep their component number

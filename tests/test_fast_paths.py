@@ -476,3 +476,51 @@ def test_xxh32_of_slices_equals_xxhash(data, slices):
     )
     found = xxh32_slices(np.frombuffer(data, dtype=np.uint8), starts, lengths)
     assert found.tolist() == [xxhash.xxh32_intdigest(data[b : b + n]) for b, n in zip(starts, lengths, strict=True)]
+
+
+_SOURCES = ["Reuters", "AFP", "PA", "Bloomberg", "BBC", "Xinhua"]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    credits=st.lists(st.lists(st.tuples(st.sampled_from(_SOURCES), st.booleans()), max_size=4), min_size=1, max_size=9),
+    dates=st.lists(st.sampled_from([None, "2022-01-01", "2022-01-02"]), min_size=9, max_size=9),
+    edges=st.lists(
+        st.tuples(
+            st.integers(0, 8),
+            st.integers(0, 8),
+            st.sampled_from(["duplicate", "derived", "same-story"]),
+            st.floats(0, 1),
+            st.floats(0, 1),
+        ),
+        max_size=12,
+    ),
+)
+def test_origin_scores_equal_the_reference(credits, dates, edges):
+    from dedup.clean import CleanArticle
+    from dedup.model import Credit, PairVerdict
+    from dedup.origin import origin_scores, reference_origin_scores
+    from dedup.text import tokenize
+
+    members = [f"m{k}" for k in range(len(credits))]
+    articles = {
+        m: CleanArticle(
+            id=m,
+            text="",
+            tokens=tokenize(""),
+            stems=[],
+            quoted=[],
+            sentences=[],
+            boilerplate=[],
+            credits=[Credit(source, own, (k, k + 1), source, "why") for k, (source, own) in enumerate(found)],
+            evidence_chars=0,
+            published=dates[number],
+        )
+        for number, (m, found) in enumerate(zip(members, credits, strict=True))
+    }
+    verdicts = [
+        PairVerdict(members[min(a, b)], members[max(a, b)], relation, [], coverage_a, coverage_b, 0.0, 0.0, 0.5, {})
+        for a, b, relation, coverage_a, coverage_b in edges
+        if a != b and max(a, b) < len(members)
+    ]
+    assert origin_scores(members, articles, verdicts) == reference_origin_scores(members, articles, verdicts)

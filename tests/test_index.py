@@ -19,6 +19,7 @@ from scipy import sparse
 from typer.testing import CliRunner
 
 import dedup
+from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup import align as align_module
 from dedup.candidates import banded_pairs, tfidf_pairs
 from dedup.clean import clean_article, repeated_lines
@@ -920,3 +921,52 @@ def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
                     assert rank_holders(lists, limit) == expected[:limit]
     finally:
         backend.close()
+
+
+def test_screened_candidates_change_no_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``check`` aligns a candidate that ``could_relate`` screens out only when it joins the article's component:
+    every verdict equals the one made aligning every candidate (the reference: the screen patched to pass all).
+    On a METER slice (one story: screened pairs inside the component, aligned after all) and a generated corpus
+    (copies, rewrites, distractors, filler sentences: screened pairs that stay out)."""
+    import dedup.index as index_module
+
+    if not (DEFAULT_DATA / "bbc").exists():
+        pytest.skip("shared data not available")
+    meter = sorted(dedup.read_path(require_shared("meter", "dev", "articles") / "courts").articles, key=lambda a: a.id)
+    write_corpus(tmp_path, 400, 3, pool=load_pool(DEFAULT_DATA))
+    generated = [
+        {key: record[key] for key in ("id", "text", "title", "outlet", "published") if key in record}
+        for record in map(json.loads, (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines())
+    ]
+    calls = {"screened": 0, "after_all": 0}
+    screen, after_all = index_module.could_relate, Index._judge_screened
+
+    def counted(*args: object) -> bool:
+        passed = screen(*args)
+        calls["screened"] += not passed
+        return passed
+
+    def counted_after_all(self: Index, evaluation: object, keys: object) -> None:
+        before = len(evaluation.screened)  # type: ignore[attr-defined]
+        after_all(self, evaluation, keys)
+        calls["after_all"] += before - len(evaluation.screened)  # type: ignore[attr-defined]
+
+    matched = 0
+    for name, articles, stored in (("meter", meter[:90], 60), ("generated", generated, 320)):
+        with Index.open(str(tmp_path / f"{name}.dedup")) as index:
+            index.add_many(articles[:stored])
+            removed = articles[:stored:4]  # stored ones are checked against all the others
+            for article in removed:
+                index.remove(article.id if isinstance(article, Article) else article["id"])
+            checked = articles[stored:] + removed
+            with monkeypatch.context() as patched:
+                patched.setattr(index_module, "could_relate", counted)
+                patched.setattr(Index, "_judge_screened", counted_after_all)
+                screened = [index.check(article) for article in checked]
+            with monkeypatch.context() as patched:
+                patched.setattr(index_module, "could_relate", lambda *args: True)
+                reference = [index.check(article) for article in checked]
+        assert screened == reference, name
+        matched += sum(bool(verdict["matches"]) for verdict in reference)
+    assert matched >= 20
+    assert calls["screened"] > calls["after_all"] >= 1, calls

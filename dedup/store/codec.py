@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import struct
 import zlib
 from typing import Any
 
@@ -79,7 +80,44 @@ def _passage_bytes(passages: list[Passage]) -> bytes:
     return spans.tobytes() + kinds + scores.tobytes()
 
 
+# ``Passage`` is a frozen dataclass: its ``__init__`` sets each field through ``object.__setattr__``. A stored pair is
+# decoded each time a cluster holding it is rebuilt (thousands of passages for a large story), so the decoder fills
+# the slots directly (half the time; tested equal to ``Passage(...)``).
+_PASSAGE_SLOTS = tuple(
+    getattr(Passage, name).__set__ for name in ("source", "target", "source_span", "target_span", "kind", "score")
+)
+
+
 def _passages_from(body: bytes, offset: int, count: int, source: str, target: str) -> tuple[list[Passage], int]:
+    """The ``count`` passages stored at ``offset`` of ``body`` (raises ``struct.error``, ``IndexError``): equal to
+    :func:`reference_passages_from` (tested), in one ``struct`` call per array instead of numpy views."""
+    if count <= 0:
+        return [], offset
+    spans = struct.unpack_from(f"<{4 * count}I", body, offset)
+    offset += 16 * count
+    kinds = body[offset : offset + count]
+    offset += count
+    scores = struct.unpack_from(f"<{count}d", body, offset)
+    offset += 8 * count
+    set_source, set_target, set_source_span, set_target_span, set_kind, set_score = _PASSAGE_SLOTS
+    make = object.__new__
+    passages = []
+    for number in range(count):
+        passage = make(Passage)
+        set_source(passage, source)
+        set_target(passage, target)
+        set_source_span(passage, (spans[4 * number], spans[4 * number + 1]))
+        set_target_span(passage, (spans[4 * number + 2], spans[4 * number + 3]))
+        set_kind(passage, _KINDS[kinds[number]])
+        set_score(passage, scores[number])
+        passages.append(passage)
+    return passages, offset
+
+
+def reference_passages_from(
+    body: bytes, offset: int, count: int, source: str, target: str
+) -> tuple[list[Passage], int]:
+    """The readable reference of :func:`_passages_from`."""
     spans = np.frombuffer(body, "<u4", count=4 * count, offset=offset).reshape(-1, 4).tolist()
     offset += 16 * count
     kinds = body[offset : offset + count]
@@ -153,13 +191,13 @@ def unpack_verdict(data: bytes) -> tuple[PairVerdict, list[Passage] | None]:
         body, size = _verdict_body(data)
         a, b, relation, evidence, n_passages, n_reverse = json.loads(body[5 : 5 + size].decode("utf-8"))
         offset = 5 + size
-        numbers = np.frombuffer(body, "<f8", count=5, offset=offset).tolist()
+        numbers = struct.unpack_from("<5d", body, offset)
         offset += 40
         passages, offset = _passages_from(body, offset, n_passages, a, b)
         reverse, offset = _passages_from(body, offset, max(n_reverse, 0), b, a)
         if offset != len(body):
             raise ValueError("trailing bytes")
-    except (zlib.error, ValueError, UnicodeDecodeError, TypeError, IndexError) as error:
+    except (zlib.error, ValueError, UnicodeDecodeError, TypeError, IndexError, struct.error) as error:
         raise CorruptIndexError(f"a stored pair verdict cannot be decoded: {error}") from None
     verdict = PairVerdict(
         a=a,
