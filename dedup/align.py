@@ -87,7 +87,7 @@ class Side:
     ``kgrams``: the k-gram index of ``words`` by k (dropped once the article's pairs as a source are done);
     ``keys``: the k-gram keys of ``words`` by k. The other fields are made on first use, by the methods of
     the same name: what the rewrite and word alignment steps look up in a source, once per article instead of
-    once per pair.
+    once per pair; ``unit_names`` (the names in each unit) is filled the same way by ``score.names_kept``.
     """
 
     article: CleanArticle
@@ -103,6 +103,7 @@ class Side:
     windows: dict[int, Window] = field(default_factory=dict)
     content_words: dict[int, dict[str, int]] = field(default_factory=dict)
     names: dict[str, int] | None = None
+    unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
 
     def word_starts(self, unit: int) -> dict[str, list[int]]:
         """Where each word of unit ``unit`` is, token indices ascending (a copied run starts on its first word)."""

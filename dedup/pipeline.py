@@ -327,7 +327,7 @@ def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: tuple[i
                 verdict.evidence["aligned"] = False
             else:
                 found = align_sides(side, other, settings.align, cosine, matches)
-                verdict = judge(side.article, other.article, found, settings.score)
+                verdict = judge(side.article, other.article, found, settings.score, (side, other))
             verdicts.append(verdict)
         side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
     articles.done(number)

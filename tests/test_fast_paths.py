@@ -476,3 +476,47 @@ def test_xxh32_of_slices_equals_xxhash(data, slices):
     )
     found = xxh32_slices(np.frombuffer(data, dtype=np.uint8), starts, lengths)
     assert found.tolist() == [xxhash.xxh32_intdigest(data[b : b + n]) for b, n in zip(starts, lengths, strict=True)]
+
+
+def _seed_pairs(seed_texts):
+    """Every ordered pair of the seed articles (and the small fixtures), prepared, with their sentence cosines."""
+    cleaned = [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())] + _articles()
+    vectors = sentence_vectors(cleaned)
+    sides = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for source in sides:
+        for target, cosine in zip(sides, sentence_cosines(source, sides), strict=True):
+            if target is not source:
+                yield source, target, cosine
+
+
+def test_judge_with_the_sides_name_caches_equals_judge_without(seed_texts):
+    # the judge pass hands the prepared sides to ``judge``: their caches keep each unit's names across pairs
+    plain, detailed = AlignSettings(), align_module.detail_settings(AlignSettings())
+    score = ScoreSettings()
+    related = 0
+    for source, target, cosine in _seed_pairs(seed_texts):
+        for chosen in (plain, detailed):
+            found = align_sides(source, target, chosen, cosine)
+            verdict = judge(source.article, target.article, found, score, (source, target))
+            assert verdict == judge(source.article, target.article, found, score)
+            related += verdict.relation != "unrelated"
+    assert related  # the seeds hold related pairs, whose names were looked up
+
+
+_unit_layouts = st.lists(st.tuples(st.integers(0, 6), st.integers(1, 30)), min_size=1, max_size=8)
+_spans = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 40)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_unit_layouts, _spans, st.sampled_from([0.0, 0.2, 0.4, 0.5, 1.0]))
+def test_reused_sentences_sweep_equals_the_reference(layout, spans, share):
+    from dedup.clean import Sentence
+    from dedup.score import _reused_sentences, reference_reused_sentences
+
+    units, position = [], 0
+    for gap, length in layout:  # units in text order, not overlapping, with gaps between them
+        units.append(Sentence((position + gap, position + gap + length), 0, 0))
+        position += gap + length
+    article = dataclasses.replace(clean_article(Article("a", "x")), sentences=units)
+    spans = [(begin, begin + length) for begin, length in spans]  # empty spans included
+    assert _reused_sentences(article, spans, share) == reference_reused_sentences(article, spans, share)
