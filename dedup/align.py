@@ -510,13 +510,14 @@ def align_sides(
 ) -> list[Passage]:
     """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched,
     ``matches`` from :func:`kgram_matches` and ``tiled`` from :func:`unit_tiles` at ``min_tile`` when the
-    caller has them (a pair aligned under several settings with one ``min_tile`` tiles once)."""
+    caller has them (a pair aligned under several settings with one ``min_tile`` tiles once; given ``tiled``, the
+    k-grams are looked up only if :func:`cannot_reuse` needs them)."""
     source, target = source_side.article, target_side.article
     if cosine is None and source.sentences and target.sentences:
         cosine = (target_side.vectors @ source_side.vectors.T).toarray()
-    if matches is None:
+    if matches is None and tiled is None:
         matches = kgram_matches(source_side, target_side, settings.min_tile)
-    if cannot_reuse(source_side, target_side, settings, cosine, matches):
+    if cannot_reuse(source_side, target_side, settings, cosine, matches):  # looks the k-grams up if it needs them
         return []
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = unit_tiles(source_side, target_side, settings.min_tile, matches) if tiled is None else tiled

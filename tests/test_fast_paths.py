@@ -439,7 +439,7 @@ def test_passages_under_several_settings_in_one_pass_equal_each_alone(seed_texts
     found = [
         passages
         for batch in sides.schedule(pipeline._groups(pairs, 3))
-        for passages in pipeline.passage_groups((sides, wanted), batch)
+        for passages in pipeline.passage_groups((sides, wanted, {}), batch)
     ]
     for (s, t), passages in zip(pairs, found, strict=True):
         alone = [align(cleaned[s], cleaned[t], vectors[s], vectors[t], chosen) for chosen in wanted[s, t]]
@@ -520,3 +520,39 @@ def test_reused_sentences_sweep_equals_the_reference(layout, spans, share):
     article = dataclasses.replace(clean_article(Article("a", "x")), sentences=units)
     spans = [(begin, begin + length) for begin, length in spans]  # empty spans included
     assert _reused_sentences(article, spans, share) == reference_reused_sentences(article, spans, share)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6), st.lists(st.tuples(*[st.integers(0, 1 << 40)] * 4), max_size=20))
+def test_packed_tiles_unpack_to_the_same_tiles(min_tile, tiles):
+    assert pipeline.unpack_tiles(pipeline.pack_tiles(min_tile, tiles)) == tiles
+
+
+def test_passages_with_the_judges_tiles_equal_those_tiled_again(seed_texts):
+    # the judge pass carries the tiles of derived pairs to the passages stage, which then does not tile them again
+    cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
+    vectors = sentence_vectors(cleaned)
+    corpus = sparse.vstack(vectors).tocsr()
+    bounds = np.cumsum([0] + [rows.shape[0] for rows in vectors])
+    sides = pipeline.PreparedArticles(cleaned, corpus, bounds)
+    settings_ = pipeline.Settings()
+    pairs = [(s, t) for s in range(len(cleaned)) for t in range(len(cleaned)) if s != t]
+    judged = [
+        item
+        for batch in sides.schedule(pipeline._groups(pairs, 3))
+        for item in pipeline.judge_groups((sides, settings_, False), batch)
+    ]
+    known = {pair: tiles for pair, (_, tiles) in zip(pairs, judged, strict=True) if tiles is not None}
+    assert known  # the seeds hold derived pairs
+    plain, detailed = settings_.align, align_module.detail_settings(settings_.align)
+    wanted = {pair: (detailed,) if k % 2 else (plain, detailed) for k, pair in enumerate(pairs)}
+    found = {}
+    for given_tiles in ({}, known):
+        found[len(given_tiles)] = [
+            passages
+            for batch in sides.schedule(pipeline._groups(pairs, 3))
+            for passages in pipeline.passage_groups((sides, wanted, given_tiles), batch)
+        ]
+    assert found[0] == found[len(known)]
+    for verdict, tiles in judged:
+        assert (tiles is not None) == (verdict.relation in pipeline.CARRIED_RELATIONS)
