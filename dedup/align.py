@@ -258,16 +258,30 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     (own_position, position), width = renumber_against(
         own.indices, [own.indices, np.concatenate([m.indices for m in matrices])], own.shape[1]
     )
-    local_source = sparse.csr_matrix((own.data, own_position, own.indptr), shape=(own.shape[0], width))
     local_targets = sparse.csr_matrix(
         (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, width)
     )
     if width * own.shape[0] <= _DENSE_SOURCE_LIMIT:
-        product = local_targets @ local_source.T.toarray()
+        product = local_targets @ _dense_transposed(own, own_position, width)
     else:
+        local_source = sparse.csr_matrix((own.data, own_position, own.indptr), shape=(own.shape[0], width))
         product = (local_targets @ local_source.T).toarray()
     bounds = np.cumsum([0, *rows])
     return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
+
+
+def _dense_transposed(rows: sparse.csr_matrix, columns: np.ndarray, width: int) -> np.ndarray:
+    """``rows`` (their column indices replaced by ``columns``, of a ``width``-column space) transposed and dense,
+    C-ordered: ``csr_matrix((rows.data, columns, rows.indptr)).T.toarray()`` (duplicates summed in stored order,
+    from 0.0), without building the two sparse matrices and with the layout the sparse-by-dense product reads
+    without copying (the one ``toarray`` gives the transpose is Fortran-ordered)."""
+    count = rows.shape[0]
+    cells = columns.astype(np.int64) * count + np.repeat(np.arange(count), np.diff(rows.indptr))
+    if rows.data.dtype == np.float64:  # bincount sums each cell's values in order from 0.0, in float64
+        return np.bincount(cells, weights=rows.data, minlength=width * count).reshape(width, count)
+    dense = np.zeros(width * count, dtype=rows.data.dtype)
+    np.add.at(dense, cells, rows.data)
+    return dense.reshape(width, count)
 
 
 _DENSE_SOURCE_LIMIT = 1 << 22  # values (32 MB): a longer source takes the sparse product (the same floats)
