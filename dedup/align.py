@@ -551,15 +551,15 @@ def align_sides(
             )
         )
     ]
-    covered_target = np.zeros(len(target.tokens) + 1, dtype=bool)
+    covered_target = bytearray(len(target.tokens) + 1)  # 1: a passage covers the target token (cheap to index)
     tile_at: dict[int, tuple[int, int, int, int]] = {}
     passages: list[Passage] = []
     for s_first, s_end, t_first, t_end in kept:
-        covered_target[t_first:t_end] = True
+        covered_target[t_first:t_end] = b"\x01" * (t_end - t_first)
         for position in range(t_first, t_end):
             tile_at[position] = (s_first, s_end, t_first, t_end)
         passages.append(token_passage(source, target, (s_first, s_end), (t_first, t_end), "verbatim", 1.0))
-    in_tiles = covered_target.copy() if settings.word_alignment else None  # the rewrite pieces mark theirs too
+    in_tiles = bytes(covered_target) if settings.word_alignment else None  # the rewrite pieces mark theirs too
     for source_index, target_index, similarity in pairs:
         shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
         passages.extend(
@@ -688,7 +688,7 @@ def _word_runs(
     target: CleanArticle,
     cosine: np.ndarray,
     settings: AlignSettings,
-    verbatim: np.ndarray | None = None,
+    verbatim: bytes | None = None,
 ) -> list[WordRun]:
     """Word-level reuse inside target units, from a monotone alignment against their nearest source text.
 
@@ -706,7 +706,7 @@ def _word_runs(
     around the two source units sharing most of its stems, and the unit's share counts the matches of all its
     parts: a sentence that merges two wire sentences from different places in the wire text matches one of
     them in one part and the other in the other, and neither alone reaches the share of the whole.
-    ``verbatim`` (per target token): tokens in verbatim tiles; a unit made of them only is skipped, as no word
+    ``verbatim`` (a byte per target token, nonzero in a verbatim tile): a unit made of them only is skipped, as no word
     run could change it (a verbatim passage always stays, and a unit's word runs stay inside it).
     """
     runs: list[WordRun] = []
@@ -714,7 +714,7 @@ def _word_runs(
         return runs
     top = np.argsort(-cosine, axis=1, kind="stable")[:, :2].tolist()  # each row sorted on its own, as one by one
     for j, unit in enumerate(target.sentences):
-        if verbatim is not None and verbatim[unit.first : unit.last].all():
+        if verbatim is not None and verbatim.find(0, unit.first, unit.last) < 0:  # every token in a tile
             continue
         nearest = [i for i in top[j] if cosine[j, i] >= settings.word_min_cosine]
         whole = (unit.first, unit.last)
@@ -1149,10 +1149,13 @@ def _sentence_pairs(
         return []
     source_stems, target_stems = source.stem_sets, target.stem_sets
 
-    def shared(i: int, j: int) -> int:
-        if figures_conflict(source.figures[i], target.figures[j], settings.template_figures):
-            return 0  # a template with other figures shares nothing that counts
-        return len(target_stems[j] & source_stems[i])
+    def shares(i: int, j: int, least: int) -> bool:
+        """At least ``least`` content stems shared, none if the pair is a template with other figures (counted
+        first: most pairs a cosine could accept fall short of the stems before their figures are compared)."""
+        return least <= 0 or (
+            len(target_stems[j] & source_stems[i]) >= least
+            and not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
+        )
 
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
     live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))
@@ -1167,7 +1170,7 @@ def _sentence_pairs(
     for j, i in zip(live, best, strict=True):
         strong = rows[j][i] >= settings.sentence_threshold
         anchored = (i, j) in anchors and rows[j][i] >= settings.anchor_threshold
-        if (strong or anchored) and shared(i, j) >= settings.min_shared_stems:
+        if (strong or anchored) and shares(i, j, settings.min_shared_stems):
             chosen[j] = [(i, rows[j][i])]
     for j, candidates in zip(live, top, strict=True):
         near = {i + d for k in (j - 1, j + 1) for i, _ in chosen.get(k, []) for d in (-1, 0, 1)}
@@ -1182,7 +1185,7 @@ def _sentence_pairs(
                 or (i in near and score >= settings.context_threshold)
                 or (i in continuing and score >= settings.continuation_threshold)
                 or (taken and score >= settings.anchor_threshold)
-            ) and shared(i, j) >= settings.min_shared_stems - 1:  # the dearer test last
+            ) and shares(i, j, settings.min_shared_stems - 1):  # the dearer test last
                 chosen.setdefault(j, []).append((i, score))
                 taken.add(i)
     return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
@@ -1199,7 +1202,7 @@ def _rewrite_pieces(
     target_index: int,
     similarity: float,
     shared: set[str],
-    covered_target: np.ndarray,
+    covered_target: bytearray,
     tile_at: dict[int, tuple[int, int, int, int]],
     settings: AlignSettings,
 ) -> list[Passage]:
@@ -1225,7 +1228,7 @@ def _rewrite_pieces(
             if any(target.stems[k] for k in range(start, position)):
                 s_begin, s_end = _source_between(tile_at.get(start - 1), tile_at.get(position), s_hull)
                 if s_end > s_begin:
-                    covered_target[start:position] = True
+                    covered_target[start:position] = b"\x01" * (position - start)
                     for t_from, t_to, s_from, s_to, kind in _copied_runs(
                         source_side,
                         target,
