@@ -406,25 +406,29 @@ def _select(
     matches: list[Tile], source_len: int, target_len: int, min_tile: int, source: list[str], target: list[str]
 ) -> list[Tile]:
     """Take tiles longest first; a tile clipped by earlier ones keeps its free part if long enough."""
-    used_source = np.zeros(source_len, dtype=bool)
-    used_target = np.zeros(target_len, dtype=bool)
+    used_source = bytearray(source_len)  # 1: the token is in a chosen tile (bytes: cheap to search and set)
+    used_target = bytearray(target_len)
     chosen: list[Tile] = []
     # longest first, then by target and source position (a unique key: the order is the same as sorting)
     pending = [(-t.length, t.target, t.source, t) for t in matches]
     heapq.heapify(pending)
     while pending:
         tile = heapq.heappop(pending)[3]
-        free = ~(
-            used_source[tile.source : tile.source + tile.length] | used_target[tile.target : tile.target + tile.length]
-        )
-        if free.all():
+        s_begin, t_begin, length = tile.source, tile.target, tile.length
+        if used_source.find(1, s_begin, s_begin + length) < 0 and used_target.find(1, t_begin, t_begin + length) < 0:
             chosen.append(tile)
-            used_source[tile.source : tile.source + tile.length] = True
-            used_target[tile.target : tile.target + tile.length] = True
+            used_source[s_begin : s_begin + length] = b"\x01" * length
+            used_target[t_begin : t_begin + length] = b"\x01" * length
             continue
         # keep the longest free stretch of a partly covered tile, re-queued by its new length
+        free = [
+            not (taken_source or taken_target)
+            for taken_source, taken_target in zip(
+                used_source[s_begin : s_begin + length], used_target[t_begin : t_begin + length], strict=True
+            )
+        ]
         best_start, best_len, run_start = 0, 0, None
-        for offset, ok in enumerate([*free.tolist(), False]):
+        for offset, ok in enumerate([*free, False]):
             if ok and run_start is None:
                 run_start = offset
             elif not ok and run_start is not None:
@@ -432,7 +436,7 @@ def _select(
                     best_start, best_len = run_start, offset - run_start
                 run_start = None
         if best_len >= min_tile:
-            clipped = Tile(tile.source + best_start, tile.target + best_start, best_len)
+            clipped = Tile(s_begin + best_start, t_begin + best_start, best_len)
             heapq.heappush(pending, (-clipped.length, clipped.target, clipped.source, clipped))
     return sorted(chosen, key=lambda t: t.target)
 
