@@ -104,6 +104,14 @@ class Side:
     content_words: dict[int, dict[str, int]] = field(default_factory=dict)
     names: dict[str, int] | None = None
     unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
+    breaks: list[int] | None = None
+
+    def unit_breaks(self) -> list[int]:
+        """The positions in ``words`` where a new unit starts (the first word's left out), ascending."""
+        if self.breaks is None:
+            units = [self.sentence_of[k] for k in self.positions]
+            self.breaks = [x for x in range(1, len(units)) if units[x] != units[x - 1]]
+        return self.breaks
 
     def word_starts(self, unit: int) -> dict[str, list[int]]:
         """Where each word of unit ``unit`` is, token indices ascending (a copied run starts on its first word)."""
@@ -583,7 +591,7 @@ TokenTile = tuple[int, int, int, int]  # a verbatim tile inside one unit of each
 
 
 def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches | None) -> list[TokenTile]:
-    """The verbatim tiles of a pair (:func:`tiles`) as token ranges cut at unit boundaries (``_split_at_units``);
+    """The verbatim tiles of a pair (:func:`tiles`) as token ranges cut at unit boundaries (``_split_at_breaks``);
     ``matches``: :func:`kgram_matches` of the pair at ``min_tile``."""
     return [
         piece
@@ -595,8 +603,8 @@ def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches 
             target.kgram_keys(min_tile),
             matches,
         )
-        for piece in _split_at_units(
-            t, source.positions, target.positions, source.sentence_of, target.sentence_of, min_tile
+        for piece in _split_at_breaks(
+            t, source.unit_breaks(), target.unit_breaks(), source.positions, target.positions, min_tile
         )
     ]
 
@@ -782,8 +790,8 @@ def _stretch_alignment(
     best_window: list[int] = []
     for i in nearest:
         window = source.window(i)
-        common = counts & window.counts
-        if sum(common.values()) < needed:
+        common = counts.keys() & window.counts.keys()
+        if sum(min(counts[stem], window.counts[stem]) for stem in common) < needed:
             continue  # an exact bound: the common subsequence is no longer than the common multiset
         found = monotone_matches(unit_stems, window.stems, common)
         if len(found) > len(best):
@@ -1099,7 +1107,8 @@ def _split_at_units(
     target_sentence: Sequence[int],
     min_tile: int,
 ) -> list[tuple[int, int, int, int]]:
-    """A tile as token ranges ``(s_first, s_end, t_first, t_end)``, cut where either side changes unit.
+    """A tile as token ranges ``(s_first, s_end, t_first, t_end)``, cut where either side changes unit (the readable
+    reference for :func:`_split_at_breaks`, which the tiler uses).
 
     Evidence tokens of consecutive units are adjacent in the tiling sequence even when a boilerplate
     line sits between them; cutting at units keeps every span inside evidence text.
@@ -1123,6 +1132,45 @@ def _split_at_units(
                     )
                 )
             start = offset
+    return pieces
+
+
+def _split_at_breaks(
+    tile: Tile,
+    source_breaks: list[int],
+    target_breaks: list[int],
+    source_pos: Sequence[int],
+    target_pos: Sequence[int],
+    min_tile: int,
+) -> list[tuple[int, int, int, int]]:
+    """:func:`_split_at_units` from each side's unit breaks (:meth:`Side.unit_breaks`): the cuts inside the tile
+    found by two binary searches a side instead of comparing the units of every pair of neighbouring words."""
+    s_begin, t_begin, length = tile.source, tile.target, tile.length
+    cuts = {
+        x - s_begin
+        for x in source_breaks[
+            bisect.bisect_right(source_breaks, s_begin) : bisect.bisect_left(source_breaks, s_begin + length)
+        ]
+    }
+    cuts.update(
+        x - t_begin
+        for x in target_breaks[
+            bisect.bisect_right(target_breaks, t_begin) : bisect.bisect_left(target_breaks, t_begin + length)
+        ]
+    )
+    pieces = []
+    start = 0
+    for offset in [*sorted(cuts), length]:
+        if offset - start >= min_tile:
+            pieces.append(
+                (
+                    source_pos[s_begin + start],
+                    source_pos[s_begin + offset - 1] + 1,
+                    target_pos[t_begin + start],
+                    target_pos[t_begin + offset - 1] + 1,
+                )
+            )
+        start = offset
     return pieces
 
 

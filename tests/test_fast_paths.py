@@ -556,3 +556,20 @@ def test_passages_with_the_judges_tiles_equal_those_tiled_again(seed_texts):
     assert found[0] == found[len(known)]
     for verdict, tiles in judged:
         assert (tiles is not None) == (verdict.relation in pipeline.CARRIED_RELATIONS)
+
+
+def test_tiles_cut_at_unit_breaks_equal_those_cut_word_by_word(seed_texts):
+    cut = 0
+    for source, target, _ in _seed_pairs(seed_texts):
+        for min_tile in (1, 3):
+            found = align_module.tiles(source.words, target.words, min_tile)
+            for tile in found:
+                pieces = align_module._split_at_units(
+                    tile, source.positions, target.positions, source.sentence_of, target.sentence_of, min_tile
+                )
+                fast = align_module._split_at_breaks(
+                    tile, source.unit_breaks(), target.unit_breaks(), source.positions, target.positions, min_tile
+                )
+                assert fast == pieces
+                cut += len(pieces) > 1
+    assert cut  # some tiles of the seeds cross unit boundaries
