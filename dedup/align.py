@@ -87,7 +87,7 @@ class Side:
     ``kgrams``: the k-gram index of ``words`` by k (dropped once the article's pairs as a source are done);
     ``keys``: the k-gram keys of ``words`` by k. The other fields are made on first use, by the methods of
     the same name: what the rewrite and word alignment steps look up in a source, once per article instead of
-    once per pair.
+    once per pair; ``unit_names`` (the names in each unit) is filled the same way by ``score.names_kept``.
     """
 
     article: CleanArticle
@@ -103,6 +103,15 @@ class Side:
     windows: dict[int, Window] = field(default_factory=dict)
     content_words: dict[int, dict[str, int]] = field(default_factory=dict)
     names: dict[str, int] | None = None
+    unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
+    breaks: list[int] | None = None
+
+    def unit_breaks(self) -> list[int]:
+        """The positions in ``words`` where a new unit starts (the first word's left out), ascending."""
+        if self.breaks is None:
+            units = [self.sentence_of[k] for k in self.positions]
+            self.breaks = [x for x in range(1, len(units)) if units[x] != units[x - 1]]
+        return self.breaks
 
     def word_starts(self, unit: int) -> dict[str, list[int]]:
         """Where each word of unit ``unit`` is, token indices ascending (a copied run starts on its first word)."""
@@ -257,16 +266,30 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     (own_position, position), width = renumber_against(
         own.indices, [own.indices, np.concatenate([m.indices for m in matrices])], own.shape[1]
     )
-    local_source = sparse.csr_matrix((own.data, own_position, own.indptr), shape=(own.shape[0], width))
     local_targets = sparse.csr_matrix(
         (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, width)
     )
     if width * own.shape[0] <= _DENSE_SOURCE_LIMIT:
-        product = local_targets @ local_source.T.toarray()
+        product = local_targets @ _dense_transposed(own, own_position, width)
     else:
+        local_source = sparse.csr_matrix((own.data, own_position, own.indptr), shape=(own.shape[0], width))
         product = (local_targets @ local_source.T).toarray()
     bounds = np.cumsum([0, *rows])
     return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
+
+
+def _dense_transposed(rows: sparse.csr_matrix, columns: np.ndarray, width: int) -> np.ndarray:
+    """``rows`` (their column indices replaced by ``columns``, of a ``width``-column space) transposed and dense,
+    C-ordered: ``csr_matrix((rows.data, columns, rows.indptr)).T.toarray()`` (duplicates summed in stored order,
+    from 0.0), without building the two sparse matrices and with the layout the sparse-by-dense product reads
+    without copying (the one ``toarray`` gives the transpose is Fortran-ordered)."""
+    count = rows.shape[0]
+    cells = columns.astype(np.int64) * count + np.repeat(np.arange(count), np.diff(rows.indptr))
+    if rows.data.dtype == np.float64:  # bincount sums each cell's values in order from 0.0, in float64
+        return np.bincount(cells, weights=rows.data, minlength=width * count).reshape(width, count)
+    dense = np.zeros(width * count, dtype=rows.data.dtype)
+    np.add.at(dense, cells, rows.data)
+    return dense.reshape(width, count)
 
 
 _DENSE_SOURCE_LIMIT = 1 << 22  # values (32 MB): a longer source takes the sparse product (the same floats)
@@ -391,25 +414,29 @@ def _select(
     matches: list[Tile], source_len: int, target_len: int, min_tile: int, source: list[str], target: list[str]
 ) -> list[Tile]:
     """Take tiles longest first; a tile clipped by earlier ones keeps its free part if long enough."""
-    used_source = np.zeros(source_len, dtype=bool)
-    used_target = np.zeros(target_len, dtype=bool)
+    used_source = bytearray(source_len)  # 1: the token is in a chosen tile (bytes: cheap to search and set)
+    used_target = bytearray(target_len)
     chosen: list[Tile] = []
     # longest first, then by target and source position (a unique key: the order is the same as sorting)
     pending = [(-t.length, t.target, t.source, t) for t in matches]
     heapq.heapify(pending)
     while pending:
         tile = heapq.heappop(pending)[3]
-        free = ~(
-            used_source[tile.source : tile.source + tile.length] | used_target[tile.target : tile.target + tile.length]
-        )
-        if free.all():
+        s_begin, t_begin, length = tile.source, tile.target, tile.length
+        if used_source.find(1, s_begin, s_begin + length) < 0 and used_target.find(1, t_begin, t_begin + length) < 0:
             chosen.append(tile)
-            used_source[tile.source : tile.source + tile.length] = True
-            used_target[tile.target : tile.target + tile.length] = True
+            used_source[s_begin : s_begin + length] = b"\x01" * length
+            used_target[t_begin : t_begin + length] = b"\x01" * length
             continue
         # keep the longest free stretch of a partly covered tile, re-queued by its new length
+        free = [
+            not (taken_source or taken_target)
+            for taken_source, taken_target in zip(
+                used_source[s_begin : s_begin + length], used_target[t_begin : t_begin + length], strict=True
+            )
+        ]
         best_start, best_len, run_start = 0, 0, None
-        for offset, ok in enumerate([*free.tolist(), False]):
+        for offset, ok in enumerate([*free, False]):
             if ok and run_start is None:
                 run_start = offset
             elif not ok and run_start is not None:
@@ -417,7 +444,7 @@ def _select(
                     best_start, best_len = run_start, offset - run_start
                 run_start = None
         if best_len >= min_tile:
-            clipped = Tile(tile.source + best_start, tile.target + best_start, best_len)
+            clipped = Tile(s_begin + best_start, t_begin + best_start, best_len)
             heapq.heappush(pending, (-clipped.length, clipped.target, clipped.source, clipped))
     return sorted(chosen, key=lambda t: t.target)
 
@@ -509,13 +536,14 @@ def align_sides(
 ) -> list[Passage]:
     """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched,
     ``matches`` from :func:`kgram_matches` and ``tiled`` from :func:`unit_tiles` at ``min_tile`` when the
-    caller has them (a pair aligned under several settings with one ``min_tile`` tiles once)."""
+    caller has them (a pair aligned under several settings with one ``min_tile`` tiles once; given ``tiled``, the
+    k-grams are looked up only if :func:`cannot_reuse` needs them)."""
     source, target = source_side.article, target_side.article
     if cosine is None and source.sentences and target.sentences:
         cosine = (target_side.vectors @ source_side.vectors.T).toarray()
-    if matches is None:
+    if matches is None and tiled is None:
         matches = kgram_matches(source_side, target_side, settings.min_tile)
-    if cannot_reuse(source_side, target_side, settings, cosine, matches):
+    if cannot_reuse(source_side, target_side, settings, cosine, matches):  # looks the k-grams up if it needs them
         return []
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = unit_tiles(source_side, target_side, settings.min_tile, matches) if tiled is None else tiled
@@ -535,15 +563,15 @@ def align_sides(
             )
         )
     ]
-    covered_target = np.zeros(len(target.tokens) + 1, dtype=bool)
+    covered_target = bytearray(len(target.tokens) + 1)  # 1: a passage covers the target token (cheap to index)
     tile_at: dict[int, tuple[int, int, int, int]] = {}
     passages: list[Passage] = []
     for s_first, s_end, t_first, t_end in kept:
-        covered_target[t_first:t_end] = True
+        covered_target[t_first:t_end] = b"\x01" * (t_end - t_first)
         for position in range(t_first, t_end):
             tile_at[position] = (s_first, s_end, t_first, t_end)
         passages.append(token_passage(source, target, (s_first, s_end), (t_first, t_end), "verbatim", 1.0))
-    in_tiles = covered_target.copy() if settings.word_alignment else None  # the rewrite pieces mark theirs too
+    in_tiles = bytes(covered_target) if settings.word_alignment else None  # the rewrite pieces mark theirs too
     for source_index, target_index, similarity in pairs:
         shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
         passages.extend(
@@ -563,7 +591,7 @@ TokenTile = tuple[int, int, int, int]  # a verbatim tile inside one unit of each
 
 
 def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches | None) -> list[TokenTile]:
-    """The verbatim tiles of a pair (:func:`tiles`) as token ranges cut at unit boundaries (``_split_at_units``);
+    """The verbatim tiles of a pair (:func:`tiles`) as token ranges cut at unit boundaries (``_split_at_breaks``);
     ``matches``: :func:`kgram_matches` of the pair at ``min_tile``."""
     return [
         piece
@@ -575,8 +603,8 @@ def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches 
             target.kgram_keys(min_tile),
             matches,
         )
-        for piece in _split_at_units(
-            t, source.positions, target.positions, source.sentence_of, target.sentence_of, min_tile
+        for piece in _split_at_breaks(
+            t, source.unit_breaks(), target.unit_breaks(), source.positions, target.positions, min_tile
         )
     ]
 
@@ -672,7 +700,7 @@ def _word_runs(
     target: CleanArticle,
     cosine: np.ndarray,
     settings: AlignSettings,
-    verbatim: np.ndarray | None = None,
+    verbatim: bytes | None = None,
 ) -> list[WordRun]:
     """Word-level reuse inside target units, from a monotone alignment against their nearest source text.
 
@@ -690,7 +718,7 @@ def _word_runs(
     around the two source units sharing most of its stems, and the unit's share counts the matches of all its
     parts: a sentence that merges two wire sentences from different places in the wire text matches one of
     them in one part and the other in the other, and neither alone reaches the share of the whole.
-    ``verbatim`` (per target token): tokens in verbatim tiles; a unit made of them only is skipped, as no word
+    ``verbatim`` (a byte per target token, nonzero in a verbatim tile): a unit made of them only is skipped, as no word
     run could change it (a verbatim passage always stays, and a unit's word runs stay inside it).
     """
     runs: list[WordRun] = []
@@ -698,7 +726,7 @@ def _word_runs(
         return runs
     top = np.argsort(-cosine, axis=1, kind="stable")[:, :2].tolist()  # each row sorted on its own, as one by one
     for j, unit in enumerate(target.sentences):
-        if verbatim is not None and verbatim[unit.first : unit.last].all():
+        if verbatim is not None and verbatim.find(0, unit.first, unit.last) < 0:  # every token in a tile
             continue
         nearest = [i for i in top[j] if cosine[j, i] >= settings.word_min_cosine]
         whole = (unit.first, unit.last)
@@ -762,8 +790,8 @@ def _stretch_alignment(
     best_window: list[int] = []
     for i in nearest:
         window = source.window(i)
-        common = counts & window.counts
-        if sum(common.values()) < needed:
+        common = counts.keys() & window.counts.keys()
+        if sum(min(counts[stem], window.counts[stem]) for stem in common) < needed:
             continue  # an exact bound: the common subsequence is no longer than the common multiset
         found = monotone_matches(unit_stems, window.stems, common)
         if len(found) > len(best):
@@ -1079,7 +1107,8 @@ def _split_at_units(
     target_sentence: Sequence[int],
     min_tile: int,
 ) -> list[tuple[int, int, int, int]]:
-    """A tile as token ranges ``(s_first, s_end, t_first, t_end)``, cut where either side changes unit.
+    """A tile as token ranges ``(s_first, s_end, t_first, t_end)``, cut where either side changes unit (the readable
+    reference for :func:`_split_at_breaks`, which the tiler uses).
 
     Evidence tokens of consecutive units are adjacent in the tiling sequence even when a boilerplate
     line sits between them; cutting at units keeps every span inside evidence text.
@@ -1103,6 +1132,45 @@ def _split_at_units(
                     )
                 )
             start = offset
+    return pieces
+
+
+def _split_at_breaks(
+    tile: Tile,
+    source_breaks: list[int],
+    target_breaks: list[int],
+    source_pos: Sequence[int],
+    target_pos: Sequence[int],
+    min_tile: int,
+) -> list[tuple[int, int, int, int]]:
+    """:func:`_split_at_units` from each side's unit breaks (:meth:`Side.unit_breaks`): the cuts inside the tile
+    found by two binary searches a side instead of comparing the units of every pair of neighbouring words."""
+    s_begin, t_begin, length = tile.source, tile.target, tile.length
+    cuts = {
+        x - s_begin
+        for x in source_breaks[
+            bisect.bisect_right(source_breaks, s_begin) : bisect.bisect_left(source_breaks, s_begin + length)
+        ]
+    }
+    cuts.update(
+        x - t_begin
+        for x in target_breaks[
+            bisect.bisect_right(target_breaks, t_begin) : bisect.bisect_left(target_breaks, t_begin + length)
+        ]
+    )
+    pieces = []
+    start = 0
+    for offset in [*sorted(cuts), length]:
+        if offset - start >= min_tile:
+            pieces.append(
+                (
+                    source_pos[s_begin + start],
+                    source_pos[s_begin + offset - 1] + 1,
+                    target_pos[t_begin + start],
+                    target_pos[t_begin + offset - 1] + 1,
+                )
+            )
+        start = offset
     return pieces
 
 
@@ -1133,10 +1201,13 @@ def _sentence_pairs(
         return []
     source_stems, target_stems = source.stem_sets, target.stem_sets
 
-    def shared(i: int, j: int) -> int:
-        if figures_conflict(source.figures[i], target.figures[j], settings.template_figures):
-            return 0  # a template with other figures shares nothing that counts
-        return len(target_stems[j] & source_stems[i])
+    def shares(i: int, j: int, least: int) -> bool:
+        """At least ``least`` content stems shared, none if the pair is a template with other figures (counted
+        first: most pairs a cosine could accept fall short of the stems before their figures are compared)."""
+        return least <= 0 or (
+            len(target_stems[j] & source_stems[i]) >= least
+            and not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
+        )
 
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
     live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))
@@ -1151,7 +1222,7 @@ def _sentence_pairs(
     for j, i in zip(live, best, strict=True):
         strong = rows[j][i] >= settings.sentence_threshold
         anchored = (i, j) in anchors and rows[j][i] >= settings.anchor_threshold
-        if (strong or anchored) and shared(i, j) >= settings.min_shared_stems:
+        if (strong or anchored) and shares(i, j, settings.min_shared_stems):
             chosen[j] = [(i, rows[j][i])]
     for j, candidates in zip(live, top, strict=True):
         near = {i + d for k in (j - 1, j + 1) for i, _ in chosen.get(k, []) for d in (-1, 0, 1)}
@@ -1166,7 +1237,7 @@ def _sentence_pairs(
                 or (i in near and score >= settings.context_threshold)
                 or (i in continuing and score >= settings.continuation_threshold)
                 or (taken and score >= settings.anchor_threshold)
-            ) and shared(i, j) >= settings.min_shared_stems - 1:  # the dearer test last
+            ) and shares(i, j, settings.min_shared_stems - 1):  # the dearer test last
                 chosen.setdefault(j, []).append((i, score))
                 taken.add(i)
     return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
@@ -1183,7 +1254,7 @@ def _rewrite_pieces(
     target_index: int,
     similarity: float,
     shared: set[str],
-    covered_target: np.ndarray,
+    covered_target: bytearray,
     tile_at: dict[int, tuple[int, int, int, int]],
     settings: AlignSettings,
 ) -> list[Passage]:
@@ -1209,7 +1280,7 @@ def _rewrite_pieces(
             if any(target.stems[k] for k in range(start, position)):
                 s_begin, s_end = _source_between(tile_at.get(start - 1), tile_at.get(position), s_hull)
                 if s_end > s_begin:
-                    covered_target[start:position] = True
+                    covered_target[start:position] = b"\x01" * (position - start)
                     for t_from, t_to, s_from, s_to, kind in _copied_runs(
                         source_side,
                         target,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -119,6 +120,7 @@ def _no_progress(label: str, total: int) -> Callable[[int], None]:
 
 
 Group = tuple[int, list[int]]  # a source article and its target articles
+Pair = tuple[int, int]  # a source article and a target article
 MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
 MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
 MIN_PARALLEL_ARTICLES = 200
@@ -277,13 +279,31 @@ class PreparedArticles:
         return rows
 
 
+PackedTiles = tuple[int, array]  # ``min_tile`` and a pair's unit tiles (``align.unit_tiles``), flattened
+
+
+def pack_tiles(min_tile: int, tiles: list[TokenTile]) -> PackedTiles:
+    """A pair's unit tiles at ``min_tile`` as one flat integer array: a few bytes a tile to carry back from a
+    worker and hold until the passages stage, where a list of tuples costs ~170."""
+    return min_tile, array("q", [value for tile in tiles for value in tile])
+
+
+def unpack_tiles(packed: PackedTiles) -> list[TokenTile]:
+    """The unit tiles :func:`pack_tiles` packed, as the list of tuples ``align.unit_tiles`` gave."""
+    values = packed[1].tolist()
+    return list(zip(values[0::4], values[1::4], values[2::4], values[3::4], strict=True))
+
+
 def passage_groups(
-    shared: tuple[PreparedArticles, Mapping[tuple[int, int], tuple[AlignSettings, ...]]], batch: tuple[int, list[Group]]
+    shared: tuple[PreparedArticles, Mapping[tuple[int, int], tuple[AlignSettings, ...]], Mapping[Pair, PackedTiles]],
+    batch: tuple[int, list[Group]],
 ) -> list[list[list[Passage]]]:
     """Passages of every (source, target) pair of ``batch`` (numbered by :meth:`PreparedArticles.schedule`), in
     order: one list per settings the pair is wanted under (``shared[1][pair]``), in that order. One sparse
-    product per source; a pair's k-gram lookup and verbatim tiles serve all its settings of one ``min_tile``."""
-    articles, wanted = shared
+    product per source; a pair's k-gram lookup and verbatim tiles serve all its settings of one ``min_tile``.
+    ``shared[2]``: the tiles of pairs the judge pass tiled already (:func:`pack_tiles`), not tiled again.
+    """
+    articles, wanted, known = shared
     number, groups = batch
     found: list[list[list[Passage]]] = []
     for source, targets in groups:
@@ -291,6 +311,9 @@ def passage_groups(
         for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
             other = articles[target]
             lookups: dict[int, tuple[KgramMatches | None, list[TokenTile] | None]] = {}
+            packed = known.get((source, target))
+            if packed is not None:
+                lookups[packed[0]] = None, unpack_tiles(packed)  # align_sides looks the k-grams up if it needs them
             passages = []
             for settings in wanted[source, target]:
                 matches, tiled = lookups.get(settings.min_tile) or (kgram_matches(side, other, settings.min_tile), None)
@@ -304,9 +327,15 @@ def passage_groups(
     return found
 
 
-def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: tuple[int, list[Group]]) -> list[PairVerdict]:
+CARRIED_RELATIONS = ("derived", "duplicate")  # the verdicts whose edges the passages stage aligns in detail
+
+
+def judge_groups(
+    shared: tuple[PreparedArticles, Settings, bool], batch: tuple[int, list[Group]]
+) -> list[tuple[PairVerdict, PackedTiles | None]]:
     """Passages and verdict of every candidate pair of ``batch`` (numbered by :meth:`PreparedArticles.schedule`),
-    in order.
+    in order, each with the pair's unit tiles (:func:`pack_tiles`) when it is judged derived or duplicate (its
+    edge is aligned again in detail, with the same tiles when in the pair's own direction), else None.
 
     With ``screen`` (the third shared value), a pair that no alignment could make related
     (``score.could_relate``, an exact bound) is judged without aligning it: ``unrelated``, no
@@ -315,21 +344,25 @@ def judge_groups(shared: tuple[PreparedArticles, Settings, bool], batch: tuple[i
     """
     articles, settings, screen = shared
     number, groups = batch
-    verdicts: list[PairVerdict] = []
+    verdicts: list[tuple[PairVerdict, PackedTiles | None]] = []
     for source, targets in groups:
         side = articles[source]
         for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
             other = articles[target]
-            matches = kgram_matches(side, other, settings.align.min_tile)  # looked up once for the checks and tiling
+            min_tile = settings.align.min_tile
+            matches = kgram_matches(side, other, min_tile)  # looked up once for the checks and tiling
+            tiles = None
             if cannot_reuse(side, other, settings.align, cosine, matches):  # no passage: nothing to align
                 verdict = judge(side.article, other.article, [], settings.score)
             elif screen and not could_relate(side, other, cosine, settings.align, settings.score, matches):
                 verdict = judge(side.article, other.article, [], settings.score)
                 verdict.evidence["aligned"] = False
             else:
-                found = align_sides(side, other, settings.align, cosine, matches)
-                verdict = judge(side.article, other.article, found, settings.score)
-            verdicts.append(verdict)
+                tiles = unit_tiles(side, other, min_tile, matches)
+                found = align_sides(side, other, settings.align, cosine, matches, tiles)
+                verdict = judge(side.article, other.article, found, settings.score, (side, other))
+            carried = tiles is not None and settings.align.detail_derived and verdict.relation in CARRIED_RELATIONS
+            verdicts.append((verdict, pack_tiles(min_tile, tiles) if carried else None))
         side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
     articles.done(number)
     return verdicts
@@ -454,13 +487,16 @@ def cluster(
     sides = PreparedArticles(cleaned, sentence_rows, sentence_bounds)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    verdicts: list[PairVerdict] = run_batches(
+    judged: list[tuple[PairVerdict, PackedTiles | None]] = run_batches(
         judge_groups,
         (sides, settings, True),
         sides.schedule(_groups(pairs, batch_pairs)),
         workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
         done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
     )
+    verdicts = [verdict for verdict, _ in judged]
+    judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
+    del judged
     index = {article.id: k for k, article in enumerate(cleaned)}
     by_clean = {article.id: article for article in cleaned}
 
@@ -484,7 +520,7 @@ def cluster(
             run_batches(judge_groups, (sides, settings, False), sides.schedule(_groups(screened_pairs, batch_pairs))),
             strict=True,
         ):
-            verdicts[k] = verdict
+            verdicts[k] = verdict[0]
     log.info("%d pairs screened, %d of them aligned after all (one cluster)", len(screened), len(unaligned))
     stage(f"screened pairs in one cluster ({len(unaligned)})")
     inside: dict[int, list[PairVerdict]] = {}
@@ -516,10 +552,13 @@ def cluster(
     for key in in_detail:  # empty without a detailed pass
         wanted[key] = (*wanted.get(key, ()), detailed)
     keys = sorted(wanted)
+    # an edge in its pair's own direction was tiled by the judge already (the same tiles: same sides, same min_tile)
+    known_tiles = {key: judged_tiles[key] for key in keys if key in judged_tiles}
+    del judged_tiles
     tick = progress("passages", len(keys))
     found_passages = run_batches(
         passage_groups,
-        (sides, wanted),
+        (sides, wanted, known_tiles),
         sides.schedule(_groups(keys, batch_pairs)),
         workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
         done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),

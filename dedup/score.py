@@ -80,7 +80,32 @@ def _token_range(article: CleanArticle, span: tuple[int, int]) -> range:
 
 
 def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_share: float) -> int:
-    """Evidence units of which passages cover at least ``min_share`` (a shared figure or phrase is not reuse)."""
+    """Evidence units of which passages cover at least ``min_share`` (a shared figure or phrase is not reuse).
+
+    The union of ``spans`` is merged once and swept along the units (which are in text order and do not
+    overlap), as :func:`coverage` does: the same count as :func:`reference_reused_sentences` (tested).
+    """
+    if not spans:
+        return 0
+    merged = _merged(spans)
+    count = 0
+    position = 0
+    for sentence in article.sentences:
+        begin, end = sentence.span
+        while position < len(merged) and merged[position][1] <= begin:
+            position += 1
+        covered = 0
+        k = position
+        while k < len(merged) and merged[k][0] < end:
+            covered += min(end, merged[k][1]) - max(begin, merged[k][0])
+            k += 1
+        if k > position and covered >= min_share * (end - begin):
+            count += 1
+    return count
+
+
+def reference_reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_share: float) -> int:
+    """Readable reference for :func:`_reused_sentences`: each unit's clipped spans, their union measured."""
     if not spans:
         return 0
     count = 0
@@ -90,6 +115,18 @@ def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_s
         if inside and covered_chars(inside) >= min_share * (end - begin):
             count += 1
     return count
+
+
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The union of ``spans`` as sorted, disjoint, non-touching spans (empty spans left out)."""
+    merged: list[tuple[int, int]] = []
+    for begin, end in sorted(spans):
+        if merged and begin <= merged[-1][1]:
+            if end > merged[-1][1]:
+                merged[-1] = (merged[-1][0], end)
+        elif end > begin:
+            merged.append((begin, end))
+    return merged
 
 
 MIN_VERBATIM_EVIDENCE = 3  # tokens: the shortest verbatim tile; single copied words inside a rewrite are not
@@ -138,31 +175,46 @@ def _unit_names(text: str, span: tuple[int, int]) -> set[str]:
     return found
 
 
-def _units_holding(article: CleanArticle, positions: list[int]) -> list[tuple[int, int] | None]:
-    """The span of the evidence unit holding each character position (None outside evidence)."""
+def _units_at(article: CleanArticle, positions: list[int]) -> list[int | None]:
+    """The index of the evidence unit holding each character position (None outside evidence)."""
     starts = [unit.span[0] for unit in article.sentences]
-    found: list[tuple[int, int] | None] = []
+    found: list[int | None] = []
     for position in positions:
         k = bisect.bisect_right(starts, position) - 1
-        found.append(article.sentences[k].span if k >= 0 and position < article.sentences[k].span[1] else None)
+        found.append(k if k >= 0 and position < article.sentences[k].span[1] else None)
     return found
 
 
-def names_kept(a: CleanArticle, b: CleanArticle, passages: list[Passage]) -> float | None:
+def _names_of(article: CleanArticle, unit: int, side: Side | None) -> set[str]:
+    """:func:`_unit_names` of unit ``unit``, kept on the prepared ``side`` when there is one (an article's units
+    are looked up again for every pair it is judged in)."""
+    if side is None:
+        return _unit_names(article.text, article.sentences[unit].span)
+    found = side.unit_names.get(unit)
+    if found is None:
+        found = side.unit_names[unit] = _unit_names(article.text, article.sentences[unit].span)
+    return found
+
+
+def names_kept(
+    a: CleanArticle, b: CleanArticle, passages: list[Passage], sides: tuple[Side, Side] | None = None
+) -> float | None:
     """Of the names in the units the passages align, the share both sides hold (over the side with fewer names).
 
     A rewrite keeps the names it reports on and rewords the rest; a house template ("Standard and Poor's Corp
     said it affirmed the ratings on ... of debt of ...") keeps the wording and changes the names. None when a
-    side's aligned units hold no name.
+    side's aligned units hold no name. ``sides``: ``a`` and ``b`` prepared, whose caches hold the names of
+    their units (the same names: :func:`_unit_names` is a function of the text and the unit).
     """
-    units_a = _units_holding(a, [p.source_span[0] for p in passages])
-    units_b = _units_holding(b, [p.target_span[0] for p in passages])
+    units_a = _units_at(a, [p.source_span[0] for p in passages])
+    units_b = _units_at(b, [p.target_span[0] for p in passages])
+    side_a, side_b = sides if sides is not None else (None, None)
     names_a: set[str] = set()
     names_b: set[str] = set()
     for unit_a, unit_b in set(zip(units_a, units_b, strict=True)):
         if unit_a is not None and unit_b is not None:
-            names_a |= _unit_names(a.text, unit_a)
-            names_b |= _unit_names(b.text, unit_b)
+            names_a |= _names_of(a, unit_a, side_a)
+            names_b |= _names_of(b, unit_b, side_b)
     if not names_a or not names_b:
         return None
     return len(names_a & names_b) / min(len(names_a), len(names_b))
@@ -204,23 +256,33 @@ def could_relate(
     )
 
 
-def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
+def judge(
+    a: CleanArticle,
+    b: CleanArticle,
+    passages: list[Passage],
+    settings: ScoreSettings,
+    sides: tuple[Side, Side] | None = None,
+) -> PairVerdict:
     """The verdict for ``a`` (source side of ``passages``) and ``b`` (target side).
 
     Passages that lie in stock sentences (near-copies in many separate stories of the run)
     stay in the verdict for display but count neither for relatedness nor for derivation;
     only a near-verbatim copy of both whole texts is a duplicate whatever its sentences.
+    ``sides``: ``a`` and ``b`` prepared for alignment, when the caller has them (their caches
+    spare looking up the same units' names again; the verdict is the same).
     """
     if not passages:
-        return _judge_counted(a, b, passages, settings)
+        return _judge_counted(a, b, passages, settings, sides)
     stock_a = stock_spans(a, settings.stock_min_stories)
     stock_b = stock_spans(b, settings.stock_min_stories)
-    counted = [
-        p for p in passages if not (_mostly_inside(p.source_span, stock_a) or _mostly_inside(p.target_span, stock_b))
-    ]
-    verdict = _judge_counted(a, b, counted, settings)
+    counted = (
+        [p for p in passages if not (_mostly_inside(p.source_span, stock_a) or _mostly_inside(p.target_span, stock_b))]
+        if stock_a or stock_b
+        else passages  # no stock sentence on either side: every passage counts
+    )
+    verdict = _judge_counted(a, b, counted, settings, sides)
     if len(counted) < len(passages):
-        whole = _judge_counted(a, b, passages, settings)
+        whole = _judge_counted(a, b, passages, settings, sides)
         if whole.relation == "duplicate":
             verdict = whole
         verdict = dataclasses.replace(
@@ -231,18 +293,27 @@ def judge(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: S
     return verdict
 
 
-def _judge_counted(a: CleanArticle, b: CleanArticle, passages: list[Passage], settings: ScoreSettings) -> PairVerdict:
+def _judge_counted(
+    a: CleanArticle,
+    b: CleanArticle,
+    passages: list[Passage],
+    settings: ScoreSettings,
+    sides: tuple[Side, Side] | None = None,
+) -> PairVerdict:
     coverage_a = coverage(a, [p.source_span for p in passages])
     coverage_b = coverage(b, [p.target_span for p in passages])
-    verbatim = [p for p in passages if is_verbatim_run(b, p)]
+    # the verbatim runs (is_verbatim_run), each with its target token range, found once
+    runs = [(p, _token_range(b, p.target_span)) for p in passages if p.kind == "verbatim"]
+    runs = [(p, tokens) for p, tokens in runs if len(tokens) >= MIN_VERBATIM_EVIDENCE]
+    verbatim = [p for p, _ in runs]
     verbatim_a = coverage(a, [p.source_span for p in verbatim])
     verbatim_b = coverage(b, [p.target_span for p in verbatim])
     reused_sentences = min(
         _reused_sentences(a, [p.source_span for p in passages], settings.min_sentence_share),
         _reused_sentences(b, [p.target_span for p in passages], settings.min_sentence_share),
     )
-    unquoted = sum(1 for p in verbatim for k in _token_range(b, p.target_span) if not b.quoted[k])
-    longest_verbatim = max((len(_token_range(b, p.target_span)) for p in verbatim), default=0)
+    unquoted = sum(len(tokens) - sum(b.quoted[tokens.start : tokens.stop]) for _, tokens in runs)
+    longest_verbatim = max((len(tokens) for _, tokens in runs), default=0)
     credit_link = bool(credited_sources(b.credits) & own_outlets(a.credits)) or bool(
         credited_sources(a.credits) & own_outlets(b.credits)
     )
@@ -257,7 +328,7 @@ def _judge_counted(a: CleanArticle, b: CleanArticle, passages: list[Passage], se
         (coverage_b, covered_chars([p.target_span for p in passages])),
         key=lambda pair: -pair[0],
     )
-    name_share = names_kept(a, b, passages) if settings.min_name_share > 0 else None
+    name_share = names_kept(a, b, passages, sides) if settings.min_name_share > 0 else None
     evidence["names_kept"] = None if name_share is None else round(name_share, 4)
     related = (name_share is None or name_share >= settings.min_name_share) and (
         reused_sentences >= settings.min_sentences

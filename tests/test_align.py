@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 
 from dedup.align import (
     AlignSettings,
+    Tile,
+    _select,
     align,
     common_subsequence,
     detail_settings,
@@ -216,3 +218,44 @@ def test_a_sentence_merging_two_distant_wire_sentences_is_aligned_part_by_part()
     assert kind_at(found, "Regulars") == "new" and kind_at(found, "village") == "new"  # the new sentence stays new
     assert kind_at(found, "serving") == "rewrite"  # the wire's "served": the stem kept, the word reworded
     _assert_tight_and_true(found, source, target)
+
+
+def _select_with_lists(matches, source_len, target_len, min_tile):
+    """The tile selection written plainly: a sorted queue, lists of flags, the longest free stretch re-queued."""
+    used_source, used_target = [False] * source_len, [False] * target_len
+    pending = sorted(matches, key=lambda t: (-t.length, t.target, t.source))
+    chosen = []
+    while pending:
+        tile = pending.pop(0)
+        free = [not (used_source[tile.source + k] or used_target[tile.target + k]) for k in range(tile.length)]
+        if all(free):
+            chosen.append(tile)
+            for k in range(tile.length):
+                used_source[tile.source + k] = used_target[tile.target + k] = True
+            continue
+        best_start = best_len = 0
+        for start, group in itertools.groupby(enumerate(free), key=lambda item: item[1]):
+            run = list(group)
+            if start and len(run) > best_len:
+                best_start, best_len = run[0][0], len(run)
+        if best_len >= min_tile:
+            pending.append(Tile(tile.source + best_start, tile.target + best_start, best_len))
+            pending.sort(key=lambda t: (-t.length, t.target, t.source))
+    return sorted(chosen, key=lambda t: t.target)
+
+
+@settings(max_examples=300, deadline=None)
+@given(words, words, st.integers(min_value=2, max_value=5), st.data())
+def test_tile_selection_equals_the_plain_one(source, target, min_tile, data):
+    # every common run of at least min_tile words from every start (not only the maximal ones), so that tiles
+    # overlap and get clipped
+    matches = [
+        Tile(i, j, length)
+        for i in range(len(source))
+        for j in range(len(target))
+        for length in range(min_tile, min(len(source) - i, len(target) - j) + 1)
+        if source[i : i + length] == target[j : j + length]
+    ]
+    matches = data.draw(st.permutations(matches)) if len(matches) < 40 else matches
+    expected = _select_with_lists(matches, len(source), len(target), min_tile)
+    assert _select(matches, len(source), len(target), min_tile, source, target) == expected

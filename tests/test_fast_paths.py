@@ -439,7 +439,7 @@ def test_passages_under_several_settings_in_one_pass_equal_each_alone(seed_texts
     found = [
         passages
         for batch in sides.schedule(pipeline._groups(pairs, 3))
-        for passages in pipeline.passage_groups((sides, wanted), batch)
+        for passages in pipeline.passage_groups((sides, wanted, {}), batch)
     ]
     for (s, t), passages in zip(pairs, found, strict=True):
         alone = [align(cleaned[s], cleaned[t], vectors[s], vectors[t], chosen) for chosen in wanted[s, t]]
@@ -524,3 +524,100 @@ def test_origin_scores_equal_the_reference(credits, dates, edges):
         if a != b and max(a, b) < len(members)
     ]
     assert origin_scores(members, articles, verdicts) == reference_origin_scores(members, articles, verdicts)
+
+
+def _seed_pairs(seed_texts):
+    """Every ordered pair of the seed articles (and the small fixtures), prepared, with their sentence cosines."""
+    cleaned = [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())] + _articles()
+    vectors = sentence_vectors(cleaned)
+    sides = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for source in sides:
+        for target, cosine in zip(sides, sentence_cosines(source, sides), strict=True):
+            if target is not source:
+                yield source, target, cosine
+
+
+def test_judge_with_the_sides_name_caches_equals_judge_without(seed_texts):
+    # the judge pass hands the prepared sides to ``judge``: their caches keep each unit's names across pairs
+    plain, detailed = AlignSettings(), align_module.detail_settings(AlignSettings())
+    score = ScoreSettings()
+    related = 0
+    for source, target, cosine in _seed_pairs(seed_texts):
+        for chosen in (plain, detailed):
+            found = align_sides(source, target, chosen, cosine)
+            verdict = judge(source.article, target.article, found, score, (source, target))
+            assert verdict == judge(source.article, target.article, found, score)
+            related += verdict.relation != "unrelated"
+    assert related  # the seeds hold related pairs, whose names were looked up
+
+
+_unit_layouts = st.lists(st.tuples(st.integers(0, 6), st.integers(1, 30)), min_size=1, max_size=8)
+_spans = st.lists(st.tuples(st.integers(0, 200), st.integers(0, 40)), max_size=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_unit_layouts, _spans, st.sampled_from([0.0, 0.2, 0.4, 0.5, 1.0]))
+def test_reused_sentences_sweep_equals_the_reference(layout, spans, share):
+    from dedup.clean import Sentence
+    from dedup.score import _reused_sentences, reference_reused_sentences
+
+    units, position = [], 0
+    for gap, length in layout:  # units in text order, not overlapping, with gaps between them
+        units.append(Sentence((position + gap, position + gap + length), 0, 0))
+        position += gap + length
+    article = dataclasses.replace(clean_article(Article("a", "x")), sentences=units)
+    spans = [(begin, begin + length) for begin, length in spans]  # empty spans included
+    assert _reused_sentences(article, spans, share) == reference_reused_sentences(article, spans, share)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 6), st.lists(st.tuples(*[st.integers(0, 1 << 40)] * 4), max_size=20))
+def test_packed_tiles_unpack_to_the_same_tiles(min_tile, tiles):
+    assert pipeline.unpack_tiles(pipeline.pack_tiles(min_tile, tiles)) == tiles
+
+
+def test_passages_with_the_judges_tiles_equal_those_tiled_again(seed_texts):
+    # the judge pass carries the tiles of derived pairs to the passages stage, which then does not tile them again
+    cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
+    vectors = sentence_vectors(cleaned)
+    corpus = sparse.vstack(vectors).tocsr()
+    bounds = np.cumsum([0] + [rows.shape[0] for rows in vectors])
+    sides = pipeline.PreparedArticles(cleaned, corpus, bounds)
+    settings_ = pipeline.Settings()
+    pairs = [(s, t) for s in range(len(cleaned)) for t in range(len(cleaned)) if s != t]
+    judged = [
+        item
+        for batch in sides.schedule(pipeline._groups(pairs, 3))
+        for item in pipeline.judge_groups((sides, settings_, False), batch)
+    ]
+    known = {pair: tiles for pair, (_, tiles) in zip(pairs, judged, strict=True) if tiles is not None}
+    assert known  # the seeds hold derived pairs
+    plain, detailed = settings_.align, align_module.detail_settings(settings_.align)
+    wanted = {pair: (detailed,) if k % 2 else (plain, detailed) for k, pair in enumerate(pairs)}
+    found = {}
+    for given_tiles in ({}, known):
+        found[len(given_tiles)] = [
+            passages
+            for batch in sides.schedule(pipeline._groups(pairs, 3))
+            for passages in pipeline.passage_groups((sides, wanted, given_tiles), batch)
+        ]
+    assert found[0] == found[len(known)]
+    for verdict, tiles in judged:
+        assert (tiles is not None) == (verdict.relation in pipeline.CARRIED_RELATIONS)
+
+
+def test_tiles_cut_at_unit_breaks_equal_those_cut_word_by_word(seed_texts):
+    cut = 0
+    for source, target, _ in _seed_pairs(seed_texts):
+        for min_tile in (1, 3):
+            found = align_module.tiles(source.words, target.words, min_tile)
+            for tile in found:
+                pieces = align_module._split_at_units(
+                    tile, source.positions, target.positions, source.sentence_of, target.sentence_of, min_tile
+                )
+                fast = align_module._split_at_breaks(
+                    tile, source.unit_breaks(), target.unit_breaks(), source.positions, target.positions, min_tile
+                )
+                assert fast == pieces
+                cut += len(pieces) > 1
+    assert cut  # some tiles of the seeds cross unit boundaries
