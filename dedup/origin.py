@@ -91,6 +91,19 @@ def origin_scores(
             evidence[m].append(_item(other, credit.snippet, why, credit.span))
         if any(owning[source] - (source in owned[m]) > 0 for source in credited[m]):
             scores[m] -= 2.0
+    _date_containment_and_votes(members, articles, edges, scores, evidence)
+    return scores, evidence
+
+
+def _date_containment_and_votes(
+    members: Sequence[str],
+    articles: Mapping[str, CleanArticle],
+    edges: Sequence[PairVerdict],
+    scores: dict[str, float],
+    evidence: dict[str, list[dict]],
+) -> None:
+    """The origin terms besides the credit lines, added to ``scores`` and ``evidence``: the earliest publication
+    date, net containment over the derived edges, and the best-source votes."""
     dates = {m: articles[m].published for m in members if articles[m].published}
     if len(set(dates.values())) > 1:
         earliest = min(dates.values())
@@ -135,7 +148,6 @@ def origin_scores(
             evidence[member].append(
                 {"doc": member, "why": f"the main source of {len(voters)} other members", "members": voters}
             )
-    return scores, evidence
 
 
 def reference_origin_scores(
@@ -164,50 +176,7 @@ def reference_origin_scores(
                     )
         if credited[m] & set().union(*(owned[o] for o in members if o != m)):
             scores[m] -= 2.0
-    dates = {m: articles[m].published for m in members if articles[m].published}
-    if len(set(dates.values())) > 1:
-        earliest = min(dates.values())
-        for m, published in dates.items():
-            if published == earliest:
-                scores[m] += 2.0
-                evidence[m].append({"doc": m, "why": "earliest publication date", "published": published})
-    for verdict in edges:
-        if verdict.relation not in DERIVED:
-            continue
-        # net containment: the side whose own text is less covered holds the other's passages;
-        # summed over edges, so a wire text that feeds several rewrites outranks any one of them
-        margin = verdict.coverage_b - verdict.coverage_a
-        container, contained = (verdict.a, verdict.b) if margin > 0 else (verdict.b, verdict.a)
-        scores[container] += 0.5 * abs(margin)
-        if abs(margin) >= 0.1:
-            evidence[container].append(
-                {
-                    "doc": contained,
-                    "why": f"containment: {_coverage_of(verdict, contained):.0%} of {contained} is reused from "
-                    f"{container}, but only {_coverage_of(verdict, container):.0%} of {container} appears in it",
-                }
-            )
-    # best-source votes: each member votes for the neighbour that covers most of it; the
-    # wire text that several outlets rewrote collects the votes, a sibling rewrite does not
-    # (exact copies cover a member equally: the earlier published of them takes the vote, then the first id)
-    best_source: dict[str, tuple[float, tuple[int, str], str]] = {}
-    for verdict in edges:
-        if verdict.relation not in DERIVED:
-            continue
-        for member, other in ((verdict.a, verdict.b), (verdict.b, verdict.a)):
-            published = articles[other].published
-            candidate = (-_coverage_of(verdict, member), (0, published) if published else (1, ""), other)
-            if member not in best_source or candidate < best_source[member]:
-                best_source[member] = candidate
-    votes: dict[str, list[str]] = {}
-    for member, (_, _, other) in sorted(best_source.items()):
-        votes.setdefault(other, []).append(member)
-    for member, voters in votes.items():
-        if len(voters) >= 2:
-            scores[member] += len(voters)
-            evidence[member].append(
-                {"doc": member, "why": f"the main source of {len(voters)} other members", "members": voters}
-            )
+    _date_containment_and_votes(members, articles, edges, scores, evidence)
     return scores, evidence
 
 
