@@ -88,6 +88,8 @@ def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_s
     if not spans:
         return 0
     merged = _merged(spans)
+    # an empty span strictly inside a unit makes it a unit with a passage (covering nothing), as in the reference
+    empty = sorted(b for b, e in spans if b == e)
     count = 0
     position = 0
     for sentence in article.sentences:
@@ -99,7 +101,8 @@ def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_s
         while k < len(merged) and merged[k][0] < end:
             covered += min(end, merged[k][1]) - max(begin, merged[k][0])
             k += 1
-        if k > position and covered >= min_share * (end - begin):
+        touched = k > position or (bool(empty) and bisect.bisect_right(empty, begin) < bisect.bisect_left(empty, end))
+        if touched and covered >= min_share * (end - begin):
             count += 1
     return count
 
