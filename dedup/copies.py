@@ -38,6 +38,7 @@ from scipy.sparse.csgraph import connected_components
 
 from dedup.errors import InputError, NoArticlesError, SettingsError
 from dedup.model import Article, Cluster, Member, Result, Skipped
+from dedup.wordruns import code_points, token_bounds, word_flags
 
 log = logging.getLogger(__name__)
 
@@ -267,31 +268,15 @@ def batch_shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndar
     if _FOLD is None:
         _FOLD = _fold_table()
     joined = "\x00".join(texts) + "\x00"
-    try:  # one byte a character where every code point is below 256 (most news prose): a quarter of the bytes
-        codes = np.frombuffer(joined.encode("latin-1"), dtype=np.uint8)
-        folded = np.take(_FOLD[:256], codes)  # every index in range: numpy's plain mode is the fastest
-    except UnicodeEncodeError:
-        codes = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32)
-        folded = np.take(_FOLD, codes, mode="clip")  # code points past the BMP read the last entry: a separator
-    # a word is a run of one character class: 1 word characters, 2 or 3 a '%' (alternating, so that
-    # '%%' is two words); runs of class 0 separate them
+    codes = code_points(joined)
+    # one byte a code point: every index in range, numpy's plain mode is the fastest; four: code points past the
+    # BMP read the last entry, a separator
+    folded = np.take(_FOLD[:256], codes) if codes.dtype == np.uint8 else np.take(_FOLD, codes, mode="clip")
     count = len(codes)
-    classes = np.empty(count + 2, dtype=np.uint8)
-    classes[0] = classes[-1] = 0
+    classes = word_flags(codes)
     np.not_equal(folded, 0, out=classes[1:-1].view(bool))
-    percents = np.flatnonzero(codes == ord("%")) if "%" in joined else np.zeros(0, dtype=np.intp)
-    classes[percents + 1] = 2 + (percents & 1)
-    # edge e: classes[e] != classes[e + 1], the boundary before character e; classes are 0 at both padded ends,
-    # so edges alternate start, end, start, ... but where a '%' touches a word or another '%': that edge ends
-    # one word and starts the next, and is counted twice
-    edges = np.flatnonzero(classes[1:] != classes[:-1])
-    if len(percents):
-        near = np.concatenate((percents, percents + 1))
-        both = near[(classes[near] != 0) & (classes[near + 1] != 0) & (classes[near] != classes[near + 1])]
-        if len(both):
-            both = np.unique(both)
-            edges = np.insert(edges, np.searchsorted(edges, both), both)
-    starts, ends = edges[0::2], edges[1::2]
+    percent = "%" in joined
+    starts, ends = token_bounds(classes, codes, percent)
     powers, inverse = _cached_powers(count + 1)
     with np.errstate(over="ignore"):
         prefix = np.empty(count + 1, dtype=np.uint64)
@@ -299,7 +284,7 @@ def batch_shingles(texts: Sequence[str], size: int) -> tuple[np.ndarray, np.ndar
         np.multiply(folded, powers[:count], out=prefix[1:])
         np.cumsum(prefix[1:], out=prefix[1:])
         word_hashes = _fmix64((prefix[ends] - prefix[starts]) * inverse[starts])
-    if len(percents):
+    if percent:
         word_hashes[classes[starts + 1] >= 2] = _PERCENT_HASH
     # each text ends at its separator: words are counted per text by where they start (a NUL inside a
     # text separates words there like any other non-word character)

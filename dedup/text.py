@@ -22,6 +22,8 @@ import numpy as np
 import snowballstemmer
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
+from dedup.wordruns import code_points, token_bounds, word_flags
+
 _TOKEN = re.compile(r"[^\W_]+|%")
 _TOKEN_SPLIT = re.compile(r"([^\W_]+|%)")  # the same pattern as one group: ``split`` keeps the tokens
 _TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*\s*<?\s*$")
@@ -94,7 +96,6 @@ class Tokens:
 _WORD_LATIN1 = np.array([chr(code).isalnum() for code in range(256)], dtype=np.uint8)  # ``[^\\W_]``: isalnum
 _WORD_BMP: np.ndarray | None = None  # the same for every code point below 0x10000, made when first needed
 _SPACE = 32
-_PERCENT = 37
 
 
 def _word_bmp() -> np.ndarray:
@@ -114,40 +115,24 @@ def tokenize(text: str) -> Tokens:
     never yields a space); else each token is sliced and folded. A text with code points past the Basic
     Multilingual Plane takes :func:`_split_tokenize`.
     """
-    try:
-        codes = np.frombuffer(text.encode("latin-1"), dtype=np.uint8)
-        classes = np.empty(len(codes) + 2, dtype=np.uint8)
+    codes = code_points(text)
+    classes = word_flags(codes)
+    if codes.dtype == np.uint8:
         np.take(_WORD_LATIN1, codes, out=classes[1:-1])
-        encoding = "latin-1"
-    except UnicodeEncodeError:
-        codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        if int(codes.max()) > 0xFFFF:
-            return _split_tokenize(text)
-        classes = np.empty(len(codes) + 2, dtype=np.uint8)
+    elif int(codes.max()) > 0xFFFF:
+        return _split_tokenize(text)
+    else:
         np.take(_word_bmp(), codes, out=classes[1:-1])
-        encoding = "utf-32-le"
-    classes[0] = classes[-1] = 0
     percent = "%" in text
-    if percent:
-        percents = np.flatnonzero(codes == _PERCENT)
-        classes[percents + 1] = 2 + (percents & 1)
-    # edge e: the class changes before character e; 0 at both padded ends, so edges alternate start, end, ...
-    # but where a '%' touches a word or another '%' (one edge ends a token and starts the next: counted twice)
-    edges = np.flatnonzero(classes[1:] != classes[:-1])
-    if percent:
-        near = np.concatenate((percents, percents + 1))
-        both = near[(classes[near] != 0) & (classes[near + 1] != 0) & (classes[near] != classes[near + 1])]
-        if len(both):
-            both = np.unique(both)
-            edges = np.insert(edges, np.searchsorted(edges, both), both)
-    bounds = edges.astype(np.int32)
+    first, last = token_bounds(classes, codes, percent)
     starts, ends = array("i"), array("i")
-    starts.frombytes(bounds[0::2].tobytes())
-    ends.frombytes(bounds[1::2].tobytes())
+    starts.frombytes(first.astype(np.int32).tobytes())
+    ends.frombytes(last.astype(np.int32).tobytes())
     if percent:
         words = list(map(intern, map(str.casefold, map(text.__getitem__, map(slice, starts, ends)))))
         words = ["percent" if word == "%" else word for word in words]
     else:
+        encoding = "latin-1" if codes.dtype == np.uint8 else "utf-32-le"
         spaced = np.where(classes[1:-1] != 0, codes, codes.dtype.type(_SPACE)).tobytes().decode(encoding)
         words = list(map(intern, spaced.casefold().split()))
     return Tokens(words, starts, ends)
