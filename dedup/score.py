@@ -54,43 +54,15 @@ def covered_chars(spans: list[tuple[int, int]]) -> int:
 def coverage(article: CleanArticle, spans: list[tuple[int, int]]) -> float:
     """Share of the article's evidence characters (its sentences) that ``spans`` cover, in [0, 1]."""
     if not spans:
-        return 0.0  # what the loop below gives, without walking the sentences (most candidate pairs)
-    merged: list[tuple[int, int]] = []
-    for begin, end in sorted(spans):
-        if merged and begin <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        elif end > begin:
-            merged.append((begin, end))
-    covered = 0
-    position = 0
-    for sentence in article.sentences:
-        s_begin, s_end = sentence.span
-        while position < len(merged) and merged[position][1] <= s_begin:
-            position += 1
-        k = position
-        while k < len(merged) and merged[k][0] < s_end:
-            covered += min(s_end, merged[k][1]) - max(s_begin, merged[k][0])
-            k += 1
+        return 0.0  # what the sweep gives, without walking the sentences (most candidate pairs)
+    covered = sum(count for count, _ in _unit_cover(article, _merged(spans)))
     return min(1.0, covered / max(article.evidence_chars, 1))
 
 
-def _token_range(article: CleanArticle, span: tuple[int, int]) -> range:
-    starts = article.tokens.starts
-    return range(bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1]))
-
-
-def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_share: float) -> int:
-    """Evidence units of which passages cover at least ``min_share`` (a shared figure or phrase is not reuse).
-
-    The union of ``spans`` is merged once and swept along the units (which are in text order and do not
-    overlap), as :func:`coverage` does: the same count as :func:`reference_reused_sentences` (tested).
-    """
-    if not spans:
-        return 0
-    merged = _merged(spans)
-    # an empty span strictly inside a unit makes it a unit with a passage (covering nothing), as in the reference
-    empty = sorted(b for b, e in spans if b == e)
-    count = 0
+def _unit_cover(article: CleanArticle, merged: list[tuple[int, int]]) -> list[tuple[int, bool]]:
+    """Per evidence unit (in text order, not overlapping): the characters ``merged`` (:func:`_merged`) cover in it,
+    and whether any merged span overlaps it; one sweep along both."""
+    found: list[tuple[int, bool]] = []
     position = 0
     for sentence in article.sentences:
         begin, end = sentence.span
@@ -101,7 +73,30 @@ def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_s
         while k < len(merged) and merged[k][0] < end:
             covered += min(end, merged[k][1]) - max(begin, merged[k][0])
             k += 1
-        touched = k > position or (bool(empty) and bisect.bisect_right(empty, begin) < bisect.bisect_left(empty, end))
+        found.append((covered, k > position))
+    return found
+
+
+def _token_range(article: CleanArticle, span: tuple[int, int]) -> range:
+    starts = article.tokens.starts
+    return range(bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1]))
+
+
+def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_share: float) -> int:
+    """Evidence units of which passages cover at least ``min_share`` (a shared figure or phrase is not reuse).
+
+    The union of ``spans`` is merged once and swept along the units (:func:`_unit_cover`, as :func:`coverage`
+    does): the same count as :func:`reference_reused_sentences` (tested).
+    """
+    if not spans:
+        return 0
+    # an empty span strictly inside a unit makes it a unit with a passage (covering nothing), as in the reference
+    empty = sorted(b for b, e in spans if b == e)
+    count = 0
+    for sentence, (covered, touched) in zip(article.sentences, _unit_cover(article, _merged(spans)), strict=True):
+        begin, end = sentence.span
+        if empty and not touched:
+            touched = bisect.bisect_right(empty, begin) < bisect.bisect_left(empty, end)
         if touched and covered >= min_share * (end - begin):
             count += 1
     return count
