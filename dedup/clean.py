@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from dedup.credits import _screen, find_credits
+from dedup.credits import find_credits, ignorecase_screen
 from dedup.model import Article, Credit
 from dedup.text import Tokens, clauses, content_stem, lines, sentences, tokenize
 
@@ -48,11 +48,11 @@ def furniture_line(line: str) -> bool:
 
     The two alternatives that may match anywhere ("... all rights reserved ...", "... (photo: ...)") scan the
     whole line at every position; they are tried only when the line holds their words (case-insensitively,
-    as :func:`dedup.credits._screen` lowers a text), the anchored ones always.
+    as :func:`dedup.credits.ignorecase_screen` lowers a text), the anchored ones always.
     """
     if _ANCHORED_FURNITURE.match(line):
         return True
-    if "all rights reserved" in (screened := _screen(line)) or (
+    if "all rights reserved" in (screened := ignorecase_screen(line)) or (
         line.endswith(")") and ("(photo" in screened or "(image" in screened or "(picture" in screened)
     ):
         return _BOILERPLATE_PATTERNS.match(line) is not None

@@ -73,9 +73,10 @@ _NAME = (
 )
 _FILLER = r"(?:[\w’'-]+\s+){0,3}?"  # "the official ", "Russia's state ", ...
 
-# Each pattern with the words one of which every match holds, in lower case: a text whose :func:`_screen` holds none
-# of them is not searched; () for none. Then the words one of which every match starts with, for the case-insensitive
-# patterns (they try every position of a text, slowly): only where the screened text holds one is a match tried.
+# Each pattern with the words one of which every match holds, in lower case: a text whose
+# :func:`ignorecase_screen` holds none of them is not searched; () for none. Then the words one of which every match
+# starts with, for the case-insensitive patterns (they try every position of a text, slowly): only where the
+# screened text holds one is a match tried.
 _Pattern = tuple[re.Pattern[str], str, tuple[str, ...], tuple[str, ...]]
 _OWN_PATTERNS: list[_Pattern] = [
     (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit", (), ()),
@@ -135,7 +136,7 @@ _ANY_NAME = re.compile(_NAME)
 _FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 
 
-def _screen(text: str) -> str:
+def ignorecase_screen(text: str) -> str:
     """``text`` in lower case, with every character that a case-insensitive pattern matches to an ASCII letter
     made that letter: a match's words, screened, are in the screened text."""
     if "İ" in text or "ı" in text or "ſ" in text:
@@ -149,7 +150,7 @@ def find_credits(text: str) -> list[Credit]:
     Equal to :func:`reference_find_credits` (tested): patterns that cannot match are skipped, those whose source
     name is case-sensitive when the text names no source, and those whose words the text does not hold.
     """
-    return _credits(text, _ANY_NAME.search(text) is not None, _screen(text))
+    return _credits(text, _ANY_NAME.search(text) is not None, ignorecase_screen(text))
 
 
 def reference_find_credits(text: str) -> list[Credit]:
@@ -159,7 +160,7 @@ def reference_find_credits(text: str) -> list[Credit]:
 
 def _credits(text: str, named: bool, screened: str | None) -> list[Credit]:
     """:func:`find_credits`, skipping the patterns with a case-sensitive source name unless ``named``, and those
-    whose words ``screened`` (:func:`_screen` of the text, or None: search every pattern) does not hold."""
+    whose words ``screened`` (:func:`ignorecase_screen` of the text, or None: search every pattern) does not hold."""
 
     def may_match(words: tuple[str, ...]) -> bool:
         return screened is None or not words or any(word in screened for word in words)
@@ -194,9 +195,9 @@ def _credits(text: str, named: bool, screened: str | None) -> list[Credit]:
 def _matches(
     pattern: re.Pattern[str], text: str, screened: str | None, starts: tuple[str, ...]
 ) -> Iterator[re.Match[str]]:
-    """``pattern.finditer(text)``, tried only where ``screened`` (:func:`_screen` of the text: the same length, a
-    match's words in lower case at the same places) holds one of ``starts``, the words every match starts with;
-    the same matches: the leftmost match from each place on, the next one tried after its end."""
+    """``pattern.finditer(text)``, tried only where ``screened`` (:func:`ignorecase_screen` of the text: the same
+    length, a match's words in lower case at the same places) holds one of ``starts``, the words every match starts
+    with; the same matches: the leftmost match from each place on, the next one tried after its end."""
     if screened is None or not starts:
         yield from pattern.finditer(text)
         return

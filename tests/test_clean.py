@@ -21,7 +21,7 @@ from dedup.clean import (
     repeated_lines,
     wrap_width,
 )
-from dedup.credits import _screen, find_credits, reference_find_credits
+from dedup.credits import find_credits, ignorecase_screen, reference_find_credits
 from dedup.model import Article
 from dedup.text import clauses, lines, reference_clauses, reference_lines, reference_tokenize, tokenize
 
@@ -228,7 +228,7 @@ def test_the_credit_screen_keeps_every_character_an_ignorecase_letter_matches() 
     letter = re.compile("(?i)[a-z]")
     for character in map(chr, range(sys.maxunicode + 1)):
         if letter.fullmatch(character):
-            screened = _screen(character)
+            screened = ignorecase_screen(character)
             assert len(screened) == 1 and re.fullmatch(f"(?i){screened}", character), character
 
 
