@@ -83,9 +83,9 @@ def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
     pieces = word_features(wanted)
     per_token = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     tokens = np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences))
-    ends = np.cumsum(per_token)[np.cumsum(tokens) - 1] if len(per_token) else np.zeros(len(sentences), np.int64)
-    ends[tokens.cumsum() == 0] = 0  # sentences before the first token (none hold tokens: evidence units do)
-    per_sentence = np.diff(np.concatenate(([0], ends)))
+    # features before each token, and so before each sentence's end (a sentence without tokens has none)
+    features_before = np.concatenate(([0], np.cumsum(per_token)))
+    per_sentence = np.diff(features_before[np.concatenate(([0], np.cumsum(tokens)))])
     features = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
     keys = np.repeat(np.arange(len(sentences), dtype=np.int64) << _FEATURE_BITS, per_sentence) | features
     keys.sort()
