@@ -5,6 +5,14 @@ first). A duplicate pair always merges its two groups. A derived or same-story p
 merges two groups when enough of the pairs between them are related (at least half of the
 smaller group's members must be related to the other group), so one shared phrase, one
 topical neighbour or one loose rewrite cannot chain two stories together.
+
+Support is asked both ways (half of the larger group's members related to the smaller one too)
+unless one of the two groups holds a wire story's takes (``versions``). The copies and rewrites of
+one report are related to nearly all of each other, so an article or pair that reaches a group
+through one or two of its members is a neighbour (a follow-up of a running story, a house
+template with other names), not a member. A wire story is the exception: its takes and
+write-throughs share few sentences, and a paper written from one take is related to that take
+alone, so one link to a group holding takes is support enough.
 """
 
 from __future__ import annotations
@@ -73,7 +81,7 @@ def group(
             state = (root_a, len(members[root_a]), root_b, len(members[root_b]))
             if state in unsupported:
                 continue
-            if not _supported(members[root_a], members[root_b], neighbours):
+            if not _supported(members[root_a], members[root_b], neighbours, bool(stories[root_a] or stories[root_b])):
                 unsupported.add(state)
                 continue
         if stories[root_a] and stories[root_b] and stories[root_a] != stories[root_b]:
@@ -92,7 +100,16 @@ def wire_versions(articles: Sequence[tuple[str, str]]) -> list[list[str]]:
     return [sorted(ids) for _, ids in sorted(by_slug.items())]
 
 
-def _supported(first: set[str], second: set[str], neighbours: dict[str, set[str]]) -> bool:
+def _supported(first: set[str], second: set[str], neighbours: dict[str, set[str]], wire_story: bool) -> bool:
+    """Half of the smaller group's members related to the larger group, and (unless ``wire_story``: one of
+    them holds a wire story's takes) half of the larger group's members related to the smaller one."""
     smaller, larger = (first, second) if len(first) <= len(second) else (second, first)
     linked = sum(1 for article_id in smaller if neighbours[article_id] & larger)
-    return linked * 2 >= len(smaller)
+    if linked * 2 < len(smaller):
+        return False
+    if wire_story:
+        return True
+    reached: set[str] = set()
+    for article_id in smaller:
+        reached |= neighbours[article_id] & larger
+    return len(reached) * 2 >= len(larger)

@@ -6,8 +6,9 @@ different wire stories). A run over the component plus a new article *x* (R') di
 run over the component (R) only through groups that hold *x* or that R' grouped differently from R:
 
 - A test between two groups that are *clean* — equal to groups of R at that moment — has R's answer:
-  support between two groups reads only their members' neighbours among each other, and *x* is in
-  neither; their stories are theirs in both runs. So R' merges two clean groups exactly where R did.
+  support between two groups reads only their members' neighbours among each other (and whether either
+  holds wire takes), and *x* is in neither; their stories are theirs in both runs. So R' merges two clean
+  groups exactly where R did.
 - Every other group is *dirty*: *x*'s group from the start, a group R' merged with a dirty one, and a
   clean group whose R counterpart R merged where R' did not.
 
@@ -111,7 +112,8 @@ class _Run:
             state = (root_a, len(members_a), root_b, len(members_b))
             if state in self.unsupported:
                 return False
-            if not _supported(members_a, members_b, self.neighbours):
+            wire_story = bool(self.stories.get(root_a) or self.stories.get(root_b))
+            if not _supported(members_a, members_b, self.neighbours, wire_story):
                 self.unsupported.add(state)
                 return False
         stories_a, stories_b = self.stories.get(root_a), self.stories.get(root_b)
@@ -122,10 +124,19 @@ class _Run:
         return [sorted(self.group_of(root)) for root in roots]
 
 
-def _supported(first: set[str], second: set[str], neighbours: Mapping[str, set[str]]) -> bool:
+def _supported(first: set[str], second: set[str], neighbours: Mapping[str, set[str]], wire_story: bool) -> bool:
+    """``grouping._supported``: half of the smaller group related to the larger, and half of the larger
+    related to the smaller unless one of them holds a wire story's takes."""
     smaller, larger = (first, second) if len(first) <= len(second) else (second, first)
     linked = sum(1 for article_id in smaller if not neighbours[article_id].isdisjoint(larger))
-    return linked * 2 >= len(smaller)
+    if linked * 2 < len(smaller):
+        return False
+    if wire_story:
+        return True
+    reached: set[str] = set()
+    for article_id in smaller:
+        reached |= neighbours[article_id] & larger
+    return len(reached) * 2 >= len(larger)
 
 
 def build_state(

@@ -318,3 +318,81 @@ def test_exact_copies_vote_for_the_earlier_published_text():
     ]
     (record,) = cluster(articles).clusters
     assert record.origin == "z_first.txt"
+
+
+# A company report (no wire slug) with its background at the end, copied by three papers that keep only its
+# news: a later report on another event repeats the background word for word, so it relates to the report alone.
+MINE_NEWS = [
+    "Cominco Ltd said it would close its Pine Point lead and zinc mine in the Northwest Territories by the end "
+    "of the year because the ore body is nearly exhausted.",
+    "The company said about 450 workers would lose their jobs and that it would take a charge of 38 mln "
+    "Canadian dlrs against first quarter earnings to cover the closure.",
+    "Cominco president Robert Hallbauer said the company had studied every way of extending the mine's life "
+    "but none would pay at current metal prices.",
+]
+MINE_BACKGROUND = [
+    "Cominco's Trail operations in British Columbia produced 240,000 long tons of zinc and 110,000 long tons of "
+    "lead in 1986, most of it from concentrates shipped from Pine Point and the Sullivan mine at Kimberley.",
+    "The company, 52 pct owned by Canadian Pacific Ltd, lost 20.3 mln dlrs in 1986 after a loss of 58.1 mln dlrs "
+    "in 1985, when a strike shut the Trail smelter for four months.",
+]
+MINE_FOLLOW_UP = [
+    "Cominco Ltd said it agreed to sell its 50 pct stake in the Polaris zinc mine on Little Cornwallis Island "
+    "to Teck Corp for 95 mln Canadian dlrs in cash.",
+    "Teck chairman Norman Keevil said the purchase would give his company a second source of zinc concentrate "
+    "for the smelter it is building in partnership with Japanese buyers.",
+    *MINE_BACKGROUND,
+]
+
+
+def test_follow_up_reaching_a_copied_report_through_one_member_stays_apart():
+    """Three papers copy a report's news, a follow-up repeats its background: the follow-up is related to the
+    report alone (one of the four), a neighbour of the story, not a member; the copies stay one cluster."""
+    report = "\n\n".join([*MINE_NEWS, *MINE_BACKGROUND]) + "\n"
+    news = "\n\n".join(MINE_NEWS) + "\n"
+    articles = [
+        {"id": "report.txt", "text": report},
+        {"id": "copy_herald.txt", "text": "The Herald\n\n" + news},
+        {"id": "copy_ledger.txt", "text": "The Ledger\n\n" + news},
+        {"id": "copy_post.txt", "text": "The Post\n\n" + news},
+        {"id": "follow_up.txt", "text": "\n\n".join(MINE_FOLLOW_UP) + "\n"},
+    ]
+    result = cluster(articles)
+    related = {(v.a, v.b) for v in result.pairs if v.relation != "unrelated"}
+    assert ("follow_up.txt", "report.txt") in related  # the background is shared, and seen
+    assert not any("follow_up.txt" in pair for pair in related - {("follow_up.txt", "report.txt")})
+    assert [sorted(m.id for m in c.members) for c in result.clusters] == [
+        ["copy_herald.txt", "copy_ledger.txt", "copy_post.txt", "report.txt"]
+    ]
+    assert result.singletons == ["follow_up.txt"]
+
+
+def test_paper_written_from_one_wire_take_joins_the_whole_story():
+    """A wire story's takes share no sentence; a paper written from the last take alone is related to that take
+    only, one member of five, and still joins: one link to a group holding a wire story's takes is enough."""
+    later = [
+        "Later the court heard that the shop had passed a routine inspection only a year before the raid.",
+        "The case was adjourned for reports on the company's finances until next month, when the bench will "
+        "decide whether to ban Mr Pilling from running a food business.",
+        "Outside court Mr Pilling said he was ashamed and would sell the shop as soon as he could find a buyer.",
+    ]
+    late_paper = (
+        "SHAMED pie shop boss Gordon Pilling faces a ban on running a food business.\n\n"
+        "The court heard that the shop had passed a routine inspection only a year before the raid.\n\n"
+        "The case was adjourned for reports on the company's finances until next month, when the bench will "
+        "decide whether to ban him from running a food business.\n\n"
+        "Pilling said outside court that he was ashamed and would sell the shop as soon as he could find a buyer.\n"
+    )
+    articles = [
+        *pies_takes(),
+        {"id": "pa/pies3.txt", "text": wire_take("16:15", 3, "Pies Lead", later)},
+        {"id": "papers/pies_mail.txt", "text": PAPER},
+        {"id": "papers/pies_star.txt", "text": SIBLING},
+        {"id": "papers/pies_sun.txt", "text": late_paper},
+    ]
+    result = cluster(articles)
+    related = {(v.a, v.b) for v in result.pairs if v.relation != "unrelated"}
+    assert {pair for pair in related if "papers/pies_sun.txt" in pair} == {("pa/pies3.txt", "papers/pies_sun.txt")}
+    assert [sorted(m.id for m in c.members) for c in result.clusters] == [
+        [a["id"] for a in sorted(articles, key=lambda a: a["id"])]
+    ]
