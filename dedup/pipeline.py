@@ -13,7 +13,6 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any
 
 import numpy as np
@@ -38,8 +37,9 @@ from dedup.candidates import (
     banded_pairs,
     neighbour_block_pairs,
     sentence_signatures,
-    sentence_stories,
     tfidf_suffix,
+    unit_stem_sizes,
+    unit_stories,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches
@@ -48,8 +48,17 @@ from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
-from dedup.similarity import article_vectors, sentence_counts, sentence_matrix
+from dedup.similarity import (
+    N_FEATURES,
+    article_counts,
+    article_vectors,
+    sentence_counts,
+    sentence_frequencies,
+    sentence_idf,
+    weigh_sentence_counts,
+)
 from dedup.sketch import SCHEME, SketchSettings
+from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -152,27 +161,109 @@ def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
 
 @dataclass(slots=True)
 class CleanBatch:
-    """What the per-article stages give for a batch: cleaned articles, sentence n-gram counts, signatures."""
+    """What the per-article stages give for a batch, compact (nothing a Python object per token or sentence):
+    each cleaned article's stored form (``store.cleaned.clean_bytes``, a few hundred bytes) and unit count, the
+    batch's share of the sentence n-grams' document frequencies, its articles' stem counts, what
+    ``candidates.sentence_stories`` reads of its units, and its signatures."""
 
-    cleaned: list[CleanArticle]
-    counts: sparse.csr_matrix | None  # handed over (set to None) once the corpus's sentence rows are made
+    compact: list[bytes]
+    units: np.ndarray  # evidence units of each article
+    features: np.ndarray  # sentence n-gram features of the batch, and how many of its units hold each
+    holders: np.ndarray
+    stem_counts: sparse.csr_matrix  # ``similarity.article_counts``
+    unit_sizes: np.ndarray  # ``candidates.unit_stem_sizes``
+    short_units: list[frozenset[str]]
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
 
 
-def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list[Article]) -> list[CleanBatch]:
+def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch: list[Article]) -> list[CleanBatch]:
     """Clean a batch of articles, count the character n-grams of their sentences, sketch them."""
-    repeated, sketch, keep_wrapped = shared
+    repeated, sketch, keep_wrapped, min_stems = shared
     cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
+    features, holders = sentence_frequencies(sentence_counts(cleaned))
     return [
         CleanBatch(
-            cleaned,
-            sentence_counts(cleaned),
+            [clean_bytes(article) for article in cleaned],
+            np.array([len(article.sentences) for article in cleaned], dtype=np.int64),
+            features,
+            holders,
+            article_counts(cleaned),
+            *unit_stem_sizes(cleaned, min_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
         )
     ]
+
+
+class CleanedCorpus:
+    """Every cleaned article of a run in its stored form (``store.cleaned``: a few hundred bytes instead of ~16 KB
+    of Python objects), rebuilt where it is used: in the worker that aligns a pair, for the members of a cluster.
+
+    ``articles``: the articles as read, in order; ``compact``: their ``clean_bytes``; ``units``: each one's evidence
+    units; ``idf``: the sentence n-grams' idf over the run (:func:`rows` weighs an article's sentences with it, as
+    the whole corpus's matrix would); ``stories``: every unit's ``sentence_stories`` in order, or None (not counted).
+    Held once in the parent, read (not copied) by forked workers: the forms are one bytes buffer, not an object each.
+    """
+
+    def __init__(
+        self,
+        articles: list[Article],
+        compact: list[bytes],
+        units: np.ndarray,
+        idf: np.ndarray,
+        stories: np.ndarray | None = None,
+    ) -> None:
+        self.articles = articles
+        self.buffer = b"".join(compact)
+        self.offsets = np.cumsum([0] + [len(form) for form in compact], dtype=np.int64)
+        self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
+        self.idf = idf
+        self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
+
+    @classmethod
+    def of(cls, cleaned: list[CleanArticle]) -> CleanedCorpus:
+        """The corpus of ``cleaned`` articles (their ``sentence_stories`` kept when set): for tests and callers
+        that hold the objects."""
+        counts = sentence_counts(cleaned)
+        features, holders = sentence_frequencies(counts)
+        frequency = np.zeros(N_FEATURES, dtype=np.int64)
+        frequency[features] = holders
+        stories = [value for article in cleaned for value in article.sentence_stories]
+        counted = all(len(a.sentence_stories) == len(a.sentences) for a in cleaned) and any(
+            a.sentence_stories for a in cleaned
+        )
+        return cls(
+            [Article(a.id, a.text, outlet=a.outlet, published=a.published) for a in cleaned],
+            [clean_bytes(article) for article in cleaned],
+            np.array([len(article.sentences) for article in cleaned], dtype=np.int64),
+            sentence_idf(frequency, counts.shape[0]),
+            np.array(stories, dtype=np.int32) if counted else None,
+        )
+
+    def __len__(self) -> int:
+        return len(self.articles)
+
+    def cleaned(self, index: int) -> CleanArticle:
+        """Article ``index`` cleaned: equal to what ``clean_article`` made of it in the run (tested)."""
+        article = self.articles[index]
+        form = self.buffer[int(self.offsets[index]) : int(self.offsets[index + 1])]
+        cleaned = cleaned_from_bytes(form, article)
+        if self.stories is not None:
+            cleaned.sentence_stories = self.stories[int(self.bounds[index]) : int(self.bounds[index + 1])].tolist()
+        return cleaned
+
+    def by_id(self, indices: Iterable[int]) -> dict[str, CleanArticle]:
+        """The articles ``indices`` cleaned, by id (what ``origin`` reads of a cluster's members)."""
+        return {self.articles[k].id: self.cleaned(k) for k in indices}
+
+    def rows(self, cleaned: list[CleanArticle]) -> list[sparse.csr_matrix]:
+        """The sentence rows of each of ``cleaned`` (articles of this corpus), weighed in one go: equal bit for bit
+        to their rows in ``similarity.sentence_matrix`` of the whole corpus (every step is row by row; tested)."""
+        weighted = weigh_sentence_counts(sentence_counts(cleaned), self.idf)
+        bounds = np.cumsum([0] + [len(article.sentences) for article in cleaned]).tolist()
+        return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(cleaned))]
 
 
 def tfidf_batch(
@@ -220,17 +311,15 @@ def _resident() -> str:
 class PreparedArticles:
     """Articles prepared for alignment on first use, in whichever process uses them (workers share the work).
 
-    ``vectors``: every article's sentence rows in one matrix, article ``k``'s from ``bounds[k]`` to
-    ``bounds[k + 1]`` (read as views of its arrays when the article is first prepared: :meth:`rows`).
-    A prepared side is dropped once the pass's last batch that uses it is done (:meth:`schedule`,
-    :meth:`done`): a process holds the sides still ahead of it, not every article it ever touched.
+    Each side is rebuilt from ``corpus`` (:class:`CleanedCorpus`): the cleaned article from its stored form, its
+    sentence rows weighed with the run's idf — a batch's missing sides at once (:meth:`prepare`). A prepared side
+    is dropped once the pass's last batch that uses it is done (:meth:`schedule`, :meth:`done`): a process holds
+    the sides still ahead of it, not every article it ever touched.
     """
 
-    def __init__(self, cleaned: list[CleanArticle], vectors: sparse.csr_matrix, bounds: np.ndarray) -> None:
-        self.cleaned = cleaned
-        self.vectors = vectors
-        self.bounds = bounds
-        self.sides: list[Side | None] = [None] * len(cleaned)
+    def __init__(self, corpus: CleanedCorpus) -> None:
+        self.corpus = corpus
+        self.sides: list[Side | None] = [None] * len(corpus)
         self.expiring = np.zeros(0, dtype=np.int64)  # articles in the order of their last batch in this pass
         self.expired_by = np.zeros(0, dtype=np.int64)  # per batch: how many of ``expiring`` are done after it
         self.released = 0  # how many of ``expiring`` this process has dropped
@@ -238,8 +327,23 @@ class PreparedArticles:
     def __getitem__(self, index: int) -> Side:
         side = self.sides[index]
         if side is None:
-            side = self.sides[index] = prepare(self.cleaned[index], self.rows(index))
+            self.prepare([index])
+            side = self.sides[index]
+            assert side is not None
         return side
+
+    def prepare(self, indices: Iterable[int]) -> None:
+        """Prepare the sides of ``indices`` not held yet, their sentence rows weighed in one go."""
+        missing = sorted({index for index in indices if self.sides[index] is None})
+        if not missing:
+            return
+        cleaned = [self.corpus.cleaned(index) for index in missing]
+        for index, article, rows in zip(missing, cleaned, self.corpus.rows(cleaned), strict=True):
+            self.sides[index] = prepare(article, rows)
+
+    def prepare_groups(self, groups: list[Group]) -> None:
+        """Prepare every side a batch's ``groups`` use."""
+        self.prepare([index for source, targets in groups for index in (source, *targets)])
 
     def schedule(self, batches: list[list[Group]]) -> list[tuple[int, list[Group]]]:
         """Numbered ``batches`` of one pass, with each article's last batch noted for :meth:`done`.
@@ -247,7 +351,7 @@ class PreparedArticles:
         Called before the pass (so forked workers inherit the plan). A process's batches come in
         increasing order (the pool hands them out in order); out of order would only prepare a side again.
         """
-        last = np.full(len(self.cleaned), -1, dtype=np.int64)
+        last = np.full(len(self.sides), -1, dtype=np.int64)
         for number, batch in enumerate(batches):
             for source, targets in batch:
                 last[source] = number
@@ -263,20 +367,6 @@ class PreparedArticles:
         for index in self.expiring[self.released : end].tolist():
             self.sides[index] = None
         self.released = max(self.released, end)
-
-    def rows(self, index: int) -> sparse.csr_matrix:
-        """Article ``index``'s sentence rows as views of the corpus matrix's arrays: the same values as slicing
-        it, without a copy (a forked worker then shares them with the parent instead of copying every article
-        it prepares)."""
-        first, last = int(self.bounds[index]), int(self.bounds[index + 1])
-        indptr = self.vectors.indptr[first : last + 1]
-        begin, end = int(indptr[0]), int(indptr[-1])
-        rows = sparse.csr_matrix((last - first, self.vectors.shape[1]), dtype=self.vectors.dtype)
-        # set, not passed to the constructor: scipy copies a view of a much larger array ("pruning") there
-        rows.data, rows.indices = self.vectors.data[begin:end], self.vectors.indices[begin:end]
-        rows.indptr = (indptr - begin).astype(self.vectors.indptr.dtype)
-        rows.has_sorted_indices = self.vectors.has_sorted_indices  # as a slice of the matrix knows it
-        return rows
 
 
 PackedTiles = tuple[int, array]  # ``min_tile`` and a pair's unit tiles (``align.unit_tiles``), flattened
@@ -305,6 +395,7 @@ def passage_groups(
     """
     articles, wanted, known = shared
     number, groups = batch
+    articles.prepare_groups(groups)
     found: list[list[list[Passage]]] = []
     for source, targets in groups:
         side = articles[source]
@@ -344,6 +435,7 @@ def judge_groups(
     """
     articles, settings, screen = shared
     number, groups = batch
+    articles.prepare_groups(groups)
     verdicts: list[tuple[PairVerdict, PackedTiles | None]] = []
     for source, targets in groups:
         side = articles[source]
@@ -409,45 +501,43 @@ def cluster(
     tick = progress("clean", len(ordered))
     parts: list[CleanBatch] = run_batches(
         clean_batch,
-        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines),
+        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
         batches,
         workers=parallel,
         done=lambda batch: tick(len(batch)),
     )
-    cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
-    for article, read in zip(cleaned, ordered, strict=True):
-        article.id, article.text = read.id, read.text  # the workers' pickles made copies of strings held here
-        # and each batch's pickle its own copy of every word and stem: one string a word for the whole run
-        article.tokens.words = list(map(intern, article.tokens.words))
-        article.stems = list(map(intern, article.stems))
     stage("clean and sketch")
-    pieces = [part.counts for part in parts]
+    # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
+    frequency = np.zeros(N_FEATURES, dtype=np.int64)
     for part in parts:
-        part.counts = None  # held by ``pieces`` alone, which sentence_matrix empties once it has stacked them
-    sentence_rows, sentence_bounds = sentence_matrix(cleaned, pieces)
-    return_free_memory()
-    firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
+        frequency[part.features] += part.holders
+        part.features = part.holders = np.zeros(0, dtype=np.int64)
+    units = np.concatenate([part.units for part in parts])
+    idf = sentence_idf(frequency, int(units.sum()))
+    del frequency
+    stage("sentence idf")
+    firsts = np.cumsum([0] + [len(part.compact) for part in parts])
     candidates = settings.candidates
-    stage("sentence vectors")
     found = banded_pairs(
         np.vstack([part.article_rows for part in parts]),
-        np.arange(len(cleaned), dtype=np.int64),
+        np.arange(len(ordered), dtype=np.int64),
         candidates.article_threshold,
     )
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
     sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
     evidence = np.ones(len(sentence_owners), dtype=bool)
+    stories = None
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
-        lists, row_stories = sentence_stories(
-            cleaned,
+        stories, row_stories = unit_stories(
             sentence_signature_rows,
             candidates.near_copy_threshold,
+            np.concatenate([part.unit_sizes for part in parts]),
+            [unit for part in parts for unit in part.short_units],
+            units,
             settings.sketch.min_sentence_stems,
             settings.score.stock_min_stories,
         )
-        for article, values in zip(cleaned, lists, strict=True):
-            article.sentence_stories = values
         if candidates.skip_stock_sentences:
             evidence = row_stories < settings.score.stock_min_stories
     found |= banded_pairs(
@@ -458,20 +548,23 @@ def cluster(
         candidates.verify_sentence_pairs,
     )
     del sentence_signature_rows, sentence_owners
-    del parts  # the batches' counts and signatures are no longer needed
+    corpus = CleanedCorpus(ordered, [form for part in parts for form in part.compact], units, idf, stories)
+    stem_counts = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    del parts  # the batches' forms, counts and signatures are no longer needed
     return_free_memory()
     chunk = 2048
-    blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
+    blocks = [(begin, min(begin + chunk, len(corpus))) for begin in range(0, len(corpus), chunk)]
     stage("LSH pairs")
-    tick = progress("candidates", len(cleaned))
-    vectors = article_vectors(cleaned)
+    tick = progress("candidates", len(corpus))
+    vectors = article_vectors([], stem_counts)
+    del stem_counts
     found.update(
         run_batches(
             tfidf_batch,
             (
                 vectors,
                 vectors.T.tocsr(),
-                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(cleaned)) else None,
+                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None,
                 candidates,
             ),
             blocks,
@@ -483,8 +576,8 @@ def cluster(
     return_free_memory()
     stage("TF-IDF neighbours")
     pairs = sorted(found)
-    log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
-    sides = PreparedArticles(cleaned, sentence_rows, sentence_bounds)
+    log.info("%d articles, %d candidate pairs", len(corpus), len(pairs))
+    sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
     judged: list[tuple[PairVerdict, PackedTiles | None]] = run_batches(
@@ -497,15 +590,14 @@ def cluster(
     verdicts = [verdict for verdict, _ in judged]
     judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
     del judged
-    index = {article.id: k for k, article in enumerate(cleaned)}
-    by_clean = {article.id: article for article in cleaned}
+    index = {article.id: k for k, article in enumerate(ordered)}
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
-    versions = wire_versions([(a.id, a.text) for a in cleaned]) if settings.group_wire_versions else []
-    groups = group([a.id for a in cleaned], verdicts, versions)
+    versions = wire_versions([(a.id, a.text) for a in ordered]) if settings.group_wire_versions else []
+    groups = group([a.id for a in ordered], verdicts, versions)
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
@@ -531,7 +623,11 @@ def cluster(
         if len(members) == 1:
             singletons.append(members[0])
             continue
-        record = build_cluster(f"c{len(built) + 1:04d}", members, by_clean, inside.get(number, []), settings.origin)
+        # the members cleaned again from their stored forms, for this cluster only
+        members_cleaned = corpus.by_id(index[member] for member in members)
+        record = build_cluster(
+            f"c{len(built) + 1:04d}", members, members_cleaned, inside.get(number, []), settings.origin
+        )
         built.append(record)
     stage("cluster and origin")
     # the passages of each edge: a derived edge is aligned again in detail (short verbatim runs and looser
@@ -582,7 +678,8 @@ def cluster(
             passages = realigned.get(key, edge.verdict.passages)
             all_passages.extend(shown.get(key, passages))
             incoming.setdefault(edge.target, []).extend(passages)
-        measure_members(record, incoming, by_clean, settings.origin.whole_coverage)
+        members_cleaned = corpus.by_id(index[member.id] for member in record.members)
+        measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
     stage("assemble")
