@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from dedup.align import (
     AlignSettings,
@@ -152,6 +153,45 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
         batches[-1].append(item)
         size += len(item[1])
     return batches
+
+
+def _local_batches(pairs: list[Pair], batch_pairs: int, count: int) -> tuple[list[list[Group]], np.ndarray]:
+    """:func:`_groups` of ``pairs`` (of ``count`` articles) in an order that keeps each article's uses near one
+    another, and the pair numbers in that order (the results go back to pair order by them).
+
+    A (source, targets) group stays whole (one sentence product for the source); groups are ordered by the
+    earliest of their articles in a reverse Cuthill-McKee order of the candidate graph (a bandwidth-reducing
+    order: neighbours get near numbers). Ids say nothing of stories, so in pair order an article is wanted from
+    its first pair to its last, across the whole pass, and a process held ~40% of all sides at once (20k);
+    ordered, ~18%, and with :data:`MOST_SIDES` a process holds a bounded number whatever the corpus.
+    """
+    numbered = _groups(pairs, len(pairs) + 1)
+    groups = numbered[0] if numbered else []
+    if not groups:
+        return [], np.zeros(0, dtype=np.int64)
+    ends = np.cumsum([len(targets) for _, targets in groups])
+    first = (
+        np.array([source for source, _ in groups]),
+        np.array([target for _, targets in groups for target in targets]),
+    )
+    edges = np.array(pairs, dtype=np.int64)
+    graph = sparse.csr_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    rank = np.empty(count, dtype=np.int64)
+    rank[reverse_cuthill_mckee((graph + graph.T).tocsr(), symmetric_mode=True)] = np.arange(count)
+    target_rank = np.minimum.reduceat(rank[first[1]], np.concatenate(([0], ends[:-1])))
+    key = np.minimum(rank[first[0]], target_rank)
+    order = np.argsort(key, kind="stable")
+    starts = np.concatenate(([0], ends[:-1]))
+    pair_order = np.concatenate([np.arange(starts[k], ends[k]) for k in order.tolist()])
+    batches: list[list[Group]] = []
+    size = batch_pairs
+    for k in order.tolist():
+        if size >= batch_pairs:
+            batches.append([])
+            size = 0
+        batches[-1].append(groups[k])
+        size += len(groups[k][1])
+    return batches, pair_order
 
 
 def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
@@ -308,6 +348,9 @@ def _resident() -> str:
         return ""
 
 
+MOST_SIDES = 2000  # prepared sides a process holds at most (~90 KB each: its cleaned article, rows, lookups)
+
+
 class PreparedArticles:
     """Articles prepared for alignment on first use, in whichever process uses them (workers share the work).
 
@@ -317,12 +360,17 @@ class PreparedArticles:
     the sides still ahead of it, not every article it ever touched.
     """
 
-    def __init__(self, corpus: CleanedCorpus) -> None:
+    def __init__(self, corpus: CleanedCorpus, most: int = MOST_SIDES) -> None:
         self.corpus = corpus
+        self.most = most
         self.sides: list[Side | None] = [None] * len(corpus)
+        self.held: set[int] = set()
         self.expiring = np.zeros(0, dtype=np.int64)  # articles in the order of their last batch in this pass
         self.expired_by = np.zeros(0, dtype=np.int64)  # per batch: how many of ``expiring`` are done after it
         self.released = 0  # how many of ``expiring`` this process has dropped
+        self.uses = np.zeros(0, dtype=np.int64)  # (article, batch) of every use in this pass, as one sorted key
+        self.prepared = 0  # sides this process has prepared (again, after a drop, counts again)
+        self.span = 1  # batches of the pass, plus one: ``uses`` holds article * span + batch
 
     def __getitem__(self, index: int) -> Side:
         side = self.sides[index]
@@ -340,33 +388,54 @@ class PreparedArticles:
         cleaned = [self.corpus.cleaned(index) for index in missing]
         for index, article, rows in zip(missing, cleaned, self.corpus.rows(cleaned), strict=True):
             self.sides[index] = prepare(article, rows)
+        self.held.update(missing)
+        self.prepared += len(missing)
 
     def prepare_groups(self, groups: list[Group]) -> None:
         """Prepare every side a batch's ``groups`` use."""
         self.prepare([index for source, targets in groups for index in (source, *targets)])
 
     def schedule(self, batches: list[list[Group]]) -> list[tuple[int, list[Group]]]:
-        """Numbered ``batches`` of one pass, with each article's last batch noted for :meth:`done`.
+        """Numbered ``batches`` of one pass, with each article's batches noted for :meth:`done`.
 
         Called before the pass (so forked workers inherit the plan). A process's batches come in
         increasing order (the pool hands them out in order); out of order would only prepare a side again.
         """
-        last = np.full(len(self.sides), -1, dtype=np.int64)
+        count = len(self.sides)
+        last = np.full(count, -1, dtype=np.int64)
+        articles, numbers = [], []
         for number, batch in enumerate(batches):
-            for source, targets in batch:
-                last[source] = number
-                last[targets] = number
+            used = np.unique(np.array([index for source, targets in batch for index in (source, *targets)]))
+            last[used] = number
+            articles.append(used)
+            numbers.append(np.full(len(used), number, dtype=np.int64))
         self.expiring = np.argsort(last, kind="stable")
         self.expired_by = np.searchsorted(last[self.expiring], np.arange(len(batches)), side="right")
         self.released = 0
+        self.span = len(batches) + 1
+        self.uses = np.sort(
+            np.concatenate([*articles, np.zeros(0, np.int64)]) * self.span
+            + np.concatenate([*numbers, np.zeros(0, np.int64)])
+        )
         return list(enumerate(batches))
 
     def done(self, number: int) -> None:
-        """Drop the sides that no batch after batch ``number`` of this pass uses."""
+        """Drop the sides that no batch after batch ``number`` of this pass uses; then, while more than ``most``
+        are held, those whose next batch is furthest off (they are prepared again if this process gets it)."""
         end = int(self.expired_by[number]) if number < len(self.expired_by) else self.released
         for index in self.expiring[self.released : end].tolist():
             self.sides[index] = None
+            self.held.discard(index)
         self.released = max(self.released, end)
+        if len(self.held) > self.most and len(self.uses):
+            held = np.fromiter(self.held, dtype=np.int64, count=len(self.held))
+            position = np.searchsorted(self.uses, held * self.span + number, side="right")
+            following = self.uses[np.minimum(position, len(self.uses) - 1)]
+            ahead = (position < len(self.uses)) & (following // self.span == held)
+            later = np.where(ahead, following % self.span, self.span)
+            for index in held[np.argsort(-later, kind="stable")[: len(held) - self.most]].tolist():
+                self.sides[index] = None
+                self.held.discard(index)
 
 
 PackedTiles = tuple[int, array]  # ``min_tile`` and a pair's unit tiles (``align.unit_tiles``), flattened
@@ -580,13 +649,21 @@ def cluster(
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    judged: list[tuple[PairVerdict, PackedTiles | None]] = run_batches(
-        judge_groups,
-        (sides, settings, True),
-        sides.schedule(_groups(pairs, batch_pairs)),
-        workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
-        done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-    )
+    pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(corpus))
+    judged: list[tuple[PairVerdict, PackedTiles | None]] = [None] * len(pairs)  # type: ignore[list-item]
+    for number, item in zip(
+        pair_order.tolist(),
+        run_batches(
+            judge_groups,
+            (sides, settings, True),
+            sides.schedule(pass_batches),
+            workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+        ),
+        strict=True,
+    ):
+        judged[number] = item
+    del pass_batches, pair_order
     verdicts = [verdict for verdict, _ in judged]
     judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
     del judged
@@ -652,13 +729,21 @@ def cluster(
     known_tiles = {key: judged_tiles[key] for key in keys if key in judged_tiles}
     del judged_tiles
     tick = progress("passages", len(keys))
-    found_passages = run_batches(
-        passage_groups,
-        (sides, wanted, known_tiles),
-        sides.schedule(_groups(keys, batch_pairs)),
-        workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
-        done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-    )
+    pass_batches, pair_order = _local_batches(keys, batch_pairs, len(corpus))
+    found_passages: list[list[list[Passage]]] = [[] for _ in keys]
+    for number, passages in zip(
+        pair_order.tolist(),
+        run_batches(
+            passage_groups,
+            (sides, wanted, known_tiles),
+            sides.schedule(pass_batches),
+            workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+        ),
+        strict=True,
+    ):
+        found_passages[number] = passages
+    del pass_batches, pair_order
     realigned: dict[tuple[int, int], list[Passage]] = {}
     shown: dict[tuple[int, int], list[Passage]] = {}
     for key, passages in zip(keys, found_passages, strict=True):

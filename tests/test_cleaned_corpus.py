@@ -145,3 +145,34 @@ def test_the_pipeline_runs_on_the_corpus_path(texts, tmp_path: Path):
     # a sanity run through ``cluster`` on real texts: the parent holds the compact forms only
     result = pipeline.cluster(texts[:60], workers=1)
     assert result.pairs
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sets(st.tuples(st.integers(0, 30), st.integers(0, 30)).filter(lambda p: p[0] != p[1]), max_size=80),
+    st.integers(1, 9),
+)
+def test_local_batches_hold_every_pair_once_in_whole_groups(pairs, batch_pairs):
+    pairs = sorted(pairs)
+    batches, order = pipeline._local_batches(pairs, batch_pairs, 31)
+    flat = [(source, target) for batch in batches for source, targets in batch for target in targets]
+    assert [pairs[k] for k in order.tolist()] == flat
+    assert sorted(order.tolist()) == list(range(len(pairs)))
+    groups = [group for batch in batches for group in batch]
+    assert sorted(groups) == sorted(group for batch in pipeline._groups(pairs, len(pairs) + 1) for group in batch)
+
+
+def test_a_bounded_number_of_sides_gives_the_same_verdicts(run):
+    cleaned, corpus, _ = run
+    pairs = [(s, t) for s in range(0, len(cleaned), 3) for t in range(len(cleaned)) if s < t and (s + t) % 7 == 0]
+    found = {}
+    for most in (len(cleaned), 3):
+        sides = pipeline.PreparedArticles(corpus, most)
+        batches, order = pipeline._local_batches(pairs, 4, len(corpus))
+        judged = []
+        for batch in sides.schedule(batches):
+            judged.extend(verdict for verdict, _ in pipeline.judge_groups((sides, pipeline.Settings(), False), batch))
+            assert len(sides.held) <= most and sides.held == {k for k, side in enumerate(sides.sides) if side}
+        found[most] = (sides.prepared, dict(zip(order.tolist(), judged, strict=True)))
+    assert found[3][1] == found[len(cleaned)][1]
+    assert found[3][0] > found[len(cleaned)][0]  # sides dropped early were prepared again
