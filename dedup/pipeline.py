@@ -566,6 +566,7 @@ def cluster(
     for part in run_batches(line_counts_batch, None, batches, workers=parallel):
         counts.update(part)
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
+    del counts  # a count of every short line of the run: was held to the end of the run
     stage("furniture lines")
     tick = progress("clean", len(ordered))
     parts: list[CleanBatch] = run_batches(
@@ -594,6 +595,9 @@ def cluster(
     )
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
     sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
+    for part in parts:  # held once, stacked: the parts' copies go (~5 KB an article)
+        part.article_rows = part.sentence_rows = part.sentence_owners = np.zeros((0, 0), dtype=np.uint32)
+    return_free_memory()
     evidence = np.ones(len(sentence_owners), dtype=bool)
     stories = None
     if settings.score.stock_min_stories > 0:
@@ -609,9 +613,13 @@ def cluster(
         )
         if candidates.skip_stock_sentences:
             evidence = row_stories < settings.score.stock_min_stories
+    if not evidence.all():
+        sentence_signature_rows, sentence_owners = sentence_signature_rows[evidence], sentence_owners[evidence]
+    del evidence
+    return_free_memory()
     found |= banded_pairs(
-        sentence_signature_rows[evidence],
-        sentence_owners[evidence],
+        sentence_signature_rows,
+        sentence_owners,
         candidates.sentence_threshold,
         candidates.sentence_bucket_cap,
         candidates.verify_sentence_pairs,
@@ -645,6 +653,7 @@ def cluster(
     return_free_memory()
     stage("TF-IDF neighbours")
     pairs = sorted(found)
+    del found
     log.info("%d articles, %d candidate pairs", len(corpus), len(pairs))
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
