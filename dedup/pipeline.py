@@ -7,6 +7,7 @@ Reading and writing stay outside (``dedup.read``, ``dedup.write``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from array import array
@@ -237,14 +238,25 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
     ]
 
 
+def _joined(parts: Iterable[bytes]) -> tuple[bytearray, np.ndarray]:
+    """``parts`` as one buffer and the offsets where each starts (and the last ends), without a list of them."""
+    buffer, offsets = bytearray(), [0]
+    for part in parts:
+        buffer += part
+        offsets.append(len(buffer))
+    return buffer, np.array(offsets, dtype=np.int64)
+
+
 class CleanedCorpus:
     """Every cleaned article of a run in its stored form (``store.cleaned``: a few hundred bytes instead of ~16 KB
     of Python objects), rebuilt where it is used: in the worker that aligns a pair, for the members of a cluster.
 
-    ``articles``: the articles as read, in order; ``compact``: their ``clean_bytes``; ``units``: each one's evidence
-    units; ``idf``: the sentence n-grams' idf over the run (:func:`rows` weighs an article's sentences with it, as
-    the whole corpus's matrix would); ``stories``: every unit's ``sentence_stories`` in order, or None (not counted).
-    Held once in the parent, read (not copied) by forked workers: the forms are one bytes buffer, not an object each.
+    Built from ``articles`` (as read, in order), ``compact`` (their ``clean_bytes``) and ``units`` (each one's
+    evidence units); ``idf``: the sentence n-grams' idf over the run (:meth:`rows` weighs an article's sentences
+    with it, as the whole corpus's matrix would); ``stories``: every unit's ``sentence_stories`` in order, or None.
+    Everything is held in a few flat buffers — the forms, the texts as UTF-8, the other fields as JSON — that forked
+    workers read without writing: a worker that read the parent's ``Article`` objects would write their reference
+    counts and so copy every page of them it touched (most of the texts, over a pass).
     """
 
     def __init__(
@@ -255,9 +267,15 @@ class CleanedCorpus:
         idf: np.ndarray,
         stories: np.ndarray | None = None,
     ) -> None:
-        self.articles = articles
-        self.buffer = b"".join(compact)
-        self.offsets = np.cumsum([0] + [len(form) for form in compact], dtype=np.int64)
+        self.count = len(articles)
+        self.forms, self.form_offsets = _joined(compact)
+        self.texts, self.text_offsets = _joined(article.text.encode("utf-8", "surrogatepass") for article in articles)
+        self.fields, self.field_offsets = _joined(
+            json.dumps([article.id, article.outlet, article.published], ensure_ascii=False).encode(
+                "utf-8", "surrogatepass"
+            )
+            for article in articles
+        )
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
         self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
@@ -283,20 +301,31 @@ class CleanedCorpus:
         )
 
     def __len__(self) -> int:
-        return len(self.articles)
+        return self.count
+
+    def article(self, index: int) -> Article:
+        """Article ``index`` as the pipeline reads it (id, text, outlet, published), from the buffers."""
+        begin, end = int(self.text_offsets[index]), int(self.text_offsets[index + 1])
+        text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+        begin, end = int(self.field_offsets[index]), int(self.field_offsets[index + 1])
+        key, outlet, published = json.loads(self.fields[begin:end].decode("utf-8", "surrogatepass"))
+        return Article(key, text, outlet=outlet, published=published)
 
     def cleaned(self, index: int) -> CleanArticle:
         """Article ``index`` cleaned: equal to what ``clean_article`` made of it in the run (tested)."""
-        article = self.articles[index]
-        form = self.buffer[int(self.offsets[index]) : int(self.offsets[index + 1])]
-        cleaned = cleaned_from_bytes(form, article)
+        form = self.forms[int(self.form_offsets[index]) : int(self.form_offsets[index + 1])]
+        cleaned = cleaned_from_bytes(form, self.article(index))
         if self.stories is not None:
             cleaned.sentence_stories = self.stories[int(self.bounds[index]) : int(self.bounds[index + 1])].tolist()
         return cleaned
 
     def by_id(self, indices: Iterable[int]) -> dict[str, CleanArticle]:
         """The articles ``indices`` cleaned, by id (what ``origin`` reads of a cluster's members)."""
-        return {self.articles[k].id: self.cleaned(k) for k in indices}
+        found = {}
+        for index in indices:
+            cleaned = self.cleaned(index)
+            found[cleaned.id] = cleaned
+        return found
 
     def rows(self, cleaned: list[CleanArticle]) -> list[sparse.csr_matrix]:
         """The sentence rows of each of ``cleaned`` (articles of this corpus), weighed in one go: equal bit for bit

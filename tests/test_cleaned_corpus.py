@@ -176,3 +176,23 @@ def test_a_bounded_number_of_sides_gives_the_same_verdicts(run):
         found[most] = (sides.prepared, dict(zip(order.tolist(), judged, strict=True)))
     assert found[3][1] == found[len(cleaned)][1]
     assert found[3][0] > found[len(cleaned)][0]  # sides dropped early were prepared again
+
+
+_ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates too: a JSON reader may hand them over
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_ANY_TEXT, _ANY_TEXT, st.none() | _ANY_TEXT, st.none() | _ANY_TEXT), min_size=1, max_size=5))
+def test_the_buffers_give_back_each_article_s_fields(records):
+    articles = [Article(key, text, outlet=outlet, published=published) for key, text, outlet, published in records]
+    corpus = pipeline.CleanedCorpus(
+        articles, [b""] * len(articles), np.zeros(len(articles), dtype=np.int64), np.zeros(0)
+    )
+    for index, article in enumerate(articles):
+        again = corpus.article(index)
+        assert (again.id, again.text, again.outlet, again.published) == (
+            article.id,
+            article.text,
+            article.outlet,
+            article.published,
+        )
