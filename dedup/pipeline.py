@@ -12,7 +12,7 @@ import logging
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -319,20 +319,50 @@ class CleanedCorpus:
             cleaned.sentence_stories = self.stories[int(self.bounds[index]) : int(self.bounds[index + 1])].tolist()
         return cleaned
 
-    def by_id(self, indices: Iterable[int]) -> dict[str, CleanArticle]:
-        """The articles ``indices`` cleaned, by id (what ``origin`` reads of a cluster's members)."""
-        found = {}
-        for index in indices:
-            cleaned = self.cleaned(index)
-            found[cleaned.id] = cleaned
-        return found
+    def by_id(self, indices: Mapping[str, int]) -> CleanedMembers:
+        """The articles ``indices`` (id → index) cleaned, by id, each when first read (what ``origin`` reads of a
+        cluster's members: measuring a cluster reads only its derived members and their sources)."""
+        return CleanedMembers(self, indices)
 
     def rows(self, cleaned: list[CleanArticle]) -> list[sparse.csr_matrix]:
         """The sentence rows of each of ``cleaned`` (articles of this corpus), weighed in one go: equal bit for bit
-        to their rows in ``similarity.sentence_matrix`` of the whole corpus (every step is row by row; tested)."""
+        to their rows in ``similarity.sentence_matrix`` of the whole corpus (every step is row by row; tested).
+        Each article's rows are copied out of the batch's arrays directly (scipy's row slicing costs ~50 µs a call;
+        views would keep a whole batch's rows alive as long as any of its sides)."""
         weighted = weigh_sentence_counts(sentence_counts(cleaned), self.idf)
         bounds = np.cumsum([0] + [len(article.sentences) for article in cleaned]).tolist()
-        return [weighted[bounds[k] : bounds[k + 1]] for k in range(len(cleaned))]
+        indptr = weighted.indptr
+        found = []
+        for k in range(len(cleaned)):
+            first, last = bounds[k], bounds[k + 1]
+            begin, end = int(indptr[first]), int(indptr[last])
+            rows = sparse.csr_matrix((last - first, N_FEATURES), dtype=weighted.dtype)
+            rows.data, rows.indices = weighted.data[begin:end].copy(), weighted.indices[begin:end].copy()
+            rows.indptr = (indptr[first : last + 1] - begin).astype(indptr.dtype)
+            rows.has_sorted_indices = True  # sentence_counts makes them sorted
+            found.append(rows)
+        return found
+
+
+class CleanedMembers(Mapping[str, CleanArticle]):
+    """Some articles of a :class:`CleanedCorpus` by id, each cleaned again when first read."""
+
+    def __init__(self, corpus: CleanedCorpus, indices: Mapping[str, int]) -> None:
+        self.corpus = corpus
+        self.indices = indices
+        self.known: dict[str, CleanArticle] = {}
+
+    def __getitem__(self, key: str) -> CleanArticle:
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = self.corpus.cleaned(self.indices[key])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 def tfidf_batch(
@@ -739,7 +769,7 @@ def cluster(
             singletons.append(members[0])
             continue
         # the members cleaned again from their stored forms, for this cluster only
-        members_cleaned = corpus.by_id(index[member] for member in members)
+        members_cleaned = corpus.by_id({member: index[member] for member in members})
         record = build_cluster(
             f"c{len(built) + 1:04d}", members, members_cleaned, inside.get(number, []), settings.origin
         )
@@ -801,7 +831,7 @@ def cluster(
             passages = realigned.get(key, edge.verdict.passages)
             all_passages.extend(shown.get(key, passages))
             incoming.setdefault(edge.target, []).extend(passages)
-        members_cleaned = corpus.by_id(index[member.id] for member in record.members)
+        members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
         measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
