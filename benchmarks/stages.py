@@ -19,12 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
-from dedup.candidates import banded_pairs, sentence_stories
+from dedup.candidates import banded_pairs, unit_stories
 from dedup.clean import frequent_lines
 from dedup.engine import run_batches
 from dedup.pipeline import Settings, clean_batch, line_counts_batch
 from dedup.read import read_path
-from dedup.similarity import sentence_matrix
+from dedup.similarity import N_FEATURES, sentence_idf
 
 
 def cpu_seconds() -> float:
@@ -52,25 +52,34 @@ def main(path: str, label: str, output: str) -> None:
         counts.update(part)
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
     stage("furniture lines")
-    shared = (repeated, settings.sketch, settings.keep_wrapped_repeated_lines)
+    shared = (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems)
     parts = run_batches(clean_batch, shared, batches, workers=workers)
-    cleaned = [article for part in parts for article in part.cleaned]
     stage("clean and sketch")
-    pieces = [part.counts for part in parts]
+    frequency = np.zeros(N_FEATURES, dtype=np.int64)
     for part in parts:
-        part.counts = None
-    sentence_matrix(cleaned, pieces)
-    stage("sentence vectors")
+        frequency[part.features] += part.holders
+    units = np.concatenate([part.units for part in parts])
+    sentence_idf(frequency, int(units.sum()))
+    stage("sentence idf")
     candidates = settings.candidates
-    articles = np.arange(len(cleaned), dtype=np.int64)
+    articles = np.arange(len(ordered), dtype=np.int64)
     found = banded_pairs(np.vstack([part.article_rows for part in parts]), articles, candidates.article_threshold)
     rows = np.vstack([part.sentence_rows for part in parts])
-    firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
+    firsts = np.cumsum([0] + [len(part.compact) for part in parts])
     owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
     stock = settings.score.stock_min_stories
-    lists, row_stories = sentence_stories(
-        cleaned, rows, candidates.near_copy_threshold, settings.sketch.min_sentence_stems, stock
+    stories, row_stories = unit_stories(
+        rows,
+        candidates.near_copy_threshold,
+        np.concatenate([part.unit_sizes for part in parts]),
+        [unit for part in parts for unit in part.short_units],
+        units,
+        settings.sketch.min_sentence_stems,
+        stock,
     )
+    bounds = np.concatenate(([0], np.cumsum(units))).tolist()
+    flat = stories.tolist()
+    lists = [flat[bounds[k] : bounds[k + 1]] for k in range(len(ordered))]
     evidence = row_stories < stock
     found |= banded_pairs(
         rows[evidence],

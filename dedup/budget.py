@@ -1,10 +1,13 @@
 """Will a full run fit in memory? An estimate from the articles' text, and what the machine has.
 
-The full pipeline holds, per article, its cleaned form, its sentence vectors and the aligners'
-prepared sides in two processes: the peak grows with the text. Measured peak PSS of whole runs
-(docs/scale.md, stop 14, generated corpora of ~2.1k characters an article): 10k articles 1.30 GB,
-20k 2.42 GB, 50k 6.12 GB, 100k 12.8 GB — 58 to 62 bytes a character of text. A run that would
-not fit is refused before it starts instead of being killed by the system an hour in.
+A full run holds, per article, its text, its cleaned form in the compact stored form (a few hundred
+bytes: sides are rebuilt in the worker that aligns a pair, and a worker holds at most
+``pipeline.MOST_SIDES`` of them), its signatures through the LSH stage, and what the run gives back: the
+pair verdicts, the passages and the CLI's document. Measured peak PSS of whole runs (docs/scale.md, stop 17,
+generated corpora): 10k articles (15.7 million characters) 1.20 GB before the compact forms, 0.76 after;
+20k (34.4 million) 2.45 GB before, 1.31 after — a line through the two "after" runs: 0.30 GB and 29 bytes a
+character (60-71 bytes before). A run that would not fit is refused before it starts instead of being killed by
+the system an hour in.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BYTES_PER_CHARACTER = 64  # the measured 58-62, rounded up
+BYTES_PER_CHARACTER = 32  # the measured 29, rounded up (64 before stop 17)
 BASE_BYTES = 300 * 2**20  # the interpreter, numpy, scikit-learn and two workers before the first article
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)

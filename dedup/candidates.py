@@ -252,10 +252,20 @@ def sentence_stories(
     Groups held by fewer than ``at_least`` articles are not examined: their count is their
     number of articles, an upper bound.
     """
-    leaders = sentence_groups(rows, threshold)
-    short_groups: dict[frozenset[str], int] = {}
-    sizes: list[int] = []  # distinct content stems of every unit
-    short: list[int] = []  # the group of every short unit (2 stems or more, under ``min_stems``)
+    sizes, short = unit_stem_sizes(articles, min_stems)
+    units = np.fromiter((len(article.sentences) for article in articles), dtype=np.int64, count=len(articles))
+    counts, sketched = unit_stories(rows, threshold, sizes, short, units, min_stems, at_least)
+    flat = counts.tolist()
+    bounds = np.concatenate(([0], np.cumsum(units))).tolist()
+    return [flat[bounds[k] : bounds[k + 1]] for k in range(len(articles))], sketched
+
+
+def unit_stem_sizes(articles: Sequence[CleanArticle], min_stems: int) -> tuple[np.ndarray, list[frozenset[str]]]:
+    """What :func:`sentence_stories` reads of the articles' units, so that a worker can take it from a batch: the
+    number of distinct content stems of every unit, and the stem set of every short unit (two stems or more, under
+    ``min_stems``), in order. Parts of a run, concatenated, give the whole run's."""
+    sizes: list[int] = []
+    short: list[frozenset[str]] = []
     for article in articles:
         stems = article.stems
         for sentence in article.sentences:
@@ -265,17 +275,31 @@ def sentence_stories(
             unit.discard("")
             sizes.append(len(unit))
             if 2 <= len(unit) < min_stems:
-                short.append(short_groups.setdefault(frozenset(unit), len(short_groups)))
-    size = np.array(sizes, dtype=np.int64)
+                short.append(frozenset(unit))
+    return np.array(sizes, dtype=np.int64), short
+
+
+def unit_stories(
+    rows: np.ndarray,
+    threshold: float,
+    sizes: np.ndarray,
+    short: Sequence[frozenset[str]],
+    units: np.ndarray,
+    min_stems: int,
+    at_least: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`sentence_stories` from :func:`unit_stem_sizes` of the run (``units``: each article's unit count):
+    the stories of every unit of the run, in order, and of every row."""
+    leaders = sentence_groups(rows, threshold)
+    short_groups: dict[frozenset[str], int] = {}
+    numbers = [short_groups.setdefault(unit, len(short_groups)) for unit in short]
+    size = np.asarray(sizes, dtype=np.int64)
     sketched = np.flatnonzero(size >= min_stems)  # the unit of each row
     group_of = np.full(len(size), -1, dtype=np.int64)  # -1: too short to be evidence of anything
     group_of[sketched] = leaders
-    group_of[(size >= 2) & (size < min_stems)] = len(rows) + np.array(short, dtype=np.int64)
-    units = np.fromiter((len(article.sentences) for article in articles), dtype=np.int64, count=len(articles))
-    counts = _story_counts(group_of, np.repeat(np.arange(len(articles)), units), at_least)
-    flat = counts.tolist()
-    bounds = np.concatenate(([0], np.cumsum(units))).tolist()
-    return [flat[bounds[k] : bounds[k + 1]] for k in range(len(articles))], counts[sketched]
+    group_of[(size >= 2) & (size < min_stems)] = len(rows) + np.array(numbers, dtype=np.int64)
+    counts = _story_counts(group_of, np.repeat(np.arange(len(units)), units), at_least)
+    return counts, counts[sketched]
 
 
 STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3

@@ -7,17 +7,18 @@ Reading and writing stay outside (``dedup.read``, ``dedup.write``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from sys import intern
 from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from dedup.align import (
     AlignSettings,
@@ -38,8 +39,9 @@ from dedup.candidates import (
     banded_pairs,
     neighbour_block_pairs,
     sentence_signatures,
-    sentence_stories,
     tfidf_suffix,
+    unit_stem_sizes,
+    unit_stories,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches
@@ -48,8 +50,17 @@ from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
-from dedup.similarity import article_vectors, sentence_counts, sentence_matrix
+from dedup.similarity import (
+    N_FEATURES,
+    article_counts,
+    article_vectors,
+    sentence_counts,
+    sentence_frequencies,
+    sentence_idf,
+    weigh_sentence_counts,
+)
 from dedup.sketch import SCHEME, SketchSettings
+from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -145,6 +156,45 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
     return batches
 
 
+def _local_batches(pairs: list[Pair], batch_pairs: int, count: int) -> tuple[list[list[Group]], np.ndarray]:
+    """:func:`_groups` of ``pairs`` (of ``count`` articles) in an order that keeps each article's uses near one
+    another, and the pair numbers in that order (the results go back to pair order by them).
+
+    A (source, targets) group stays whole (one sentence product for the source); groups are ordered by the
+    earliest of their articles in a reverse Cuthill-McKee order of the candidate graph (a bandwidth-reducing
+    order: neighbours get near numbers). Ids say nothing of stories, so in pair order an article is wanted from
+    its first pair to its last, across the whole pass, and a process held ~40% of all sides at once (20k);
+    ordered, ~18%, and with :data:`MOST_SIDES` a process holds a bounded number whatever the corpus.
+    """
+    numbered = _groups(pairs, len(pairs) + 1)
+    groups = numbered[0] if numbered else []
+    if not groups:
+        return [], np.zeros(0, dtype=np.int64)
+    ends = np.cumsum([len(targets) for _, targets in groups])
+    first = (
+        np.array([source for source, _ in groups]),
+        np.array([target for _, targets in groups for target in targets]),
+    )
+    edges = np.array(pairs, dtype=np.int64)
+    graph = sparse.csr_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    rank = np.empty(count, dtype=np.int64)
+    rank[reverse_cuthill_mckee((graph + graph.T).tocsr(), symmetric_mode=True)] = np.arange(count)
+    target_rank = np.minimum.reduceat(rank[first[1]], np.concatenate(([0], ends[:-1])))
+    key = np.minimum(rank[first[0]], target_rank)
+    order = np.argsort(key, kind="stable")
+    starts = np.concatenate(([0], ends[:-1]))
+    pair_order = np.concatenate([np.arange(starts[k], ends[k]) for k in order.tolist()])
+    batches: list[list[Group]] = []
+    size = batch_pairs
+    for k in order.tolist():
+        if size >= batch_pairs:
+            batches.append([])
+            size = 0
+        batches[-1].append(groups[k])
+        size += len(groups[k][1])
+    return batches, pair_order
+
+
 def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
     """How many articles of the batch hold each short line (furniture candidates)."""
     return [short_line_counts(article.text for article in batch)]
@@ -152,27 +202,167 @@ def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
 
 @dataclass(slots=True)
 class CleanBatch:
-    """What the per-article stages give for a batch: cleaned articles, sentence n-gram counts, signatures."""
+    """What the per-article stages give for a batch, compact (nothing a Python object per token or sentence):
+    each cleaned article's stored form (``store.cleaned.clean_bytes``, a few hundred bytes) and unit count, the
+    batch's share of the sentence n-grams' document frequencies, its articles' stem counts, what
+    ``candidates.sentence_stories`` reads of its units, and its signatures."""
 
-    cleaned: list[CleanArticle]
-    counts: sparse.csr_matrix | None  # handed over (set to None) once the corpus's sentence rows are made
+    compact: list[bytes]
+    units: np.ndarray  # evidence units of each article
+    features: np.ndarray  # sentence n-gram features of the batch, and how many of its units hold each
+    holders: np.ndarray
+    stem_counts: sparse.csr_matrix  # ``similarity.article_counts``
+    unit_sizes: np.ndarray  # ``candidates.unit_stem_sizes``
+    short_units: list[frozenset[str]]
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
 
 
-def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list[Article]) -> list[CleanBatch]:
+def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch: list[Article]) -> list[CleanBatch]:
     """Clean a batch of articles, count the character n-grams of their sentences, sketch them."""
-    repeated, sketch, keep_wrapped = shared
+    repeated, sketch, keep_wrapped, min_stems = shared
     cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
+    features, holders = sentence_frequencies(sentence_counts(cleaned))
     return [
         CleanBatch(
-            cleaned,
-            sentence_counts(cleaned),
+            [clean_bytes(article) for article in cleaned],
+            np.array([len(article.sentences) for article in cleaned], dtype=np.int64),
+            features,
+            holders,
+            article_counts(cleaned),
+            *unit_stem_sizes(cleaned, min_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
         )
     ]
+
+
+def _joined(parts: Iterable[bytes]) -> tuple[bytearray, np.ndarray]:
+    """``parts`` as one buffer and the offsets where each starts (and the last ends), without a list of them."""
+    buffer, offsets = bytearray(), [0]
+    for part in parts:
+        buffer += part
+        offsets.append(len(buffer))
+    return buffer, np.array(offsets, dtype=np.int64)
+
+
+class CleanedCorpus:
+    """Every cleaned article of a run in its stored form (``store.cleaned``: a few hundred bytes instead of ~16 KB
+    of Python objects), rebuilt where it is used: in the worker that aligns a pair, for the members of a cluster.
+
+    Built from ``articles`` (as read, in order), ``compact`` (their ``clean_bytes``) and ``units`` (each one's
+    evidence units); ``idf``: the sentence n-grams' idf over the run (:meth:`rows` weighs an article's sentences
+    with it, as the whole corpus's matrix would); ``stories``: every unit's ``sentence_stories`` in order, or None.
+    Everything is held in a few flat buffers — the forms, the texts as UTF-8, the other fields as JSON — that forked
+    workers read without writing: a worker that read the parent's ``Article`` objects would write their reference
+    counts and so copy every page of them it touched (most of the texts, over a pass).
+    """
+
+    def __init__(
+        self,
+        articles: list[Article],
+        compact: list[bytes],
+        units: np.ndarray,
+        idf: np.ndarray,
+        stories: np.ndarray | None = None,
+    ) -> None:
+        self.count = len(articles)
+        self.forms, self.form_offsets = _joined(compact)
+        self.texts, self.text_offsets = _joined(article.text.encode("utf-8", "surrogatepass") for article in articles)
+        self.fields, self.field_offsets = _joined(
+            json.dumps([article.id, article.outlet, article.published], ensure_ascii=False).encode(
+                "utf-8", "surrogatepass"
+            )
+            for article in articles
+        )
+        self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
+        self.idf = idf
+        self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
+
+    @classmethod
+    def of(cls, cleaned: list[CleanArticle]) -> CleanedCorpus:
+        """The corpus of ``cleaned`` articles (their ``sentence_stories`` kept when set): for tests and callers
+        that hold the objects."""
+        counts = sentence_counts(cleaned)
+        features, holders = sentence_frequencies(counts)
+        frequency = np.zeros(N_FEATURES, dtype=np.int64)
+        frequency[features] = holders
+        stories = [value for article in cleaned for value in article.sentence_stories]
+        counted = all(len(a.sentence_stories) == len(a.sentences) for a in cleaned) and any(
+            a.sentence_stories for a in cleaned
+        )
+        return cls(
+            [Article(a.id, a.text, outlet=a.outlet, published=a.published) for a in cleaned],
+            [clean_bytes(article) for article in cleaned],
+            np.array([len(article.sentences) for article in cleaned], dtype=np.int64),
+            sentence_idf(frequency, counts.shape[0]),
+            np.array(stories, dtype=np.int32) if counted else None,
+        )
+
+    def __len__(self) -> int:
+        return self.count
+
+    def article(self, index: int) -> Article:
+        """Article ``index`` as the pipeline reads it (id, text, outlet, published), from the buffers."""
+        begin, end = int(self.text_offsets[index]), int(self.text_offsets[index + 1])
+        text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+        begin, end = int(self.field_offsets[index]), int(self.field_offsets[index + 1])
+        key, outlet, published = json.loads(self.fields[begin:end].decode("utf-8", "surrogatepass"))
+        return Article(key, text, outlet=outlet, published=published)
+
+    def cleaned(self, index: int) -> CleanArticle:
+        """Article ``index`` cleaned: equal to what ``clean_article`` made of it in the run (tested)."""
+        form = self.forms[int(self.form_offsets[index]) : int(self.form_offsets[index + 1])]
+        cleaned = cleaned_from_bytes(form, self.article(index))
+        if self.stories is not None:
+            cleaned.sentence_stories = self.stories[int(self.bounds[index]) : int(self.bounds[index + 1])].tolist()
+        return cleaned
+
+    def by_id(self, indices: Mapping[str, int]) -> CleanedMembers:
+        """The articles ``indices`` (id → index) cleaned, by id, each when first read (what ``origin`` reads of a
+        cluster's members: measuring a cluster reads only its derived members and their sources)."""
+        return CleanedMembers(self, indices)
+
+    def rows(self, cleaned: list[CleanArticle]) -> list[sparse.csr_matrix]:
+        """The sentence rows of each of ``cleaned`` (articles of this corpus), weighed in one go: equal bit for bit
+        to their rows in ``similarity.sentence_matrix`` of the whole corpus (every step is row by row; tested).
+        Each article's rows are copied out of the batch's arrays directly (scipy's row slicing costs ~50 µs a call;
+        views would keep a whole batch's rows alive as long as any of its sides)."""
+        weighted = weigh_sentence_counts(sentence_counts(cleaned), self.idf)
+        bounds = np.cumsum([0] + [len(article.sentences) for article in cleaned]).tolist()
+        indptr = weighted.indptr
+        found = []
+        for k in range(len(cleaned)):
+            first, last = bounds[k], bounds[k + 1]
+            begin, end = int(indptr[first]), int(indptr[last])
+            rows = sparse.csr_matrix((last - first, N_FEATURES), dtype=weighted.dtype)
+            rows.data, rows.indices = weighted.data[begin:end].copy(), weighted.indices[begin:end].copy()
+            rows.indptr = (indptr[first : last + 1] - begin).astype(indptr.dtype)
+            rows.has_sorted_indices = True  # sentence_counts makes them sorted
+            found.append(rows)
+        return found
+
+
+class CleanedMembers(Mapping[str, CleanArticle]):
+    """Some articles of a :class:`CleanedCorpus` by id, each cleaned again when first read."""
+
+    def __init__(self, corpus: CleanedCorpus, indices: Mapping[str, int]) -> None:
+        self.corpus = corpus
+        self.indices = indices
+        self.known: dict[str, CleanArticle] = {}
+
+    def __getitem__(self, key: str) -> CleanArticle:
+        found = self.known.get(key)
+        if found is None:
+            found = self.known[key] = self.corpus.cleaned(self.indices[key])
+        return found
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
 
 
 def tfidf_batch(
@@ -217,66 +407,94 @@ def _resident() -> str:
         return ""
 
 
+MOST_SIDES = 2000  # prepared sides a process holds at most (~90 KB each: its cleaned article, rows, lookups)
+
+
 class PreparedArticles:
     """Articles prepared for alignment on first use, in whichever process uses them (workers share the work).
 
-    ``vectors``: every article's sentence rows in one matrix, article ``k``'s from ``bounds[k]`` to
-    ``bounds[k + 1]`` (read as views of its arrays when the article is first prepared: :meth:`rows`).
-    A prepared side is dropped once the pass's last batch that uses it is done (:meth:`schedule`,
-    :meth:`done`): a process holds the sides still ahead of it, not every article it ever touched.
+    Each side is rebuilt from ``corpus`` (:class:`CleanedCorpus`): the cleaned article from its stored form, its
+    sentence rows weighed with the run's idf — a batch's missing sides at once (:meth:`prepare`). A prepared side
+    is dropped once the pass's last batch that uses it is done (:meth:`schedule`, :meth:`done`): a process holds
+    the sides still ahead of it, not every article it ever touched.
     """
 
-    def __init__(self, cleaned: list[CleanArticle], vectors: sparse.csr_matrix, bounds: np.ndarray) -> None:
-        self.cleaned = cleaned
-        self.vectors = vectors
-        self.bounds = bounds
-        self.sides: list[Side | None] = [None] * len(cleaned)
+    def __init__(self, corpus: CleanedCorpus, most: int = MOST_SIDES) -> None:
+        self.corpus = corpus
+        self.most = most
+        self.sides: list[Side | None] = [None] * len(corpus)
+        self.held: set[int] = set()
         self.expiring = np.zeros(0, dtype=np.int64)  # articles in the order of their last batch in this pass
         self.expired_by = np.zeros(0, dtype=np.int64)  # per batch: how many of ``expiring`` are done after it
         self.released = 0  # how many of ``expiring`` this process has dropped
+        self.uses = np.zeros(0, dtype=np.int64)  # (article, batch) of every use in this pass, as one sorted key
+        self.prepared = 0  # sides this process has prepared (again, after a drop, counts again)
+        self.span = 1  # batches of the pass, plus one: ``uses`` holds article * span + batch
 
     def __getitem__(self, index: int) -> Side:
         side = self.sides[index]
         if side is None:
-            side = self.sides[index] = prepare(self.cleaned[index], self.rows(index))
+            self.prepare([index])
+            side = self.sides[index]
+            assert side is not None
         return side
 
+    def prepare(self, indices: Iterable[int]) -> None:
+        """Prepare the sides of ``indices`` not held yet, their sentence rows weighed in one go."""
+        missing = sorted({index for index in indices if self.sides[index] is None})
+        if not missing:
+            return
+        cleaned = [self.corpus.cleaned(index) for index in missing]
+        for index, article, rows in zip(missing, cleaned, self.corpus.rows(cleaned), strict=True):
+            self.sides[index] = prepare(article, rows)
+        self.held.update(missing)
+        self.prepared += len(missing)
+
+    def prepare_groups(self, groups: list[Group]) -> None:
+        """Prepare every side a batch's ``groups`` use."""
+        self.prepare([index for source, targets in groups for index in (source, *targets)])
+
     def schedule(self, batches: list[list[Group]]) -> list[tuple[int, list[Group]]]:
-        """Numbered ``batches`` of one pass, with each article's last batch noted for :meth:`done`.
+        """Numbered ``batches`` of one pass, with each article's batches noted for :meth:`done`.
 
         Called before the pass (so forked workers inherit the plan). A process's batches come in
         increasing order (the pool hands them out in order); out of order would only prepare a side again.
         """
-        last = np.full(len(self.cleaned), -1, dtype=np.int64)
+        count = len(self.sides)
+        last = np.full(count, -1, dtype=np.int64)
+        articles, numbers = [], []
         for number, batch in enumerate(batches):
-            for source, targets in batch:
-                last[source] = number
-                last[targets] = number
+            used = np.unique(np.array([index for source, targets in batch for index in (source, *targets)]))
+            last[used] = number
+            articles.append(used)
+            numbers.append(np.full(len(used), number, dtype=np.int64))
         self.expiring = np.argsort(last, kind="stable")
         self.expired_by = np.searchsorted(last[self.expiring], np.arange(len(batches)), side="right")
         self.released = 0
+        self.span = len(batches) + 1
+        self.uses = np.sort(
+            np.concatenate([*articles, np.zeros(0, np.int64)]) * self.span
+            + np.concatenate([*numbers, np.zeros(0, np.int64)])
+        )
         return list(enumerate(batches))
 
     def done(self, number: int) -> None:
-        """Drop the sides that no batch after batch ``number`` of this pass uses."""
+        """Drop the sides that no batch after batch ``number`` of this pass uses; then, while more than ``most``
+        are held, those whose next batch is furthest off (they are prepared again if this process gets it)."""
         end = int(self.expired_by[number]) if number < len(self.expired_by) else self.released
         for index in self.expiring[self.released : end].tolist():
             self.sides[index] = None
+            self.held.discard(index)
         self.released = max(self.released, end)
-
-    def rows(self, index: int) -> sparse.csr_matrix:
-        """Article ``index``'s sentence rows as views of the corpus matrix's arrays: the same values as slicing
-        it, without a copy (a forked worker then shares them with the parent instead of copying every article
-        it prepares)."""
-        first, last = int(self.bounds[index]), int(self.bounds[index + 1])
-        indptr = self.vectors.indptr[first : last + 1]
-        begin, end = int(indptr[0]), int(indptr[-1])
-        rows = sparse.csr_matrix((last - first, self.vectors.shape[1]), dtype=self.vectors.dtype)
-        # set, not passed to the constructor: scipy copies a view of a much larger array ("pruning") there
-        rows.data, rows.indices = self.vectors.data[begin:end], self.vectors.indices[begin:end]
-        rows.indptr = (indptr - begin).astype(self.vectors.indptr.dtype)
-        rows.has_sorted_indices = self.vectors.has_sorted_indices  # as a slice of the matrix knows it
-        return rows
+        if len(self.held) > self.most and len(self.uses):
+            held = np.fromiter(self.held, dtype=np.int64, count=len(self.held))
+            position = np.searchsorted(self.uses, held * self.span + number, side="right")
+            following = self.uses[np.minimum(position, len(self.uses) - 1)]
+            ahead = (position < len(self.uses)) & (following // self.span == held)
+            later = np.where(ahead, following % self.span, self.span)
+            for index in held[np.argsort(-later, kind="stable")[: len(held) - self.most]].tolist():
+                self.sides[index] = None
+                self.held.discard(index)
 
 
 PackedTiles = tuple[int, array]  # ``min_tile`` and a pair's unit tiles (``align.unit_tiles``), flattened
@@ -305,6 +523,7 @@ def passage_groups(
     """
     articles, wanted, known = shared
     number, groups = batch
+    articles.prepare_groups(groups)
     found: list[list[list[Passage]]] = []
     for source, targets in groups:
         side = articles[source]
@@ -344,6 +563,7 @@ def judge_groups(
     """
     articles, settings, screen = shared
     number, groups = batch
+    articles.prepare_groups(groups)
     verdicts: list[tuple[PairVerdict, PackedTiles | None]] = []
     for source, targets in groups:
         side = articles[source]
@@ -405,73 +625,82 @@ def cluster(
     for part in run_batches(line_counts_batch, None, batches, workers=parallel):
         counts.update(part)
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
+    del counts  # a count of every short line of the run: was held to the end of the run
     stage("furniture lines")
     tick = progress("clean", len(ordered))
     parts: list[CleanBatch] = run_batches(
         clean_batch,
-        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines),
+        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
         batches,
         workers=parallel,
         done=lambda batch: tick(len(batch)),
     )
-    cleaned: list[CleanArticle] = [article for part in parts for article in part.cleaned]
-    for article, read in zip(cleaned, ordered, strict=True):
-        article.id, article.text = read.id, read.text  # the workers' pickles made copies of strings held here
-        # and each batch's pickle its own copy of every word and stem: one string a word for the whole run
-        article.tokens.words = list(map(intern, article.tokens.words))
-        article.stems = list(map(intern, article.stems))
     stage("clean and sketch")
-    pieces = [part.counts for part in parts]
+    # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
+    frequency = np.zeros(N_FEATURES, dtype=np.int64)
     for part in parts:
-        part.counts = None  # held by ``pieces`` alone, which sentence_matrix empties once it has stacked them
-    sentence_rows, sentence_bounds = sentence_matrix(cleaned, pieces)
-    return_free_memory()
-    firsts = np.cumsum([0] + [len(part.cleaned) for part in parts])
+        frequency[part.features] += part.holders
+        part.features = part.holders = np.zeros(0, dtype=np.int64)
+    units = np.concatenate([part.units for part in parts])
+    idf = sentence_idf(frequency, int(units.sum()))
+    del frequency
+    stage("sentence idf")
+    firsts = np.cumsum([0] + [len(part.compact) for part in parts])
     candidates = settings.candidates
-    stage("sentence vectors")
     found = banded_pairs(
         np.vstack([part.article_rows for part in parts]),
-        np.arange(len(cleaned), dtype=np.int64),
+        np.arange(len(ordered), dtype=np.int64),
         candidates.article_threshold,
     )
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
     sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
+    for part in parts:  # held once, stacked: the parts' copies go (~5 KB an article)
+        part.article_rows = part.sentence_rows = part.sentence_owners = np.zeros((0, 0), dtype=np.uint32)
+    return_free_memory()
     evidence = np.ones(len(sentence_owners), dtype=bool)
+    stories = None
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
-        lists, row_stories = sentence_stories(
-            cleaned,
+        stories, row_stories = unit_stories(
             sentence_signature_rows,
             candidates.near_copy_threshold,
+            np.concatenate([part.unit_sizes for part in parts]),
+            [unit for part in parts for unit in part.short_units],
+            units,
             settings.sketch.min_sentence_stems,
             settings.score.stock_min_stories,
         )
-        for article, values in zip(cleaned, lists, strict=True):
-            article.sentence_stories = values
         if candidates.skip_stock_sentences:
             evidence = row_stories < settings.score.stock_min_stories
+    if not evidence.all():
+        sentence_signature_rows, sentence_owners = sentence_signature_rows[evidence], sentence_owners[evidence]
+    del evidence
+    return_free_memory()
     found |= banded_pairs(
-        sentence_signature_rows[evidence],
-        sentence_owners[evidence],
+        sentence_signature_rows,
+        sentence_owners,
         candidates.sentence_threshold,
         candidates.sentence_bucket_cap,
         candidates.verify_sentence_pairs,
     )
     del sentence_signature_rows, sentence_owners
-    del parts  # the batches' counts and signatures are no longer needed
+    corpus = CleanedCorpus(ordered, [form for part in parts for form in part.compact], units, idf, stories)
+    stem_counts = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    del parts  # the batches' forms, counts and signatures are no longer needed
     return_free_memory()
     chunk = 2048
-    blocks = [(begin, min(begin + chunk, len(cleaned))) for begin in range(0, len(cleaned), chunk)]
+    blocks = [(begin, min(begin + chunk, len(corpus))) for begin in range(0, len(corpus), chunk)]
     stage("LSH pairs")
-    tick = progress("candidates", len(cleaned))
-    vectors = article_vectors(cleaned)
+    tick = progress("candidates", len(corpus))
+    vectors = article_vectors([], stem_counts)
+    del stem_counts
     found.update(
         run_batches(
             tfidf_batch,
             (
                 vectors,
                 vectors.T.tocsr(),
-                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(cleaned)) else None,
+                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None,
                 candidates,
             ),
             blocks,
@@ -483,29 +712,37 @@ def cluster(
     return_free_memory()
     stage("TF-IDF neighbours")
     pairs = sorted(found)
-    log.info("%d articles, %d candidate pairs", len(cleaned), len(pairs))
-    sides = PreparedArticles(cleaned, sentence_rows, sentence_bounds)
+    del found
+    log.info("%d articles, %d candidate pairs", len(corpus), len(pairs))
+    sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    judged: list[tuple[PairVerdict, PackedTiles | None]] = run_batches(
-        judge_groups,
-        (sides, settings, True),
-        sides.schedule(_groups(pairs, batch_pairs)),
-        workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
-        done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-    )
+    pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(corpus))
+    judged: list[tuple[PairVerdict, PackedTiles | None]] = [None] * len(pairs)  # type: ignore[list-item]
+    for number, item in zip(
+        pair_order.tolist(),
+        run_batches(
+            judge_groups,
+            (sides, settings, True),
+            sides.schedule(pass_batches),
+            workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+        ),
+        strict=True,
+    ):
+        judged[number] = item
+    del pass_batches, pair_order
     verdicts = [verdict for verdict, _ in judged]
     judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
     del judged
-    index = {article.id: k for k, article in enumerate(cleaned)}
-    by_clean = {article.id: article for article in cleaned}
+    index = {article.id: k for k, article in enumerate(ordered)}
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
-    versions = wire_versions([(a.id, a.text) for a in cleaned]) if settings.group_wire_versions else []
-    groups = group([a.id for a in cleaned], verdicts, versions)
+    versions = wire_versions([(a.id, a.text) for a in ordered]) if settings.group_wire_versions else []
+    groups = group([a.id for a in ordered], verdicts, versions)
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
@@ -531,7 +768,11 @@ def cluster(
         if len(members) == 1:
             singletons.append(members[0])
             continue
-        record = build_cluster(f"c{len(built) + 1:04d}", members, by_clean, inside.get(number, []), settings.origin)
+        # the members cleaned again from their stored forms, for this cluster only
+        members_cleaned = corpus.by_id({member: index[member] for member in members})
+        record = build_cluster(
+            f"c{len(built) + 1:04d}", members, members_cleaned, inside.get(number, []), settings.origin
+        )
         built.append(record)
     stage("cluster and origin")
     # the passages of each edge: a derived edge is aligned again in detail (short verbatim runs and looser
@@ -556,13 +797,21 @@ def cluster(
     known_tiles = {key: judged_tiles[key] for key in keys if key in judged_tiles}
     del judged_tiles
     tick = progress("passages", len(keys))
-    found_passages = run_batches(
-        passage_groups,
-        (sides, wanted, known_tiles),
-        sides.schedule(_groups(keys, batch_pairs)),
-        workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
-        done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-    )
+    pass_batches, pair_order = _local_batches(keys, batch_pairs, len(corpus))
+    found_passages: list[list[list[Passage]]] = [[] for _ in keys]
+    for number, passages in zip(
+        pair_order.tolist(),
+        run_batches(
+            passage_groups,
+            (sides, wanted, known_tiles),
+            sides.schedule(pass_batches),
+            workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+        ),
+        strict=True,
+    ):
+        found_passages[number] = passages
+    del pass_batches, pair_order
     realigned: dict[tuple[int, int], list[Passage]] = {}
     shown: dict[tuple[int, int], list[Passage]] = {}
     for key, passages in zip(keys, found_passages, strict=True):
@@ -582,7 +831,8 @@ def cluster(
             passages = realigned.get(key, edge.verdict.passages)
             all_passages.extend(shown.get(key, passages))
             incoming.setdefault(edge.target, []).extend(passages)
-        measure_members(record, incoming, by_clean, settings.origin.whole_coverage)
+        members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
+        measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
         clusters.append(record)
     all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
     stage("assemble")

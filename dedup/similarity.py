@@ -133,24 +133,44 @@ def sentence_matrix(
     counts = sentence_counts(articles) if counts is None else counts
     if counts.shape[0] == 0:
         return sparse.csr_matrix((0, N_FEATURES)), bounds
-    data, indices = counts.data, counts.indices
-    # TfidfTransformer's steps, in place and in chunks (its document frequencies cast every index to int64):
-    # smoothed idf, sublinear tf, the idf product, l2 rows
     frequency = np.zeros(counts.shape[1], dtype=np.int64)
-    for begin in range(0, len(indices), _CHUNK):
-        frequency += np.bincount(indices[begin : begin + _CHUNK], minlength=counts.shape[1])
-    frequency = frequency.astype(np.float64)
-    frequency += 1.0
-    idf = np.full_like(frequency, fill_value=counts.shape[0] + 1, dtype=np.float64)
-    idf /= frequency
+    for begin in range(0, len(counts.indices), _CHUNK):
+        frequency += np.bincount(counts.indices[begin : begin + _CHUNK], minlength=counts.shape[1])
+    return weigh_sentence_counts(counts, sentence_idf(frequency, counts.shape[0])), bounds
+
+
+def sentence_frequencies(counts: sparse.csr_matrix) -> tuple[np.ndarray, np.ndarray]:
+    """The features held by any row of ``counts`` (canonical :func:`sentence_counts`) and how many rows hold each:
+    a part's share of the document frequencies, which add up over parts (a few bytes a feature to carry back from a
+    worker instead of the counts)."""
+    holders = np.bincount(counts.indices, minlength=counts.shape[1])
+    features = np.flatnonzero(holders)
+    return features.astype(np.int32), holders[features]
+
+
+def sentence_idf(frequency: np.ndarray, rows: int) -> np.ndarray:
+    """Smoothed idf of every feature from its document frequency over ``rows`` sentences, as ``TfidfTransformer``
+    makes it (float64)."""
+    idf = np.full(len(frequency), fill_value=rows + 1, dtype=np.float64)
+    idf /= frequency.astype(np.float64) + 1.0
     np.log(idf, out=idf)
     idf += 1.0
+    return idf
+
+
+def weigh_sentence_counts(counts: sparse.csr_matrix, idf: np.ndarray) -> sparse.csr_matrix:
+    """``counts`` (float64) made L2-normalised TF-IDF rows in place: TfidfTransformer's steps, sublinear tf, the
+    idf product (in chunks), l2 rows, then :func:`sentence_matrix`'s second normalisation. Every step is row by row,
+    so the rows of a part weighed alone equal the same rows weighed in the whole corpus, bit for bit."""
+    if counts.shape[0] == 0:
+        return counts
+    data, indices = counts.data, counts.indices
     np.log(data, out=data)
     data += 1.0
     for begin in range(0, len(data), _CHUNK):
         data[begin : begin + _CHUNK] *= idf[indices[begin : begin + _CHUNK]]
     weighted = normalize(counts, copy=False)
-    return normalize(weighted, copy=False), bounds
+    return normalize(weighted, copy=False)
 
 
 _CHUNK = 1 << 20
@@ -200,11 +220,20 @@ def stack_rows(pieces: list[sparse.csr_matrix]) -> sparse.csr_matrix:
     return stacked
 
 
-def article_vectors(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
-    """L2-normalised TF-IDF rows of the content stems of every article's evidence text."""
-    documents = [
-        " ".join(article.stems[i] for i in article.evidence_tokens() if article.stems[i]) for article in articles
-    ]
-    counts = _ARTICLE_HASHER.transform(documents)
+def article_documents(articles: Sequence[CleanArticle]) -> list[str]:
+    """Each article's content stems of its evidence text, joined by spaces."""
+    return [" ".join(article.stems[i] for i in article.evidence_tokens() if article.stems[i]) for article in articles]
+
+
+def article_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
+    """Hashed content-stem counts of every article (rows are independent: the counts of parts, stacked, equal
+    the counts of the whole)."""
+    return _ARTICLE_HASHER.transform(article_documents(articles)).tocsr()
+
+
+def article_vectors(articles: Sequence[CleanArticle], counts: sparse.csr_matrix | None = None) -> sparse.csr_matrix:
+    """L2-normalised TF-IDF rows of the content stems of every article's evidence text (``counts``: their
+    :func:`article_counts`, when made already)."""
+    counts = _ARTICLE_HASHER.transform(article_documents(articles)) if counts is None else counts
     weighted = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
     return normalize(weighted, copy=False).tocsr()

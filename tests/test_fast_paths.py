@@ -375,22 +375,9 @@ def test_screened_pairs_are_unrelated_whatever_their_alignment(own, new, data, a
         assert judge(source.article, target.article, found, score).relation == "unrelated"
 
 
-def test_prepared_rows_are_views_equal_to_slices(seed_texts):
-    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
-    matrix, bounds = sentence_matrix(cleaned)
-    articles = pipeline.PreparedArticles(cleaned, matrix, bounds)
-    for index in range(len(cleaned)):
-        rows, expected = articles.rows(index), matrix[bounds[index] : bounds[index + 1]]
-        assert rows.nnz == 0 or np.shares_memory(rows.data, matrix.data)  # no copy for a forked worker to hold
-        assert rows.shape == expected.shape and (rows != expected).nnz == 0
-        assert np.array_equal(rows.indptr, expected.indptr) and np.array_equal(rows.indices, expected.indices)
-        rows.check_format(full_check=True)  # a well-formed matrix (scipy may copy the arrays while checking)
-
-
 def test_prepared_sides_are_dropped_after_their_last_batch(seed_texts):
     cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
-    matrix, bounds = sentence_matrix(cleaned)
-    articles = pipeline.PreparedArticles(cleaned, matrix, bounds)
+    articles = pipeline.PreparedArticles(pipeline.CleanedCorpus.of(cleaned))
     pairs = [(0, 1), (0, 2), (1, 2), (2, 3)]
     batches = articles.schedule(pipeline._groups(pairs, 1))
     assert [number for number, _ in batches] == list(range(len(batches)))
@@ -427,15 +414,13 @@ def test_passages_under_several_settings_in_one_pass_equal_each_alone(seed_texts
     # tiling) on sides that keep per-article lookups across pairs: the same passages as fresh single alignments
     cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
     vectors = sentence_vectors(cleaned)
-    corpus = sparse.vstack(vectors).tocsr()
-    bounds = np.cumsum([0] + [rows.shape[0] for rows in vectors])
     plain = AlignSettings()
     detailed = align_module.detail_settings(plain)
     assert detailed is not None
     choices = [(plain,), (detailed,), (plain, detailed)]
     pairs = [(s, t) for s in range(len(cleaned)) for t in range(len(cleaned)) if s != t]
     wanted = {pair: choices[k % 3] for k, pair in enumerate(pairs)}
-    sides = pipeline.PreparedArticles(cleaned, corpus, bounds)
+    sides = pipeline.PreparedArticles(pipeline.CleanedCorpus.of(cleaned))
     found = [
         passages
         for batch in sides.schedule(pipeline._groups(pairs, 3))
@@ -580,10 +565,7 @@ def test_packed_tiles_unpack_to_the_same_tiles(min_tile, tiles):
 def test_passages_with_the_judges_tiles_equal_those_tiled_again(seed_texts):
     # the judge pass carries the tiles of derived pairs to the passages stage, which then does not tile them again
     cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
-    vectors = sentence_vectors(cleaned)
-    corpus = sparse.vstack(vectors).tocsr()
-    bounds = np.cumsum([0] + [rows.shape[0] for rows in vectors])
-    sides = pipeline.PreparedArticles(cleaned, corpus, bounds)
+    sides = pipeline.PreparedArticles(pipeline.CleanedCorpus.of(cleaned))
     settings_ = pipeline.Settings()
     pairs = [(s, t) for s in range(len(cleaned)) for t in range(len(cleaned)) if s != t]
     judged = [

@@ -1,0 +1,198 @@
+"""The run's compact form of its cleaned articles (``pipeline.CleanedCorpus``) against the objects it replaces,
+on real texts: the seeds and a generated corpus (Reuters / BBC text, furniture lines, copies and rewrites)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import sparse
+
+from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
+from dedup import pipeline
+from dedup.candidates import sentence_signatures, sentence_stories, unit_stem_sizes, unit_stories
+from dedup.clean import clean_article, repeated_lines
+from dedup.model import Article
+from dedup.similarity import (
+    article_counts,
+    article_vectors,
+    sentence_counts,
+    sentence_frequencies,
+    sentence_matrix,
+)
+from dedup.sketch import SketchSettings
+
+
+@pytest.fixture(scope="module")
+def texts(seed_texts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[Article]:
+    articles = [Article(key, text, outlet="seed") for key, text in sorted(seed_texts.items())]
+    if (DEFAULT_DATA / "bbc").exists():
+        folder = tmp_path_factory.mktemp("generated")
+        write_corpus(folder, 240, 5, pool=load_pool(DEFAULT_DATA))
+        for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            articles.append(
+                Article(record["id"], record["text"], outlet=record.get("outlet"), published=record.get("published"))
+            )
+    articles.append(Article("empty", ""))
+    return articles
+
+
+@pytest.fixture(scope="module")
+def run(texts: list[Article]) -> tuple[list, pipeline.CleanedCorpus, list]:
+    """The cleaned articles as the pipeline's clean stage makes them, with their sentence stories, and the
+    corpus made of the clean batches the way ``cluster`` makes it."""
+    repeated = repeated_lines([article.text for article in texts], min_articles=3)
+    sketch = SketchSettings()
+    cleaned = [clean_article(article, repeated) for article in texts]
+    rows, _ = sentence_signatures(cleaned, sketch)
+    lists, _ = sentence_stories(cleaned, rows, 0.8, sketch.min_sentence_stems, 3)
+    for article, values in zip(cleaned, lists, strict=True):
+        article.sentence_stories = values
+    batches = [texts[k : k + 37] for k in range(0, len(texts), 37)]
+    parts = [
+        part
+        for batch in batches
+        for part in pipeline.clean_batch((repeated, sketch, False, sketch.min_sentence_stems), batch)
+    ]
+    frequency = np.zeros(1 << 20, dtype=np.int64)
+    for part in parts:
+        frequency[part.features] += part.holders
+    units = np.concatenate([part.units for part in parts])
+    stories, _ = unit_stories(
+        np.vstack([part.sentence_rows for part in parts]),
+        0.8,
+        np.concatenate([part.unit_sizes for part in parts]),
+        [unit for part in parts for unit in part.short_units],
+        units,
+        sketch.min_sentence_stems,
+        3,
+    )
+    from dedup.similarity import sentence_idf
+
+    corpus = pipeline.CleanedCorpus(
+        texts,
+        [form for part in parts for form in part.compact],
+        units,
+        sentence_idf(frequency, int(units.sum())),
+        stories,
+    )
+    return cleaned, corpus, parts
+
+
+def test_the_corpus_rebuilds_each_cleaned_article(run):
+    cleaned, corpus, _ = run
+    assert len(corpus) == len(cleaned)
+    for index, article in enumerate(cleaned):
+        assert corpus.cleaned(index) == article  # tokens, stems, units, boilerplate, credits, sentence stories
+    assert pipeline.CleanedCorpus.of(cleaned).cleaned(3) == cleaned[3]
+
+
+def test_the_corpus_weighs_rows_equal_to_the_whole_matrix_bit_for_bit(run):
+    cleaned, corpus, _ = run
+    matrix, bounds = sentence_matrix(cleaned)
+    rebuilt = [corpus.cleaned(k) for k in range(len(cleaned))]
+    for index, rows in enumerate(corpus.rows(rebuilt)):
+        expected = matrix[bounds[index] : bounds[index + 1]]
+        assert rows.shape == expected.shape
+        assert np.array_equal(rows.indptr, expected.indptr) and np.array_equal(rows.indices, expected.indices)
+        assert rows.data.tobytes() == expected.data.tobytes()
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.data())
+def test_rows_weighed_in_any_company_are_the_same(run, data):
+    # a worker weighs the articles of one batch together: which others are in it changes no bit
+    cleaned, corpus, _ = run
+    chosen = data.draw(st.lists(st.integers(0, len(cleaned) - 1), min_size=1, max_size=12, unique=True))
+    alone = [corpus.rows([corpus.cleaned(k)])[0] for k in chosen]
+    together = corpus.rows([corpus.cleaned(k) for k in chosen])
+    for one, other in zip(alone, together, strict=True):
+        assert one.data.tobytes() == other.data.tobytes() and np.array_equal(one.indices, other.indices)
+        assert np.array_equal(one.indptr, other.indptr)
+
+
+def test_the_batches_shares_add_up_to_the_whole_run(run):
+    cleaned, _, parts = run
+    counts = sentence_counts(cleaned)
+    whole = np.bincount(counts.indices, minlength=counts.shape[1])
+    added = np.zeros_like(whole)
+    for part in parts:
+        added[part.features] += part.holders
+    assert np.array_equal(added, whole)
+    features, holders = sentence_frequencies(counts)
+    assert np.array_equal(features, np.flatnonzero(whole)) and np.array_equal(holders, whole[whole > 0])
+    stacked = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    assert (stacked != article_counts(cleaned)).nnz == 0
+    assert article_vectors(cleaned).data.tobytes() == article_vectors([], stacked).data.tobytes()
+    sizes, short = unit_stem_sizes(cleaned, SketchSettings().min_sentence_stems)
+    assert np.array_equal(sizes, np.concatenate([part.unit_sizes for part in parts]))
+    assert short == [unit for part in parts for unit in part.short_units]
+
+
+def test_an_empty_corpus_part_weighs_nothing(run):
+    _, corpus, _ = run
+    assert corpus.rows([]) == []
+    (rows,) = corpus.rows([corpus.cleaned(len(corpus) - 1)])  # the empty text
+    assert rows.shape[0] == 0
+
+
+def test_the_pipeline_runs_on_the_corpus_path(texts, tmp_path: Path):
+    # a sanity run through ``cluster`` on real texts: the parent holds the compact forms only
+    result = pipeline.cluster(texts[:60], workers=1)
+    assert result.pairs
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sets(st.tuples(st.integers(0, 30), st.integers(0, 30)).filter(lambda p: p[0] != p[1]), max_size=80),
+    st.integers(1, 9),
+)
+def test_local_batches_hold_every_pair_once_in_whole_groups(pairs, batch_pairs):
+    pairs = sorted(pairs)
+    batches, order = pipeline._local_batches(pairs, batch_pairs, 31)
+    flat = [(source, target) for batch in batches for source, targets in batch for target in targets]
+    assert [pairs[k] for k in order.tolist()] == flat
+    assert sorted(order.tolist()) == list(range(len(pairs)))
+    groups = [group for batch in batches for group in batch]
+    assert sorted(groups) == sorted(group for batch in pipeline._groups(pairs, len(pairs) + 1) for group in batch)
+
+
+def test_a_bounded_number_of_sides_gives_the_same_verdicts(run):
+    cleaned, corpus, _ = run
+    pairs = [(s, t) for s in range(0, len(cleaned), 3) for t in range(len(cleaned)) if s < t and (s + t) % 7 == 0]
+    found = {}
+    for most in (len(cleaned), 3):
+        sides = pipeline.PreparedArticles(corpus, most)
+        batches, order = pipeline._local_batches(pairs, 4, len(corpus))
+        judged = []
+        for batch in sides.schedule(batches):
+            judged.extend(verdict for verdict, _ in pipeline.judge_groups((sides, pipeline.Settings(), False), batch))
+            assert len(sides.held) <= most and sides.held == {k for k, side in enumerate(sides.sides) if side}
+        found[most] = (sides.prepared, dict(zip(order.tolist(), judged, strict=True)))
+    assert found[3][1] == found[len(cleaned)][1]
+    assert found[3][0] > found[len(cleaned)][0]  # sides dropped early were prepared again
+
+
+_ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates too: a JSON reader may hand them over
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(_ANY_TEXT, _ANY_TEXT, st.none() | _ANY_TEXT, st.none() | _ANY_TEXT), min_size=1, max_size=5))
+def test_the_buffers_give_back_each_article_s_fields(records):
+    articles = [Article(key, text, outlet=outlet, published=published) for key, text, outlet, published in records]
+    corpus = pipeline.CleanedCorpus(
+        articles, [b""] * len(articles), np.zeros(len(articles), dtype=np.int64), np.zeros(0)
+    )
+    for index, article in enumerate(articles):
+        again = corpus.article(index)
+        assert (again.id, again.text, again.outlet, again.published) == (
+            article.id,
+            article.text,
+            article.outlet,
+            article.published,
+        )
