@@ -170,6 +170,11 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
             "add_process_ms_per_article": round(add_cpu * 1000 / max(len(added), 1), 2),
             "add_wall_ms_per_article": round(add_wall * 1000 / max(len(added), 1), 2),
             "collector": collections.summary(during),
+            # each timed check's process time and the collector's share of it, ms (the tail, check by check)
+            "check_process_ms": [round(1000 * seconds, 1) for seconds in check_cpu],
+            "check_collector_ms": [
+                round(1000 * sum(seconds for _, seconds in collections.done[a:b]), 1) for a, b in during
+            ],
             "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
             "tracked_objects": len(gc.get_objects()),
             "frozen_objects": gc.get_freeze_count(),
