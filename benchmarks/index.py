@@ -14,6 +14,15 @@ Redis storage and in memory: loading with its ``insertion_session`` (pipelined),
 and queries of precomputed signatures — candidates only, no alignment or verdict, so they bound what
 the LSH lookup alone costs. A Redis server is started on loopback for the run. Writes
 benchmarks/results/index-<date>.json (machine, date, commit).
+
+    PYTHONPATH=. python benchmarks/index.py --resume SNAPSHOT.dedup --from 25000 --size 100000 \
+        --corpus CORPUS.jsonl [--keep-at 50000,100000 --keep-dir DIR] [--output JSON]
+
+``--resume`` continues a load instead: it copies the SQLite index SNAPSHOT (the first ``--from`` articles of
+the corpus, loaded in corpus order; checked: its size and the ids of its first and last article) to a
+temporary file and adds articles ``--from`` .. ``--size`` with ``add_many`` (``--batch`` each), printing
+and recording the curve every 5,000 articles (absolute counts); at each ``--keep-at`` count a consistent
+copy (SQLite's backup API) goes to ``--keep-dir`` for ``index_time.py time``. SNAPSHOT is never written.
 """
 
 from __future__ import annotations
@@ -185,6 +194,77 @@ def bench_index(
     return result
 
 
+def backup(source: str, target: Path) -> None:
+    """A consistent copy of an open SQLite index (the backup API, then the WAL folded into the copy)."""
+    with sqlite3.connect(f"file:{source}?mode=ro", uri=True) as reader, sqlite3.connect(target) as writer:
+        reader.backup(writer)
+        writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def resume_load(
+    snapshot: Path,
+    corpus: Path,
+    start: int,
+    size: int,
+    batch: int,
+    keep_at: Sequence[int],
+    keep_dir: Path | None,
+    report: Callable[[list[dict[str, Any]]], None],
+    every: int = 5000,
+) -> dict[str, Any]:
+    """Continue loading a copy of ``snapshot`` (the corpus's first ``start`` articles) up to ``size``."""
+    from dedup.index import Index
+
+    articles = load_corpus(corpus, size, 0, 0)
+    folder = Path(tempfile.mkdtemp(prefix="dedup-index-resume-"))
+    target = folder / "resume.dedup"
+    shutil.copyfile(snapshot, target)
+    curve: list[dict[str, Any]] = []
+    try:
+        with Index.open(str(target)) as index:
+            if len(index) != start or articles[0]["id"] not in index or articles[start - 1]["id"] not in index:
+                raise SystemExit(f"{snapshot} does not hold the corpus's first {start} articles")
+            point = {"articles": start, "seconds": 0.0, "process_seconds": 0.0}
+            point["bytes_per_article"] = round(index_bytes(str(target), None, 0) / start, 1)
+            curve.append(point)
+            started, started_cpu = time.perf_counter(), time.process_time()
+            for begin in range(start, size, batch):
+                index.add_many(articles[begin : min(begin + batch, size)])
+                done = min(begin + batch, size)
+                if done % every and done != size:
+                    continue
+                wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+                last = curve[-1]
+                step = max(done - last["articles"], 1)
+                point = {
+                    "articles": done,
+                    "seconds": round(wall, 1),
+                    "process_seconds": round(cpu, 1),
+                    "step_ms_per_article": round((wall - last["seconds"]) * 1000 / step, 1),
+                    "step_process_ms_per_article": round((cpu - last["process_seconds"]) * 1000 / step, 1),
+                    "cumulative_per_second": round((done - start) / wall, 2),
+                    "cumulative_per_process_second": round((done - start) / cpu, 2),
+                    "bytes_per_article": round(index_bytes(str(target), None, 0) / done, 1),
+                    "load_average_1min": round(os.getloadavg()[0], 2),
+                }
+                curve.append(point)
+                print(f"  loaded {json.dumps(point)}", file=sys.stderr, flush=True)
+                if keep_dir is not None and done in keep_at:
+                    backup(str(target), keep_dir / f"load-{done}.dedup")
+                report(curve)
+            stats = index.stats()
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return {
+        "snapshot": str(snapshot),
+        "from": start,
+        "articles": curve[-1]["articles"],
+        "batch": batch,
+        "curve": curve,
+        "tables": stats.get("size_bytes", {}),
+    }
+
+
 def shingle_minhashes(articles: list[dict]) -> list[Any]:
     from datasketch import MinHash
 
@@ -258,7 +338,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--backends", default="sqlite,redis,datasketch-redis,datasketch-memory")
     parser.add_argument("--output", type=Path)
     parser.add_argument("--keep", type=Path, help="copy the loaded SQLite index here (for profiling)")
+    parser.add_argument("--resume", type=Path, help="continue loading a copy of this SQLite index (see above)")
+    parser.add_argument("--from", dest="start", type=int, help="articles SNAPSHOT holds (the corpus's first)")
+    parser.add_argument("--keep-at", default="", help="comma-separated counts to copy the resumed index at")
+    parser.add_argument("--keep-dir", type=Path)
     options = parser.parse_args(argv)
+    if options.resume is not None:
+        resume_main(options)
+        return
     from dedup.store.testing import RedisServer
 
     articles = load_corpus(options.corpus, options.size + options.checks, options.checks, options.seed)
@@ -334,6 +421,35 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"{row.get('bytes_per_article', float('nan')):>11.0f}"
         )
     write()
+    print(f"wrote {output}", file=sys.stderr)
+
+
+def resume_main(options: argparse.Namespace) -> None:
+    if options.corpus is None or options.start is None:
+        raise SystemExit("--resume needs --corpus and --from")
+    output = options.output or REPOSITORY / "benchmarks" / "results" / f"index-{datetime.now(UTC):%Y-%m-%d}-resume.json"
+    document: dict[str, Any] = {
+        "schema": SCHEMA,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine(),
+        "corpus": str(options.corpus),
+        "size": options.size,
+        "batch": options.batch,
+        "shared_machine": "2 cores shared with other work during the run",
+    }
+
+    def report(curve: list[dict[str, Any]]) -> None:
+        document["sqlite"] = {"unfinished": True, "curve": curve}
+        output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+    keep_at = [int(count) for count in options.keep_at.split(",") if count]
+    if options.keep_dir is not None:
+        options.keep_dir.mkdir(parents=True, exist_ok=True)
+    result = resume_load(
+        options.resume, options.corpus, options.start, options.size, options.batch, keep_at, options.keep_dir, report
+    )
+    document["sqlite"] = result
+    output.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     print(f"wrote {output}", file=sys.stderr)
 
 

@@ -9,14 +9,19 @@ and prints the load's wall and process time and the file's size per article. ``t
 temporary file, checks ``--warmup`` articles from line ``--first`` (not timed), times ``--checks`` checks of
 the articles after them, then ``--adds`` more articles with ``add_many`` in batches of 50, and reports the
 process (CPU) time of this process per check (mean, p50, p99) and per added article, with wall clock
-beside it. Run every timed run under ``flock /tmp/bench.lock``; alternate before and after.
+beside it, and the cyclic garbage collector's share (``gc.callbacks``: its process time per check, the
+generation-2 collections and the longest one) with the process's peak RSS and the objects the collector
+tracks (and has frozen) at the end. Run every timed run under ``flock /tmp/bench.lock``; alternate before
+and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
+import resource
 import shutil
 import sqlite3
 import sys
@@ -92,7 +97,34 @@ def summary(values: list[float]) -> dict[str, float]:
         "mean_ms": round(float(milliseconds.mean()), 2),
         "p50_ms": round(float(np.percentile(milliseconds, 50)), 2),
         "p99_ms": round(float(np.percentile(milliseconds, 99)), 2),
+        "max_ms": round(float(milliseconds.max()), 2),
     }
+
+
+class Collections:
+    """The collector's process time (``gc.callbacks``): each collection's generation and duration."""
+
+    def __init__(self) -> None:
+        self.done: list[tuple[int, float]] = []
+        self._began = 0.0
+
+    def __call__(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._began = time.process_time()
+        else:
+            self.done.append((info["generation"], time.process_time() - self._began))
+
+    def summary(self, during: list[tuple[int, int]]) -> dict[str, Any]:
+        """Over the collections ``during[i]`` (slices of ``done``) of each check."""
+        per_check = [sum(seconds for _, seconds in self.done[a:b]) for a, b in during]
+        full = [seconds for a, b in during for generation, seconds in self.done[a:b] if generation == 2]
+        return {
+            "ms_per_check": round(1000 * sum(per_check) / max(len(per_check), 1), 2),
+            "generation_2": len(full),
+            "generation_2_ms": round(1000 * sum(full), 1),
+            "longest_ms": round(1000 * max((s for _, s in self.done), default=0.0), 1),
+            "checks_with_over_20_ms": sum(seconds > 0.02 for seconds in per_check),
+        }
 
 
 def timing(args: argparse.Namespace) -> dict[str, Any]:
@@ -106,16 +138,21 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
     shutil.copyfile(args.index, copy)
     try:
         load_before = os.getloadavg()[0]
+        collections = Collections()
         with Index.open(str(copy)) as index:
             for article in warm:
                 index.check(article)
-            check_cpu, check_wall, matched = [], [], 0
+            check_cpu, check_wall, matched, during = [], [], 0, []
+            gc.callbacks.append(collections)
             for article in checked:
+                first = len(collections.done)
                 begin, begin_cpu = time.perf_counter(), time.process_time()
                 verdict = index.check(article)
                 check_cpu.append(time.process_time() - begin_cpu)
                 check_wall.append(time.perf_counter() - begin)
+                during.append((first, len(collections.done)))
                 matched += bool(verdict["matches"])
+            gc.callbacks.remove(collections)
             begin, begin_cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(added), 50):
                 index.add_many(added[start : start + 50])
@@ -132,6 +169,15 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
             "adds": len(added),
             "add_process_ms_per_article": round(add_cpu * 1000 / max(len(added), 1), 2),
             "add_wall_ms_per_article": round(add_wall * 1000 / max(len(added), 1), 2),
+            "collector": collections.summary(during),
+            # each timed check's process time and the collector's share of it, ms (the tail, check by check)
+            "check_process_ms": [round(1000 * seconds, 1) for seconds in check_cpu],
+            "check_collector_ms": [
+                round(1000 * sum(seconds for _, seconds in collections.done[a:b]), 1) for a, b in during
+            ],
+            "max_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "tracked_objects": len(gc.get_objects()),
+            "frozen_objects": gc.get_freeze_count(),
             "load_average_1min": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         }
     finally:

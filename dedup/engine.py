@@ -16,6 +16,7 @@ import gc
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any, TypeVar
@@ -67,6 +68,51 @@ def paused_collection() -> Iterator[None]:
     finally:
         if enabled:
             gc.enable()
+
+
+class FrozenSurvivors:
+    """Keeps what a long-running process has built out of the cyclic collector's full scans.
+
+    An index's caches hold hundreds of thousands of small objects (decoded pairs and their passages, tokens,
+    prepared articles) besides the libraries' own; CPython's full collection walks all of them whenever the
+    objects promoted since the last one reach a quarter of the heap, which cache turnover alone does every
+    few dozen checks: 110-220 ms at 9,600 articles, the p99 of a check. ``settle`` (after each operation)
+    collects what is not frozen — what the operation made, a small heap — and freezes the survivors
+    (``gc.freeze``), so later collections scan only what later operations make. Frozen objects are still
+    freed by reference counting (an evicted cache entry, a removed article's rows); only a frozen object
+    that becomes part of a garbage cycle would wait, so when the allocated blocks (``sys.getallocatedblocks``)
+    have grown by ``growth`` times since the last full collection, ``settle`` thaws and collects everything
+    once. Does nothing while the collector is off or when the application froze its own heap first.
+    """
+
+    def __init__(self, growth: float = 2.0) -> None:
+        self.growth = growth
+        self.full_collections = 0  # thaws (full collections of the whole heap) so far
+        self._blocks = 0  # allocated blocks after the last full collection
+        self._foreign: bool | None = None  # the application froze objects before the first settle
+        self._lock = threading.Lock()
+
+    def settle(self) -> None:
+        """Collect the unfrozen heap and freeze what survives (see the class)."""
+        if not gc.isenabled():
+            return
+        with self._lock:
+            if self._foreign is None:
+                self._foreign = gc.get_freeze_count() > 0
+            if self._foreign:
+                return
+            if self._blocks and sys.getallocatedblocks() > self.growth * self._blocks:
+                gc.unfreeze()
+                self._blocks = 0
+            full = not self._blocks
+            gc.collect()
+            gc.freeze()
+            if full:
+                self.full_collections += 1
+                self._blocks = sys.getallocatedblocks()
+
+
+frozen_survivors = FrozenSurvivors()
 
 
 def default_workers() -> int:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import gc
 import json
 import os
 import sqlite3
+import sys
 import threading
 import uuid
+import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +28,7 @@ from dedup import align as align_module
 from dedup.candidates import banded_pairs, tfidf_pairs
 from dedup.clean import clean_article, repeated_lines
 from dedup.cli import app
+from dedup.engine import FrozenSurvivors
 from dedup.index import Index, open_backend
 from dedup.model import Article
 from dedup.pipeline import Settings
@@ -33,6 +38,7 @@ from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
 from dedup.store.errors import CorruptIndexError, ParametersError
 from dedup.store.features import (
     N_FEATURES,
+    Prepared,
     band_keys,
     pack_low_bytes,
     pack_stems,
@@ -970,3 +976,80 @@ def test_screened_candidates_change_no_check(tmp_path: Path, monkeypatch: pytest
         matched += sum(bool(verdict["matches"]) for verdict in reference)
     assert matched >= 20
     assert calls["screened"] > calls["after_all"] >= 1, calls
+
+
+# --- the collector: survivors frozen after each operation ---------------------------------------------------
+
+
+@pytest.fixture
+def thawed() -> Iterator[None]:
+    """Nothing frozen before the test, and nothing it froze left frozen after it."""
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+class _Node:
+    __slots__ = ("__weakref__", "other")
+
+
+def test_frozen_survivors_are_freed_by_reference_counting_and_cycles_at_the_next_full_collection(
+    thawed: None,
+) -> None:
+    survivors = FrozenSurvivors(growth=1.01)
+    plain, cycle = _Node(), _Node()
+    cycle.other = cycle
+    weak_plain, weak_cycle = weakref.ref(plain), weakref.ref(cycle)
+    survivors.settle()
+    assert gc.get_freeze_count() > 0 and survivors.full_collections == 1
+    del plain, cycle
+    assert weak_plain() is None  # a frozen object is freed when its last reference goes
+    survivors.settle()
+    assert weak_cycle() is not None  # a frozen cycle waits for the next full collection
+    assert survivors.full_collections == 1
+    ballast = [[k] for k in range(sys.getallocatedblocks() // 50)]  # the heap grows by more than 1 %
+    survivors.settle()
+    assert weak_cycle() is None and survivors.full_collections == 2
+    assert len(ballast) > 0
+
+
+def test_frozen_survivors_leave_a_paused_collector_and_an_applications_frozen_heap_alone(thawed: None) -> None:
+    gc.disable()
+    try:
+        FrozenSurvivors().settle()
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.enable()
+    kept = _Node()
+    gc.freeze()  # the application's own
+    frozen = gc.get_freeze_count()
+    survivors = FrozenSurvivors(growth=1.0)
+    survivors.settle()
+    survivors.settle()
+    assert survivors.full_collections == 0 and 0 < gc.get_freeze_count() <= frozen
+    assert isinstance(kept, _Node)
+
+
+def _live_prepared(freeze: bool, folder: Path) -> list[tuple[str, int]]:
+    """Open a fresh index, add, check and remove seed articles, and list the ``Prepared`` objects alive after."""
+    articles = seed_articles()
+    with Index.open(str(folder / f"freeze-{freeze}.dedup")) as index:
+        index.freeze_survivors = freeze
+        index._prepared.size = 2  # evicting as it goes
+        index.add_many(articles[:3])
+        for article in articles[3:]:
+            index.check(article)
+        frozen = gc.get_freeze_count()
+        index.remove(articles[0].id)
+        index.check(articles[0])
+        gc.unfreeze()
+        gc.collect()
+        live = sorted((p.article.id, p.n_rows) for p in gc.get_objects() if isinstance(p, Prepared))
+    assert (frozen > 0) == freeze
+    return live
+
+
+def test_an_index_freezing_its_survivors_frees_what_its_caches_drop(tmp_path: Path, thawed: None) -> None:
+    frozen = _live_prepared(True, tmp_path)
+    assert frozen == _live_prepared(False, tmp_path)
+    assert 0 < len(frozen) <= 2  # the cache's two, the evicted and removed ones freed while frozen
