@@ -17,7 +17,7 @@ alone, so one link to a group holding takes is support enough.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from dedup.credits import wire_slug
 from dedup.model import PairVerdict
@@ -81,7 +81,7 @@ def group(
             state = (root_a, len(members[root_a]), root_b, len(members[root_b]))
             if state in unsupported:
                 continue
-            if not _supported(members[root_a], members[root_b], neighbours, bool(stories[root_a] or stories[root_b])):
+            if not supported(members[root_a], members[root_b], neighbours, bool(stories[root_a] or stories[root_b])):
                 unsupported.add(state)
                 continue
         if stories[root_a] and stories[root_b] and stories[root_a] != stories[root_b]:
@@ -100,11 +100,11 @@ def wire_versions(articles: Sequence[tuple[str, str]]) -> list[list[str]]:
     return [sorted(ids) for _, ids in sorted(by_slug.items())]
 
 
-def _supported(first: set[str], second: set[str], neighbours: dict[str, set[str]], wire_story: bool) -> bool:
+def supported(first: set[str], second: set[str], neighbours: Mapping[str, set[str]], wire_story: bool) -> bool:
     """Half of the smaller group's members related to the larger group, and (unless ``wire_story``: one of
     them holds a wire story's takes) half of the larger group's members related to the smaller one."""
     smaller, larger = (first, second) if len(first) <= len(second) else (second, first)
-    linked = sum(1 for article_id in smaller if neighbours[article_id] & larger)
+    linked = sum(1 for article_id in smaller if not neighbours[article_id].isdisjoint(larger))
     if linked * 2 < len(smaller):
         return False
     if wire_story:

@@ -156,6 +156,34 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
     return batches
 
 
+def _pass_in_pair_order(
+    function: Callable[[Any, list[Group]], list[Any]],
+    shared: Any,
+    pairs: list[Pair],
+    batch_pairs: int,
+    sides: PreparedArticles,
+    workers: int,
+    tick: Callable[[int], None],
+) -> list[Any]:
+    """One pass of ``function`` over the (source, targets) groups of ``pairs``, run in :func:`_local_batches`'
+    order on the workers, its results (one per pair) put back in the order of ``pairs``."""
+    pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
+    results: list[Any] = [None] * len(pairs)
+    for number, item in zip(
+        pair_order.tolist(),
+        run_batches(
+            function,
+            shared,
+            sides.schedule(pass_batches),
+            workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
+            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+        ),
+        strict=True,
+    ):
+        results[number] = item
+    return results
+
+
 def _local_batches(pairs: list[Pair], batch_pairs: int, count: int) -> tuple[list[list[Group]], np.ndarray]:
     """:func:`_groups` of ``pairs`` (of ``count`` articles) in an order that keeps each article's uses near one
     another, and the pair numbers in that order (the results go back to pair order by them).
@@ -717,21 +745,9 @@ def cluster(
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(corpus))
-    judged: list[tuple[PairVerdict, PackedTiles | None]] = [None] * len(pairs)  # type: ignore[list-item]
-    for number, item in zip(
-        pair_order.tolist(),
-        run_batches(
-            judge_groups,
-            (sides, settings, True),
-            sides.schedule(pass_batches),
-            workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
-            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-        ),
-        strict=True,
-    ):
-        judged[number] = item
-    del pass_batches, pair_order
+    judged: list[tuple[PairVerdict, PackedTiles | None]] = _pass_in_pair_order(
+        judge_groups, (sides, settings, True), pairs, batch_pairs, sides, workers, tick
+    )
     verdicts = [verdict for verdict, _ in judged]
     judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
     del judged
@@ -797,21 +813,9 @@ def cluster(
     known_tiles = {key: judged_tiles[key] for key in keys if key in judged_tiles}
     del judged_tiles
     tick = progress("passages", len(keys))
-    pass_batches, pair_order = _local_batches(keys, batch_pairs, len(corpus))
-    found_passages: list[list[list[Passage]]] = [[] for _ in keys]
-    for number, passages in zip(
-        pair_order.tolist(),
-        run_batches(
-            passage_groups,
-            (sides, wanted, known_tiles),
-            sides.schedule(pass_batches),
-            workers=workers if len(keys) >= MIN_PARALLEL_PAIRS else 1,
-            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
-        ),
-        strict=True,
-    ):
-        found_passages[number] = passages
-    del pass_batches, pair_order
+    found_passages: list[list[list[Passage]]] = _pass_in_pair_order(
+        passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick
+    )
     realigned: dict[tuple[int, int], list[Passage]] = {}
     shown: dict[tuple[int, int], list[Passage]] = {}
     for key, passages in zip(keys, found_passages, strict=True):

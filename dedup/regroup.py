@@ -26,7 +26,7 @@ from bisect import bisect_right, insort
 from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
 
-from dedup.grouping import _STRENGTH, RELATED
+from dedup.grouping import _STRENGTH, RELATED, supported
 from dedup.model import PairVerdict
 
 OrderKey = tuple[int, float, str, str]  # (strength, -max coverage, a, b): ``group``'s merge order
@@ -113,7 +113,7 @@ class _Run:
             if state in self.unsupported:
                 return False
             wire_story = bool(self.stories.get(root_a) or self.stories.get(root_b))
-            if not _supported(members_a, members_b, self.neighbours, wire_story):
+            if not supported(members_a, members_b, self.neighbours, wire_story):
                 self.unsupported.add(state)
                 return False
         stories_a, stories_b = self.stories.get(root_a), self.stories.get(root_b)
@@ -122,21 +122,6 @@ class _Run:
     def groups(self, ids: Iterable[str]) -> list[list[str]]:
         roots = {self.find(article_id) for article_id in ids}
         return [sorted(self.group_of(root)) for root in roots]
-
-
-def _supported(first: set[str], second: set[str], neighbours: Mapping[str, set[str]], wire_story: bool) -> bool:
-    """``grouping._supported``: half of the smaller group related to the larger, and half of the larger
-    related to the smaller unless one of them holds a wire story's takes."""
-    smaller, larger = (first, second) if len(first) <= len(second) else (second, first)
-    linked = sum(1 for article_id in smaller if not neighbours[article_id].isdisjoint(larger))
-    if linked * 2 < len(smaller):
-        return False
-    if wire_story:
-        return True
-    reached: set[str] = set()
-    for article_id in smaller:
-        reached |= neighbours[article_id] & larger
-    return len(reached) * 2 >= len(larger)
 
 
 def build_state(
