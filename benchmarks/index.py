@@ -111,6 +111,29 @@ def index_bytes(target: str, redis_client: Any, memory_before: int) -> int:
     return os.path.getsize(target)
 
 
+def curve_point(
+    done: int, started: float, started_cpu: float, last: dict[str, Any], size_bytes: int, since: int | None = None
+) -> dict[str, Any]:
+    """A point of a load curve at ``done`` articles: wall and process seconds since the load started, those of
+    the step since ``last`` per article, bytes an article; for a resumed load (``since``: the articles its
+    snapshot held), the rates since the resume too."""
+    wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    step = max(done - last["articles"], 1)
+    point: dict[str, Any] = {
+        "articles": done,
+        "seconds": round(wall, 1),
+        "process_seconds": round(cpu, 1),
+        "step_ms_per_article": round((wall - last["seconds"]) * 1000 / step, 1),
+        "step_process_ms_per_article": round((cpu - last["process_seconds"]) * 1000 / step, 1),
+    }
+    if since is not None:
+        point["cumulative_per_second"] = round((done - since) / wall, 2)
+        point["cumulative_per_process_second"] = round((done - since) / cpu, 2)
+    point["bytes_per_article"] = round(size_bytes / done, 1)
+    point["load_average_1min"] = round(os.getloadavg()[0], 2)
+    return point
+
+
 def bench_index(
     target: str,
     loaded: list[dict],
@@ -133,18 +156,9 @@ def bench_index(
             index.add_many(loaded[begin : begin + batch])
             done = min(begin + batch, len(loaded))
             if done % every == 0 or done == len(loaded):
-                wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
                 last = curve[-1] if curve else {"articles": 0, "seconds": 0.0, "process_seconds": 0.0}
-                step = max(done - last["articles"], 1)
-                point = {
-                    "articles": done,
-                    "seconds": round(wall, 1),
-                    "process_seconds": round(cpu, 1),
-                    "step_ms_per_article": round((wall - last["seconds"]) * 1000 / step, 1),
-                    "step_process_ms_per_article": round((cpu - last["process_seconds"]) * 1000 / step, 1),
-                    "bytes_per_article": round(index_bytes(target, redis_client, memory_before) / done, 1),
-                    "load_average_1min": round(os.getloadavg()[0], 2),
-                }
+                size_bytes = index_bytes(target, redis_client, memory_before)
+                point = curve_point(done, started, started_cpu, last, size_bytes)
                 curve.append(point)
                 print(f"  loaded {json.dumps(point)}", file=sys.stderr, flush=True)
                 if report is not None:
@@ -233,20 +247,8 @@ def resume_load(
                 done = min(begin + batch, size)
                 if done % every and done != size:
                     continue
-                wall, cpu = time.perf_counter() - started, time.process_time() - started_cpu
-                last = curve[-1]
-                step = max(done - last["articles"], 1)
-                point = {
-                    "articles": done,
-                    "seconds": round(wall, 1),
-                    "process_seconds": round(cpu, 1),
-                    "step_ms_per_article": round((wall - last["seconds"]) * 1000 / step, 1),
-                    "step_process_ms_per_article": round((cpu - last["process_seconds"]) * 1000 / step, 1),
-                    "cumulative_per_second": round((done - start) / wall, 2),
-                    "cumulative_per_process_second": round((done - start) / cpu, 2),
-                    "bytes_per_article": round(index_bytes(str(target), None, 0) / done, 1),
-                    "load_average_1min": round(os.getloadavg()[0], 2),
-                }
+                size_bytes = index_bytes(str(target), None, 0)
+                point = curve_point(done, started, started_cpu, curve[-1], size_bytes, since=start)
                 curve.append(point)
                 print(f"  loaded {json.dumps(point)}", file=sys.stderr, flush=True)
                 if keep_dir is not None and done in keep_at:
