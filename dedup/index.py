@@ -1245,8 +1245,11 @@ class Index:
                     return evaluation.prepared
                 return self._prepare_row(*stored[article_id])
 
-            # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does)
-            weak_pairs = self._stored_pairs(session, inside_keys, weak=True)
+            # the stored weak pairs among this group's members (``group`` never uses weak pairs; the record does,
+            # between a wire text and another member: none to read when no member or every member is wire copy)
+            wire = sum(_is_wire(article) for article in cleaned.values())
+            mixed = self.settings.origin.wire_union_unrelated and 0 < wire < len(cleaned)
+            weak_pairs = self._stored_pairs(session, inside_keys, weak=True) if mixed else []
             weak = [verdict for verdict, _ in weak_pairs]
             reverse.update({(v.a, v.b): passages for v, passages in weak_pairs if passages is not None})
             record, edges = self._cluster_record(members, cleaned, prepared_of, own + weak, reverse)
