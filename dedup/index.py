@@ -883,7 +883,8 @@ class Index:
         matches: KgramMatches | None = None,
     ) -> PairVerdict:
         """Align and judge one candidate (its two sides by id, and the two cosine views), as the batch does; its
-        verdict goes to ``evaluation`` (related, or weak when it holds passages) with the reverse passages stored."""
+        verdict goes to ``evaluation`` (related, or weak when it holds passages that can count:
+        ``_weak_pair_counts``) with the reverse passages stored."""
         first_side, second_side, forward, backward = pair
         first, second = first_side.article, second_side.article
         passages = align_sides(first_side, second_side, self.settings.align, forward, matches)
