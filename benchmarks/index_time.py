@@ -13,7 +13,8 @@ process (CPU) time of this process per check (mean, p50, p99) and per added arti
 beside it, and the cyclic garbage collector's share (``gc.callbacks``: its process time per check, the
 generation-2 collections and the longest one) with the process's peak RSS and the objects the collector
 tracks (and has frozen) at the end. Run every timed run under ``flock /tmp/bench.lock``; alternate before
-and after.
+and after. ``refresh`` copies an index made before a change of the grouping rules to ``--to`` with its cluster
+records made again by the code under test (CORPUS is not read), so that timings are not of stale records.
 """
 
 from __future__ import annotations
