@@ -70,10 +70,10 @@ def main(argv: list[str] | None = None) -> None:
         possible.update({other.cleaned.id: flag for other, flag in zip(others, found, strict=True)})
         return found
 
-    def spy_judge(self: Index, session: Any, evaluation: Any) -> None:
+    def spy_judge(self: Index, session: Any, evaluation: Any, **options: Any) -> None:
         possible.clear()
         begin = time.process_time()
-        judge(self, session, evaluation)
+        judge(self, session, evaluation, **options)  # ``screen=True`` since stop 16 (a check's screen)
         spent = time.process_time() - begin
         cleaned = evaluation.prepared.cleaned
         article_rows = signatures([article_shingles(cleaned, sketch_settings.shingle_size)], article_banding)

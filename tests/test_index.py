@@ -978,6 +978,65 @@ def test_screened_candidates_change_no_check(tmp_path: Path, monkeypatch: pytest
     assert calls["screened"] > calls["after_all"] >= 1, calls
 
 
+def _weak_rows(path: Path) -> set[tuple[str, str]]:
+    with sqlite3.connect(path) as db:
+        return set(
+            db.execute(
+                "SELECT x.id, y.id FROM weak JOIN articles AS x ON x.key = weak.a JOIN articles AS y ON y.key = weak.b"
+            )
+        )
+
+
+def test_weak_pairs_that_cannot_count_change_no_verdict(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A weak pair counts in a cluster record only between a wire text and another: the others are neither aligned
+    (when ``could_relate`` rules out a relation) nor stored, and every add, check, cluster and removal gives what an
+    index storing every weak pair gives (the reference: the rule and the screen patched to pass all, as until stop
+    17). On a METER slice (PA wire takes and the papers using them) and a generated corpus (wire and outlet copies,
+    rewrites, distractors, filler sentences)."""
+    import dedup.index as index_module
+    from dedup.credits import WIRE_SERVICES, find_credits, own_outlets
+
+    if not (DEFAULT_DATA / "bbc").exists():
+        pytest.skip("shared data not available")
+    meter = sorted(dedup.read_path(require_shared("meter", "dev", "articles") / "courts").articles, key=lambda a: a.id)
+    write_corpus(tmp_path, 300, 5, pool=load_pool(DEFAULT_DATA))
+    generated = [
+        Article(record["id"], record["text"], outlet=record.get("outlet"), published=record.get("published"))
+        for record in map(json.loads, (tmp_path / "corpus.jsonl").read_text(encoding="utf-8").splitlines())
+    ]
+
+    def run(name: str, articles: list[Article], stored: int) -> tuple[list[object], set[tuple[str, str]]]:
+        path = tmp_path / f"{name}.dedup"
+        results: list[object] = []
+        with Index.open(str(path)) as index:
+            for start in range(0, stored, 40):
+                results += index.add_many(articles[start : start + 40])
+            results += [index.check(article) for article in articles[stored:]]
+            results += [index.add(article) for article in articles[stored : stored + 10]]
+            results += [index.cluster(article.id) for article in articles[: stored + 10]]
+            for article in articles[:stored:9]:
+                index.remove(article.id)
+            results += [index.cluster(article.id) for article in articles[: stored + 10]]
+            assert index.verify() == []
+        return results, _weak_rows(path)
+
+    wire = {}
+    kept = 0
+    for name, articles, stored in (("meter", meter[:80], 60), ("generated", generated, 240)):
+        wire.update({a.id: bool(own_outlets(find_credits(a.text)) & WIRE_SERVICES) for a in articles})
+        results, weak = run(name, articles, stored)
+        with monkeypatch.context() as patched:
+            patched.setattr(Index, "_weak_pair_counts", lambda self, first, second: True)
+            patched.setattr(index_module, "could_relate", lambda *args: True)
+            reference, every_weak = run(f"{name}-reference", articles, stored)
+        assert results == reference, name
+        assert weak < every_weak, name  # some weak pairs are not stored any more
+        assert all(wire[a] != wire[b] for a, b in weak), name  # and the ones kept can count
+        assert weak == {(a, b) for a, b in every_weak if wire[a] != wire[b]}, name
+        kept += len(weak)
+    assert kept >= 10
+
+
 # --- the collector: survivors frozen after each operation ---------------------------------------------------
 
 
