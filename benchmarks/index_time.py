@@ -95,25 +95,17 @@ def build(args: argparse.Namespace) -> dict[str, Any]:
 
 def refresh(args: argparse.Namespace) -> dict[str, Any]:
     """A copy of INDEX (``--to``) whose stored cluster records are made again, component by component, with the
-    grouping and cluster rules of the code under test (as ``remove`` remakes a component's): what a build with
-    this code stores, up to the statistics of the moment in pairs judged then. An index made before a change of
+    grouping and cluster rules of the code under test (``Index.regroup``, ``dedup index regroup``): what a build
+    with this code stores, up to the statistics of the moment in pairs judged then. An index made before a change of
     those rules (stop 17's support both ways, 2053e06) holds records of the old groups, which every check and add
     joining the component then remakes in full."""
     from dedup.index import Index
 
     shutil.copyfile(args.index, args.to)
     started, started_cpu = time.perf_counter(), time.process_time()
-    changed = components = 0
-    with Index.open(args.to) as index, index._lock, index.backend.writing() as session:
-        index._sync(session)
-        numbers = [
-            row[0] for row in session.db.execute("SELECT DISTINCT component FROM articles WHERE component IS NOT NULL")
-        ]
-        for number in numbers:
-            before = session.clusters(number) or []
-            index._recluster(session, session.members(number), before)
-            changed += (session.clusters(number) or []) != before
-            components += 1
+    with Index.open(args.to) as index:
+        done = index.regroup()
+    components, changed = done["components"], done["changed"]
     return {
         "mode": "refresh",
         "components": components,

@@ -23,6 +23,13 @@ from dedup.credits import wire_slug
 from dedup.model import PairVerdict
 
 RELATED = ("duplicate", "derived", "same-story")
+
+# The version of the rules that make a cluster's members and origin (this module's merges, ``dedup.regroup``'s
+# incremental form, ``dedup.origin``). A persistent index stores it beside the cluster records it holds; records
+# made by other rules are still read right (a check or add that joins one remakes it) but cost a rebuild at every
+# such join, so ``Index.open`` warns and ``Index.regroup`` (``dedup index regroup``) remakes them all once.
+# Raise it with any change to those rules. 1: before stop 17; 2: support asked both ways (stop 17).
+CLUSTER_RULES = 2
 _STRENGTH = {"duplicate": 0, "derived": 1, "same-story": 2}
 
 

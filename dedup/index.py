@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 import time
 import zlib
@@ -47,7 +48,7 @@ from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.engine import frozen_survivors
 from dedup.errors import DedupError
-from dedup.grouping import RELATED, group
+from dedup.grouping import CLUSTER_RULES, RELATED, group
 from dedup.model import Article, Cluster, PairVerdict, Passage
 from dedup.origin import DERIVED, DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.pipeline import Settings
@@ -86,6 +87,8 @@ from dedup.store.features import (
 )
 
 __all__ = ["Index", "open_backend"]
+
+_log = logging.getLogger(__name__)
 
 CHECKPOINT_EVERY = 256  # changes between two stored document-frequency checkpoints
 SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF-IDF neighbours
@@ -297,6 +300,17 @@ class Index:
                 if meta is None:
                     raise CorruptIndexError(f"{target}: the index could not be created")
             stored = _check_meta(meta, str(target))
+            rules = meta.get("cluster_rules", "1")
+            if rules != str(CLUSTER_RULES):
+                _log.warning(
+                    "%s holds cluster records made by older grouping rules (%s; this version uses %s): verdicts are "
+                    "right, but each check or add that joins an old record remakes it, which is slow; run "
+                    "`dedup index regroup %s` (Index.regroup) once to remake them all",
+                    target,
+                    rules,
+                    CLUSTER_RULES,
+                    target,
+                )
             if settings is not None or overrides:
                 differences = _differences(_normal(stored.as_dict()), _normal(wanted.as_dict()))
                 if differences:
@@ -450,6 +464,7 @@ class Index:
             self._sync(session)
             count = session.count()
             head = session.head()
+        rules = (self.backend.meta() or {}).get("cluster_rules", "1")
         sizes = self.backend.size_bytes()
         return {
             "target": self.backend.target,
@@ -458,9 +473,38 @@ class Index:
             "changes": head,
             "size_bytes": sizes,
             "schema": SCHEMA,
+            "cluster_rules": {"stored": int(rules), "current": CLUSTER_RULES},
             "settings": self.settings.as_dict(),
             "hashing": HASHING,
         }
+
+    def regroup(self) -> dict[str, int]:
+        """Remake every stored cluster record with this version's grouping and origin rules (``CLUSTER_RULES``),
+        one component per transaction, then mark the index as made by them.
+
+        For an index made before a change of those rules: its records are still read right (a check or add that
+        joins an old record remakes it), but each such join pays a rebuild of the whole component. Safe beside
+        other writers (each component is re-read inside its own transaction); if interrupted, run it again.
+        Returns the components seen and how many of their records changed.
+        """
+        seen = changed = 0
+        with self._lock:
+            with self.backend.reading() as session:
+                numbers = session.component_numbers()
+            for number in numbers:
+                with self.backend.writing() as session:
+                    self._sync(session)
+                    members = session.members(number)
+                    before = session.clusters(number)
+                    if not members or before is None:
+                        continue  # another writer changed this component meanwhile: it remade the records
+                    self._recluster(session, members, [])  # no previous records: every group is made again
+                    seen += 1
+                    changed += session.clusters(number) != before
+            with self.backend.writing() as session:
+                session.put_meta("cluster_rules", str(CLUSTER_RULES))
+            self._components.clear()
+        return {"components": seen, "changed": changed}
 
     def verify(self) -> list[str]:
         """Problems found by a full consistency check of the stored index (empty when sound)."""
@@ -1634,6 +1678,7 @@ def _meta_of(settings: Settings) -> dict[str, str]:
     return {
         "format": FORMAT,
         "schema": str(SCHEMA),
+        "cluster_rules": str(CLUSTER_RULES),
         "settings": json.dumps(settings.as_dict(), sort_keys=True),
         "scheme": SCHEME,
         "hashing": HASHING,

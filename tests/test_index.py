@@ -618,6 +618,43 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
         Index.open(str(path))
 
 
+def test_records_of_older_grouping_rules_are_flagged_and_remade_once(
+    target: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An index whose cluster records older rules made (here: one record with another origin, and the rules
+    version of before stop 17) opens with a warning naming the fix; ``dedup index regroup`` remakes the
+    records as this version makes them and marks the index current."""
+    from dedup.grouping import CLUSTER_RULES
+
+    articles = seed_articles()
+    with Index.open(target) as index:
+        index.add_many(articles)
+        wanted = {a.id: index.cluster(a.id) for a in articles}
+        with index.backend.writing() as session:
+            component = next(n for n in session.component_numbers() if len(session.members(n)) == 2)
+            records = session.clusters(component)
+            stale = [{**r, "origin": next(m["id"] for m in r["members"] if m["id"] != r["origin"])} for r in records]
+            assert stale != records
+            session.put_clusters(component, stale)
+            session.put_meta("cluster_rules", "1")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dedup.index"), Index.open(target) as index:
+        assert "dedup index regroup" in caplog.text and "older grouping rules" in caplog.text
+        assert index.stats()["cluster_rules"] == {"stored": 1, "current": CLUSTER_RULES}
+    stats = CliRunner().invoke(app, ["index", "stats", target])
+    assert "run `dedup index regroup" in stats.stdout
+    regrouped = CliRunner().invoke(app, ["index", "regroup", target])
+    assert regrouped.exit_code == 0, regrouped.output
+    assert "2 clusters, 1 changed" in regrouped.output
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="dedup.index"), Index.open(target) as index:
+        assert caplog.text == ""
+        assert index.stats()["cluster_rules"] == {"stored": CLUSTER_RULES, "current": CLUSTER_RULES}
+        assert {a.id: index.cluster(a.id) for a in articles} == wanted
+        assert index.regroup() == {"components": 2, "changed": 0}
+        assert index.verify() == []
+
+
 def test_corrupt_and_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     junk = tmp_path / "junk.dedup"
     junk.write_bytes(os.urandom(4096))

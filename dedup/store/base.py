@@ -140,6 +140,10 @@ class Session(ABC):
     def count(self) -> int: ...
 
     @abstractmethod
+    def component_numbers(self) -> list[int]:
+        """The components that hold cluster records."""
+
+    @abstractmethod
     def all_keys(self) -> list[tuple[int, str | None, float]]:
         """(key, published, added) of every article, in key order."""
 
@@ -199,6 +203,10 @@ class Session(ABC):
 
     @abstractmethod
     def delete_clusters(self, component: int) -> None: ...
+
+    @abstractmethod
+    def put_meta(self, name: str, value: str) -> None:
+        """Set one metadata entry (with the session's other writes)."""
 
     @abstractmethod
     def write_checkpoint(self, change: int, n_rows: int, df: bytes) -> None:  # df: see Index._checkpoint_bytes

@@ -1,4 +1,4 @@
-"""``dedup index add|check|stats``: the command line onto :class:`dedup.index.Index`.
+"""``dedup index add|check|stats|regroup``: the command line onto :class:`dedup.index.Index`.
 
 Verdicts go to stdout (text, or ``--json``: one JSON object per line, docs/index.md); logs and
 skipped inputs to stderr. Exit codes as ``dedup cluster``: 2 for an unusable index or input.
@@ -134,3 +134,31 @@ def stats_command(index: IndexArgument, json_output: JsonOption = False) -> None
         f"size       {total} bytes ({per_article:.0f} per article)\n"
         f"schema     {stats['schema']}; {stats['hashing']}\n"
     )
+    rules = stats["cluster_rules"]
+    if rules["stored"] != rules["current"]:
+        sys.stdout.write(
+            f"clusters   made by grouping rules {rules['stored']}, this version uses {rules['current']}: "
+            f"run `dedup index regroup {index}` once\n"
+        )
+
+
+@index_app.command("regroup")
+def regroup_command(index: IndexArgument, quiet: QuietOption = False) -> None:
+    """Remake INDEX's cluster records with this version's grouping rules (after an upgrade that changed them)."""
+    from dedup.index import Index
+
+    stderr = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        with Index.open(index) as opened:
+            done = opened.regroup()
+    except DedupError as error:
+        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
+        raise typer.Exit(error.exit_code) from None
+    if not quiet:
+        stderr.print(
+            f"remade the records of {done['components']} clusters, {done['changed']} changed, "
+            f"in {time.perf_counter() - started:.2f}s",
+            markup=False,
+            highlight=False,
+        )

@@ -240,6 +240,9 @@ class RedisSession(Session):
         value = self._hmget([(f"{self.p}:members", self._field(component))])
         return list(unpack_ints(next(iter(value.values())), "<u4"))
 
+    def component_numbers(self) -> list[int]:
+        return sorted(int(field) for field in self.client.hkeys(f"{self.p}:clusters"))
+
     def clusters(self, component: int) -> list[dict[str, Any]] | None:
         value = next(iter(self._hmget([(f"{self.p}:clusters", self._field(component))]).values()))
         return None if value is None else unpack_json(value)
@@ -380,6 +383,9 @@ class RedisSession(Session):
 
     def delete_clusters(self, component: int) -> None:
         self._set(f"{self.p}:clusters", self._field(component), None)
+
+    def put_meta(self, name: str, value: str) -> None:
+        self._set(f"{self.p}:meta", name.encode(), value.encode())
 
     def write_checkpoint(self, change: int, n_rows: int, df: bytes) -> None:
         name = f"{self.p}:checkpoint"

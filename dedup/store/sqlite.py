@@ -226,6 +226,9 @@ class SQLiteSession(Session):
     def members(self, component: int) -> list[int]:
         return [row[0] for row in self.db.execute("SELECT key FROM articles WHERE component = ?", (component,))]
 
+    def component_numbers(self) -> list[int]:
+        return [row[0] for row in self.db.execute("SELECT component FROM clusters ORDER BY component")]
+
     def clusters(self, component: int) -> list[dict[str, Any]] | None:
         data = self._one("SELECT records FROM clusters WHERE component = ?", (component,))
         return None if data is None else unpack_json(data)
@@ -322,6 +325,9 @@ class SQLiteSession(Session):
 
     def delete_clusters(self, component: int) -> None:
         self.db.execute("DELETE FROM clusters WHERE component = ?", (component,))
+
+    def put_meta(self, name: str, value: str) -> None:
+        self.db.execute("INSERT OR REPLACE INTO meta (name, value) VALUES (?, ?)", (name, value))
 
     def write_checkpoint(self, change: int, n_rows: int, df: bytes) -> None:
         self.db.execute(
