@@ -10,9 +10,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,14 +21,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dedup.budget import available_bytes, full_run_bytes, gigabytes, parse_size
 from dedup.compare import compare, comparison_document, comparison_info, load_pair, render_comparison
-from dedup.engine import paused_collection
 from dedup.errors import DedupError
 from dedup.model import Article
 from dedup.pipeline import cluster as run_cluster
 from dedup.read import read_path, read_stream
 from dedup.store.cli import index_app
-from dedup.write import dump_json, render_summary, result_to_dict, validate_document, write_json
+from dedup.write import dump_json, render_summary, validate_document, write_json
 from dedup.write.html import article_metadata, boilerplate_spans, build_report, write_report
+from dedup.write.jsondoc import materialized, streamed_document
 from dedup.write.tables import FORMATS, write_tables
 
 app = typer.Typer(
@@ -126,13 +126,16 @@ def cluster_command(
             transient=True,
             disable=not show_progress,
         ) as progress:
-            result = run_cluster(read.articles, skipped=read.skipped, progress=_progress_factory(progress))
+            result = run_cluster(
+                read.articles, skipped=read.skipped, progress=_progress_factory(progress), keep_pairs=False
+            )
     except DedupError as error:
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
     texts = {article.id: article.text for article in read.articles}
-    with paused_collection():  # a passage dict each: 240k at 10k articles
-        document = result_to_dict(result, texts)
+    # made a cluster and a passage at a time as each writer reads it: the whole document (its passages carry
+    # both texts) was ~24 KB an article as dicts and bytes, more than the run itself held
+    document = streamed_document(result, texts)
     if output is not None:
         try:
             write_json(document, output)
@@ -176,7 +179,7 @@ def _check_memory(stderr: Console, articles: list[Article], budget: int | None) 
 
 def _write_extras(
     stderr: Console,
-    document: dict,
+    document: Mapping[str, Any],
     articles: list[Article],
     html: Path | None,
     tables: Path | None,
@@ -194,7 +197,7 @@ def _write_extras(
             shown = {member["id"] for cluster in document["clusters"] for member in cluster["members"]}
             keep = bool((document.get("parameters") or {}).get("keep_wrapped_repeated_lines", False))
             spans = boilerplate_spans(texts, shown, keep_wrapped_repeated=keep)
-            page = build_report(document, texts, spans, metadata, title=title)
+            page = build_report(materialized(document), texts, spans, metadata, title=title)  # one page: whole
             write_report(html, page)
         if tables is not None:
             write_tables(document, tables, table_format, metadata=metadata)
@@ -280,7 +283,7 @@ def compare_command(
 
 def _copies_only(
     path: str, json_output: bool, output: Path | None, quiet: bool, stderr: Console, started: float
-) -> dict:
+) -> dict[str, Any]:
     """``--copies-only``: streamed, vectorised whole-article near-duplicates (``dedup.copies``)."""
     from rich.progress import TaskProgressColumn
 
@@ -312,7 +315,7 @@ def _copies_only(
     except DedupError as error:
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
-    document = result_to_dict(result, {})
+    document = streamed_document(result, {})
     if output is not None:
         try:
             write_json(document, output)

@@ -47,7 +47,7 @@ from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
-from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
+from dedup.model import Article, Cluster, PairVerdict, Passage, PassageTable, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -164,9 +164,11 @@ def _pass_in_pair_order(
     sides: PreparedArticles,
     workers: int,
     tick: Callable[[int], None],
+    reduced: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
     """One pass of ``function`` over the (source, targets) groups of ``pairs``, run in :func:`_local_batches`'
-    order on the workers, its results (one per pair) put back in the order of ``pairs``."""
+    order on the workers, its results (one per pair) put back in the order of ``pairs``; with ``reduced``, each
+    result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
     results: list[Any] = [None] * len(pairs)
     for number, item in zip(
@@ -180,7 +182,7 @@ def _pass_in_pair_order(
         ),
         strict=True,
     ):
-        results[number] = item
+        results[number] = item if reduced is None else reduced(item)
     return results
 
 
@@ -577,6 +579,20 @@ def passage_groups(
 CARRIED_RELATIONS = ("derived", "duplicate")  # the verdicts whose edges the passages stage aligns in detail
 
 
+SCREENED = "screened"  # in place of a screened pair's verdict that only ``Result.pairs`` would read
+
+
+def _read_later(judged: tuple[PairVerdict, PackedTiles | None]) -> tuple[PairVerdict, PackedTiles | None] | str | None:
+    """What the output can still read of a judged pair (``cluster(keep_pairs=False)``): the whole of a related verdict
+    or one holding passages (they count inside a cluster); :data:`SCREENED` for a screened one (aligned after all if
+    its articles end in one cluster); nothing of the rest (~3/4 of the pairs at 20k: they only reach
+    ``Result.pairs``)."""
+    verdict = judged[0]
+    if verdict.relation != "unrelated" or verdict.passages:
+        return judged
+    return SCREENED if verdict.evidence.get("aligned") is False else None
+
+
 def judge_groups(
     shared: tuple[PreparedArticles, Settings, bool], batch: tuple[int, list[Group]]
 ) -> list[tuple[PairVerdict, PackedTiles | None]]:
@@ -624,13 +640,17 @@ def cluster(
     skipped: Iterable[Skipped] = (),
     progress: Progress = _no_progress,
     workers: int | None = None,
+    keep_pairs: bool = True,
     **overrides: Any,
 ) -> Result:
     """Cluster ``articles`` into wire-story clusters with origins and derived passages.
 
     ``overrides`` set parameters by name (``sentence_threshold=0.5``). ``workers``: processes
     for alignment (default: the cores available; the result does not depend on it). Raises
-    ``NoArticlesError`` when there is nothing to cluster.
+    ``NoArticlesError`` when there is nothing to cluster. ``keep_pairs=False``: ``Result.pairs`` is left
+    empty, and a verdict is held only while the output can still need it (the clusters, origins and passages
+    are the same): every candidate pair's verdict is ~1.5 KB (~9 KB an article), most of a large run's memory
+    after its output, and the CLI writes none of them.
     """
     workers = default_workers() if workers is None else workers
     settings = (settings or Settings()).with_overrides(**overrides)
@@ -745,12 +765,26 @@ def cluster(
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    judged: list[tuple[PairVerdict, PackedTiles | None]] = _pass_in_pair_order(
-        judge_groups, (sides, settings, True), pairs, batch_pairs, sides, workers, tick
+    judged: list[tuple[PairVerdict, PackedTiles | None] | None] = _pass_in_pair_order(
+        judge_groups,
+        (sides, settings, True),
+        pairs,
+        batch_pairs,
+        sides,
+        workers,
+        tick,
+        None if keep_pairs else _read_later,
     )
-    verdicts = [verdict for verdict, _ in judged]
-    judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
-    del judged
+    # the pairs whose verdicts are held (every pair unless ``keep_pairs`` is off), in pair order, and the screened
+    held = [k for k, item in enumerate(judged) if isinstance(item, tuple)]
+    screened = [
+        k
+        for k, item in enumerate(judged)
+        if item is SCREENED or (isinstance(item, tuple) and item[0].evidence.get("aligned") is False)
+    ]
+    verdicts = {k: judged[k][0] for k in held}  # type: ignore[index]
+    judged_tiles = {pairs[k]: judged[k][1] for k in held if judged[k][1] is not None}  # type: ignore[index]
+    del judged, held
     index = {article.id: k for k, article in enumerate(ordered)}
 
     return_free_memory()  # the workers' pickled results, read and freed
@@ -758,13 +792,12 @@ def cluster(
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
     versions = wire_versions([(a.id, a.text) for a in ordered]) if settings.group_wire_versions else []
-    groups = group([a.id for a in ordered], verdicts, versions)
+    groups = group([a.id for a in ordered], list(verdicts.values()), versions)
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
     # pairs judged unrelated without aligning them, whose articles share a cluster: their passages count there
-    screened = [k for k, verdict in enumerate(verdicts) if verdict.evidence.get("aligned") is False]
-    unaligned = [k for k in screened if group_of[verdicts[k].a] == group_of[verdicts[k].b]]
+    unaligned = [k for k in screened if group_of[ordered[pairs[k][0]].id] == group_of[ordered[pairs[k][1]].id]]
     if unaligned:
         screened_pairs = [pairs[k] for k in unaligned]
         for k, verdict in zip(
@@ -776,10 +809,14 @@ def cluster(
             verdicts[k] = verdict[0]
     log.info("%d pairs screened, %d of them aligned after all (one cluster)", len(screened), len(unaligned))
     stage(f"screened pairs in one cluster ({len(unaligned)})")
+    pair_verdicts = [verdicts[k] for k in sorted(verdicts)]  # in pair order
+    del verdicts, screened, unaligned
     inside: dict[int, list[PairVerdict]] = {}
-    for verdict in verdicts:
+    for verdict in pair_verdicts:
         if (verdict.relation != "unrelated" or verdict.passages) and group_of[verdict.a] == group_of[verdict.b]:
             inside.setdefault(group_of[verdict.a], []).append(verdict)
+    if not keep_pairs:  # the verdicts inside clusters are held by ``inside``, and then by the clusters' edges
+        pair_verdicts = []
     for number, members in enumerate(groups):
         if len(members) == 1:
             singletons.append(members[0])
@@ -787,9 +824,10 @@ def cluster(
         # the members cleaned again from their stored forms, for this cluster only
         members_cleaned = corpus.by_id({member: index[member] for member in members})
         record = build_cluster(
-            f"c{len(built) + 1:04d}", members, members_cleaned, inside.get(number, []), settings.origin
+            f"c{len(built) + 1:04d}", members, members_cleaned, inside.pop(number, []), settings.origin
         )
         built.append(record)
+    del inside, group_of
     stage("cluster and origin")
     # the passages of each edge: a derived edge is aligned again in detail (short verbatim runs and looser
     # sentence pairs count once the pair is known to be derived); any other edge directed against its pair's
@@ -827,18 +865,29 @@ def cluster(
     return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
     clusters: list[Cluster] = []
-    all_passages: list[Passage] = []
-    for record, edges in built:
-        incoming: dict[str, list[Passage]] = {}
-        for edge in edges:
-            key = (index[edge.source], index[edge.target])
-            passages = realigned.get(key, edge.verdict.passages)
-            all_passages.extend(shown.get(key, passages))
-            incoming.setdefault(edge.target, []).extend(passages)
-        members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
-        measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
-        clusters.append(record)
-    all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
+
+    def cluster_passages(
+        realigned: dict[tuple[int, int], list[Passage]], shown: dict[tuple[int, int], list[Passage]]
+    ) -> Iterator[list[Passage]]:
+        """Each cluster's passages as it is measured; its edges (and their verdicts) let go once it is."""
+        built.reverse()
+        while built:
+            record, edges = built.pop()
+            incoming: dict[str, list[Passage]] = {}
+            shown_here: list[Passage] = []
+            for edge in edges:
+                key = (index[edge.source], index[edge.target])
+                passages = realigned.get(key, edge.verdict.passages)
+                shown_here.extend(shown.get(key, passages))
+                incoming.setdefault(edge.target, []).extend(passages)
+            members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
+            measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
+            clusters.append(record)
+            yield shown_here
+
+    # held as columns, in (target, source, target span, source span) order
+    all_passages = PassageTable.gather([article.id for article in ordered], cluster_passages(realigned, shown))
+    del realigned, shown
     stage("assemble")
     return Result(
         clusters=clusters,
@@ -846,5 +895,5 @@ def cluster(
         singletons=singletons,
         skipped=skipped,
         parameters=settings.as_dict(),
-        pairs=verdicts,
+        pairs=pair_verdicts,
     )
