@@ -1,4 +1,4 @@
-"""Memory of the full pipeline along the CLI's path: read, cluster, the JSON document, its file.
+"""Memory of the full pipeline along the CLI's path: read, cluster (no pairs kept), the JSON document written.
 
 Runs that path in a child process and reports the scale runner's figures (wall and CPU seconds of the process
 tree, its peak summed RSS and peak PSS) with the pipeline's stage log (each stage's seconds and the parent's
@@ -30,7 +30,8 @@ def _resident_gb() -> float:
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:
     from dedup.pipeline import cluster
     from dedup.read import read_path
-    from dedup.write import result_to_dict, write_json
+    from dedup.write import write_json
+    from dedup.write.jsondoc import streamed_document
 
     with open(log_path, "w", encoding="utf-8", buffering=1) as log_file:
         handler = logging.StreamHandler(log_file)
@@ -41,11 +42,10 @@ def child(corpus: Path, document_path: Path, log_path: Path) -> None:
         started = time.perf_counter()
         read = read_path(corpus)
         log_file.write(f"read: {time.perf_counter() - started:.2f}s, RSS {_resident_gb():.2f} GB\n")
-        result = cluster(read.articles, skipped=read.skipped)
-        log_file.write(f"cluster returned: RSS {_resident_gb():.2f} GB, {len(result.pairs)} pairs\n")
+        result = cluster(read.articles, skipped=read.skipped, keep_pairs=False)  # as the CLI runs it
+        log_file.write(f"cluster returned: RSS {_resident_gb():.2f} GB, {len(result.passages)} passages\n")
         texts = {article.id: article.text for article in read.articles}
-        document = result_to_dict(result, texts)
-        log_file.write(f"document built: RSS {_resident_gb():.2f} GB\n")
+        document = streamed_document(result, texts)  # written a cluster and a passage at a time, as the CLI does
         write_json(document, document_path)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
         log_file.write(f"document written: RSS {_resident_gb():.2f} GB, max RSS {peak:.2f} GB\n")

@@ -8,7 +8,7 @@ user gave us.
 from __future__ import annotations
 
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, overload
 
@@ -221,3 +221,6 @@ class Result:
     skipped: list[Skipped]
     parameters: dict[str, Any]
     pairs: list[PairVerdict] = field(default_factory=list)
+    # id → text as read, of every article clustered (the pipeline's: decoded from its buffers when looked up), so
+    # a caller that handed the articles over need not hold them to write the passages' texts
+    texts: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

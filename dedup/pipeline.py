@@ -277,6 +277,79 @@ def _joined(parts: Iterable[bytes]) -> tuple[bytearray, np.ndarray]:
     return buffer, np.array(offsets, dtype=np.int64)
 
 
+def _fields(article: Article) -> bytes:
+    """The fields the stages read besides the text (id, outlet, date), as ``CleanedCorpus`` holds them."""
+    return json.dumps([article.id, article.outlet, article.published], ensure_ascii=False).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+class ArticleStore:
+    """The articles of a run as they are read, in flat buffers (texts as UTF-8; id, outlet and date as JSON): what
+    the stages read of them, ~1 byte a character, where the ``Article`` objects a reader makes are ~2.2 KB each with
+    their other fields, held for the whole run before. Taken in one at a time (:meth:`add`: the first of each id),
+    put in id order once (:meth:`sort`), decoded a batch at a time where a stage reads them — in the worker, from
+    the buffers it inherited — and handed whole to :class:`CleanedCorpus` (the same buffers, not a copy)."""
+
+    def __init__(self) -> None:
+        self.texts, self.text_offsets = bytearray(), array("q", [0])
+        self.fields, self.field_offsets = bytearray(), array("q", [0])
+        self.positions: dict[str, int] = {}  # id → position, while reading
+        self.ids: list[str] = []  # ids in the buffers' order
+
+    def add(self, article: Article) -> bool:
+        """Take ``article`` in; False (and nothing taken) when an article of its id was taken already."""
+        if article.id in self.positions:
+            return False
+        self.positions[article.id] = len(self.ids)
+        self.ids.append(article.id)
+        self.texts += article.text.encode("utf-8", "surrogatepass")
+        self.text_offsets.append(len(self.texts))
+        self.fields += _fields(article)
+        self.field_offsets.append(len(self.fields))
+        return True
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sort(self) -> None:
+        """Put the articles in id order (the run's order); the buffers are copied only if they were not in it."""
+        self.positions = {}
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        if order == list(range(len(order))):
+            return
+        for name in ("texts", "fields"):
+            buffer, offsets = getattr(self, name), getattr(self, name[:-1] + "_offsets")
+            joined, ends = _joined(bytes(buffer[offsets[k] : offsets[k + 1]]) for k in order)
+            setattr(self, name, joined)
+            setattr(self, name[:-1] + "_offsets", array("q", ends.tolist()))
+            del buffer
+        self.ids = [self.ids[k] for k in order]
+
+    def article(self, index: int) -> Article:
+        """Article ``index`` with the fields the stages read (id, text, outlet, date)."""
+        text = self.texts[self.text_offsets[index] : self.text_offsets[index + 1]].decode("utf-8", "surrogatepass")
+        fields = self.fields[self.field_offsets[index] : self.field_offsets[index + 1]]
+        key, outlet, published = json.loads(fields.decode("utf-8", "surrogatepass"))
+        return Article(key, text, outlet=outlet, published=published)
+
+    def batch(self, bounds: tuple[int, int]) -> list[Article]:
+        return [self.article(index) for index in range(*bounds)]
+
+
+def line_counts_stored(shared: ArticleStore, batch: tuple[int, int]) -> list[Counter[str]]:
+    """:func:`line_counts_batch` of the stored articles ``batch`` (begin, end)."""
+    return line_counts_batch(None, shared.batch(batch))
+
+
+def clean_stored(
+    shared: tuple[ArticleStore, tuple[frozenset[str], SketchSettings, bool, int]], batch: tuple[int, int]
+) -> list[CleanBatch]:
+    """:func:`clean_batch` of the stored articles ``batch`` (begin, end)."""
+    store, settings = shared
+    return clean_batch(settings, store.batch(batch))
+
+
 class CleanedCorpus:
     """Every cleaned article of a run in its stored form (``store.cleaned``: a few hundred bytes instead of ~16 KB
     of Python objects), rebuilt where it is used: in the worker that aligns a pair, for the members of a cluster.
@@ -291,7 +364,7 @@ class CleanedCorpus:
 
     def __init__(
         self,
-        articles: list[Article],
+        articles: list[Article] | ArticleStore,
         compact: list[bytes],
         units: np.ndarray,
         idf: np.ndarray,
@@ -299,13 +372,14 @@ class CleanedCorpus:
     ) -> None:
         self.count = len(articles)
         self.forms, self.form_offsets = _joined(compact)
-        self.texts, self.text_offsets = _joined(article.text.encode("utf-8", "surrogatepass") for article in articles)
-        self.fields, self.field_offsets = _joined(
-            json.dumps([article.id, article.outlet, article.published], ensure_ascii=False).encode(
-                "utf-8", "surrogatepass"
+        if isinstance(articles, ArticleStore):  # the same buffers, in order already: taken as they are
+            self.texts, self.text_offsets = articles.texts, np.frombuffer(articles.text_offsets, dtype=np.int64)
+            self.fields, self.field_offsets = articles.fields, np.frombuffer(articles.field_offsets, dtype=np.int64)
+        else:
+            self.texts, self.text_offsets = _joined(
+                article.text.encode("utf-8", "surrogatepass") for article in articles
             )
-            for article in articles
-        )
+            self.fields, self.field_offsets = _joined(_fields(article) for article in articles)
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
         self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
@@ -372,6 +446,35 @@ class CleanedCorpus:
             rows.has_sorted_indices = True  # sentence_counts makes them sorted
             found.append(rows)
         return found
+
+
+class CorpusTexts(Mapping[str, str]):
+    """The texts of a :class:`CleanedCorpus` by id, each decoded from its UTF-8 buffer when looked up (the last few
+    kept: passages come grouped by target and source). Holds the buffer, not the corpus's other parts."""
+
+    KEPT = 4
+
+    def __init__(self, corpus: CleanedCorpus, index: Mapping[str, int]) -> None:
+        self.texts, self.offsets = corpus.texts, corpus.text_offsets
+        self.index = index
+        self.recent: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> str:
+        text = self.recent.get(key)
+        if text is None:
+            number = self.index[key]
+            begin, end = int(self.offsets[number]), int(self.offsets[number + 1])
+            text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+            if len(self.recent) >= self.KEPT:
+                del self.recent[next(iter(self.recent))]
+            self.recent[key] = text
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
 
 class CleanedMembers(Mapping[str, CleanArticle]):
@@ -655,33 +758,37 @@ def cluster(
     workers = default_workers() if workers is None else workers
     settings = (settings or Settings()).with_overrides(**overrides)
     skipped = list(skipped)
-    by_id: dict[str, Article] = {}
+    # taken in one at a time into flat buffers: an iterator's articles are not held as objects
+    store = ArticleStore()
     for item in articles:
         article = _as_article(item)
-        if article.id in by_id:
+        if not store.add(article):
             skipped.append(Skipped(article.path or article.id, f"duplicate id {article.id!r}"))
-            continue
-        by_id[article.id] = article
-    if not by_id:
+    if not len(store):
         raise NoArticlesError("no readable article to cluster")
-    ordered = [by_id[key] for key in sorted(by_id)]
-    size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
-    parallel = workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1
-    batches = [ordered[k : k + size] for k in range(0, len(ordered), size)]
-    stage = _StageClock(len(ordered))
+    store.sort()
+    ids = store.ids  # every article's id, in the run's order
+    count = len(ids)
+    size = max(8, min(500, count // (8 * max(workers, 1)) + 1))
+    parallel = workers if count >= MIN_PARALLEL_ARTICLES else 1
+    batches = [(begin, min(begin + size, count)) for begin in range(0, count, size)]  # decoded where they are read
+    stage = _StageClock(count)
     counts: Counter[str] = Counter()
-    for part in run_batches(line_counts_batch, None, batches, workers=parallel):
+    for part in run_batches(line_counts_stored, store, batches, workers=parallel):
         counts.update(part)
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
     del counts  # a count of every short line of the run: was held to the end of the run
     stage("furniture lines")
-    tick = progress("clean", len(ordered))
+    tick = progress("clean", count)
     parts: list[CleanBatch] = run_batches(
-        clean_batch,
-        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
+        clean_stored,
+        (
+            store,
+            (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
+        ),
         batches,
         workers=parallel,
-        done=lambda batch: tick(len(batch)),
+        done=lambda batch: tick(batch[1] - batch[0]),
     )
     stage("clean and sketch")
     # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
@@ -697,7 +804,7 @@ def cluster(
     candidates = settings.candidates
     found = banded_pairs(
         np.vstack([part.article_rows for part in parts]),
-        np.arange(len(ordered), dtype=np.int64),
+        np.arange(count, dtype=np.int64),
         candidates.article_threshold,
     )
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
@@ -732,7 +839,8 @@ def cluster(
         candidates.verify_sentence_pairs,
     )
     del sentence_signature_rows, sentence_owners
-    corpus = CleanedCorpus(ordered, [form for part in parts for form in part.compact], units, idf, stories)
+    corpus = CleanedCorpus(store, [form for part in parts for form in part.compact], units, idf, stories)
+    del store  # its buffers are the corpus's now
     stem_counts = sparse.vstack([part.stem_counts for part in parts], format="csr")
     del parts  # the batches' forms, counts and signatures are no longer needed
     return_free_memory()
@@ -785,19 +893,21 @@ def cluster(
     verdicts = {k: judged[k][0] for k in held}  # type: ignore[index]
     judged_tiles = {pairs[k]: judged[k][1] for k in held if judged[k][1] is not None}  # type: ignore[index]
     del judged, held
-    index = {article.id: k for k, article in enumerate(ordered)}
+    index = {key: k for k, key in enumerate(ids)}
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
-    versions = wire_versions([(a.id, a.text) for a in ordered]) if settings.group_wire_versions else []
-    groups = group([a.id for a in ordered], list(verdicts.values()), versions)
+    # each text decoded in turn (not all at once)
+    texts = ((key, corpus.article(k).text) for k, key in enumerate(ids))
+    versions = wire_versions(texts) if settings.group_wire_versions else []  # type: ignore[arg-type]
+    groups = group(ids, list(verdicts.values()), versions)
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
     # pairs judged unrelated without aligning them, whose articles share a cluster: their passages count there
-    unaligned = [k for k in screened if group_of[ordered[pairs[k][0]].id] == group_of[ordered[pairs[k][1]].id]]
+    unaligned = [k for k in screened if group_of[ids[pairs[k][0]]] == group_of[ids[pairs[k][1]]]]
     if unaligned:
         screened_pairs = [pairs[k] for k in unaligned]
         for k, verdict in zip(
@@ -886,7 +996,7 @@ def cluster(
             yield shown_here
 
     # held as columns, in (target, source, target span, source span) order
-    all_passages = PassageTable.gather([article.id for article in ordered], cluster_passages(realigned, shown))
+    all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))
     del realigned, shown
     stage("assemble")
     return Result(
@@ -896,4 +1006,5 @@ def cluster(
         skipped=skipped,
         parameters=settings.as_dict(),
         pairs=pair_verdicts,
+        texts=CorpusTexts(corpus, index),
     )
