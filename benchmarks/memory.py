@@ -1,4 +1,4 @@
-"""Memory of the full pipeline along the CLI's path: read, cluster (no pairs kept), the JSON document written.
+"""Memory of the full pipeline along the CLI's path: read as streamed, cluster (no pairs kept), the document written.
 
 Runs that path in a child process and reports the scale runner's figures (wall and CPU seconds of the process
 tree, its peak summed RSS and peak PSS) with the pipeline's stage log (each stage's seconds and the parent's
@@ -29,7 +29,7 @@ def _resident_gb() -> float:
 
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:
     from dedup.pipeline import cluster
-    from dedup.read import read_path
+    from dedup.read.files import stream_path
     from dedup.write import write_json
     from dedup.write.jsondoc import streamed_document
 
@@ -40,13 +40,14 @@ def child(corpus: Path, document_path: Path, log_path: Path) -> None:
         pipeline_log.addHandler(handler)
         pipeline_log.setLevel(logging.DEBUG)
         started = time.perf_counter()
-        read = read_path(corpus)
-        log_file.write(f"read: {time.perf_counter() - started:.2f}s, RSS {_resident_gb():.2f} GB\n")
+        read = stream_path(corpus)  # as the CLI reads it: one article at a time into the pipeline's buffers
         result = cluster(read.articles, skipped=read.skipped, keep_pairs=False)  # as the CLI runs it
-        log_file.write(f"cluster returned: RSS {_resident_gb():.2f} GB, {len(result.passages)} passages\n")
-        texts = {article.id: article.text for article in read.articles}
-        document = streamed_document(result, texts)  # written a cluster and a passage at a time, as the CLI does
-        write_json(document, document_path)
+        log_file.write(
+            f"read and cluster returned: {time.perf_counter() - started:.2f}s, RSS {_resident_gb():.2f} GB, "
+            f"{len(result.passages)} passages\n"
+        )
+        # written a cluster and a passage at a time, the texts decoded from the run's buffers, as the CLI does
+        write_json(streamed_document(result, result.texts), document_path)
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
         log_file.write(f"document written: RSS {_resident_gb():.2f} GB, max RSS {peak:.2f} GB\n")
 

@@ -25,6 +25,7 @@ from dedup.errors import DedupError
 from dedup.model import Article
 from dedup.pipeline import cluster as run_cluster
 from dedup.read import read_path, read_stream
+from dedup.read.files import ArticleStream, stream_path
 from dedup.store.cli import index_app
 from dedup.write import dump_json, render_summary, validate_document, write_json
 from dedup.write.html import article_metadata, boilerplate_spans, build_report, write_report
@@ -112,12 +113,14 @@ def cluster_command(
         # no article texts are kept in this mode: the report shows clusters and members, no passages
         _write_extras(stderr, document, {}, {}, html, tables, table_format, f"dedup report (copies only): {path}")
         return
+    metadata: dict[str, dict[str, str | None]] = {}  # what the report and the tables show beside an id
+    handed = _HandedOver(budget, metadata if html is not None or tables is not None else None)
     try:
-        read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
-        _check_memory(stderr, read.articles, budget)
-        count = len(read.articles)
-        metadata: dict[str, dict[str, str | None]] = {}  # what the report and the tables show beside an id
-        handed = _handed_over(read.articles, metadata if html is not None or tables is not None else None)
+        if path == "-":
+            whole = read_stream(sys.stdin.buffer, "-")
+            read = ArticleStream(_let_go(whole.articles), whole.skipped)
+        else:
+            read = stream_path(path)  # a JSON Lines file a chunk at a time
         show_progress = not quiet and stderr.is_terminal
         with Progress(
             TextColumn("{task.description}"),
@@ -129,7 +132,11 @@ def cluster_command(
             transient=True,
             disable=not show_progress,
         ) as progress:
-            result = run_cluster(handed, skipped=read.skipped, progress=_progress_factory(progress), keep_pairs=False)
+            result = run_cluster(
+                handed(read.articles), skipped=read.skipped, progress=_progress_factory(progress), keep_pairs=False
+            )
+    except _OverBudget as over:
+        _refuse(stderr, over)
     except DedupError as error:
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
@@ -150,7 +157,7 @@ def cluster_command(
         render_summary(result, texts, Console(highlight=False))
     if not quiet:
         stderr.print(
-            f"read {count} articles, skipped {len(result.skipped)}; "
+            f"read {handed.count} articles, skipped {len(result.skipped)}; "
             f"{len(result.clusters)} clusters, {len(result.singletons)} singletons "
             f"in {time.perf_counter() - started:.2f}s",
             markup=False,
@@ -158,28 +165,53 @@ def cluster_command(
         )
 
 
-def _handed_over(articles: list[Article], metadata: dict[str, dict[str, str | None]] | None) -> Iterator[Article]:
-    """``articles`` one at a time, each let go by the list as it is handed over: the pipeline keeps what it reads
-    of them in flat buffers (~1 byte a character), not the objects (~2.2 KB each). With ``metadata``, what the
-    report and the tables show of each article is noted on the way."""
+def _let_go(articles: list[Article]) -> Iterator[Article]:
+    """``articles`` one at a time, each let go by the list as it is handed over."""
     for number, article in enumerate(articles):
         articles[number] = None  # type: ignore[call-overload]
-        if metadata is not None:
-            metadata.update(article_metadata([article]))
         yield article
 
 
-def _check_memory(stderr: Console, articles: list[Article], budget: int | None) -> None:
-    """Exit 2 when the full run is estimated to need more memory than ``budget`` (or than is available)."""
-    limit = budget if budget is not None else available_bytes()
-    characters = sum(len(article.text) for article in articles)
-    needed = full_run_bytes(characters)
-    if limit is None or needed <= limit:
-        return
-    where = "the budget given" if budget is not None else "available on this machine"
+class _OverBudget(Exception):
+    def __init__(self, count: int, characters: int, needed: int, limit: int, given: bool) -> None:
+        super().__init__()
+        self.count, self.characters, self.needed, self.limit, self.given = count, characters, needed, limit, given
+
+
+class _HandedOver:
+    """Hands the articles read to the pipeline one at a time: it keeps what it reads of them in flat buffers (~1 byte
+    a character), so no list of ``Article`` objects (~2.2 KB each) is held. On the way it counts them and their
+    characters, notes what the report and tables show of each (``metadata``, when given), and refuses the run
+    (:class:`_OverBudget`, once the whole input is counted) as soon as the estimate passes the budget: before any
+    stage starts, holding no more than the budget's worth of text."""
+
+    def __init__(self, budget: int | None, metadata: dict[str, dict[str, str | None]] | None) -> None:
+        self.budget = budget
+        self.limit = budget if budget is not None else available_bytes()
+        self.metadata = metadata
+        self.count = self.characters = 0
+
+    def __call__(self, articles: Iterator[Article]) -> Iterator[Article]:
+        for article in articles:
+            self.count += 1
+            self.characters += len(article.text)
+            if self.limit is not None and full_run_bytes(self.characters) > self.limit:
+                for rest in articles:  # counted, not kept: the message says what the whole input needs
+                    self.count += 1
+                    self.characters += len(rest.text)
+                needed = full_run_bytes(self.characters)
+                raise _OverBudget(self.count, self.characters, needed, self.limit, self.budget is not None)
+            if self.metadata is not None:
+                self.metadata.update(article_metadata([article]))
+            yield article
+
+
+def _refuse(stderr: Console, over: _OverBudget) -> None:
+    """Exit 2: the full run is estimated to need more memory than the budget (or than is available)."""
+    where = "the budget given" if over.given else "available on this machine"
     stderr.print(
-        f"dedup: error: a full run over {len(articles):,} articles ({characters / 1e6:,.0f} million characters) "
-        f"needs about {gigabytes(needed)} of memory; {gigabytes(limit)} is {where}. "
+        f"dedup: error: a full run over {over.count:,} articles ({over.characters / 1e6:,.0f} million characters) "
+        f"needs about {gigabytes(over.needed)} of memory; {gigabytes(over.limit)} is {where}. "
         "Use --copies-only for whole-article copies (about 2 GB for a million articles), split the input, "
         "or add the articles to an index one by one (dedup index add); --memory-budget SIZE sets the limit "
         "this check uses.",

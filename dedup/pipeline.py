@@ -757,13 +757,14 @@ def cluster(
     """
     workers = default_workers() if workers is None else workers
     settings = (settings or Settings()).with_overrides(**overrides)
-    skipped = list(skipped)
     # taken in one at a time into flat buffers: an iterator's articles are not held as objects
     store = ArticleStore()
+    repeated_ids: list[Skipped] = []
     for item in articles:
         article = _as_article(item)
         if not store.add(article):
-            skipped.append(Skipped(article.path or article.id, f"duplicate id {article.id!r}"))
+            repeated_ids.append(Skipped(article.path or article.id, f"duplicate id {article.id!r}"))
+    skipped = [*skipped, *repeated_ids]  # read once the articles are: a streaming reader fills it as it reads
     if not len(store):
         raise NoArticlesError("no readable article to cluster")
     store.sort()
