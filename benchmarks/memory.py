@@ -27,6 +27,58 @@ def _resident_gb() -> float:
     return 0.0
 
 
+class TreeSampler:
+    """Samples the PSS of this process and its workers every ``interval`` seconds (a thread: forked workers do not
+    inherit it) and notes, per stage, the tree's highest PSS and the parent's share of it, so the log says where
+    the run's peak is (the scale runner gives only its height)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import threading
+
+        self.interval = interval
+        self.stage = "read and furniture lines"
+        self.highest: dict[str, tuple[float, float, int]] = {}  # stage → (tree PSS GB, parent PSS GB, processes)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        import psutil
+
+        from benchmarks.scale import _pss
+
+        me = psutil.Process()
+        while not self.stop.is_set():
+            try:
+                children = me.children(recursive=True)
+            except psutil.Error:
+                children = []
+            parent = _pss(me.pid)
+            tree = parent + sum(_pss(child.pid) for child in children)
+            known = self.highest.get(self.stage)
+            if known is None or tree / 1e9 > known[0]:
+                self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), 1 + len(children))
+            self.stop.wait(self.interval)
+
+    def report(self) -> list[str]:
+        return [
+            f"highest PSS during {stage}: tree {tree:.3f} GB (parent {parent:.3f} GB, {count} processes)"
+            for stage, (tree, parent, count) in self.highest.items()
+        ]
+
+
+class _StageNames(logging.Handler):
+    """Tells the sampler which stage runs: the stage after the last one logged."""
+
+    def __init__(self, sampler: TreeSampler) -> None:
+        super().__init__()
+        self.sampler = sampler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("stage "):
+            self.sampler.stage = "the stage after " + message[len("stage ") :].split(":")[0]
+
+
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:
     from dedup.pipeline import cluster
     from dedup.read.files import stream_path
@@ -39,6 +91,9 @@ def child(corpus: Path, document_path: Path, log_path: Path) -> None:
         pipeline_log = logging.getLogger("dedup.pipeline")
         pipeline_log.addHandler(handler)
         pipeline_log.setLevel(logging.DEBUG)
+        sampler = TreeSampler()
+        pipeline_log.addHandler(_StageNames(sampler))
+        sampler.thread.start()
         started = time.perf_counter()
         read = stream_path(corpus)  # as the CLI reads it: one article at a time into the pipeline's buffers
         result = cluster(read.articles, skipped=read.skipped, keep_pairs=False)  # as the CLI runs it
@@ -47,7 +102,11 @@ def child(corpus: Path, document_path: Path, log_path: Path) -> None:
             f"{len(result.passages)} passages\n"
         )
         # written a cluster and a passage at a time, the texts decoded from the run's buffers, as the CLI does
+        sampler.stage = "writing the document"
         write_json(streamed_document(result, result.texts), document_path)
+        sampler.stop.set()
+        sampler.thread.join()
+        log_file.write("\n".join(sampler.report()) + "\n")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
         log_file.write(f"document written: RSS {_resident_gb():.2f} GB, max RSS {peak:.2f} GB\n")
 
