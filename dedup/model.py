@@ -76,7 +76,7 @@ class Passage:
 
 
 class PassageTable(Sequence[Passage]):
-    """Passages held as columns — article numbers into ``ids``, spans, kinds, scores: ~50 bytes a passage where a
+    """Passages held as columns — article numbers into ``ids``, spans, kinds, scores: 33 bytes a passage where a
     ``Passage`` with its tuples is ~300 (a large run gives ~25 passages an article) — each made a ``Passage`` when
     read. Equal to any sequence of the same passages in the same order."""
 
@@ -117,10 +117,11 @@ class PassageTable(Sequence[Passage]):
         # a stable sort by (target, source, target span, source span); ids sorted, so numbers order them as ids do
         order = np.lexsort((bounds[:, 1], bounds[:, 0], bounds[:, 3], bounds[:, 2], pairs[:, 0], pairs[:, 1]))
         narrow = np.int32 if len(ids) < 2**31 else np.int64
+        offsets = np.int32 if not len(bounds) or int(bounds.max()) < 2**31 else np.int64
         return cls(
             ids,
             pairs[order].astype(narrow),
-            bounds[order],
+            bounds[order].astype(offsets),
             np.frombuffer(kinds, dtype=np.int8)[order].copy(),
             list(names),
             np.frombuffer(scores, dtype=np.float64)[order].copy(),
