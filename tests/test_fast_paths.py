@@ -278,7 +278,7 @@ def test_result_does_not_depend_on_workers(seed_texts, monkeypatch):
     )
     two = cluster(articles, workers=2)
     ran = dict(batches)
-    assert ran["clean_batch"] > 1 and ran["judge_groups"] > 1  # the pool really ran several batches
+    assert ran["clean_stored"] > 1 and ran["judge_groups"] > 1  # the pool really ran several batches
     assert dataclasses.asdict(one) == dataclasses.asdict(two)
 
 
