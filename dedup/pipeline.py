@@ -179,10 +179,11 @@ def _pass_in_pair_order(
             sides.schedule(pass_batches),
             workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
             done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+            each=reduced,
         ),
         strict=True,
     ):
-        results[number] = item if reduced is None else reduced(item)
+        results[number] = item
     return results
 
 
