@@ -6,8 +6,9 @@ that aligns a pair, and a worker holds at most ``pipeline.MOST_SIDES`` of them),
 stage, the verdicts the output can still read and the passages as columns; the CLI's document is written a piece
 at a time, never held. Measured peak PSS of whole runs (docs/scale.md, generated corpora): 10k articles (15.7
 million characters) 1.20 GB before stop 17's compact forms, 0.76 after them, 0.67 with stop 18's streamed input
-and output; 20k (34.4 million) 2.45 GB, 1.31, then 1.04 — a line through stop 18's two: 0.36 GB and 20 bytes a
-character. A run that would not fit is refused before it starts instead of being killed by the system an hour in.
+and output; 20k (34.4 million) 2.45 GB, 1.31, then 1.04; 100k (210 million) 12.55 GB, 4.28, then 3.57 — a line
+through stop 18's 20k and 100k: 0.55 GB and 14.4 bytes a character. A run that would not fit is refused before it
+starts instead of being killed by the system an hour in.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BYTES_PER_CHARACTER = 24  # above both stop-18 runs with BASE_BYTES (32 in stop 17, 64 before)
-BASE_BYTES = 300 * 2**20  # the interpreter, numpy, scikit-learn and two workers before the first article
+BYTES_PER_CHARACTER = 16  # with BASE_BYTES, 4-18% above the three stop-18 runs (32 in stop 17, 64 before)
+BASE_BYTES = 512 * 2**20  # the interpreter, numpy, scikit-learn and two workers, and the bounded sides of the passes
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
