@@ -689,8 +689,7 @@ SCREENED = "screened"  # in place of a screened pair's verdict that only ``Resul
 def _read_later(judged: tuple[PairVerdict, PackedTiles | None]) -> tuple[PairVerdict, PackedTiles | None] | str | None:
     """What the output can still read of a judged pair (``cluster(keep_pairs=False)``): the whole of a related verdict
     or one holding passages (they count inside a cluster); :data:`SCREENED` for a screened one (aligned after all if
-    its articles end in one cluster); nothing of the rest (~3/4 of the pairs at 20k: they only reach
-    ``Result.pairs``)."""
+    its articles end in one cluster); nothing of the rest (they only reach ``Result.pairs``)."""
     verdict = judged[0]
     if verdict.relation != "unrelated" or verdict.passages:
         return judged
