@@ -1,4 +1,4 @@
-"""Memory of the full pipeline along the CLI's path: read, cluster, the JSON document, its file.
+"""Memory of the full pipeline along the CLI's path: read as streamed, cluster (no pairs kept), the document written.
 
 Runs that path in a child process and reports the scale runner's figures (wall and CPU seconds of the process
 tree, its peak summed RSS and peak PSS) with the pipeline's stage log (each stage's seconds and the parent's
@@ -27,10 +27,63 @@ def _resident_gb() -> float:
     return 0.0
 
 
+class TreeSampler:
+    """Samples the PSS of this process and its workers every ``interval`` seconds (a thread: forked workers do not
+    inherit it) and notes, per stage, the tree's highest PSS and the parent's share of it, so the log says where
+    the run's peak is (the scale runner gives only its height)."""
+
+    def __init__(self, interval: float = 0.5) -> None:
+        import threading
+
+        self.interval = interval
+        self.stage = "read and furniture lines"
+        self.highest: dict[str, tuple[float, float, int]] = {}  # stage → (tree PSS GB, parent PSS GB, processes)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        import psutil
+
+        from benchmarks.scale import _pss
+
+        me = psutil.Process()
+        while not self.stop.is_set():
+            try:
+                children = me.children(recursive=True)
+            except psutil.Error:
+                children = []
+            parent = _pss(me.pid)
+            tree = parent + sum(_pss(child.pid) for child in children)
+            known = self.highest.get(self.stage)
+            if known is None or tree / 1e9 > known[0]:
+                self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), 1 + len(children))
+            self.stop.wait(self.interval)
+
+    def report(self) -> list[str]:
+        return [
+            f"highest PSS during {stage}: tree {tree:.3f} GB (parent {parent:.3f} GB, {count} processes)"
+            for stage, (tree, parent, count) in self.highest.items()
+        ]
+
+
+class _StageNames(logging.Handler):
+    """Tells the sampler which stage runs: the stage after the last one logged."""
+
+    def __init__(self, sampler: TreeSampler) -> None:
+        super().__init__()
+        self.sampler = sampler
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if message.startswith("stage "):
+            self.sampler.stage = "the stage after " + message[len("stage ") :].split(":")[0]
+
+
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:
     from dedup.pipeline import cluster
-    from dedup.read import read_path
-    from dedup.write import result_to_dict, write_json
+    from dedup.read.files import stream_path
+    from dedup.write import write_json
+    from dedup.write.jsondoc import streamed_document
 
     with open(log_path, "w", encoding="utf-8", buffering=1) as log_file:
         handler = logging.StreamHandler(log_file)
@@ -38,15 +91,22 @@ def child(corpus: Path, document_path: Path, log_path: Path) -> None:
         pipeline_log = logging.getLogger("dedup.pipeline")
         pipeline_log.addHandler(handler)
         pipeline_log.setLevel(logging.DEBUG)
+        sampler = TreeSampler()
+        pipeline_log.addHandler(_StageNames(sampler))
+        sampler.thread.start()
         started = time.perf_counter()
-        read = read_path(corpus)
-        log_file.write(f"read: {time.perf_counter() - started:.2f}s, RSS {_resident_gb():.2f} GB\n")
-        result = cluster(read.articles, skipped=read.skipped)
-        log_file.write(f"cluster returned: RSS {_resident_gb():.2f} GB, {len(result.pairs)} pairs\n")
-        texts = {article.id: article.text for article in read.articles}
-        document = result_to_dict(result, texts)
-        log_file.write(f"document built: RSS {_resident_gb():.2f} GB\n")
-        write_json(document, document_path)
+        read = stream_path(corpus)  # as the CLI reads it: one article at a time into the pipeline's buffers
+        result = cluster(read.articles, skipped=read.skipped, keep_pairs=False)  # as the CLI runs it
+        log_file.write(
+            f"read and cluster returned: {time.perf_counter() - started:.2f}s, RSS {_resident_gb():.2f} GB, "
+            f"{len(result.passages)} passages\n"
+        )
+        # written a cluster and a passage at a time, the texts decoded from the run's buffers, as the CLI does
+        sampler.stage = "writing the document"
+        write_json(streamed_document(result, result.texts), document_path)
+        sampler.stop.set()
+        sampler.thread.join()
+        log_file.write("\n".join(sampler.report()) + "\n")
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9
         log_file.write(f"document written: RSS {_resident_gb():.2f} GB, max RSS {peak:.2f} GB\n")
 

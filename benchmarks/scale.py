@@ -119,15 +119,15 @@ class StageRecorder(logging.Handler):
 
 def run_dedup_full(corpus: Path) -> dict[str, Any]:
     from dedup.pipeline import cluster
-    from dedup.read import read_path
+    from dedup.read.files import stream_path
 
     overrides = json.loads(os.environ.get("DEDUP_SCALE_OVERRIDES", "{}"))
     stages = StageRecorder()
     pipeline_log = logging.getLogger("dedup.pipeline")
     pipeline_log.addHandler(stages)
     pipeline_log.setLevel(logging.DEBUG)
-    read = read_path(corpus)
-    result = cluster(read.articles, skipped=read.skipped, **overrides)
+    read = stream_path(corpus)  # the CLI's path: read a chunk at a time, no list of articles, no pairs kept
+    result = cluster(read.articles, skipped=read.skipped, keep_pairs=False, **overrides)
     pipeline_log.removeHandler(stages)
     return {
         "stages": stages.stages,

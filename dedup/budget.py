@@ -1,13 +1,14 @@
 """Will a full run fit in memory? An estimate from the articles' text, and what the machine has.
 
-A full run holds, per article, its text, its cleaned form in the compact stored form (a few hundred
-bytes: sides are rebuilt in the worker that aligns a pair, and a worker holds at most
-``pipeline.MOST_SIDES`` of them), its signatures through the LSH stage, and what the run gives back: the
-pair verdicts, the passages and the CLI's document. Measured peak PSS of whole runs (docs/scale.md, stop 17,
-generated corpora): 10k articles (15.7 million characters) 1.20 GB before the compact forms, 0.76 after;
-20k (34.4 million) 2.45 GB before, 1.31 after — a line through the two "after" runs: 0.30 GB and 29 bytes a
-character (60-71 bytes before). A run that would not fit is refused before it starts instead of being killed by
-the system an hour in.
+A full run holds, per article, its text (UTF-8, in one buffer: the articles are handed over one at a time, not
+held as objects), its cleaned form in the compact stored form (a few hundred bytes: sides are rebuilt in the worker
+that aligns a pair, and a worker holds at most ``pipeline.MOST_SIDES`` of them), its signatures through the LSH
+stage, the verdicts the output can still read and the passages as columns; the CLI's document is written a piece
+at a time, never held. Measured peak PSS of whole runs (docs/scale.md, generated corpora): 10k articles (15.7
+million characters) 1.20 GB before stop 17's compact forms, 0.76 after them, 0.67 with stop 18's streamed input
+and output; 20k (34.4 million) 2.45 GB, 1.31, then 1.04; 100k (210 million) 12.55 GB, 4.28, then 3.57 — a line
+through stop 18's 20k and 100k: 0.55 GB and 14.4 bytes a character. A run that would not fit is refused before it
+starts instead of being killed by the system an hour in.
 """
 
 from __future__ import annotations
@@ -15,8 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BYTES_PER_CHARACTER = 32  # the measured 29, rounded up (64 before stop 17)
-BASE_BYTES = 300 * 2**20  # the interpreter, numpy, scikit-learn and two workers before the first article
+BYTES_PER_CHARACTER = 16  # with BASE_BYTES, 4-18% above the three stop-18 runs (32 in stop 17, 64 before)
+BASE_BYTES = 512 * 2**20  # the interpreter, numpy, scikit-learn and two workers, and the bounded sides of the passes
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

@@ -10,9 +10,9 @@ import json
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,14 +21,15 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from dedup.budget import available_bytes, full_run_bytes, gigabytes, parse_size
 from dedup.compare import compare, comparison_document, comparison_info, load_pair, render_comparison
-from dedup.engine import paused_collection
 from dedup.errors import DedupError
 from dedup.model import Article
 from dedup.pipeline import cluster as run_cluster
 from dedup.read import read_path, read_stream
+from dedup.read.files import ArticleStream, stream_path
 from dedup.store.cli import index_app
-from dedup.write import dump_json, render_summary, result_to_dict, validate_document, write_json
+from dedup.write import dump_json, render_summary, validate_document, write_json
 from dedup.write.html import article_metadata, boilerplate_spans, build_report, write_report
+from dedup.write.jsondoc import materialized, streamed_document
 from dedup.write.tables import FORMATS, write_tables
 
 app = typer.Typer(
@@ -110,11 +111,16 @@ def cluster_command(
     if copies_only:
         document = _copies_only(path, json_output, output, quiet, stderr, started)
         # no article texts are kept in this mode: the report shows clusters and members, no passages
-        _write_extras(stderr, document, [], html, tables, table_format, f"dedup report (copies only): {path}")
+        _write_extras(stderr, document, {}, {}, html, tables, table_format, f"dedup report (copies only): {path}")
         return
+    metadata: dict[str, dict[str, str | None]] = {}  # what the report and the tables show beside an id
+    handed = _HandedOver(budget, metadata if html is not None or tables is not None else None)
     try:
-        read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
-        _check_memory(stderr, read.articles, budget)
+        if path == "-":
+            whole = read_stream(sys.stdin.buffer, "-")
+            read = ArticleStream(_let_go(whole.articles), whole.skipped)
+        else:
+            read = stream_path(path)  # a JSON Lines file a chunk at a time
         show_progress = not quiet and stderr.is_terminal
         with Progress(
             TextColumn("{task.description}"),
@@ -126,27 +132,32 @@ def cluster_command(
             transient=True,
             disable=not show_progress,
         ) as progress:
-            result = run_cluster(read.articles, skipped=read.skipped, progress=_progress_factory(progress))
+            result = run_cluster(
+                handed(read.articles), skipped=read.skipped, progress=_progress_factory(progress), keep_pairs=False
+            )
+    except _OverBudget as over:
+        _refuse(stderr, over)
     except DedupError as error:
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
-    texts = {article.id: article.text for article in read.articles}
-    with paused_collection():  # a passage dict each: 240k at 10k articles
-        document = result_to_dict(result, texts)
+    texts = result.texts  # the run's: decoded from its buffers when a passage is written
+    # made a cluster and a passage at a time as each writer reads it: the whole document (its passages carry
+    # both texts) was ~24 KB an article as dicts and bytes, more than the run itself held
+    document = streamed_document(result, texts)
     if output is not None:
         try:
             write_json(document, output)
         except OSError as error:
             stderr.print(f"dedup: error: cannot write {output}: {error.strerror}", markup=False)
             raise typer.Exit(2) from None
-    _write_extras(stderr, document, read.articles, html, tables, table_format, f"dedup report: {path}")
+    _write_extras(stderr, document, texts, metadata, html, tables, table_format, f"dedup report: {path}")
     if json_output:
         dump_json(document, sys.stdout)
     elif output is None or not quiet:
         render_summary(result, texts, Console(highlight=False))
     if not quiet:
         stderr.print(
-            f"read {len(read.articles)} articles, skipped {len(result.skipped)}; "
+            f"read {handed.count} articles, skipped {len(result.skipped)}; "
             f"{len(result.clusters)} clusters, {len(result.singletons)} singletons "
             f"in {time.perf_counter() - started:.2f}s",
             markup=False,
@@ -154,17 +165,53 @@ def cluster_command(
         )
 
 
-def _check_memory(stderr: Console, articles: list[Article], budget: int | None) -> None:
-    """Exit 2 when the full run is estimated to need more memory than ``budget`` (or than is available)."""
-    limit = budget if budget is not None else available_bytes()
-    characters = sum(len(article.text) for article in articles)
-    needed = full_run_bytes(characters)
-    if limit is None or needed <= limit:
-        return
-    where = "the budget given" if budget is not None else "available on this machine"
+def _let_go(articles: list[Article]) -> Iterator[Article]:
+    """``articles`` one at a time, each let go by the list as it is handed over."""
+    for number, article in enumerate(articles):
+        articles[number] = None  # type: ignore[call-overload]
+        yield article
+
+
+class _OverBudget(Exception):
+    def __init__(self, count: int, characters: int, needed: int, limit: int, given: bool) -> None:
+        super().__init__()
+        self.count, self.characters, self.needed, self.limit, self.given = count, characters, needed, limit, given
+
+
+class _HandedOver:
+    """Hands the articles read to the pipeline one at a time: it keeps what it reads of them in flat buffers (~1 byte
+    a character), so no list of ``Article`` objects (~2.2 KB each) is held. On the way it counts them and their
+    characters, notes what the report and tables show of each (``metadata``, when given), and refuses the run
+    (:class:`_OverBudget`, once the whole input is counted) as soon as the estimate passes the budget: before any
+    stage starts, holding no more than the budget's worth of text."""
+
+    def __init__(self, budget: int | None, metadata: dict[str, dict[str, str | None]] | None) -> None:
+        self.budget = budget
+        self.limit = budget if budget is not None else available_bytes()
+        self.metadata = metadata
+        self.count = self.characters = 0
+
+    def __call__(self, articles: Iterator[Article]) -> Iterator[Article]:
+        for article in articles:
+            self.count += 1
+            self.characters += len(article.text)
+            if self.limit is not None and full_run_bytes(self.characters) > self.limit:
+                for rest in articles:  # counted, not kept: the message says what the whole input needs
+                    self.count += 1
+                    self.characters += len(rest.text)
+                needed = full_run_bytes(self.characters)
+                raise _OverBudget(self.count, self.characters, needed, self.limit, self.budget is not None)
+            if self.metadata is not None:
+                self.metadata.update(article_metadata([article]))
+            yield article
+
+
+def _refuse(stderr: Console, over: _OverBudget) -> None:
+    """Exit 2: the full run is estimated to need more memory than the budget (or than is available)."""
+    where = "the budget given" if over.given else "available on this machine"
     stderr.print(
-        f"dedup: error: a full run over {len(articles):,} articles ({characters / 1e6:,.0f} million characters) "
-        f"needs about {gigabytes(needed)} of memory; {gigabytes(limit)} is {where}. "
+        f"dedup: error: a full run over {over.count:,} articles ({over.characters / 1e6:,.0f} million characters) "
+        f"needs about {gigabytes(over.needed)} of memory; {gigabytes(over.limit)} is {where}. "
         "Use --copies-only for whole-article copies (about 2 GB for a million articles), split the input, "
         "or add the articles to an index one by one (dedup index add); --memory-budget SIZE sets the limit "
         "this check uses.",
@@ -176,8 +223,9 @@ def _check_memory(stderr: Console, articles: list[Article], budget: int | None) 
 
 def _write_extras(
     stderr: Console,
-    document: dict,
-    articles: list[Article],
+    document: Mapping[str, Any],
+    texts: Mapping[str, str],
+    metadata: Mapping[str, Mapping[str, str | None]],
     html: Path | None,
     tables: Path | None,
     table_format: str,
@@ -187,14 +235,12 @@ def _write_extras(
     if table_format not in FORMATS:
         stderr.print(f"dedup: error: --format must be one of {', '.join(FORMATS)}", markup=False)
         raise typer.Exit(2)
-    texts = {article.id: article.text for article in articles}
-    metadata = article_metadata(articles)
     try:
         if html is not None:
             shown = {member["id"] for cluster in document["clusters"] for member in cluster["members"]}
             keep = bool((document.get("parameters") or {}).get("keep_wrapped_repeated_lines", False))
             spans = boilerplate_spans(texts, shown, keep_wrapped_repeated=keep)
-            page = build_report(document, texts, spans, metadata, title=title)
+            page = build_report(materialized(document), texts, spans, metadata, title=title)  # one page: whole
             write_report(html, page)
         if tables is not None:
             write_tables(document, tables, table_format, metadata=metadata)
@@ -239,7 +285,9 @@ def report_command(
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
     target = output or result_path.with_suffix(".html")
-    _write_extras(stderr, document, read, target, tables, table_format, f"dedup report: {result_path.name}")
+    texts = {article.id: article.text for article in read}
+    metadata = article_metadata(read)
+    _write_extras(stderr, document, texts, metadata, target, tables, table_format, f"dedup report: {result_path.name}")
     if not quiet:
         stderr.print(f"wrote {target}", markup=False, highlight=False)
 
@@ -280,7 +328,7 @@ def compare_command(
 
 def _copies_only(
     path: str, json_output: bool, output: Path | None, quiet: bool, stderr: Console, started: float
-) -> dict:
+) -> dict[str, Any]:
     """``--copies-only``: streamed, vectorised whole-article near-duplicates (``dedup.copies``)."""
     from rich.progress import TaskProgressColumn
 
@@ -312,7 +360,7 @@ def _copies_only(
     except DedupError as error:
         stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
         raise typer.Exit(error.exit_code) from None
-    document = result_to_dict(result, {})
+    document = streamed_document(result, {})
     if output is not None:
         try:
             write_json(document, output)

@@ -135,16 +135,19 @@ def run_batches(
     *,
     workers: int = 1,
     done: Callable[[Batch], None] | None = None,
+    each: Callable[[Item], Any] | None = None,
 ) -> list[Item]:
     """``function(shared, batch)`` for every batch, results concatenated in batch order.
 
-    ``done`` is called in this process after each batch (progress bars).
+    ``done`` is called in this process after each batch (progress bars); ``each``, when given, replaces every
+    result as its batch arrives (what the caller keeps of it: the rest is freed before the next batch comes).
     """
     global _shared, _function
     results: list[Item] = []
     if workers <= 1 or len(batches) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for batch in batches:
-            results.extend(function(shared, batch))
+            found = function(shared, batch)
+            results.extend(found if each is None else map(each, found))
             if done:
                 done(batch)
         return results
@@ -158,7 +161,7 @@ def run_batches(
         context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=context) as pool:
             for batch, part in zip(batches, pool.map(_run_inherited, batches), strict=True):
-                results.extend(part)
+                results.extend(part if each is None else map(each, part))
                 if done:
                     done(batch)
     finally:

@@ -7,8 +7,12 @@ user gave us.
 
 from __future__ import annotations
 
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
+
+import numpy as np
 
 Span = tuple[int, int]
 
@@ -71,6 +75,103 @@ class Passage:
     score: float
 
 
+class PassageTable(Sequence[Passage]):
+    """Passages held as columns — article numbers into ``ids``, spans, kinds, scores: 33 bytes a passage where a
+    ``Passage`` with its tuples is ~300 (a large run gives ~25 passages an article) — each made a ``Passage`` when
+    read. Equal to any sequence of the same passages in the same order."""
+
+    __slots__ = ("ids", "kind_names", "kinds", "numbers", "scores", "spans")
+
+    def __init__(
+        self,
+        ids: Sequence[str],
+        numbers: np.ndarray,
+        spans: np.ndarray,
+        kinds: np.ndarray,
+        kind_names: Sequence[str],
+        scores: np.ndarray,
+    ) -> None:
+        self.ids = ids  # article number → id
+        self.numbers = numbers  # (n, 2): source and target numbers
+        self.spans = spans  # (n, 4): source begin, end, target begin, end
+        self.kinds = kinds  # index into ``kind_names``
+        self.kind_names = tuple(kind_names)
+        self.scores = scores
+
+    @classmethod
+    def gather(cls, ids: Sequence[str], chunks: Iterable[Iterable[Passage]]) -> PassageTable:
+        """The passages of ``chunks`` (their ids among ``ids``, which are sorted) in the order
+        ``sorted(passages, key=lambda p: (p.target, p.source, p.target_span, p.source_span))`` gives them (ties
+        in the order given), a chunk at a time: no list of every ``Passage`` is made."""
+        number = {key: k for k, key in enumerate(ids)}
+        names: dict[str, int] = {}
+        numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
+        for chunk in chunks:
+            for passage in chunk:
+                numbers.extend((number[passage.source], number[passage.target]))
+                spans.extend((*passage.source_span, *passage.target_span))
+                kinds.append(names.setdefault(passage.kind, len(names)))
+                scores.append(passage.score)
+        pairs = np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2)
+        bounds = np.frombuffer(spans, dtype=np.int64).reshape(-1, 4)
+        # a stable sort by (target, source, target span, source span); ids sorted, so numbers order them as ids do
+        order = np.lexsort((bounds[:, 1], bounds[:, 0], bounds[:, 3], bounds[:, 2], pairs[:, 0], pairs[:, 1]))
+        narrow = np.int32 if len(ids) < 2**31 else np.int64
+        offsets = np.int32 if not len(bounds) or int(bounds.max()) < 2**31 else np.int64
+        return cls(
+            ids,
+            pairs[order].astype(narrow),
+            bounds[order].astype(offsets),
+            np.frombuffer(kinds, dtype=np.int8)[order].copy(),
+            list(names),
+            np.frombuffer(scores, dtype=np.float64)[order].copy(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.scores)
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Passage]: ...
+
+    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("passage index out of range")
+        return next(self._made(index, index + 1))
+
+    def __iter__(self) -> Iterator[Passage]:
+        step = 65536  # made a block of columns at a time: Python values for one block, not the whole table
+        for begin in range(0, len(self), step):
+            yield from self._made(begin, min(begin + step, len(self)))
+
+    def _made(self, begin: int, end: int) -> Iterator[Passage]:
+        ids, names = self.ids, self.kind_names
+        for (source, target), (a, b, c, d), kind, score in zip(
+            self.numbers[begin:end].tolist(),
+            self.spans[begin:end].tolist(),
+            self.kinds[begin:end].tolist(),
+            self.scores[begin:end].tolist(),
+            strict=True,
+        ):
+            yield Passage(ids[source], ids[target], (a, b), (c, d), names[kind], score)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PassageTable({len(self)} passages)"
+
+
 @dataclass(slots=True)
 class PairVerdict:
     """The verdict on one candidate pair and its evidence.
@@ -116,8 +217,11 @@ class Result:
     """One run's output: clusters, the passages behind them, and what was left out."""
 
     clusters: list[Cluster]
-    passages: list[Passage]
+    passages: Sequence[Passage]  # a ``PassageTable`` from the pipeline; a list where a caller builds one
     singletons: list[str]
     skipped: list[Skipped]
     parameters: dict[str, Any]
     pairs: list[PairVerdict] = field(default_factory=list)
+    # id → text as read, of every article clustered (the pipeline's: decoded from its buffers when looked up), so
+    # a caller that handed the articles over need not hold them to write the passages' texts
+    texts: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)

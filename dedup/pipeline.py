@@ -47,7 +47,7 @@ from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
-from dedup.model import Article, Cluster, PairVerdict, Passage, Result, Skipped
+from dedup.model import Article, Cluster, PairVerdict, Passage, PassageTable, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -164,9 +164,11 @@ def _pass_in_pair_order(
     sides: PreparedArticles,
     workers: int,
     tick: Callable[[int], None],
+    reduced: Callable[[Any], Any] | None = None,
 ) -> list[Any]:
     """One pass of ``function`` over the (source, targets) groups of ``pairs``, run in :func:`_local_batches`'
-    order on the workers, its results (one per pair) put back in the order of ``pairs``."""
+    order on the workers, its results (one per pair) put back in the order of ``pairs``; with ``reduced``, each
+    result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
     results: list[Any] = [None] * len(pairs)
     for number, item in zip(
@@ -177,6 +179,7 @@ def _pass_in_pair_order(
             sides.schedule(pass_batches),
             workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
             done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+            each=reduced,
         ),
         strict=True,
     ):
@@ -275,6 +278,79 @@ def _joined(parts: Iterable[bytes]) -> tuple[bytearray, np.ndarray]:
     return buffer, np.array(offsets, dtype=np.int64)
 
 
+def _fields(article: Article) -> bytes:
+    """The fields the stages read besides the text (id, outlet, date), as ``CleanedCorpus`` holds them."""
+    return json.dumps([article.id, article.outlet, article.published], ensure_ascii=False).encode(
+        "utf-8", "surrogatepass"
+    )
+
+
+class ArticleStore:
+    """The articles of a run as they are read, in flat buffers (texts as UTF-8; id, outlet and date as JSON): what
+    the stages read of them, ~1 byte a character, where the ``Article`` objects a reader makes are ~2.2 KB each with
+    their other fields, held for the whole run before. Taken in one at a time (:meth:`add`: the first of each id),
+    put in id order once (:meth:`sort`), decoded a batch at a time where a stage reads them — in the worker, from
+    the buffers it inherited — and handed whole to :class:`CleanedCorpus` (the same buffers, not a copy)."""
+
+    def __init__(self) -> None:
+        self.texts, self.text_offsets = bytearray(), array("q", [0])
+        self.fields, self.field_offsets = bytearray(), array("q", [0])
+        self.positions: dict[str, int] = {}  # id → position, while reading
+        self.ids: list[str] = []  # ids in the buffers' order
+
+    def add(self, article: Article) -> bool:
+        """Take ``article`` in; False (and nothing taken) when an article of its id was taken already."""
+        if article.id in self.positions:
+            return False
+        self.positions[article.id] = len(self.ids)
+        self.ids.append(article.id)
+        self.texts += article.text.encode("utf-8", "surrogatepass")
+        self.text_offsets.append(len(self.texts))
+        self.fields += _fields(article)
+        self.field_offsets.append(len(self.fields))
+        return True
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def sort(self) -> None:
+        """Put the articles in id order (the run's order); the buffers are copied only if they were not in it."""
+        self.positions = {}
+        order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
+        if order == list(range(len(order))):
+            return
+        for name in ("texts", "fields"):
+            buffer, offsets = getattr(self, name), getattr(self, name[:-1] + "_offsets")
+            joined, ends = _joined(bytes(buffer[offsets[k] : offsets[k + 1]]) for k in order)
+            setattr(self, name, joined)
+            setattr(self, name[:-1] + "_offsets", array("q", ends.tolist()))
+            del buffer
+        self.ids = [self.ids[k] for k in order]
+
+    def article(self, index: int) -> Article:
+        """Article ``index`` with the fields the stages read (id, text, outlet, date)."""
+        text = self.texts[self.text_offsets[index] : self.text_offsets[index + 1]].decode("utf-8", "surrogatepass")
+        fields = self.fields[self.field_offsets[index] : self.field_offsets[index + 1]]
+        key, outlet, published = json.loads(fields.decode("utf-8", "surrogatepass"))
+        return Article(key, text, outlet=outlet, published=published)
+
+    def batch(self, bounds: tuple[int, int]) -> list[Article]:
+        return [self.article(index) for index in range(*bounds)]
+
+
+def line_counts_stored(shared: ArticleStore, batch: tuple[int, int]) -> list[Counter[str]]:
+    """:func:`line_counts_batch` of the stored articles ``batch`` (begin, end)."""
+    return line_counts_batch(None, shared.batch(batch))
+
+
+def clean_stored(
+    shared: tuple[ArticleStore, tuple[frozenset[str], SketchSettings, bool, int]], batch: tuple[int, int]
+) -> list[CleanBatch]:
+    """:func:`clean_batch` of the stored articles ``batch`` (begin, end)."""
+    store, settings = shared
+    return clean_batch(settings, store.batch(batch))
+
+
 class CleanedCorpus:
     """Every cleaned article of a run in its stored form (``store.cleaned``: a few hundred bytes instead of ~16 KB
     of Python objects), rebuilt where it is used: in the worker that aligns a pair, for the members of a cluster.
@@ -289,7 +365,7 @@ class CleanedCorpus:
 
     def __init__(
         self,
-        articles: list[Article],
+        articles: list[Article] | ArticleStore,
         compact: list[bytes],
         units: np.ndarray,
         idf: np.ndarray,
@@ -297,13 +373,14 @@ class CleanedCorpus:
     ) -> None:
         self.count = len(articles)
         self.forms, self.form_offsets = _joined(compact)
-        self.texts, self.text_offsets = _joined(article.text.encode("utf-8", "surrogatepass") for article in articles)
-        self.fields, self.field_offsets = _joined(
-            json.dumps([article.id, article.outlet, article.published], ensure_ascii=False).encode(
-                "utf-8", "surrogatepass"
+        if isinstance(articles, ArticleStore):  # the same buffers, in order already: taken as they are
+            self.texts, self.text_offsets = articles.texts, np.frombuffer(articles.text_offsets, dtype=np.int64)
+            self.fields, self.field_offsets = articles.fields, np.frombuffer(articles.field_offsets, dtype=np.int64)
+        else:
+            self.texts, self.text_offsets = _joined(
+                article.text.encode("utf-8", "surrogatepass") for article in articles
             )
-            for article in articles
-        )
+            self.fields, self.field_offsets = _joined(_fields(article) for article in articles)
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
         self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
@@ -370,6 +447,35 @@ class CleanedCorpus:
             rows.has_sorted_indices = True  # sentence_counts makes them sorted
             found.append(rows)
         return found
+
+
+class CorpusTexts(Mapping[str, str]):
+    """The texts of a :class:`CleanedCorpus` by id, each decoded from its UTF-8 buffer when looked up (the last few
+    kept: passages come grouped by target and source). Holds the buffer, not the corpus's other parts."""
+
+    KEPT = 4
+
+    def __init__(self, corpus: CleanedCorpus, index: Mapping[str, int]) -> None:
+        self.texts, self.offsets = corpus.texts, corpus.text_offsets
+        self.index = index
+        self.recent: dict[str, str] = {}
+
+    def __getitem__(self, key: str) -> str:
+        text = self.recent.get(key)
+        if text is None:
+            number = self.index[key]
+            begin, end = int(self.offsets[number]), int(self.offsets[number + 1])
+            text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+            if len(self.recent) >= self.KEPT:
+                del self.recent[next(iter(self.recent))]
+            self.recent[key] = text
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.index)
+
+    def __len__(self) -> int:
+        return len(self.index)
 
 
 class CleanedMembers(Mapping[str, CleanArticle]):
@@ -577,6 +683,19 @@ def passage_groups(
 CARRIED_RELATIONS = ("derived", "duplicate")  # the verdicts whose edges the passages stage aligns in detail
 
 
+SCREENED = "screened"  # in place of a screened pair's verdict that only ``Result.pairs`` would read
+
+
+def _read_later(judged: tuple[PairVerdict, PackedTiles | None]) -> tuple[PairVerdict, PackedTiles | None] | str | None:
+    """What the output can still read of a judged pair (``cluster(keep_pairs=False)``): the whole of a related verdict
+    or one holding passages (they count inside a cluster); :data:`SCREENED` for a screened one (aligned after all if
+    its articles end in one cluster); nothing of the rest (they only reach ``Result.pairs``)."""
+    verdict = judged[0]
+    if verdict.relation != "unrelated" or verdict.passages:
+        return judged
+    return SCREENED if verdict.evidence.get("aligned") is False else None
+
+
 def judge_groups(
     shared: tuple[PreparedArticles, Settings, bool], batch: tuple[int, list[Group]]
 ) -> list[tuple[PairVerdict, PackedTiles | None]]:
@@ -624,44 +743,53 @@ def cluster(
     skipped: Iterable[Skipped] = (),
     progress: Progress = _no_progress,
     workers: int | None = None,
+    keep_pairs: bool = True,
     **overrides: Any,
 ) -> Result:
     """Cluster ``articles`` into wire-story clusters with origins and derived passages.
 
     ``overrides`` set parameters by name (``sentence_threshold=0.5``). ``workers``: processes
     for alignment (default: the cores available; the result does not depend on it). Raises
-    ``NoArticlesError`` when there is nothing to cluster.
+    ``NoArticlesError`` when there is nothing to cluster. ``keep_pairs=False``: ``Result.pairs`` is left
+    empty, and a verdict is held only while the output can still need it (the clusters, origins and passages
+    are the same): every candidate pair's verdict is ~1.5 KB (~9 KB an article), most of a large run's memory
+    after its output, and the CLI writes none of them.
     """
     workers = default_workers() if workers is None else workers
     settings = (settings or Settings()).with_overrides(**overrides)
-    skipped = list(skipped)
-    by_id: dict[str, Article] = {}
+    # taken in one at a time into flat buffers: an iterator's articles are not held as objects
+    store = ArticleStore()
+    repeated_ids: list[Skipped] = []
     for item in articles:
         article = _as_article(item)
-        if article.id in by_id:
-            skipped.append(Skipped(article.path or article.id, f"duplicate id {article.id!r}"))
-            continue
-        by_id[article.id] = article
-    if not by_id:
+        if not store.add(article):
+            repeated_ids.append(Skipped(article.path or article.id, f"duplicate id {article.id!r}"))
+    skipped = [*skipped, *repeated_ids]  # read once the articles are: a streaming reader fills it as it reads
+    if not len(store):
         raise NoArticlesError("no readable article to cluster")
-    ordered = [by_id[key] for key in sorted(by_id)]
-    size = max(8, min(500, len(ordered) // (8 * max(workers, 1)) + 1))
-    parallel = workers if len(ordered) >= MIN_PARALLEL_ARTICLES else 1
-    batches = [ordered[k : k + size] for k in range(0, len(ordered), size)]
-    stage = _StageClock(len(ordered))
+    store.sort()
+    ids = store.ids  # every article's id, in the run's order
+    count = len(ids)
+    size = max(8, min(500, count // (8 * max(workers, 1)) + 1))
+    parallel = workers if count >= MIN_PARALLEL_ARTICLES else 1
+    batches = [(begin, min(begin + size, count)) for begin in range(0, count, size)]  # decoded where they are read
+    stage = _StageClock(count)
     counts: Counter[str] = Counter()
-    for part in run_batches(line_counts_batch, None, batches, workers=parallel):
+    for part in run_batches(line_counts_stored, store, batches, workers=parallel):
         counts.update(part)
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
     del counts  # a count of every short line of the run: was held to the end of the run
     stage("furniture lines")
-    tick = progress("clean", len(ordered))
+    tick = progress("clean", count)
     parts: list[CleanBatch] = run_batches(
-        clean_batch,
-        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
+        clean_stored,
+        (
+            store,
+            (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
+        ),
         batches,
         workers=parallel,
-        done=lambda batch: tick(len(batch)),
+        done=lambda batch: tick(batch[1] - batch[0]),
     )
     stage("clean and sketch")
     # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
@@ -677,7 +805,7 @@ def cluster(
     candidates = settings.candidates
     found = banded_pairs(
         np.vstack([part.article_rows for part in parts]),
-        np.arange(len(ordered), dtype=np.int64),
+        np.arange(count, dtype=np.int64),
         candidates.article_threshold,
     )
     sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
@@ -712,7 +840,8 @@ def cluster(
         candidates.verify_sentence_pairs,
     )
     del sentence_signature_rows, sentence_owners
-    corpus = CleanedCorpus(ordered, [form for part in parts for form in part.compact], units, idf, stories)
+    corpus = CleanedCorpus(store, [form for part in parts for form in part.compact], units, idf, stories)
+    del store  # its buffers are the corpus's now
     stem_counts = sparse.vstack([part.stem_counts for part in parts], format="csr")
     del parts  # the batches' forms, counts and signatures are no longer needed
     return_free_memory()
@@ -745,26 +874,41 @@ def cluster(
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
-    judged: list[tuple[PairVerdict, PackedTiles | None]] = _pass_in_pair_order(
-        judge_groups, (sides, settings, True), pairs, batch_pairs, sides, workers, tick
+    judged: list[tuple[PairVerdict, PackedTiles | None] | None] = _pass_in_pair_order(
+        judge_groups,
+        (sides, settings, True),
+        pairs,
+        batch_pairs,
+        sides,
+        workers,
+        tick,
+        None if keep_pairs else _read_later,
     )
-    verdicts = [verdict for verdict, _ in judged]
-    judged_tiles = {pairs[k]: tiles for k, (_, tiles) in enumerate(judged) if tiles is not None}
-    del judged
-    index = {article.id: k for k, article in enumerate(ordered)}
+    # the pairs whose verdicts are held (every pair unless ``keep_pairs`` is off), in pair order, and the screened
+    held = [k for k, item in enumerate(judged) if isinstance(item, tuple)]
+    screened = [
+        k
+        for k, item in enumerate(judged)
+        if item is SCREENED or (isinstance(item, tuple) and item[0].evidence.get("aligned") is False)
+    ]
+    verdicts = {k: judged[k][0] for k in held}  # type: ignore[index]
+    judged_tiles = {pairs[k]: judged[k][1] for k in held if judged[k][1] is not None}  # type: ignore[index]
+    del judged, held
+    index = {key: k for k, key in enumerate(ids)}
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
-    versions = wire_versions([(a.id, a.text) for a in ordered]) if settings.group_wire_versions else []
-    groups = group([a.id for a in ordered], verdicts, versions)
+    # each text decoded in turn (not all at once)
+    texts = ((key, corpus.article(k).text) for k, key in enumerate(ids))
+    versions = wire_versions(texts) if settings.group_wire_versions else []  # type: ignore[arg-type]
+    groups = group(ids, list(verdicts.values()), versions)
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
     # pairs judged unrelated without aligning them, whose articles share a cluster: their passages count there
-    screened = [k for k, verdict in enumerate(verdicts) if verdict.evidence.get("aligned") is False]
-    unaligned = [k for k in screened if group_of[verdicts[k].a] == group_of[verdicts[k].b]]
+    unaligned = [k for k in screened if group_of[ids[pairs[k][0]]] == group_of[ids[pairs[k][1]]]]
     if unaligned:
         screened_pairs = [pairs[k] for k in unaligned]
         for k, verdict in zip(
@@ -776,10 +920,14 @@ def cluster(
             verdicts[k] = verdict[0]
     log.info("%d pairs screened, %d of them aligned after all (one cluster)", len(screened), len(unaligned))
     stage(f"screened pairs in one cluster ({len(unaligned)})")
+    pair_verdicts = [verdicts[k] for k in sorted(verdicts)]  # in pair order
+    del verdicts, screened, unaligned
     inside: dict[int, list[PairVerdict]] = {}
-    for verdict in verdicts:
+    for verdict in pair_verdicts:
         if (verdict.relation != "unrelated" or verdict.passages) and group_of[verdict.a] == group_of[verdict.b]:
             inside.setdefault(group_of[verdict.a], []).append(verdict)
+    if not keep_pairs:  # the verdicts inside clusters are held by ``inside``, and then by the clusters' edges
+        pair_verdicts = []
     for number, members in enumerate(groups):
         if len(members) == 1:
             singletons.append(members[0])
@@ -787,9 +935,10 @@ def cluster(
         # the members cleaned again from their stored forms, for this cluster only
         members_cleaned = corpus.by_id({member: index[member] for member in members})
         record = build_cluster(
-            f"c{len(built) + 1:04d}", members, members_cleaned, inside.get(number, []), settings.origin
+            f"c{len(built) + 1:04d}", members, members_cleaned, inside.pop(number, []), settings.origin
         )
         built.append(record)
+    del inside, group_of
     stage("cluster and origin")
     # the passages of each edge: a derived edge is aligned again in detail (short verbatim runs and looser
     # sentence pairs count once the pair is known to be derived); any other edge directed against its pair's
@@ -827,18 +976,29 @@ def cluster(
     return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
     clusters: list[Cluster] = []
-    all_passages: list[Passage] = []
-    for record, edges in built:
-        incoming: dict[str, list[Passage]] = {}
-        for edge in edges:
-            key = (index[edge.source], index[edge.target])
-            passages = realigned.get(key, edge.verdict.passages)
-            all_passages.extend(shown.get(key, passages))
-            incoming.setdefault(edge.target, []).extend(passages)
-        members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
-        measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
-        clusters.append(record)
-    all_passages.sort(key=lambda p: (p.target, p.source, p.target_span, p.source_span))
+
+    def cluster_passages(
+        realigned: dict[tuple[int, int], list[Passage]], shown: dict[tuple[int, int], list[Passage]]
+    ) -> Iterator[list[Passage]]:
+        """Each cluster's passages as it is measured; its edges (and their verdicts) let go once it is."""
+        built.reverse()
+        while built:
+            record, edges = built.pop()
+            incoming: dict[str, list[Passage]] = {}
+            shown_here: list[Passage] = []
+            for edge in edges:
+                key = (index[edge.source], index[edge.target])
+                passages = realigned.get(key, edge.verdict.passages)
+                shown_here.extend(shown.get(key, passages))
+                incoming.setdefault(edge.target, []).extend(passages)
+            members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
+            measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
+            clusters.append(record)
+            yield shown_here
+
+    # held as columns, in (target, source, target span, source span) order
+    all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))
+    del realigned, shown
     stage("assemble")
     return Result(
         clusters=clusters,
@@ -846,5 +1006,6 @@ def cluster(
         singletons=singletons,
         skipped=skipped,
         parameters=settings.as_dict(),
-        pairs=verdicts,
+        pairs=pair_verdicts,
+        texts=CorpusTexts(corpus, index),
     )

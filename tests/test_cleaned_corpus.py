@@ -16,7 +16,7 @@ from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup import pipeline
 from dedup.candidates import sentence_signatures, sentence_stories, unit_stem_sizes, unit_stories
 from dedup.clean import clean_article, repeated_lines
-from dedup.model import Article
+from dedup.model import Article, PassageTable
 from dedup.similarity import (
     article_counts,
     article_vectors,
@@ -145,6 +145,19 @@ def test_the_pipeline_runs_on_the_corpus_path(texts, tmp_path: Path):
     # a sanity run through ``cluster`` on real texts: the parent holds the compact forms only
     result = pipeline.cluster(texts[:60], workers=1)
     assert result.pairs
+
+
+def test_a_run_that_keeps_no_pairs_gives_the_same_output(texts):
+    """``keep_pairs=False`` (the CLI's run: a verdict held only while the output can read it, screened pairs by
+    number) gives the same clusters, origins and passages, and no pairs."""
+    kept = pipeline.cluster(texts, workers=2)
+    lean = pipeline.cluster(texts, workers=2, keep_pairs=False)
+    assert lean.pairs == [] and kept.pairs
+    assert any(v.evidence.get("aligned") is False for v in kept.pairs)  # screened pairs were there to drop
+    assert lean.clusters == kept.clusters and kept.clusters
+    assert isinstance(lean.passages, PassageTable) and lean.passages == kept.passages and len(kept.passages)
+    assert list(lean.passages) == list(kept.passages)
+    assert (lean.singletons, lean.parameters) == (kept.singletons, kept.parameters)
 
 
 @settings(max_examples=100, deadline=None)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
+import itertools
 import json
 import logging
 import os
@@ -15,8 +17,9 @@ from hypothesis import strategies as st
 
 from dedup.errors import InputError
 from dedup.model import Article, ReadResult, Skipped
-from dedup.read import read_path, read_stream
-from dedup.read.jsonrecords import normalise_date
+from dedup.read import files, read_path, read_stream
+from dedup.read.files import stream_path
+from dedup.read.jsonrecords import normalise_date, split_lines
 
 SEEDS = Path(__file__).parents[1] / "seeds"
 
@@ -632,3 +635,51 @@ def test_seeds_folder() -> None:
     ]
     for article in result.articles:
         assert article.text == (SEEDS / article.path).read_text(encoding="utf-8")
+
+
+# --- read one article at a time ----------------------------------------------------------------------------------
+
+
+@given(st.text(alphabet="ab \r\n\x0b\x0c\x1c\x85\u2028{}", max_size=60), st.lists(st.integers(0, 60), max_size=6))
+def test_split_lines_of_chunks_are_the_whole_texts_lines(text: str, cuts: list[int]) -> None:
+    """Lines from chunks cut anywhere (a ``\\r\\n`` cut in two included) are ``str.splitlines`` of the whole."""
+    bounds = [0, *sorted(min(cut, len(text)) for cut in cuts), len(text)]
+    chunks = [text[begin:end] for begin, end in itertools.pairwise(bounds)]
+    assert list(split_lines(chunks)) == text.splitlines()
+
+
+def _records(*lines: str) -> bytes:
+    return "".join(lines).encode("utf-8")
+
+
+def test_streamed_reading_gives_what_reading_whole_gives(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folders and files of every kind: JSON Lines read a (small) chunk at a time, with CRLF and other line breaks,
+    blank, bad, too long and repeated records, a BOM, gzip; files that are not UTF-8 (UTF-16, Latin-1, binary,
+    corrupt gzip) go the whole-file way: the same articles in the same order, and the same skips."""
+    monkeypatch.setattr(files, "CHUNK_BYTES", 7)
+    record = '{"id": "%s", "text": "Rain in Spain\\u2028falls %s", "outlet": "Wire"}'
+    (tmp_path / "a.jsonl").write_bytes(
+        _records(
+            record % ("x1", "é"), "\r\n\r\n", "not json\r\n", record % ("x2", "“q”"), "\x85", '{"text": "no id"}\n'
+        )
+    )
+    (tmp_path / "b.jsonl").write_bytes(codecs.BOM_UTF8 + _records(record % ("x1", "again"), "\n", '{"id": 3}'))
+    (tmp_path / "c.jsonl.gz").write_bytes(gzip.compress(_records(record % ("z", "zipped"), "\n")))
+    (tmp_path / "d.jsonl").write_bytes((record % ("u16", "wide")).encode("utf-16"))
+    (tmp_path / "e.jsonl").write_bytes((record % ("lat", "caf\u00e9")).encode("latin-1"))
+    (tmp_path / "f.jsonl").write_bytes(b"\x00\x01binary")
+    (tmp_path / "g.jsonl.gz").write_bytes(b"\x1f\x8bnot really")
+    (tmp_path / "h.jsonl").write_bytes(b"\n \n")
+    (tmp_path / "i.jsonl").write_bytes(_records(record % ("long", "x" * 200)))
+    (tmp_path / "story.txt").write_text("A plain story.\n", encoding="utf-8")
+    for path in (tmp_path, tmp_path / "a.jsonl", tmp_path / "c.jsonl.gz"):
+        whole = read_path(path, max_bytes=150)
+        streamed = stream_path(path, max_bytes=150)
+        assert list(streamed.articles) == whole.articles
+        assert streamed.skipped == whole.skipped
+    assert {"x1", "x2", "z", "lat", "story"} <= {a.id for a in read_path(tmp_path).articles}
+
+
+def test_a_missing_path_is_refused_before_streaming(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        stream_path(tmp_path / "missing")

@@ -9,10 +9,15 @@ import json
 import re
 from pathlib import Path
 
+import orjson
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from rich.console import Console
 
 from dedup.model import Cluster, Member, Passage, Result, Skipped
+from dedup.pipeline import cluster
+from dedup.read import read_path
 from dedup.write import (
     SCHEMA_VERSION,
     dump_json,
@@ -21,6 +26,7 @@ from dedup.write import (
     validate_document,
     write_json,
 )
+from dedup.write.jsondoc import Streamed, document_pieces, json_bytes, materialized, streamed_document
 from dedup.write.terminal import _ranked, shorten
 
 ORIGIN_ID = "wire/2022-09-12-china-russia.txt"
@@ -412,3 +418,57 @@ def test_summary_ranks_the_longest_of_equal_scores_first() -> None:
     sentence = Passage(ORIGIN_ID, DERIVED_ID, (40, 90), (30, 80), "verbatim", 1.0)
     rewrite = Passage(ORIGIN_ID, DERIVED_ID, (100, 300), (90, 290), "rewrite", 0.6)
     assert _ranked([word, rewrite, sentence]) == [sentence, word, rewrite]
+
+
+# --- the document written a piece at a time ------------------------------------------------------------------
+
+_JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53), 2**53)
+    | st.floats(allow_nan=False, allow_infinity=False).map(lambda value: round(value, 4))
+    | st.text()
+)
+_JSON_VALUES = st.recursive(
+    _JSON_LEAVES,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=20,
+)
+
+
+@given(
+    st.dictionaries(
+        st.text(max_size=8),
+        st.tuples(st.booleans(), st.lists(_JSON_VALUES, max_size=4) | _JSON_VALUES),
+        max_size=6,
+    )
+)
+def test_document_pieces_are_the_whole_documents_bytes(parts: dict) -> None:
+    """Streamed lists (any item: objects, lists, strings with newlines, empty ones) and plain values, in any
+    top-level layout, give the bytes orjson gives the whole document."""
+    streamed = {
+        key: Streamed(lambda items=value: iter(items), len(value)) if lazy and isinstance(value, list) else value
+        for key, (lazy, value) in parts.items()
+    }
+    whole = {key: value for key, (_, value) in parts.items()}
+    expected = orjson.dumps(whole, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    assert b"".join(document_pieces(streamed)) == expected
+    assert json_bytes(streamed) == expected
+    assert materialized(streamed) == whole
+
+
+def test_streamed_document_writes_the_built_documents_bytes(tmp_path: Path, seeds_dir: Path) -> None:
+    """The seeds' result: ``write_json`` and ``dump_json`` of the streamed document (made a passage at a time)
+    give the bytes of the document built whole; ``result_to_dict`` is the streamed one made whole."""
+    read = read_path(seeds_dir)
+    result = cluster(read.articles, skipped=read.skipped, keep_pairs=False)
+    texts = {article.id: article.text for article in read.articles}
+    whole = result_to_dict(result, texts)
+    streamed = streamed_document(result, texts)
+    assert isinstance(streamed["passages"], Streamed) and len(streamed["passages"]) == len(whole["passages"]) > 0
+    write_json(streamed, tmp_path / "streamed.json")
+    assert (tmp_path / "streamed.json").read_bytes() == json_bytes(whole)
+    stream = io.StringIO()
+    dump_json(streamed, stream)
+    assert stream.getvalue().encode("utf-8") == json_bytes(whole)
+    assert materialized(streamed) == whole

@@ -7,6 +7,7 @@ with an unsupported extension inside a folder, and hidden files and folders, are
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import logging
@@ -14,14 +15,24 @@ import os
 import stat
 import zlib
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO, TextIO
 
 from dedup.errors import InputError
 from dedup.model import Article, ReadResult, Skipped
 from dedup.read.html import read_html
-from dedup.read.jsonrecords import read_json, read_json_text, read_jsonl, read_jsonl_text
-from dedup.read.text import Found, Outcome, SkipInput, Source, decode_bytes, read_text
+from dedup.read.jsonrecords import jsonl_outcomes, read_json, read_json_text, read_jsonl, read_jsonl_text, split_lines
+from dedup.read.text import (
+    BINARY_SAMPLE_BYTES,
+    Found,
+    Outcome,
+    SkipInput,
+    Source,
+    decode_bytes,
+    looks_binary,
+    read_text,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,12 +62,42 @@ def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadRe
     with forward slashes; a single file's id is its name without the extension(s). JSON records
     use their ``id`` field when they have one. Raises ``InputError`` if ``path`` does not exist.
     """
+    collector = _Collector()
+    for _ in _read_files(_checked(path), str(path), collector, max_bytes, streaming=False):
+        pass
+    return collector.result()
+
+
+@dataclass(slots=True)
+class ArticleStream:
+    """The articles of :func:`stream_path`, made one at a time as ``articles`` is iterated (once), and the
+    inputs skipped, filled in as the reading goes."""
+
+    articles: Iterator[Article]
+    skipped: list[Skipped]
+
+
+def stream_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ArticleStream:
+    """:func:`read_path` one article at a time: the same articles in the same order and the same skips, but a
+    JSON Lines file (a crawl dump: gigabytes) is read a chunk at a time instead of whole, so neither the file, its
+    text, its lines nor its articles are held at once. Raises ``InputError`` now if ``path`` does not exist."""
+    root = _checked(path)
+    collector = _Collector()
+    return ArticleStream(_read_files(root, str(path), collector, max_bytes, streaming=True), collector.skipped)
+
+
+def _checked(path: str | Path) -> Path:
     root = Path(path)
     if not root.exists():
         if root.is_symlink():
             raise InputError(f"input path is a broken symbolic link: {root}")
         raise InputError(f"input path does not exist: {root}")
-    collector = _Collector()
+    return root
+
+
+def _read_files(root: Path, name: str, collector: _Collector, max_bytes: int, *, streaming: bool) -> Iterator[Article]:
+    """Read the files of ``root`` into ``collector``; with ``streaming``, each article is yielded (and not kept)
+    as soon as it is read, a JSON Lines file's a chunk at a time."""
     if root.is_dir():
         for file_path, relative in _walk(root, collector):
             kind = _split_extension(relative)
@@ -68,17 +109,20 @@ def read_path(path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadRe
                 # A FIFO or device inside a folder could block or never end.
                 collector.skip(relative, "not a regular file")
                 continue
-            collector.read_file(file_path, Source(id=stem, path=relative), reader, compressed, max_bytes)
+            yield from collector.read_file(
+                file_path, Source(id=stem, path=relative), reader, compressed, max_bytes, streaming=streaming
+            )
     else:
         kind = _split_extension(root.name)
         if kind is None:
             # A file named explicitly is read as plain text whatever its extension.
             compressed = root.name.lower().endswith(GZIP_EXTENSION)
-            name = root.name[: -len(GZIP_EXTENSION)] if compressed else root.name
-            kind = (read_text, compressed, PurePosixPath(name).stem)
+            base = root.name[: -len(GZIP_EXTENSION)] if compressed else root.name
+            kind = (read_text, compressed, PurePosixPath(base).stem)
         reader, compressed, stem = kind
-        collector.read_file(root, Source(id=stem, path=str(path)), reader, compressed, max_bytes)
-    return collector.result()
+        yield from collector.read_file(
+            root, Source(id=stem, path=name), reader, compressed, max_bytes, streaming=streaming
+        )
 
 
 def read_stream(stream: TextIO | BinaryIO, name: str = "-", *, max_bytes: int = DEFAULT_MAX_BYTES) -> ReadResult:
@@ -102,7 +146,8 @@ def read_stream(stream: TextIO | BinaryIO, name: str = "-", *, max_bytes: int = 
     except (OSError, UnicodeDecodeError) as error:
         collector.skip(name, f"cannot read stream: {error}")
     else:
-        collector.add_all(outcomes)
+        for _ in collector.add_all(outcomes):
+            pass
     return collector.result()
 
 
@@ -195,12 +240,28 @@ class _Collector:
         self.skipped: list[Skipped] = []
         self._first_seen: dict[str, str] = {}
 
-    def read_file(self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int) -> None:
-        """Read one file with ``reader``; any problem becomes a skip, never an exception.
+    def read_file(
+        self, file_path: Path, source: Source, reader: Reader, compressed: bool, max_bytes: int, *, streaming: bool
+    ) -> Iterator[Article]:
+        """Read one file with ``reader``; any problem becomes a skip, never an exception. With ``streaming``, each
+        article is yielded instead of kept, and a UTF-8 JSON Lines file is read a chunk at a time.
 
-        A collection format (``RECORD_LIMITED``: JSON Lines, a crawl dump of millions of records) is read whole,
-        and ``max_bytes`` bounds each of its records instead.
+        A collection format (``RECORD_LIMITED``: JSON Lines, a crawl dump of millions of records) is read whole
+        (or streamed), and ``max_bytes`` bounds each of its records instead.
         """
+        if streaming and reader is read_jsonl and _plain_utf8(file_path, compressed):
+            lines = split_lines(_decoded_chunks(file_path, compressed))
+            empty = True
+            try:
+                for outcome in jsonl_outcomes(lines, source, max_record_bytes=max_bytes):
+                    empty = False
+                    yield from self.add_all([outcome], streaming=True)
+            except (OSError, EOFError, zlib.error, UnicodeDecodeError) as error:  # changed while being read
+                self.skip(source.path, f"cannot read file: {error}")
+                return
+            if empty:
+                self.skip(source.path, "empty text")
+            return
         try:
             if reader in RECORD_LIMITED:
                 outcomes = reader(_load_bytes(file_path, compressed, None), source, max_record_bytes=max_bytes)
@@ -209,22 +270,26 @@ class _Collector:
         except SkipInput as skip:
             self.skip(source.path, skip.reason)
             return
-        self.add_all(outcomes)
+        yield from self.add_all(outcomes, streaming=streaming)
 
-    def add_all(self, outcomes: list[Outcome]) -> None:
+    def add_all(self, outcomes: list[Outcome], *, streaming: bool = False) -> Iterator[Article]:
+        """Take ``outcomes`` in; with ``streaming``, each new article is yielded instead of kept."""
         for outcome in outcomes:
             if isinstance(outcome, Skipped):
                 self.skip(outcome.path, outcome.reason)
-            else:
-                self.add(outcome)
+            elif self.add(outcome, keep=not streaming):
+                yield outcome.article
 
-    def add(self, found: Found) -> None:
+    def add(self, found: Found, *, keep: bool = True) -> bool:
+        """Take an article in (kept when ``keep``); False for a repeated id (skipped)."""
         first = self._first_seen.get(found.article.id)
         if first is not None:
             self.skip(found.where, f"duplicate id {found.article.id} (first seen in {first})")
-            return
+            return False
         self._first_seen[found.article.id] = found.where
-        self.articles.append(found.article)
+        if keep:
+            self.articles.append(found.article)
+        return True
 
     def skip(self, path: str, reason: str) -> None:
         logger.warning("skipped %s: %s", path, reason)
@@ -232,6 +297,41 @@ class _Collector:
 
     def result(self) -> ReadResult:
         return ReadResult(articles=self.articles, skipped=self.skipped)
+
+
+CHUNK_BYTES = 1 << 20  # a streamed JSON Lines file is read this much at a time
+
+
+def _opened(file_path: Path, compressed: bool) -> BinaryIO:
+    return gzip.open(file_path, "rb") if compressed else open(file_path, "rb")
+
+
+def _plain_utf8(file_path: Path, compressed: bool) -> bool:
+    """Whether the file decodes as UTF-8 (no UTF-16/32 mark, not binary), checked a chunk at a time: then it is
+    read as ``decode_bytes`` would read it whole. Anything else (a guessed encoding, a problem to report) is left
+    to the whole-file path."""
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    try:
+        with _opened(file_path, compressed) as handle:
+            start = handle.read(BINARY_SAMPLE_BYTES)
+            boms = (codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+            if start.startswith(boms) or looks_binary(start):
+                return False
+            decoder.decode(start)
+            while chunk := handle.read(CHUNK_BYTES):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+        return False
+    return True
+
+
+def _decoded_chunks(file_path: Path, compressed: bool) -> Iterator[str]:
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    with _opened(file_path, compressed) as handle:
+        while chunk := handle.read(CHUNK_BYTES):
+            yield decoder.decode(chunk)
+        yield decoder.decode(b"", final=True)
 
 
 def _is_regular_file(file_path: Path) -> bool:

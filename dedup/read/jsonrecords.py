@@ -8,6 +8,7 @@ untouched, so nothing the user gave is lost.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -62,24 +63,41 @@ def read_jsonl_text(document: str, source: Source, *, max_record_bytes: int | No
 
     A line longer than ``max_record_bytes`` in UTF-8 (when given) is skipped with its reason.
     """
-    results: list[Outcome] = []
-    for line_number, line in enumerate(document.splitlines(), start=1):
+    results = list(jsonl_outcomes(document.splitlines(), source, max_record_bytes=max_record_bytes))
+    if not results:
+        raise SkipInput("empty text")
+    return results
+
+
+def jsonl_outcomes(lines: Iterable[str], source: Source, *, max_record_bytes: int | None = None) -> Iterator[Outcome]:
+    """The article or skip of each non-blank line of JSON Lines (numbered from 1), one at a time."""
+    for line_number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         where = f"{source.path}:{line_number}"
         if max_record_bytes is not None and (size := _utf8_size(line, max_record_bytes)) > max_record_bytes:
-            results.append(Skipped(where, f"record too large ({size} bytes > max {max_record_bytes})"))
+            yield Skipped(where, f"record too large ({size} bytes > max {max_record_bytes})")
             continue
         try:
             value = json.loads(line)
         except json.JSONDecodeError as error:
             reason = f"invalid JSON: {error.msg} (line {line_number}, column {error.colno})"
-            results.append(Skipped(where, reason))
+            yield Skipped(where, reason)
             continue
-        results.append(_record_or_skip(value, f"{source.id}#{line_number}", source.path, where))
-    if not results:
-        raise SkipInput("empty text")
-    return results
+        yield _record_or_skip(value, f"{source.id}#{line_number}", source.path, where)
+
+
+def split_lines(chunks: Iterable[str]) -> Iterator[str]:
+    """The lines ``"".join(chunks).splitlines()`` gives (every line break Python knows, ``\\r\\n`` split across
+    two chunks included), without joining the chunks: a line is held, never the whole text."""
+    carry = ""
+    for chunk in chunks:
+        pieces = (carry + chunk).splitlines(keepends=True)
+        carry = pieces.pop() if pieces else ""  # perhaps not ended yet (or "\\r" before a "\\n")
+        for piece in pieces:
+            yield piece.splitlines()[0]
+    if carry:
+        yield carry.splitlines()[0]
 
 
 def _record_or_skip(value: Any, default_id: str, path: str, where: str) -> Outcome:

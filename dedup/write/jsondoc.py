@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path, PurePath
 from typing import Any, TextIO
 
@@ -133,45 +133,115 @@ def _passage_dict(passage: Passage, texts: Mapping[str, str], membership: Mappin
     }
 
 
-def result_to_dict(result: Result, texts: dict[str, str]) -> dict[str, Any]:
-    """The schema-1 document for ``result``; ``texts`` maps article id → text as read.
+class Streamed(Iterable[Any]):
+    """A list of the document made item by item each time it is iterated, never held whole: a run's passage
+    dicts (both texts each) are ~15 KB an article as Python objects (10k generated articles), more than the
+    rest of the run's state. ``len`` is known without making them."""
 
-    Order is taken from ``result`` as given (the upstream stages order by id), so the same
-    result always gives the same document. Raises ``KeyError`` if a passage names an
-    article missing from ``texts``.
-    """
+    def __init__(self, make: Callable[[], Iterator[Any]], length: int) -> None:
+        self.make = make
+        self.length = length
+
+    def __iter__(self) -> Iterator[Any]:
+        return self.make()
+
+    def __len__(self) -> int:
+        return self.length
+
+
+def streamed_document(result: Result, texts: Mapping[str, str]) -> dict[str, Any]:
+    """The schema-1 document for ``result`` with its clusters and passages :class:`Streamed`: made one at a
+    time as a writer reads them (``write_document``, ``write_tables``); ``result_to_dict`` makes it whole."""
     membership = cluster_membership(result.clusters)
     return {
         "schema": SCHEMA_VERSION,
-        "clusters": [_cluster_dict(cluster) for cluster in result.clusters],
-        "passages": [_passage_dict(passage, texts, membership) for passage in result.passages],
+        "clusters": Streamed(lambda: map(_cluster_dict, result.clusters), len(result.clusters)),
+        "passages": Streamed(
+            lambda: (_passage_dict(passage, texts, membership) for passage in result.passages), len(result.passages)
+        ),
         "singletons": list(result.singletons),
         "skipped": [{"path": item.path, "reason": item.reason} for item in result.skipped],
         "parameters": _jsonable(result.parameters),
     }
 
 
+def materialized(document: Mapping[str, Any]) -> dict[str, Any]:
+    """``document`` with every :class:`Streamed` list made whole (a plain schema-1 dict)."""
+    return {key: list(value) if isinstance(value, Streamed) else value for key, value in document.items()}
+
+
+def result_to_dict(result: Result, texts: Mapping[str, str]) -> dict[str, Any]:
+    """The schema-1 document for ``result``; ``texts`` maps article id → text as read.
+
+    Order is taken from ``result`` as given (the upstream stages order by id), so the same
+    result always gives the same document. Raises ``KeyError`` if a passage names an
+    article missing from ``texts``.
+    """
+    return materialized(streamed_document(result, texts))
+
+
 # --- serialising ------------------------------------------------------------------------------------------
 
 
-def json_bytes(doc: dict[str, Any]) -> bytes:
+def json_bytes(doc: Mapping[str, Any]) -> bytes:
     """``doc`` as UTF-8, 2-space-indented JSON with a trailing newline: the bytes ``json.dump(doc,
     ensure_ascii=False, indent=2)`` writes for our documents (floats of 4 decimals), ~25x faster.
 
     ``result_to_dict`` refuses NaN and infinities (not valid JSON) while it builds the document;
     orjson would write them as null.
     """
-    return orjson.dumps(doc, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
+    return orjson.dumps(materialized(doc), option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
 
 
-def dump_json(doc: dict[str, Any], stream: TextIO) -> None:
-    """Write ``doc`` to a text stream (see ``json_bytes``)."""
-    stream.write(json_bytes(doc).decode("utf-8"))
+def _indented(value: Any, depth: int) -> bytes:
+    """``value`` as ``json_bytes`` writes it ``depth`` levels deep (without the leading indent or trailing newline).
+
+    orjson escapes every control character inside strings, so each raw newline of its output starts a line."""
+    return orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n" + b"  " * depth)
 
 
-def write_json(doc: dict[str, Any], path: str | Path) -> None:
-    """Write ``doc`` to ``path`` (UTF-8, ``\\n`` line endings; see ``json_bytes``)."""
-    Path(path).write_bytes(json_bytes(doc))
+def document_pieces(doc: Mapping[str, Any]) -> Iterator[bytes]:
+    """The bytes of ``json_bytes(materialized(doc))``, a piece at a time: each top-level value by orjson, and
+    each item of a :class:`Streamed` list by orjson as it is made (tested equal, also on generated documents), so
+    neither the whole document nor its bytes are ever held."""
+    yield b"{"
+    for number, (key, value) in enumerate(doc.items()):
+        yield (b",\n  " if number else b"\n  ") + orjson.dumps(key) + b": "
+        if not isinstance(value, Streamed):
+            yield _indented(value, 1)
+            continue
+        empty = True
+        for item in value:
+            yield (b"[\n    " if empty else b",\n    ") + _indented(item, 2)
+            empty = False
+        yield b"[]" if empty else b"\n  ]"
+    yield b"\n}\n" if doc else b"}\n"
+
+
+PIECE_BYTES = 1 << 20  # pieces are gathered into writes of about this size
+
+
+def _write_pieces(doc: Mapping[str, Any], write: Callable[[bytes], Any]) -> None:
+    buffered: list[bytes] = []
+    size = 0
+    for piece in document_pieces(doc):
+        buffered.append(piece)
+        size += len(piece)
+        if size >= PIECE_BYTES:
+            write(b"".join(buffered))
+            buffered, size = [], 0
+    write(b"".join(buffered))
+
+
+def dump_json(doc: Mapping[str, Any], stream: TextIO) -> None:
+    """Write ``doc`` to a text stream (see ``json_bytes``), a piece at a time (``document_pieces``)."""
+    _write_pieces(doc, lambda data: stream.write(data.decode("utf-8")))
+
+
+def write_json(doc: Mapping[str, Any], path: str | Path) -> None:
+    """Write ``doc`` to ``path`` (UTF-8, ``\\n`` line endings; the bytes of ``json_bytes``), a piece at a time."""
+    with open(path, "wb") as handle:
+        _write_pieces(doc, handle.write)
 
 
 # --- checking ---------------------------------------------------------------------------------------------

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from dedup.errors import DedupError
 from dedup.model import Result
-from dedup.write.jsondoc import result_to_dict
+from dedup.write.jsondoc import streamed_document
 
 FORMATS = ("jsonl", "csv", "parquet")
 TABLES = ("clusters", "members", "passages")
@@ -79,70 +79,86 @@ def table_rows(
     ``result`` is a ``Result`` (then ``texts`` is required) or a schema-1 document;
     ``metadata`` maps id → ``{outlet, published, title}`` for the members table.
     """
+    return {name: list(rows) for name, rows in table_iterators(result, texts, metadata).items()}
+
+
+def table_iterators(
+    result: Result | Mapping[str, Any],
+    texts: Mapping[str, str] | None = None,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Iterator[dict[str, Any]]]:
+    """The rows of :func:`table_rows`, each table's made one at a time as it is read (a ``Result`` is read through
+    ``streamed_document``: no table, and no passage list, is held whole)."""
     if isinstance(result, Result):
         if texts is None:
             raise ValueError("a Result needs the article texts; pass texts= or a schema-1 document")
-        doc: Mapping[str, Any] = result_to_dict(result, dict(texts))
+        doc: Mapping[str, Any] = streamed_document(result, texts)
     else:
         doc = result
     metadata = metadata or {}
     passage_counts: dict[str | None, int] = {}
     for passage in doc["passages"]:
         passage_counts[passage["cluster"]] = passage_counts.get(passage["cluster"], 0) + 1
+    return {
+        "clusters": _cluster_rows(doc["clusters"], passage_counts),
+        "members": _member_rows(doc["clusters"], metadata),
+        "passages": _passage_rows(doc["passages"]),
+    }
 
-    clusters, members, passages = [], [], []
-    for cluster in doc["clusters"]:
+
+def _cluster_rows(clusters: Iterable[Mapping[str, Any]], passage_counts: Mapping[str | None, int]) -> Iterator[dict]:
+    for cluster in clusters:
         credited: list[str] = []
         for item in cluster["credited_sources"]:
             if item.get("source") and item["source"] not in credited:
                 credited.append(item["source"])
-        clusters.append(
-            {
-                "cluster": cluster["id"],
-                "relation": cluster["relation"],
-                "origin": cluster["origin"],
-                "member_count": len(cluster["members"]),
-                "derived_count": sum(1 for m in cluster["members"] if m["role"] == "derived"),
-                "passage_count": passage_counts.get(cluster["id"], 0),
-                "credited": credited,
-                "origin_evidence": _json_text(cluster["origin_evidence"]),
-                "credited_sources": _json_text(cluster["credited_sources"]),
-            }
-        )
+        yield {
+            "cluster": cluster["id"],
+            "relation": cluster["relation"],
+            "origin": cluster["origin"],
+            "member_count": len(cluster["members"]),
+            "derived_count": sum(1 for m in cluster["members"] if m["role"] == "derived"),
+            "passage_count": passage_counts.get(cluster["id"], 0),
+            "credited": credited,
+            "origin_evidence": _json_text(cluster["origin_evidence"]),
+            "credited_sources": _json_text(cluster["credited_sources"]),
+        }
+
+
+def _member_rows(clusters: Iterable[Mapping[str, Any]], metadata: Mapping[str, Mapping[str, Any]]) -> Iterator[dict]:
+    for cluster in clusters:
         for member in cluster["members"]:
             meta = metadata.get(member["id"], {})
-            members.append(
-                {
-                    "cluster": cluster["id"],
-                    "id": member["id"],
-                    "role": member["role"],
-                    "sources": list(member["sources"]),
-                    "coverage": member["coverage"],
-                    "extent": member["extent"],
-                    "is_origin": member["id"] == cluster["origin"],
-                    "outlet": _optional_str(meta.get("outlet")),
-                    "published": _optional_str(meta.get("published")),
-                    "title": _optional_str(meta.get("title")),
-                }
-            )
-    for index, passage in enumerate(doc["passages"]):
-        passages.append(
-            {
-                "passage": index,
-                "cluster": passage["cluster"],
-                "source": passage["source"],
-                "target": passage["target"],
-                "source_begin": passage["source_span"][0],
-                "source_end": passage["source_span"][1],
-                "target_begin": passage["target_span"][0],
-                "target_end": passage["target_span"][1],
-                "kind": passage["kind"],
-                "score": passage["score"],
-                "source_text": passage["source_text"],
-                "target_text": passage["target_text"],
+            yield {
+                "cluster": cluster["id"],
+                "id": member["id"],
+                "role": member["role"],
+                "sources": list(member["sources"]),
+                "coverage": member["coverage"],
+                "extent": member["extent"],
+                "is_origin": member["id"] == cluster["origin"],
+                "outlet": _optional_str(meta.get("outlet")),
+                "published": _optional_str(meta.get("published")),
+                "title": _optional_str(meta.get("title")),
             }
-        )
-    return {"clusters": clusters, "members": members, "passages": passages}
+
+
+def _passage_rows(passages: Iterable[Mapping[str, Any]]) -> Iterator[dict]:
+    for index, passage in enumerate(passages):
+        yield {
+            "passage": index,
+            "cluster": passage["cluster"],
+            "source": passage["source"],
+            "target": passage["target"],
+            "source_begin": passage["source_span"][0],
+            "source_end": passage["source_span"][1],
+            "target_begin": passage["target_span"][0],
+            "target_end": passage["target_span"][1],
+            "kind": passage["kind"],
+            "score": passage["score"],
+            "source_text": passage["source_text"],
+            "target_text": passage["target_text"],
+        }
 
 
 def _optional_str(value: Any) -> str | None:
@@ -165,7 +181,7 @@ def write_tables(
     if format not in FORMATS:
         raise DedupError(f"unknown table format {format!r}: use one of {', '.join(FORMATS)}")
     writer = {"jsonl": _write_jsonl, "csv": _write_csv, "parquet": _write_parquet}[format]
-    rows = table_rows(result, texts, metadata)
+    rows = table_iterators(result, texts, metadata)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
@@ -176,7 +192,7 @@ def write_tables(
     return paths
 
 
-def _write_jsonl(path: Path, name: str, rows: list[dict[str, Any]]) -> None:
+def _write_jsonl(path: Path, name: str, rows: Iterable[dict[str, Any]]) -> None:
     columns = COLUMNS[name]
     with open(path, "w", encoding="utf-8", newline="\n") as stream:
         for row in rows:
@@ -193,7 +209,7 @@ def _csv_cell(value: Any, kind: str) -> Any:
     return value
 
 
-def _write_csv(path: Path, name: str, rows: list[dict[str, Any]]) -> None:
+def _write_csv(path: Path, name: str, rows: Iterable[dict[str, Any]]) -> None:
     columns = COLUMNS[name]
     with open(path, "w", encoding="utf-8", newline="") as stream:
         writer = csv.writer(stream, lineterminator="\n")
@@ -217,7 +233,7 @@ def arrow_schema(name: str) -> Any:
     return pa.schema([pa.field(column, types[kind]) for column, kind in COLUMNS[name]])
 
 
-def _write_parquet(path: Path, name: str, rows: list[dict[str, Any]]) -> None:
+def _write_parquet(path: Path, name: str, rows: Iterable[dict[str, Any]]) -> None:
     columns = COLUMNS[name]
     try:
         import pyarrow as pa
@@ -225,5 +241,9 @@ def _write_parquet(path: Path, name: str, rows: list[dict[str, Any]]) -> None:
     except ImportError:  # pragma: no cover - pyarrow is a dependency, but may be absent in odd installs
         raise DedupError("Parquet output needs pyarrow: pip install pyarrow") from None
     schema = arrow_schema(name)
-    table = pa.Table.from_pydict({column: [row[column] for row in rows] for column, _ in columns}, schema=schema)
+    values: dict[str, list[Any]] = {column: [] for column, _ in columns}  # column lists: no row dicts held
+    for row in rows:
+        for column, found in values.items():
+            found.append(row[column])
+    table = pa.Table.from_pydict(values, schema=schema)
     pq.write_table(table, path, compression="zstd")
