@@ -604,3 +604,41 @@ def test_tiles_cut_at_unit_breaks_equal_those_cut_word_by_word(seed_texts):
                 assert fast == pieces
                 cut += len(pieces) > 1
     assert cut  # some tiles of the seeds cross unit boundaries
+
+
+@settings(max_examples=150, deadline=None)
+@given(_texts, _texts, _settings, st.lists(st.integers(-6, 6), max_size=8))
+def test_prepared_sides_made_unit_by_unit_equal_the_reference(source_text, target_text, align_settings, reads):
+    # ``prepare`` makes a unit's stem set and figures when first read; ``reference_prepare`` makes them all at once
+    cleaned = [
+        clean_article(Article("s", f"{source_text} It cost 5,000 dollars in 1999.")),
+        clean_article(Article("t", target_text)),
+    ]
+    vectors = sentence_vectors(cleaned)
+    lazy = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    eager = [align_module.reference_prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for unit in reads:  # units read first in any order (negative ones from the end, as a list reads them)
+        for made, reference in zip(lazy, eager, strict=True):
+            if -len(reference.figures) <= unit < len(reference.figures):
+                assert made.figures[unit] == reference.figures[unit]
+                assert made.stem_sets[unit] == reference.stem_sets[unit]
+    for made, reference in zip(lazy, eager, strict=True):
+        assert list(made.stem_sets) == reference.stem_sets and list(made.figures) == reference.figures
+        assert made.stem_sets == reference.stem_sets and len(made.figures) == len(reference.figures)
+    (cosine,) = sentence_cosines(lazy[0], [lazy[1]])
+    fresh = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    assert align_sides(*fresh, align_settings, cosine) == align_sides(*eager, align_settings, cosine)
+
+
+def test_seed_pairs_align_the_same_with_sides_made_unit_by_unit(seed_texts):
+    cleaned = [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())] + _articles()
+    vectors = sentence_vectors(cleaned)
+    eager = [align_module.reference_prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for settings_ in (AlignSettings(), align_module.detail_settings(AlignSettings())):
+        lazy = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+        for k, source in enumerate(lazy):
+            for target, reference, cosine in zip(lazy, eager, sentence_cosines(source, lazy), strict=True):
+                if target is not source:
+                    assert align_sides(source, target, settings_, cosine) == align_sides(
+                        eager[k], reference, settings_, cosine
+                    )
