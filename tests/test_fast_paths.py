@@ -642,3 +642,31 @@ def test_seed_pairs_align_the_same_with_sides_made_unit_by_unit(seed_texts):
                     assert align_sides(source, target, settings_, cosine) == align_sides(
                         eager[k], reference, settings_, cosine
                     )
+
+
+def _where_run(shared: int, batch: int) -> list[tuple[int, int, int, bool]]:
+    import os
+
+    from dedup.engine import walks_backward
+
+    return [(batch * shared, batch, os.getpid(), walks_backward())]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
+    from dedup.engine import run_batches
+
+    batches = list(range(40))
+    ticks: list[int] = []
+    found = run_batches(_where_run, 3, batches, workers=workers, done=ticks.append, from_both_ends=True)
+    assert [value for value, *_ in found] == [3 * b for b in batches]  # results in batch order
+    assert sorted(ticks) == batches
+    by_process: dict[int, list[tuple[int, bool]]] = {}
+    for _, batch, pid, backward in found:
+        by_process.setdefault(pid, []).append((batch, backward))
+    for runs in by_process.values():
+        assert len({backward for _, backward in runs}) == 1  # one direction per worker
+    if workers == 2 and len(by_process) == 2:  # one stretch each: the front worker's batches, then the back one's
+        front, back = sorted(by_process.values(), key=lambda runs: runs[0][1])
+        assert not front[0][1] and back[0][1]
+        assert max(b for b, _ in front) < min(b for b, _ in back)
