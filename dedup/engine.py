@@ -181,23 +181,24 @@ def run_batches(
             if done:
                 done(batch)
         return results
+    context = multiprocessing.get_context("fork")
     _shared, _function = shared, function
+    if from_both_ends:  # set before the pool forks its workers, which inherit them
+        _batches = batches
+        _claims = (
+            context.Lock(),
+            context.RawValue("q", 0),  # the next batch from the front
+            context.RawValue("q", len(batches) - 1),  # the next from the back
+            context.RawValue("q", 0),  # workers that have chosen their end
+        )
     # what exists now is read, not freed, by the workers: kept out of the cyclic collector's scans, no
     # process walks (and no child copies, by touching) the shared heap on every full collection
     freeze = gc.get_freeze_count() == 0  # an application that froze its own heap keeps it frozen
     if freeze:
         gc.freeze()
     try:
-        context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=context) as pool:
             if from_both_ends:
-                _batches = batches
-                _claims = (
-                    context.Lock(),
-                    context.RawValue("q", 0),
-                    context.RawValue("q", len(batches) - 1),
-                    context.RawValue("q", 0),
-                )
                 # one task per batch: each claims the next batch of its worker's end, so every batch runs once
                 parts: list[list[Item] | None] = [None] * len(batches)
                 for number, part in pool.map(_run_claimed, range(len(batches))):
