@@ -55,6 +55,8 @@ from dedup.similarity import (
     N_FEATURES,
     article_counts,
     article_vectors,
+    cached_word_features,
+    remember_word_features,
     sentence_counts,
     sentence_frequencies,
     sentence_idf,
@@ -247,6 +249,8 @@ class CleanBatch:
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
+    # the hashed features of the words this worker met first in this batch (``similarity.cached_word_features``)
+    words: tuple[list[str], np.ndarray, np.ndarray] = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
 def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch: list[Article]) -> list[CleanBatch]:
@@ -254,6 +258,11 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
     repeated, sketch, keep_wrapped, min_stems = shared
     cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
     features, holders = sentence_frequencies(sentence_counts(cleaned))
+    met = {word for article in cleaned for s in article.sentences for word in article.tokens.words[s.first : s.last]}
+    if len(_WORDS_HANDED_BACK) > 1_000_000:  # a long-lived process: forget, and hand some back twice
+        _WORDS_HANDED_BACK.clear()
+    new_words = sorted(met - _WORDS_HANDED_BACK)
+    _WORDS_HANDED_BACK.update(new_words)
     return [
         CleanBatch(
             [clean_bytes(article) for article in cleaned],
@@ -264,8 +273,12 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
             *unit_stem_sizes(cleaned, min_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
+            cached_word_features(new_words),
         )
     ]
+
+
+_WORDS_HANDED_BACK: set[str] = set()  # the words whose features this clean worker has handed back already
 
 
 def _joined(parts: Iterable[bytes]) -> tuple[bytearray, np.ndarray]:
@@ -702,6 +715,9 @@ def cluster(
         frequency[part.features] += part.holders
         part.features = part.holders = np.zeros(0, dtype=np.int64)
     units = np.concatenate([part.units for part in parts])
+    for part in parts:  # the judge and passage workers, forked later, inherit the features of the run's words
+        remember_word_features(*part.words)
+        part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
     idf = sentence_idf(frequency, int(units.sum()))
     del frequency
     stage("sentence idf")

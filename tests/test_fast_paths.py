@@ -670,3 +670,26 @@ def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
         front, back = sorted(by_process.values(), key=lambda runs: runs[0][1])
         assert not front[0][1] and back[0][1]
         assert max(b for b, _ in front) < min(b for b, _ in back)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12), max_size=30))
+def test_word_features_handed_back_and_remembered_equal_those_hashed_again(words):
+    # a clean worker hands back the features it hashed (``cached_word_features``); the parent remembers them
+    # (``remember_word_features``) for the workers it forks later; they must be what hashing gives
+    saved = dict(similarity_module._WORD_FEATURES)
+    try:
+        similarity_module._WORD_FEATURES.clear()
+        hashed = similarity_module.word_features(words)
+        handed = similarity_module.cached_word_features(sorted(set(words)))
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module.remember_word_features(*handed)
+        assert sorted(similarity_module._WORD_FEATURES) == sorted(set(words))
+        remembered = similarity_module.word_features(words)
+        for word, made, again in zip(words, hashed, remembered, strict=True):
+            reference = similarity_module._SENTENCE_HASHER.transform([word]).tocsr()
+            expected = np.repeat(reference.indices, reference.data.astype(np.int64))
+            assert np.array_equal(made, expected) and np.array_equal(again, expected) and again.dtype == made.dtype
+    finally:
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module._WORD_FEATURES.update(saved)
