@@ -31,8 +31,9 @@ import re
 import threading
 from array import array
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 import numpy as np
 from scipy import sparse
@@ -95,8 +96,8 @@ class Side:
     words: list[str]
     positions: array[int]
     sentence_of: array[int]
-    stem_sets: list[set[str]]
-    figures: list[tuple[Figure, ...]]
+    stem_sets: Sequence[set[str]]  # a ``PerUnit``: made when first read
+    figures: Sequence[tuple[Figure, ...]]  # a ``PerUnit``
     kgrams: dict[int, KgramIndex] = field(default_factory=dict)
     keys: dict[int, np.ndarray] = field(default_factory=dict)
     starts: dict[int, dict[str, list[int]]] = field(default_factory=dict)
@@ -179,14 +180,67 @@ class Window:
     counts: Counter[str]
 
 
+Value = TypeVar("Value")
+_UNMADE: object = object()
+
+
+class PerUnit(Sequence[Value], Generic[Value]):
+    """A value for each evidence unit of an article, each made by ``make(unit)`` when first read.
+
+    Most units of a side are never compared (a pair's sentence pairing reads the units whose cosine passes a
+    floor, and most pairs are screened before it): the figures and stem sets of the others are not made. Reads
+    as the list ``[make(k) for k in range(count)]`` would (equal to it, tested).
+    """
+
+    __slots__ = ("make", "values")
+
+    def __init__(self, make: Callable[[int], Value], count: int) -> None:
+        self.make = make
+        self.values: list[Value | object] = [_UNMADE] * count
+
+    def __getitem__(self, unit: int) -> Value:  # type: ignore[override]
+        value = self.values[unit]
+        if value is _UNMADE:
+            value = self.values[unit] = self.make(unit if unit >= 0 else unit + len(self.values))
+        return value  # type: ignore[return-value]
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def __iter__(self) -> Iterator[Value]:
+        return (self[unit] for unit in range(len(self.values)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+
 def prepare(article: CleanArticle, vectors: sparse.csr_matrix) -> Side:
-    """What alignment needs of one article, computed once."""
+    """What alignment needs of one article, computed once (the units' stem sets and figures when first read)."""
     positions = article.evidence_tokens()
+    sentences, stems, text = article.sentences, article.stems, article.text
     return Side(
         article=article,
         vectors=vectors,
         words=[article.tokens.words[i] for i in positions],
         positions=array("i", positions),  # 4 bytes a token where a list of ints costs 36: workers hold many sides
+        sentence_of=array("i", _sentence_index(article)),
+        stem_sets=PerUnit(
+            lambda unit: {s for s in stems[sentences[unit].first : sentences[unit].last] if s}, len(sentences)
+        ),
+        figures=PerUnit(lambda unit: _figures(text, sentences[unit].span), len(sentences)),
+    )
+
+
+def reference_prepare(article: CleanArticle, vectors: sparse.csr_matrix) -> Side:
+    """The readable reference of :func:`prepare`: every unit's stem set and figures made at once, as lists."""
+    positions = article.evidence_tokens()
+    return Side(
+        article=article,
+        vectors=vectors,
+        words=[article.tokens.words[i] for i in positions],
+        positions=array("i", positions),
         sentence_of=array("i", _sentence_index(article)),
         stem_sets=[_stem_set(article, s.first, s.last) for s in article.sentences],
         figures=[_figures(article.text, s.span) for s in article.sentences],

@@ -26,6 +26,9 @@ Item = TypeVar("Item")
 
 _shared: Any = None
 _function: Callable[[Any, Any], list[Any]] | None = None
+_batches: Sequence[Any] = ()
+_claims: Any = None  # a both-ends pass's lock, next batch from the front, next from the back, workers seen
+_backward: bool | None = None  # this worker process takes its batches from the back (None: not claimed yet)
 
 
 def return_free_memory() -> None:
@@ -128,6 +131,30 @@ def _run_inherited(batch: Any) -> list[Any]:
     return _function(_shared, batch)
 
 
+def walks_backward() -> bool:
+    """Whether this process takes its batches of a both-ends pass (``run_batches(..., from_both_ends=True)``) from
+    the back, in decreasing order; False in this process and in every other pass."""
+    return bool(_backward)
+
+
+def _run_claimed(token: int) -> tuple[int, list[Any]]:
+    """Run the next batch from this worker's end of the list (claimed the first time: workers alternate ends)."""
+    global _backward
+    assert _function is not None
+    lock, front, back, seen = _claims
+    with lock:
+        if _backward is None:
+            _backward = seen.value % 2 == 1
+            seen.value += 1
+        if _backward:
+            number = back.value
+            back.value -= 1
+        else:
+            number = front.value
+            front.value += 1
+    return number, _function(_shared, _batches[number])
+
+
 def run_batches(
     function: Callable[[Any, Batch], list[Item]],
     shared: Any,
@@ -136,13 +163,20 @@ def run_batches(
     workers: int = 1,
     done: Callable[[Batch], None] | None = None,
     each: Callable[[Item], Any] | None = None,
+    from_both_ends: bool = False,
 ) -> list[Item]:
     """``function(shared, batch)`` for every batch, results concatenated in batch order.
 
     ``done`` is called in this process after each batch (progress bars); ``each``, when given, replaces every
     result as its batch arrives (what the caller keeps of it: the rest is freed before the next batch comes).
+    ``from_both_ends``: on several workers,
+    one worker takes the batches in order from the front and the next in reverse order from the back (a third from
+    the front again...), each claiming its next batch when it is free, until they meet: each works through one
+    stretch of the list, not every other batch of all of it (a pass ordered so that neighbouring batches read the
+    same articles prepares each in one worker, not in both), and they share the work as the pool would. A worker
+    asks :func:`walks_backward` which way it goes. The results are the same.
     """
-    global _shared, _function
+    global _shared, _function, _batches, _claims
     results: list[Item] = []
     if workers <= 1 or len(batches) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for batch in batches:
@@ -151,21 +185,40 @@ def run_batches(
             if done:
                 done(batch)
         return results
+    context = multiprocessing.get_context("fork")
     _shared, _function = shared, function
+    if from_both_ends:  # set before the pool forks its workers, which inherit them
+        _batches = batches
+        _claims = (
+            context.Lock(),
+            context.RawValue("q", 0),  # the next batch from the front
+            context.RawValue("q", len(batches) - 1),  # the next from the back
+            context.RawValue("q", 0),  # workers that have chosen their end
+        )
     # what exists now is read, not freed, by the workers: kept out of the cyclic collector's scans, no
     # process walks (and no child copies, by touching) the shared heap on every full collection
     freeze = gc.get_freeze_count() == 0  # an application that froze its own heap keeps it frozen
     if freeze:
         gc.freeze()
     try:
-        context = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(max_workers=min(workers, len(batches)), mp_context=context) as pool:
-            for batch, part in zip(batches, pool.map(_run_inherited, batches), strict=True):
-                results.extend(part if each is None else map(each, part))
-                if done:
-                    done(batch)
+            if from_both_ends:
+                # one task per batch: each claims the next batch of its worker's end, so every batch runs once
+                parts: list[list[Any] | None] = [None] * len(batches)
+                for number, part in pool.map(_run_claimed, range(len(batches))):
+                    parts[number] = part if each is None else list(map(each, part))
+                    if done:
+                        done(batches[number])
+                for part in parts:
+                    assert part is not None
+                    results.extend(part)
+            else:
+                for batch, part in zip(batches, pool.map(_run_inherited, batches), strict=True):
+                    results.extend(part if each is None else map(each, part))
+                    if done:
+                        done(batch)
     finally:
-        _shared, _function = None, None
+        _shared, _function, _batches, _claims = None, None, (), None
         if freeze:
             gc.unfreeze()
     return results

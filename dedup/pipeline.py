@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import os
 import time
 from array import array
 from collections import Counter
@@ -44,7 +45,7 @@ from dedup.candidates import (
     unit_stories,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
-from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches
+from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches, walks_backward
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
 from dedup.model import Article, Cluster, PairVerdict, Passage, PassageTable, Result, Skipped
@@ -54,6 +55,8 @@ from dedup.similarity import (
     N_FEATURES,
     article_counts,
     article_vectors,
+    cached_word_features,
+    remember_word_features,
     sentence_counts,
     sentence_frequencies,
     sentence_idf,
@@ -180,6 +183,7 @@ def _pass_in_pair_order(
             workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
             done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
             each=reduced,
+            from_both_ends=True,  # each worker takes one stretch of the local order: an article prepared in one
         ),
         strict=True,
     ):
@@ -248,6 +252,8 @@ class CleanBatch:
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
+    # the hashed features of the words this worker met first in this batch (``similarity.cached_word_features``)
+    words: tuple[list[str], np.ndarray, np.ndarray] = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
 def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch: list[Article]) -> list[CleanBatch]:
@@ -255,6 +261,11 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
     repeated, sketch, keep_wrapped, min_stems = shared
     cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
     features, holders = sentence_frequencies(sentence_counts(cleaned))
+    met = {word for article in cleaned for s in article.sentences for word in article.tokens.words[s.first : s.last]}
+    if len(_WORDS_HANDED_BACK) > 1_000_000:  # a long-lived process: forget, and hand some back twice
+        _WORDS_HANDED_BACK.clear()
+    new_words = sorted(met - _WORDS_HANDED_BACK)
+    _WORDS_HANDED_BACK.update(new_words)
     return [
         CleanBatch(
             [clean_bytes(article) for article in cleaned],
@@ -265,8 +276,12 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
             *unit_stem_sizes(cleaned, min_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
+            cached_word_features(new_words),
         )
     ]
+
+
+_WORDS_HANDED_BACK: set[str] = set()  # the words whose features this clean worker has handed back already
 
 
 def _joined(parts: Iterable[bytes]) -> tuple[bytearray, np.ndarray]:
@@ -560,6 +575,8 @@ class PreparedArticles:
         self.held: set[int] = set()
         self.expiring = np.zeros(0, dtype=np.int64)  # articles in the order of their last batch in this pass
         self.expired_by = np.zeros(0, dtype=np.int64)  # per batch: how many of ``expiring`` are done after it
+        self.expiring_backward = np.zeros(0, dtype=np.int64)  # the same for a process that walks backward
+        self.expired_backward_by = np.zeros(0, dtype=np.int64)
         self.released = 0  # how many of ``expiring`` this process has dropped
         self.uses = np.zeros(0, dtype=np.int64)  # (article, batch) of every use in this pass, as one sorted key
         self.prepared = 0  # sides this process has prepared (again, after a drop, counts again)
@@ -591,19 +608,28 @@ class PreparedArticles:
     def schedule(self, batches: list[list[Group]]) -> list[tuple[int, list[Group]]]:
         """Numbered ``batches`` of one pass, with each article's batches noted for :meth:`done`.
 
-        Called before the pass (so forked workers inherit the plan). A process's batches come in
-        increasing order (the pool hands them out in order); out of order would only prepare a side again.
+        Called before the pass (so forked workers inherit the plan). A process's batches come in increasing order
+        (the pool hands them out in order), or in decreasing order in a worker that ``engine.walks_backward``;
+        out of order would only prepare a side again.
         """
         count = len(self.sides)
         last = np.full(count, -1, dtype=np.int64)
+        first = np.full(count, len(batches), dtype=np.int64)
         articles, numbers = [], []
         for number, batch in enumerate(batches):
             used = np.unique(np.array([index for source, targets in batch for index in (source, *targets)]))
             last[used] = number
+            first[used] = np.minimum(first[used], number)
             articles.append(used)
             numbers.append(np.full(len(used), number, dtype=np.int64))
         self.expiring = np.argsort(last, kind="stable")
         self.expired_by = np.searchsorted(last[self.expiring], np.arange(len(batches)), side="right")
+        # walking backward: articles by their first batch, latest first; after batch ``number``, those whose first
+        # batch is ``number`` or later are done
+        self.expiring_backward = np.argsort(-first, kind="stable")
+        self.expired_backward_by = np.searchsorted(
+            -first[self.expiring_backward], -np.arange(len(batches)), side="right"
+        )
         self.released = 0
         self.span = len(batches) + 1
         self.uses = np.sort(
@@ -613,22 +639,41 @@ class PreparedArticles:
         return list(enumerate(batches))
 
     def done(self, number: int) -> None:
-        """Drop the sides that no batch after batch ``number`` of this pass uses; then, while more than ``most``
-        are held, those whose next batch is furthest off (they are prepared again if this process gets it)."""
-        end = int(self.expired_by[number]) if number < len(self.expired_by) else self.released
-        for index in self.expiring[self.released : end].tolist():
+        """Drop the sides that no batch after batch ``number`` of this pass uses (before it, in a process that
+        walks backward); then, while more than ``most`` are held, those whose next batch is furthest off (they are
+        prepared again if this process gets it). A line of the debug log counts this process's preparations."""
+        backward = walks_backward()
+        expiring, expired_by = (
+            (self.expiring_backward, self.expired_backward_by) if backward else (self.expiring, self.expired_by)
+        )
+        end = int(expired_by[number]) if number < len(expired_by) else self.released
+        for index in expiring[self.released : end].tolist():
             self.sides[index] = None
             self.held.discard(index)
         self.released = max(self.released, end)
         if len(self.held) > self.most and len(self.uses):
             held = np.fromiter(self.held, dtype=np.int64, count=len(self.held))
-            position = np.searchsorted(self.uses, held * self.span + number, side="right")
-            following = self.uses[np.minimum(position, len(self.uses) - 1)]
-            ahead = (position < len(self.uses)) & (following // self.span == held)
-            later = np.where(ahead, following % self.span, self.span)
-            for index in held[np.argsort(-later, kind="stable")[: len(held) - self.most]].tolist():
+            if backward:  # the previous use of each held side, if any: the furthest back goes first
+                position = np.searchsorted(self.uses, held * self.span + number, side="left") - 1
+                previous = self.uses[np.maximum(position, 0)]
+                behind = (position >= 0) & (previous // self.span == held)
+                distance = np.where(behind, number - previous % self.span, self.span)
+            else:
+                position = np.searchsorted(self.uses, held * self.span + number, side="right")
+                following = self.uses[np.minimum(position, len(self.uses) - 1)]
+                ahead = (position < len(self.uses)) & (following // self.span == held)
+                distance = np.where(ahead, following % self.span - number, self.span)
+            for index in held[np.argsort(-distance, kind="stable")[: len(held) - self.most]].tolist():
                 self.sides[index] = None
                 self.held.discard(index)
+        log.debug(
+            "sides: process %d after batch %d%s: %d prepared, %d held",
+            os.getpid(),
+            number,
+            " (walking backward)" if backward else "",
+            self.prepared,
+            len(self.held),
+        )
 
 
 PackedTiles = tuple[int, array]  # ``min_tile`` and a pair's unit tiles (``align.unit_tiles``), flattened
@@ -798,6 +843,9 @@ def cluster(
         frequency[part.features] += part.holders
         part.features = part.holders = np.zeros(0, dtype=np.int64)
     units = np.concatenate([part.units for part in parts])
+    for part in parts:  # the judge and passage workers, forked later, inherit the features of the run's words
+        remember_word_features(*part.words)
+        part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
     idf = sentence_idf(frequency, int(units.sum()))
     del frequency
     stage("sentence idf")

@@ -61,6 +61,35 @@ def word_features(words: list[str]) -> list[np.ndarray]:
     return list(map(cache.__getitem__, words))
 
 
+def cached_word_features(words: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Those of ``words`` this process's cache holds (:func:`word_features` made them), their feature counts and
+    their features in one flat array: a few bytes a feature for a clean worker to hand back, so that the parent's
+    cache (:func:`remember_word_features`), which later workers inherit, need not hash them again."""
+    cache = _WORD_FEATURES
+    held = [word for word in words if word in cache]
+    pieces = [cache[word] for word in held]
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    flat = np.concatenate(pieces) if pieces else np.zeros(0, dtype=np.int32)
+    return held, lengths, flat
+
+
+def remember_word_features(words: list[str], lengths: np.ndarray, flat: np.ndarray) -> None:
+    """Put ``words``' features (:func:`cached_word_features` of another process) in this process's cache, as views
+    of ``flat``, while it has room: processes forked later start with them (at 10k each worker of a pass hashed
+    ~40k words again, ~0.4 s). The features are :func:`word_features`' own, so the counts are the same."""
+    cache = _WORD_FEATURES
+    room = max(0, _WORD_CACHE_SIZE - len(cache))
+    ends = np.cumsum(lengths).tolist()
+    begin = 0
+    for word, end in zip(words, ends, strict=True):
+        if word not in cache:
+            if not room:
+                return
+            cache[word] = flat[begin:end]
+            room -= 1
+        begin = end
+
+
 def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
     """Hashed character n-gram counts of every evidence sentence, in order (rows are independent,
     so the counts of a batch split in parts, stacked, equal the counts of the whole).

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
-from dedup import pipeline
+from dedup import engine, pipeline
 from dedup.candidates import sentence_signatures, sentence_stories, unit_stem_sizes, unit_stories
 from dedup.clean import clean_article, repeated_lines
 from dedup.model import Article, PassageTable
@@ -175,20 +175,31 @@ def test_local_batches_hold_every_pair_once_in_whole_groups(pairs, batch_pairs):
     assert sorted(groups) == sorted(group for batch in pipeline._groups(pairs, len(pairs) + 1) for group in batch)
 
 
-def test_a_bounded_number_of_sides_gives_the_same_verdicts(run):
+def test_a_bounded_number_of_sides_gives_the_same_verdicts(run, monkeypatch):
+    # walking backward too (a both-ends pass's second worker: ``engine.walks_backward``): a side is dropped after
+    # its first batch, and over the bound the side whose previous batch is furthest back goes first
     cleaned, corpus, _ = run
     pairs = [(s, t) for s in range(0, len(cleaned), 3) for t in range(len(cleaned)) if s < t and (s + t) % 7 == 0]
+    batches, order = pipeline._local_batches(pairs, 4, len(corpus))
     found = {}
-    for most in (len(cleaned), 3):
-        sides = pipeline.PreparedArticles(corpus, most)
-        batches, order = pipeline._local_batches(pairs, 4, len(corpus))
-        judged = []
-        for batch in sides.schedule(batches):
-            judged.extend(verdict for verdict, _ in pipeline.judge_groups((sides, pipeline.Settings(), False), batch))
-            assert len(sides.held) <= most and sides.held == {k for k, side in enumerate(sides.sides) if side}
-        found[most] = (sides.prepared, dict(zip(order.tolist(), judged, strict=True)))
-    assert found[3][1] == found[len(cleaned)][1]
-    assert found[3][0] > found[len(cleaned)][0]  # sides dropped early were prepared again
+    for backward in (False, True):
+        monkeypatch.setattr(engine, "_backward", backward)
+        for most in (len(cleaned), 3):
+            sides = pipeline.PreparedArticles(corpus, most)
+            numbered = sides.schedule(batches)
+            judged: dict[int, list] = {}
+            for number, groups in reversed(numbered) if backward else numbered:
+                judged[number] = [
+                    v for v, _ in pipeline.judge_groups((sides, pipeline.Settings(), False), (number, groups))
+                ]
+                assert len(sides.held) <= most and sides.held == {k for k, side in enumerate(sides.sides) if side}
+                still = numbered[:number] if backward else numbered[number + 1 :]
+                assert sides.held <= {k for _, later in still for s, ts in later for k in (s, *ts)}  # used again
+            assert not sides.held
+            in_order = [verdict for number in sorted(judged) for verdict in judged[number]]
+            found[backward, most] = (sides.prepared, dict(zip(order.tolist(), in_order, strict=True)))
+        assert found[backward, 3][0] > found[backward, len(cleaned)][0]  # sides dropped early were prepared again
+    assert all(verdicts == found[False, 3][1] for _, verdicts in found.values())
 
 
 _ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates too: a JSON reader may hand them over

@@ -633,3 +633,92 @@ def test_passage_table_equals_the_sorted_passages(chunks: list[list[Passage]]) -
     assert [table[k] for k in range(-len(table), 0)] == expected
     assert table[1:-1] == expected[1:-1]
     assert all(type(p.score) is float and type(p.source_span[0]) is int for p in table)
+
+
+@settings(max_examples=150, deadline=None)
+@given(_texts, _texts, _settings, st.lists(st.integers(-6, 6), max_size=8))
+def test_prepared_sides_made_unit_by_unit_equal_the_reference(source_text, target_text, align_settings, reads):
+    # ``prepare`` makes a unit's stem set and figures when first read; ``reference_prepare`` makes them all at once
+    cleaned = [
+        clean_article(Article("s", f"{source_text} It cost 5,000 dollars in 1999.")),
+        clean_article(Article("t", target_text)),
+    ]
+    vectors = sentence_vectors(cleaned)
+    lazy = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    eager = [align_module.reference_prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for unit in reads:  # units read first in any order (negative ones from the end, as a list reads them)
+        for made, reference in zip(lazy, eager, strict=True):
+            if -len(reference.figures) <= unit < len(reference.figures):
+                assert made.figures[unit] == reference.figures[unit]
+                assert made.stem_sets[unit] == reference.stem_sets[unit]
+    for made, reference in zip(lazy, eager, strict=True):
+        assert list(made.stem_sets) == reference.stem_sets and list(made.figures) == reference.figures
+        assert made.stem_sets == reference.stem_sets and len(made.figures) == len(reference.figures)
+    (cosine,) = sentence_cosines(lazy[0], [lazy[1]])
+    fresh = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    assert align_sides(*fresh, align_settings, cosine) == align_sides(*eager, align_settings, cosine)
+
+
+def test_seed_pairs_align_the_same_with_sides_made_unit_by_unit(seed_texts):
+    cleaned = [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())] + _articles()
+    vectors = sentence_vectors(cleaned)
+    eager = [align_module.reference_prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+    for settings_ in (AlignSettings(), align_module.detail_settings(AlignSettings())):
+        lazy = [prepare(article, rows) for article, rows in zip(cleaned, vectors, strict=True)]
+        for k, source in enumerate(lazy):
+            for target, reference, cosine in zip(lazy, eager, sentence_cosines(source, lazy), strict=True):
+                if target is not source:
+                    assert align_sides(source, target, settings_, cosine) == align_sides(
+                        eager[k], reference, settings_, cosine
+                    )
+
+
+def _where_run(shared: int, batch: int) -> list[tuple[int, int, int, bool]]:
+    import os
+
+    from dedup.engine import walks_backward
+
+    return [(batch * shared, batch, os.getpid(), walks_backward())]
+
+
+@pytest.mark.parametrize("workers", [1, 2, 3])
+def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
+    from dedup.engine import run_batches
+
+    batches = list(range(40))
+    ticks: list[int] = []
+    found = run_batches(_where_run, 3, batches, workers=workers, done=ticks.append, from_both_ends=True)
+    assert [value for value, *_ in found] == [3 * b for b in batches]  # results in batch order
+    assert sorted(ticks) == batches
+    by_process: dict[int, list[tuple[int, bool]]] = {}
+    for _, batch, pid, backward in found:
+        by_process.setdefault(pid, []).append((batch, backward))
+    for runs in by_process.values():
+        assert len({backward for _, backward in runs}) == 1  # one direction per worker
+    if workers == 2 and len(by_process) == 2:  # one stretch each: the front worker's batches, then the back one's
+        front, back = sorted(by_process.values(), key=lambda runs: runs[0][1])
+        assert not front[0][1] and back[0][1]
+        assert max(b for b, _ in front) < min(b for b, _ in back)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12), max_size=30))
+def test_word_features_handed_back_and_remembered_equal_those_hashed_again(words):
+    # a clean worker hands back the features it hashed (``cached_word_features``); the parent remembers them
+    # (``remember_word_features``) for the workers it forks later; they must be what hashing gives
+    saved = dict(similarity_module._WORD_FEATURES)
+    try:
+        similarity_module._WORD_FEATURES.clear()
+        hashed = similarity_module.word_features(words)
+        handed = similarity_module.cached_word_features(sorted(set(words)))
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module.remember_word_features(*handed)
+        assert sorted(similarity_module._WORD_FEATURES) == sorted(set(words))
+        remembered = similarity_module.word_features(words)
+        for word, made, again in zip(words, hashed, remembered, strict=True):
+            reference = similarity_module._SENTENCE_HASHER.transform([word]).tocsr()
+            expected = np.repeat(reference.indices, reference.data.astype(np.int64))
+            assert np.array_equal(made, expected) and np.array_equal(again, expected) and again.dtype == made.dtype
+    finally:
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module._WORD_FEATURES.update(saved)
