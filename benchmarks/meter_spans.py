@@ -190,7 +190,7 @@ def render(report: dict[str, Any]) -> str:
     header = (
         f"  {'gold':<9}{'total':>9}"
         + "".join(f"{k:>10}" for k in ("verbatim", "rewrite"))
-        + "".join(f"{'new:' + r:>17}" for r in NEW_REASONS)
+        + "".join(f"{'new:' + r:>18}" for r in NEW_REASONS)
     )
     lines.append(header)
     for label in KINDS:
@@ -201,7 +201,7 @@ def render(report: dict[str, Any]) -> str:
         lines.append(
             f"  {label:<9}{total:>9}"
             + "".join(f"{v:>10}" for v in values[:2])
-            + "".join(f"{v:>17}" for v in values[2:])
+            + "".join(f"{v:>18}" for v in values[2:])
         )
     lines.append("predicted rewrite characters by gold label and whether the gold unit holds any reuse:")
     for (label, where), count in sorted(report["predicted_rewrite"].items()):
