@@ -61,10 +61,15 @@ def unit_of_chars(length: int, units: list[tuple[int, int]]) -> list[int]:
 
 
 def diagnose(
-    data: Path, overrides: dict[str, Any], examples: int = 3, stories: set[str] | None = None
+    data: Path,
+    overrides: dict[str, Any],
+    examples: int = 3,
+    stories: set[str] | None = None,
+    limit_stories: int | None = None,
 ) -> dict[str, Any]:
-    """Run the tool on ``data`` and return the character cells (see the module docstring) and examples."""
-    texts = load_texts(data)
+    """Run the tool on ``data`` and return the character cells (see the module docstring) and examples; ``stories``:
+    count only the papers of these stories (the run holds all); ``limit_stories``: run on the first N stories only."""
+    texts = load_texts(data, limit_stories)
     gold = [row for row in load_gold(data, texts.keys()) if row.get("spans")]
     if stories is not None:
         gold = [row for row in gold if row["story"] in stories]
