@@ -67,6 +67,8 @@ class AlignSettings:
     word_edge: int = 10  # unmatched words at a word-aligned unit's edges that are still rewrite
     detail_kept_words: bool = True  # the detailed pass marks content words a rewrite kept from its source verbatim
     kept_words: bool = False  # set by detail_settings: see _kept_words
+    detail_attach_punctuation: bool = True  # the detailed pass's passages hold the punctuation of their words
+    attach_punctuation: bool = False  # set by detail_settings: see attach_punctuation
 
 
 @dataclass(slots=True, frozen=True)
@@ -561,6 +563,7 @@ def detail_settings(settings: AlignSettings) -> AlignSettings | None:
         context_threshold=min(settings.context_threshold, settings.detail_context_threshold),
         word_alignment=settings.detail_word_alignment,
         kept_words=settings.detail_kept_words,
+        attach_punctuation=settings.detail_attach_punctuation,
     )
 
 
@@ -638,7 +641,8 @@ def align_sides(
         passages = _overlay_words(passages, runs, source, target)
     if settings.kept_words:
         passages = _kept_words(passages, source_side, target_side)
-    return _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+    merged = _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+    return attach_punctuation(merged, source.text, target.text) if settings.attach_punctuation else merged
 
 
 TokenTile = tuple[int, int, int, int]  # a verbatim tile inside one unit of each side: (s_first, s_end, t_first, t_end)
@@ -1420,6 +1424,49 @@ def _hull(stems: list[str], first: int, last: int, shared: set[str], max_gap: in
     while len(hits) > 2 and hits[-1] - hits[-2] > max_gap:
         hits.pop()
     return hits[0], hits[-1] + 1
+
+
+TRAILING_PUNCTUATION = frozenset(".,;:!?'\"’”)]}…-–—")  # written after a word, before the space
+LEADING_PUNCTUATION = frozenset("\"'‘“([{£$€")  # written before a word, after the space
+
+
+def attached_span(text: str, span: tuple[int, int]) -> tuple[int, int]:
+    """``span`` (from a word's first character to a word's last) with the punctuation written onto its words: the
+    marks right after its end up to the next space or word (a comma, a full stop, a closing quote, the apostrophe of
+    "Hagland's"), and the marks right before its start when a space or the text's start precedes them (an opening
+    quote, a currency sign)."""
+    begin, end = span
+    start = begin
+    while start > 0 and text[start - 1] in LEADING_PUNCTUATION:
+        start -= 1
+    if start < begin and (start == 0 or text[start - 1].isspace()):
+        begin = start
+    while end < len(text) and text[end] in TRAILING_PUNCTUATION:
+        end += 1
+    return begin, end
+
+
+def attach_punctuation(passages: list[Passage], source_text: str, target_text: str) -> list[Passage]:
+    """``passages`` (in target order, non-overlapping on the target) with the punctuation attached to their words
+    (:func:`attached_span`) on both sides; on the target a mark goes to the passage before it first and never into
+    the next passage, so the passages stay non-overlapping there.
+
+    Passages are made of whole words, so a comma after a name, the quotes around a copied statement and the
+    apostrophe between two passages fell outside every passage, as new text; METER's annotators (and a reader)
+    count them with the words they are written on: "Aaron Lee Martin, 25," is one verbatim span.
+    """
+    result: list[Passage] = []
+    for index, passage in enumerate(passages):
+        begin, end = attached_span(target_text, passage.target_span)
+        floor = result[-1].target_span[1] if result else 0
+        ceiling = passages[index + 1].target_span[0] if index + 1 < len(passages) else len(target_text)
+        target_span = (max(begin, min(floor, passage.target_span[0])), min(end, max(ceiling, passage.target_span[1])))
+        source_span = attached_span(source_text, passage.source_span)
+        if target_span == passage.target_span and source_span == passage.source_span:
+            result.append(passage)
+        else:
+            result.append(dataclasses.replace(passage, source_span=source_span, target_span=target_span))
+    return result
 
 
 MERGE_GAP = 3  # characters: adjacent passages this close on both sides (punctuation only on the target) join

@@ -13,6 +13,8 @@ from dedup.align import (
     Tile,
     _select,
     align,
+    attach_punctuation,
+    attached_span,
     common_subsequence,
     detail_settings,
     monotone_matches,
@@ -23,6 +25,7 @@ from dedup.align import (
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.similarity import sentence_vectors
+from dedup.text import tokenize
 
 words = st.lists(
     st.sampled_from(["the", "court", "heard", "a", "man", "was", "jailed", "for", "two", "years"]), max_size=40
@@ -134,8 +137,8 @@ def _assert_tight_and_true(found, source: str, target: str) -> None:
     spans = sorted(p.target_span for p in found)
     assert all(end <= begin for (_, end), (begin, _) in itertools.pairwise(spans))  # no overlaps on the target
     for p in found:  # every verbatim passage is the same words on both sides
-        if p.kind == "verbatim":
-            assert target[slice(*p.target_span)].lower() == source[slice(*p.source_span)].lower()
+        if p.kind == "verbatim":  # the punctuation written on them may differ ("Nottingham," / "Nottingham -")
+            assert tokenize(target[slice(*p.target_span)]).words == tokenize(source[slice(*p.source_span)]).words
 
 
 def test_word_alignment_labels_a_merged_sentence_word_by_word():
@@ -259,3 +262,83 @@ def test_tile_selection_equals_the_plain_one(source, target, min_tile, data):
     matches = data.draw(st.permutations(matches)) if len(matches) < 40 else matches
     expected = _select_with_lists(matches, len(source), len(target), min_tile)
     assert _select(matches, len(source), len(target), min_tile, source, target) == expected
+
+
+def test_the_punctuation_written_on_copied_words_is_part_of_the_passage():
+    # a paper copies names, an age and a quoted statement from the wire into sentences of its own: the comma after
+    # the age, the quotes around the statement and its full stop are written on copied words, so they are copied
+    # text too (METER's annotators mark "Aaron Lee Martin, 25, " verbatim)
+    source = (
+        "The jury found Aaron Lee Martin, 25, not guilty of the murder of Brian Hagland, 28, a British postman. "
+        'His fiancee said: "I had hoped that on my evidence we would get murder." Sentencing was adjourned.'
+    )
+    target = (
+        "Yesterday Aaron Lee Martin, 25, was cleared by a jury in Sydney of the murder of Brian Hagland, 28 - a "
+        'tourist. Connie Casey told reporters "I had hoped that on my evidence we would get murder." Neighbours wept.'
+    )
+
+    def kind_of(passages, position: int) -> str:
+        kinds = [p.kind for p in passages if p.target_span[0] <= position < p.target_span[1]]
+        return kinds[0] if kinds else "new"
+
+    found = _detailed(source, target)
+    plain = _detailed(source, target, detail_attach_punctuation=False)
+    marks = [
+        target.index("25,") + 2,
+        target.index('"I had'),
+        target.index('murder."') + 6,
+        target.index('murder."') + 7,
+    ]
+    for position in marks:
+        assert kind_of(plain, position) == "new"  # outside every passage made of words only
+        assert kind_of(found, position) == "verbatim"
+    assert _kind_at(found, target, "Neighbours") == "new"
+    _assert_tight_and_true(found, source, target)
+    # nothing but punctuation is added: the same words are covered, with the same kinds
+    assert sorted((tokenize(target[slice(*p.target_span)]).words, p.kind) for p in found) == sorted(
+        (tokenize(target[slice(*p.target_span)]).words, p.kind) for p in plain
+    )
+
+
+def test_attached_span_takes_marks_written_on_the_words_only():
+    text = 'He said: "Aaron Lee Martin, 25," and £82,000 - "Hagland\'s" (fiance).'
+    name = (text.index("Aaron"), text.index("Martin") + len("Martin"))
+    assert text[slice(*attached_span(text, name))] == '"Aaron Lee Martin,'
+    age = (text.index("25"), text.index("25") + 2)
+    assert text[slice(*attached_span(text, age))] == '25,"'
+    money = (text.index("82"), text.index("000") + 3)
+    assert text[slice(*attached_span(text, money))] == "£82,000"
+    said = (text.index("He"), text.index("said") + 4)
+    assert text[slice(*attached_span(text, said))] == "He said:"
+    inner = (text.index("Lee"), text.index("Lee") + 3)  # no mark next to it: unchanged
+    assert attached_span(text, inner) == inner
+    fiance = (text.index("fiance"), text.index("fiance") + 6)
+    assert text[slice(*attached_span(text, fiance))] == "(fiance)."
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(alphabet="ab ,.\"'(-", max_size=40),
+    st.lists(st.tuples(st.integers(0, 40), st.integers(1, 6)), max_size=6),
+)
+def test_attached_punctuation_adds_marks_only_and_keeps_passages_apart(text, cuts):
+    from dedup.model import Passage
+
+    spans, position = [], 0
+    for gap, width in cuts:  # non-overlapping spans in order, each from a word character to a word character
+        begin = position + gap
+        end = begin + width
+        if end > len(text) or not text[begin].isalnum() or not text[end - 1].isalnum():
+            continue
+        spans.append((begin, end))
+        position = end
+    passages = [Passage("s", "t", span, span, "verbatim", 1.0) for span in spans]
+    found = attach_punctuation(passages, text, text)
+    assert len(found) == len(passages)
+    for before, after in zip(passages, found, strict=True):
+        b0, e0 = before.target_span
+        b1, e1 = after.target_span
+        assert b1 <= b0 and e0 <= e1
+        added = text[b1:b0] + text[e0:e1]
+        assert not any(ch.isalnum() or ch.isspace() for ch in added)
+    assert all(a.target_span[1] <= b.target_span[0] for a, b in itertools.pairwise(found))

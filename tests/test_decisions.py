@@ -213,7 +213,7 @@ def test_rewritten_lead_keeps_copied_words_verbatim_and_the_rest_rewrite():
         ("packed with mouldy", "rewrite"),
         ("meat", "verbatim"),
         ("has been", "rewrite"),
-        ("fined £8,000", "verbatim"),
+        ("fined £8,000.", "verbatim"),  # with the full stop written on its last word (align step 7)
     ]
     strict = cluster(
         [*pies_takes(), {"id": "papers/pies_mail.txt", "text": PAPER}],

@@ -151,3 +151,20 @@ def test_meter_smoke(tmp_path: Path) -> None:
     assert -1.0 <= report["clustering"]["adjusted_rand"] <= 1.0
     assert sum(map(sum, report["three_class"]["confusion"])) == report["n_gold"]
     assert report["run"]["seconds"] >= 0
+
+
+def test_meter_spans_cells_add_up_to_the_span_scores() -> None:
+    if not METER_DEV.exists():
+        pytest.skip(f"{METER_DEV} absent: the shared evaluation data lives beside the repository")
+    from benchmarks.meter import evaluate
+    from benchmarks.meter_spans import diagnose
+
+    report = evaluate(METER_DEV, limit_stories=3)
+    cells = diagnose(METER_DEV, {}, limit_stories=3)["cells"]
+    assert cells
+    for kind, scores in report["spans"]["counts"].items():  # the same characters, cut finer
+        assert sum(v for (gold, _, _), v in cells.items() if gold == kind) == scores["tp"] + scores["fn"]
+        assert sum(v for (gold, guess, _), v in cells.items() if gold == guess == kind) == scores["tp"]
+        assert sum(v for (gold, guess, _), v in cells.items() if guess == kind != gold) == scores["fp"]
+    reasons = {reason for (_, guess, reason) in cells if guess == "new"}
+    assert reasons <= {"not-derived", "outside-units", "unit-missed", "unit-boundary"}
