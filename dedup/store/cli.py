@@ -10,13 +10,17 @@ import json
 import sys
 import time
 from collections.abc import Iterator
-from typing import Annotated, Any
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from dedup.errors import DedupError
 from dedup.model import Article
+
+if TYPE_CHECKING:
+    from dedup.index import Index
 
 index_app = typer.Typer(
     add_completion=False,
@@ -36,7 +40,7 @@ def _articles(paths: list[str], stderr: Console) -> Iterator[Article]:
     for path in paths:
         read = read_stream(sys.stdin.buffer, "-") if path == "-" else read_path(path)
         for skipped in read.skipped:
-            stderr.print(f"dedup: skipped {skipped.path}: {skipped.reason}", markup=False, highlight=False)
+            _say(stderr, f"dedup: skipped {skipped.path}: {skipped.reason}")
         yield from read.articles
 
 
@@ -63,32 +67,43 @@ def verdict_lines(verdict: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _run(index_target: str, paths: list[str], json_output: bool, quiet: bool, *, store: bool) -> None:
+def _say(stderr: Console, text: str) -> None:
+    stderr.print(text, markup=False, highlight=False)
+
+
+@contextmanager
+def _opened(target: str, stderr: Console) -> Iterator[Index]:
+    """The index at ``target``, open for the block; a ``DedupError`` (from opening or inside) is printed and exits
+    with its code."""
     from dedup.index import Index
 
+    try:
+        with Index.open(target) as index:
+            yield index
+    except DedupError as error:
+        _say(stderr, f"dedup: error: {error}")
+        raise typer.Exit(error.exit_code) from None
+
+
+def _run(index_target: str, paths: list[str], json_output: bool, quiet: bool, *, store: bool) -> None:
     stderr = Console(stderr=True)
     started = time.perf_counter()
     count = matched = 0
-    try:
-        with Index.open(index_target) as index:
-            for article in _articles(paths, stderr):
-                verdict = index.add(article) if store else index.check(article)
-                count += 1
-                matched += bool(verdict["matches"])
-                if json_output:
-                    sys.stdout.write(json.dumps(verdict, ensure_ascii=False, sort_keys=True) + "\n")
-                else:
-                    sys.stdout.write("\n".join(verdict_lines(verdict)) + "\n")
-            size = len(index)
-    except DedupError as error:
-        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
-        raise typer.Exit(error.exit_code) from None
+    with _opened(index_target, stderr) as index:
+        for article in _articles(paths, stderr):
+            verdict = index.add(article) if store else index.check(article)
+            count += 1
+            matched += bool(verdict["matches"])
+            if json_output:
+                sys.stdout.write(json.dumps(verdict, ensure_ascii=False, sort_keys=True) + "\n")
+            else:
+                sys.stdout.write("\n".join(verdict_lines(verdict)) + "\n")
+        size = len(index)
     if not quiet:
-        stderr.print(
+        _say(
+            stderr,
             f"{'added' if store else 'checked'} {count} articles, {matched} with matches; the index holds {size} "
             f"in {time.perf_counter() - started:.2f}s",
-            markup=False,
-            highlight=False,
         )
 
 
@@ -111,15 +126,8 @@ def check_command(
 @index_app.command("stats")
 def stats_command(index: IndexArgument, json_output: JsonOption = False) -> None:
     """Counts, sizes and parameters of INDEX."""
-    from dedup.index import Index
-
-    stderr = Console(stderr=True)
-    try:
-        with Index.open(index) as opened:
-            stats = opened.stats()
-    except DedupError as error:
-        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
-        raise typer.Exit(error.exit_code) from None
+    with _opened(index, Console(stderr=True)) as opened:
+        stats = opened.stats()
     if json_output:
         sys.stdout.write(json.dumps(stats, sort_keys=True) + "\n")
         return
@@ -145,20 +153,13 @@ def stats_command(index: IndexArgument, json_output: JsonOption = False) -> None
 @index_app.command("regroup")
 def regroup_command(index: IndexArgument, quiet: QuietOption = False) -> None:
     """Remake INDEX's cluster records with this version's grouping rules (after an upgrade that changed them)."""
-    from dedup.index import Index
-
     stderr = Console(stderr=True)
     started = time.perf_counter()
-    try:
-        with Index.open(index) as opened:
-            done = opened.regroup()
-    except DedupError as error:
-        stderr.print(f"dedup: error: {error}", markup=False, highlight=False)
-        raise typer.Exit(error.exit_code) from None
+    with _opened(index, stderr) as opened:
+        done = opened.regroup()
     if not quiet:
-        stderr.print(
+        _say(
+            stderr,
             f"remade the records of {done['components']} clusters, {done['changed']} changed, "
             f"in {time.perf_counter() - started:.2f}s",
-            markup=False,
-            highlight=False,
         )
