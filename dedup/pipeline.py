@@ -183,7 +183,7 @@ def _pass_in_pair_order(
             workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
             done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
             each=reduced,
-            from_both_ends=True,  # each worker takes one stretch of the local order: an article prepared in one
+            from_both_ends=BOTH_ENDS,
         ),
         strict=True,
     ):
@@ -556,6 +556,11 @@ def _resident() -> str:
         return ""
 
 
+# Whether the judge and passage passes hand each worker one stretch of the local order (engine.run_batches'
+# from_both_ends: an article is mostly prepared in one worker) instead of the pool's every-other batch. Off: it
+# prepares fewer sides (10k 1.42 -> 1.14 an article) but whole runs were not faster with it (stop 18, docs/scale.md:
+# 10k judging pass lower without it in three alternating pairs; 100k 565 -> 460 s wall without it, one run each).
+BOTH_ENDS = False
 MOST_SIDES = 2000  # prepared sides a process holds at most (~90 KB each: its cleaned article, rows, lookups)
 
 
