@@ -17,7 +17,7 @@ alone, so one link to a group holding takes is support enough.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from dedup.credits import wire_slug
 from dedup.model import PairVerdict
@@ -97,7 +97,7 @@ def group(
     return sorted((sorted(group_members) for group_members in members.values()), key=lambda g: g[0])
 
 
-def wire_versions(articles: Sequence[tuple[str, str]]) -> list[list[str]]:
+def wire_versions(articles: Iterable[tuple[str, str]]) -> list[list[str]]:
     """Ids of ``(id, text)`` articles grouped by wire slug: the takes and versions of one wire story."""
     by_slug: dict[str, list[str]] = {}
     for article_id, text in articles:

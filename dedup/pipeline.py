@@ -334,12 +334,8 @@ class ArticleStore:
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         if order == list(range(len(order))):
             return
-        for name in ("texts", "fields"):
-            buffer, offsets = getattr(self, name), getattr(self, name[:-1] + "_offsets")
-            joined, ends = _joined(bytes(buffer[offsets[k] : offsets[k + 1]]) for k in order)
-            setattr(self, name, joined)
-            setattr(self, name[:-1] + "_offsets", array("q", ends.tolist()))
-            del buffer
+        self.texts, self.text_offsets = _reordered(self.texts, self.text_offsets, order)
+        self.fields, self.field_offsets = _reordered(self.fields, self.field_offsets, order)
         self.ids = [self.ids[k] for k in order]
 
     def article(self, index: int) -> Article:
@@ -351,6 +347,12 @@ class ArticleStore:
 
     def batch(self, bounds: tuple[int, int]) -> list[Article]:
         return [self.article(index) for index in range(*bounds)]
+
+
+def _reordered(buffer: bytearray, offsets: array, order: list[int]) -> tuple[bytearray, array]:
+    """The parts of ``buffer`` (between ``offsets``) in ``order``, with their offsets."""
+    joined, ends = _joined(bytes(buffer[offsets[k] : offsets[k + 1]]) for k in order)
+    return joined, array("q", ends.tolist())
 
 
 def line_counts_stored(shared: ArticleStore, batch: tuple[int, int]) -> list[Counter[str]]:
@@ -953,9 +955,8 @@ def cluster(
     stage(f"align and judge ({len(pairs)} pairs)")
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
-    # each text decoded in turn (not all at once)
-    texts = ((key, corpus.article(k).text) for k, key in enumerate(ids))
-    versions = wire_versions(texts) if settings.group_wire_versions else []  # type: ignore[arg-type]
+    texts = CorpusTexts(corpus, index)  # each text decoded when read (not all at once)
+    versions = wire_versions(texts.items()) if settings.group_wire_versions else []
     groups = group(ids, list(verdicts.values()), versions)
     # each cluster sees only the verdicts inside it (in verdict order), not all of them: the related
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
@@ -1060,5 +1061,5 @@ def cluster(
         skipped=skipped,
         parameters=settings.as_dict(),
         pairs=pair_verdicts,
-        texts=CorpusTexts(corpus, index),
+        texts=texts,
     )
