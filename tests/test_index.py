@@ -1005,6 +1005,24 @@ def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
         backend.close()
 
 
+def test_components_read_alone_are_the_records_components(target: str) -> None:
+    """``session.components`` (what the stock-sentence count reads) gives each stored article's related component,
+    as its full row does, on both backends."""
+    with Index.open(target) as index:
+        index.add_many(seed_articles())
+    backend = open_backend(target)
+    try:
+        with backend.reading() as session:
+            keys = [key for key, _, _ in session.all_keys()]
+            rows = session.articles(keys)
+            assert any(row.component is not None for row in rows.values())
+            assert any(row.component is None for row in rows.values())
+            components = session.components(keys)
+            assert {key: components.get(key) for key in keys} == {key: row.component for key, row in rows.items()}
+    finally:
+        backend.close()
+
+
 def test_screened_candidates_change_no_check(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """``check`` aligns a candidate that ``could_relate`` screens out only when it joins the article's component:
     every verdict equals the one made aligning every candidate (the reference: the screen patched to pass all).
