@@ -10,7 +10,8 @@ those found by sentence keys only and, of them, how many fail the batch's verifi
 (the batch's ``banded_pairs(verify=True)`` over the two articles' sentence rows does not pair them)
 and how many of those the check aligned, related or kept as weak pairs, and how many sentence-only ones pass
 the same test on the low 2, 4 and 8 bits of every signature value (schema 7 stores the low byte: an exact
-pre-filter, the rest are verified in full). Prints the means as JSON.
+pre-filter, the rest are verified in full), and how many of the article's sentence rows were left out as stock
+(since stop 19; 0 before). Prints the means as JSON.
 """
 
 from __future__ import annotations
@@ -104,6 +105,8 @@ def main(argv: list[str] | None = None) -> None:
         records.append(
             {
                 "candidates": len(evaluation.rows),
+                "sentence_rows": len(rows_x),
+                "stock_rows": getattr(evaluation, "stock", 0),  # left out as stock (since stop 19)
                 "article_keys": len(by_article),
                 "sentence_keys": len(by_sentence),
                 "tfidf_neighbours": len(by_neighbours),

@@ -43,7 +43,7 @@ from dedup.align import (
     kgram_matches,
     renumber_against,
 )
-from dedup.candidates import CandidateSettings
+from dedup.candidates import STORY_LINK, CandidateSettings
 from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.engine import frozen_survivors
@@ -64,6 +64,8 @@ from dedup.store.features import (
     HASHING,
     N_FEATURES,
     Prepared,
+    low_bytes,
+    near_copies,
     pack_low_bytes,
     pack_stems,
     prepare,
@@ -78,6 +80,7 @@ from dedup.store.features import (
     stem_radii,
     stem_radius,
     stems_matrix,
+    stock_rows,
     term_keys,
     top_terms,
     unpack_low_bytes,
@@ -223,6 +226,7 @@ class _Evaluation:
     # again from them (same cleaned forms, same statistics, rows renumbered against the new article)
     sides: dict[str, Side] = dataclasses.field(default_factory=dict)
     cosines: dict[str, np.ndarray | None] = dataclasses.field(default_factory=dict)  # id → x's rows × its rows
+    stock: int = 0  # its sentence rows left out of the sentence candidates as stock (``Index._without_stock``)
     radius: float = 0.0  # the cosine of its ``tfidf_neighbours``-th nearest stored article (0: fewer were scored)
     # candidates ``could_relate`` screened out whose weak pair could count (check only): key → (first side, second
     # side, cosine views), aligned after all when they join the article's component
@@ -827,6 +831,12 @@ class Index:
         threshold = self.settings.candidates.sentence_threshold
         verify = self.settings.candidates.verify_sentence_pairs
         holders = set(evaluation.holders)
+        sentence_rows, by_sentence, screened = sketch.sentence_rows, None, False
+        if self._skips_stock_sentences():
+            # as the batch's ``skip_stock_sentences``: a sentence whose near-copies sit in many separate stories
+            # pairs no articles; its rows are left out of the sentence candidates (article keys and neighbours stay)
+            sentence_rows, by_sentence = self._without_stock(session, evaluation)
+            screened = True  # on the stored low bytes, as below
         # article band keys pair as in the batch; a sentence band collision counts, as in the batch's
         # ``banded_pairs(verify=True)``, only when the two whole signature rows agree on ``sentence_threshold``
         candidates = session.lookup(sketch.article_keys) - holders
@@ -835,15 +845,15 @@ class Index:
                 not set(sketch.sentence_keys).isdisjoint(new.sketch.sentence_keys)
                 and (
                     not verify
-                    or sentences_agree(
-                        sketch.sentence_rows, new.sketch.sentence_rows, self._sentence_banding, threshold
-                    )
+                    or sentences_agree(sentence_rows, new.sketch.sentence_rows, self._sentence_banding, threshold)
                 )
             ):
                 candidates.add(holder)
         candidates |= self._neighbours(session, evaluation)
-        by_sentence = session.lookup(sketch.sentence_keys) - candidates - holders
-        if verify and by_sentence:
+        if by_sentence is None:
+            by_sentence = session.lookup(sketch.sentence_keys) - holders
+        by_sentence -= candidates | holders
+        if verify and by_sentence and not screened:
             # first from the stored low bytes of their signatures (no record or cleaned form read): an exact
             # superset of the full test, which then runs on the few that pass (a stored article found by
             # sentence keys is not a holder, so its stored signatures are those of its stored furniture)
@@ -862,7 +872,7 @@ class Index:
         if verify and by_sentence:
             checked = sorted(by_sentence)
             others = self._sentence_rows_of([(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked])
-            agree = sentences_agree_each(sketch.sentence_rows, others, self._sentence_banding, threshold)
+            agree = sentences_agree_each(sentence_rows, others, self._sentence_banding, threshold)
             for key, near in zip(checked, agree, strict=True):
                 if not near:
                     del rows[key]
@@ -918,6 +928,49 @@ class Index:
                 self._judge_pair(evaluation, key, pair, matches)
             else:
                 self._judge_pair(evaluation, key, pair)
+
+    def _skips_stock_sentences(self) -> bool:
+        """Whether sentence candidates leave out stock sentences (the batch's ``skip_stock_sentences``; the index
+        counts stories on its verified sentence collisions, so only with ``verify_sentence_pairs``)."""
+        settings = self.settings
+        return (
+            settings.candidates.skip_stock_sentences
+            and settings.score.stock_min_stories > 0
+            and settings.candidates.verify_sentence_pairs
+        )
+
+    def _without_stock(self, session: Session, evaluation: _Evaluation) -> tuple[np.ndarray, set[int]]:
+        """The new article's sentence rows that are not stock, and the stored articles holding a near-copy of one of
+        them on their stored low bytes (a superset of the full test, which the caller runs).
+
+        Every stored article sharing a sentence band key is read as its stored low bytes (no record, no cleaned
+        form); for each row, its holders' stories are counted (``features.stock_rows``: the related component of a
+        holder is its story) when the row has at least ``stock_min_stories`` holders, which needs their components
+        only. ``evaluation.stock`` keeps the count of stock rows.
+        """
+        sketch = evaluation.prepared.sketch
+        settings = self.settings
+        threshold = settings.candidates.sentence_threshold
+        checked = sorted(session.lookup(sketch.sentence_keys) - set(evaluation.holders))
+        stored = session.sentence_signatures(checked)
+        num_perm = self._sentence_banding.num_perm
+        known = [key for key in checked if key in stored]
+        near = near_copies(
+            low_bytes(sketch.sentence_rows),
+            [unpack_low_bytes(stored[key], num_perm) for key in known],
+            self._sentence_banding,
+            threshold,
+        )
+        at_least = settings.score.stock_min_stories
+        stock = np.zeros(len(sketch.sentence_rows), dtype=bool)
+        if len(known) + 1 >= at_least and (near.sum(axis=1) + 1 >= at_least).any():
+            components = session.components(known)
+            stories = [component if (component := components.get(key)) is not None else -1 - key for key in known]
+            stock = stock_rows(near, stories, at_least, STORY_LINK)
+        evaluation.stock = int(stock.sum())
+        keep = ~stock
+        found = {known[k] for k in np.flatnonzero(near[keep].any(axis=0)).tolist()}
+        return (sketch.sentence_rows if keep.all() else sketch.sentence_rows[keep]), found
 
     def _judge_pair(
         self,

@@ -40,6 +40,7 @@ from dedup.store.features import (
     N_FEATURES,
     Prepared,
     band_keys,
+    near_copies,
     pack_low_bytes,
     pack_stems,
     prepare,
@@ -56,6 +57,7 @@ from dedup.store.features import (
     stem_radii,
     stem_radius,
     stems_matrix,
+    stock_rows,
     unpack_low_bytes,
     weight_rows,
     word_run_keys,
@@ -342,6 +344,43 @@ def test_the_low_byte_test_is_a_superset_of_the_full_one(pair: tuple[np.ndarray,
     low = sentences_may_agree_each(rows, packed, sentence_banding, threshold)
     assert all(maybe or not sure for sure, maybe in zip(full, low, strict=True))
     assert low == sentences_agree_each(rows % 256, [p % 256 for p in pieces], sentence_banding, threshold)
+
+
+@settings(max_examples=200, deadline=None)
+@given(signature_row_sets(), signature_row_sets())
+def test_near_copies_are_the_verified_collisions_of_each_row(
+    pair: tuple[np.ndarray, np.ndarray], other: tuple[np.ndarray, np.ndarray]
+) -> None:
+    """Row by row, ``near_copies`` is the batch's verified sentence collision (``sentences_agree_each`` of one row)."""
+    rows, first = pair
+    second = other[1]
+    _, sentence_banding = settings_banding(Settings())
+    threshold = Settings().candidates.sentence_threshold
+    others = [first, second, first[:0]]
+    near = near_copies(rows, others, sentence_banding, threshold)
+    assert near.shape == (len(rows), len(others))
+    for number in range(len(rows)):
+        assert near[number].tolist() == sentences_agree_each(rows[number : number + 1], others, sentence_banding, 0.4)
+    assert near.any(axis=0).tolist() == sentences_agree_each(rows, others, sentence_banding, threshold)
+
+
+def test_stock_rows_count_stories_by_component_and_shared_rows() -> None:
+    """A row is stock when its holders (and the article) make ``at_least`` separate stories: holders of one related
+    component are one story, and a holder sharing enough of the article's other rows is the article's story."""
+    at_least, link = 8, 3
+    near = np.zeros((3, 12), dtype=bool)
+    near[0, :] = True  # row 0: twelve holders
+    near[1, :6] = True  # row 1: six holders (seven with the article: rare, weighs ``link``)
+    stories = list(range(12))  # each holder its own story
+    # row 0: the article shares the rare row 1 with holders 0..5, so they are its story: 6 others + 1 = 7 stories
+    assert stock_rows(near, stories, at_least, link).tolist() == [False, False, False]
+    near[1, :] = False
+    # row 0 alone: 12 separate stories and the article's
+    assert stock_rows(near, stories, at_least, link).tolist() == [True, False, False]
+    # holders 0..7 in one related component: 1 + 4 others + the article = 6 stories
+    assert stock_rows(near, [0] * 8 + [8, 9, 10, 11], at_least, link).tolist() == [False, False, False]
+    # a row held by fewer than ``at_least`` is never examined
+    assert not stock_rows(near[:, :6], list(range(6)), at_least, link).any()
 
 
 def test_stem_vectors_carry_the_radius() -> None:
@@ -962,6 +1001,24 @@ def test_the_articles_holding_most_keys_rank_as_before(target: str) -> None:
                 for limit in (1, 5, 20, 100):
                     lists = [np.array(keys, dtype=np.int64) for keys in held.values()]
                     assert rank_holders(lists, limit) == expected[:limit]
+    finally:
+        backend.close()
+
+
+def test_components_read_alone_are_the_records_components(target: str) -> None:
+    """``session.components`` (what the stock-sentence count reads) gives each stored article's related component,
+    as its full row does, on both backends."""
+    with Index.open(target) as index:
+        index.add_many(seed_articles())
+    backend = open_backend(target)
+    try:
+        with backend.reading() as session:
+            keys = [key for key, _, _ in session.all_keys()]
+            rows = session.articles(keys)
+            assert any(row.component is not None for row in rows.values())
+            assert any(row.component is None for row in rows.values())
+            components = session.components(keys)
+            assert {key: components.get(key) for key in keys} == {key: row.component for key, row in rows.items()}
     finally:
         backend.close()
 

@@ -96,6 +96,11 @@ class Session(ABC):
         """The stored low bytes of each of ``keys``' sentence signature rows (``features.pack_low_bytes``),
         under its current furniture, without reading its record or cleaned form."""
 
+    def components(self, keys: Iterable[int]) -> dict[int, int | None]:
+        """The related component of each of ``keys`` (``None``: related to nothing; a key not stored may be left
+        out or ``None``), without reading the records."""
+        return {key: row.component for key, row in self.articles(keys).items()}
+
     @abstractmethod
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]: ...
 

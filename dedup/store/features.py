@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import xxhash
@@ -255,6 +256,52 @@ def sentences_may_agree_each(
     every pair :func:`sentences_agree_each` accepts is accepted here: ``False`` means the full test says ``False``.
     """
     return sentences_agree_each(low_bytes(rows), others, banding, threshold)
+
+
+def near_copies(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> np.ndarray:
+    """For each of ``rows`` (an article's low-byte signature rows) and each of ``others`` (stored articles' low-byte
+    rows, :func:`unpack_low_bytes`), whether the article holds a near-copy of that row: some row equal to it on an LSH
+    band and agreeing on ``threshold`` of the positions (the batch's ``sentence_groups`` test, on low bytes: a
+    superset of it, as :func:`sentences_may_agree_each`). Boolean, ``len(rows)`` × ``len(others)``."""
+    sizes = [len(item) for item in others]
+    near = np.zeros((len(rows), len(others)), dtype=bool)
+    if not len(rows) or not sum(sizes):
+        return near
+    stacked = np.vstack([item for item in others if len(item)])
+    band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
+    mine, theirs = np.nonzero(band_equal)
+    agreement = np.count_nonzero(rows[mine] == stacked[theirs], axis=1) / rows.shape[1]
+    owner = np.repeat(np.arange(len(others)), sizes)
+    hit = agreement >= threshold
+    near[mine[hit], owner[theirs[hit]]] = True
+    return near
+
+
+def stock_rows(near: np.ndarray, stories_of: list[Any], at_least: int, link: int) -> np.ndarray:
+    """Which of an article's sentence rows are *stock*: their near-copies sit in at least ``at_least`` separate
+    stories of the index with the article (the batch's ``candidates.sentence_stories`` for a new article).
+
+    ``near`` is :func:`near_copies` (rows × stored holders), ``stories_of`` a story label per holder (its related
+    component, or a label of its own when it has none): holders of one component are one story. The article joins
+    a holder's story as in the batch's ``_story_counts``: when the other rows they share weigh ``link`` or more,
+    a row held by fewer than ``at_least`` articles weighing ``link``, a common one 1. A row held by fewer than
+    ``at_least`` articles (the article included) is never stock. (The batch links two stored holders by the
+    sentence groups they share; the index, which keeps no groups, by the related pairs that join them.)
+    """
+    stock = np.zeros(len(near), dtype=bool)
+    held = near.sum(axis=1) + 1  # the article itself holds each of its rows
+    examined = np.flatnonzero(held >= max(at_least, 2))
+    if not len(examined):
+        return stock
+    weight = np.where(held < at_least, link, 1)
+    shared = weight @ near  # each holder: the weight of all the article's rows it holds
+    for row in examined.tolist():
+        holders = np.flatnonzero(near[row])
+        linked = shared[holders] - weight[row] >= link  # the row itself does not count
+        everyone = {stories_of[k] for k in holders.tolist()}
+        joined = {stories_of[k] for k in holders[linked].tolist()}
+        stock[row] = len(everyone - joined) + 1 >= at_least
+    return stock
 
 
 def reference_sentences_agree(rows: np.ndarray, others: np.ndarray, banding: Banding, threshold: float) -> bool:

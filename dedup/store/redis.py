@@ -189,6 +189,11 @@ class RedisSession(Session):
         values = self._hmget((name, self._field(k)) for k in set(keys))
         return {int(field): data for (_, field), data in values.items() if data is not None}
 
+    def components(self, keys: Iterable[int]) -> dict[int, int | None]:
+        name = f"{self.p}:comp"
+        values = self._hmget((name, self._field(k)) for k in set(keys))
+        return {int(field): int(data) if data else None for (_, field), data in values.items()}
+
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
         result = {}
         for (_, field), data in self._hmget(self._line(k) for k in set(line_keys)).items():

@@ -165,6 +165,9 @@ class SQLiteSession(Session):
     def sentence_signatures(self, keys: Iterable[int]) -> dict[int, bytes]:
         return self._column("signatures", keys)
 
+    def components(self, keys: Iterable[int]) -> dict[int, int | None]:
+        return self._column("component", keys)
+
     def lines(self, line_keys: Iterable[int]) -> dict[int, LineCount]:
         result: dict[int, LineCount] = {}
         for chunk in iter_chunks(sorted(set(line_keys))):
