@@ -5,7 +5,8 @@ counts that say why a stage grows as it does.
 
 Runs the stages with the pipeline's own functions (``pipeline.ArticleStore``, ``line_counts_stored``,
 ``clean_stored``, ``candidates.banded_pairs``, ``unit_stories``, ``pipeline.tfidf_batch``), in the order and with the
-batches of ``pipeline.cluster``, on ``--workers`` processes. Prints and appends one JSON line: per stage the wall
+batches of ``pipeline.cluster``, on ``--workers`` processes, the cyclic collector paused as there.
+Prints and appends one JSON line: per stage the wall
 seconds and the CPU seconds of this process and its workers; the LSH stage split in its three steps; the counts
 (articles, sentence rows, row pairs in shared band buckets and the largest bucket, candidate pairs per source,
 the TF-IDF vectors' and suffix's nonzeros, the pruned product's multiply-adds — each suffix entry times its stem's
@@ -36,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
 
 from dedup.candidates import band_runs, banded_pairs, bands, tfidf_suffix, unit_stories
 from dedup.clean import frequent_lines
-from dedup.engine import run_batches
+from dedup.engine import paused_collection, run_batches
 from dedup.pipeline import (
     ArticleStore,
     CleanBatch,
@@ -68,6 +69,7 @@ def band_pair_counts(rows: np.ndarray, owners: np.ndarray, threshold: float) -> 
     return {"rows": len(rows), "bucket_row_pairs": pairs, "largest_bucket": largest}
 
 
+@paused_collection()  # as pipeline.cluster runs: the collector's full scans of a growing heap are not the stages'
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus")
