@@ -647,9 +647,10 @@ def _resident() -> str:
 
 
 # Whether the judge and passage passes hand each worker one stretch of the local order (engine.run_batches'
-# from_both_ends: an article is mostly prepared in one worker) instead of the pool's every-other batch. Off: it
-# prepares fewer sides (10k 1.42 -> 1.14 an article) but whole runs were not faster with it (stop 18, docs/scale.md:
-# 10k judging pass lower without it in three alternating pairs; 100k 565 -> 460 s wall without it, one run each).
+# from_both_ends) instead of the pool's every-other batch. On: with the passes region by region (pass_order), the
+# pool's dealing splits every region between the workers and each prepares most of its articles; from both ends a
+# region stays in one worker (simulated, 100k: 2.20 -> 1.78 preparations an article; 10k 1.45 -> 1.10; stop 19,
+# docs/scale.md). Stop 18 had it off: with the RCM order whole runs were not faster with it.
 BOTH_ENDS = True
 MOST_SIDES = 2000  # prepared sides a process holds at most (~90 KB each: its cleaned article, rows, lookups)
 
