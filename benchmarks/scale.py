@@ -562,6 +562,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     row["inner_seconds"] = predicted.get("inner_seconds")
                     if predicted.get("stages"):
                         row["stages"] = predicted["stages"]
+                    if predicted.get("sides"):
+                        row["sides"] = predicted["sides"]
                     row["parameters"] = predicted.get("parameters")
                     row["quality"] = quality(truth, ids, predicted)
                     row.pop("stderr_tail", None)
