@@ -36,6 +36,7 @@ import json
 import logging
 import os
 import platform
+import re
 import resource
 import subprocess
 import sys
@@ -117,6 +118,29 @@ class StageRecorder(logging.Handler):
             self.stages.append([str(record.args[0]), round(float(record.args[1]), 2)])
 
 
+_SIDES_LINE = re.compile(
+    r"sides: process (\d+) after batch (\d+)( \(walking backward\))?: (\d+) prepared, (\d+) held"
+    r"(?:, CPU ([\d.]+) s, clock ([\d.]+))?"  # not before stop 19
+)
+
+
+def side_preparations(log_text: str) -> list[dict[str, Any]]:
+    """Per process of the judge and passage passes (in the order they started): its batches, the sides it prepared,
+    its CPU seconds at its last batch (a worker is forked for its pass: its busy time), and when its first and last
+    batches ended, seconds after the first process's first (a worker that ends early idles until its pass ends)."""
+    found: dict[int, dict[str, Any]] = {}
+    for match in _SIDES_LINE.finditer(log_text):
+        pid, backward = int(match[1]), bool(match[3])
+        prepared, cpu, clock = int(match[4]), float(match[6] or 0), float(match[7] or 0)
+        row = found.setdefault(pid, {"process": pid, "backward": backward, "batches": 0, "first": clock})
+        row.update(batches=row["batches"] + 1, prepared=prepared, cpu_s=cpu, last=clock)
+    rows = sorted(found.values(), key=lambda row: row["first"])
+    start = rows[0]["first"] if rows else 0.0
+    for row in rows:
+        row["first"], row["last"] = round(row["first"] - start, 1), round(row["last"] - start, 1)
+    return rows
+
+
 def run_dedup_full(corpus: Path) -> dict[str, Any]:
     from dedup.pipeline import cluster
     from dedup.read.files import stream_path
@@ -126,11 +150,21 @@ def run_dedup_full(corpus: Path) -> dict[str, Any]:
     pipeline_log = logging.getLogger("dedup.pipeline")
     pipeline_log.addHandler(stages)
     pipeline_log.setLevel(logging.DEBUG)
+    # every process's side preparations (the workers inherit the handler: one line a batch, appended)
+    sides_file = tempfile.NamedTemporaryFile("w+", suffix=".log", delete=False)  # noqa: SIM115
+    sides_log = logging.FileHandler(sides_file.name, mode="a", encoding="utf-8")
+    sides_log.addFilter(lambda record: str(record.msg).startswith("sides: "))
+    pipeline_log.addHandler(sides_log)
     read = stream_path(corpus)  # the CLI's path: read a chunk at a time, no list of articles, no pairs kept
     result = cluster(read.articles, skipped=read.skipped, keep_pairs=False, **overrides)
     pipeline_log.removeHandler(stages)
+    pipeline_log.removeHandler(sides_log)
+    sides_log.close()
+    sides = side_preparations(Path(sides_file.name).read_text(encoding="utf-8"))
+    os.unlink(sides_file.name)
     return {
         "stages": stages.stages,
+        "sides": sides,
         "clusters": [[m.id for m in c.members] for c in result.clusters],
         "origins": [c.origin for c in result.clusters],
         # the members the tool calls derived (origin, duplicates, derived; not same-story neighbours)
@@ -528,6 +562,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     row["inner_seconds"] = predicted.get("inner_seconds")
                     if predicted.get("stages"):
                         row["stages"] = predicted["stages"]
+                    if predicted.get("sides"):
+                        row["sides"] = predicted["sides"]
                     row["parameters"] = predicted.get("parameters")
                     row["quality"] = quality(truth, ids, predicted)
                     row.pop("stderr_tail", None)

@@ -195,39 +195,127 @@ def _local_batches(pairs: list[Pair], batch_pairs: int, count: int) -> tuple[lis
     """:func:`_groups` of ``pairs`` (of ``count`` articles) in an order that keeps each article's uses near one
     another, and the pair numbers in that order (the results go back to pair order by them).
 
-    A (source, targets) group stays whole (one sentence product for the source); groups are ordered by the
-    earliest of their articles in a reverse Cuthill-McKee order of the candidate graph (a bandwidth-reducing
-    order: neighbours get near numbers). Ids say nothing of stories, so in pair order an article is wanted from
-    its first pair to its last, across the whole pass, and a process held ~40% of all sides at once (20k);
-    ordered, ~18%, and with :data:`MOST_SIDES` a process holds a bounded number whatever the corpus.
+    The order is :func:`pass_order`'s: articles in regions of at most :data:`REGION_ARTICLES` that hold most of
+    their candidate pairs, region after region. A (source, targets) group is split by the region of its targets
+    (one sentence product per piece, its targets in pair order), and each piece is placed in its targets' region, by
+    the earliest of its articles there: a pair across two regions brings its source into its target's region, one
+    preparation for all its targets there, where a whole group placed at its earliest article brought every other
+    article of the group into that one's region (100k: 2.41 preparations an article with both ends, 1.78 now).
     """
-    numbered = _groups(pairs, len(pairs) + 1)
-    groups = numbered[0] if numbered else []
-    if not groups:
+    if not pairs:
         return [], np.zeros(0, dtype=np.int64)
-    ends = np.cumsum([len(targets) for _, targets in groups])
-    first = (
-        np.array([source for source, _ in groups]),
-        np.array([target for _, targets in groups for target in targets]),
-    )
     edges = np.array(pairs, dtype=np.int64)
-    graph = sparse.csr_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(count, count))
-    rank = np.empty(count, dtype=np.int64)
-    rank[reverse_cuthill_mckee((graph + graph.T).tocsr(), symmetric_mode=True)] = np.arange(count)
-    target_rank = np.minimum.reduceat(rank[first[1]], np.concatenate(([0], ends[:-1])))
-    key = np.minimum(rank[first[0]], target_rank)
-    order = np.argsort(key, kind="stable")
-    starts = np.concatenate(([0], ends[:-1]))
-    pair_order = np.concatenate([np.arange(starts[k], ends[k]) for k in order.tolist()])
+    rank, region = pass_order(edges, count)
+    source, target = edges[:, 0], edges[:, 1]
+    run = np.concatenate(([0], np.cumsum(source[1:] != source[:-1])))  # a _groups group: a run of one source
+    part = region[target]
+    within = np.lexsort((np.arange(len(edges)), part, run))  # the pairs of each (group, region), in pair order
+    run_sorted, part_sorted = run[within], part[within]
+    starts = np.flatnonzero(
+        np.concatenate(([True], (run_sorted[1:] != run_sorted[:-1]) | (part_sorted[1:] != part_sorted[:-1])))
+    )
+    ends = np.concatenate((starts[1:], [len(edges)]))
+    piece_source = source[within[starts]]
+    key = np.minimum.reduceat(rank[target[within]], starts)
+    key = np.where(region[piece_source] == part_sorted[starts], np.minimum(key, rank[piece_source]), key)
     batches: list[list[Group]] = []
+    pieces: list[np.ndarray] = []
     size = batch_pairs
-    for k in order.tolist():
+    for k in np.argsort(key, kind="stable").tolist():
+        numbers = within[starts[k] : ends[k]]
+        pieces.append(numbers)
         if size >= batch_pairs:
             batches.append([])
             size = 0
-        batches[-1].append(groups[k])
-        size += len(groups[k][1])
-    return batches, pair_order
+        batches[-1].append((int(piece_source[k]), target[numbers].tolist()))
+        size += len(numbers)
+    return batches, np.concatenate(pieces)
+
+
+REGION_ARTICLES = 1000  # articles of a pass region at most (half of MOST_SIDES: a region's sides fit in a process)
+
+
+def pass_order(edges: np.ndarray, count: int, most: int = REGION_ARTICLES) -> tuple[np.ndarray, np.ndarray]:
+    """Each article's place in a pass over the candidate pairs ``edges`` (of ``count`` articles), and its region.
+
+    Regions: the candidate graph's communities by label propagation (:func:`propagated_labels`), merged while
+    they stay within ``most`` articles, the pairs of communities with the most pairs between them (for their sizes)
+    first (:func:`merged_regions`). Regions come in a reverse Cuthill-McKee order of the graph of regions, and
+    articles within one by a reverse Cuthill-McKee order of the whole graph (a bandwidth-reducing order: neighbours
+    get near numbers). The whole graph's order alone (stops 14-18) keeps a band of 37.8k articles live at once at
+    100k: its one giant component is an expander of stories glued by TF-IDF and shared-sentence pairs, and with
+    :data:`MOST_SIDES` held a side was prepared 2.4 times; a region fits in what a process holds.
+    """
+    graph = sparse.csr_matrix((np.ones(len(edges), dtype=np.int8), (edges[:, 0], edges[:, 1])), shape=(count, count))
+    graph = (graph + graph.T).tocsr()
+    within = np.empty(count, dtype=np.int64)
+    within[reverse_cuthill_mckee(graph, symmetric_mode=True)] = np.arange(count)
+    regions = np.unique(merged_regions(edges, propagated_labels(graph), most), return_inverse=True)[1].ravel()
+    between = sparse.csr_matrix(
+        (np.ones(len(edges), dtype=np.int8), (regions[edges[:, 0]], regions[edges[:, 1]])),
+        shape=(int(regions.max()) + 1,) * 2,
+    )
+    between = (between + between.T).tocsr()
+    region_rank = np.empty(between.shape[0], dtype=np.int64)
+    region_rank[reverse_cuthill_mckee(between, symmetric_mode=True)] = np.arange(between.shape[0])
+    rank = np.empty(count, dtype=np.int64)
+    rank[np.lexsort((within, region_rank[regions]))] = np.arange(count)
+    return rank, region_rank[regions]
+
+
+def propagated_labels(graph: sparse.csr_matrix, rounds: int = 10) -> np.ndarray:
+    """Communities of ``graph`` (symmetric) by label propagation: each article takes the label most of its
+    neighbours and itself hold, ties to the smaller label; the even articles move in even rounds, the odd ones in
+    odd rounds (all at once, two neighbours could swap labels forever), until none moves or ``rounds`` are done."""
+    count = graph.shape[0]
+    labels = np.arange(count, dtype=np.int64)
+    rows = np.concatenate((np.repeat(np.arange(count, dtype=np.int64), np.diff(graph.indptr)), np.arange(count)))
+    columns = np.concatenate((graph.indices.astype(np.int64), np.arange(count)))
+    for step in range(rounds):
+        values, holders = np.unique(rows * count + labels[columns], return_counts=True)
+        owner, label = values // count, values % count
+        order = np.lexsort((label, -holders, owner))  # per article, its most held label first
+        owner, label = owner[order], label[order]
+        firsts = np.flatnonzero(np.concatenate(([True], owner[1:] != owner[:-1])))
+        best = labels.copy()
+        best[owner[firsts]] = label[firsts]
+        moving = np.arange(count) % 2 == step % 2
+        changed = np.count_nonzero(best[moving] != labels[moving])
+        labels[moving] = best[moving]
+        if step and not changed:
+            break
+    return labels
+
+
+def merged_regions(edges: np.ndarray, labels: np.ndarray, most: int) -> np.ndarray:
+    """``labels`` (communities) merged greedily into regions of at most ``most`` articles: pairs of communities in
+    decreasing order of the pairs between them over the geometric mean of their sizes, each merged when the union
+    stays within ``most`` (a community larger than ``most`` stays as it is). Each article's region, by label."""
+    count = len(labels)
+    parent = np.arange(count)
+    size = np.bincount(labels, minlength=count)
+    first, second = labels[edges[:, 0]], labels[edges[:, 1]]
+    apart = first != second
+    keys, weights = np.unique(
+        np.minimum(first, second)[apart] * count + np.maximum(first, second)[apart], return_counts=True
+    )
+    first, second = keys // count, keys % count
+    order = np.argsort(-weights / np.sqrt(size[first] * size[second]), kind="stable")
+
+    def root(label: int) -> int:
+        while parent[label] != label:
+            parent[label] = parent[parent[label]]
+            label = int(parent[label])
+        return label
+
+    for one, other in zip(first[order].tolist(), second[order].tolist(), strict=True):
+        one, other = root(one), root(other)
+        if one != other and size[one] + size[other] <= most:
+            if size[one] < size[other]:
+                one, other = other, one
+            parent[other] = one
+            size[one] += size[other]
+    return np.array([root(label) for label in range(count)], dtype=np.int64)[labels]
 
 
 def line_counts_batch(shared: None, batch: list[Article]) -> list[Counter[str]]:
@@ -559,10 +647,11 @@ def _resident() -> str:
 
 
 # Whether the judge and passage passes hand each worker one stretch of the local order (engine.run_batches'
-# from_both_ends: an article is mostly prepared in one worker) instead of the pool's every-other batch. Off: it
-# prepares fewer sides (10k 1.42 -> 1.14 an article) but whole runs were not faster with it (stop 18, docs/scale.md:
-# 10k judging pass lower without it in three alternating pairs; 100k 565 -> 460 s wall without it, one run each).
-BOTH_ENDS = False
+# from_both_ends) instead of the pool's every-other batch. On: with the passes region by region (pass_order), the
+# pool's dealing splits every region between the workers and each prepares most of its articles; from both ends a
+# region stays in one worker (simulated, 100k: 2.20 -> 1.78 preparations an article; 10k 1.45 -> 1.10; stop 19,
+# docs/scale.md). Stop 18 had it off: with the RCM order whole runs were not faster with it.
+BOTH_ENDS = True
 MOST_SIDES = 2000  # prepared sides a process holds at most (~90 KB each: its cleaned article, rows, lookups)
 
 
@@ -674,12 +763,14 @@ class PreparedArticles:
                 self.sides[index] = None
                 self.held.discard(index)
         log.debug(
-            "sides: process %d after batch %d%s: %d prepared, %d held",
+            "sides: process %d after batch %d%s: %d prepared, %d held, CPU %.2f s, clock %.3f",
             os.getpid(),
             number,
             " (walking backward)" if backward else "",
             self.prepared,
             len(self.held),
+            time.process_time(),
+            time.monotonic(),
         )
 
 

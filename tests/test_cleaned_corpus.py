@@ -165,14 +165,48 @@ def test_a_run_that_keeps_no_pairs_gives_the_same_output(texts):
     st.sets(st.tuples(st.integers(0, 30), st.integers(0, 30)).filter(lambda p: p[0] != p[1]), max_size=80),
     st.integers(1, 9),
 )
-def test_local_batches_hold_every_pair_once_in_whole_groups(pairs, batch_pairs):
+def test_local_batches_hold_every_pair_once_in_pieces_of_their_groups(pairs, batch_pairs):
     pairs = sorted(pairs)
     batches, order = pipeline._local_batches(pairs, batch_pairs, 31)
     flat = [(source, target) for batch in batches for source, targets in batch for target in targets]
     assert [pairs[k] for k in order.tolist()] == flat
     assert sorted(order.tolist()) == list(range(len(pairs)))
-    groups = [group for batch in batches for group in batch]
-    assert sorted(groups) == sorted(group for batch in pipeline._groups(pairs, len(pairs) + 1) for group in batch)
+    # a group's pieces: its targets in pair order, split by region, each region's piece whole
+    whole = dict(group for batch in pipeline._groups(pairs, len(pairs) + 1) for group in batch)
+    _, region = pipeline.pass_order(np.array(pairs, dtype=np.int64).reshape(-1, 2), 31)
+    pieces = [piece for batch in batches for piece in batch]
+    for source, targets in pieces:
+        assert targets == [target for target in whole[source] if region[target] == region[targets[0]]]
+    assert len(pieces) == len({(source, int(region[targets[0]])) for source, targets in pieces})
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.sets(st.tuples(st.integers(0, 40), st.integers(0, 40)).filter(lambda p: p[0] < p[1]), max_size=120),
+    st.integers(1, 12),
+)
+def test_pass_regions_stay_within_their_size_and_order_every_article(pairs, most):
+    edges = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 2)
+    graph = sparse.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(41, 41))
+    labels = pipeline.propagated_labels((graph + graph.T).tocsr())
+    regions = pipeline.merged_regions(edges, labels, most)
+    for label in np.unique(regions).tolist():  # a region is whole communities, within ``most`` if it merged any
+        held = np.flatnonzero(regions == label)
+        assert set(labels[held].tolist()) == {label} or len(held) <= most
+        assert np.all(np.isin(np.flatnonzero(np.isin(labels, labels[held])), held))
+    rank, region = pipeline.pass_order(edges, 41, most)
+    assert sorted(rank.tolist()) == list(range(41))
+    assert np.all(np.diff(region[np.argsort(rank)]) >= 0)  # region after region
+
+
+def test_label_propagation_finds_two_cliques_joined_by_one_pair():
+    cliques = [(a, b) for first in (0, 6) for a in range(first, first + 6) for b in range(a + 1, first + 6)]
+    edges = np.array([*cliques, (5, 6)], dtype=np.int64)
+    graph = sparse.csr_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(12, 12))
+    labels = pipeline.propagated_labels((graph + graph.T).tocsr())
+    assert len(set(labels[:6].tolist())) == 1 and len(set(labels[6:].tolist())) == 1 and labels[0] != labels[6]
+    assert len(set(pipeline.merged_regions(edges, labels, 12).tolist())) == 1
+    assert len(set(pipeline.merged_regions(edges, labels, 11).tolist())) == 2
 
 
 def test_a_bounded_number_of_sides_gives_the_same_verdicts(run, monkeypatch):
@@ -200,6 +234,14 @@ def test_a_bounded_number_of_sides_gives_the_same_verdicts(run, monkeypatch):
             found[backward, most] = (sides.prepared, dict(zip(order.tolist(), in_order, strict=True)))
         assert found[backward, 3][0] > found[backward, len(cleaned)][0]  # sides dropped early were prepared again
     assert all(verdicts == found[False, 3][1] for _, verdicts in found.values())
+    # the groups split by region give the verdicts of whole groups in pair order
+    sides = pipeline.PreparedArticles(corpus)
+    whole = [
+        verdict
+        for number, groups in sides.schedule(pipeline._groups(pairs, 4))
+        for verdict, _ in pipeline.judge_groups((sides, pipeline.Settings(), False), (number, groups))
+    ]
+    assert [found[False, 3][1][k] for k in range(len(pairs))] == whole
 
 
 _ANY_TEXT = st.text(st.characters(exclude_categories=()))  # lone surrogates too: a JSON reader may hand them over
