@@ -419,13 +419,23 @@ class KgramMatches:
 
     low: np.ndarray
     found: np.ndarray
+    longest: int = -1  # the longest run of consecutive found keys (-1: not counted)
 
     @classmethod
     def of(cls, index: KgramIndex, target_keys: np.ndarray) -> KgramMatches:
-        low = np.searchsorted(index.keys, target_keys, side="left")
-        if not len(index.keys):
-            return cls(low, np.zeros(len(target_keys), dtype=bool))
-        return cls(low, index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
+        """The lookup (by ``dedup.kernels.kgram_lookup`` when the kernels are on, which counts ``longest`` too)."""
+        if _kernels is not None:
+            return cls(*_kernels.kgram_lookup(index.keys, target_keys))
+        return reference_kgram_matches(index, target_keys)
+
+
+def reference_kgram_matches(index: KgramIndex, target_keys: np.ndarray) -> KgramMatches:
+    """:meth:`KgramMatches.of` in numpy, ``longest`` not counted: the reference of the kernel, and the path when the
+    kernels are off."""
+    low = np.searchsorted(index.keys, target_keys, side="left")
+    if not len(index.keys):
+        return KgramMatches(low, np.zeros(len(target_keys), dtype=bool))
+    return KgramMatches(low, index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
 
 
 def kgram_matches(source: Side, target: Side, size: int) -> KgramMatches | None:
@@ -1157,6 +1167,8 @@ def may_share_run(source: Side, target: Side, settings: AlignSettings, matches: 
         return False
     if matches is None:
         matches = kgram_matches(source, target, settings.min_tile)  # not None: both sides are long enough
+    if matches.longest >= 0:  # counted by the lookup kernel: the same answer as the sums below
+        return matches.longest >= run
     hit = matches.found
     if int(hit.sum()) < run:
         return False

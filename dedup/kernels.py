@@ -195,13 +195,33 @@ def unit_tiles(
     return _split(chosen, source_breaks, target_breaks, source_pos, target_pos, min_tile)
 
 
+@njit(cache=True, nogil=True)
+def kgram_lookup(index_keys: np.ndarray, target_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+    """``align.KgramMatches.of``: where each target key would sit in the sorted ``index_keys`` (the left end) and
+    whether it is there; with the longest run of consecutive target positions whose keys are there (what
+    ``align.may_share_run`` asks)."""
+    low = np.searchsorted(index_keys, target_keys, side="left")
+    found = np.zeros(len(target_keys), dtype=np.bool_)
+    last = len(index_keys) - 1
+    longest, run = 0, 0
+    for j in range(len(target_keys)):
+        if last >= 0 and index_keys[min(low[j], last)] == target_keys[j]:
+            found[j] = True
+            run += 1
+            longest = max(longest, run)
+        else:
+            run = 0
+    return low, found, longest
+
+
 def warm() -> None:
-    """Load (or compile, the first time in a checkout) :func:`unit_tiles` for the argument types ``align`` passes,
-    so that the processes forked afterwards inherit the machine code instead of each loading it again."""
+    """Load (or compile, the first time in a checkout) :func:`kgram_lookup` and :func:`unit_tiles` for the argument
+    types ``align`` passes, so that the processes forked afterwards inherit the machine code instead of each loading
+    it again."""
     words = np.array([1, 2, 3, 1, 2, 3], dtype=np.int64)
     keys = np.array([5, 6, 7, 5], dtype=np.uint64)
     order = np.argsort(keys, kind="stable")
-    low = np.searchsorted(keys[order], keys, side="left")
+    low = kgram_lookup(keys[order], keys)[0]
     unit_tiles(
         words,
         words,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import align
-from dedup.align import KgramIndex, KgramMatches, _split_at_breaks, kgram_keys, prepare, tiles
+from dedup.align import AlignSettings, KgramIndex, KgramMatches, _split_at_breaks, kgram_keys, prepare, tiles
 from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.pipeline import cluster
@@ -75,6 +77,31 @@ def test_kernel_unit_tiles_equal_the_reference(source, target, min_tile, keying)
     assert [tuple(row) for row in found.tolist()] == expected
 
 
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.integers(0, 12), max_size=30),
+    st.lists(st.integers(0, 12), max_size=30),
+    st.integers(1, 12),
+    st.sampled_from([0, 1, 2, 3]),
+)
+def test_kernel_kgram_lookup_equals_the_reference(source_keys, target_keys, run, min_tile):
+    """``kgram_lookup`` against ``reference_kgram_matches`` (numpy), and its longest run of found keys against
+    ``may_share_run``'s sums, on small keys (many repeats, absent keys on both ends of the index)."""
+    index = KgramIndex.of(np.array(source_keys, dtype=np.uint64))
+    keys = np.array(target_keys, dtype=np.uint64)
+    low, found, longest = kernels.kgram_lookup(index.keys, keys)
+    expected = align.reference_kgram_matches(index, keys)
+    assert np.array_equal(low, expected.low) and low.dtype == expected.low.dtype
+    assert np.array_equal(found, expected.found) and found.dtype == expected.found.dtype
+    words = [str(k) for k in range(len(target_keys) + min_tile - 1)]  # only the side lengths matter here
+    source_side = dataclasses.replace(_SIDE, words=["x"] * max(min_tile, len(source_keys) + min_tile - 1))
+    target_side = dataclasses.replace(_SIDE, words=words)
+    standalone = AlignSettings(min_tile=max(min_tile, 1), min_standalone_tile=max(min_tile, 1) + run - 1)
+    assert align.may_share_run(source_side, target_side, standalone, align.KgramMatches(low, found, longest)) == (
+        align.may_share_run(source_side, target_side, standalone, expected)
+    )
+
+
 def test_word_ids_are_equal_exactly_for_equal_words():
     words = ["Court", "court", "the", "court", "", "the", "Court", "cour"]
     first, second = kernels.word_ids(words), kernels.word_ids(list(reversed(words)))
@@ -84,6 +111,7 @@ def test_word_ids_are_equal_exactly_for_equal_words():
             assert (first[x] == second[len(words) - 1 - y]) == (a == b)  # the same ids in a later call
 
 
+_SIDE = prepare(clean_article(Article("s", "A short text.")), sentence_vectors([clean_article(Article("s", "x"))])[0])
 _TEXTS = [
     "The court heard that the man was jailed for two years. He denied it.\n\nAdvertisement\n\n"
     "The judge said the man, 45, was jailed for two years in Leeds on Monday.",
