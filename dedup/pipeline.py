@@ -139,7 +139,7 @@ Pair = tuple[int, int]  # a source article and a target article
 MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
 MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
 MIN_PARALLEL_ARTICLES = 200
-KERNEL_MIN_PAIRS = 10_000  # candidate pairs from which the compiled kernels (align.use_kernels, ~1 s to load) pay
+KERNEL_MIN_PAIRS = 15_000  # candidate pairs from which the compiled kernels pay their ~0.8 s load (docs/scale.md)
 
 
 def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
