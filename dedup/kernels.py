@@ -3,12 +3,13 @@
 :func:`unit_tiles` is ``align.unit_tiles`` (``align.tiles``, its ``_select`` and ``_split_at_breaks``) in one call
 on numpy arrays: the words of both sides as ids of a per-process vocabulary (:func:`word_ids`: equal words, equal
 ids, and different words never share one, so the kernel compares what the reference compares), the source's k-gram
-index and the target's k-gram lookup as ``align`` makes them. Tested against the reference on generated sequences
-(``tests/test_kernels.py``).
+index and the target's k-gram lookup as ``align`` makes them. :func:`kgram_lookup` is ``align.KgramMatches.of`` and
+counts the longest run of found keys (``align.may_share_run``). Tested against the references on generated
+sequences (``tests/test_kernels.py``); measured in ``benchmarks/kernels.py`` and docs/scale.md (stop 19).
 
-Importing this module imports numba (about half a second) and loads or compiles the kernels (``cache=True``: compiled
-once per checkout into ``__pycache__``, loaded from there afterwards). ``align`` imports it only when a run asks for
-it (:func:`dedup.align.use_kernels`), before the pipeline forks its workers, so they inherit the loaded code.
+Importing this module imports numba (~0.4 CPU s); :func:`warm` loads the kernels (~0.4 s; ``cache=True``: compiled
+once per checkout into ``__pycache__``, ~17 CPU s, loaded from there afterwards). ``align`` imports it only when a run
+asks for it (:func:`dedup.align.use_kernels`), before the pipeline forks its workers, so they inherit the loaded code.
 """
 
 from __future__ import annotations
