@@ -27,8 +27,10 @@ import bisect
 import dataclasses
 import heapq
 import itertools
+import os
 import re
 import threading
+import types
 from array import array
 from collections import Counter
 from collections.abc import Callable, Collection, Iterator, Sequence
@@ -108,6 +110,18 @@ class Side:
     names: dict[str, int] | None = None
     unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
     breaks: list[int] | None = None
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``kernel_arrays``
+
+    def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the compiled kernels read of the side (``dedup.kernels``): the ids of ``words`` in this process's
+        vocabulary, ``unit_breaks`` and ``positions``, as numpy arrays; made on first use."""
+        if self.arrays is None:
+            assert _kernels is not None
+            positions = np.array(self.positions, dtype=np.int32)
+            units = np.array(self.sentence_of, dtype=np.int32)[positions]
+            breaks = np.flatnonzero(units[1:] != units[:-1]).astype(np.int64) + 1  # ``unit_breaks`` (tested)
+            self.arrays = (_kernels.word_ids(self.words), breaks, positions)
+        return self.arrays
 
     def unit_breaks(self) -> list[int]:
         """The positions in ``words`` where a new unit starts (the first word's left out), ascending."""
@@ -405,13 +419,23 @@ class KgramMatches:
 
     low: np.ndarray
     found: np.ndarray
+    longest: int = -1  # the longest run of consecutive found keys (-1: not counted)
 
     @classmethod
     def of(cls, index: KgramIndex, target_keys: np.ndarray) -> KgramMatches:
-        low = np.searchsorted(index.keys, target_keys, side="left")
-        if not len(index.keys):
-            return cls(low, np.zeros(len(target_keys), dtype=bool))
-        return cls(low, index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
+        """The lookup (by ``dedup.kernels.kgram_lookup`` when the kernels are on, which counts ``longest`` too)."""
+        if _kernels is not None:
+            return cls(*_kernels.kgram_lookup(index.keys, target_keys))
+        return reference_kgram_matches(index, target_keys)
+
+
+def reference_kgram_matches(index: KgramIndex, target_keys: np.ndarray) -> KgramMatches:
+    """:meth:`KgramMatches.of` in numpy, ``longest`` not counted: the reference of the kernel, and the path when the
+    kernels are off."""
+    low = np.searchsorted(index.keys, target_keys, side="left")
+    if not len(index.keys):
+        return KgramMatches(low, np.zeros(len(target_keys), dtype=bool))
+    return KgramMatches(low, index.keys[np.minimum(low, len(index.keys) - 1)] == target_keys)
 
 
 def kgram_matches(source: Side, target: Side, size: int) -> KgramMatches | None:
@@ -645,12 +669,67 @@ def align_sides(
     return attach_punctuation(merged, source.text, target.text) if settings.attach_punctuation else merged
 
 
+_kernels: types.ModuleType | None = None  # ``dedup.kernels`` once :func:`use_kernels` turned them on
+
+
+def use_kernels(enabled: bool = True) -> bool:
+    """Turn the compiled per-pair kernels (``dedup.kernels``, numba) on or off in this process; whether they are on.
+
+    Off by default: importing numba and loading the compiled code costs about a second a process, which only a run
+    with many pairs earns back; a run turns them on before forking its workers (they inherit the loaded code). Stays
+    off when numba cannot be imported or the environment sets ``DEDUP_KERNELS=0``. The output is the same either way
+    (tested).
+    """
+    global _kernels
+    if not enabled or os.environ.get("DEDUP_KERNELS") == "0":
+        _kernels = None
+        return False
+    try:
+        import dedup.kernels as kernels
+    except ImportError:  # numba missing or unusable here: the Python path
+        return False
+    kernels.warm()
+    _kernels = kernels
+    return True
+
+
 TokenTile = tuple[int, int, int, int]  # a verbatim tile inside one unit of each side: (s_first, s_end, t_first, t_end)
 
 
 def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches | None) -> list[TokenTile]:
     """The verbatim tiles of a pair (:func:`tiles`) as token ranges cut at unit boundaries (``_split_at_breaks``);
-    ``matches``: :func:`kgram_matches` of the pair at ``min_tile``."""
+    ``matches``: :func:`kgram_matches` of the pair at ``min_tile``. With the compiled kernels on
+    (:func:`use_kernels`), ``dedup.kernels.unit_tiles`` computes the same tiles (tested)."""
+    if _kernels is not None:
+        if len(source.words) < min_tile or len(target.words) < min_tile:
+            return []
+        if matches is None:
+            matches = kgram_matches(source, target, min_tile)
+            assert matches is not None
+        index = source.kgram_index(min_tile)
+        source_ids, source_breaks, source_positions = source.kernel_arrays()
+        target_ids, target_breaks, target_positions = target.kernel_arrays()
+        found = _kernels.unit_tiles(
+            source_ids,
+            target_ids,
+            min_tile,
+            index.keys,
+            index.positions,
+            target.kgram_keys(min_tile),
+            matches.low,
+            matches.found,
+            source_breaks,
+            target_breaks,
+            source_positions,
+            target_positions,
+        )
+        return list(map(tuple, found.tolist())) if len(found) else []
+    return reference_unit_tiles(source, target, min_tile, matches)
+
+
+def reference_unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches | None) -> list[TokenTile]:
+    """:func:`unit_tiles` in Python (:func:`tiles`, then :func:`_split_at_breaks`): the readable reference of the
+    compiled kernel, and the path when the kernels are off."""
     return [
         piece
         for t in tiles(
@@ -1088,6 +1167,8 @@ def may_share_run(source: Side, target: Side, settings: AlignSettings, matches: 
         return False
     if matches is None:
         matches = kgram_matches(source, target, settings.min_tile)  # not None: both sides are long enough
+    if matches.longest >= 0:  # counted by the lookup kernel: the same answer as the sums below
+        return matches.longest >= run
     hit = matches.found
     if int(hit.sum()) < run:
         return False

@@ -33,6 +33,7 @@ from dedup.align import (
     prepare,
     sentence_cosines,
     unit_tiles,
+    use_kernels,
 )
 from dedup.candidates import (
     CandidateSettings,
@@ -138,6 +139,7 @@ Pair = tuple[int, int]  # a source article and a target article
 MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
 MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
 MIN_PARALLEL_ARTICLES = 200
+KERNEL_MIN_PAIRS = 15_000  # candidate pairs from which the compiled kernels pay their ~0.8 s load (docs/scale.md)
 
 
 def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
@@ -1017,6 +1019,8 @@ def cluster(
     pairs = sorted(found)
     del found
     log.info("%d articles, %d candidate pairs", len(corpus), len(pairs))
+    if len(pairs) >= KERNEL_MIN_PAIRS:  # loaded here, before the workers fork: they inherit the compiled code
+        use_kernels()
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))

@@ -1,0 +1,147 @@
+"""The compiled kernels (``dedup.kernels``) give what their readable references in ``dedup.align`` give."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import align
+from dedup.align import AlignSettings, KgramIndex, KgramMatches, _split_at_breaks, kgram_keys, prepare, tiles
+from dedup.clean import clean_article
+from dedup.model import Article
+from dedup.pipeline import cluster
+from dedup.similarity import sentence_vectors
+
+kernels = pytest.importorskip("dedup.kernels")  # numba missing: the Python path is all there is
+
+
+@pytest.fixture
+def kernels_on():
+    assert align.use_kernels()
+    yield
+    align.use_kernels(False)
+
+
+_words = st.lists(st.sampled_from(["the", "court", "heard", "a", "man", "was", "jailed", "for", "two"]), max_size=45)
+
+
+@st.composite
+def _sides(draw: st.DrawFn) -> tuple[list[str], list[int], list[int]]:
+    """Words, the unit breaks among them (ascending, first word left out) and their token positions (with gaps, as
+    evidence tokens have around boilerplate lines)."""
+    words = draw(_words)
+    breaks = sorted(draw(st.sets(st.integers(1, max(1, len(words) - 1)), max_size=6)) & set(range(1, len(words))))
+    gaps = draw(st.lists(st.integers(0, 3), min_size=len(words), max_size=len(words)))
+    return words, breaks, np.cumsum([0, *gaps])[: len(words)].tolist() if words else []
+
+
+@settings(max_examples=400, deadline=None)
+@given(_sides(), _sides(), st.integers(1, 5), st.sampled_from(["real", "all equal", "mod 3"]))
+def test_kernel_unit_tiles_equal_the_reference(source, target, min_tile, keying):
+    """Against ``align.tiles`` and ``_split_at_breaks``, with the real k-gram keys and with forged colliding ones
+    (every k-gram one key, or three keys in all): the kernel compares the words' ids where the reference compares
+    the words, so k-grams that share a key are told apart the same way."""
+    (source_words, source_breaks, source_pos), (target_words, target_breaks, target_pos) = source, target
+    if len(source_words) < min_tile or len(target_words) < min_tile:
+        return  # align.unit_tiles answers [] before either path
+    source_keys, target_keys = kgram_keys(source_words, min_tile), kgram_keys(target_words, min_tile)
+    if keying == "all equal":
+        source_keys, target_keys = np.zeros_like(source_keys), np.zeros_like(target_keys)
+    elif keying == "mod 3":
+        source_keys, target_keys = source_keys % np.uint64(3), target_keys % np.uint64(3)
+    index = KgramIndex.of(source_keys)
+    lookup = KgramMatches.of(index, target_keys)
+    expected = [
+        piece
+        for tile in tiles(source_words, target_words, min_tile, index, target_keys, lookup)
+        for piece in _split_at_breaks(tile, source_breaks, target_breaks, source_pos, target_pos, min_tile)
+    ]
+    found = kernels.unit_tiles(
+        kernels.word_ids(source_words),
+        kernels.word_ids(target_words),
+        min_tile,
+        index.keys,
+        index.positions,
+        target_keys,
+        lookup.low,
+        lookup.found,
+        np.array(source_breaks, dtype=np.int64),
+        np.array(target_breaks, dtype=np.int64),
+        np.array(source_pos, dtype=np.int32),
+        np.array(target_pos, dtype=np.int32),
+    )
+    assert [tuple(row) for row in found.tolist()] == expected
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.integers(0, 12), max_size=30),
+    st.lists(st.integers(0, 12), max_size=30),
+    st.integers(1, 12),
+    st.sampled_from([0, 1, 2, 3]),
+)
+def test_kernel_kgram_lookup_equals_the_reference(source_keys, target_keys, run, min_tile):
+    """``kgram_lookup`` against ``reference_kgram_matches`` (numpy), and its longest run of found keys against
+    ``may_share_run``'s sums, on small keys (many repeats, absent keys on both ends of the index)."""
+    index = KgramIndex.of(np.array(source_keys, dtype=np.uint64))
+    keys = np.array(target_keys, dtype=np.uint64)
+    low, found, longest = kernels.kgram_lookup(index.keys, keys)
+    expected = align.reference_kgram_matches(index, keys)
+    assert np.array_equal(low, expected.low) and low.dtype == expected.low.dtype
+    assert np.array_equal(found, expected.found) and found.dtype == expected.found.dtype
+    words = [str(k) for k in range(len(target_keys) + min_tile - 1)]  # only the side lengths matter here
+    source_side = dataclasses.replace(_SIDE, words=["x"] * max(min_tile, len(source_keys) + min_tile - 1))
+    target_side = dataclasses.replace(_SIDE, words=words)
+    standalone = AlignSettings(min_tile=max(min_tile, 1), min_standalone_tile=max(min_tile, 1) + run - 1)
+    assert align.may_share_run(source_side, target_side, standalone, align.KgramMatches(low, found, longest)) == (
+        align.may_share_run(source_side, target_side, standalone, expected)
+    )
+
+
+def test_word_ids_are_equal_exactly_for_equal_words():
+    words = ["Court", "court", "the", "court", "", "the", "Court", "cour"]
+    first, second = kernels.word_ids(words), kernels.word_ids(list(reversed(words)))
+    for x, a in enumerate(words):
+        for y, b in enumerate(words):
+            assert (first[x] == first[y]) == (a == b)
+            assert (first[x] == second[len(words) - 1 - y]) == (a == b)  # the same ids in a later call
+
+
+_SIDE = prepare(clean_article(Article("s", "A short text.")), sentence_vectors([clean_article(Article("s", "x"))])[0])
+_TEXTS = [
+    "The court heard that the man was jailed for two years. He denied it.\n\nAdvertisement\n\n"
+    "The judge said the man, 45, was jailed for two years in Leeds on Monday.",
+    "A man was jailed for two years, the court heard. The judge said the man, 45, was jailed for two years "
+    "in Leeds on Monday. He denied it.",
+    "Prices rose 5 percent in May. The court heard that the man was jailed. Shares fell.",
+]
+
+
+def test_unit_tiles_of_prepared_sides_equal_the_reference(kernels_on):
+    cleaned = [clean_article(Article(f"a{k}", text)) for k, text in enumerate(_TEXTS)]
+    sides = [prepare(article, vectors) for article, vectors in zip(cleaned, sentence_vectors(cleaned), strict=True)]
+    compared = 0
+    for source in sides:
+        for target in sides:
+            assert list(source.kernel_arrays()[1]) == source.unit_breaks()
+            for min_tile in (1, 2, 3, 5):
+                matches = align.kgram_matches(source, target, min_tile)
+                found = align.unit_tiles(source, target, min_tile, matches)
+                assert found == align.reference_unit_tiles(source, target, min_tile, matches)
+                assert all(type(value) is int for tile in found for value in tile)
+                compared += bool(found)
+    assert compared
+
+
+def test_a_run_with_the_kernels_equals_one_without(seed_texts, kernels_on):
+    articles = [Article(key, text) for key, text in seed_texts.items()]
+    with_kernels = cluster(articles, workers=1)
+    align.use_kernels(False)
+    without = cluster(articles, workers=1)
+    assert with_kernels.clusters == without.clusters
+    assert list(with_kernels.passages) == list(without.passages)
+    assert with_kernels.pairs == without.pairs
