@@ -1016,21 +1016,18 @@ def cluster(
     vectors = article_vectors([], stem_counts)
     del stem_counts
     _log_held("TF-IDF", vectors=vectors)
+    # the suffix first: its working arrays (~75 bytes a stored value) come and go before the transposed copy exists
+    suffix = tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None
     found.extend(
         run_batches(
             tfidf_batch,
-            (
-                vectors,
-                vectors.T.tocsr(),
-                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None,
-                candidates,
-            ),
+            (vectors, vectors.T.tocsr(), suffix, candidates),
             blocks,
             workers=parallel,
             done=lambda block: tick(block[1] - block[0]),
         )
     )
-    del vectors
+    del vectors, suffix
     return_free_memory()
     stage("TF-IDF neighbours")
     codes = np.unique(np.concatenate(found))  # the union of the three sources, in pair order
