@@ -796,3 +796,34 @@ def test_kept_rows_equal_boolean_indexing(rows_and_keep, chunk):
     finally:
         pipeline._KEPT_CHUNK = kept
     assert found.dtype == expected.dtype and np.array_equal(found, expected)
+
+
+def test_tfidf_batches_hand_back_the_neighbour_pairs_as_codes(seed_texts):
+    """``pipeline.tfidf_batch`` gives a block's TF-IDF pairs (exact and pruned search) as sorted pair codes."""
+    from dedup.candidates import CandidateSettings, neighbour_block_pairs, pairs_of_codes
+
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    transposed = vectors.T.tocsr()
+    settings = CandidateSettings()
+    for suffix in (None, tfidf_suffix(vectors, 0.5)):
+        for block in ((0, 7), (7, len(cleaned))):
+            (codes,) = pipeline.tfidf_batch((vectors, transposed, suffix, settings), block)
+            expected = neighbour_block_pairs(vectors, suffix, *block, 20, 0.2, 40, transposed)
+            assert codes.tolist() == sorted(codes.tolist()) and pairs_of_codes(codes, len(cleaned)) == expected
+
+
+def test_article_vectors_weigh_given_counts_as_scikit_learn_does(seed_texts):
+    """Given counts are weighed in place: the same floats as ``TfidfTransformer.fit_transform`` of a copy."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.preprocessing import normalize
+
+    from dedup.similarity import article_counts
+
+    cleaned = [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    counts = article_counts(cleaned)
+    expected = normalize(TfidfTransformer(sublinear_tf=True).fit_transform(counts.copy()), copy=False).tocsr()
+    found = article_vectors([], counts)
+    assert np.array_equal(found.indptr, expected.indptr) and np.array_equal(found.indices, expected.indices)
+    assert found.data.tobytes() == expected.data.tobytes()
