@@ -553,14 +553,21 @@ def _stacked_rows(parts: list[CleanBatch], name: str) -> np.ndarray:
     pieces = _taken(parts, name, np.zeros((0, 0), dtype=np.uint32))
     width = pieces[0].shape[1] if pieces else 0
     stacked = np.empty((sum(len(piece) for piece in pieces), width), dtype=np.uint32)
-    at = 0
+    at = freed = 0
     pieces.reverse()
     while pieces:
         piece = pieces.pop()
         stacked[at : at + len(piece)] = piece
         at += len(piece)
+        freed += piece.nbytes
         del piece
+        if freed >= _TRIM_BYTES:  # the parts came unpickled into the C heap: their pages go back only when trimmed
+            return_free_memory()
+            freed = 0
     return stacked
+
+
+_TRIM_BYTES = 32 << 20  # parts freed between two trims of the heap while stacking
 
 
 _KEPT_CHUNK = 1 << 16  # rows moved at once by _kept_rows
