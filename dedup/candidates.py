@@ -15,7 +15,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import combinations
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -79,13 +78,37 @@ def banded_pairs(
     their positions (their estimated Jaccard similarity, datasketch's ``MinHash.jaccard``): LSH at a low
     threshold lets through many pairs far below it, and each would cost an alignment.
     """
+    span = int(owners.max()) + 1 if len(owners) else 1
+    return pairs_of_codes(banded_pair_codes(rows, owners, threshold, cap, verify, span), span)
+
+
+def pair_codes(first: np.ndarray, second: np.ndarray, span: int) -> np.ndarray:
+    """Pairs as one int64 code each, ``min * span + max`` (``span``: above every owner): sorted codes are the
+    pairs in sorted order, and a union of pairs is a ``np.unique`` of their codes (8 bytes a pair, where a set of
+    tuples costs ~150)."""
+    first, second = np.asarray(first, dtype=np.int64), np.asarray(second, dtype=np.int64)
+    return np.minimum(first, second) * span + np.maximum(first, second)
+
+
+def pairs_of_codes(codes: np.ndarray, span: int) -> set[Pair]:
+    """The pairs of :func:`pair_codes` as a set of tuples."""
+    return set(zip((codes // span).tolist(), (codes % span).tolist(), strict=True))
+
+
+def banded_pair_codes(
+    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0, verify: bool = False, span: int = 0
+) -> np.ndarray:
+    """:func:`banded_pairs` as sorted unique :func:`pair_codes` (``span``: above every owner, by default the
+    largest owner plus one), each band's pairs merged in as it is done: no Python object per pair."""
     count, num_perm = rows.shape
-    pairs: set[Pair] = set()
+    span = span or (int(owners.max()) + 1 if len(owners) else 1)
     if count < 2:
-        return pairs
+        return np.zeros(0, dtype=np.int64)
     band_count, width = bands(threshold, num_perm)
     if verify:
-        return _verified_banded_pairs(rows, owners, threshold, cap, band_count, width)
+        return _verified_banded_pairs(rows, owners, threshold, cap, band_count, width, span)
+    owners = np.asarray(owners, dtype=np.int64)
+    codes = np.zeros(0, dtype=np.int64)
     for band in range(band_count):
         bucket = run_numbers(*band_runs(rows, band, width))
         sizes = np.bincount(bucket)
@@ -93,14 +116,17 @@ def banded_pairs(
         if not shared.any():
             continue
         # distinct (bucket, owner) in bucket order, then every owner pair within a bucket
-        members = np.unique(bucket[shared] * (int(owners.max()) + 1) + owners[shared])
-        member_bucket = members // (int(owners.max()) + 1)
-        member_owner = members % (int(owners.max()) + 1)
-        cuts = np.flatnonzero(np.diff(member_bucket)) + 1
-        for group in np.split(member_owner, cuts):
-            if len(group) > 1 and (cap <= 0 or len(group) <= cap):
-                pairs.update(combinations(group.tolist(), 2))
-    return pairs
+        members = np.unique(bucket[shared] * span + owners[shared])
+        member_bucket, member_owner = members // span, members % span
+        starts = _run_starts(member_bucket)
+        held = np.diff(starts)
+        if cap > 0:  # a bucket of more than ``cap`` owners pairs none of them
+            kept = np.repeat(held <= cap, held)
+            member_owner = member_owner[kept]
+            starts = _run_starts(member_bucket[kept])
+        left, right = run_pairs(np.arange(len(member_owner)), starts)
+        codes = np.union1d(codes, member_owner[left] * span + member_owner[right])  # owners ascend in a bucket
+    return codes
 
 
 def reference_band_buckets(rows: np.ndarray, band: int, width: int) -> np.ndarray:
@@ -150,31 +176,35 @@ _VERIFY_CHUNK = 1 << 16  # row pairs compared at once (a pair of 64-value rows i
 
 
 def _verified_banded_pairs(
-    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int, band_count: int, width: int
-) -> set[Pair]:
-    """:func:`banded_pairs` with ``verify``: row pairs of a shared bucket whose rows agree on ``threshold``."""
-    span = int(owners.max()) + 1
-    found: list[np.ndarray] = []
+    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int, band_count: int, width: int, span: int
+) -> np.ndarray:
+    """:func:`banded_pair_codes` with ``verify``: row pairs of a shared bucket whose rows agree on ``threshold``."""
+    owners = np.asarray(owners, dtype=np.int64)
+    codes = np.zeros(0, dtype=np.int64)
     for band in range(band_count):
         order, starts = band_runs(rows, band, width)
         if cap > 0:
             bucket = run_numbers(order, starts)
             held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
             bucket = np.where(np.bincount(held, minlength=len(rows))[bucket] > cap, -1, bucket)
+            del held
             left, right = bucket_row_pairs(bucket)
+            del bucket
         else:
             left, right = run_pairs(order, starts)
+        del order, starts
         apart = owners[left] != owners[right]
         left, right = left[apart], right[apart]
+        del apart
+        found: list[np.ndarray] = []
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
             near = np.count_nonzero(rows[a] == rows[b], axis=1) / rows.shape[1] >= threshold  # their mean, exactly
-            first, second = owners[a[near]], owners[b[near]]
-            found.append(np.minimum(first, second) * span + np.maximum(first, second))
-    if not found:
-        return set()
-    codes = np.unique(np.concatenate(found))
-    return set(zip((codes // span).tolist(), (codes % span).tolist(), strict=True))
+            found.append(pair_codes(owners[a[near]], owners[b[near]], span))
+        del left, right
+        if found:
+            codes = np.union1d(codes, np.concatenate(found))
+    return codes
 
 
 def bucket_row_pairs(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -214,8 +244,13 @@ def sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
         candidate = np.repeat(np.minimum.reduceat(order, starts[:-1]), np.diff(starts))  # each run's first row
         later = order != candidate
         members, candidate = order[later], candidate[later]
-        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions
-        near = np.count_nonzero(rows[members] == rows[candidate], axis=1) / num_perm >= threshold  # their mean
+        del order, starts, later
+        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; compared
+        # a chunk at a time (the two gathered row blocks of a whole band were ~0.5 GB at 100k articles)
+        near = np.zeros(len(members), dtype=bool)
+        for begin in range(0, len(members), _VERIFY_CHUNK):
+            part = slice(begin, begin + _VERIFY_CHUNK)
+            near[part] = np.count_nonzero(rows[members[part]] == rows[candidate[part]], axis=1) / num_perm >= threshold
         leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
     return leaders
 

@@ -38,8 +38,9 @@ from dedup.align import (
 from dedup.candidates import (
     CandidateSettings,
     article_signatures,
-    banded_pairs,
+    banded_pair_codes,
     neighbour_block_pairs,
+    pair_codes,
     sentence_signatures,
     tfidf_suffix,
     unit_stem_sizes,
@@ -61,6 +62,7 @@ from dedup.similarity import (
     sentence_counts,
     sentence_frequencies,
     sentence_idf,
+    stack_rows,
     weigh_sentence_counts,
 )
 from dedup.sketch import SCHEME, SketchSettings
@@ -609,12 +611,71 @@ class CleanedMembers(Mapping[str, CleanArticle]):
 def tfidf_batch(
     shared: tuple[sparse.csr_matrix, sparse.csr_matrix, sparse.csr_matrix | None, CandidateSettings],
     batch: tuple[int, int],
-) -> list[tuple[int, int]]:
-    """TF-IDF neighbour pairs of one block of articles (``shared``: the vectors, transposed, their
-    ``tfidf_suffix`` for the pruned search or None for the exact one, and the settings)."""
+) -> list[np.ndarray]:
+    """TF-IDF neighbour pairs of one block of articles as sorted ``candidates.pair_codes`` over the vectors' rows
+    (``shared``: the vectors, transposed, their ``tfidf_suffix`` for the pruned search or None for the exact one,
+    and the settings)."""
     vectors, transposed, suffix, settings = shared
     k, threshold, pool = settings.tfidf_neighbours, settings.tfidf_threshold, settings.tfidf_pool
-    return sorted(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed))
+    found = np.array(sorted(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed)))
+    found = found.reshape(-1, 2)
+    return [np.unique(pair_codes(found[:, 0], found[:, 1], vectors.shape[0]))]
+
+
+def _firsts(parts: list[CleanBatch]) -> list[int]:
+    """The run's index of each part's first article."""
+    return np.cumsum([0] + [len(part.units) for part in parts]).tolist()[:-1]
+
+
+def _taken(parts: list[CleanBatch], name: str, empty: Any) -> list[Any]:
+    """Each part's ``name``, left ``empty`` in the part: the list is then the only holder of each value, so that
+    whoever consumes it can free each value once used."""
+    taken = []
+    for part in parts:
+        taken.append(getattr(part, name))
+        setattr(part, name, empty)
+    return taken
+
+
+def _stacked_rows(parts: list[CleanBatch], name: str) -> np.ndarray:
+    """The parts' signature rows ``name`` stacked (``np.vstack``), each part's freed once copied: the parts and
+    the whole are not held at once (the sentence rows: 256 bytes a unit, ~0.5 GB at 100k articles)."""
+    pieces = _taken(parts, name, np.zeros((0, 0), dtype=np.uint32))
+    width = pieces[0].shape[1] if pieces else 0
+    stacked = np.empty((sum(len(piece) for piece in pieces), width), dtype=np.uint32)
+    at = freed = 0
+    pieces.reverse()
+    while pieces:
+        piece = pieces.pop()
+        stacked[at : at + len(piece)] = piece
+        at += len(piece)
+        freed += piece.nbytes
+        del piece
+        if freed >= _TRIM_BYTES:  # the parts came unpickled into the C heap: their pages go back only when trimmed
+            return_free_memory()
+            freed = 0
+    return stacked
+
+
+_TRIM_BYTES = 32 << 20  # parts freed between two trims of the heap while stacking
+
+
+_KEPT_CHUNK = 1 << 16  # rows moved at once by _kept_rows
+
+
+def _kept_rows(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``rows[keep]``, made in place of ``rows`` (which it consumes: the kept rows are moved forward a chunk at a
+    time, the array shrunk to them), so that the rows are not held twice. Equal to ``rows[keep]`` (tested)."""
+    kept = np.flatnonzero(keep)
+    if not rows.flags.owndata or not rows.flags.c_contiguous:
+        return rows[kept]
+    at = 0
+    for begin in range(0, len(kept), _KEPT_CHUNK):
+        picked = kept[begin : begin + _KEPT_CHUNK]
+        rows[at : at + len(picked)] = rows[picked]  # a copy first: every row read later lies beyond those written
+        at += len(picked)
+    rows.resize((at, *rows.shape[1:]), refcheck=False)  # the caller's name is this array; no view of it exists
+    return rows
 
 
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
@@ -633,6 +694,37 @@ class _StageClock:
         now = time.perf_counter()
         log.debug("stage %s: %.2fs (%d articles)%s", name, now - self.last, self.articles, _resident())
         self.last = now
+
+
+def _held_bytes(value: Any) -> int:
+    """Bytes held by one of the candidate stage's structures (arrays, sparse matrices, lists of bytes or of arrays,
+    sets and lists of pairs; Python objects counted as CPython 3.11 lays them out), for the stage log."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if sparse.issparse(value):
+        return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))
+    if isinstance(value, (set, frozenset, list, tuple)):
+        import sys
+
+        inner = 0
+        for item in value:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], int):
+                inner += 56 + sum(28 for number in item if number > 256)  # a pair: the tuple and its ints
+            else:
+                inner += _held_bytes(item)
+        return sys.getsizeof(value) + inner
+    if isinstance(value, (bytes, bytearray, str)):
+        import sys
+
+        return sys.getsizeof(value)
+    return 0
+
+
+def _log_held(where: str, **structures: Any) -> None:
+    """Logs (debug) the megabytes each named structure holds: where the candidate stage's memory goes."""
+    if log.isEnabledFor(logging.DEBUG):
+        sizes = ", ".join(f"{name} {_held_bytes(value) / 1e6:.1f}" for name, value in structures.items())
+        log.debug("held %s (MB): %s%s", where, sizes, _resident())
 
 
 def _resident() -> str:
@@ -926,6 +1018,18 @@ def cluster(
     del counts  # a count of every short line of the run: was held to the end of the run
     stage("furniture lines")
     tick = progress("clean", count)
+    # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
+    frequency = np.zeros(N_FEATURES, dtype=np.int64)
+
+    def folded(part: CleanBatch, frequency: np.ndarray = frequency) -> CleanBatch:
+        """A part as it arrives, its document frequencies added up and its words' features remembered (the judge
+        and passage workers, forked later, inherit them), neither held: ~1 MB a part, a part per 500 articles."""
+        frequency[part.features] += part.holders
+        part.features = part.holders = np.zeros(0, dtype=np.int64)
+        remember_word_features(*part.words)
+        part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
+        return part
+
     parts: list[CleanBatch] = run_batches(
         clean_stored,
         (
@@ -935,33 +1039,35 @@ def cluster(
         batches,
         workers=parallel,
         done=lambda batch: tick(batch[1] - batch[0]),
+        each=folded,
     )
     stage("clean and sketch")
-    # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
-    frequency = np.zeros(N_FEATURES, dtype=np.int64)
-    for part in parts:
-        frequency[part.features] += part.holders
-        part.features = part.holders = np.zeros(0, dtype=np.int64)
-    units = np.concatenate([part.units for part in parts])
-    for part in parts:  # the judge and passage workers, forked later, inherit the features of the run's words
-        remember_word_features(*part.words)
-        part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
-    idf = sentence_idf(frequency, int(units.sum()))
-    del frequency
-    stage("sentence idf")
-    firsts = np.cumsum([0] + [len(part.compact) for part in parts])
-    candidates = settings.candidates
-    found = banded_pairs(
-        np.vstack([part.article_rows for part in parts]),
-        np.arange(count, dtype=np.int64),
-        candidates.article_threshold,
+    _log_held(
+        "after cleaning",
+        compact=[form for part in parts for form in part.compact],
+        stem_counts=[part.stem_counts for part in parts],
+        article_rows=[part.article_rows for part in parts],
+        sentence_rows=[part.sentence_rows for part in parts],
+        sentence_owners=[part.sentence_owners for part in parts],
+        unit_sizes=[part.unit_sizes for part in parts],
+        short_units=[unit for part in parts for unit in part.short_units],
     )
-    sentence_signature_rows = np.vstack([part.sentence_rows for part in parts])
-    sentence_owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
-    for part in parts:  # held once, stacked: the parts' copies go (~5 KB an article)
-        part.article_rows = part.sentence_rows = part.sentence_owners = np.zeros((0, 0), dtype=np.uint32)
+    units = np.concatenate([part.units for part in parts])
+    idf = sentence_idf(frequency, int(units.sum()))
+    del folded, frequency
+    stage("sentence idf")
+    candidates = settings.candidates
+    article_signature_rows = _stacked_rows(parts, "article_rows")
+    found = [banded_pair_codes(article_signature_rows, np.arange(count), candidates.article_threshold, span=count)]
+    del article_signature_rows
+    sentence_owners = np.concatenate(
+        [part.sentence_owners.astype(np.int32) + first for part, first in zip(parts, _firsts(parts), strict=True)]
+    )
+    sentence_signature_rows = _stacked_rows(parts, "sentence_rows")  # each part's rows freed once copied
+    for part in parts:
+        part.sentence_owners = np.zeros(0, dtype=np.int64)
     return_free_memory()
-    evidence = np.ones(len(sentence_owners), dtype=bool)
+    _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
     stories = None
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
@@ -974,51 +1080,62 @@ def cluster(
             settings.sketch.min_sentence_stems,
             settings.score.stock_min_stories,
         )
+        for part in parts:
+            part.unit_sizes, part.short_units = np.zeros(0, dtype=np.int64), []
         if candidates.skip_stock_sentences:
             evidence = row_stories < settings.score.stock_min_stories
-    if not evidence.all():
-        sentence_signature_rows, sentence_owners = sentence_signature_rows[evidence], sentence_owners[evidence]
-    del evidence
+            sentence_signature_rows = _kept_rows(sentence_signature_rows, evidence)
+            sentence_owners = sentence_owners[evidence]
+            del evidence
+        del row_stories
     return_free_memory()
-    found |= banded_pairs(
-        sentence_signature_rows,
-        sentence_owners,
-        candidates.sentence_threshold,
-        candidates.sentence_bucket_cap,
-        candidates.verify_sentence_pairs,
+    _log_held("evidence rows", sentence_rows=sentence_signature_rows, stories=stories)
+    found.append(
+        banded_pair_codes(
+            sentence_signature_rows,
+            sentence_owners,
+            candidates.sentence_threshold,
+            candidates.sentence_bucket_cap,
+            candidates.verify_sentence_pairs,
+            span=count,
+        )
     )
     del sentence_signature_rows, sentence_owners
     corpus = CleanedCorpus(store, [form for part in parts for form in part.compact], units, idf, stories)
-    del store  # its buffers are the corpus's now
-    stem_counts = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    del store, stories  # the store's buffers are the corpus's now, and the stories its int32 copy
+    for part in parts:
+        part.compact = []
+    stem_counts = stack_rows(_taken(parts, "stem_counts", sparse.csr_matrix((0, 0))))  # each freed once copied
     del parts  # the batches' forms, counts and signatures are no longer needed
     return_free_memory()
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(corpus))) for begin in range(0, len(corpus), chunk)]
     stage("LSH pairs")
+    _log_held("LSH pairs", pairs=found, stem_counts=stem_counts, forms=corpus.forms, texts=corpus.texts)
     tick = progress("candidates", len(corpus))
     vectors = article_vectors([], stem_counts)
     del stem_counts
-    found.update(
+    _log_held("TF-IDF", vectors=vectors)
+    # the suffix first: its working arrays (~75 bytes a stored value) come and go before the transposed copy exists
+    suffix = tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None
+    found.extend(
         run_batches(
             tfidf_batch,
-            (
-                vectors,
-                vectors.T.tocsr(),
-                tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None,
-                candidates,
-            ),
+            (vectors, vectors.T.tocsr(), suffix, candidates),
             blocks,
             workers=parallel,
             done=lambda block: tick(block[1] - block[0]),
         )
     )
-    del vectors
+    del vectors, suffix
     return_free_memory()
     stage("TF-IDF neighbours")
-    pairs = sorted(found)
+    codes = np.unique(np.concatenate(found))  # the union of the three sources, in pair order
     del found
+    pairs = list(zip((codes // count).tolist(), (codes % count).tolist(), strict=True))
+    del codes
     log.info("%d articles, %d candidate pairs", len(corpus), len(pairs))
+    _log_held("candidates", pairs=pairs)
     if len(pairs) >= KERNEL_MIN_PAIRS:  # loaded here, before the workers fork: they inherit the compiled code
         use_kernels()
     sides = PreparedArticles(corpus)

@@ -262,7 +262,8 @@ def article_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
 
 def article_vectors(articles: Sequence[CleanArticle], counts: sparse.csr_matrix | None = None) -> sparse.csr_matrix:
     """L2-normalised TF-IDF rows of the content stems of every article's evidence text (``counts``: their
-    :func:`article_counts`, when made already)."""
+    :func:`article_counts`, when made already, CSR: consumed, the rows are weighed in their place)."""
     counts = _ARTICLE_HASHER.transform(article_documents(articles)) if counts is None else counts
-    weighted = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    # weighed in place of the counts (``fit_transform`` weighs a copy: the counts were held twice at the peak)
+    weighted = TfidfTransformer(sublinear_tf=True).fit(counts).transform(counts, copy=False)
     return normalize(weighted, copy=False).tocsr()

@@ -722,3 +722,108 @@ def test_word_features_handed_back_and_remembered_equal_those_hashed_again(words
     finally:
         similarity_module._WORD_FEATURES.clear()
         similarity_module._WORD_FEATURES.update(saved)
+
+
+def _readable_banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int, verify: bool) -> set:
+    """Band by band, a dict of each band's values to its rows; every pair of distinct owners of a bucket (of at
+    most ``cap`` owners when ``cap`` > 0), with ``verify`` only those whose rows agree on ``threshold``."""
+    from dedup.candidates import bands
+
+    band_count, width = bands(threshold, rows.shape[1])
+    pairs = set()
+    for band in range(band_count):
+        buckets: dict[tuple[int, ...], list[int]] = {}
+        for number, row in enumerate(rows.tolist()):
+            buckets.setdefault(tuple(row[band * width : (band + 1) * width]), []).append(number)
+        for members in buckets.values():
+            if cap > 0 and len({int(owners[m]) for m in members}) > cap:
+                continue
+            for a, b in itertools.combinations(members, 2):
+                agree = np.count_nonzero(rows[a] == rows[b]) / rows.shape[1]
+                if owners[a] != owners[b] and (not verify or agree >= threshold):
+                    pairs.add((min(int(owners[a]), int(owners[b])), max(int(owners[a]), int(owners[b]))))
+    return pairs
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 9), st.lists(st.integers(0, 2), min_size=16, max_size=16)), min_size=0, max_size=30
+    ),
+    st.sampled_from([0.3, 0.5]),
+    st.integers(0, 4),
+    st.booleans(),
+    st.sampled_from([1, 3, 1 << 16]),
+)
+def test_banded_pair_codes_equal_a_readable_reference(rows, threshold, cap, verify, chunk):
+    """The pair codes of every band path (with and without ``cap`` and ``verify``, verified a few rows at a time
+    or all at once) are the pairs a dict of buckets gives, in sorted order."""
+    from dedup import candidates
+    from dedup.candidates import banded_pair_codes, pairs_of_codes
+
+    owners = np.array([owner for owner, _ in rows], dtype=np.int64)
+    values = np.array([row for _, row in rows], dtype=np.uint32).reshape(len(rows), 16)
+    expected = _readable_banded_pairs(values, owners, threshold, cap, verify)
+    kept, candidates._VERIFY_CHUNK = candidates._VERIFY_CHUNK, chunk
+    try:
+        codes = banded_pair_codes(values, owners.astype(np.int32), threshold, cap, verify, span=10)
+    finally:
+        candidates._VERIFY_CHUNK = kept
+    assert codes.tolist() == sorted(a * 10 + b for a, b in expected)
+    assert pairs_of_codes(codes, 10) == expected
+    assert banded_pairs(values, owners, threshold, cap, verify) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.integers(0, 30).flatmap(
+        lambda count: st.tuples(
+            st.lists(st.lists(st.integers(0, 2**32 - 1), min_size=3, max_size=3), min_size=count, max_size=count),
+            st.lists(st.booleans(), min_size=count, max_size=count),
+        )
+    ),
+    st.sampled_from([1, 2, 7, 1 << 16]),
+)
+def test_kept_rows_equal_boolean_indexing(rows_and_keep, chunk):
+    """``_kept_rows``, made in place a chunk at a time, equals ``rows[keep]``."""
+    rows, keep = rows_and_keep
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 3)
+    mask = np.array(keep, dtype=bool)
+    expected = values[mask].copy()
+    kept, pipeline._KEPT_CHUNK = pipeline._KEPT_CHUNK, chunk
+    try:
+        found = pipeline._kept_rows(values.copy(), mask)
+    finally:
+        pipeline._KEPT_CHUNK = kept
+    assert found.dtype == expected.dtype and np.array_equal(found, expected)
+
+
+def test_tfidf_batches_hand_back_the_neighbour_pairs_as_codes(seed_texts):
+    """``pipeline.tfidf_batch`` gives a block's TF-IDF pairs (exact and pruned search) as sorted pair codes."""
+    from dedup.candidates import CandidateSettings, neighbour_block_pairs, pairs_of_codes
+
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    transposed = vectors.T.tocsr()
+    settings = CandidateSettings()
+    for suffix in (None, tfidf_suffix(vectors, 0.5)):
+        for block in ((0, 7), (7, len(cleaned))):
+            (codes,) = pipeline.tfidf_batch((vectors, transposed, suffix, settings), block)
+            expected = neighbour_block_pairs(vectors, suffix, *block, 20, 0.2, 40, transposed)
+            assert codes.tolist() == sorted(codes.tolist()) and pairs_of_codes(codes, len(cleaned)) == expected
+
+
+def test_article_vectors_weigh_given_counts_as_scikit_learn_does(seed_texts):
+    """Given counts are weighed in place: the same floats as ``TfidfTransformer.fit_transform`` of a copy."""
+    from sklearn.feature_extraction.text import TfidfTransformer
+    from sklearn.preprocessing import normalize
+
+    from dedup.similarity import article_counts
+
+    cleaned = [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
+    counts = article_counts(cleaned)
+    expected = normalize(TfidfTransformer(sublinear_tf=True).fit_transform(counts.copy()), copy=False).tocsr()
+    found = article_vectors([], counts)
+    assert np.array_equal(found.indptr, expected.indptr) and np.array_equal(found.indices, expected.indices)
+    assert found.data.tobytes() == expected.data.tobytes()

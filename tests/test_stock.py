@@ -183,6 +183,20 @@ def test_sentence_groups_equal_the_reference(rows, threshold) -> None:
     assert sentence_groups(values, threshold).tolist() == reference_sentence_groups(values, threshold).tolist()
 
 
+@settings(max_examples=60, deadline=None)
+@given(_signature_rows, st.sampled_from([0.3, 0.4]), st.sampled_from([1, 3]))
+def test_sentence_groups_compared_a_few_rows_at_a_time_equal_the_reference(rows, threshold, chunk) -> None:
+    from dedup import candidates
+
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 64)
+    kept, candidates._VERIFY_CHUNK = candidates._VERIFY_CHUNK, chunk
+    try:
+        found = sentence_groups(values, threshold).tolist()
+    finally:
+        candidates._VERIFY_CHUNK = kept
+    assert found == reference_sentence_groups(values, threshold).tolist()
+
+
 @settings(max_examples=100, deadline=None)
 @given(_signature_rows, st.integers(min_value=0, max_value=15))
 def test_band_runs_are_the_reference_buckets(rows, band) -> None:
