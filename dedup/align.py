@@ -117,17 +117,15 @@ class Side:
         vocabulary, ``unit_breaks`` and ``positions``, as numpy arrays; made on first use."""
         if self.arrays is None:
             assert _kernels is not None
-            positions = np.array(self.positions, dtype=np.int32)
-            units = np.array(self.sentence_of, dtype=np.int32)[positions]
-            breaks = np.flatnonzero(units[1:] != units[:-1]).astype(np.int64) + 1  # ``unit_breaks`` (tested)
-            self.arrays = (_kernels.word_ids(self.words), breaks, positions)
+            breaks = np.array(self.unit_breaks(), dtype=np.int64)
+            self.arrays = (_kernels.word_ids(self.words), breaks, np.array(self.positions, dtype=np.int32))
         return self.arrays
 
     def unit_breaks(self) -> list[int]:
         """The positions in ``words`` where a new unit starts (the first word's left out), ascending."""
         if self.breaks is None:
-            units = [self.sentence_of[k] for k in self.positions]
-            self.breaks = [x for x in range(1, len(units)) if units[x] != units[x - 1]]
+            units = np.asarray(self.sentence_of, dtype=np.int64)[np.asarray(self.positions, dtype=np.int64)]
+            self.breaks = (np.flatnonzero(units[1:] != units[:-1]) + 1).tolist()
         return self.breaks
 
     def word_starts(self, unit: int) -> dict[str, list[int]]:

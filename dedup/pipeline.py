@@ -10,6 +10,7 @@ import dataclasses
 import json
 import logging
 import os
+import sys
 import time
 from array import array
 from collections import Counter
@@ -617,8 +618,8 @@ def tfidf_batch(
     and the settings)."""
     vectors, transposed, suffix, settings = shared
     k, threshold, pool = settings.tfidf_neighbours, settings.tfidf_threshold, settings.tfidf_pool
-    found = np.array(sorted(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed)))
-    found = found.reshape(-1, 2)
+    found = np.array(list(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed)), np.int64)
+    found = found.reshape(-1, 2)  # np.unique below sorts the codes
     return [np.unique(pair_codes(found[:, 0], found[:, 1], vectors.shape[0]))]
 
 
@@ -704,8 +705,6 @@ def _held_bytes(value: Any) -> int:
     if sparse.issparse(value):
         return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))
     if isinstance(value, (set, frozenset, list, tuple)):
-        import sys
-
         inner = 0
         for item in value:
             if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], int):
@@ -714,8 +713,6 @@ def _held_bytes(value: Any) -> int:
                 inner += _held_bytes(item)
         return sys.getsizeof(value) + inner
     if isinstance(value, (bytes, bytearray, str)):
-        import sys
-
         return sys.getsizeof(value)
     return 0
 
@@ -1042,16 +1039,17 @@ def cluster(
         each=folded,
     )
     stage("clean and sketch")
-    _log_held(
-        "after cleaning",
-        compact=[form for part in parts for form in part.compact],
-        stem_counts=[part.stem_counts for part in parts],
-        article_rows=[part.article_rows for part in parts],
-        sentence_rows=[part.sentence_rows for part in parts],
-        sentence_owners=[part.sentence_owners for part in parts],
-        unit_sizes=[part.unit_sizes for part in parts],
-        short_units=[unit for part in parts for unit in part.short_units],
-    )
+    if log.isEnabledFor(logging.DEBUG):  # the flattened lists below are made for the log only
+        _log_held(
+            "after cleaning",
+            compact=[form for part in parts for form in part.compact],
+            stem_counts=[part.stem_counts for part in parts],
+            article_rows=[part.article_rows for part in parts],
+            sentence_rows=[part.sentence_rows for part in parts],
+            sentence_owners=[part.sentence_owners for part in parts],
+            unit_sizes=[part.unit_sizes for part in parts],
+            short_units=[unit for part in parts for unit in part.short_units],
+        )
     units = np.concatenate([part.units for part in parts])
     idf = sentence_idf(frequency, int(units.sum()))
     del folded, frequency

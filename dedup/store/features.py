@@ -206,20 +206,7 @@ def sentences_agree_each(rows: np.ndarray, others: list[np.ndarray], banding: Ba
     Each band of a row is compared as one value (its bytes), and only the row pairs equal on a band have their
     positions counted: the same count over the same number of positions, the same float division.
     """
-    sizes = [len(item) for item in others]
-    if not len(rows) or not sum(sizes):
-        return [False] * len(others)
-    stacked = np.vstack([item for item in others if len(item)])
-    band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
-    mine, theirs = np.nonzero(band_equal)
-    agreement = np.count_nonzero(rows[mine] == stacked[theirs], axis=1) / rows.shape[1]
-    hit = np.zeros(len(stacked), dtype=bool)
-    hit[theirs[agreement >= threshold]] = True
-    result, start = [], 0
-    for size in sizes:
-        result.append(bool(hit[start : start + size].any()))
-        start += size
-    return result
+    return near_copies(rows, others, banding, threshold).any(axis=0).tolist()
 
 
 def _band_values(rows: np.ndarray, banding: Banding) -> np.ndarray:
@@ -259,8 +246,8 @@ def sentences_may_agree_each(
 
 
 def near_copies(rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float) -> np.ndarray:
-    """For each of ``rows`` (an article's low-byte signature rows) and each of ``others`` (stored articles' low-byte
-    rows, :func:`unpack_low_bytes`), whether the article holds a near-copy of that row: some row equal to it on an LSH
+    """For each of ``rows`` (an article's signature rows, here low bytes) and each of ``others`` (stored articles' rows,
+    here :func:`unpack_low_bytes`), whether the article holds a near-copy of that row: some row equal to it on an LSH
     band and agreeing on ``threshold`` of the positions (the batch's ``sentence_groups`` test, on low bytes: a
     superset of it, as :func:`sentences_may_agree_each`). Boolean, ``len(rows)`` × ``len(others)``."""
     sizes = [len(item) for item in others]
