@@ -12,11 +12,14 @@ from typing import Any
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup.cli import app
-from dedup.index import CROWDED_KEY_CAP, Index
+from dedup.index import CROWDED_KEY_CAP, Index, _meta_of, open_backend
+from dedup.pipeline import Settings
 from dedup.store.errors import ParametersError
 from dedup.store.sqlite import SQLiteSession
 from dedup.store.testing import RedisServer, RedisUnavailable
@@ -182,3 +185,62 @@ def test_rows_with_a_crowded_key_are_stock_and_read_no_postings(
     assert crowded_rows >= 10
     sentence_keys = {key for _, keys, _, _ in seen for key in keys}
     assert not any(counts.get(key, 0) > cap for key in looked_up if key in sentence_keys)
+
+
+@st.composite
+def posting_edits(draw: st.DrawFn) -> tuple[int, list[tuple[int, list[int], int]]]:
+    """A cap and a run of edits (article, band keys, +1 add / -1 remove), each touching keys at most once."""
+    cap = draw(st.integers(1, 4))
+    edits = draw(
+        st.lists(
+            st.tuples(
+                st.integers(1, 10),
+                st.lists(st.integers(0, 7), min_size=1, max_size=5, unique=True),
+                st.sampled_from((1, -1)),
+            ),
+            max_size=40,
+        )
+    )
+    return cap, edits
+
+
+@pytest.mark.parametrize("backend_kind", ["sqlite", "redis"])
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=posting_edits())
+def test_stored_counts_equal_the_postings_counted(
+    backend_kind: str,
+    case: tuple[int, list[tuple[int, list[int], int]]],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:
+    """The fast path (counts kept add by add in ``count_keys``) against the readable reference (every key's holders
+    kept as sets here): after each edit, ``crowded`` names exactly the keys held by more than the cap, with their
+    counts; ``recount_keys`` (the migration) gives the same."""
+    cap, edits = case
+    if backend_kind == "sqlite":
+        target = str(tmp_path / f"{uuid.uuid4().hex}.dedup")
+    else:
+        target = f"{request.getfixturevalue('redis_url')}?prefix=h{uuid.uuid4().hex}"
+    backend = open_backend(target)
+    backend.initialise(_meta_of(Settings(), cap))
+    held: dict[int, set[int]] = {}
+    try:
+        for article, keys, sign in edits:
+            # as the index edits postings: an article adds keys it does not hold and removes keys it holds
+            keys = [key for key in keys if (article in held.get(key, set())) == (sign < 0)]
+            if not keys:
+                continue
+            with backend.writing() as session:
+                (session.add_keys if sign > 0 else session.remove_keys)(article, keys)
+                session.count_keys(keys, sign, cap)
+            for key in keys:
+                (held.setdefault(key, set()).add if sign > 0 else held[key].discard)(article)
+            expected = {key: len(holders) for key, holders in held.items() if len(holders) > cap}
+            with backend.reading() as session:
+                assert session.crowded(range(8)) == expected
+        with backend.writing() as session:
+            session.recount_keys(cap)
+        with backend.reading() as session:
+            assert session.crowded(range(8)) == {key: len(h) for key, h in held.items() if len(h) > cap}
+    finally:
+        backend.close()
