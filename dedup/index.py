@@ -100,6 +100,7 @@ MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosin
 # postings are never read by a check; a sentence row with a crowded key is taken as stock (``Index._without_stock``).
 # Chosen on the 90,000-article load (docs/index.md, tenth round); 0: no cap (every posting read, as until schema 7)
 CROWDED_KEY_CAP = 128
+_NO_CAP = 1 << 62  # a holder count no key reaches
 _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
 _STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
@@ -369,7 +370,8 @@ class Index:
                 )
             cap = CROWDED_KEY_CAP if crowded_key_cap is None else crowded_key_cap
             with backend.writing() as session:
-                crowded = session.recount_keys(cap) if cap > 0 else session.recount_keys(1 << 62)
+                # 0: no cap, no counts kept (the count above every key's holders still makes the empty table)
+                crowded = session.recount_keys(cap if cap > 0 else _NO_CAP)
                 session.put_meta("crowded_key_cap", str(cap))
                 session.put_meta("schema", str(SCHEMA))
             return {"schema": 7, "migrated": True, "crowded_key_cap": cap, "crowded_keys": crowded}

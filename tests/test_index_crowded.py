@@ -244,3 +244,16 @@ def test_stored_counts_equal_the_postings_counted(
             assert session.crowded(range(8)) == {key: len(h) for key, h in held.items() if len(h) > cap}
     finally:
         backend.close()
+
+
+def test_no_cap_keeps_no_counts_and_reads_every_holder(tmp_path: Path, generated: list[dict[str, Any]]) -> None:
+    """``crowded_key_cap=0``: schema 7's behaviour (every holder read, no counts kept), and the same checks as a cap
+    above every key's holders."""
+    with Index.open(str(tmp_path / "none.dedup"), crowded_key_cap=0) as index:
+        index.add_many(generated[:200])
+        assert _stored_crowded(index, list(_postings(index))) == {}
+        assert index.verify() == []
+        unbounded = [index.check(record) for record in generated[200:]]
+    with Index.open(str(tmp_path / "high.dedup"), crowded_key_cap=10_000) as index:
+        index.add_many(generated[:200])
+        assert [index.check(record) for record in generated[200:]] == unbounded

@@ -604,7 +604,7 @@ class RedisBackend(Backend):
         if int(self.client.hlen(f"{p}:ids")) != len(keys):
             problems.append("duplicate or missing ids")
         cap = self.client.hget(f"{p}:meta", "crowded_key_cap")
-        if cap is not None:
+        if cap is not None and int(cap) > 0:  # 0: no cap, no counts kept
             counted = _crowded_postings(self.client, p, int(cap))
             stored = {field: int(value) for field, value in self.client.hgetall(f"{p}:crowded").items()}
             if stored != counted:

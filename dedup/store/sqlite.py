@@ -544,7 +544,7 @@ class SQLiteBackend(Backend):
             if found:
                 problems.append(f"{found} {label}")
         cap = db.execute("SELECT value FROM meta WHERE name = 'crowded_key_cap'").fetchone()
-        if cap is not None:
+        if cap is not None and int(cap[0]) > 0:  # 0: no cap, no counts kept
             found = db.execute(
                 "SELECT count(*) FROM (SELECT key, count(*) AS n FROM bands GROUP BY key HAVING n > ?) AS over "
                 "LEFT JOIN crowded USING (key) WHERE crowded.holders IS NULL OR crowded.holders != over.n",
