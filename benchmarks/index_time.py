@@ -5,16 +5,16 @@
         [--warmup 50] [--checks 200] [--adds 100] [--label after] [--output JSON]
     PYTHONPATH=. python benchmarks/index_time.py refresh OLD.dedup CORPUS.jsonl --to NEW.dedup
 
-``build`` loads the first ``--size`` articles of the corpus with ``add_many`` (``--batch`` per transaction)
-and prints the load's wall and process time and the file's size per article. ``time`` copies BASE to a
-temporary file, checks ``--warmup`` articles from line ``--first`` (not timed), times ``--checks`` checks of
-the articles after them, then ``--adds`` more articles with ``add_many`` in batches of 50, and reports the
-process (CPU) time of this process per check (mean, p50, p99) and per added article, with wall clock
-beside it, and the cyclic garbage collector's share (``gc.callbacks``: its process time per check, the
-generation-2 collections and the longest one) with the process's peak RSS and the objects the collector
-tracks (and has frozen) at the end. Run every timed run under ``flock /tmp/bench.lock``; alternate before
-and after. ``refresh`` copies an index made before a change of the grouping rules to ``--to`` with its cluster
-records made again by the code under test (CORPUS is not read), so that timings are not of stale records.
+``build`` loads the first ``--size`` articles of the corpus with ``add_many`` (``--batch`` per transaction) and
+prints the load's wall and process time and the file's size per article. ``time`` copies BASE to a temporary file (a
+``redis://`` BASE is used as it is: its adds stay), checks ``--warmup`` articles from line ``--first`` (not timed),
+times ``--checks`` checks of the articles after them, then ``--adds`` more articles with ``add_many`` in batches of
+50, and reports the process (CPU) time of this process per check (mean, p50, p99) and per added article, with wall
+clock beside it, and the cyclic garbage collector's share (``gc.callbacks``: its process time per check, the
+generation-2 collections and the longest one) with the process's peak RSS and the objects the collector tracks (and
+has frozen) at the end. Run every timed run under ``flock /tmp/bench.lock``; alternate before and after. ``refresh``
+copies an index made before a change of the grouping rules to ``--to`` with its cluster records made again by the
+code under test (CORPUS is not read), so that timings are not of stale records.
 """
 
 from __future__ import annotations
@@ -54,6 +54,15 @@ def read_articles(path: str, first: int, count: int) -> list[dict[str, Any]]:
 
 
 def file_size(path: str) -> int:
+    """The SQLite file's size after a checkpoint of its WAL; a Redis index: the server's ``used_memory``."""
+    if path.startswith("redis://"):
+        from dedup.index import open_backend
+
+        backend = open_backend(path)
+        try:
+            return backend.size_bytes()["used_memory"]
+        finally:
+            backend.close()
     with sqlite3.connect(path) as db:
         db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return os.path.getsize(path)
@@ -159,8 +168,11 @@ def timing(args: argparse.Namespace) -> dict[str, Any]:
     warm, checked = articles[: args.warmup], articles[args.warmup : args.warmup + args.checks]
     added = articles[args.warmup + args.checks :]
     folder = Path(tempfile.mkdtemp(prefix="dedup-index-time-"))
-    copy = folder / "index.dedup"
-    shutil.copyfile(args.index, copy)
+    copy: Path | str = folder / "index.dedup"
+    if args.index.startswith("redis://"):
+        copy = args.index  # not copied: the adds stay in it (time a Redis index once, or rebuild it)
+    else:
+        shutil.copyfile(args.index, copy)
     try:
         load_before = os.getloadavg()[0]
         collections = Collections()

@@ -96,6 +96,11 @@ _log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 256  # changes between two stored document-frequency checkpoints
 SIGNATURE_TERMS = 15  # an article's highest-weighted stems, kept to find its TF-IDF neighbours
 MAX_TERM_CANDIDATES = 200  # articles sharing signature terms whose TF-IDF cosine is computed
+# a band key held by more stored articles than this is *crowded*: its holder count is stored (schema 8) and its
+# postings are never read by a check; a sentence row with a crowded key is taken as stock (``Index._without_stock``).
+# Chosen on the 90,000-article load (docs/index.md, tenth round); 0: no cap (every posting read, as until schema 7)
+CROWDED_KEY_CAP = 128
+_NO_CAP = 1 << 62  # a holder count no key reaches
 _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
 _STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
@@ -255,6 +260,7 @@ class Index:
     def __init__(self, backend: Backend, settings: Settings) -> None:
         self.backend = backend
         self.settings = settings
+        self.crowded_key_cap = CROWDED_KEY_CAP  # the stored one, set by ``open`` (``crowded_key_cap`` in the metadata)
         self._article_banding, self._sentence_banding = settings_banding(settings)
         self._lock = threading.RLock()
         self._df: np.ndarray | None = None  # sentences holding each hashed char n-gram
@@ -287,19 +293,28 @@ class Index:
 
     # --- opening ---------------------------------------------------------------------------------------------
     @classmethod
-    def open(cls, target: str | Any, *, settings: Settings | None = None, **overrides: Any) -> Index:
+    def open(
+        cls,
+        target: str | Any,
+        *,
+        settings: Settings | None = None,
+        crowded_key_cap: int | None = None,
+        **overrides: Any,
+    ) -> Index:
         """Open (or create) the index at ``target``: an SQLite file path or a ``redis://`` URL.
 
-        A new index takes ``settings`` (default ``Settings()``) with ``overrides`` by name. An
-        existing one keeps the settings it was made with: asking for others raises
-        ``ParametersError``, as does an index made with another sketch scheme or hashing.
+        A new index takes ``settings`` (default ``Settings()``) with ``overrides`` by name, and
+        ``crowded_key_cap`` (default ``CROWDED_KEY_CAP``). An existing one keeps the settings it was made
+        with: asking for others raises ``ParametersError``, as does an index made with another sketch
+        scheme or hashing. An index of schema 7 is refused with a message naming ``dedup index migrate``.
         """
         backend = open_backend(str(target))
         try:
             wanted = (settings or Settings()).with_overrides(**overrides)
             meta = backend.meta()
             if meta is None:
-                backend.initialise(_meta_of(wanted))
+                cap = CROWDED_KEY_CAP if crowded_key_cap is None else crowded_key_cap
+                backend.initialise(_meta_of(wanted, cap))
                 meta = backend.meta()
                 if meta is None:
                     raise CorruptIndexError(f"{target}: the index could not be created")
@@ -322,10 +337,46 @@ class Index:
                         f"{target} was made with other parameters; open it without settings to use its own, "
                         f"or make a new index. Differences: " + "; ".join(differences)
                     )
-            return cls(backend, stored)
+            cap = int(meta.get("crowded_key_cap", CROWDED_KEY_CAP))
+            if crowded_key_cap is not None and crowded_key_cap != cap:
+                raise ParametersError(
+                    f"{target} was made with crowded_key_cap {cap}, not {crowded_key_cap}; open it without one"
+                )
+            index = cls(backend, stored)
+            index.crowded_key_cap = cap
+            return index
         except BaseException:
             backend.close()
             raise
+
+    @classmethod
+    def migrate(cls, target: str | Any, *, crowded_key_cap: int | None = None) -> dict[str, Any]:
+        """Bring an index of schema 7 to schema 8 in place: the holder count of every crowded band key (held by
+        more than ``crowded_key_cap`` articles, default ``CROWDED_KEY_CAP``) counted from the stored postings in
+        one pass and one transaction (nothing else changes; safe beside readers, other writers wait). An index of
+        schema 8 is left as it is. Returns the schema found and the crowded keys stored.
+        """
+        backend = open_backend(str(target))
+        try:
+            meta = backend.meta()
+            if meta is None or meta.get("format") != FORMAT:
+                raise CorruptIndexError(f"{target} does not hold a dedup index")
+            found = meta.get("schema")
+            if found == str(SCHEMA):
+                return {"schema": SCHEMA, "migrated": False, "crowded_key_cap": int(meta["crowded_key_cap"])}
+            if found != "7":
+                raise ParametersError(
+                    f"{target} has index schema {found}; only schema 7 can be migrated to {SCHEMA}: make a new index"
+                )
+            cap = CROWDED_KEY_CAP if crowded_key_cap is None else crowded_key_cap
+            with backend.writing() as session:
+                # 0: no cap, no counts kept (the count above every key's holders still makes the empty table)
+                crowded = session.recount_keys(cap if cap > 0 else _NO_CAP)
+                session.put_meta("crowded_key_cap", str(cap))
+                session.put_meta("schema", str(SCHEMA))
+            return {"schema": 7, "migrated": True, "crowded_key_cap": cap, "crowded_keys": crowded}
+        finally:
+            backend.close()
 
     def close(self) -> None:
         """Close the connections (the index on disk or on the server stays)."""
@@ -477,6 +528,7 @@ class Index:
             "changes": head,
             "size_bytes": sizes,
             "schema": SCHEMA,
+            "crowded_key_cap": self.crowded_key_cap,
             "cluster_rules": {"stored": int(rules), "current": CLUSTER_RULES},
             "settings": self.settings.as_dict(),
             "hashing": HASHING,
@@ -943,34 +995,48 @@ class Index:
         """The new article's sentence rows that are not stock, and the stored articles holding a near-copy of one of
         them on their stored low bytes (a superset of the full test, which the caller runs).
 
-        Every stored article sharing a sentence band key is read as its stored low bytes (no record, no cleaned
-        form); for each row, its holders' stories are counted (``features.stock_rows``: the related component of a
-        holder is its story) when the row has at least ``stock_min_stories`` holders, which needs their components
-        only. ``evaluation.stock`` keeps the count of stock rows.
+        A row with a *crowded* band key (held by more than ``crowded_key_cap`` stored articles: its count is stored,
+        schema 8) is stock without reading that key's postings: its near-copies are that many articles, the stories
+        they sit in are not counted. Every stored article sharing a band key of another row is read as its stored
+        low bytes (no record, no cleaned form); for each such row, its holders' stories are counted
+        (``features.stock_rows``: the related component of a holder is its story) when the row has at least
+        ``stock_min_stories`` holders, which needs their components only. ``evaluation.stock`` keeps the count of
+        stock rows. So a check reads at most ``crowded_key_cap`` postings of a key, whatever the size of the index.
         """
         sketch = evaluation.prepared.sketch
         settings = self.settings
         threshold = settings.candidates.sentence_threshold
-        checked = sorted(session.lookup(sketch.sentence_keys) - set(evaluation.holders))
+        rows, keys, bands = sketch.sentence_rows, sketch.sentence_keys, self._sentence_banding.bands
+        crowded_rows = np.zeros(len(rows), dtype=bool)
+        if self.crowded_key_cap > 0 and len(rows):
+            crowded = session.crowded(keys)
+            if crowded:
+                crowded_rows = np.array(
+                    [not crowded.keys().isdisjoint(keys[r * bands : (r + 1) * bands]) for r in range(len(rows))]
+                )
+        open_rows = np.flatnonzero(~crowded_rows).tolist()
+        open_keys = [key for r in open_rows for key in keys[r * bands : (r + 1) * bands]]
+        checked = sorted(session.lookup(open_keys) - set(evaluation.holders))
         stored = session.sentence_signatures(checked)
         num_perm = self._sentence_banding.num_perm
         known = [key for key in checked if key in stored]
         near = near_copies(
-            low_bytes(sketch.sentence_rows),
+            low_bytes(rows[open_rows]),
             [unpack_low_bytes(stored[key], num_perm) for key in known],
             self._sentence_banding,
             threshold,
         )
         at_least = settings.score.stock_min_stories
-        stock = np.zeros(len(sketch.sentence_rows), dtype=bool)
+        stock_open = np.zeros(len(open_rows), dtype=bool)
         if len(known) + 1 >= at_least and (near.sum(axis=1) + 1 >= at_least).any():
             components = session.components(known)
             stories = [component if (component := components.get(key)) is not None else -1 - key for key in known]
-            stock = stock_rows(near, stories, at_least, STORY_LINK)
+            stock_open = stock_rows(near, stories, at_least, STORY_LINK)
+        stock = crowded_rows.copy()
+        stock[open_rows] = stock_open
         evaluation.stock = int(stock.sum())
-        keep = ~stock
-        found = {known[k] for k in np.flatnonzero(near[keep].any(axis=0)).tolist()}
-        return (sketch.sentence_rows if keep.all() else sketch.sentence_rows[keep]), found
+        found = {known[k] for k in np.flatnonzero(near[~stock_open].any(axis=0)).tolist()}
+        return (rows if not stock.any() else rows[~stock]), found
 
     def _judge_pair(
         self,
@@ -1140,16 +1206,20 @@ class Index:
         return rank_holders(lists.values(), limit)
 
     def _add_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
-        """``session.add_keys``, mirrored in the holder lists kept in memory."""
+        """``session.add_keys``, mirrored in the holder lists kept in memory, and the crowded keys' counts kept."""
         session.add_keys(article, band_keys)
+        if self.crowded_key_cap > 0:
+            session.count_keys(band_keys, +1, self.crowded_key_cap)
         for key in band_keys:
             held = self._holders.get(key)
             if held is not None and not (held == article).any():
                 self._holders[key] = np.append(held, article)
 
     def _remove_keys(self, session: Session, article: int, band_keys: list[int]) -> None:
-        """``session.remove_keys``, mirrored in the holder lists kept in memory."""
+        """``session.remove_keys``, mirrored in the holder lists kept in memory, and the crowded keys' counts kept."""
         session.remove_keys(article, band_keys)
+        if self.crowded_key_cap > 0:
+            session.count_keys(band_keys, -1, self.crowded_key_cap)
         for key in band_keys:
             held = self._holders.get(key)
             if held is not None:
@@ -1727,10 +1797,11 @@ def _cluster_dict(cluster: Cluster) -> dict[str, Any]:
     )
 
 
-def _meta_of(settings: Settings) -> dict[str, str]:
+def _meta_of(settings: Settings, crowded_key_cap: int = CROWDED_KEY_CAP) -> dict[str, str]:
     return {
         "format": FORMAT,
         "schema": str(SCHEMA),
+        "crowded_key_cap": str(crowded_key_cap),
         "cluster_rules": str(CLUSTER_RULES),
         "settings": json.dumps(settings.as_dict(), sort_keys=True),
         "scheme": SCHEME,
@@ -1742,6 +1813,11 @@ def _meta_of(settings: Settings) -> dict[str, str]:
 def _check_meta(meta: Mapping[str, str], target: str) -> Settings:
     if meta.get("format") != FORMAT:
         raise CorruptIndexError(f"{target} does not hold a dedup index")
+    if meta.get("schema") == "7":
+        raise ParametersError(
+            f"{target} has index schema 7; this version of dedup reads schema {SCHEMA}: run "
+            f"`dedup index migrate {target}` (Index.migrate) once to bring it to {SCHEMA} (one pass over its postings)"
+        )
     if meta.get("schema") != str(SCHEMA):
         raise ParametersError(
             f"{target} has index schema {meta.get('schema')}; this version of dedup reads schema {SCHEMA}"

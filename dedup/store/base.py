@@ -17,12 +17,15 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 7  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 8  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
 # 6 (stop 13, two changes in one step): each stem vector carries the article's TF-IDF radius (its neighbours are
 # found both ways, as in the batch), and the settings hold keep_wrapped_repeated_lines (on, a repeated line of a
-# hard-wrapped paragraph stays story text, which a schema-5 stored cleaned form marked furniture)
+# hard-wrapped paragraph stays story text, which a schema-5 stored cleaned form marked furniture); 7: the low bytes
+# of each article's sentence signatures; 8 (stop 20): the holder count of each band key held by more than the
+# index's ``crowded_key_cap`` articles (``Session.crowded``), so a check never reads a crowded key's postings
+# (``Index.migrate`` brings a schema-7 index to 8 in one pass over its postings)
 
 
 @dataclass(slots=True)
@@ -86,6 +89,11 @@ class Session(ABC):
     @abstractmethod
     def holders(self, band_keys: Iterable[int]) -> dict[int, list[int]]:
         """The article keys holding each of ``band_keys`` (a key nobody holds is left out)."""
+
+    @abstractmethod
+    def crowded(self, band_keys: Iterable[int]) -> dict[int, int]:
+        """Those of ``band_keys`` held by more than the index's ``crowded_key_cap`` articles, with their holder
+        counts (kept by ``count_keys``; read without reading their postings)."""
 
     @abstractmethod
     def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
@@ -180,6 +188,18 @@ class Session(ABC):
 
     @abstractmethod
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None: ...
+
+    @abstractmethod
+    def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
+        """Keep the holder counts of crowded keys (``crowded``) after one article's postings of ``band_keys`` were
+        added (``sign`` +1) or removed (-1): a crowded key's count moves by ``sign`` and it leaves when its count
+        falls to ``cap``; a key that is not crowded has at most ``cap`` postings, counted (a bounded read) to see
+        whether it now has more."""
+
+    @abstractmethod
+    def recount_keys(self, cap: int) -> int:
+        """Make the holder counts of crowded keys again from every stored posting (``Index.migrate``, ``verify``'s
+        reference); returns how many keys are crowded."""
 
     @abstractmethod
     def put_lines(self, counts: Mapping[int, LineCount]) -> None:

@@ -1,4 +1,4 @@
-"""``dedup index add|check|stats|regroup``: the command line onto :class:`dedup.index.Index`.
+"""``dedup index add|check|stats|regroup|migrate``: the command line onto :class:`dedup.index.Index`.
 
 Verdicts go to stdout (text, or ``--json``: one JSON object per line, docs/index.md); logs and
 skipped inputs to stderr. Exit codes as ``dedup cluster``: 2 for an unusable index or input.
@@ -163,3 +163,26 @@ def regroup_command(index: IndexArgument, quiet: QuietOption = False) -> None:
             f"remade the records of {done['components']} clusters, {done['changed']} changed, "
             f"in {time.perf_counter() - started:.2f}s",
         )
+
+
+@index_app.command("migrate")
+def migrate_command(index: IndexArgument, quiet: QuietOption = False) -> None:
+    """Bring INDEX from schema 7 to 8 in place (the holder counts of its crowded band keys, one pass)."""
+    from dedup.index import Index
+
+    stderr = Console(stderr=True)
+    started = time.perf_counter()
+    try:
+        done = Index.migrate(index)
+    except DedupError as error:
+        _say(stderr, f"dedup: error: {error}")
+        raise typer.Exit(error.exit_code) from None
+    if not quiet:
+        if done["migrated"]:
+            _say(
+                stderr,
+                f"migrated schema 7 to 8: {done['crowded_keys']} band keys held by more than "
+                f"{done['crowded_key_cap']} articles counted, in {time.perf_counter() - started:.2f}s",
+            )
+        else:
+            _say(stderr, f"already schema {done['schema']}: nothing to do")

@@ -54,6 +54,19 @@ def _client(url: str) -> tuple[Any, str]:
     return client, prefix
 
 
+def _crowded_postings(client: Any, prefix: str, cap: int) -> dict[bytes, int]:
+    """Every band key held by more than ``cap`` articles, counted from the stored postings (one pass)."""
+    counted: dict[bytes, int] = {}
+    names = list(client.scan_iter(match=f"{prefix}:b:*", count=10_000))
+    for begin in range(0, len(names), 1000):
+        reader = client.pipeline(transaction=False)
+        for name in names[begin : begin + 1000]:
+            reader.hgetall(name)
+        for postings in reader.execute():
+            counted.update((field, len(data) // 4) for field, data in postings.items() if len(data) // 4 > cap)
+    return counted
+
+
 class RedisSession(Session):
     """Reads straight from the server; writes buffered per unit and applied in one MULTI/EXEC."""
 
@@ -178,6 +191,11 @@ class RedisSession(Session):
     def holders(self, band_keys: Iterable[int]) -> dict[int, list[int]]:
         values = self._hmget(self._band(k) for k in set(band_keys))
         return {int(field): list(unpack_ints(data, "<u4")) for (_, field), data in values.items() if data}
+
+    def crowded(self, band_keys: Iterable[int]) -> dict[int, int]:
+        name = f"{self.p}:crowded"
+        values = self._hmget((name, self._field(k)) for k in set(band_keys))
+        return {int(field): int(value) for (_, field), value in values.items() if value is not None}
 
     def stems(self, keys: Iterable[int]) -> dict[int, bytes]:
         name = f"{self.p}:stems"
@@ -332,6 +350,27 @@ class RedisSession(Session):
 
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
         self._edit_lists([self._band(k) for k in set(band_keys)], key, add=False)
+
+    def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
+        keys = sorted(set(band_keys))
+        name = f"{self.p}:crowded"
+        known = self.crowded(keys)
+        for key, holders in known.items():
+            self._set(name, self._field(key), self._field(holders + sign) if holders + sign > cap else None)
+        rest = [key for key in keys if key not in known]
+        if sign > 0 and rest:  # at most ``cap`` + 1 holders each: a bounded read
+            for (_, field), data in self._hmget(self._band(k) for k in rest).items():
+                if data is not None and len(data) // 4 > cap:
+                    self._set(name, field, self._field(len(data) // 4))
+
+    def recount_keys(self, cap: int) -> int:
+        name = f"{self.p}:crowded"
+        for field in self.client.hkeys(name):
+            self._set(name, field, None)
+        counted = _crowded_postings(self.client, self.p, cap)
+        for field, holders in counted.items():
+            self._set(name, field, self._field(holders))
+        return len(counted)
 
     def put_lines(self, counts: Mapping[int, LineCount]) -> None:
         for key, count in counts.items():
@@ -564,6 +603,15 @@ class RedisBackend(Backend):
                 problems.append(f"members of component {component} disagree with the articles")
         if int(self.client.hlen(f"{p}:ids")) != len(keys):
             problems.append("duplicate or missing ids")
+        cap = self.client.hget(f"{p}:meta", "crowded_key_cap")
+        if cap is not None and int(cap) > 0:  # 0: no cap, no counts kept
+            counted = _crowded_postings(self.client, p, int(cap))
+            stored = {field: int(value) for field, value in self.client.hgetall(f"{p}:crowded").items()}
+            if stored != counted:
+                problems.append(
+                    f"{len(set(stored.items()) ^ set(counted.items()))} crowded key counts disagreeing "
+                    "with the postings"
+                )
         return problems
 
     def close(self) -> None:

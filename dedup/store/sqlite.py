@@ -53,6 +53,7 @@ CREATE INDEX IF NOT EXISTS articles_component ON articles(component) WHERE compo
 CREATE INDEX IF NOT EXISTS articles_slug ON articles(slug) WHERE slug IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (key, article))
     WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, sticky INTEGER NOT NULL,
     holders BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, verdict BLOB NOT NULL,
@@ -68,7 +69,20 @@ CREATE TABLE IF NOT EXISTS graveyard (article INTEGER PRIMARY KEY, removed INTEG
 CREATE TABLE IF NOT EXISTS checkpoint (one INTEGER PRIMARY KEY CHECK (one = 1), change INTEGER NOT NULL,
     n_rows INTEGER NOT NULL, df BLOB NOT NULL);
 """
-_TABLES = {"meta", "articles", "bands", "lines", "pairs", "weak", "clusters", "changes", "graveyard", "checkpoint"}
+_CROWDED = "CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders INTEGER NOT NULL)"
+_TABLES = {
+    "meta",
+    "articles",
+    "bands",
+    "crowded",
+    "lines",
+    "pairs",
+    "weak",
+    "clusters",
+    "changes",
+    "graveyard",
+    "checkpoint",
+}
 
 
 class SQLiteSession(Session):
@@ -149,6 +163,13 @@ class SQLiteSession(Session):
             marks = ",".join("?" * len(chunk))
             for key, article in self.db.execute(f"SELECT key, article FROM bands WHERE key IN ({marks})", chunk):
                 found.setdefault(key, []).append(article)
+        return found
+
+    def crowded(self, band_keys: Iterable[int]) -> dict[int, int]:
+        found: dict[int, int] = {}
+        for chunk in iter_chunks(sorted(set(band_keys)), 900):
+            marks = ",".join("?" * len(chunk))
+            found.update(self.db.execute(f"SELECT key, holders FROM crowded WHERE key IN ({marks})", chunk))
         return found
 
     def _column(self, column: str, keys: Iterable[int]) -> dict[int, Any]:
@@ -294,6 +315,33 @@ class SQLiteSession(Session):
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
         self.db.executemany("DELETE FROM bands WHERE key = ? AND article = ?", ((k, key) for k in band_keys))
 
+    def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
+        for chunk in iter_chunks(sorted(set(band_keys)), 900):
+            marks = ",".join("?" * len(chunk))
+            known = dict(self.db.execute(f"SELECT key, holders FROM crowded WHERE key IN ({marks})", chunk))
+            for key, holders in known.items():
+                if holders + sign > cap:
+                    self.db.execute("UPDATE crowded SET holders = ? WHERE key = ?", (holders + sign, key))
+                else:
+                    self.db.execute("DELETE FROM crowded WHERE key = ?", (key,))
+            rest = [key for key in chunk if key not in known]
+            if sign > 0 and rest:  # at most ``cap`` + 1 postings each: a bounded read
+                marks = ",".join("?" * len(rest))
+                self.db.execute(
+                    f"INSERT INTO crowded (key, holders) SELECT key, count(*) FROM bands WHERE key IN ({marks}) "
+                    "GROUP BY key HAVING count(*) > ?",
+                    (*rest, cap),
+                )
+
+    def recount_keys(self, cap: int) -> int:
+        self.db.execute(_CROWDED)
+        self.db.execute("DELETE FROM crowded")
+        self.db.execute(
+            "INSERT INTO crowded (key, holders) SELECT key, count(*) FROM bands GROUP BY key HAVING count(*) > ?",
+            (cap,),
+        )
+        return int(self._one("SELECT count(*) FROM crowded"))
+
     def put_lines(self, counts: Mapping[int, LineCount]) -> None:
         keep = [(k, c.count, int(c.sticky), pack_ints(c.holders)) for k, c in counts.items() if c.count or c.sticky]
         drop = [(k,) for k, c in counts.items() if not (c.count or c.sticky)]
@@ -417,7 +465,7 @@ class SQLiteBackend(Backend):
             raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
         if not meta:
             return None
-        missing = _TABLES - user_tables
+        missing = _TABLES - user_tables - ({"crowded"} if meta.get("schema") == "7" else set())  # migrate adds it
         if missing:
             raise CorruptIndexError(f"{self.path} is damaged: tables {sorted(missing)} are missing")
         return meta
@@ -495,6 +543,20 @@ class SQLiteBackend(Backend):
             found = db.execute(sql).fetchone()[0]
             if found:
                 problems.append(f"{found} {label}")
+        cap = db.execute("SELECT value FROM meta WHERE name = 'crowded_key_cap'").fetchone()
+        if cap is not None and int(cap[0]) > 0:  # 0: no cap, no counts kept
+            found = db.execute(
+                "SELECT count(*) FROM (SELECT key, count(*) AS n FROM bands GROUP BY key HAVING n > ?) AS over "
+                "LEFT JOIN crowded USING (key) WHERE crowded.holders IS NULL OR crowded.holders != over.n",
+                (int(cap[0]),),
+            ).fetchone()[0]
+            found += db.execute(
+                "SELECT count(*) FROM crowded WHERE holders <= ? "
+                "OR holders != (SELECT count(*) FROM bands WHERE bands.key = crowded.key)",
+                (int(cap[0]),),
+            ).fetchone()[0]
+            if found:
+                problems.append(f"{found} crowded key counts disagreeing with the postings")
         return problems
 
     def close(self) -> None:
