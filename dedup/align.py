@@ -111,14 +111,20 @@ class Side:
     unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
     breaks: list[int] | None = None
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``kernel_arrays``
+    generation: int = -1  # the vocabulary generation of ``arrays[0]``
 
     def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the compiled kernels read of the side (``dedup.kernels``): the ids of ``words`` in this process's
-        vocabulary, ``unit_breaks`` and ``positions``, as numpy arrays; made on first use."""
+        vocabulary, ``unit_breaks`` and ``positions``, as numpy arrays; made on first use, the ids again when the
+        vocabulary was renewed since (``kernels.bound_vocabulary``)."""
+        assert _kernels is not None
+        generation = _kernels.vocabulary_generation()
         if self.arrays is None:
-            assert _kernels is not None
             breaks = np.array(self.unit_breaks(), dtype=np.int64)
             self.arrays = (_kernels.word_ids(self.words), breaks, np.array(self.positions, dtype=np.int32))
+        elif self.generation != generation:
+            self.arrays = (_kernels.word_ids(self.words), *self.arrays[1:])
+        self.generation = generation
         return self.arrays
 
     def unit_breaks(self) -> list[int]:
@@ -687,6 +693,7 @@ def use_kernels(enabled: bool = True) -> bool:
     except ImportError:  # numba missing or unusable here: the Python path
         return False
     kernels.warm()
+    kernels.reset_vocabulary()  # a run's words from here on: a long-lived process does not keep every past run's
     _kernels = kernels
     return True
 
@@ -705,6 +712,7 @@ def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches 
             matches = kgram_matches(source, target, min_tile)
             assert matches is not None
         index = source.kgram_index(min_tile)
+        _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
         source_ids, source_breaks, source_positions = source.kernel_arrays()
         target_ids, target_breaks, target_positions = target.kernel_arrays()
         found = _kernels.unit_tiles(

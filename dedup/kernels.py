@@ -20,14 +20,60 @@ import itertools
 import numpy as np
 from numba import njit
 
-_VOCABULARY: dict[str, int] = {}  # word -> id, in this process (forked workers extend their own copies)
-_NEXT_IDS = itertools.count()  # a new word takes the next value: ids are unique, not dense
+MAX_VOCABULARY = 1_000_000  # words held before :func:`bound_vocabulary` starts a new vocabulary (~0.1 GB)
+
+
+class _Vocabulary:
+    """word -> id in this process (forked workers extend their own copies), and which vocabulary it is: ids of
+    different generations are never compared (``align.Side.kernel_arrays`` makes a side's ids again when they are
+    of an older one)."""
+
+    __slots__ = ("generation", "ids", "next_ids")
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.ids: dict[str, int] = {}
+        self.next_ids = itertools.count()  # a new word takes the next value: ids are unique, not dense
+
+    def reset(self) -> None:
+        self.generation += 1
+        self.ids = {}
+        self.next_ids = itertools.count()
+
+
+_VOCABULARY = _Vocabulary()
 
 
 def word_ids(words: list[str]) -> np.ndarray:
     """The id of every word in this process's vocabulary (a new word gets a new id), as ``int64``: equal words
-    have equal ids and different words different ones, so comparing ids is comparing words."""
-    return np.fromiter(map(_VOCABULARY.setdefault, words, _NEXT_IDS), dtype=np.int64, count=len(words))
+    have equal ids and different words different ones, so comparing ids is comparing words (of one
+    :func:`vocabulary_generation`)."""
+    ids = _VOCABULARY.ids
+    return np.fromiter(map(ids.setdefault, words, _VOCABULARY.next_ids), dtype=np.int64, count=len(words))
+
+
+def vocabulary_generation() -> int:
+    """Which vocabulary :func:`word_ids` numbers words in now (changes at each :func:`reset_vocabulary`)."""
+    return _VOCABULARY.generation
+
+
+def vocabulary_size() -> int:
+    """How many words the current vocabulary holds."""
+    return len(_VOCABULARY.ids)
+
+
+def reset_vocabulary() -> None:
+    """Start a new, empty vocabulary (a run's start: ``align.use_kernels``), freeing the old one's words; ids made
+    before are of an older generation from then on."""
+    _VOCABULARY.reset()
+
+
+def bound_vocabulary(most: int | None = None) -> None:
+    """A new vocabulary when this one holds more than ``most`` words: a long-lived process (the crawler's index
+    aligns pairs for ever) holds at most ``most`` words and one pair's more. Called between pairs, never between
+    making two sides' ids for one pair."""
+    if len(_VOCABULARY.ids) > (MAX_VOCABULARY if most is None else most):
+        _VOCABULARY.reset()
 
 
 @njit(cache=True, nogil=True)

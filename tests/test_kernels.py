@@ -145,3 +145,25 @@ def test_a_run_with_the_kernels_equals_one_without(seed_texts, kernels_on):
     assert with_kernels.clusters == without.clusters
     assert list(with_kernels.passages) == list(without.passages)
     assert with_kernels.pairs == without.pairs
+
+
+def test_the_vocabulary_is_bounded_and_renewed_exactly(kernels_on, monkeypatch):
+    """A long-lived process (the crawler's index aligns pairs for ever) does not grow the word vocabulary past
+    ``MAX_VOCABULARY`` words and one pair's; sides whose ids are of a renewed vocabulary make them again, so the
+    tiles stay the reference's; a run's start (``use_kernels``) starts an empty vocabulary."""
+    kernels.word_ids(["words", "of", "an", "earlier", "run"])
+    assert align.use_kernels()
+    assert kernels.vocabulary_size() == 0
+    monkeypatch.setattr(kernels, "MAX_VOCABULARY", 12)
+    cleaned = [clean_article(Article(f"a{k}", text)) for k, text in enumerate(_TEXTS * 3)]
+    sides = [prepare(article, vectors) for article, vectors in zip(cleaned, sentence_vectors(cleaned), strict=True)]
+    start = kernels.vocabulary_generation()
+    for _ in range(3):  # the same sides again: their ids made in a vocabulary renewed since
+        for source in sides:
+            for target in sides:
+                matches = align.kgram_matches(source, target, 3)
+                assert align.unit_tiles(source, target, 3, matches) == align.reference_unit_tiles(
+                    source, target, 3, matches
+                )
+                assert kernels.vocabulary_size() <= 12 + len(set(source.words) | set(target.words))
+    assert kernels.vocabulary_generation() > start
