@@ -167,3 +167,45 @@ def test_the_vocabulary_is_bounded_and_renewed_exactly(kernels_on, monkeypatch):
                 )
                 assert kernels.vocabulary_size() <= 12 + len(set(source.words) | set(target.words))
     assert kernels.vocabulary_generation() > start
+
+
+_UNIT_WORDS = ["court", "judge", "man", "jailed", "years", "police", "oil", "prices", "fell", "the", "Leeds", "5", "7"]
+_COSINES = [0.0, 0.1, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.6, 1.0]
+_COSINES += [np.nextafter(c, -1.0) for c in _COSINES if c] + [np.nextafter(c, 2.0) for c in _COSINES]
+
+
+@st.composite
+def _unit_side(draw: st.DrawFn) -> align.Side:
+    """A prepared article of a few sentences over a small vocabulary (shared stems, figures in other frames)."""
+    sentences = draw(st.lists(st.lists(st.sampled_from(_UNIT_WORDS), min_size=1, max_size=9), min_size=1, max_size=6))
+    text = " ".join(" ".join(words).capitalize() + "." for words in sentences)
+    article = clean_article(Article("x", text))
+    return prepare(article, sentence_vectors([article])[0])
+
+
+@settings(max_examples=300, deadline=None)
+@given(_unit_side(), _unit_side(), st.data(), st.integers(0, 4), st.booleans())
+def test_kernel_stem_counts_give_the_reference_unit_pairs(source, target, data, min_shared, figures):
+    """``alignable_units`` and ``_sentence_pairs`` with the stems counted by ``kernels.shared_stem_counts`` give
+    what they give intersecting the units' stem sets, on cosines at and next to every threshold."""
+    shape = (len(target.article.sentences), len(source.article.sentences))
+    cells = data.draw(st.lists(st.sampled_from(_COSINES), min_size=shape[0] * shape[1], max_size=shape[0] * shape[1]))
+    cosine = np.array(cells, dtype=np.float64).reshape(shape)
+    anchors = data.draw(st.sets(st.tuples(st.integers(0, shape[1] - 1), st.integers(0, shape[0] - 1)), max_size=4))
+    unit_settings = AlignSettings(min_shared_stems=min_shared, template_figures=figures)
+    assert align.use_kernels()
+    counts = align.shared_stem_counts(source, target, cosine, align.sentence_floor(unit_settings))
+    for j in range(shape[0]):
+        for i in range(shape[1]):
+            expected = len(target.stem_sets[j] & source.stem_sets[i])
+            assert counts[j, i] == (expected if cosine[j, i] >= align.sentence_floor(unit_settings) else -1)
+    with_kernels = (
+        align.alignable_units(source, target, cosine, unit_settings),
+        align._sentence_pairs(source, target, cosine, anchors, unit_settings),
+    )
+    align.use_kernels(False)
+    without = (
+        align.alignable_units(source, target, cosine, unit_settings),
+        align._sentence_pairs(source, target, cosine, anchors, unit_settings),
+    )
+    assert with_kernels == without
