@@ -7,9 +7,6 @@ asserting both give the recorded tiles. Prints one JSON line: process-time micro
 Used for docs/scale.md, stop 19::
 
     PYTHONPATH=. python benchmarks/kernels.py /tmp/dedup-scale/corpus-2000-s1/corpus.jsonl --calls 2000
-
-``--unit-pairs`` times ``align.alignable_units`` and ``align._sentence_pairs`` instead, on their recorded calls, with
-the stems intersected as sets (kernels off) and counted by ``kernels.shared_stem_counts`` (on); stop 20.
 """
 
 from __future__ import annotations
@@ -22,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from dedup import align, pipeline, score
+from dedup import align, pipeline
 from dedup.align import KgramIndex, KgramMatches, _split_at_breaks, tiles
 from dedup.read import read_path
 
@@ -58,74 +55,9 @@ def record(corpus: str, most: int) -> list[dict[str, Any]]:
     return calls
 
 
-def record_unit_pairs(corpus: str, most: int) -> list[dict[str, Any]]:
-    """The inputs and results of the first ``most`` ``align.alignable_units`` calls (``score.could_relate``'s) and
-    of the first ``most`` ``align._sentence_pairs`` calls of a run on ``corpus`` (one worker, kernels off)."""
-    calls: list[dict[str, Any]] = []
-    original_units, original_pairs = score.alignable_units, align._sentence_pairs
-
-    def recording_units(source: align.Side, target: align.Side, cosine: Any, settings: Any) -> Any:
-        found = original_units(source, target, cosine, settings)
-        if sum(call["kind"] == "alignable_units" for call in calls) < most:
-            calls.append(
-                {"kind": "alignable_units", "arguments": (source, target, cosine, settings), "expected": found}
-            )
-        return found
-
-    def recording_pairs(source: align.Side, target: align.Side, cosine: Any, anchors: Any, settings: Any) -> Any:
-        found = original_pairs(source, target, cosine, anchors, settings)
-        if sum(call["kind"] == "_sentence_pairs" for call in calls) < most:
-            arguments = (source, target, cosine, set(anchors), settings)
-            calls.append({"kind": "_sentence_pairs", "arguments": arguments, "expected": found})
-        return found
-
-    score.alignable_units, align._sentence_pairs = recording_units, recording_pairs
-    try:
-        pipeline.cluster(read_path(corpus).articles, workers=1, keep_pairs=False)
-    finally:
-        score.alignable_units, align._sentence_pairs = original_units, original_pairs
-    return calls
-
-
-def forget_unit_stems(calls: list[dict[str, Any]]) -> None:
-    """Every recorded side's unit stem sets and stem ids unmade, as a side is when first prepared in a run."""
-    for call in calls:
-        for side in call["arguments"][:2]:
-            side.stem_sets.values = [align._UNMADE] * len(side.stem_sets.values)
-            side.stem_arrays = None
-
-
-def unit_pairs(corpus: str, most: int, repeat: int) -> dict[str, Any]:
-    """``alignable_units`` and ``_sentence_pairs`` on recorded calls, kernels off (stem sets) and on (the compiled
-    stem counts), each side's stems made anew before every timed repetition (as in a run: once per side)."""
-    align.use_kernels(False)
-    calls = record_unit_pairs(corpus, most)
-    found: dict[str, Any] = {"corpus": corpus}
-    for kind in ("alignable_units", "_sentence_pairs"):
-        chosen = [call for call in calls if call["kind"] == kind]
-
-        def replay(chosen: list[dict[str, Any]] = chosen, kind: str = kind) -> None:
-            function = getattr(align, kind)
-            for call in chosen:
-                assert function(*call["arguments"]) == call["expected"]
-
-        for mode in ("reference", "kernel"):
-            assert align.use_kernels(mode == "kernel") == (mode == "kernel")
-            found[f"{kind}_{mode}_us"] = best_microseconds(
-                replay, len(chosen), repeat, before=lambda chosen=chosen: forget_unit_stems(chosen)
-            )
-        found[f"{kind}_calls"] = len(chosen)
-    align.use_kernels(False)
-    return found
-
-
-def best_microseconds(
-    function: Callable[[], None], count: int, repeat: int, before: Callable[[], None] | None = None
-) -> float:
+def best_microseconds(function: Callable[[], None], count: int, repeat: int) -> float:
     times = []
     for _ in range(repeat):
-        if before is not None:
-            before()
         start = time.process_time()
         function()
         times.append(time.process_time() - start)
@@ -137,11 +69,7 @@ def main() -> None:
     parser.add_argument("corpus")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--unit-pairs", action="store_true", help="time the stem counts (stop 20), not the tiling")
     options = parser.parse_args()
-    if options.unit_pairs:
-        print(json.dumps(unit_pairs(options.corpus, options.calls, options.repeat)))
-        return
     align.use_kernels(False)
     calls = record(options.corpus, options.calls)
     assert align.use_kernels(), "numba is needed for the kernel"

@@ -112,8 +112,6 @@ class Side:
     breaks: list[int] | None = None
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``kernel_arrays``
     generation: int = -1  # the vocabulary generation of ``arrays[0]``
-    stem_arrays: tuple[np.ndarray, np.ndarray] | None = None  # see ``unit_stem_ids``
-    stem_generation: int = -1  # the vocabulary generation of ``stem_arrays``
 
     def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the compiled kernels read of the side (``dedup.kernels``): the ids of ``words`` in this process's
@@ -128,23 +126,6 @@ class Side:
             self.arrays = (_kernels.word_ids(self.words), *self.arrays[1:])
         self.generation = generation
         return self.arrays
-
-    def unit_stem_ids(self) -> tuple[np.ndarray, np.ndarray]:
-        """``stem_sets`` for the kernels: ``(starts, stems)``, unit ``u``'s content stems the ids (in this process's
-        vocabulary) ``stems[starts[u]:starts[u + 1]]``, distinct and ascending; made on first use (again when the
-        vocabulary was renewed since)."""
-        assert _kernels is not None
-        generation = _kernels.vocabulary_generation()
-        if self.stem_arrays is None or self.stem_generation != generation:
-            sentences, stems = self.article.sentences, self.article.stems
-            units = [(unit, stem) for unit, s in enumerate(sentences) for stem in stems[s.first : s.last] if stem]
-            ids = _kernels.word_ids([stem for _, stem in units])
-            unit_of = np.fromiter((unit for unit, _ in units), dtype=np.int64, count=len(units))
-            keys = np.unique((unit_of << 32) | ids)  # ids stay below 2**32: a vocabulary holds ~MAX_VOCABULARY
-            starts = np.searchsorted(keys >> 32, np.arange(len(sentences) + 1, dtype=np.int64))
-            self.stem_arrays = (starts, keys & 0xFFFFFFFF)
-            self.stem_generation = generation
-        return self.stem_arrays
 
     def unit_breaks(self) -> list[int]:
         """The positions in ``words`` where a new unit starts (the first word's left out), ascending."""
@@ -1215,21 +1196,11 @@ def alignable_units(
         return [], []
     acceptable = np.zeros(cosine.shape, dtype=bool)
     needed = settings.min_shared_stems - 1  # _sentence_pairs counts no stems for a figure conflict
-    floor = sentence_floor(settings)
-    if _kernels is not None:  # the stems counted in one compiled call; the figures of the unit pairs left
-        counts = shared_stem_counts(source, target, cosine, floor)
-        for j, i in zip(
-            *(axis.tolist() for axis in np.nonzero((cosine >= floor) & (counts >= max(needed, 0)))), strict=True
-        ):
+    for j, i in zip(*(axis.tolist() for axis in np.nonzero(cosine >= sentence_floor(settings))), strict=True):
+        if len(target.stem_sets[j] & source.stem_sets[i]) >= needed:
             acceptable[j, i] = needed <= 0 or not figures_conflict(
                 source.figures[i], target.figures[j], settings.template_figures
             )
-    else:
-        for j, i in zip(*(axis.tolist() for axis in np.nonzero(cosine >= floor)), strict=True):
-            if len(target.stem_sets[j] & source.stem_sets[i]) >= needed:
-                acceptable[j, i] = needed <= 0 or not figures_conflict(
-                    source.figures[i], target.figures[j], settings.template_figures
-                )
     live = acceptable.any(axis=1).tolist()
     reached = (
         np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)
@@ -1241,20 +1212,6 @@ def alignable_units(
     target_units = [j for j, ok in enumerate(reached) if ok]
     source_units = np.flatnonzero(acceptable[target_units].any(axis=0)).tolist() if target_units else []
     return source_units, target_units
-
-
-def shared_stem_counts(source: Side, target: Side, cosine: np.ndarray, floor: float) -> np.ndarray:
-    """``len(target.stem_sets[j] & source.stem_sets[i])`` for every unit pair whose cosine reaches ``floor``
-    (compared in float64, and in the cosine's own float type as numpy compares it with a Python float: either
-    way counted), -1 for the others; by the compiled kernel (``dedup.kernels.shared_stem_counts``)."""
-    assert _kernels is not None
-    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
-    target_starts, target_stems = target.unit_stem_ids()
-    source_starts, source_stems = source.unit_stem_ids()
-    low = min(floor, float(cosine.dtype.type(floor)))
-    return _kernels.shared_stem_counts(
-        np.ascontiguousarray(cosine, dtype=np.float64), low, target_starts, target_stems, source_starts, source_stems
-    )
 
 
 def sentence_floor(settings: AlignSettings) -> float:
@@ -1388,20 +1345,14 @@ def _sentence_pairs(
     if not source.article.sentences or not target.article.sentences or cosine is None:
         return []
     source_stems, target_stems = source.stem_sets, target.stem_sets
-    counted: list[np.ndarray] = []  # the compiled counts of every unit pair above the floor, made on first use
 
     def shares(i: int, j: int, least: int) -> bool:
         """At least ``least`` content stems shared, none if the pair is a template with other figures (counted
         first: most pairs a cosine could accept fall short of the stems before their figures are compared)."""
-        if least <= 0:
-            return True
-        if _kernels is not None:  # every pair asked reaches a threshold, so the floor: counted
-            if not counted:
-                counted.append(shared_stem_counts(source, target, cosine, sentence_floor(settings)))
-            shared = int(counted[0][j, i])
-        else:
-            shared = len(target_stems[j] & source_stems[i])
-        return shared >= least and not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
+        return least <= 0 or (
+            len(target_stems[j] & source_stems[i]) >= least
+            and not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
+        )
 
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
     live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))

@@ -4,9 +4,7 @@
 on numpy arrays: the words of both sides as ids of a per-process vocabulary (:func:`word_ids`: equal words, equal
 ids, and different words never share one, so the kernel compares what the reference compares), the source's k-gram
 index and the target's k-gram lookup as ``align`` makes them. :func:`kgram_lookup` is ``align.KgramMatches.of`` and
-counts the longest run of found keys (``align.may_share_run``). :func:`shared_stem_counts` counts the content stems
-every unit pair above a cosine floor shares (``align.alignable_units`` and ``align._sentence_pairs`` read it instead
-of intersecting the units' stem sets). Tested against the references on generated
+counts the longest run of found keys (``align.may_share_run``). Tested against the references on generated
 sequences (``tests/test_kernels.py``); measured in ``benchmarks/kernels.py`` and docs/scale.md (stop 19).
 
 Importing this module imports numba (~0.4 CPU s); :func:`warm` loads the kernels (~0.4 s; ``cache=True``: compiled
@@ -263,39 +261,6 @@ def kgram_lookup(index_keys: np.ndarray, target_keys: np.ndarray) -> tuple[np.nd
     return low, found, longest
 
 
-@njit(cache=True, nogil=True)
-def shared_stem_counts(
-    cosine: np.ndarray,
-    floor: float,
-    target_starts: np.ndarray,
-    target_stems: np.ndarray,
-    source_starts: np.ndarray,
-    source_stems: np.ndarray,
-) -> np.ndarray:
-    """How many content stems target unit ``j`` and source unit ``i`` share (``len(target.stem_sets[j] &
-    source.stem_sets[i])``) for every unit pair whose ``cosine[j, i] >= floor``, -1 for the others. A unit's stems:
-    ``stems[starts[u]:starts[u + 1]]``, distinct ids in ascending order (``align.Side.unit_stem_ids``)."""
-    n_target, n_source = cosine.shape
-    counts = np.full((n_target, n_source), -1, dtype=np.int32)
-    for j in range(n_target):
-        t_begin, t_end = target_starts[j], target_starts[j + 1]
-        for i in range(n_source):
-            if not cosine[j, i] >= floor:
-                continue
-            x, y, y_end, shared = t_begin, source_starts[i], source_starts[i + 1], 0
-            while x < t_end and y < y_end:  # a merge of two ascending lists of distinct ids
-                if target_stems[x] < source_stems[y]:
-                    x += 1
-                elif target_stems[x] > source_stems[y]:
-                    y += 1
-                else:
-                    shared += 1
-                    x += 1
-                    y += 1
-            counts[j, i] = shared
-    return counts
-
-
 def warm() -> None:
     """Load (or compile, the first time in a checkout) :func:`kgram_lookup` and :func:`unit_tiles` for the argument
     types ``align`` passes, so that the processes forked afterwards inherit the machine code instead of each loading
@@ -318,5 +283,3 @@ def warm() -> None:
         np.arange(len(words), dtype=np.int32),
         np.arange(len(words), dtype=np.int32),
     )
-    starts = np.array([0, 2, 3], dtype=np.int64)
-    shared_stem_counts(np.ones((2, 2)), 0.5, starts, words[:3], starts, words[:3])
