@@ -27,7 +27,6 @@ import bisect
 import dataclasses
 import heapq
 import itertools
-import operator
 import os
 import re
 import threading
@@ -125,7 +124,7 @@ class Side:
         if self.token_arrays is None or self.token_generation != generation:
             article = self.article
             stems = _kernels.word_ids(article.stems)
-            stems[np.fromiter(map(operator.not_, article.stems), dtype=bool, count=len(article.stems))] = -1
+            stems[stems == _kernels.word_ids([""])[0]] = -1  # a token without a content stem
             count = len(article.sentences)
             self.token_arrays = (
                 _kernels.word_ids(article.tokens.words),
