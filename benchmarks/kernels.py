@@ -7,6 +7,9 @@ asserting both give the recorded tiles. Prints one JSON line: process-time micro
 Used for docs/scale.md, stop 19::
 
     PYTHONPATH=. python benchmarks/kernels.py /tmp/dedup-scale/corpus-2000-s1/corpus.jsonl --calls 2000
+
+``--word-runs`` times ``align._word_runs`` against the compiled ``align.word_runs`` on a run's recorded calls instead
+(stop 20, docs/scale.md).
 """
 
 from __future__ import annotations
@@ -55,9 +58,69 @@ def record(corpus: str, most: int) -> list[dict[str, Any]]:
     return calls
 
 
-def best_microseconds(function: Callable[[], None], count: int, repeat: int) -> float:
+def record_word_runs(corpus: str, most: int) -> list[dict[str, Any]]:
+    """The inputs and results of the first ``most`` ``align.word_runs`` calls (the passages pass's word alignment)
+    of a run on ``corpus`` (one worker, kernels off)."""
+    calls: list[dict[str, Any]] = []
+    original = align.word_runs
+
+    def recording(source: align.Side, target: align.Side, cosine: Any, settings: Any, verbatim: Any = None) -> Any:
+        found = original(source, target, cosine, settings, verbatim)
+        if len(calls) < most:
+            calls.append({"arguments": (source, target, cosine, settings, verbatim), "expected": found})
+        return found
+
+    align.word_runs = recording
+    try:
+        pipeline.cluster(read_path(corpus).articles, workers=1, keep_pairs=False)
+    finally:
+        align.word_runs = original
+    return calls
+
+
+def word_runs(corpus: str, most: int, repeat: int) -> dict[str, Any]:
+    """``align._word_runs`` (Python) against ``align.word_runs`` with the kernels on, on a run's recorded calls; the
+    kernel's token ids made anew before every timed repetition (in a run: once per side and pass), and apart."""
+    align.use_kernels(False)
+    calls = record_word_runs(corpus, most)
+
+    def reference() -> None:
+        for call in calls:
+            source, target, cosine, settings, verbatim = call["arguments"]
+            assert align._word_runs(source, target.article, cosine, settings, verbatim) == call["expected"]
+
+    def kernel() -> None:
+        for call in calls:
+            assert align.word_runs(*call["arguments"]) == call["expected"]
+
+    sides = list({id(side): side for call in calls for side in call["arguments"][:2]}.values())
+
+    def forget() -> None:
+        for side in sides:
+            side.token_arrays = None
+
+    def token_ids() -> None:
+        forget()
+        for side in sides:
+            side.token_ids()
+
+    found: dict[str, Any] = {"corpus": corpus, "calls": len(calls), "sides": len(sides)}
+    found["reference_us"] = best_microseconds(reference, len(calls), repeat)
+    assert align.use_kernels(), "numba is needed for the kernel"
+    found["kernel_us"] = best_microseconds(kernel, len(calls), repeat, before=forget)
+    found["kernel_ids_made_before_us"] = best_microseconds(kernel, len(calls), repeat)
+    found["token_ids_us_a_side"] = best_microseconds(token_ids, len(sides), repeat)
+    align.use_kernels(False)
+    return found
+
+
+def best_microseconds(
+    function: Callable[[], None], count: int, repeat: int, before: Callable[[], None] | None = None
+) -> float:
     times = []
     for _ in range(repeat):
+        if before is not None:
+            before()
         start = time.process_time()
         function()
         times.append(time.process_time() - start)
@@ -69,7 +132,11 @@ def main() -> None:
     parser.add_argument("corpus")
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--word-runs", action="store_true", help="time the word-run kernel (stop 20), not the tiling")
     options = parser.parse_args()
+    if options.word_runs:
+        print(json.dumps(word_runs(options.corpus, options.calls, options.repeat)))
+        return
     align.use_kernels(False)
     calls = record(options.corpus, options.calls)
     assert align.use_kernels(), "numba is needed for the kernel"

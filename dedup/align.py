@@ -111,14 +111,42 @@ class Side:
     unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
     breaks: list[int] | None = None
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``kernel_arrays``
+    generation: int = -1  # the vocabulary generation of ``arrays[0]``
+    token_arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``token_ids``
+    token_generation: int = -1  # the vocabulary generation of ``token_arrays``
+
+    def token_ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """What the word-run kernel (``dedup.kernels.word_runs``) reads of the article: the id of every token's word
+        and of its content stem (-1: none) in this process's vocabulary, and each unit's first and end token; made
+        on first use (again when the vocabulary was renewed since)."""
+        assert _kernels is not None
+        generation = _kernels.vocabulary_generation()
+        if self.token_arrays is None or self.token_generation != generation:
+            article = self.article
+            stems = _kernels.word_ids(article.stems)
+            stems[stems == _kernels.word_ids([""])[0]] = -1  # a token without a content stem
+            count = len(article.sentences)
+            self.token_arrays = (
+                _kernels.word_ids(article.tokens.words),
+                stems,
+                np.fromiter((s.first for s in article.sentences), dtype=np.int64, count=count),
+                np.fromiter((s.last for s in article.sentences), dtype=np.int64, count=count),
+            )
+            self.token_generation = generation
+        return self.token_arrays
 
     def kernel_arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the compiled kernels read of the side (``dedup.kernels``): the ids of ``words`` in this process's
-        vocabulary, ``unit_breaks`` and ``positions``, as numpy arrays; made on first use."""
+        vocabulary, ``unit_breaks`` and ``positions``, as numpy arrays; made on first use, the ids again when the
+        vocabulary was renewed since (``kernels.bound_vocabulary``)."""
+        assert _kernels is not None
+        generation = _kernels.vocabulary_generation()
         if self.arrays is None:
-            assert _kernels is not None
             breaks = np.array(self.unit_breaks(), dtype=np.int64)
             self.arrays = (_kernels.word_ids(self.words), breaks, np.array(self.positions, dtype=np.int32))
+        elif self.generation != generation:
+            self.arrays = (_kernels.word_ids(self.words), *self.arrays[1:])
+        self.generation = generation
         return self.arrays
 
     def unit_breaks(self) -> list[int]:
@@ -659,7 +687,7 @@ def align_sides(
             )
         )
     if settings.word_alignment and cosine is not None and cosine.size:
-        runs = _word_runs(source_side, target, cosine, settings, in_tiles)
+        runs = word_runs(source_side, target_side, cosine, settings, in_tiles)
         passages = _overlay_words(passages, runs, source, target)
     if settings.kept_words:
         passages = _kept_words(passages, source_side, target_side)
@@ -687,6 +715,7 @@ def use_kernels(enabled: bool = True) -> bool:
     except ImportError:  # numba missing or unusable here: the Python path
         return False
     kernels.warm()
+    kernels.reset_vocabulary()  # a run's words from here on: a long-lived process does not keep every past run's
     _kernels = kernels
     return True
 
@@ -705,6 +734,7 @@ def unit_tiles(source: Side, target: Side, min_tile: int, matches: KgramMatches 
             matches = kgram_matches(source, target, min_tile)
             assert matches is not None
         index = source.kgram_index(min_tile)
+        _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
         source_ids, source_breaks, source_positions = source.kernel_arrays()
         target_ids, target_breaks, target_positions = target.kernel_arrays()
         found = _kernels.unit_tiles(
@@ -889,6 +919,43 @@ def _word_runs(
             runs.extend(_label_words(source.article, target, matches, window))
             runs.extend(_edge_run(target, window, matches[-1], stretch[1], settings.word_edge, before=False))
     return runs
+
+
+_WORD_RUN_KINDS = ("rewrite", "verbatim")  # by ``dedup.kernels.REWRITE`` / ``VERBATIM``
+
+
+def word_runs(
+    source: Side, target: Side, cosine: np.ndarray, settings: AlignSettings, verbatim: bytes | None = None
+) -> list[WordRun]:
+    """:func:`_word_runs` of a pair, by the compiled kernel ``dedup.kernels.word_runs`` when the kernels are on (on
+    word and stem ids: the same runs, tested); :func:`_word_runs` is its readable reference and the path when off."""
+    if _kernels is None or cosine.dtype != np.float64 or settings.word_min_matches < 1:
+        return _word_runs(source, target.article, cosine, settings, verbatim)
+    if not cosine.shape[1]:
+        return []
+    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
+    target_words, target_stems, target_firsts, target_lasts = target.token_ids()
+    source_words, source_stems, source_firsts, source_lasts = source.token_ids()
+    rows = _kernels.word_runs(
+        target_words,
+        target_stems,
+        target_firsts,
+        target_lasts,
+        source_words,
+        source_stems,
+        source_firsts,
+        source_lasts,
+        np.ascontiguousarray(cosine),
+        np.ascontiguousarray(np.argsort(-cosine, axis=1, kind="stable")[:, :2], dtype=np.int64),
+        np.frombuffer(verbatim if verbatim is not None else b"\0", dtype=np.uint8),
+        verbatim is not None,
+        float(settings.word_min_cosine),
+        settings.word_min_matches,
+        float(settings.word_min_share),
+        settings.max_edge_gap,
+        settings.word_edge,
+    )
+    return [(a, b, c, d, _WORD_RUN_KINDS[kind]) for a, b, c, d, kind in rows.tolist()]
 
 
 def _needed(target: CleanArticle, stretch: tuple[int, int], settings: AlignSettings) -> float:

@@ -4,7 +4,9 @@
 on numpy arrays: the words of both sides as ids of a per-process vocabulary (:func:`word_ids`: equal words, equal
 ids, and different words never share one, so the kernel compares what the reference compares), the source's k-gram
 index and the target's k-gram lookup as ``align`` makes them. :func:`kgram_lookup` is ``align.KgramMatches.of`` and
-counts the longest run of found keys (``align.may_share_run``). Tested against the references on generated
+counts the longest run of found keys (``align.may_share_run``). :func:`word_runs` is ``align._word_runs`` (the
+passages pass's word alignment inside target units: stretch alignments, longest common subsequences, word labels) on
+the ids of every token's word and stem. Tested against the references on generated
 sequences (``tests/test_kernels.py``); measured in ``benchmarks/kernels.py`` and docs/scale.md (stop 19).
 
 Importing this module imports numba (~0.4 CPU s); :func:`warm` loads the kernels (~0.4 s; ``cache=True``: compiled
@@ -20,14 +22,60 @@ import itertools
 import numpy as np
 from numba import njit
 
-_VOCABULARY: dict[str, int] = {}  # word -> id, in this process (forked workers extend their own copies)
-_NEXT_IDS = itertools.count()  # a new word takes the next value: ids are unique, not dense
+MAX_VOCABULARY = 1_000_000  # words held before :func:`bound_vocabulary` starts a new vocabulary (~0.1 GB)
+
+
+class _Vocabulary:
+    """word -> id in this process (forked workers extend their own copies), and which vocabulary it is: ids of
+    different generations are never compared (``align.Side.kernel_arrays`` makes a side's ids again when they are
+    of an older one)."""
+
+    __slots__ = ("generation", "ids", "next_ids")
+
+    def __init__(self) -> None:
+        self.generation = 0
+        self.ids: dict[str, int] = {}
+        self.next_ids = itertools.count()  # a new word takes the next value: ids are unique, not dense
+
+    def reset(self) -> None:
+        self.generation += 1
+        self.ids = {}
+        self.next_ids = itertools.count()
+
+
+_VOCABULARY = _Vocabulary()
 
 
 def word_ids(words: list[str]) -> np.ndarray:
     """The id of every word in this process's vocabulary (a new word gets a new id), as ``int64``: equal words
-    have equal ids and different words different ones, so comparing ids is comparing words."""
-    return np.fromiter(map(_VOCABULARY.setdefault, words, _NEXT_IDS), dtype=np.int64, count=len(words))
+    have equal ids and different words different ones, so comparing ids is comparing words (of one
+    :func:`vocabulary_generation`)."""
+    ids = _VOCABULARY.ids
+    return np.fromiter(map(ids.setdefault, words, _VOCABULARY.next_ids), dtype=np.int64, count=len(words))
+
+
+def vocabulary_generation() -> int:
+    """Which vocabulary :func:`word_ids` numbers words in now (changes at each :func:`reset_vocabulary`)."""
+    return _VOCABULARY.generation
+
+
+def vocabulary_size() -> int:
+    """How many words the current vocabulary holds."""
+    return len(_VOCABULARY.ids)
+
+
+def reset_vocabulary() -> None:
+    """Start a new, empty vocabulary (a run's start: ``align.use_kernels``), freeing the old one's words; ids made
+    before are of an older generation from then on."""
+    _VOCABULARY.reset()
+
+
+def bound_vocabulary(most: int | None = None) -> None:
+    """A new vocabulary when this one holds more than ``most`` words: a long-lived process (the crawler's index
+    aligns pairs for ever) holds at most ``most`` words and one pair's more. Called between pairs, never between
+    making two sides' ids for one pair."""
+    if len(_VOCABULARY.ids) > (MAX_VOCABULARY if most is None else most):
+        _VOCABULARY.reset()
 
 
 @njit(cache=True, nogil=True)
@@ -215,10 +263,396 @@ def kgram_lookup(index_keys: np.ndarray, target_keys: np.ndarray) -> tuple[np.nd
     return low, found, longest
 
 
+@njit(cache=True, nogil=True)
+def _common_subsequence(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``align.reference_common_subsequence`` on ids: rows ``(x, y)``."""
+    n, m = len(target), len(source)
+    pairs = np.empty((min(n, m), 2), dtype=np.int64)
+    if n == 0 or m == 0:
+        return pairs[:0]
+    longest = np.zeros((n + 1, m + 1), dtype=np.int32)
+    for x in range(n - 1, -1, -1):
+        for y in range(m - 1, -1, -1):
+            if target[x] == source[y]:
+                longest[x, y] = longest[x + 1, y + 1] + 1
+            else:
+                longest[x, y] = max(longest[x + 1, y], longest[x, y + 1])
+    count, x, y = 0, 0, 0
+    while x < n and y < m:
+        if target[x] == source[y] and longest[x, y] == longest[x + 1, y + 1] + 1:
+            pairs[count, 0] = x
+            pairs[count, 1] = y
+            count += 1
+            x += 1
+            y += 1
+        elif longest[x + 1, y] >= longest[x, y + 1]:
+            x += 1
+        else:
+            y += 1
+    return pairs[:count]
+
+
+@njit(cache=True, nogil=True)
+def _contains(ordered: np.ndarray, value: int) -> bool:
+    at = np.searchsorted(ordered, value)
+    return at < len(ordered) and ordered[at] == value
+
+
+@njit(cache=True, nogil=True)
+def _monotone_matches(target: np.ndarray, source: np.ndarray) -> np.ndarray:
+    """``align.monotone_matches`` on ids: the values both hold kept, then their common subsequence, rows
+    ``(target index, source index)``."""
+    in_source, in_target = np.unique(source), np.unique(target)
+    target_at = np.empty(len(target), dtype=np.int64)
+    source_at = np.empty(len(source), dtype=np.int64)
+    n = m = 0
+    for x in range(len(target)):
+        if _contains(in_source, target[x]):
+            target_at[n] = x
+            n += 1
+    for y in range(len(source)):
+        if _contains(in_target, source[y]):
+            source_at[m] = y
+            m += 1
+    pairs = _common_subsequence(target[target_at[:n]], source[source_at[:m]])
+    for row in range(len(pairs)):
+        pairs[row, 0] = target_at[pairs[row, 0]]
+        pairs[row, 1] = source_at[pairs[row, 1]]
+    return pairs
+
+
+@njit(cache=True, nogil=True)
+def _window(unit: int, firsts: np.ndarray, lasts: np.ndarray) -> np.ndarray:
+    """``align.Side.window(unit).tokens``: the tokens of units ``unit - 1`` to ``unit + 1``."""
+    low, high = max(0, unit - 1), min(len(firsts) - 1, unit + 1)
+    size = 0
+    for u in range(low, high + 1):
+        size += lasts[u] - firsts[u]
+    tokens = np.empty(size, dtype=np.int64)
+    n = 0
+    for u in range(low, high + 1):
+        for k in range(firsts[u], lasts[u]):
+            tokens[n] = k
+            n += 1
+    return tokens
+
+
+@njit(cache=True, nogil=True)
+def _needed(stems: np.ndarray, begin: int, end: int, min_matches: int, min_share: float) -> float:
+    """``align._needed``."""
+    content = 0
+    for k in range(begin, end):
+        if stems[k] >= 0:
+            content += 1
+    return max(float(min_matches), min_share * content)
+
+
+@njit(cache=True, nogil=True)
+def _most_shared(
+    target_stems: np.ndarray, begin: int, end: int, source_stems: np.ndarray, firsts: np.ndarray, lasts: np.ndarray
+) -> np.ndarray:
+    """``align._most_shared`` (two units)."""
+    wanted = np.unique(target_stems[begin:end])
+    if len(wanted) and wanted[0] < 0:
+        wanted = wanted[1:]
+    best = np.empty(2, dtype=np.int64)
+    if not len(wanted):
+        return best[:0]
+    best_count = np.zeros(2, dtype=np.int64)
+    found = 0
+    for unit in range(len(firsts)):
+        shared = 0
+        for stem in np.unique(source_stems[firsts[unit] : lasts[unit]]):
+            if stem >= 0 and _contains(wanted, stem):
+                shared += 1
+        if shared == 0:
+            continue
+        if found < 2:
+            best[found], best_count[found] = unit, shared
+            found += 1
+            if found == 2 and best_count[1] > best_count[0]:
+                best[0], best[1] = best[1], best[0]
+                best_count[0], best_count[1] = best_count[1], best_count[0]
+        elif shared > best_count[0]:
+            best[1], best_count[1] = best[0], best_count[0]
+            best[0], best_count[0] = unit, shared
+        elif shared > best_count[1]:
+            best[1], best_count[1] = unit, shared
+    return best[:found]
+
+
+@njit(cache=True, nogil=True)
+def _stretch_alignment(
+    target_stems: np.ndarray,
+    begin: int,
+    end: int,
+    nearest: np.ndarray,
+    source_stems: np.ndarray,
+    firsts: np.ndarray,
+    lasts: np.ndarray,
+    needed: float,
+    max_edge_gap: int,
+    min_matches: int,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``align._stretch_alignment``: the stem matches ``(target token, window position)`` kept, the window's tokens
+    and the count before trimming; no rows when ``align`` says None."""
+    none = (np.empty((0, 2), dtype=np.int64), np.empty(0, dtype=np.int64), 0)
+    content = np.empty(end - begin, dtype=np.int64)
+    n = 0
+    for k in range(begin, end):
+        if target_stems[k] >= 0:
+            content[n] = k
+            n += 1
+    if n == 0:
+        return none
+    content = content[:n]
+    unit_stems = target_stems[content]
+    ordered_unit = np.sort(unit_stems)
+    best = np.empty((0, 2), dtype=np.int64)
+    best_window = np.empty(0, dtype=np.int64)
+    for i in nearest:
+        tokens = _window(i, firsts, lasts)
+        window_content = np.empty(len(tokens), dtype=np.int64)
+        m = 0
+        for y in range(len(tokens)):
+            if source_stems[tokens[y]] >= 0:
+                window_content[m] = y
+                m += 1
+        window_content = window_content[:m]
+        window_stems = source_stems[tokens[window_content]]
+        ordered_window = np.sort(window_stems)
+        bound, x, y = 0, 0, 0  # the common multiset's size: an exact bound on the common subsequence
+        while x < len(ordered_unit) and y < len(ordered_window):
+            if ordered_unit[x] < ordered_window[y]:
+                x += 1
+            elif ordered_unit[x] > ordered_window[y]:
+                y += 1
+            else:
+                bound += 1
+                x += 1
+                y += 1
+        if bound < needed:
+            continue
+        found = _monotone_matches(unit_stems, window_stems)
+        if len(found) > len(best):
+            best = np.empty((len(found), 2), dtype=np.int64)
+            for row in range(len(found)):
+                best[row, 0] = content[found[row, 0]]
+                best[row, 1] = window_content[found[row, 1]]
+            best_window = tokens
+    if len(best) < needed:
+        return none
+    count = len(best)
+    low, high = 0, len(best)
+    while high - low > 2 and best[low + 1, 0] - best[low, 0] > max_edge_gap:
+        low += 1
+    while high - low > 2 and best[high - 1, 0] - best[high - 2, 0] > max_edge_gap:
+        high -= 1
+    if high - low < min_matches:
+        return none
+    return best[low:high].copy(), best_window, count
+
+
+REWRITE, VERBATIM = 0, 1  # the kind column of :func:`word_runs`' rows
+
+
+@njit(cache=True, nogil=True)
+def _append(rows: np.ndarray, count: int, t_from: int, t_to: int, s_from: int, s_to: int, kind: int) -> np.ndarray:
+    if count == len(rows):
+        grown = np.empty((2 * len(rows) + 8, 5), dtype=np.int64)
+        grown[:count] = rows[:count]
+        rows = grown
+    rows[count, 0], rows[count, 1], rows[count, 2], rows[count, 3], rows[count, 4] = t_from, t_to, s_from, s_to, kind
+    return rows
+
+
+@njit(cache=True, nogil=True)
+def _edge_run(
+    rows: np.ndarray, count: int, window: np.ndarray, token: int, position: int, bound: int, limit: int, before: bool
+) -> tuple[np.ndarray, int]:
+    """``align._edge_run``."""
+    words = token - bound if before else bound - 1 - token
+    if words <= 0 or words > limit:
+        return rows, count
+    step = -1 if before else 1
+    far = position
+    while (
+        0 <= far + step < len(window)
+        and abs(far + step - position) <= words
+        and window[far + step] == window[far] + step
+    ):
+        far += step
+    if far == position:
+        s_from, s_to = window[position], window[position] + 1
+    elif before:
+        s_from, s_to = window[far], window[position]
+    else:
+        s_from, s_to = window[position] + 1, window[far] + 1
+    t_from, t_to = (bound, token) if before else (token + 1, bound)
+    return _append(rows, count, t_from, t_to, s_from, s_to, REWRITE), count + 1
+
+
+@njit(cache=True, nogil=True)
+def _label_words(
+    rows: np.ndarray,
+    count: int,
+    target_words: np.ndarray,
+    source_words: np.ndarray,
+    anchors: np.ndarray,
+    window: np.ndarray,
+) -> tuple[np.ndarray, int]:
+    """``align._label_words``: its runs appended to ``rows``."""
+    first, last = anchors[0, 0], anchors[len(anchors) - 1, 0]
+    matched = np.full(last - first + 3, -1, dtype=np.int64)  # token first - 1 + x -> window position, or -1
+    for row in range(len(anchors)):
+        matched[anchors[row, 0] - first + 1] = anchors[row, 1]
+    for row in range(len(anchors) - 1):
+        t0, p0, t1, p1 = anchors[row, 0], anchors[row, 1], anchors[row + 1, 0], anchors[row + 1, 1]
+        if t1 - t0 < 2 or p1 - p0 < 2:
+            continue
+        found = _monotone_matches(target_words[t0 + 1 : t1], source_words[window[p0 + 1 : p1]])
+        keep = np.zeros(len(found), dtype=np.bool_)
+        for x in range(len(found)):
+            k = t0 + 1 + found[x, 0]
+            keep[x] = (
+                matched[k - 1 - first + 1] >= 0
+                or matched[k + 1 - first + 1] >= 0
+                or (x > 0 and t0 + 1 + found[x - 1, 0] == k - 1)
+                or (x + 1 < len(found) and t0 + 1 + found[x + 1, 0] == k + 1)
+            )
+        for x in range(len(found)):
+            if keep[x]:
+                matched[t0 + 1 + found[x, 0] - first + 1] = p0 + 1 + found[x, 1]
+    start = count  # this call's runs: rows[start:count]
+    after = anchors[0, 1] + 1
+    for k in range(first, last + 1):
+        position = matched[k - first + 1]
+        previous = count > start and rows[count - 1, 1] == k
+        if position >= 0 and target_words[k] != source_words[window[position]]:
+            if previous and rows[count - 1, 4] == REWRITE:
+                rows[count - 1, 1] = k + 1
+            else:
+                rows = _append(rows, count, k, k + 1, window[position], window[position] + 1, REWRITE)
+                count += 1
+            after = position + 1
+        elif position >= 0:
+            s = window[position]
+            if previous and rows[count - 1, 4] == VERBATIM and rows[count - 1, 3] == s:
+                rows[count - 1, 1] = k + 1
+                rows[count - 1, 3] = s + 1
+            else:
+                rows = _append(rows, count, k, k + 1, s, s + 1, VERBATIM)
+                count += 1
+            after = position + 1
+        elif previous and rows[count - 1, 4] == REWRITE:
+            rows[count - 1, 1] = k + 1
+        else:
+            n = k + 1
+            while matched[n - first + 1] < 0:
+                n += 1
+            following = matched[n - first + 1]
+            begin = following
+            while begin > after and window[begin - 1] == window[begin] - 1:
+                begin -= 1
+            end = max(window[following], window[begin] + 1) if begin < following else window[following] + 1
+            rows = _append(rows, count, k, k + 1, window[begin], end, REWRITE)
+            count += 1
+    return rows, count
+
+
+@njit(cache=True, nogil=True)
+def word_runs(
+    target_words: np.ndarray,
+    target_stems: np.ndarray,
+    target_firsts: np.ndarray,
+    target_lasts: np.ndarray,
+    source_words: np.ndarray,
+    source_stems: np.ndarray,
+    source_firsts: np.ndarray,
+    source_lasts: np.ndarray,
+    cosine: np.ndarray,
+    top: np.ndarray,
+    verbatim: np.ndarray,
+    skip_verbatim: bool,
+    min_cosine: float,
+    min_matches: int,
+    min_share: float,
+    max_edge_gap: int,
+    word_edge: int,
+) -> np.ndarray:
+    """``align._word_runs`` of a pair on ids: rows ``(t_from, t_to, s_from, s_to, kind)`` (kind :data:`VERBATIM` or
+    :data:`REWRITE`). Words and stems: the ids of every token's word and stem (-1: no stem) of both articles
+    (``align.Side.token_ids``); firsts/lasts: each unit's tokens; ``top``: each target unit's two nearest source units
+    by cosine (``argsort`` as ``_word_runs`` sorts); ``verbatim``: a byte per target token, read when
+    ``skip_verbatim``."""
+    rows = np.empty((16, 5), dtype=np.int64)
+    count = 0
+    for j in range(len(target_firsts)):
+        unit_first, unit_last = target_firsts[j], target_lasts[j]
+        if skip_verbatim:
+            covered = True
+            for k in range(unit_first, unit_last):
+                if verbatim[k] == 0:
+                    covered = False
+                    break
+            if covered:
+                continue
+        nearest = np.empty(top.shape[1], dtype=np.int64)
+        n = 0
+        for i in top[j]:
+            if cosine[j, i] >= min_cosine:
+                nearest[n] = i
+                n += 1
+        needed = _needed(target_stems, unit_first, unit_last, min_matches, min_share)
+        whole = _stretch_alignment(
+            target_stems,
+            unit_first,
+            unit_last,
+            nearest[:n],
+            source_stems,
+            source_firsts,
+            source_lasts,
+            float(min_matches),  # the whole unit needs the fewest matches; its parts together ``needed``
+            max_edge_gap,
+            min_matches,
+        )
+        if len(whole[0]) == 0:
+            continue
+        parts = [(unit_first, unit_last, whole[0], whole[1], whole[2])]
+        edges = ((unit_first, whole[0][0, 0]), (whole[0][len(whole[0]) - 1, 0] + 1, unit_last))
+        for begin, end in edges:
+            if end - begin > word_edge:
+                found = _stretch_alignment(
+                    target_stems,
+                    begin,
+                    end,
+                    _most_shared(target_stems, begin, end, source_stems, source_firsts, source_lasts),
+                    source_stems,
+                    source_firsts,
+                    source_lasts,
+                    _needed(target_stems, begin, end, min_matches, min_share),
+                    max_edge_gap,
+                    min_matches,
+                )
+                if len(found[0]):
+                    parts.append((begin, end, found[0], found[1], found[2]))
+        total = 0
+        for part in parts:
+            total += part[4]
+        if total < needed:
+            continue
+        for begin, end, matches, window, _ in parts:
+            last = len(matches) - 1
+            rows, count = _edge_run(rows, count, window, matches[0, 0], matches[0, 1], begin, word_edge, True)
+            rows, count = _label_words(rows, count, target_words, source_words, matches, window)
+            rows, count = _edge_run(rows, count, window, matches[last, 0], matches[last, 1], end, word_edge, False)
+    return rows[:count]
+
+
 def warm() -> None:
-    """Load (or compile, the first time in a checkout) :func:`kgram_lookup` and :func:`unit_tiles` for the argument
-    types ``align`` passes, so that the processes forked afterwards inherit the machine code instead of each loading
-    it again."""
+    """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles` and
+    :func:`word_runs` for the argument types ``align`` passes, so that the processes forked afterwards inherit the
+    machine code instead of each loading it again."""
     words = np.array([1, 2, 3, 1, 2, 3], dtype=np.int64)
     keys = np.array([5, 6, 7, 5], dtype=np.uint64)
     order = np.argsort(keys, kind="stable")
@@ -236,4 +670,25 @@ def warm() -> None:
         np.array([3], dtype=np.int64),
         np.arange(len(words), dtype=np.int32),
         np.arange(len(words), dtype=np.int32),
+    )
+    firsts, lasts = np.array([0, 3], dtype=np.int64), np.array([3, 6], dtype=np.int64)
+    cosine, top = np.ones((2, 2)), np.zeros((2, 2), dtype=np.int64)
+    word_runs(
+        words,
+        words,
+        firsts,
+        lasts,
+        words,
+        words,
+        firsts,
+        lasts,
+        cosine,
+        top,
+        np.zeros(7, np.uint8),
+        True,
+        0.1,
+        1,
+        0.3,
+        6,
+        10,
     )

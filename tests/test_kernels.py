@@ -145,3 +145,78 @@ def test_a_run_with_the_kernels_equals_one_without(seed_texts, kernels_on):
     assert with_kernels.clusters == without.clusters
     assert list(with_kernels.passages) == list(without.passages)
     assert with_kernels.pairs == without.pairs
+
+
+def test_the_vocabulary_is_bounded_and_renewed_exactly(kernels_on, monkeypatch):
+    """A long-lived process (the crawler's index aligns pairs for ever) does not grow the word vocabulary past
+    ``MAX_VOCABULARY`` words and one pair's; sides whose ids are of a renewed vocabulary make them again, so the
+    tiles stay the reference's; a run's start (``use_kernels``) starts an empty vocabulary."""
+    kernels.word_ids(["words", "of", "an", "earlier", "run"])
+    assert align.use_kernels()
+    assert kernels.vocabulary_size() == 0
+    monkeypatch.setattr(kernels, "MAX_VOCABULARY", 12)
+    cleaned = [clean_article(Article(f"a{k}", text)) for k, text in enumerate(_TEXTS * 3)]
+    sides = [prepare(article, vectors) for article, vectors in zip(cleaned, sentence_vectors(cleaned), strict=True)]
+    start = kernels.vocabulary_generation()
+    for _ in range(3):  # the same sides again: their ids made in a vocabulary renewed since
+        for source in sides:
+            for target in sides:
+                matches = align.kgram_matches(source, target, 3)
+                assert align.unit_tiles(source, target, 3, matches) == align.reference_unit_tiles(
+                    source, target, 3, matches
+                )
+                assert kernels.vocabulary_size() <= 12 + len(set(source.words) | set(target.words))
+    assert kernels.vocabulary_generation() > start
+
+
+_RUN_WORDS = ["court", "courts", "judge", "man", "jailed", "years", "the", "a", "of", "said", "Leeds", "5", "police"]
+
+
+@st.composite
+def _run_side(draw: st.DrawFn) -> align.Side:
+    """A prepared article of a few sentences over a small vocabulary (stems shared in other forms, stopwords)."""
+    sentences = draw(st.lists(st.lists(st.sampled_from(_RUN_WORDS), min_size=1, max_size=16), min_size=1, max_size=5))
+    text = " ".join(" ".join(words).capitalize() + "." for words in sentences)
+    article = clean_article(Article("x", text))
+    return prepare(article, sentence_vectors([article])[0])
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _run_side(),
+    _run_side(),
+    st.data(),
+    st.integers(1, 4),
+    st.sampled_from([0.0, 0.2, 0.3, 0.5]),
+    st.integers(0, 6),
+    st.integers(0, 10),
+)
+def test_kernel_word_runs_equal_the_reference(source, target, data, min_matches, share, gap, edge):
+    """``kernels.word_runs`` (through ``align.word_runs``) against ``align._word_runs`` on generated articles, on
+    their real sentence cosines or generated ones, with and without verbatim tiles to skip."""
+    if data.draw(st.booleans()):
+        cosine = (target.vectors @ source.vectors.T).toarray()
+    else:
+        shape = (len(target.article.sentences), len(source.article.sentences))
+        cells = data.draw(st.lists(st.sampled_from([0.0, 0.05, 0.1, 0.3, 0.3, 0.9]), min_size=shape[0] * shape[1]))
+        cosine = np.array(cells[: shape[0] * shape[1]], dtype=np.float64).reshape(shape)
+    tokens = len(target.article.tokens)
+    verbatim = (
+        bytes(data.draw(st.lists(st.integers(0, 1), min_size=tokens + 1, max_size=tokens + 1)))
+        if data.draw(st.booleans())
+        else None
+    )
+    run_settings = AlignSettings(word_min_matches=min_matches, word_min_share=share, max_edge_gap=gap, word_edge=edge)
+    expected = align._word_runs(source, target.article, cosine, run_settings, verbatim)
+    assert align.use_kernels()
+    try:
+        assert align.word_runs(source, target, cosine, run_settings, verbatim) == expected
+    finally:
+        align.use_kernels(False)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.integers(0, 6), max_size=25), st.lists(st.integers(0, 6), max_size=25))
+def test_kernel_monotone_matches_equal_the_reference(target, source):
+    found = kernels._monotone_matches(np.array(target, dtype=np.int64), np.array(source, dtype=np.int64))
+    assert [tuple(row) for row in found.tolist()] == align.monotone_matches(target, source)
