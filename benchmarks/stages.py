@@ -14,8 +14,9 @@ posting list length: its document frequency, or ``--posting-cap`` — and the ro
 process; a digest of the pairs and per-article
 story counts (equal digests: equal values). ``--pairs``: the candidate pairs (sorted, int64 n × 2) saved for the
 judging-pass replay (``benchmarks/sides.py``); ``--vectors``: the article TF-IDF vectors and the LSH pairs
-(.npz, for the TF-IDF search's measurements); ``--limit``: the first N lines of the corpus only; ``--tfidf-only``:
-without the LSH steps (their counts left out, the digest over the TF-IDF pairs alone).
+(.npz, for the TF-IDF search's measurements); ``--limit``: the first N lines of the corpus only (streamed: the
+rest is not read); ``--tfidf-only``: without the LSH steps (their counts left out, the digest over the TF-IDF pairs
+alone).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from dedup.pipeline import (
     line_counts_stored,
     tfidf_batch,
 )
-from dedup.read import read_path
+from dedup.read.files import stream_path
 from dedup.similarity import N_FEATURES, article_vectors, sentence_idf
 
 
@@ -91,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     candidates = settings.candidates
     started = (time.perf_counter(), cpu_seconds())
     store = ArticleStore()
-    read = read_path(args.corpus).articles
+    read = stream_path(args.corpus).articles  # a chunk at a time: --limit reads only its lines, not the whole file
     for article in itertools.islice(read, args.limit) if args.limit else read:
         store.add(article)
     store.sort()
