@@ -3,7 +3,8 @@
     python benchmarks/tfidf_capped.py VECTORS.npz --caps 200,1000 [--corpus DIR] [--limit N] [--output X.jsonl]
 
 ``VECTORS.npz``: the article vectors and LSH pairs ``benchmarks/stages.py --vectors`` saved. For each cap, the
-transposed vectors keep, per stem, the ``cap`` rows where the stem weighs most, and the pipeline's pruned search
+posting lists keep, per stem, the ``cap`` rows where the stem weighs most (``candidates.posting_lists``, the
+pipeline's ``tfidf_posting_cap`` since stop 20), and the pipeline's pruned search
 (``tfidf_suffix``, ``pruned_tfidf_block_pairs``, blocks of 2,048, one process) runs on them; cap 0 is the pipeline's
 search, the reference. Prints one JSON line a cap (appended to ``--output``): CPU seconds, the product's
 multiply-adds, pairs, recall of the reference's pairs and of its pairs that LSH does not find, the lost pairs'
@@ -26,23 +27,7 @@ from scipy import sparse
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from dedup.candidates import CandidateSettings, pruned_tfidf_block_pairs, tfidf_suffix
-
-
-def capped(vectors: sparse.csr_matrix, cap: int) -> sparse.csr_matrix:
-    """``vectors.T`` with each stem's row kept to its ``cap`` largest weights (0: all)."""
-    transposed = vectors.T.tocsr()
-    if not cap:
-        return transposed
-    keep = np.ones(transposed.nnz, dtype=bool)
-    for stem in np.flatnonzero(np.diff(transposed.indptr) > cap).tolist():
-        begin, end = transposed.indptr[stem], transposed.indptr[stem + 1]
-        keep[begin + np.argsort(-transposed.data[begin:end], kind="stable")[cap:]] = False
-    transposed = sparse.csr_matrix(
-        (np.where(keep, transposed.data, 0.0), transposed.indices, transposed.indptr), shape=transposed.shape
-    )
-    transposed.eliminate_zeros()
-    return transposed
+from dedup.candidates import CandidateSettings, posting_lists, pruned_tfidf_block_pairs, tfidf_suffix
 
 
 def truth_positions(corpus: Path) -> set[tuple[int, int]]:
@@ -75,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     suffix = tfidf_suffix(vectors, settings.tfidf_guarantee)
     reference: set[tuple[int, int]] = set()
     for cap in [0, *(int(value) for value in args.caps.split(",") if value)]:
-        transposed = capped(vectors, cap)
+        transposed = posting_lists(vectors, cap)
         started = time.process_time()
         found: set[tuple[int, int]] = set()
         for begin in range(0, vectors.shape[0], 2048):

@@ -55,6 +55,9 @@ class CandidateSettings:
     # say little about which stems are common (two articles: every shared stem is the most common)
     tfidf_pruned_from: int = 10_000
     tfidf_pool: int = 40  # the pruned search rescores each article's best this many by the pruned product
+    # > 0: the pruned search's product meets, for each stem, only the this-many articles where it weighs most (its
+    # posting list capped: the product linear in the articles, not exact); 0: every article (docs/scale.md, stop 20)
+    tfidf_posting_cap: int = 0
 
 
 Pair = tuple[int, int]
@@ -594,15 +597,39 @@ def tfidf_pairs(
     chunk: int = 2048,
     guarantee: float = 0.0,
     pool: int = 40,
+    posting_cap: int = 0,
 ) -> set[Pair]:
     """Each article's nearest neighbours by TF-IDF cosine, above ``threshold`` (``guarantee`` > 0: by the
-    pruned search, :func:`pruned_tfidf_block_pairs`)."""
+    pruned search, :func:`pruned_tfidf_block_pairs`, its product over :func:`posting_lists` capped to
+    ``posting_cap``)."""
     pairs: set[Pair] = set()
-    transposed = vectors.T.tocsr()
     suffix = tfidf_suffix(vectors, guarantee) if guarantee > 0 else None
+    transposed = posting_lists(vectors, posting_cap if suffix is not None else 0)
     for begin in range(0, vectors.shape[0], chunk):
         pairs |= neighbour_block_pairs(vectors, suffix, begin, begin + chunk, neighbours, threshold, pool, transposed)
     return pairs
+
+
+def posting_lists(vectors: sparse.csr_matrix, cap: int = 0) -> sparse.csr_matrix:
+    """``vectors.T.tocsr()``: each stem's posting list (its articles and weights), with ``cap`` > 0 kept to the
+    ``cap`` articles where the stem weighs most (ties to the lower index). The pruned search's product over capped
+    lists costs at most ``cap`` multiply-adds a suffix entry: linear in the articles, where the full lists make it
+    grow with each common stem's document frequency (~2.2 power of the articles). Only for the pruned search's
+    product (:func:`pruned_tfidf_block_pairs` rescores on the vectors); the exact search needs the full lists."""
+    transposed = vectors.T.tocsr()
+    lengths = np.diff(transposed.indptr)
+    if cap <= 0 or not (lengths > cap).any():
+        return transposed
+    keep = np.ones(transposed.nnz, dtype=bool)
+    for stem in np.flatnonzero(lengths > cap).tolist():
+        begin, end = transposed.indptr[stem], transposed.indptr[stem + 1]
+        keep[begin + np.argsort(-transposed.data[begin:end], kind="stable")[cap:]] = False
+    kept_lengths = np.minimum(lengths, cap)
+    indptr = np.zeros(len(lengths) + 1, dtype=transposed.indptr.dtype)
+    np.cumsum(kept_lengths, out=indptr[1:])
+    data, indices = transposed.data[keep], transposed.indices[keep]
+    del transposed, keep
+    return sparse.csr_matrix((data, indices, indptr), shape=(vectors.shape[1], vectors.shape[0]))
 
 
 def neighbour_block_pairs(
@@ -622,7 +649,7 @@ def neighbour_block_pairs(
     return pruned_tfidf_block_pairs(vectors, suffix, begin, end, neighbours, threshold, pool, transposed)
 
 
-def tfidf_suffix(vectors: sparse.csr_matrix, guarantee: float) -> sparse.csr_matrix:
+def tfidf_suffix(vectors: sparse.csr_matrix, guarantee: float, block_values: int | None = None) -> sparse.csr_matrix:
     """Each row without the prefix of its most common stems that cannot carry a cosine of ``guarantee``.
 
     Prefix filtering (Bayardo, Ma and Srikant, "Scaling up all pairs similarity search", WWW 2007, with
@@ -633,7 +660,72 @@ def tfidf_suffix(vectors: sparse.csr_matrix, guarantee: float) -> sparse.csr_mat
     the first row's suffix, and the product of the suffixes with the whole vectors finds them, at a
     fraction of the full product's cost: common stems (the product's quadratic part) mostly stay in
     prefixes.
+
+    Made a block of rows at a time (about ``block_values`` stored values each; the column statistics first,
+    over all rows): the working arrays are a block's, not ~77 bytes of every stored value at once (0.9 GB at
+    100k articles). The running sums carry their totals from block to block, so every bound is the float
+    :func:`reference_tfidf_suffix` computes over the whole matrix, and the suffix is equal to it (tested).
     """
+    if vectors.nnz == 0:
+        return vectors.copy()
+    block_values = _SUFFIX_BLOCK_VALUES if block_values is None else block_values
+    frequency = np.bincount(vectors.indices, minlength=vectors.shape[1])
+    largest = np.zeros(vectors.shape[1])
+    np.maximum.at(largest, vectors.indices, vectors.data)
+    indptr, rows = vectors.indptr, vectors.shape[0]
+    kept = np.zeros(vectors.nnz, dtype=bool)
+    kept_lengths = np.zeros(rows, dtype=np.int64)
+    carried = (0.0, 0.0)  # the whole matrix's running sums (products, squares) before the block
+    begin = 0
+    while begin < rows:
+        end = int(np.searchsorted(indptr, indptr[begin] + block_values, side="right")) - 1
+        end = min(max(end, begin + 1), rows)
+        low, high = int(indptr[begin]), int(indptr[end])
+        kept[low:high], kept_lengths[begin:end], carried = _suffix_block(
+            vectors.data[low:high], vectors.indices[low:high], indptr[begin : end + 1] - low,
+            frequency, largest, guarantee, carried,
+        )  # fmt: skip
+        begin = end
+    suffix_indptr = np.zeros(rows + 1, dtype=indptr.dtype)
+    np.cumsum(kept_lengths, out=suffix_indptr[1:])
+    return sparse.csr_matrix((vectors.data[kept], vectors.indices[kept], suffix_indptr), shape=vectors.shape)
+
+
+_SUFFIX_BLOCK_VALUES = 1 << 19  # stored values a block of tfidf_suffix works on (~77 bytes each: ~40 MB)
+
+
+def _suffix_block(
+    data: np.ndarray,
+    indices: np.ndarray,
+    indptr: np.ndarray,
+    frequency: np.ndarray,
+    largest: np.ndarray,
+    guarantee: float,
+    carried: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray, tuple[float, float]]:
+    """A block of rows for :func:`tfidf_suffix`: which of its stored values are in the suffix, how many a row, and
+    the running sums carried past it."""
+    lengths = np.diff(indptr)
+    owners = np.repeat(np.arange(len(lengths)), lengths)
+    order = np.lexsort((indices, -frequency[indices], owners))  # per row, most common first
+    weights, stems = data[order], indices[order]
+
+    def within_rows(values: np.ndarray, before: float) -> tuple[np.ndarray, float]:
+        # the whole matrix's running sum (numpy's cumsum adds in order, so carrying the total before the block
+        # gives the reference's floats), less its value at each row's start
+        total = np.cumsum(np.concatenate(([before], values)))
+        return total[1:] - np.repeat(total[indptr[:-1]], lengths), float(total[-1])
+
+    products, carried_products = within_rows(weights * largest[stems], carried[0])
+    squares, carried_squares = within_rows(weights**2, carried[1])
+    kept = np.zeros(len(data), dtype=bool)
+    kept[order] = np.minimum(products, np.sqrt(np.maximum(squares, 0.0))) >= guarantee
+    kept &= data != 0  # as eliminate_zeros drops them from the reference's suffix
+    return kept, np.bincount(owners[kept], minlength=len(lengths)), (carried_products, carried_squares)
+
+
+def reference_tfidf_suffix(vectors: sparse.csr_matrix, guarantee: float) -> sparse.csr_matrix:
+    """Readable reference for :func:`tfidf_suffix`: the same steps over every stored value at once."""
     if vectors.nnz == 0:
         return vectors.copy()
     frequency = np.bincount(vectors.indices, minlength=vectors.shape[1])
@@ -702,7 +794,7 @@ def pruned_tfidf_block_pairs(
     return set(zip(np.minimum(first, second).tolist(), np.maximum(first, second).tolist(), strict=True))
 
 
-_RESCORE_CHUNK = 1 << 18  # candidate pairs rescored at once (two gathered rows each)
+_RESCORE_CHUNK = 1 << 13  # candidate pairs rescored at once (two gathered rows each: ~4 KB a pair at 150 stems)
 
 
 def candidate_pairs(

@@ -42,6 +42,7 @@ from dedup.candidates import (
     banded_pair_codes,
     neighbour_block_pairs,
     pair_codes,
+    posting_lists,
     sentence_signatures,
     tfidf_suffix,
     unit_stem_sizes,
@@ -614,8 +615,8 @@ def tfidf_batch(
     batch: tuple[int, int],
 ) -> list[np.ndarray]:
     """TF-IDF neighbour pairs of one block of articles as sorted ``candidates.pair_codes`` over the vectors' rows
-    (``shared``: the vectors, transposed, their ``tfidf_suffix`` for the pruned search or None for the exact one,
-    and the settings)."""
+    (``shared``: the vectors, their ``posting_lists`` (capped only for the pruned search), their ``tfidf_suffix``
+    for the pruned search or None for the exact one, and the settings)."""
     vectors, transposed, suffix, settings = shared
     k, threshold, pool = settings.tfidf_neighbours, settings.tfidf_threshold, settings.tfidf_pool
     found = np.array(list(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed)), np.int64)
@@ -1119,7 +1120,12 @@ def cluster(
     found.extend(
         run_batches(
             tfidf_batch,
-            (vectors, vectors.T.tocsr(), suffix, candidates),
+            (
+                vectors,
+                posting_lists(vectors, candidates.tfidf_posting_cap if suffix is not None else 0),
+                suffix,
+                candidates,
+            ),
             blocks,
             workers=parallel,
             done=lambda block: tick(block[1] - block[0]),

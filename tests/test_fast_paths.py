@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from dedup import align as align_module
+from dedup import candidates as candidates_module
 from dedup import pipeline
 from dedup import similarity as similarity_module
 from dedup.align import AlignSettings, align, align_sides, prepare, sentence_cosines
@@ -21,10 +22,12 @@ from dedup.candidates import (
     article_signatures,
     banded_pairs,
     bucket_row_pairs,
+    posting_lists,
     pruned_tfidf_block_pairs,
     reference_article_lsh_pairs,
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
+    reference_tfidf_suffix,
     sentence_lsh_pairs,
     sentence_signatures,
     tfidf_block_pairs,
@@ -208,6 +211,97 @@ def test_pruned_tfidf_search_on_real_articles(seed_texts):
             pruned = tfidf_pairs(vectors, neighbours, 0.2, guarantee=guarantee, pool=40)
             assert {(a, b) for a, b in reference if cosines[a, b] >= guarantee} <= pruned
             assert all(cosines[a, b] >= 0.2 for a, b in pruned)
+
+
+def _random_tfidf_rows(seed: int, rows: int, columns: int, density: float) -> sparse.csr_matrix:
+    """Random rows of norm 1, some empty, a few stored values an explicit 0 (as eliminate_zeros would drop)."""
+    generator = np.random.default_rng(seed)
+    vectors = sparse.random(rows, columns, density=density, format="csr", random_state=generator)
+    vectors = sparse.csr_matrix(vectors.multiply(generator.random((rows, 1)) < 0.8))  # empty rows
+    norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+    vectors = sparse.csr_matrix(sparse.diags(np.divide(1.0, norms, out=np.zeros(rows), where=norms > 0)) @ vectors)
+    vectors.sort_indices()
+    vectors.data[generator.random(vectors.nnz) < 0.02] = 0.0
+    return vectors
+
+
+def _same_matrix(first: sparse.csr_matrix, second: sparse.csr_matrix) -> bool:
+    return (
+        first.shape == second.shape
+        and np.array_equal(first.indptr, second.indptr)
+        and np.array_equal(first.indices, second.indices)
+        and np.array_equal(first.data, second.data)
+    )
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 300),
+    st.sampled_from([5, 40, 400]),
+    st.sampled_from([0.01, 0.1, 0.5]),
+    st.sampled_from([0.3, 0.7, 0.95]),
+    st.sampled_from([1, 7, 64, 1 << 19]),
+)
+def test_the_blockwise_suffix_equals_the_whole_matrix_reference(seed, rows, columns, density, guarantee, block):
+    """A block of rows at a time (blocks of ``block`` stored values, a row at least), the running sums carried
+    across blocks: the same stored values, weights and floats as the reference's one pass over every row."""
+    vectors = _random_tfidf_rows(seed, rows, columns, density)
+    assert _same_matrix(tfidf_suffix(vectors, guarantee, block), reference_tfidf_suffix(vectors, guarantee))
+
+
+@settings(max_examples=60, deadline=None)
+@given(tfidf_rows, st.sampled_from([0.1, 0.5, 0.8]), st.sampled_from([1, 2, 1 << 19]))
+def test_the_blockwise_suffix_equals_the_reference_on_small_rows(weights, guarantee, block):
+    vectors = _unit_rows(weights)
+    assert _same_matrix(tfidf_suffix(vectors, guarantee, block), reference_tfidf_suffix(vectors, guarantee))
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 200), st.sampled_from([0.05, 0.3]), st.integers(0, 12))
+def test_capped_posting_lists_keep_each_stems_heaviest_articles(seed, rows, density, cap):
+    vectors = _random_tfidf_rows(seed, rows, 30, density)
+    lists = posting_lists(vectors, cap)
+    full = vectors.T.tocsr()
+    assert lists.shape == full.shape
+    for stem in range(full.shape[0]):
+        articles = full.indices[full.indptr[stem] : full.indptr[stem + 1]]
+        weights = full.data[full.indptr[stem] : full.indptr[stem + 1]]
+        # readable: the articles by weight, heaviest first, ties to the lower article; the first ``cap`` kept
+        ranked = sorted(zip(-weights, articles, strict=True))[: cap if cap > 0 else len(articles)]
+        expected = sorted((int(article), -weight) for weight, article in ranked)
+        kept = lists.indices[lists.indptr[stem] : lists.indptr[stem + 1]]
+        assert [
+            (int(a), w) for a, w in zip(kept, lists.data[lists.indptr[stem] : lists.indptr[stem + 1]], strict=True)
+        ] == expected
+
+
+def test_the_pruned_search_with_a_cap_no_posting_list_reaches_is_the_uncapped_search(seed_texts):
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    uncapped = tfidf_pairs(vectors, 20, 0.2, guarantee=0.5, pool=40)
+    assert tfidf_pairs(vectors, 20, 0.2, guarantee=0.5, pool=40, posting_cap=len(cleaned)) == uncapped
+    # one article a stem: fewer partners meet in the product (with the pool and the neighbours above the article
+    # count, those it finds are the uncapped search's), each rescored on the whole vectors
+    capped = tfidf_pairs(vectors, 20, 0.2, guarantee=0.5, pool=40, posting_cap=1)
+    cosines = (vectors @ vectors.T).toarray()
+    assert capped < uncapped and all(cosines[a, b] >= 0.2 for a, b in capped)
+    assert tfidf_pairs(vectors, 20, 0.2, posting_cap=2) == tfidf_pairs(vectors, 20, 0.2)  # the exact search: no cap
+
+
+def test_rescoring_in_chunks_gives_the_same_pairs(seed_texts):
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
+    vectors = article_vectors(cleaned)
+    suffix = tfidf_suffix(vectors, 0.5)
+    whole = pruned_tfidf_block_pairs(vectors, suffix, 0, len(cleaned), 20, 0.2, 40)
+    chunk = candidates_module._RESCORE_CHUNK
+    candidates_module._RESCORE_CHUNK = 3
+    try:
+        assert pruned_tfidf_block_pairs(vectors, suffix, 0, len(cleaned), 20, 0.2, 40) == whole
+    finally:
+        candidates_module._RESCORE_CHUNK = chunk
 
 
 def test_the_pipeline_prunes_the_tfidf_search_from_a_corpus_size(seed_texts):
