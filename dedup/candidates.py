@@ -295,12 +295,15 @@ def sentence_stories(
     return [flat[bounds[k] : bounds[k + 1]] for k in range(len(articles))], sketched
 
 
-def unit_stem_sizes(articles: Sequence[CleanArticle], min_stems: int) -> tuple[np.ndarray, list[frozenset[str]]]:
+def unit_stem_sizes(
+    articles: Sequence[CleanArticle], min_stems: int
+) -> tuple[np.ndarray, list[bytes | frozenset[str]]]:
     """What :func:`sentence_stories` reads of the articles' units, so that a worker can take it from a batch: the
     number of distinct content stems of every unit, and the stem set of every short unit (two stems or more, under
-    ``min_stems``), in order. Parts of a run, concatenated, give the whole run's."""
+    ``min_stems``), in order, as :func:`short_unit_key` (equal keys for equal sets, only). Parts of a run,
+    concatenated, give the whole run's."""
     sizes: list[int] = []
-    short: list[frozenset[str]] = []
+    short: list[bytes | frozenset[str]] = []
     for article in articles:
         stems = article.stems
         for sentence in article.sentences:
@@ -310,15 +313,25 @@ def unit_stem_sizes(articles: Sequence[CleanArticle], min_stems: int) -> tuple[n
             unit.discard("")
             sizes.append(len(unit))
             if 2 <= len(unit) < min_stems:
-                short.append(frozenset(unit))
+                short.append(short_unit_key(unit))
     return np.array(sizes, dtype=np.int64), short
+
+
+def short_unit_key(stems: set[str]) -> bytes | frozenset[str]:
+    """A short unit's stem set as one ``bytes`` (its stems sorted, joined by NUL, UTF-8): ~60 bytes where the
+    frozenset with its strings is ~300 (a large run holds ~2 short units an article from cleaning to the sentence
+    stories). Two sets give equal keys exactly when they are equal (the key split at NULs is the sorted stems): an
+    empty set, or one with an empty stem or a NUL in a stem, stays a frozenset (no bytes key equals one)."""
+    if not stems or any(not stem or "\0" in stem for stem in stems):
+        return frozenset(stems)
+    return "\0".join(sorted(stems)).encode("utf-8", "surrogatepass")
 
 
 def unit_stories(
     rows: np.ndarray,
     threshold: float,
     sizes: np.ndarray,
-    short: Sequence[frozenset[str]],
+    short: Sequence[bytes | frozenset[str]],
     units: np.ndarray,
     min_stems: int,
     at_least: int,
@@ -326,7 +339,7 @@ def unit_stories(
     """:func:`sentence_stories` from :func:`unit_stem_sizes` of the run (``units``: each article's unit count):
     the stories of every unit of the run, in order, and of every row."""
     leaders = sentence_groups(rows, threshold)
-    short_groups: dict[frozenset[str], int] = {}
+    short_groups: dict[bytes | frozenset[str], int] = {}
     numbers = [short_groups.setdefault(unit, len(short_groups)) for unit in short]
     size = np.asarray(sizes, dtype=np.int64)
     sketched = np.flatnonzero(size >= min_stems)  # the unit of each row

@@ -349,7 +349,7 @@ class CleanBatch:
     holders: np.ndarray
     stem_counts: sparse.csr_matrix  # ``similarity.article_counts``
     unit_sizes: np.ndarray  # ``candidates.unit_stem_sizes``
-    short_units: list[frozenset[str]]
+    short_units: list[bytes | frozenset[str]]  # ``candidates.short_unit_key`` of each short unit
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
