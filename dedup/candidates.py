@@ -353,7 +353,10 @@ def unit_stories(
 STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3
 
 
-def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.ndarray:
+_STORY_PAIRS = 1 << 22  # holder pairs of the examined groups weighed at once by _story_counts (~0.2 GB of arrays)
+
+
+def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int, most_pairs: int = _STORY_PAIRS) -> np.ndarray:
     """For every unit, the number of separate stories among the articles holding its group (1 if no group).
 
     Two holders are one story when they share another group held by fewer than ``at_least``
@@ -365,6 +368,9 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
     nodes of one graph, two of a group linked when their articles' shared weight, less the group's own, reaches
     ``STORY_LINK``; a group's stories are the components among its nodes. (The reference's matrices as wide as
     all groups, made again for every examined group, cost time quadratic in the corpus: 80 s at 100k articles.)
+    Links join holders of one group only, so the groups are examined a batch at a time, each batch's holder pairs
+    at most ``most_pairs`` (a larger group alone): the arrays of every holder pair of the run, which grow with the
+    square of a common sentence's holders, are never made at once.
     """
     counts = np.ones(len(group), dtype=np.int64)
     grouped = group >= 0
@@ -373,24 +379,34 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
     holding, by_group, holders_per_group, weight = _group_holders(group, owners, grouped, at_least)
     stories = holders_per_group.copy()  # the upper bound, refined below for the common groups
     examined = np.flatnonzero(holders_per_group >= max(at_least, 2))
-    if len(examined):
-        sizes = holders_per_group[examined]
-        starts = np.concatenate(([0], np.cumsum(sizes)))
-        node_group = np.repeat(np.arange(len(examined)), sizes)
-        node_article = by_group.indices[
-            np.repeat(by_group.indptr[examined] - starts[:-1], sizes) + np.arange(starts[-1])
-        ]
-        left, right = run_pairs(np.arange(starts[-1]), starts)
-        shared = _shared_weights(holding, weight, node_article[left], node_article[right])
-        linked = shared - weight[examined[node_group[left]]] >= STORY_LINK  # the group itself does not count
-        links = sparse.csr_matrix(
-            (np.ones(int(linked.sum()), dtype=np.int8), (left[linked], right[linked])), shape=(starts[-1], starts[-1])
-        )
-        components, label = connected_components(links, directed=False)
-        distinct = np.unique(node_group * components + label)  # one entry per (group, component)
-        stories[examined] = np.bincount(distinct // components, minlength=len(examined))
+    sizes = holders_per_group[examined].astype(np.int64)
+    before = np.concatenate(([0], np.cumsum(sizes * (sizes - 1) // 2)))  # holder pairs of the groups before each
+    begin = 0
+    while begin < len(examined):
+        end = max(begin + 1, int(np.searchsorted(before, before[begin] + most_pairs, side="right")) - 1)
+        stories[examined[begin:end]] = _group_stories(holding, by_group, weight, examined[begin:end])
+        begin = end
     counts[grouped] = stories[group[grouped]]
     return counts
+
+
+def _group_stories(
+    holding: sparse.csr_matrix, by_group: sparse.csc_matrix, weight: np.ndarray, examined: np.ndarray
+) -> np.ndarray:
+    """The separate stories among the holders of each of the ``examined`` groups (:func:`_story_counts`)."""
+    sizes = np.diff(by_group.indptr)[examined]
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    node_group = np.repeat(np.arange(len(examined)), sizes)
+    node_article = by_group.indices[np.repeat(by_group.indptr[examined] - starts[:-1], sizes) + np.arange(starts[-1])]
+    left, right = run_pairs(np.arange(starts[-1]), starts)
+    shared = _shared_weights(holding, weight, node_article[left], node_article[right])
+    linked = shared - weight[examined[node_group[left]]] >= STORY_LINK  # the group itself does not count
+    links = sparse.csr_matrix(
+        (np.ones(int(linked.sum()), dtype=np.int8), (left[linked], right[linked])), shape=(starts[-1], starts[-1])
+    )
+    components, label = connected_components(links, directed=False)
+    distinct = np.unique(node_group * components + label)  # one entry per (group, component)
+    return np.bincount(distinct // components, minlength=len(examined))
 
 
 _SHARED_CHUNK = 1 << 16  # article pairs whose shared groups are weighed at once
