@@ -720,8 +720,8 @@ HELD = 5  # the log level of the "held" lines (below DEBUG: benchmarks/memory.py
 
 def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
     """Bytes held by one of the pipeline's structures, for the stage log: arrays and sparse matrices by their
-    buffers; Python objects as CPython lays them out (``sys.getsizeof``), walked into (containers, slotted and
-    plain dataclasses, arrays), each object once; a container of more than ``_SAMPLED`` items, at any depth,
+    buffers; Python objects as CPython lays them out (``sys.getsizeof``), walked into (containers, dataclasses,
+    objects with slots), each object once; a container of more than ``_SAMPLED`` items, at any depth,
     counted from an even sample of them (an estimate: a log line must not walk a million verdicts)."""
     seen = set() if seen is None else seen
     if isinstance(value, _Entry):  # not noted as seen: a made entry's id is reused once it is freed
@@ -746,6 +746,9 @@ def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
         count = len(items)
         if hasattr(value, "__dict__"):
             size += sys.getsizeof(value.__dict__)
+    elif hasattr(type(value), "__slots__"):  # PackedPassages, PassageTable
+        items = [getattr(value, name) for name in type(value).__slots__ if hasattr(value, name)]
+        count = len(items)
     else:
         return size
     if count > _SAMPLED:
