@@ -80,7 +80,7 @@ class _StageNames(logging.Handler):
 
 
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:
-    from dedup.pipeline import cluster
+    from dedup.pipeline import HELD, cluster
     from dedup.read.files import stream_path
     from dedup.write import write_json
     from dedup.write.jsondoc import streamed_document
@@ -90,7 +90,7 @@ def child(corpus: Path, document_path: Path, log_path: Path) -> None:
         handler.setFormatter(logging.Formatter("%(relativeCreated)8.0f ms %(message)s"))
         pipeline_log = logging.getLogger("dedup.pipeline")
         pipeline_log.addHandler(handler)
-        pipeline_log.setLevel(logging.DEBUG)
+        pipeline_log.setLevel(HELD)  # the stage log and the "held" lines: what each structure holds
         sampler = TreeSampler()
         pipeline_log.addHandler(_StageNames(sampler))
         sampler.thread.start()

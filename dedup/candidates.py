@@ -298,12 +298,15 @@ def sentence_stories(
     return [flat[bounds[k] : bounds[k + 1]] for k in range(len(articles))], sketched
 
 
-def unit_stem_sizes(articles: Sequence[CleanArticle], min_stems: int) -> tuple[np.ndarray, list[frozenset[str]]]:
+def unit_stem_sizes(
+    articles: Sequence[CleanArticle], min_stems: int
+) -> tuple[np.ndarray, list[bytes | frozenset[str]]]:
     """What :func:`sentence_stories` reads of the articles' units, so that a worker can take it from a batch: the
     number of distinct content stems of every unit, and the stem set of every short unit (two stems or more, under
-    ``min_stems``), in order. Parts of a run, concatenated, give the whole run's."""
+    ``min_stems``), in order, as :func:`short_unit_key` (equal keys for equal sets, only). Parts of a run,
+    concatenated, give the whole run's."""
     sizes: list[int] = []
-    short: list[frozenset[str]] = []
+    short: list[bytes | frozenset[str]] = []
     for article in articles:
         stems = article.stems
         for sentence in article.sentences:
@@ -313,15 +316,25 @@ def unit_stem_sizes(articles: Sequence[CleanArticle], min_stems: int) -> tuple[n
             unit.discard("")
             sizes.append(len(unit))
             if 2 <= len(unit) < min_stems:
-                short.append(frozenset(unit))
+                short.append(short_unit_key(unit))
     return np.array(sizes, dtype=np.int64), short
+
+
+def short_unit_key(stems: set[str]) -> bytes | frozenset[str]:
+    """A short unit's stem set as one ``bytes`` (its stems sorted, joined by NUL, UTF-8): ~60 bytes where the
+    frozenset with its strings is ~300 (a large run holds ~2 short units an article from cleaning to the sentence
+    stories). Two sets give equal keys exactly when they are equal (the key split at NULs is the sorted stems): an
+    empty set, or one with an empty stem or a NUL in a stem, stays a frozenset (no bytes key equals one)."""
+    if not stems or any(not stem or "\0" in stem for stem in stems):
+        return frozenset(stems)
+    return "\0".join(sorted(stems)).encode("utf-8", "surrogatepass")
 
 
 def unit_stories(
     rows: np.ndarray,
     threshold: float,
     sizes: np.ndarray,
-    short: Sequence[frozenset[str]],
+    short: Sequence[bytes | frozenset[str]],
     units: np.ndarray,
     min_stems: int,
     at_least: int,
@@ -329,7 +342,7 @@ def unit_stories(
     """:func:`sentence_stories` from :func:`unit_stem_sizes` of the run (``units``: each article's unit count):
     the stories of every unit of the run, in order, and of every row."""
     leaders = sentence_groups(rows, threshold)
-    short_groups: dict[frozenset[str], int] = {}
+    short_groups: dict[bytes | frozenset[str], int] = {}
     numbers = [short_groups.setdefault(unit, len(short_groups)) for unit in short]
     size = np.asarray(sizes, dtype=np.int64)
     sketched = np.flatnonzero(size >= min_stems)  # the unit of each row
@@ -343,7 +356,10 @@ def unit_stories(
 STORY_LINK = 3  # shared sentences that make two articles one story; a sentence common to the run counts 1/3
 
 
-def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.ndarray:
+_STORY_PAIRS = 1 << 22  # holder pairs of the examined groups weighed at once by _story_counts (~0.2 GB of arrays)
+
+
+def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int, most_pairs: int = _STORY_PAIRS) -> np.ndarray:
     """For every unit, the number of separate stories among the articles holding its group (1 if no group).
 
     Two holders are one story when they share another group held by fewer than ``at_least``
@@ -355,6 +371,9 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
     nodes of one graph, two of a group linked when their articles' shared weight, less the group's own, reaches
     ``STORY_LINK``; a group's stories are the components among its nodes. (The reference's matrices as wide as
     all groups, made again for every examined group, cost time quadratic in the corpus: 80 s at 100k articles.)
+    Links join holders of one group only, so the groups are examined a batch at a time, each batch's holder pairs
+    at most ``most_pairs`` (a larger group alone): the arrays of every holder pair of the run, which grow with the
+    square of a common sentence's holders, are never made at once.
     """
     counts = np.ones(len(group), dtype=np.int64)
     grouped = group >= 0
@@ -363,24 +382,34 @@ def _story_counts(group: np.ndarray, owners: np.ndarray, at_least: int) -> np.nd
     holding, by_group, holders_per_group, weight = _group_holders(group, owners, grouped, at_least)
     stories = holders_per_group.copy()  # the upper bound, refined below for the common groups
     examined = np.flatnonzero(holders_per_group >= max(at_least, 2))
-    if len(examined):
-        sizes = holders_per_group[examined]
-        starts = np.concatenate(([0], np.cumsum(sizes)))
-        node_group = np.repeat(np.arange(len(examined)), sizes)
-        node_article = by_group.indices[
-            np.repeat(by_group.indptr[examined] - starts[:-1], sizes) + np.arange(starts[-1])
-        ]
-        left, right = run_pairs(np.arange(starts[-1]), starts)
-        shared = _shared_weights(holding, weight, node_article[left], node_article[right])
-        linked = shared - weight[examined[node_group[left]]] >= STORY_LINK  # the group itself does not count
-        links = sparse.csr_matrix(
-            (np.ones(int(linked.sum()), dtype=np.int8), (left[linked], right[linked])), shape=(starts[-1], starts[-1])
-        )
-        components, label = connected_components(links, directed=False)
-        distinct = np.unique(node_group * components + label)  # one entry per (group, component)
-        stories[examined] = np.bincount(distinct // components, minlength=len(examined))
+    sizes = holders_per_group[examined].astype(np.int64)
+    before = np.concatenate(([0], np.cumsum(sizes * (sizes - 1) // 2)))  # holder pairs of the groups before each
+    begin = 0
+    while begin < len(examined):
+        end = max(begin + 1, int(np.searchsorted(before, before[begin] + most_pairs, side="right")) - 1)
+        stories[examined[begin:end]] = _group_stories(holding, by_group, weight, examined[begin:end])
+        begin = end
     counts[grouped] = stories[group[grouped]]
     return counts
+
+
+def _group_stories(
+    holding: sparse.csr_matrix, by_group: sparse.csc_matrix, weight: np.ndarray, examined: np.ndarray
+) -> np.ndarray:
+    """The separate stories among the holders of each of the ``examined`` groups (:func:`_story_counts`)."""
+    sizes = np.diff(by_group.indptr)[examined]
+    starts = np.concatenate(([0], np.cumsum(sizes)))
+    node_group = np.repeat(np.arange(len(examined)), sizes)
+    node_article = by_group.indices[np.repeat(by_group.indptr[examined] - starts[:-1], sizes) + np.arange(starts[-1])]
+    left, right = run_pairs(np.arange(starts[-1]), starts)
+    shared = _shared_weights(holding, weight, node_article[left], node_article[right])
+    linked = shared - weight[examined[node_group[left]]] >= STORY_LINK  # the group itself does not count
+    links = sparse.csr_matrix(
+        (np.ones(int(linked.sum()), dtype=np.int8), (left[linked], right[linked])), shape=(starts[-1], starts[-1])
+    )
+    components, label = connected_components(links, directed=False)
+    distinct = np.unique(node_group * components + label)  # one entry per (group, component)
+    return np.bincount(distinct // components, minlength=len(examined))
 
 
 _SHARED_CHUNK = 1 << 16  # article pairs whose shared groups are weighed at once

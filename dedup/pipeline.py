@@ -10,13 +10,14 @@ import dataclasses
 import json
 import logging
 import os
+import struct
 import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 from scipy import sparse
@@ -168,7 +169,7 @@ def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]
 def _pass_in_pair_order(
     function: Callable[[Any, list[Group]], list[Any]],
     shared: Any,
-    pairs: list[Pair],
+    pairs: list[Pair] | np.ndarray,
     batch_pairs: int,
     sides: PreparedArticles,
     workers: int,
@@ -180,8 +181,12 @@ def _pass_in_pair_order(
     result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
     results: list[Any] = [None] * len(pairs)
+    step = 1 << 16  # the pair numbers as Python ints a block at a time, not all of them through the pass
+    numbers = (
+        number for begin in range(0, len(pair_order), step) for number in pair_order[begin : begin + step].tolist()
+    )
     for number, item in zip(
-        pair_order.tolist(),
+        numbers,
         run_batches(
             function,
             shared,
@@ -197,9 +202,12 @@ def _pass_in_pair_order(
     return results
 
 
-def _local_batches(pairs: list[Pair], batch_pairs: int, count: int) -> tuple[list[list[Group]], np.ndarray]:
-    """:func:`_groups` of ``pairs`` (of ``count`` articles) in an order that keeps each article's uses near one
-    another, and the pair numbers in that order (the results go back to pair order by them).
+def _local_batches(
+    pairs: list[Pair] | np.ndarray, batch_pairs: int, count: int
+) -> tuple[list[list[Group]], np.ndarray]:
+    """:func:`_groups` of ``pairs`` (tuples, or (source, target) rows; of ``count`` articles) in an order that
+    keeps each article's uses near one another, and the pair numbers in that order (the results go back to pair
+    order by them).
 
     The order is :func:`pass_order`'s: articles in regions of at most :data:`REGION_ARTICLES` that hold most of
     their candidate pairs, region after region. A (source, targets) group is split by the region of its targets
@@ -208,9 +216,9 @@ def _local_batches(pairs: list[Pair], batch_pairs: int, count: int) -> tuple[lis
     preparation for all its targets there, where a whole group placed at its earliest article brought every other
     article of the group into that one's region (100k: 2.41 preparations an article with both ends, 1.78 now).
     """
-    if not pairs:
+    if len(pairs) == 0:
         return [], np.zeros(0, dtype=np.int64)
-    edges = np.array(pairs, dtype=np.int64)
+    edges = np.array(pairs, dtype=np.int64).reshape(-1, 2)
     rank, region = pass_order(edges, count)
     source, target = edges[:, 0], edges[:, 1]
     run = np.concatenate(([0], np.cumsum(source[1:] != source[:-1])))  # a _groups group: a run of one source
@@ -342,7 +350,7 @@ class CleanBatch:
     holders: np.ndarray
     stem_counts: sparse.csr_matrix  # ``similarity.article_counts``
     unit_sizes: np.ndarray  # ``candidates.unit_stem_sizes``
-    short_units: list[frozenset[str]]
+    short_units: list[bytes | frozenset[str]]  # ``candidates.short_unit_key`` of each short unit
     article_rows: np.ndarray
     sentence_rows: np.ndarray
     sentence_owners: np.ndarray  # index of each sentence row's article within the batch
@@ -698,31 +706,67 @@ class _StageClock:
         self.last = now
 
 
-def _held_bytes(value: Any) -> int:
-    """Bytes held by one of the candidate stage's structures (arrays, sparse matrices, lists of bytes or of arrays,
-    sets and lists of pairs; Python objects counted as CPython 3.11 lays them out), for the stage log."""
+class _Entry:
+    """A dict's key and value, walked together by :func:`_held_bytes` (a dict holds no tuple of them)."""
+
+    __slots__ = ("entry",)
+
+    def __init__(self, entry: tuple[Any, Any]) -> None:
+        self.entry = entry
+
+
+_SAMPLED = 300  # items of a large container walked by _held_bytes; the rest counted as their mean
+HELD = 5  # the log level of the "held" lines (below DEBUG: benchmarks/memory.py asks for them, scale.py does not)
+
+
+def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
+    """Bytes held by one of the pipeline's structures, for the stage log: arrays and sparse matrices by their
+    buffers; Python objects as CPython lays them out (``sys.getsizeof``), walked into (containers, dataclasses,
+    objects with slots), each object once; a container of more than ``_SAMPLED`` items, at any depth,
+    counted from an even sample of them (an estimate: a log line must not walk a million verdicts)."""
+    seen = set() if seen is None else seen
+    if isinstance(value, _Entry):  # not noted as seen: a made entry's id is reused once it is freed
+        return _held_bytes(value.entry[0], seen) + _held_bytes(value.entry[1], seen)
+    if id(value) in seen or value is None or isinstance(value, (bool, type)):
+        return 0
+    seen.add(id(value))
     if isinstance(value, np.ndarray):
         return value.nbytes
     if sparse.issparse(value):
         return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))
-    if isinstance(value, (set, frozenset, list, tuple)):
-        inner = 0
-        for item in value:
-            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], int):
-                inner += 56 + sum(28 for number in item if number > 256)  # a pair: the tuple and its ints
-            else:
-                inner += _held_bytes(item)
-        return sys.getsizeof(value) + inner
-    if isinstance(value, (bytes, bytearray, str)):
-        return sys.getsizeof(value)
-    return 0
+    size = sys.getsizeof(value)
+    if isinstance(value, (str, bytes, bytearray, int, float, array)):
+        return size
+    if isinstance(value, dict):  # a key and its value together, as one item
+        items: Any = (_Entry(entry) for entry in value.items())
+        count = len(value)
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items, count = value, len(value)
+    elif dataclasses.is_dataclass(value):
+        items = [getattr(value, f.name) for f in dataclasses.fields(value)]
+        count = len(items)
+        if hasattr(value, "__dict__"):
+            size += sys.getsizeof(value.__dict__)
+    elif hasattr(type(value), "__slots__"):  # PackedPassages, PassageTable
+        items = [getattr(value, name) for name in type(value).__slots__ if hasattr(value, name)]
+        count = len(items)
+    else:
+        return size
+    if count > _SAMPLED:
+        step = count / _SAMPLED
+        picked = {int(k * step) for k in range(_SAMPLED)}
+        sample = [item for k, item in enumerate(items) if k in picked]
+        return size + round(sum(_held_bytes(item, seen) for item in sample) * count / len(sample))
+    return size + sum(_held_bytes(item, seen) for item in items)
 
 
 def _log_held(where: str, **structures: Any) -> None:
-    """Logs (debug) the megabytes each named structure holds: where the candidate stage's memory goes."""
-    if log.isEnabledFor(logging.DEBUG):
-        sizes = ", ".join(f"{name} {_held_bytes(value) / 1e6:.1f}" for name, value in structures.items())
-        log.debug("held %s (MB): %s%s", where, sizes, _resident())
+    """Logs (debug) the megabytes each named structure holds (an object two of them hold, under the first name):
+    where the run's memory goes."""
+    if log.isEnabledFor(HELD):
+        seen: set[int] = set()
+        sizes = ", ".join(f"{name} {_held_bytes(value, seen) / 1e6:.1f}" for name, value in structures.items())
+        log.log(HELD, "held %s (MB): %s%s", where, sizes, _resident())
 
 
 def _resident() -> str:
@@ -881,10 +925,94 @@ def unpack_tiles(packed: PackedTiles) -> list[TokenTile]:
     return list(zip(values[0::4], values[1::4], values[2::4], values[3::4], strict=True))
 
 
+class PackedPassages(Sequence[Passage]):
+    """The passages of one pair (one source, one target) packed in one ``bytes``: 25 bytes a passage — its spans
+    (int32), score (float64) and kind — where a ``Passage`` with its tuples and float is ~330 (a large run holds
+    ~20 passages an article, from the judging pass, which holds the verdicts the output reads, to the
+    assembly). A ``Passage`` equal to the one packed is made when read; equal to any sequence of the same
+    passages. :meth:`of` packs a list when it can be packed exactly, else gives the list back."""
+
+    __slots__ = ("data", "source", "target")
+    RECORD = struct.Struct("<iiiidB")  # source begin, end, target begin, end, score, kind
+    KINDS = ("verbatim", "rewrite")
+
+    def __init__(self, source: str, target: str, data: bytes) -> None:
+        self.source, self.target, self.data = source, target, data
+
+    @classmethod
+    def of(cls, passages: list[Passage]) -> Sequence[Passage]:
+        """``passages`` packed, or the list itself: when it is empty, or a value would not come back the same (two
+        sources or targets, a kind not in :data:`KINDS`, a span beyond int32, a score or span of another type)."""
+        if not passages:
+            return passages
+        source, target = passages[0].source, passages[0].target
+        kinds = cls.KINDS
+        records = []
+        try:
+            for passage in passages:
+                spans = (*passage.source_span, *passage.target_span)
+                if (
+                    passage.source != source
+                    or passage.target != target
+                    or type(passage.source_span) is not tuple
+                    or type(passage.target_span) is not tuple
+                    or passage.kind not in kinds
+                    or type(passage.score) is not float
+                    or len(spans) != 4
+                    or any(type(value) is not int for value in spans)
+                ):
+                    return passages
+                records.append(cls.RECORD.pack(*spans, passage.score, kinds.index(passage.kind)))
+        except struct.error:  # a span beyond int32
+            return passages
+        return cls(source, target, b"".join(records))
+
+    def __len__(self) -> int:
+        return len(self.data) // self.RECORD.size
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Passage]: ...
+
+    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("passage index out of range")
+        return self._made(*self.RECORD.unpack_from(self.data, index * self.RECORD.size))
+
+    def __iter__(self) -> Iterator[Passage]:
+        for values in self.RECORD.iter_unpack(self.data):
+            yield self._made(*values)
+
+    def _made(self, a: int, b: int, c: int, d: int, score: float, kind: int) -> Passage:
+        return Passage(self.source, self.target, (a, b), (c, d), self.KINDS[kind], score)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"PackedPassages({self.source!r}, {self.target!r}, {len(self)} passages)"
+
+
+def packed_verdict(verdict: PairVerdict) -> PairVerdict:
+    """``verdict`` with its passages packed (:class:`PackedPassages`), for a verdict held to the end of a run."""
+    verdict.passages = PackedPassages.of(verdict.passages)  # type: ignore[assignment]
+    return verdict
+
+
 def passage_groups(
     shared: tuple[PreparedArticles, Mapping[tuple[int, int], tuple[AlignSettings, ...]], Mapping[Pair, PackedTiles]],
     batch: tuple[int, list[Group]],
-) -> list[list[list[Passage]]]:
+) -> list[list[Sequence[Passage]]]:
     """Passages of every (source, target) pair of ``batch`` (numbered by :meth:`PreparedArticles.schedule`), in
     order: one list per settings the pair is wanted under (``shared[1][pair]``), in that order. One sparse
     product per source; a pair's k-gram lookup and verbatim tiles serve all its settings of one ``min_tile``.
@@ -893,7 +1021,7 @@ def passage_groups(
     articles, wanted, known = shared
     number, groups = batch
     articles.prepare_groups(groups)
-    found: list[list[list[Passage]]] = []
+    found: list[list[Sequence[Passage]]] = []
     for source, targets in groups:
         side = articles[source]
         for target, cosine in zip(targets, sentence_cosines(side, [articles[t] for t in targets]), strict=True):
@@ -908,7 +1036,8 @@ def passage_groups(
                 if tiled is None and not cannot_reuse(side, other, settings, cosine, matches):
                     tiled = unit_tiles(side, other, settings.min_tile, matches)
                 lookups[settings.min_tile] = matches, tiled
-                passages.append(align_sides(side, other, settings, cosine, matches, tiled))
+                # packed: a pass's passages are held until the assembly (~330 bytes a Passage, 25 packed)
+                passages.append(PackedPassages.of(align_sides(side, other, settings, cosine, matches, tiled)))
             found.append(passages)
         side.kgrams.clear()  # a source's pairs are all in this group: its k-gram index is done
     articles.done(number)
@@ -927,7 +1056,7 @@ def _read_later(judged: tuple[PairVerdict, PackedTiles | None]) -> tuple[PairVer
     its articles end in one cluster); nothing of the rest (they only reach ``Result.pairs``)."""
     verdict = judged[0]
     if verdict.relation != "unrelated" or verdict.passages:
-        return judged
+        return packed_verdict(verdict), judged[1]
     return SCREENED if verdict.evidence.get("aligned") is False else None
 
 
@@ -1040,7 +1169,7 @@ def cluster(
         each=folded,
     )
     stage("clean and sketch")
-    if log.isEnabledFor(logging.DEBUG):  # the flattened lists below are made for the log only
+    if log.isEnabledFor(HELD):  # the flattened lists below are made for the log only
         _log_held(
             "after cleaning",
             compact=[form for part in parts for form in part.compact],
@@ -1136,7 +1265,8 @@ def cluster(
     stage("TF-IDF neighbours")
     codes = np.unique(np.concatenate(found))  # the union of the three sources, in pair order
     del found
-    pairs = list(zip((codes // count).tolist(), (codes % count).tolist(), strict=True))
+    # (source, target) rows, 8 bytes a pair (a list of tuples was ~120, held to the end of the run)
+    pairs = np.stack((codes // count, codes % count), axis=1).astype(np.int32 if count < 2**31 else np.int64)
     del codes
     log.info("%d articles, %d candidate pairs", len(corpus), len(pairs))
     _log_held("candidates", pairs=pairs)
@@ -1163,12 +1293,28 @@ def cluster(
         if item is SCREENED or (isinstance(item, tuple) and item[0].evidence.get("aligned") is False)
     ]
     verdicts = {k: judged[k][0] for k in held}  # type: ignore[index]
-    judged_tiles = {pairs[k]: judged[k][1] for k in held if judged[k][1] is not None}  # type: ignore[index]
+    judged_tiles = {
+        (int(pairs[k, 0]), int(pairs[k, 1])): judged[k][1]  # type: ignore[index]
+        for k in held
+        if judged[k][1] is not None  # type: ignore[index]
+    }
     del judged, held
     index = {key: k for k, key in enumerate(ids)}
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
+    _log_held(
+        "judged",
+        pairs=pairs,
+        verdicts=verdicts,
+        judged_tiles=judged_tiles,
+        screened=screened,
+        ids=ids,
+        index=index,
+        texts=corpus.texts,
+        forms=corpus.forms,
+        stories=corpus.stories,
+    )
     built: list[tuple[Cluster, list[DirectedEdge]]] = []
     singletons: list[str] = []
     texts = CorpusTexts(corpus, index)  # each text decoded when read (not all at once)
@@ -1178,9 +1324,9 @@ def cluster(
     # ones, and unrelated ones that hold passages (they add to what wire copy covers of a member)
     group_of = {member: number for number, members in enumerate(groups) for member in members}
     # pairs judged unrelated without aligning them, whose articles share a cluster: their passages count there
-    unaligned = [k for k in screened if group_of[ids[pairs[k][0]]] == group_of[ids[pairs[k][1]]]]
+    unaligned = [k for k in screened if group_of[ids[pairs[k, 0]]] == group_of[ids[pairs[k, 1]]]]
     if unaligned:
-        screened_pairs = [pairs[k] for k in unaligned]
+        screened_pairs = [(int(pairs[k, 0]), int(pairs[k, 1])) for k in unaligned]
         for k, verdict in zip(
             unaligned,
             # in this process: a few hundred pairs cost less than forking the whole heap again
@@ -1210,6 +1356,7 @@ def cluster(
         built.append(record)
     del inside, group_of
     stage("cluster and origin")
+    _log_held("clustered", built=built, pair_verdicts=pair_verdicts, groups=groups, singletons=singletons)
     # the passages of each edge: a derived edge is aligned again in detail (short verbatim runs and looser
     # sentence pairs count once the pair is known to be derived); any other edge directed against its pair's
     # order is aligned again in its own direction; both batched by source
@@ -1231,24 +1378,26 @@ def cluster(
     # an edge in its pair's own direction was tiled by the judge already (the same tiles: same sides, same min_tile)
     known_tiles = {key: judged_tiles[key] for key in keys if key in judged_tiles}
     del judged_tiles
+    _log_held("passage plan", wanted=wanted, known_tiles=known_tiles, keys=keys, reversed_pairs=reversed_pairs)
     tick = progress("passages", len(keys))
-    found_passages: list[list[list[Passage]]] = _pass_in_pair_order(
+    found_passages: list[list[Sequence[Passage]]] = _pass_in_pair_order(
         passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick
     )
-    realigned: dict[tuple[int, int], list[Passage]] = {}
-    shown: dict[tuple[int, int], list[Passage]] = {}
+    realigned: dict[tuple[int, int], Sequence[Passage]] = {}
+    shown: dict[tuple[int, int], Sequence[Passage]] = {}
     for key, passages in zip(keys, found_passages, strict=True):
         if key in reversed_pairs:
             realigned[key] = passages[0]
         if key in in_detail:
             shown[key] = passages[-1]
-
+    del found_passages, wanted, known_tiles, keys
     return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
+    _log_held("passages", realigned=realigned, shown=shown, built=built)
     clusters: list[Cluster] = []
 
     def cluster_passages(
-        realigned: dict[tuple[int, int], list[Passage]], shown: dict[tuple[int, int], list[Passage]]
+        realigned: dict[tuple[int, int], Sequence[Passage]], shown: dict[tuple[int, int], Sequence[Passage]]
     ) -> Iterator[list[Passage]]:
         """Each cluster's passages as it is measured; its edges (and their verdicts) let go once it is."""
         built.reverse()
@@ -1270,6 +1419,7 @@ def cluster(
     all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))
     del realigned, shown
     stage("assemble")
+    _log_held("assembled", passages=all_passages, clusters=clusters)
     return Result(
         clusters=clusters,
         passages=all_passages,

@@ -14,7 +14,13 @@ from scipy import sparse
 
 from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup import engine, pipeline
-from dedup.candidates import sentence_signatures, sentence_stories, unit_stem_sizes, unit_stories
+from dedup.candidates import (
+    sentence_signatures,
+    sentence_stories,
+    short_unit_key,
+    unit_stem_sizes,
+    unit_stories,
+)
 from dedup.clean import clean_article, repeated_lines
 from dedup.model import Article, PassageTable
 from dedup.similarity import (
@@ -132,6 +138,17 @@ def test_the_batches_shares_add_up_to_the_whole_run(run):
     sizes, short = unit_stem_sizes(cleaned, SketchSettings().min_sentence_stems)
     assert np.array_equal(sizes, np.concatenate([part.unit_sizes for part in parts]))
     assert short == [unit for part in parts for unit in part.short_units]
+
+
+_stem_sets = st.sets(st.text(st.sampled_from(["a", "b", "\0", "\ud800", "é"]), max_size=3), max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_stem_sets, _stem_sets)
+def test_short_unit_keys_are_equal_exactly_when_their_stem_sets_are(first, second):
+    """The sentence stories number short units by their key (``short_unit_key``): equal keys, equal stem sets."""
+    assert (short_unit_key(first) == short_unit_key(second)) == (first == second)
+    assert hash(short_unit_key(first)) == hash(short_unit_key(set(first)))
 
 
 def test_an_empty_corpus_part_weighs_nothing(run):

@@ -656,6 +656,49 @@ def test_packed_tiles_unpack_to_the_same_tiles(min_tile, tiles):
     assert pipeline.unpack_tiles(pipeline.pack_tiles(min_tile, tiles)) == tiles
 
 
+_spans = st.tuples(st.integers(0, 1 << 33), st.integers(0, 1 << 33))
+_passage_lists = st.lists(
+    st.builds(
+        Passage,
+        st.sampled_from(["a", "b"]),
+        st.sampled_from(["b", "c"]),
+        _spans,
+        _spans,
+        st.sampled_from(["verbatim", "rewrite", "other"]),
+        st.floats(allow_nan=False) | st.integers(0, 3),
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_passage_lists)
+def test_packed_passages_read_back_as_the_passages(passages):
+    """A pair's passages packed read back equal, in order, one at a time and by slices, and the same in JSON; a
+    list that cannot be packed exactly (two sources or targets, another kind, a span beyond int32, an int score)
+    is given back as it is."""
+    import orjson
+
+    packed = pipeline.PackedPassages.of(passages)
+    assert packed == passages and list(packed) == passages and len(packed) == len(passages)
+    assert [packed[k] for k in range(-len(passages), len(passages))] == passages * 2
+    assert packed[1:5] == passages[1:5] and bool(packed) == bool(passages)
+    assert orjson.dumps([dataclasses.asdict(p) for p in packed]) == orjson.dumps(
+        [dataclasses.asdict(p) for p in passages]
+    )
+    exact = all(
+        p.source == passages[0].source
+        and p.target == passages[0].target
+        and p.kind in ("verbatim", "rewrite")
+        and type(p.score) is float
+        and max(*p.source_span, *p.target_span) < 2**31
+        for p in passages
+    )
+    assert isinstance(packed, pipeline.PackedPassages) == (exact and bool(passages))
+    if not isinstance(packed, pipeline.PackedPassages):
+        assert packed is passages
+
+
 def test_passages_with_the_judges_tiles_equal_those_tiled_again(seed_texts):
     # the judge pass carries the tiles of derived pairs to the passages stage, which then does not tile them again
     cleaned = [clean_article(Article(key, text)) for key, text in seed_texts.items()] + _articles()
