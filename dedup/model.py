@@ -75,7 +75,40 @@ class Passage:
     score: float
 
 
-class PassageTable(Sequence[Passage]):
+class PassageSequence(Sequence[Passage]):
+    """A compact read-only sequence of passages, each made a ``Passage`` when read (subclasses hold them as they
+    will and give ``__len__``, ``__iter__`` and ``_passage``). Equal to any sequence of the same passages in the
+    same order."""
+
+    __slots__ = ()
+
+    def _passage(self, index: int) -> Passage:  # 0 <= index < len(self)
+        raise NotImplementedError
+
+    @overload
+    def __getitem__(self, index: int) -> Passage: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Passage]: ...
+
+    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
+        if isinstance(index, slice):
+            return [self[k] for k in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError("passage index out of range")
+        return self._passage(index)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence) or isinstance(other, str):
+            return NotImplemented
+        return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class PassageTable(PassageSequence):
     """Passages held as columns — article numbers into ``ids``, spans, kinds, scores: 33 bytes a passage where a
     ``Passage`` with its tuples is ~300 (a large run gives ~25 passages an article) — each made a ``Passage`` when
     read. Equal to any sequence of the same passages in the same order."""
@@ -130,19 +163,7 @@ class PassageTable(Sequence[Passage]):
     def __len__(self) -> int:
         return len(self.scores)
 
-    @overload
-    def __getitem__(self, index: int) -> Passage: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Passage]: ...
-
-    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
-        if isinstance(index, slice):
-            return [self[k] for k in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("passage index out of range")
+    def _passage(self, index: int) -> Passage:
         return next(self._made(index, index + 1))
 
     def __iter__(self) -> Iterator[Passage]:
@@ -160,13 +181,6 @@ class PassageTable(Sequence[Passage]):
             strict=True,
         ):
             yield Passage(ids[source], ids[target], (a, b), (c, d), names[kind], score)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"PassageTable({len(self)} passages)"

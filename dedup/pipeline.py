@@ -17,7 +17,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, overload
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -53,7 +53,7 @@ from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches, walks_backward
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
-from dedup.model import Article, Cluster, PairVerdict, Passage, PassageTable, Result, Skipped
+from dedup.model import Article, Cluster, PairVerdict, Passage, PassageSequence, PassageTable, Result, Skipped
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -925,7 +925,7 @@ def unpack_tiles(packed: PackedTiles) -> list[TokenTile]:
     return list(zip(values[0::4], values[1::4], values[2::4], values[3::4], strict=True))
 
 
-class PackedPassages(Sequence[Passage]):
+class PackedPassages(PassageSequence):
     """The passages of one pair (one source, one target) packed in one ``bytes``: 25 bytes a passage — its spans
     (int32), score (float64) and kind — where a ``Passage`` with its tuples and float is ~330 (a large run holds
     ~20 passages an article, from the judging pass, which holds the verdicts the output reads, to the
@@ -970,19 +970,7 @@ class PackedPassages(Sequence[Passage]):
     def __len__(self) -> int:
         return len(self.data) // self.RECORD.size
 
-    @overload
-    def __getitem__(self, index: int) -> Passage: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> list[Passage]: ...
-
-    def __getitem__(self, index: int | slice) -> Passage | list[Passage]:
-        if isinstance(index, slice):
-            return [self[k] for k in range(*index.indices(len(self)))]
-        if index < 0:
-            index += len(self)
-        if not 0 <= index < len(self):
-            raise IndexError("passage index out of range")
+    def _passage(self, index: int) -> Passage:
         return self._made(*self.RECORD.unpack_from(self.data, index * self.RECORD.size))
 
     def __iter__(self) -> Iterator[Passage]:
@@ -991,13 +979,6 @@ class PackedPassages(Sequence[Passage]):
 
     def _made(self, a: int, b: int, c: int, d: int, score: float, kind: int) -> Passage:
         return Passage(self.source, self.target, (a, b), (c, d), self.KINDS[kind], score)
-
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Sequence) or isinstance(other, str):
-            return NotImplemented
-        return len(self) == len(other) and all(mine == theirs for mine, theirs in zip(self, other, strict=True))
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return f"PackedPassages({self.source!r}, {self.target!r}, {len(self)} passages)"
