@@ -11,7 +11,7 @@ Prints and appends one JSON line: CPU seconds (this process and its workers) and
 the search; the suffix's nonzeros and the pruned product's multiply-adds (each suffix entry times its stem's posting
 list length, the cap applied); the pairs and a digest of them (equal digests: equal pairs); the tree's highest PSS
 above what it held before the stage (the vectors loaded) while the suffix is made and while the search runs, and the
-parent's peak RSS. Stop 20 (tfidf14), docs/_stop20_tfidf14.md.
+parent's peak RSS. Stop 20 (tfidf14), docs/scale.md.
 """
 
 from __future__ import annotations
