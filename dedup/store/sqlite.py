@@ -33,7 +33,8 @@ _PRAGMAS = (
     "PRAGMA temp_store = MEMORY",
 )
 
-_SCHEMA = """
+_CROWDED = "CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders INTEGER NOT NULL)"  # schema 8
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     key INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -53,7 +54,7 @@ CREATE INDEX IF NOT EXISTS articles_component ON articles(component) WHERE compo
 CREATE INDEX IF NOT EXISTS articles_slug ON articles(slug) WHERE slug IS NOT NULL;
 CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (key, article))
     WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders INTEGER NOT NULL);
+{_CROWDED};
 CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, sticky INTEGER NOT NULL,
     holders BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS pairs (a INTEGER NOT NULL, b INTEGER NOT NULL, verdict BLOB NOT NULL,
@@ -69,7 +70,6 @@ CREATE TABLE IF NOT EXISTS graveyard (article INTEGER PRIMARY KEY, removed INTEG
 CREATE TABLE IF NOT EXISTS checkpoint (one INTEGER PRIMARY KEY CHECK (one = 1), change INTEGER NOT NULL,
     n_rows INTEGER NOT NULL, df BLOB NOT NULL);
 """
-_CROWDED = "CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders INTEGER NOT NULL)"
 _TABLES = {
     "meta",
     "articles",
@@ -316,21 +316,21 @@ class SQLiteSession(Session):
         self.db.executemany("DELETE FROM bands WHERE key = ? AND article = ?", ((k, key) for k in band_keys))
 
     def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
-        for chunk in iter_chunks(sorted(set(band_keys)), 900):
-            marks = ",".join("?" * len(chunk))
-            known = dict(self.db.execute(f"SELECT key, holders FROM crowded WHERE key IN ({marks})", chunk))
-            for key, holders in known.items():
-                if holders + sign > cap:
-                    self.db.execute("UPDATE crowded SET holders = ? WHERE key = ?", (holders + sign, key))
-                else:
-                    self.db.execute("DELETE FROM crowded WHERE key = ?", (key,))
-            rest = [key for key in chunk if key not in known]
-            if sign > 0 and rest:  # at most ``cap`` + 1 postings each: a bounded read
-                marks = ",".join("?" * len(rest))
+        keys = sorted(set(band_keys))
+        known = self.crowded(keys)
+        for key, holders in known.items():
+            if holders + sign > cap:
+                self.db.execute("UPDATE crowded SET holders = ? WHERE key = ?", (holders + sign, key))
+            else:
+                self.db.execute("DELETE FROM crowded WHERE key = ?", (key,))
+        rest = [key for key in keys if key not in known]
+        if sign > 0:  # at most ``cap`` + 1 postings each: a bounded read
+            for chunk in iter_chunks(rest, 900):
+                marks = ",".join("?" * len(chunk))
                 self.db.execute(
                     f"INSERT INTO crowded (key, holders) SELECT key, count(*) FROM bands WHERE key IN ({marks}) "
                     "GROUP BY key HAVING count(*) > ?",
-                    (*rest, cap),
+                    (*chunk, cap),
                 )
 
     def recount_keys(self, cap: int) -> int:
