@@ -1,11 +1,15 @@
-"""Shared fixtures: the seed articles and, where present, the shared evaluation data."""
+"""Shared fixtures: the seed articles, where present the shared evaluation data, and a real Redis server."""
 
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from dedup.store.testing import RedisServer, RedisUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -33,3 +37,17 @@ def require_shared(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"{path} is absent: the shared evaluation data lives beside the repository, not in it")
     return path
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on loopback for the module that asks (installed from apt when missing, as root); the Redis
+    tests fail rather than skip in CI."""
+    try:
+        server = RedisServer().start()
+    except RedisUnavailable as error:
+        if os.environ.get("CI"):
+            pytest.fail(f"the Redis tests must run in CI: {error}")
+        pytest.skip(f"no Redis server: {error}")
+    yield server.url
+    server.stop()

@@ -63,23 +63,9 @@ from dedup.store.features import (
     word_run_keys,
     word_runs,
 )
-from dedup.store.testing import RedisServer, RedisUnavailable
 from tests.conftest import require_shared
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    """A real redis-server on loopback for this module (installed from apt when missing, as root)."""
-    try:
-        server = RedisServer().start()
-    except RedisUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"the Redis tests must run in CI: {error}")
-        pytest.skip(f"no Redis server: {error}")
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "redis"])

@@ -11,11 +11,8 @@ import time
 import uuid
 from pathlib import Path
 
-import pytest
-
 import dedup
 from dedup.index import Index
-from dedup.store.testing import RedisServer, RedisUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -31,18 +28,6 @@ with Index.open(target) as index:
         verdict = index.add(article)
         print(article["id"], verdict["added"], flush=True)
 """
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> str:
-    try:
-        server = RedisServer().start()
-    except RedisUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"the Redis tests must run in CI: {error}")
-        pytest.skip(f"no Redis server: {error}")
-    yield server.url
-    server.stop()
 
 
 def corpus() -> list[dict[str, str]]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,20 +20,6 @@ from dedup.index import CROWDED_KEY_CAP, Index, _meta_of, open_backend
 from dedup.pipeline import Settings
 from dedup.store.errors import ParametersError
 from dedup.store.sqlite import SQLiteSession
-from dedup.store.testing import RedisServer, RedisUnavailable
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    """A real redis-server on loopback for this module (installed from apt when missing, as root)."""
-    try:
-        server = RedisServer().start()
-    except RedisUnavailable as error:
-        if os.environ.get("CI"):
-            pytest.fail(f"the Redis tests must run in CI: {error}")
-        pytest.skip(f"no Redis server: {error}")
-    yield server.url
-    server.stop()
 
 
 @pytest.fixture(params=["sqlite", "redis"])
