@@ -1822,6 +1822,9 @@ def _check_meta(meta: Mapping[str, str], target: str) -> Settings:
         raise ParametersError(
             f"{target} has index schema {meta.get('schema')}; this version of dedup reads schema {SCHEMA}"
         )
+    for name in ("cluster_rules", "crowded_key_cap"):  # numbers the index reads back (stats, the cap)
+        if name in meta and not meta[name].isdigit():
+            raise CorruptIndexError(f"{target}: the stored {name} is damaged ({meta[name]!r} is not a count)")
     for name, ours in (("scheme", SCHEME), ("hashing", HASHING), ("features", str(N_FEATURES))):
         if meta.get(name) != ours:
             raise ParametersError(

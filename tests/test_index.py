@@ -643,6 +643,21 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
         Index.open(str(path))
 
 
+@pytest.mark.parametrize("name", ["cluster_rules", "crowded_key_cap"])
+def test_a_damaged_stored_count_is_a_clear_error(tmp_path: Path, name: str) -> None:
+    """The numbers the index reads back from its meta table (the grouping rules' version, the crowded-key cap)
+    are checked on open: a damaged value is a clear error from the library and the CLI, not a ValueError."""
+    path = tmp_path / "counts.dedup"
+    Index.open(str(path)).close()
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE meta SET value = 'two' WHERE name = ?", (name,))
+    with pytest.raises(CorruptIndexError, match=f"stored {name} is damaged"):
+        Index.open(str(path))
+    result = CliRunner().invoke(app, ["index", "stats", str(path)])
+    assert result.exit_code == 2 and isinstance(result.exception, SystemExit)
+    assert f"stored {name} is damaged" in " ".join(result.output.split())
+
+
 def test_records_of_older_grouping_rules_are_flagged_and_remade_once(
     target: str, caplog: pytest.LogCaptureFixture
 ) -> None:
