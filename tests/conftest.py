@@ -8,12 +8,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from dedup.store.testing import RedisServer, RedisUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# No per-example time limit: the properties are about results, and a loaded machine (CI, several runs at once) made
+# examples miss hypothesis's default 200 ms deadline without anything being wrong. Speed lives in benchmarks/.
+settings.register_profile("dedup", deadline=None)
+settings.load_profile("dedup")
 
 
 @pytest.fixture(scope="session")
