@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from dedup.credits import find_credits, ignorecase_screen
 from dedup.model import Article, Credit
-from dedup.text import Tokens, clauses, content_stem, lines, sentences, tokenize
+from dedup.text import Tokens, clauses, content_stems, lines, sentences, tokenize
 
 # furniture lines: every alternative but the last two is anchored at the line's start (they fail at once on prose)
 _FURNITURE_ANCHORED = r"""
@@ -311,7 +311,7 @@ def clean_article(
         id=article.id,
         text=text,
         tokens=tokens,
-        stems=list(map(content_stem, tokens.words)),
+        stems=content_stems(tokens.words),
         quoted=quoted,
         sentences=found,
         boilerplate=boilerplate,
