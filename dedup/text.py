@@ -257,20 +257,22 @@ def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> lis
     """
     result: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
-    line_spans = [span for span in lines(text)]
+    line_spans = lines(text)
+    stripped_lines = [text[begin:end].strip() for begin, end in line_spans]  # each line's, once
+    stripped_lines.append("")  # the line after the last
     for index, (begin, end) in enumerate(line_spans):
-        line = text[begin:end]
-        stripped = line.strip()
+        stripped = stripped_lines[index]
         if not stripped or (begin, end) in skip:
             if current:
                 result.append(current)
             current = None
             continue
+        line = text[begin:end]
         lead = begin + (len(line) - len(line.lstrip()))
-        tail = begin + len(line.rstrip())
+        tail = lead + len(stripped)
         current = (current[0], tail) if current else (lead, tail)
         following = line_spans[index + 1] if index + 1 < len(line_spans) else (0, 0)
-        next_line = "" if following in skip else text[following[0] : following[1]].strip()
+        next_line = "" if following in skip else stripped_lines[index + 1]
         ends_paragraph = (
             stripped.endswith("<")
             or bool(_TERMINAL.search(stripped))

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import similarity as similarity_module
-from dedup.clean import clean_article
+from dedup.clean import clean_article, reference_short_line_counts, short_line_counts
 from dedup.model import Article
 from dedup.similarity import article_counts, reference_article_counts, reference_sentence_counts, sentence_counts
 from dedup.store.cleaned import _runs, reference_runs
@@ -62,3 +62,12 @@ def test_sentence_counts_gathered_per_distinct_word_equal_the_hashing_vectorizer
 @given(st.lists(st.booleans(), max_size=40))
 def test_quoted_runs_equal_the_reference(flags: list[bool]) -> None:
     assert _runs(flags) == reference_runs(flags)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.sampled_from(list("aB \t\r\n\x1c\u2028\u00a0ßΣ.")), max_size=60), max_size=4),
+    st.integers(1, 4),
+)
+def test_short_line_counts_equal_the_reference(texts: list[str], max_words: int) -> None:
+    assert short_line_counts(texts, max_words) == reference_short_line_counts(texts, max_words)
