@@ -61,6 +61,15 @@ def furniture_line(line: str) -> bool:
 
 _QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»", re.DOTALL)
 _SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
+_CLOSERS = "\"'”’»)]"
+_FINAL_MARKS = tuple(".!?…:;,")
+
+
+def sentence_final(line: str) -> bool:
+    """Whether ``line`` (stripped: no white space at its end) ends a sentence: a mark and closing quotes or
+    brackets, or a closing quote. ``_SENTENCE_FINAL.search(line)`` (tested), read from the line's end instead of
+    tried at every mark in it."""
+    return line.endswith(('"', "”", "’")) or line.rstrip(_CLOSERS).endswith(_FINAL_MARKS)
 
 
 def boilerplate_lines(
@@ -99,7 +108,7 @@ def boilerplate_lines(
 
 def _is_headline(line: str) -> bool:
     words = line.split()
-    return 2 <= len(words) <= 16 and not _SENTENCE_FINAL.search(line) and not line.startswith(("•", "-", "*"))
+    return 2 <= len(words) <= 16 and not sentence_final(line) and not line.startswith(("•", "-", "*"))
 
 
 def _stands_alone(text: str, spans: list[tuple[int, int]], index: int) -> bool:
@@ -140,7 +149,7 @@ def _continues(text: str, spans: list[tuple[int, int]], index: int, furniture: l
     return (
         len(previous) >= WRAPPED_LINE_CHARS
         and not previous.endswith("<")
-        and not _SENTENCE_FINAL.search(previous)
+        and not sentence_final(previous)
         and not (furniture and furniture[-1] == (begin, end))
     )
 
@@ -164,7 +173,7 @@ def _wrapped_story_line(
     cut_by_wrap = (
         len(line) >= WRAPPED_SHARE * width
         and not raw.endswith("<")
-        and not _SENTENCE_FINAL.search(line)
+        and not sentence_final(line)
         and any(text[b:e].strip() for b, e in spans[index + 1 :])
     )
     return cut_by_wrap or _continues(text, spans, index, furniture)

@@ -275,7 +275,7 @@ def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> lis
         next_line = "" if following in skip else stripped_lines[index + 1]
         ends_paragraph = (
             stripped.endswith("<")
-            or bool(_TERMINAL.search(stripped))
+            or terminal(stripped)
             or not next_line
             or (len(stripped) < 60 and not next_line[:1].islower())
         )
@@ -285,6 +285,16 @@ def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> lis
     if current:
         result.append(current)
     return result
+
+
+_CLOSERS = "\"'”’»)]"
+_TERMINALS = tuple(".!?…")
+
+
+def terminal(line: str) -> bool:
+    """Whether ``line`` (stripped, not ending in ``<``) ends in a terminal mark and closing quotes or brackets:
+    ``_TERMINAL.search(line)`` for such a line (tested), read from its end instead of tried at every mark."""
+    return line.rstrip(_CLOSERS).endswith(_TERMINALS)
 
 
 def sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:

@@ -219,6 +219,8 @@ _CREDIT_PIECES = [
     "(C) ",
     "Copyright ",
     "By Jane Doe, ",
+    "BY Jane Doe, ",
+    "by Jane Doe, ",
     "Reuters",
     "Bloomberg",
     "AFP",

@@ -7,10 +7,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import similarity as similarity_module
-from dedup.clean import clean_article, reference_short_line_counts, short_line_counts
+from dedup.clean import (
+    _SENTENCE_FINAL,
+    clean_article,
+    reference_short_line_counts,
+    sentence_final,
+    short_line_counts,
+)
 from dedup.model import Article
 from dedup.similarity import article_counts, reference_article_counts, reference_sentence_counts, sentence_counts
 from dedup.store.cleaned import _runs, reference_runs
+from dedup.text import _TERMINAL, terminal
 
 _WORDS = st.sampled_from(["The", "running", "runs", "ran", "and", "42", "5%", "Über", "co-operation", "a", "x1", "said"])
 _TEXTS = st.lists(
@@ -71,3 +78,18 @@ def test_quoted_runs_equal_the_reference(flags: list[bool]) -> None:
 )
 def test_short_line_counts_equal_the_reference(texts: list[str], max_words: int) -> None:
     assert short_line_counts(texts, max_words) == reference_short_line_counts(texts, max_words)
+
+
+_LINE = st.text(alphabet=st.sampled_from(list("ab .!?…:;,\"'”’»)]<\u00a0\r\t“(")), max_size=12).map(str.strip)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_LINE)
+def test_sentence_final_equals_the_pattern(line: str) -> None:
+    assert sentence_final(line) == bool(_SENTENCE_FINAL.search(line))
+
+
+@settings(max_examples=500, deadline=None)
+@given(_LINE.filter(lambda line: not line.endswith("<")))
+def test_terminal_equals_the_pattern(line: str) -> None:
+    assert terminal(line) == bool(_TERMINAL.search(line))
