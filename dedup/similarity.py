@@ -110,7 +110,7 @@ def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
         )
     )
     # each distinct word's features once, gathered for every token (one numpy gather, not a piece a token)
-    distinct = dict(zip(dict.fromkeys(wanted), range(len(wanted))))
+    distinct = {word: number for number, word in enumerate(dict.fromkeys(wanted))}
     pieces = word_features(list(distinct))
     lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     flat = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
@@ -310,7 +310,7 @@ def stem_features(stems: list[str]) -> list[int]:
         words = [stem for stem in missing if stem]
         if words:
             rows = _ARTICLE_HASHER.transform(words).tocsr()
-            cache.update(zip(words, rows.indices[rows.indptr[:-1]].tolist()))
+            cache.update(zip(words, rows.indices[rows.indptr[:-1]].tolist(), strict=True))
         if "" in missing:
             cache[""] = -1
         return list(map(cache.__getitem__, stems))

@@ -209,7 +209,7 @@ def content_stems(words: list[str]) -> list[str]:
         if len(cache) + len(missing) > _CONTENT_STEM_CACHE_SIZE:
             cache.clear()
             missing = set(words)
-        cache.update(zip(missing, map(content_stem, missing)))
+        cache.update({word: content_stem(word) for word in missing})
         return list(map(cache.__getitem__, words))
 
 

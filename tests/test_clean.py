@@ -115,7 +115,7 @@ def test_tokenize_of_text_past_the_basic_plane_and_with_percent_signs_equals_the
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(["the", "said", "running", "runs", "x", "42", "percent", "co-operation", "Über", "a1"])))
+@given(st.lists(st.sampled_from(["the", "said", "running", "runs", "x", "42", "percent", "co-operation", "Über"])))
 def test_content_stems_equal_each_words_content_stem(words: list[str]) -> None:
     # the dictionary may hold any of them from an earlier example, or none
     assert content_stems(words) == [content_stem(word) for word in words]
