@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from dedup.credits import find_credits, ignorecase_screen
 from dedup.model import Article, Credit
-from dedup.text import Tokens, clauses, content_stem, lines, sentences, tokenize
+from dedup.text import Tokens, clauses, content_stems, lines, sentences, tokenize
 
 # furniture lines: every alternative but the last two is anchored at the line's start (they fail at once on prose)
 _FURNITURE_ANCHORED = r"""
@@ -61,6 +61,15 @@ def furniture_line(line: str) -> bool:
 
 _QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»", re.DOTALL)
 _SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
+_CLOSERS = "\"'”’»)]"
+_FINAL_MARKS = tuple(".!?…:;,")
+
+
+def sentence_final(line: str) -> bool:
+    """Whether ``line`` (stripped: no white space at its end) ends a sentence: a mark and closing quotes or
+    brackets, or a closing quote. ``_SENTENCE_FINAL.search(line)`` (tested), read from the line's end instead of
+    tried at every mark in it."""
+    return line.endswith(('"', "”", "’")) or line.rstrip(_CLOSERS).endswith(_FINAL_MARKS)
 
 
 def boilerplate_lines(
@@ -99,7 +108,7 @@ def boilerplate_lines(
 
 def _is_headline(line: str) -> bool:
     words = line.split()
-    return 2 <= len(words) <= 16 and not _SENTENCE_FINAL.search(line) and not line.startswith(("•", "-", "*"))
+    return 2 <= len(words) <= 16 and not sentence_final(line) and not line.startswith(("•", "-", "*"))
 
 
 def _stands_alone(text: str, spans: list[tuple[int, int]], index: int) -> bool:
@@ -140,7 +149,7 @@ def _continues(text: str, spans: list[tuple[int, int]], index: int, furniture: l
     return (
         len(previous) >= WRAPPED_LINE_CHARS
         and not previous.endswith("<")
-        and not _SENTENCE_FINAL.search(previous)
+        and not sentence_final(previous)
         and not (furniture and furniture[-1] == (begin, end))
     )
 
@@ -164,7 +173,7 @@ def _wrapped_story_line(
     cut_by_wrap = (
         len(line) >= WRAPPED_SHARE * width
         and not raw.endswith("<")
-        and not _SENTENCE_FINAL.search(line)
+        and not sentence_final(line)
         and any(text[b:e].strip() for b, e in spans[index + 1 :])
     )
     return cut_by_wrap or _continues(text, spans, index, furniture)
@@ -184,7 +193,24 @@ def repeated_lines(texts: Iterable[str], *, min_articles: int = 3, max_words: in
 
 
 def short_line_counts(texts: Iterable[str], max_words: int = 20) -> Counter[str]:
-    """For every short line, the number of ``texts`` holding it (counts of parts add up to the whole)."""
+    """For every short line, the number of ``texts`` holding it (counts of parts add up to the whole).
+
+    Equal to :func:`reference_short_line_counts` (tested): a line is split into words once, and ``str.split``
+    drops the ``\\r`` that :func:`lines` leaves out.
+    """
+    counts: Counter[str] = Counter()
+    for text in texts:
+        seen = set()
+        for line in text.split("\n"):  # ``lines``' pieces, a final "\r" left on: white space to ``split``
+            words = line.casefold().split()  # joined: the line's ``_normal_line``
+            if words and len(words) <= max_words:
+                seen.add(" ".join(words))
+        counts.update(seen)
+    return counts
+
+
+def reference_short_line_counts(texts: Iterable[str], max_words: int = 20) -> Counter[str]:
+    """The readable reference of :func:`short_line_counts`: each line of :func:`lines` normalised, then counted."""
     counts: Counter[str] = Counter()
     for text in texts:
         seen = set()
@@ -311,7 +337,7 @@ def clean_article(
         id=article.id,
         text=text,
         tokens=tokens,
-        stems=list(map(content_stem, tokens.words)),
+        stems=content_stems(tokens.words),
         quoted=quoted,
         sentences=found,
         boilerplate=boilerplate,

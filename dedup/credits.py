@@ -88,6 +88,9 @@ _OWN_PATTERNS: list[_Pattern] = [
     ),
     (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline", (), ()),
 ]
+# a case-sensitive word every match of a pattern holds: a text without it is not searched (the byline's "By", in
+# ~6 % of the corpus texts; the pattern tries every position of a text, a line start at a time)
+_CASED_WORDS = {_OWN_PATTERNS[2][0]: "By"}
 # Wire copy as transmitted carries the service's slug header instead of a byline on every take:
 # PA's "11:29 01/03/00: Page 1 (HHH) COURTS Chemists" (time, date, take, priority, section, catchline).
 _WIRE_HEADERS: list[tuple[re.Pattern[str], str, str, tuple[str, ...]]] = [
@@ -170,6 +173,8 @@ def _credits(text: str, named: bool, screened: str | None) -> list[Credit]:
     for own, patterns in ((True, _OWN_PATTERNS), (False, _OTHER_PATTERNS)):
         for pattern, why, words, starts in patterns:
             if not (named or pattern.flags & re.IGNORECASE) or not may_match(words):
+                continue
+            if screened is not None and pattern in _CASED_WORDS and _CASED_WORDS[pattern] not in text:
                 continue
             for match in _matches(pattern, text, screened, starts):
                 span = match.span()

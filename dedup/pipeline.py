@@ -363,7 +363,10 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
     repeated, sketch, keep_wrapped, min_stems = shared
     cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
     features, holders = sentence_frequencies(sentence_counts(cleaned))
-    met = {word for article in cleaned for s in article.sentences for word in article.tokens.words[s.first : s.last]}
+    met: set[str] = set()  # the evidence words, a sentence's slice at a time
+    for article in cleaned:
+        for s in article.sentences:
+            met.update(article.tokens.words[s.first : s.last])
     if len(_WORDS_HANDED_BACK) > 1_000_000:  # a long-lived process: forget, and hand some back twice
         _WORDS_HANDED_BACK.clear()
     new_words = sorted(met - _WORDS_HANDED_BACK)

@@ -109,13 +109,21 @@ def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
             for sentence in article.sentences
         )
     )
-    pieces = word_features(wanted)
-    per_token = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    # each distinct word's features once, gathered for every token (one numpy gather, not a piece a token)
+    distinct = {word: number for number, word in enumerate(dict.fromkeys(wanted))}
+    pieces = word_features(list(distinct))
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    flat = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+    word_of_token = np.fromiter(map(distinct.__getitem__, wanted), dtype=np.int64, count=len(wanted))
+    per_token = lengths[word_of_token]
     tokens = np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences))
     # features before each token, and so before each sentence's end (a sentence without tokens has none)
     features_before = np.concatenate(([0], np.cumsum(per_token)))
     per_sentence = np.diff(features_before[np.concatenate(([0], np.cumsum(tokens)))])
-    features = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+    first_of_word = np.cumsum(lengths) - lengths
+    features = flat[
+        np.repeat(first_of_word[word_of_token] - features_before[:-1], per_token) + np.arange(features_before[-1])
+    ]
     keys = np.repeat(np.arange(len(sentences), dtype=np.int64) << _FEATURE_BITS, per_sentence) | features
     keys.sort()
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
@@ -256,8 +264,60 @@ def article_documents(articles: Sequence[CleanArticle]) -> list[str]:
 
 def article_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
     """Hashed content-stem counts of every article (rows are independent: the counts of parts, stacked, equal
-    the counts of the whole)."""
+    the counts of the whole).
+
+    Equal to :func:`reference_article_counts` (tested, dtypes too): a stem's feature is hashed once per process
+    (by ``_ARTICLE_HASHER`` itself, :func:`stem_features`); every occurrence is one integer key (article number
+    above the feature's 20 bits), sorted once, equal keys one count, as ``sum_duplicates`` makes the rows.
+    """
+    if not articles:
+        return reference_article_counts(articles)
+    pieces = [list(chain.from_iterable(a.stems[s.first : s.last] for s in a.sentences)) for a in articles]
+    per_article = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    stems = list(chain.from_iterable(pieces))
+    features = np.array(stem_features(stems), dtype=np.int64)
+    kept = features >= 0  # "" (not a content word) has none
+    keys = (np.repeat(np.arange(len(articles), dtype=np.int64) << _FEATURE_BITS, per_article) | features)[kept]
+    keys.sort()
+    starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
+    unique = keys[starts]
+    counts = sparse.csr_matrix((len(articles), N_FEATURES))
+    counts.data = np.diff(np.append(starts, len(keys))).astype(np.float64)
+    counts.indices = (unique & (N_FEATURES - 1)).astype(np.int32)
+    counts.indptr = np.concatenate(([0], np.cumsum(np.bincount(unique >> _FEATURE_BITS, minlength=len(articles)))))
+    counts.indptr = counts.indptr.astype(np.int32)
+    counts.has_sorted_indices = True
+    counts.has_canonical_format = True
+    return counts
+
+
+def reference_article_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
+    """The readable reference of :func:`article_counts`: ``HashingVectorizer`` over the joined stems."""
     return _ARTICLE_HASHER.transform(article_documents(articles)).tocsr()
+
+
+def stem_features(stems: list[str]) -> list[int]:
+    """Each stem's ``_ARTICLE_HASHER`` feature, -1 for "" (a per-process dictionary, bounded: cleared when full;
+    a missing stem is hashed by the hasher itself, one stem a row)."""
+    cache = _STEM_FEATURES
+    try:
+        return list(map(cache.__getitem__, stems))
+    except KeyError:
+        missing = sorted(set(stems).difference(cache))
+        if len(cache) + len(missing) > _STEM_FEATURE_CACHE_SIZE:
+            cache.clear()
+            missing = sorted(set(stems))
+        words = [stem for stem in missing if stem]
+        if words:
+            rows = _ARTICLE_HASHER.transform(words).tocsr()
+            cache.update(zip(words, rows.indices[rows.indptr[:-1]].tolist(), strict=True))
+        if "" in missing:
+            cache[""] = -1
+        return list(map(cache.__getitem__, stems))
+
+
+_STEM_FEATURES: dict[str, int] = {"": -1}
+_STEM_FEATURE_CACHE_SIZE = 300_000
 
 
 def article_vectors(articles: Sequence[CleanArticle], counts: sparse.csr_matrix | None = None) -> sparse.csr_matrix:

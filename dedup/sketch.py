@@ -111,6 +111,7 @@ def hashed_minima(
     mixed = _fmix32(np.array(hashes, dtype=np.uint32))
     ends = np.cumsum(sizes)
     starts = ends - sizes
+    buffer = np.empty((num_perm, 0), dtype=np.uint32)  # one block of permuted values for every chunk, not two each
     row = 0
     while row < len(sizes):
         last = int(np.searchsorted(ends, ends[row - 1] + chunk if row else chunk, side="right"))
@@ -118,8 +119,12 @@ def hashed_minima(
         filled = row + np.flatnonzero(sizes[row:last])
         if len(filled):
             begin, end = int(starts[filled[0]]), int(ends[filled[-1]])
+            if buffer.shape[1] < end - begin:
+                buffer = np.empty((num_perm, end - begin), dtype=np.uint32)
+            permuted = buffer[:, : end - begin]
             with np.errstate(over="ignore"):  # (permutation, value): reduceat along axis 1 is the fast one
-                permuted = a[:, None] * mixed[None, begin:end] + b[:, None]
+                np.multiply(a[:, None], mixed[None, begin:end], out=permuted)
+                permuted += b[:, None]
             result[filled] = np.minimum.reduceat(permuted, starts[filled] - begin, axis=1).T
         row = last
     return result

@@ -93,9 +93,11 @@ class Tokens:
         return len(self.words)
 
 
-_WORD_LATIN1 = np.array([chr(code).isalnum() for code in range(256)], dtype=np.uint8)  # ``[^\\W_]``: isalnum
-_WORD_BMP: np.ndarray | None = None  # the same for every code point below 0x10000, made when first needed
 _SPACE = 32
+_WORD_LATIN1 = np.array([chr(code).isalnum() for code in range(256)], dtype=np.uint8)  # ``[^\\W_]``: isalnum
+_WORD_FLAGS_LATIN1 = bytes(_WORD_LATIN1.tolist())  # the same as a ``bytes.translate`` table
+_SPACED_LATIN1 = bytes(code if _WORD_LATIN1[code] else _SPACE for code in range(256))  # non-word: a space
+_WORD_BMP: np.ndarray | None = None  # the same for every code point below 0x10000, made when first needed
 
 
 def _word_bmp() -> np.ndarray:
@@ -108,34 +110,55 @@ def _word_bmp() -> np.ndarray:
 def tokenize(text: str) -> Tokens:
     """Split ``text`` into case-folded word tokens with offsets; ``%`` becomes "percent".
 
-    Equal to :func:`reference_tokenize` (tested). The offsets come from one array of the text's code points
-    (one byte each where all are below 256): a token is a run of word characters, each ``%`` a token of its
-    own (alternating classes, so ``%%`` is two). The words: where the text has no ``%``, every other
-    character becomes a space and the text is case-folded once and split (a case fold is per character and
-    never yields a space); else each token is sliced and folded. A text with code points past the Basic
-    Multilingual Plane takes :func:`_split_tokenize`.
+    Equal to :func:`reference_tokenize` (tested). The offsets come from the word flag of every character (a
+    token is a run of word characters, each ``%`` a token of its own: alternating classes, so ``%%`` is two).
+    The words: where the text has no ``%``, every other character becomes a space and the text is case-folded
+    once and split (a case fold is per character and never yields a space); else each token is sliced and
+    folded. Where every code point is below 256 (most news prose) the flags and the spaced text are two
+    ``bytes.translate`` calls over its Latin-1 bytes; else :func:`_wide_tokenize`.
     """
-    codes = code_points(text)
-    classes = word_flags(codes)
-    if codes.dtype == np.uint8:
-        np.take(_WORD_LATIN1, codes, out=classes[1:-1])
-    elif int(codes.max()) > 0xFFFF:
-        return _split_tokenize(text)
-    else:
-        np.take(_word_bmp(), codes, out=classes[1:-1])
+    try:
+        encoded = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _wide_tokenize(text)
+    flags = bytearray(1)  # padded with a non-word character at both ends, as ``token_bounds`` wants
+    flags += encoded.translate(_WORD_FLAGS_LATIN1)
+    flags.append(0)
     percent = "%" in text
-    first, last = token_bounds(classes, codes, percent)
+    first, last = token_bounds(np.frombuffer(flags, dtype=np.uint8), np.frombuffer(encoded, dtype=np.uint8), percent)
+    if percent:
+        return _tokens(text, first, last)
+    return _tokens(text, first, last, encoded.translate(_SPACED_LATIN1).decode("latin-1"))
+
+
+def _tokens(text: str, first: np.ndarray, last: np.ndarray, spaced: str | None = None) -> Tokens:
+    """The tokens of ``text`` at offsets ``[first, last)``; ``spaced``: the text with every character outside
+    them a space (when it holds no ``%``), split instead of slicing each token."""
     starts, ends = array("i"), array("i")
     starts.frombytes(first.astype(np.int32).tobytes())
     ends.frombytes(last.astype(np.int32).tobytes())
-    if percent:
+    if spaced is None:
         words = list(map(intern, map(str.casefold, map(text.__getitem__, map(slice, starts, ends)))))
         words = ["percent" if word == "%" else word for word in words]
     else:
-        encoding = "latin-1" if codes.dtype == np.uint8 else "utf-32-le"
-        spaced = np.where(classes[1:-1] != 0, codes, codes.dtype.type(_SPACE)).tobytes().decode(encoding)
         words = list(map(intern, spaced.casefold().split()))
     return Tokens(words, starts, ends)
+
+
+def _wide_tokenize(text: str) -> Tokens:
+    """:func:`tokenize` of a text with code points past 255: the flags from one array of its code points, through
+    a table of the Basic Multilingual Plane; past it, :func:`_split_tokenize`."""
+    codes = code_points(text)
+    if int(codes.max()) > 0xFFFF:
+        return _split_tokenize(text)
+    classes = word_flags(codes)
+    np.take(_word_bmp(), codes, out=classes[1:-1])
+    percent = "%" in text
+    first, last = token_bounds(classes, codes, percent)
+    if percent:
+        return _tokens(text, first, last)
+    spaced = np.where(classes[1:-1] != 0, codes, codes.dtype.type(_SPACE)).tobytes().decode("utf-32-le")
+    return _tokens(text, first, last, spaced)
 
 
 def _split_tokenize(text: str) -> Tokens:
@@ -172,6 +195,26 @@ def stem(word: str) -> str:
 def content_stem(word: str) -> str:
     """The stem of a content word, "" for any other token (one cached call per token)."""
     return stem(word) if is_content(word) else ""
+
+
+def content_stems(words: list[str]) -> list[str]:
+    """``[content_stem(word) for word in words]`` (tested) through a per-process dictionary (bounded: cleared when
+    full), looked up in one ``map`` where every word is in it already, as nearly every word is after a few hundred
+    articles."""
+    cache = _CONTENT_STEMS
+    try:
+        return list(map(cache.__getitem__, words))
+    except KeyError:
+        missing = set(words).difference(cache)
+        if len(cache) + len(missing) > _CONTENT_STEM_CACHE_SIZE:
+            cache.clear()
+            missing = set(words)
+        cache.update({word: content_stem(word) for word in missing})
+        return list(map(cache.__getitem__, words))
+
+
+_CONTENT_STEMS: dict[str, str] = {}
+_CONTENT_STEM_CACHE_SIZE = 300_000
 
 
 def is_content(word: str) -> bool:
@@ -214,23 +257,25 @@ def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> lis
     """
     result: list[tuple[int, int]] = []
     current: tuple[int, int] | None = None
-    line_spans = [span for span in lines(text)]
+    line_spans = lines(text)
+    stripped_lines = [text[begin:end].strip() for begin, end in line_spans]  # each line's, once
+    stripped_lines.append("")  # the line after the last
     for index, (begin, end) in enumerate(line_spans):
-        line = text[begin:end]
-        stripped = line.strip()
+        stripped = stripped_lines[index]
         if not stripped or (begin, end) in skip:
             if current:
                 result.append(current)
             current = None
             continue
+        line = text[begin:end]
         lead = begin + (len(line) - len(line.lstrip()))
-        tail = begin + len(line.rstrip())
+        tail = lead + len(stripped)
         current = (current[0], tail) if current else (lead, tail)
         following = line_spans[index + 1] if index + 1 < len(line_spans) else (0, 0)
-        next_line = "" if following in skip else text[following[0] : following[1]].strip()
+        next_line = "" if following in skip else stripped_lines[index + 1]
         ends_paragraph = (
             stripped.endswith("<")
-            or bool(_TERMINAL.search(stripped))
+            or terminal(stripped)
             or not next_line
             or (len(stripped) < 60 and not next_line[:1].islower())
         )
@@ -240,6 +285,16 @@ def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> lis
     if current:
         result.append(current)
     return result
+
+
+_CLOSERS = "\"'”’»)]"
+_TERMINALS = tuple(".!?…")
+
+
+def terminal(line: str) -> bool:
+    """Whether ``line`` (stripped, not ending in ``<``) ends in a terminal mark and closing quotes or brackets:
+    ``_TERMINAL.search(line)`` for such a line (tested), read from its end instead of tried at every mark."""
+    return line.rstrip(_CLOSERS).endswith(_TERMINALS)
 
 
 def sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:

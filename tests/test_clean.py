@@ -23,7 +23,16 @@ from dedup.clean import (
 )
 from dedup.credits import find_credits, ignorecase_screen, reference_find_credits
 from dedup.model import Article
-from dedup.text import clauses, lines, reference_clauses, reference_lines, reference_tokenize, tokenize
+from dedup.text import (
+    clauses,
+    content_stem,
+    content_stems,
+    lines,
+    reference_clauses,
+    reference_lines,
+    reference_tokenize,
+    tokenize,
+)
 
 # PA wire copy as METER holds it: wrapped at ~78 characters, "<" ending a paragraph, \x19 starting one
 WIRE = (
@@ -103,6 +112,24 @@ def test_tokenize_of_text_past_the_basic_plane_and_with_percent_signs_equals_the
     for text in ("Rates 5%% up, 10%off", "Zürich \u201cquoted\u201d 7%", "\U0001d400bc 5%% x\u00df", "", "%"):
         fast, reference = tokenize(text), reference_tokenize(text)
         assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(["the", "said", "running", "runs", "x", "42", "percent", "co-operation", "Über"])))
+def test_content_stems_equal_each_words_content_stem(words: list[str]) -> None:
+    # the dictionary may hold any of them from an earlier example, or none
+    assert content_stems(words) == [content_stem(word) for word in words]
+
+
+def test_content_stems_start_again_when_the_cache_is_full(monkeypatch) -> None:
+    import dedup.text
+
+    monkeypatch.setattr(dedup.text, "_CONTENT_STEM_CACHE_SIZE", 3)
+    bound = 3  # a call's own words are held whole even when they are more than the size
+    for words in (["running", "the", "cats"], ["dogs", "running", "walked", "the"], [], ["cats"]):
+        assert content_stems(words) == [content_stem(word) for word in words]
+        bound = max(bound, len(set(words)))
+        assert len(dedup.text._CONTENT_STEMS) <= bound
 
 
 # One PA story sent in three versions wrapped identically (as ``ba1``, ``ba1sub``, ``ba1nl``): the wrapped lines of
@@ -192,6 +219,8 @@ _CREDIT_PIECES = [
     "(C) ",
     "Copyright ",
     "By Jane Doe, ",
+    "BY Jane Doe, ",
+    "by Jane Doe, ",
     "Reuters",
     "Bloomberg",
     "AFP",

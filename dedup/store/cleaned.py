@@ -26,7 +26,24 @@ _HEADER = 4 * 5  # five uint32 lengths: tokens, sentences, boilerplate spans, qu
 
 
 def _runs(flags: list[bool]) -> list[int]:
-    """Flattened ``[begin, end)`` token ranges where ``flags`` is true."""
+    """Flattened ``[begin, end)`` token ranges where ``flags`` is true; equal to :func:`reference_runs` (tested):
+    each run's ends found by ``list.index`` instead of a Python step a token."""
+    runs: list[int] = []
+    end = 0
+    while True:
+        try:
+            start = flags.index(True, end)
+        except ValueError:
+            return runs
+        try:
+            end = flags.index(False, start)
+        except ValueError:
+            end = len(flags)
+        runs += [start, end]
+
+
+def reference_runs(flags: list[bool]) -> list[int]:
+    """The readable reference of :func:`_runs`: one token at a time."""
     runs: list[int] = []
     start = None
     for position, flag in enumerate([*flags, False]):
