@@ -170,27 +170,42 @@ def band_runs(rows: np.ndarray, band: int, width: int) -> tuple[np.ndarray, np.n
 
 def block_runs(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """:func:`band_runs` of one band's columns (``rows[:, band * width : (band + 1) * width]``), whichever way they
-    are held (:meth:`SpilledRows.band` reads them from a file)."""
+    are held (:meth:`SpilledRows.band` reads them from a file). Nothing as long as the rows is made but the keys
+    and their order: the sorted keys and the check's gathered blocks a chunk of rows at a time."""
     width = block.shape[1]
     keys = band_keys(block, 0, 1, width)[0]
     order = np.argsort(keys)
-    starts = _run_starts(keys[order])
+    starts = _sorted_run_starts(keys, order)
     del keys
     sizes = np.diff(starts)
-    in_runs = np.flatnonzero(np.repeat(sizes > 1, sizes))
-    firsts = np.repeat(order[starts[:-1]], sizes)
-    collided = False
-    for begin in range(0, len(in_runs), _VERIFY_CHUNK):  # the two gathered blocks a chunk at a time
-        part = in_runs[begin : begin + _VERIFY_CHUNK]
-        if not np.array_equal(block[order[part]], block[firsts[part]]):
-            collided = True
-            break
-    del in_runs, firsts
-    if collided:
-        bucket = reference_band_buckets(block, 0, width)
-        order = np.argsort(bucket, kind="stable")
-        starts = _run_starts(bucket[order])
+    for begin in range(0, len(order), _VERIFY_CHUNK):  # every row of a run against its run's first
+        end = min(begin + _VERIFY_CHUNK, len(order))
+        run = runs_of(starts, begin, end)
+        shared = sizes[run] > 1
+        if not np.array_equal(block[order[begin:end][shared]], block[order[starts[run[shared]]]]):
+            bucket = reference_band_buckets(block, 0, width)
+            order = np.argsort(bucket, kind="stable")
+            return order, _run_starts(bucket[order])
     return order, starts
+
+
+def _sorted_run_starts(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``_run_starts(keys[order])``, the sorted keys gathered a chunk at a time."""
+    changes = [np.zeros(1, dtype=np.int64)]
+    for begin in range(1, len(order), _VERIFY_CHUNK):
+        part = keys[order[begin - 1 : begin + _VERIFY_CHUNK]]
+        changes.append(np.flatnonzero(part[1:] != part[:-1]) + begin)
+    changes.append(np.array([len(order)], dtype=np.int64))
+    return np.concatenate(changes).astype(np.int64) if len(order) else np.zeros(1, np.int64)
+
+
+def runs_of(starts: np.ndarray, begin: int, end: int) -> np.ndarray:
+    """The run number of each place ``begin`` … ``end - 1`` of an order whose runs start at ``starts`` (as
+    :func:`band_runs` gives them): a chunk of :func:`run_numbers`' ``np.repeat``, in the order's places."""
+    first = int(np.searchsorted(starts, begin, side="right")) - 1
+    last = int(np.searchsorted(starts, end - 1, side="right")) - 1
+    edges = np.clip(starts[first : last + 2], begin, end)
+    return np.repeat(np.arange(first, last + 1), np.diff(edges))
 
 
 def _run_starts(ordered: np.ndarray) -> np.ndarray:
@@ -464,17 +479,19 @@ def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float) -> np.ndar
     band_count, width = bands(threshold, num_perm)
     for band in range(band_count):
         order, starts = block_runs(source.band(band, width))
-        candidate = np.repeat(np.minimum.reduceat(order, starts[:-1]), np.diff(starts))  # each run's first row
-        later = order != candidate
-        members, candidate = order[later], candidate[later]
-        del order, starts, later
-        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; compared
-        # a chunk at a time (the two gathered row blocks of a whole band were ~0.5 GB at 100k articles)
-        near = np.zeros(len(members), dtype=bool)
-        for begin in range(0, len(members), _VERIFY_CHUNK):
-            part = slice(begin, begin + _VERIFY_CHUNK)
-            near[part] = source.near(members[part], candidate[part], threshold)
-        leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
+        first = np.minimum.reduceat(order, starts[:-1])  # each run's first row
+        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; each row
+        # compared with its run's first a chunk at a time (a whole band's gathered rows were ~0.5 GB at 100k
+        # articles; each row is in one run, so the chunks update distinct leaders)
+        for begin in range(0, count, _VERIFY_CHUNK):
+            end = min(begin + _VERIFY_CHUNK, count)
+            members = order[begin:end]
+            candidate = first[runs_of(starts, begin, end)]
+            later = members != candidate
+            members, candidate = members[later], candidate[later]
+            near = source.near(members, candidate, threshold)
+            leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
+        del order, starts, first
     return leaders
 
 
