@@ -12,9 +12,15 @@ datasketch's ``MinHashLSH``, one query per signature, kept as the tested referen
 
 from __future__ import annotations
 
+import mmap
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from datasketch import MinHashLSH
@@ -24,6 +30,7 @@ from sparse_dot_topn import sp_matmul_topn
 
 from dedup.clean import CleanArticle
 from dedup.copies import band_keys
+from dedup.engine import return_free_memory
 from dedup.sketch import (
     SketchSettings,
     article_shingle_hashes,
@@ -101,10 +108,16 @@ def pairs_of_codes(codes: np.ndarray, span: int) -> set[Pair]:
 
 
 def banded_pair_codes(
-    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0, verify: bool = False, span: int = 0
+    rows: np.ndarray | SpilledRows,
+    owners: np.ndarray,
+    threshold: float,
+    cap: int = 0,
+    verify: bool = False,
+    span: int = 0,
 ) -> np.ndarray:
     """:func:`banded_pairs` as sorted unique :func:`pair_codes` (``span``: above every owner, by default the
-    largest owner plus one), each band's pairs merged in as it is done: no Python object per pair."""
+    largest owner plus one), each band's pairs merged in as it is done: no Python object per pair. ``rows`` may be
+    :class:`SpilledRows` (the same pairs)."""
     count, num_perm = rows.shape
     span = span or (int(owners.max()) + 1 if len(owners) else 1)
     if count < 2:
@@ -112,10 +125,11 @@ def banded_pair_codes(
     band_count, width = bands(threshold, num_perm)
     if verify:
         return _verified_banded_pairs(rows, owners, threshold, cap, band_count, width, span)
+    source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
     codes = np.zeros(0, dtype=np.int64)
     for band in range(band_count):
-        bucket = run_numbers(*band_runs(rows, band, width))
+        bucket = run_numbers(*block_runs(source.band(band, width)))
         sizes = np.bincount(bucket)
         shared = sizes[bucket] > 1
         if not shared.any():
@@ -151,17 +165,47 @@ def band_runs(rows: np.ndarray, band: int, width: int) -> tuple[np.ndarray, np.n
     slower, a stable sort 4x slower than this one), then checked: should two different bands share a key, the
     band's buckets come from the reference.
     """
-    keys = band_keys(rows, band, band + 1, width)[0]
+    return block_runs(rows[:, band * width : (band + 1) * width])
+
+
+def block_runs(block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`band_runs` of one band's columns (``rows[:, band * width : (band + 1) * width]``), whichever way they
+    are held (:meth:`SpilledRows.band` reads them from a file). Nothing as long as the rows is made but the keys
+    and their order: the sorted keys and the check's gathered blocks a chunk of rows at a time."""
+    width = block.shape[1]
+    keys = band_keys(block, 0, 1, width)[0]
     order = np.argsort(keys)
-    starts = _run_starts(keys[order])
+    starts = _sorted_run_starts(keys, order)
+    del keys
     sizes = np.diff(starts)
-    in_runs = np.repeat(sizes > 1, sizes)
-    block = rows[:, band * width : (band + 1) * width]
-    if not np.array_equal(block[order[in_runs]], block[np.repeat(order[starts[:-1]], sizes)[in_runs]]):
-        bucket = reference_band_buckets(rows, band, width)
-        order = np.argsort(bucket, kind="stable")
-        starts = _run_starts(bucket[order])
+    for begin in range(0, len(order), _VERIFY_CHUNK):  # every row of a run against its run's first
+        end = min(begin + _VERIFY_CHUNK, len(order))
+        run = runs_of(starts, begin, end)
+        shared = sizes[run] > 1
+        if not np.array_equal(block[order[begin:end][shared]], block[order[starts[run[shared]]]]):
+            bucket = reference_band_buckets(block, 0, width)
+            order = np.argsort(bucket, kind="stable")
+            return order, _run_starts(bucket[order])
     return order, starts
+
+
+def _sorted_run_starts(keys: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """``_run_starts(keys[order])``, the sorted keys gathered a chunk at a time."""
+    changes = [np.zeros(1, dtype=np.int64)]
+    for begin in range(1, len(order), _VERIFY_CHUNK):
+        part = keys[order[begin - 1 : begin + _VERIFY_CHUNK]]
+        changes.append(np.flatnonzero(part[1:] != part[:-1]) + begin)
+    changes.append(np.array([len(order)], dtype=np.int64))
+    return np.concatenate(changes).astype(np.int64) if len(order) else np.zeros(1, np.int64)
+
+
+def runs_of(starts: np.ndarray, begin: int, end: int) -> np.ndarray:
+    """The run number of each place ``begin`` … ``end - 1`` of an order whose runs start at ``starts`` (as
+    :func:`band_runs` gives them): a chunk of :func:`run_numbers`' ``np.repeat``, in the order's places."""
+    first = int(np.searchsorted(starts, begin, side="right")) - 1
+    last = int(np.searchsorted(starts, end - 1, side="right")) - 1
+    edges = np.clip(starts[first : last + 2], begin, end)
+    return np.repeat(np.arange(first, last + 1), np.diff(edges))
 
 
 def _run_starts(ordered: np.ndarray) -> np.ndarray:
@@ -180,18 +224,206 @@ def run_numbers(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
 _VERIFY_CHUNK = 1 << 16  # row pairs compared at once (a pair of 64-value rows is 512 bytes)
 
 
+class HeldRows:
+    """Signature rows held as one array, as :func:`sentence_groups` and :func:`banded_pair_codes` read them: one
+    band's columns at a time (:meth:`band`) and whether row pairs agree on a share of their positions (:meth:`near`).
+    The readable side of :class:`SpilledRows`."""
+
+    __slots__ = ("rows",)
+
+    def __init__(self, rows: np.ndarray) -> None:
+        self.rows = rows
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.rows.shape
+
+    def band(self, band: int, width: int) -> np.ndarray:
+        return self.rows[:, band * width : (band + 1) * width]
+
+    def near(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
+        """For each pair of rows, whether they agree on at least ``threshold`` of their positions (the mean of
+        their equal positions, datasketch's ``MinHash.jaccard``, exactly)."""
+        rows = self.rows
+        return np.count_nonzero(rows[first] == rows[second], axis=1) / rows.shape[1] >= threshold
+
+
+_GATHER_ROWS = 1 << 13  # full rows read back from a SpilledRows file per mapping (at most 32 MB of its pages)
+
+
+class SpilledRows:
+    """Signature rows (uint32) held out of the heap, for a large run's sentence LSH: 64 bytes a row in memory where
+    the rows are 256 (64 positions), the full rows in files of a temporary folder.
+
+    Taken in a part at a time (:meth:`append`, as each clean batch arrives), then finished (:meth:`finish`). Held: each
+    value's low byte (``low``). Written: the rows one after another (``rows``, read back a few at a time for the
+    pairs that pass the low bytes' test), and each column (``column-K``, read whole, one band's columns at a time).
+    :meth:`near` is :meth:`HeldRows.near` exactly: equal values have equal low bytes, so the low bytes agree on at
+    least the positions the values agree on, and a pair whose low bytes agree on less than ``threshold`` of them
+    does not agree on ``threshold`` of its values (most band collisions of unrelated sentences); the others are
+    decided on their full rows. :meth:`keep` drops rows (the stock sentences) without rewriting the files.
+    The folder is removed by :meth:`close` (or when the object is collected).
+    """
+
+    __slots__ = ("__weakref__", "_files", "_parts", "_removal", "count", "folder", "index", "low", "width")
+
+    def __init__(self, width: int) -> None:
+        self.width = width  # positions a row
+        self.count = 0  # rows written
+        self.low = np.zeros((0, width), dtype=np.uint8)
+        self.index: np.ndarray | None = None  # the held rows' places in the files (None: every row written)
+        self.folder: Path | None = None
+        self._parts: list[np.ndarray] = []
+        self._files: list[Any] = []
+        self._removal: weakref.finalize | None = None
+
+    def append(self, rows: np.ndarray) -> None:
+        """Take ``rows`` (n × width, uint32) in after those taken before."""
+        if rows.shape[1:] != (self.width,) and len(rows):
+            raise ValueError(f"rows of {rows.shape[1:]} positions, expected {self.width}")
+        if not len(rows):
+            return
+        if self.folder is None:  # made on first use, in the process that appends (not in forked workers)
+            self.folder = Path(tempfile.mkdtemp(prefix="dedup-rows-"))
+            self._removal = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+            self._files = [open(self.folder / "rows", "wb")]  # noqa: SIM115 (closed by finish)
+            self._files += [open(self.folder / f"column-{k}", "wb") for k in range(self.width)]  # noqa: SIM115
+        rows = np.ascontiguousarray(rows, dtype=np.uint32)
+        self._files[0].write(rows.tobytes())
+        for column in range(self.width):
+            self._files[1 + column].write(np.ascontiguousarray(rows[:, column]).tobytes())
+        self._parts.append((rows & 0xFF).astype(np.uint8))
+        self.count += len(rows)
+
+    def finish(self) -> SpilledRows:
+        """Close the files and stack the parts' low bytes (each part freed once copied)."""
+        for handle in self._files:
+            handle.close()
+        self._files = []
+        parts, self._parts = self._parts, []
+        self.low = np.empty((self.count, self.width), dtype=np.uint8)
+        at = 0
+        parts.reverse()
+        while parts:
+            part = parts.pop()
+            self.low[at : at + len(part)] = part
+            at += len(part)
+            del part
+        return_free_memory()
+        return self
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.low), self.width)
+
+    def __len__(self) -> int:
+        return len(self.low)
+
+    def keep(self, kept: np.ndarray) -> None:
+        """Hold only the rows where ``kept`` (boolean, one a held row) is true, in order."""
+        places = np.flatnonzero(kept) if self.index is None else self.index[kept]
+        self.index = places.astype(np.int32 if self.count < 2**31 else np.int64)
+        self.low = kept_rows(self.low, kept)
+
+    def band(self, band: int, width: int) -> np.ndarray:
+        """The held rows' columns of ``band`` (``width`` columns a band), read from the column files."""
+        block = np.empty((len(self.low), width), dtype=np.uint32)
+        if not len(block):
+            return block
+        for at, column in enumerate(range(band * width, (band + 1) * width)):
+            values = np.fromfile(self.folder / f"column-{column}", dtype=np.uint32)
+            block[:, at] = values if self.index is None else values[self.index]
+            del values
+        return block
+
+    def near(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
+        """:meth:`HeldRows.near` of the held rows ``first`` and ``second``, the same booleans."""
+        low = self.low
+        near = np.count_nonzero(low[first] == low[second], axis=1) / self.width >= threshold
+        maybe = np.flatnonzero(near)
+        if len(maybe):
+            first, second = first[maybe], second[maybe]
+            if self.index is not None:
+                first, second = self.index[first], self.index[second]
+            places = np.unique(np.concatenate((first, second)))
+            rows = self.gathered(places)
+            first, second = np.searchsorted(places, first), np.searchsorted(places, second)
+            near[maybe] = np.count_nonzero(rows[first] == rows[second], axis=1) / self.width >= threshold
+        return near
+
+    def gathered(self, places: np.ndarray) -> np.ndarray:
+        """The full rows written at ``places`` (ascending), read through a mapping of the file a few at a time: at
+        most ``_GATHER_ROWS`` pages mapped at once (random access: the kernel maps no neighbouring pages)."""
+        size = self.width * 4
+        found = np.empty((len(places), self.width), dtype=np.uint32)
+        columns = np.arange(self.width)
+        with open(self.folder / "rows", "rb") as handle:
+            for begin in range(0, len(places), _GATHER_ROWS):
+                part = places[begin : begin + _GATHER_ROWS].astype(np.int64)
+                start = int(part[0]) * size // mmap.ALLOCATIONGRANULARITY * mmap.ALLOCATIONGRANULARITY
+                length = (int(part[-1]) + 1) * size - start
+                mapped = mmap.mmap(handle.fileno(), length, access=mmap.ACCESS_READ, offset=start)
+                try:
+                    if hasattr(mapped, "madvise") and hasattr(mmap, "MADV_RANDOM"):
+                        mapped.madvise(mmap.MADV_RANDOM)
+                    values = np.frombuffer(mapped, dtype=np.uint32)  # from ``start``, a multiple of 4
+                    found[begin : begin + len(part)] = values[(part * self.width - start // 4)[:, None] + columns]
+                    del values
+                finally:
+                    mapped.close()
+        return found
+
+    def close(self) -> None:
+        """Remove the files (the held low bytes stay)."""
+        for handle in self._files:
+            handle.close()
+        self._files = []
+        if self._removal is not None:
+            self._removal()
+
+
+def row_source(rows: np.ndarray | HeldRows | SpilledRows) -> HeldRows | SpilledRows:
+    """``rows`` as :class:`HeldRows` unless they are held some other way already."""
+    return rows if isinstance(rows, (HeldRows, SpilledRows)) else HeldRows(np.asarray(rows))
+
+
+_KEPT_CHUNK = 1 << 16  # rows moved at once by kept_rows
+
+
+def kept_rows(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    """``rows[keep]``, made in place of ``rows`` (which it consumes: the kept rows are moved forward a chunk at a
+    time, the array shrunk to them), so that the rows are not held twice. Equal to ``rows[keep]`` (tested)."""
+    kept = np.flatnonzero(keep)
+    if not rows.flags.owndata or not rows.flags.c_contiguous:
+        return rows[kept]
+    at = 0
+    for begin in range(0, len(kept), _KEPT_CHUNK):
+        picked = kept[begin : begin + _KEPT_CHUNK]
+        rows[at : at + len(picked)] = rows[picked]  # a copy first: every row read later lies beyond those written
+        at += len(picked)
+    rows.resize((at, *rows.shape[1:]), refcheck=False)  # the caller's name is this array; no view of it exists
+    return rows
+
+
 def _verified_banded_pairs(
-    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int, band_count: int, width: int, span: int
+    rows: np.ndarray | SpilledRows,
+    owners: np.ndarray,
+    threshold: float,
+    cap: int,
+    band_count: int,
+    width: int,
+    span: int,
 ) -> np.ndarray:
     """:func:`banded_pair_codes` with ``verify``: row pairs of a shared bucket whose rows agree on ``threshold``."""
+    source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
     codes = np.zeros(0, dtype=np.int64)
     for band in range(band_count):
-        order, starts = band_runs(rows, band, width)
+        order, starts = block_runs(source.band(band, width))
         if cap > 0:
             bucket = run_numbers(order, starts)
             held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
-            bucket = np.where(np.bincount(held, minlength=len(rows))[bucket] > cap, -1, bucket)
+            bucket = np.where(np.bincount(held, minlength=source.shape[0])[bucket] > cap, -1, bucket)
             del held
             left, right = bucket_row_pairs(bucket)
             del bucket
@@ -204,7 +436,7 @@ def _verified_banded_pairs(
         found: list[np.ndarray] = []
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-            near = np.count_nonzero(rows[a] == rows[b], axis=1) / rows.shape[1] >= threshold  # their mean, exactly
+            near = source.near(a, b, threshold)
             found.append(pair_codes(owners[a[near]], owners[b[near]], span))
         del left, right
         if found:
@@ -230,33 +462,36 @@ def run_pairs(order: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.nda
     return order[left], order[right]
 
 
-def sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
+def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float) -> np.ndarray:
     """For every signature row, its group of near-copies: the first row it shares an LSH band bucket with
     and whose estimated Jaccard similarity is at least ``threshold``.
 
     One hop, not the transitive closure: at a low threshold, chains of loosely similar
     sentences would otherwise join unrelated sentences into one group. Equal to
     :func:`reference_sentence_groups` (tested): a bucket's first row is read off :func:`band_runs`, and only the
-    rows that are not their bucket's first are compared with it.
+    rows that are not their bucket's first are compared with it. ``rows`` may be :class:`SpilledRows`.
     """
-    count, num_perm = rows.shape
+    source = row_source(rows)
+    count, num_perm = source.shape
     leaders = np.arange(count, dtype=np.int64)
     if count == 0:
         return leaders
     band_count, width = bands(threshold, num_perm)
     for band in range(band_count):
-        order, starts = band_runs(rows, band, width)
-        candidate = np.repeat(np.minimum.reduceat(order, starts[:-1]), np.diff(starts))  # each run's first row
-        later = order != candidate
-        members, candidate = order[later], candidate[later]
-        del order, starts, later
-        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; compared
-        # a chunk at a time (the two gathered row blocks of a whole band were ~0.5 GB at 100k articles)
-        near = np.zeros(len(members), dtype=bool)
-        for begin in range(0, len(members), _VERIFY_CHUNK):
-            part = slice(begin, begin + _VERIFY_CHUNK)
-            near[part] = np.count_nonzero(rows[members[part]] == rows[candidate[part]], axis=1) / num_perm >= threshold
-        leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
+        order, starts = block_runs(source.band(band, width))
+        first = np.minimum.reduceat(order, starts[:-1])  # each run's first row
+        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; each row
+        # compared with its run's first a chunk at a time (a whole band's gathered rows were ~0.5 GB at 100k
+        # articles; each row is in one run, so the chunks update distinct leaders)
+        for begin in range(0, count, _VERIFY_CHUNK):
+            end = min(begin + _VERIFY_CHUNK, count)
+            members = order[begin:end]
+            candidate = first[runs_of(starts, begin, end)]
+            later = members != candidate
+            members, candidate = members[later], candidate[later]
+            near = source.near(members, candidate, threshold)
+            leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
+        del order, starts, first
     return leaders
 
 

@@ -39,6 +39,7 @@ from dedup.align import (
 )
 from dedup.candidates import (
     CandidateSettings,
+    SpilledRows,
     article_signatures,
     banded_pair_codes,
     neighbour_block_pairs,
@@ -673,24 +674,6 @@ def _stacked_rows(parts: list[CleanBatch], name: str) -> np.ndarray:
 _TRIM_BYTES = 32 << 20  # parts freed between two trims of the heap while stacking
 
 
-_KEPT_CHUNK = 1 << 16  # rows moved at once by _kept_rows
-
-
-def _kept_rows(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
-    """``rows[keep]``, made in place of ``rows`` (which it consumes: the kept rows are moved forward a chunk at a
-    time, the array shrunk to them), so that the rows are not held twice. Equal to ``rows[keep]`` (tested)."""
-    kept = np.flatnonzero(keep)
-    if not rows.flags.owndata or not rows.flags.c_contiguous:
-        return rows[kept]
-    at = 0
-    for begin in range(0, len(kept), _KEPT_CHUNK):
-        picked = kept[begin : begin + _KEPT_CHUNK]
-        rows[at : at + len(picked)] = rows[picked]  # a copy first: every row read later lies beyond those written
-        at += len(picked)
-    rows.resize((at, *rows.shape[1:]), refcheck=False)  # the caller's name is this array; no view of it exists
-    return rows
-
-
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
     """Whether the run takes the pruned TF-IDF search (``tfidf_guarantee``) rather than the exact one."""
     return settings.tfidf_guarantee > 0 and articles >= settings.tfidf_pruned_from
@@ -1131,12 +1114,17 @@ def cluster(
     tick = progress("clean", count)
     # the sentence n-grams' idf over the run: each article's rows are weighed with it where they are used
     frequency = np.zeros(N_FEATURES, dtype=np.int64)
+    # the sentence signature rows, out of the heap as they arrive: their low bytes held (64 bytes a row, not 256)
+    spilled = SpilledRows(settings.sketch.sentence_num_perm)
 
-    def folded(part: CleanBatch, frequency: np.ndarray = frequency) -> CleanBatch:
+    def folded(part: CleanBatch, frequency: np.ndarray = frequency, spilled: SpilledRows = spilled) -> CleanBatch:
         """A part as it arrives, its document frequencies added up and its words' features remembered (the judge
-        and passage workers, forked later, inherit them), neither held: ~1 MB a part, a part per 500 articles."""
+        and passage workers, forked later, inherit them), neither held: ~1 MB a part, a part per 500 articles; its
+        sentence rows written out (``candidates.SpilledRows``)."""
         frequency[part.features] += part.holders
         part.features = part.holders = np.zeros(0, dtype=np.int64)
+        spilled.append(part.sentence_rows)
+        part.sentence_rows = np.zeros((0, 0), dtype=np.uint32)
         remember_word_features(*part.words)
         part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
         return part
@@ -1159,7 +1147,7 @@ def cluster(
             compact=[form for part in parts for form in part.compact],
             stem_counts=[part.stem_counts for part in parts],
             article_rows=[part.article_rows for part in parts],
-            sentence_rows=[part.sentence_rows for part in parts],
+            sentence_rows=spilled,
             sentence_owners=[part.sentence_owners for part in parts],
             unit_sizes=[part.unit_sizes for part in parts],
             short_units=[unit for part in parts for unit in part.short_units],
@@ -1175,7 +1163,8 @@ def cluster(
     sentence_owners = np.concatenate(
         [part.sentence_owners.astype(np.int32) + first for part, first in zip(parts, _firsts(parts), strict=True)]
     )
-    sentence_signature_rows = _stacked_rows(parts, "sentence_rows")  # each part's rows freed once copied
+    sentence_signature_rows = spilled.finish()  # their low bytes stacked, each part's freed once copied
+    del spilled
     for part in parts:
         part.sentence_owners = np.zeros(0, dtype=np.int64)
     return_free_memory()
@@ -1196,7 +1185,7 @@ def cluster(
             part.unit_sizes, part.short_units = np.zeros(0, dtype=np.int64), []
         if candidates.skip_stock_sentences:
             evidence = row_stories < settings.score.stock_min_stories
-            sentence_signature_rows = _kept_rows(sentence_signature_rows, evidence)
+            sentence_signature_rows.keep(evidence)
             sentence_owners = sentence_owners[evidence]
             del evidence
         del row_stories
@@ -1212,6 +1201,7 @@ def cluster(
             span=count,
         )
     )
+    sentence_signature_rows.close()  # its files removed
     del sentence_signature_rows, sentence_owners
     corpus = CleanedCorpus(store, [form for part in parts for form in part.compact], units, idf, stories)
     del store, stories  # the store's buffers are the corpus's now, and the stories its int32 copy

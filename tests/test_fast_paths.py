@@ -922,16 +922,18 @@ def test_banded_pair_codes_equal_a_readable_reference(rows, threshold, cap, veri
     st.sampled_from([1, 2, 7, 1 << 16]),
 )
 def test_kept_rows_equal_boolean_indexing(rows_and_keep, chunk):
-    """``_kept_rows``, made in place a chunk at a time, equals ``rows[keep]``."""
+    """``kept_rows``, made in place a chunk at a time, equals ``rows[keep]``."""
+    from dedup import candidates
+
     rows, keep = rows_and_keep
     values = np.array(rows, dtype=np.uint32).reshape(len(rows), 3)
     mask = np.array(keep, dtype=bool)
     expected = values[mask].copy()
-    kept, pipeline._KEPT_CHUNK = pipeline._KEPT_CHUNK, chunk
+    kept, candidates._KEPT_CHUNK = candidates._KEPT_CHUNK, chunk
     try:
-        found = pipeline._kept_rows(values.copy(), mask)
+        found = candidates.kept_rows(values.copy(), mask)
     finally:
-        pipeline._KEPT_CHUNK = kept
+        candidates._KEPT_CHUNK = kept
     assert found.dtype == expected.dtype and np.array_equal(found, expected)
 
 

@@ -1,0 +1,103 @@
+"""Signature rows held out of the heap (``candidates.SpilledRows``): the sentence LSH gives the same groups and the
+same pairs from them as from the rows held in one array, whatever parts they came in and whichever rows were dropped."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import candidates
+from dedup.candidates import (
+    HeldRows,
+    SpilledRows,
+    banded_pair_codes,
+    reference_sentence_groups,
+    sentence_groups,
+)
+
+# values over a few low bytes and a few high bits: bands collide, near-copies are common, and low bytes often agree
+# where the values do not (the case the low bytes' test must leave to the full rows)
+_values = st.tuples(st.integers(0, 2), st.sampled_from([0, 1 << 8, 1 << 31])).map(lambda pair: pair[0] | pair[1])
+_rows = st.integers(min_value=0, max_value=30).flatmap(
+    lambda count: st.tuples(
+        st.lists(st.lists(_values, min_size=64, max_size=64), min_size=count, max_size=count),
+        st.lists(st.booleans(), min_size=count, max_size=count),
+        st.lists(st.integers(0, 4), min_size=count, max_size=count),
+        st.lists(st.integers(1, 7), min_size=1, max_size=4),
+    )
+)
+
+
+def _spilled(values: np.ndarray, cuts: list[int]) -> SpilledRows:
+    """``values`` taken in as parts of the sizes ``cuts`` (repeated), then finished."""
+    spilled = SpilledRows(values.shape[1])
+    at = k = 0
+    while at < len(values):
+        spilled.append(values[at : at + cuts[k % len(cuts)]])
+        at += cuts[k % len(cuts)]
+        k += 1
+    return spilled.finish()
+
+
+@settings(max_examples=50, deadline=None)
+@given(_rows, st.sampled_from([0.3, 0.4, 0.6]), st.sampled_from([1, 2, 1 << 13]), st.booleans())
+def test_spilled_rows_give_the_groups_and_pairs_of_the_held_rows(data, threshold, gather, drop) -> None:
+    rows, keep, owners, cuts = data
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 64)
+    owners = np.array(owners, dtype=np.int64)
+    spilled = _spilled(values, cuts)
+    kept = np.array(keep, dtype=bool) if drop else np.ones(len(values), dtype=bool)
+    if drop:
+        spilled.keep(kept)
+    held, owners = values[kept], owners[kept]
+    before, candidates._GATHER_ROWS = candidates._GATHER_ROWS, gather
+    try:
+        assert spilled.shape == held.shape
+        assert np.array_equal(spilled.low, (held & 0xFF).astype(np.uint8))
+        for band in range(16):
+            assert np.array_equal(spilled.band(band, 4), held[:, band * 4 : band * 4 + 4])
+        groups = sentence_groups(spilled, threshold).tolist()
+        assert groups == sentence_groups(held, threshold).tolist()
+        assert groups == reference_sentence_groups(held, threshold).tolist()
+        for cap in (0, 2):
+            for verify in (False, True):
+                found = banded_pair_codes(spilled, owners, threshold, cap, verify, span=5)
+                assert found.tolist() == banded_pair_codes(held, owners, threshold, cap, verify, span=5).tolist()
+        left, right = np.triu_indices(len(held), 1)
+        assert np.array_equal(spilled.near(left, right, threshold), HeldRows(held).near(left, right, threshold))
+    finally:
+        candidates._GATHER_ROWS = before
+        spilled.close()
+
+
+def test_low_bytes_that_agree_leave_the_decision_to_the_full_rows() -> None:
+    near = np.arange(64, dtype=np.uint32)
+    values = np.stack([near, near + (1 << 8), near + (np.arange(64) < 40) * (1 << 16), near[::-1]])
+    spilled = _spilled(values, [3])
+    try:
+        assert np.array_equal(spilled.low[0], spilled.low[1])  # every low byte agrees, no value does
+        first, second = np.array([0, 0, 0]), np.array([1, 2, 3])
+        assert spilled.near(first, second, 0.3).tolist() == [False, True, False]  # 0/64, 24/64, 0/64 agree
+        assert spilled.near(first, second, 0.4).tolist() == [False, False, False]
+    finally:
+        spilled.close()
+
+
+def test_spilled_rows_remove_their_files_and_check_their_width() -> None:
+    spilled = SpilledRows(4)
+    spilled.append(np.zeros((0, 0), dtype=np.uint32))  # an empty part takes nothing in
+    assert spilled.folder is None
+    spilled.append(np.arange(8, dtype=np.uint32).reshape(2, 4))
+    with pytest.raises(ValueError, match="positions"):
+        spilled.append(np.zeros((1, 3), dtype=np.uint32))
+    spilled.finish()
+    folder = spilled.folder
+    assert folder is not None and (folder / "rows").stat().st_size == 32
+    assert spilled.gathered(np.array([1])).tolist() == [[4, 5, 6, 7]]
+    spilled.close()
+    assert not folder.exists()
+    empty = SpilledRows(64).finish()
+    assert sentence_groups(empty, 0.4).tolist() == []
+    assert banded_pair_codes(empty, np.zeros(0, dtype=np.int64), 0.4, 0, True, span=1).tolist() == []
