@@ -77,6 +77,22 @@ def _unit_cover(article: CleanArticle, merged: list[tuple[int, int]]) -> list[tu
     return found
 
 
+def _swept(article: CleanArticle, spans: list[tuple[int, int]]) -> tuple[list[tuple[int, bool]] | None, int]:
+    """The :func:`_unit_cover` of ``spans`` merged (None when there are none) and their :func:`covered_chars`: what
+    :func:`coverage` and :func:`_reused_sentences` sweep, swept once."""
+    if not spans:
+        return None, 0
+    merged = _merged(spans)  # disjoint, non-empty: the union's characters are their lengths
+    return _unit_cover(article, merged), sum(end - begin for begin, end in merged)
+
+
+def _coverage_of(article: CleanArticle, cover: list[tuple[int, bool]] | None) -> float:
+    """:func:`coverage` given the :func:`_swept` cover of its spans."""
+    if cover is None:
+        return 0.0
+    return min(1.0, sum(count for count, _ in cover) / max(article.evidence_chars, 1))
+
+
 def _token_range(article: CleanArticle, span: tuple[int, int]) -> range:
     starts = article.tokens.starts
     return range(bisect.bisect_left(starts, span[0]), bisect.bisect_left(starts, span[1]))
@@ -90,10 +106,19 @@ def _reused_sentences(article: CleanArticle, spans: list[tuple[int, int]], min_s
     """
     if not spans:
         return 0
+    return _reused_of(article, spans, _unit_cover(article, _merged(spans)), min_share)
+
+
+def _reused_of(
+    article: CleanArticle, spans: list[tuple[int, int]], cover: list[tuple[int, bool]] | None, min_share: float
+) -> int:
+    """:func:`_reused_sentences` given ``cover``, the :func:`_unit_cover` of ``spans`` merged (None: no spans)."""
+    if cover is None:
+        return 0
     # an empty span strictly inside a unit makes it a unit with a passage (covering nothing), as in the reference
     empty = sorted(b for b, e in spans if b == e)
     count = 0
-    for sentence, (covered, touched) in zip(article.sentences, _unit_cover(article, _merged(spans)), strict=True):
+    for sentence, (covered, touched) in zip(article.sentences, cover, strict=True):
         begin, end = sentence.span
         if empty and not touched:
             touched = bisect.bisect_right(empty, begin) < bisect.bisect_left(empty, end)
@@ -204,6 +229,8 @@ def names_kept(
     side's aligned units hold no name. ``sides``: ``a`` and ``b`` prepared, whose caches hold the names of
     their units (the same names: :func:`_unit_names` is a function of the text and the unit).
     """
+    if not passages:
+        return None  # no aligned unit, no name (what the lookups below give, without them)
     units_a = _units_at(a, [p.source_span[0] for p in passages])
     units_b = _units_at(b, [p.target_span[0] for p in passages])
     side_a, side_b = sides if sides is not None else (None, None)
@@ -298,8 +325,11 @@ def _judge_counted(
     settings: ScoreSettings,
     sides: tuple[Side, Side] | None = None,
 ) -> PairVerdict:
-    coverage_a = coverage(a, [p.source_span for p in passages])
-    coverage_b = coverage(b, [p.target_span for p in passages])
+    # each side's passages merged and swept along its units once, for its coverage, reused units and covered chars
+    cover_a, chars_a = _swept(a, [p.source_span for p in passages])
+    cover_b, chars_b = _swept(b, [p.target_span for p in passages])
+    coverage_a = _coverage_of(a, cover_a)
+    coverage_b = _coverage_of(b, cover_b)
     # the verbatim runs (is_verbatim_run), each with its target token range, found once
     runs = [(p, _token_range(b, p.target_span)) for p in passages if p.kind == "verbatim"]
     runs = [(p, tokens) for p, tokens in runs if len(tokens) >= MIN_VERBATIM_EVIDENCE]
@@ -307,8 +337,8 @@ def _judge_counted(
     verbatim_a = coverage(a, [p.source_span for p in verbatim])
     verbatim_b = coverage(b, [p.target_span for p in verbatim])
     reused_sentences = min(
-        _reused_sentences(a, [p.source_span for p in passages], settings.min_sentence_share),
-        _reused_sentences(b, [p.target_span for p in passages], settings.min_sentence_share),
+        _reused_of(a, [p.source_span for p in passages], cover_a, settings.min_sentence_share),
+        _reused_of(b, [p.target_span for p in passages], cover_b, settings.min_sentence_share),
     )
     unquoted = sum(len(tokens) - sum(b.quoted[tokens.start : tokens.stop]) for _, tokens in runs)
     longest_verbatim = max((len(tokens) for _, tokens in runs), default=0)
@@ -322,8 +352,8 @@ def _judge_counted(
         "credit_link": credit_link,
     }
     short_side_reused = min(
-        (coverage_a, covered_chars([p.source_span for p in passages])),
-        (coverage_b, covered_chars([p.target_span for p in passages])),
+        (coverage_a, chars_a),
+        (coverage_b, chars_b),
         key=lambda pair: -pair[0],
     )
     name_share = names_kept(a, b, passages, sides) if settings.min_name_share > 0 else None

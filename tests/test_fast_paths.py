@@ -650,6 +650,27 @@ def test_reused_sentences_sweep_equals_the_reference(layout, spans, share):
     assert _reused_sentences(article, spans, share) == reference_reused_sentences(article, spans, share)
 
 
+@settings(max_examples=300, deadline=None)
+@given(_unit_layouts, _spans, st.sampled_from([0.0, 0.2, 0.4, 0.5, 1.0]))
+@example(layout=[(0, 1), (0, 2)], spans=[(2, 0)], share=0.0)
+def test_one_sweep_gives_coverage_reused_units_and_covered_chars(layout, spans, share):
+    """``score._swept`` (the judge's one sweep a side) gives what ``coverage``, ``_reused_sentences`` and
+    ``covered_chars`` give, each sweeping on its own."""
+    from dedup.clean import Sentence
+    from dedup.score import _coverage_of, _reused_of, _reused_sentences, _swept, coverage, covered_chars
+
+    units, position = [], 0
+    for gap, length in layout:
+        units.append(Sentence((position + gap, position + gap + length), 0, 0))
+        position += gap + length
+    article = dataclasses.replace(clean_article(Article("a", "x")), sentences=units)
+    spans = [(begin, begin + length) for begin, length in spans]
+    cover, chars = _swept(article, spans)
+    assert _coverage_of(article, cover) == coverage(article, spans)
+    assert _reused_of(article, spans, cover, share) == _reused_sentences(article, spans, share)
+    assert chars == covered_chars(spans)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.integers(1, 6), st.lists(st.tuples(*[st.integers(0, 1 << 40)] * 4), max_size=20))
 def test_packed_tiles_unpack_to_the_same_tiles(min_tile, tiles):

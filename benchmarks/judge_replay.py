@@ -1,0 +1,119 @@
+"""The judging pass replayed: the first batches of a run's judging pass (its screened pass, in pass order), judged
+in this process exactly as a judging worker judges them, for instruction counts under callgrind.
+
+    PYTHONPATH=. python benchmarks/judge_replay.py record CORPUS.jsonl STATE.pickle [--pairs 400]
+        [--batches-from OTHER.batches.json]
+    PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest]
+
+``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
+worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
+holding ``--pairs`` pairs at least (``_local_batches``' order and batch size, as the run has them); the run stops
+there. The batches also go to ``STATE.batches.json``; ``--batches-from``: take another recording's batches instead
+(the same pairs judged on another commit; the script runs unchanged on stop 19's bab568c).
+
+``replay`` loads a recording, turns the kernels on with ``--kernels`` (as a run of ≥ 15,000 candidate pairs does),
+warms them up by judging the batches once on a copy of the state, then judges them again on a fresh copy inside
+``functools.reduce`` — run under ``valgrind --tool=callgrind --collect-atstart=no
+--toggle-collect=functools_reduce`` to count that part alone (docs/scale.md, stop 21). ``--digest`` prints a
+digest of the verdicts (the pickled verdicts and tiles: equal digests, equal outputs of the pass).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import hashlib
+import json
+import pickle
+import time
+from pathlib import Path
+
+from dedup import align, pipeline
+from dedup.read import read_path
+
+
+class _Recorded(Exception):
+    """Raised to end the recording run at the judging pass."""
+
+
+def record(corpus: str, output: str, most: int, batches_from: str | None) -> None:
+    """Run the pipeline to its judging pass and pickle a worker's share of its first batches."""
+
+    def recording(function, shared, pairs, batch_pairs, sides, workers, tick, reduced=None):
+        if function is not pipeline.judge_groups or not shared[2]:
+            raise AssertionError("the first pass is the screened judging pass")
+        if batches_from:
+            batches = json.loads(Path(batches_from).read_text())
+        else:
+            batches_all, _ = pipeline._local_batches(pairs, batch_pairs, len(sides.corpus))
+            batches, count = [], 0
+            for batch in batches_all:
+                if count >= most:
+                    break
+                batches.append(batch)
+                count += sum(len(targets) for _, targets in batch)
+        with open(output, "wb") as handle:
+            pickle.dump(
+                {"shared": shared, "batches": batches, "candidate_pairs": len(pairs)},
+                handle,
+                protocol=pickle.HIGHEST_PROTOCOL,
+            )
+        Path(output).with_suffix(".batches.json").write_text(json.dumps(batches))
+        raise _Recorded
+
+    pipeline._pass_in_pair_order = recording
+    with contextlib.suppress(_Recorded):
+        pipeline.cluster(read_path(Path(corpus)).articles, workers=1)
+
+
+def judged(state: dict, batches: list) -> list:
+    """Every verdict (and packed tiles) of ``batches`` judged on ``state``'s shared values, as a worker does."""
+    shared = state["shared"]
+    numbered = shared[0].schedule(batches)
+    return functools.reduce(lambda found, batch: found + pipeline.judge_groups(shared, batch), numbered, [])
+
+
+def replay(path: str, kernels: bool, digest: bool) -> None:
+    """Judge a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state."""
+    raw = Path(path).read_bytes()
+    if kernels:
+        align.use_kernels()
+    warm = pickle.loads(raw)
+    start = time.process_time()
+    for batch in warm["shared"][0].schedule(warm["batches"]):
+        pipeline.judge_groups(warm["shared"], batch)
+    warm_seconds = time.process_time() - start
+    del warm
+    state = pickle.loads(raw)
+    start = time.process_time()
+    found = judged(state, state["batches"])
+    seconds = time.process_time() - start
+    pairs = sum(len(targets) for batch in state["batches"] for _, targets in batch)
+    line = f"pairs {pairs} (of {state['candidate_pairs']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
+    if digest:
+        line += " digest " + hashlib.sha256(pickle.dumps(found, protocol=4)).hexdigest()[:16]
+    print(line)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rec = sub.add_parser("record")
+    rec.add_argument("corpus")
+    rec.add_argument("output")
+    rec.add_argument("--pairs", type=int, default=400)
+    rec.add_argument("--batches-from")
+    rep = sub.add_parser("replay")
+    rep.add_argument("state")
+    rep.add_argument("--kernels", action="store_true")
+    rep.add_argument("--digest", action="store_true")
+    args = parser.parse_args()
+    if args.command == "record":
+        record(args.corpus, args.output, args.pairs, args.batches_from)
+    else:
+        replay(args.state, args.kernels, args.digest)
+
+
+if __name__ == "__main__":
+    main()
