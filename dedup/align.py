@@ -340,39 +340,6 @@ def figures_conflict(source: Sequence[Figure], target: Sequence[Figure], enabled
 
 
 def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
-    """``target.vectors @ source.vectors.T`` (dense) for every target: :func:`reference_sentence_cosines`, or with
-    the compiled kernels on (:func:`use_kernels`) ``dedup.kernels.sentence_cosines`` where the reference takes its
-    dense path (the same floats, tested; a source group's product in one call, without the sparse matrices built
-    around it)."""
-    own = source.vectors
-    if (
-        _kernels is None
-        or not targets
-        or own.data.dtype != np.float64
-        or (own.nnz + 1) * own.shape[0] > _DENSE_SOURCE_LIMIT  # the reference's width is at most nnz + 1
-    ):
-        return reference_sentence_cosines(source, targets)
-    matrices = [target.vectors for target in targets]
-    if any(m.data.dtype != np.float64 for m in matrices):
-        return reference_sentence_cosines(source, targets)
-    rows = [m.shape[0] for m in matrices]
-    if len(matrices) == 1:
-        indptr, indices, data = matrices[0].indptr, matrices[0].indices, matrices[0].data
-    else:
-        ends = np.cumsum([int(m.indptr[-1]) for m in matrices])
-        indptr = np.concatenate(
-            [matrices[0].indptr] + [m.indptr[1:] + end for m, end in zip(matrices[1:], ends[:-1].tolist(), strict=True)]
-        )
-        indices = np.concatenate([m.indices for m in matrices])
-        data = np.concatenate([m.data for m in matrices])
-    product = _kernels.sentence_cosines(own.indptr, own.indices, own.data, indptr, indices, data)
-    if len(matrices) == 1:
-        return [product]
-    bounds = np.cumsum([0, *rows]).tolist()
-    return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
-
-
-def reference_sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     """``target.vectors @ source.vectors.T`` (dense) for every target, in one sparse product.
 
     The source's columns are renumbered 1..m and every column the source lacks becomes column 0,

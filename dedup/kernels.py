@@ -649,60 +649,6 @@ def word_runs(
     return rows[:count]
 
 
-@njit(cache=True, nogil=True)
-def _position(ordered: np.ndarray, value: int) -> int:
-    """Where ``value`` is in ``ordered`` (ascending, distinct), -1 if absent: a binary search."""
-    low, high = 0, len(ordered)
-    while low < high:
-        middle = (low + high) >> 1
-        if ordered[middle] < value:
-            low = middle + 1
-        else:
-            high = middle
-    return low if low < len(ordered) and ordered[low] == value else -1
-
-
-@njit(cache=True, nogil=True)
-def sentence_cosines(
-    own_indptr: np.ndarray,
-    own_indices: np.ndarray,
-    own_data: np.ndarray,
-    indptr: np.ndarray,
-    indices: np.ndarray,
-    data: np.ndarray,
-) -> np.ndarray:
-    """``align.sentence_cosines``' product on the dense path, for a source's rows (``own_*``, CSR) against every
-    target row (``indptr``, ``indices``, ``data``: the targets' rows stacked, CSR): the same floats.
-
-    The reference makes the source dense over its own columns (duplicates summed in stored order from 0.0) and
-    multiplies: each output adds, from 0.0 and in the target row's stored order, ``value * dense[column, row]``.
-    Here too, in the same order; a target column the source lacks adds ``value * 0.0 = +0.0`` there (the values are
-    non-negative), which changes no sum, so it is skipped."""
-    count = len(own_indptr) - 1
-    ordered = np.sort(own_indices[own_indptr[0] : own_indptr[count]])
-    width = 0
-    for k in range(len(ordered)):
-        if width == 0 or ordered[k] != ordered[width - 1]:
-            ordered[width] = ordered[k]
-            width += 1
-    columns = ordered[:width]
-    dense = np.zeros((width, count))
-    for row in range(count):
-        for k in range(own_indptr[row], own_indptr[row + 1]):
-            dense[_position(columns, own_indices[k]), row] += own_data[k]
-    rows = len(indptr) - 1
-    product = np.zeros((rows, count))
-    for row in range(rows):
-        for k in range(indptr[row], indptr[row + 1]):
-            at = _position(columns, indices[k])
-            if at < 0:
-                continue
-            value = data[k]
-            for other in range(count):
-                product[row, other] += value * dense[at, other]
-    return product
-
-
 def warm() -> None:
     """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles` and
     :func:`word_runs` for the argument types ``align`` passes, so that the processes forked afterwards inherit the
@@ -725,8 +671,6 @@ def warm() -> None:
         np.arange(len(words), dtype=np.int32),
         np.arange(len(words), dtype=np.int32),
     )
-    pointers, columns, values = np.array([0, 2], dtype=np.int32), np.array([1, 4], dtype=np.int32), np.ones(2)
-    sentence_cosines(pointers, columns, values, pointers, columns, values)
     firsts, lasts = np.array([0, 3], dtype=np.int64), np.array([3, 6], dtype=np.int64)
     cosine, top = np.ones((2, 2)), np.zeros((2, 2), dtype=np.int64)
     word_runs(

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
-from array import array
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from scipy import sparse
 
 from dedup import align
 from dedup.align import AlignSettings, KgramIndex, KgramMatches, _split_at_breaks, kgram_keys, prepare, tiles
@@ -222,75 +220,3 @@ def test_kernel_word_runs_equal_the_reference(source, target, data, min_matches,
 def test_kernel_monotone_matches_equal_the_reference(target, source):
     found = kernels._monotone_matches(np.array(target, dtype=np.int64), np.array(source, dtype=np.int64))
     assert [tuple(row) for row in found.tolist()] == align.monotone_matches(target, source)
-
-
-@st.composite
-def _sentence_rows(draw: st.DrawFn) -> sparse.csr_matrix:
-    """A side's sentence rows as the pipeline has them (CSR, float64, non-negative, in the 2**20 hashed space), with
-    rows of no value, columns shared with other sides (a few of a small set) and, now and then, a column twice in a
-    row (summed by the reference's dense source, added apart in a target row)."""
-    rows = draw(st.integers(0, 6))
-    values = st.sampled_from([0.0, 1e-3, 0.1, 0.25, 1 / 3, 0.5, 0.7071067811865476, 1.0]) | st.floats(1e-6, 1.0)
-    columns = st.sampled_from([0, 1, 7, 4096, 65_537, (1 << 20) - 1]) | st.integers(0, (1 << 20) - 1)
-    indptr, indices, data = [0], [], []
-    for _ in range(rows):
-        row = draw(st.lists(st.tuples(columns, values), max_size=8))
-        if not draw(st.integers(0, 9)):
-            row = row + row[:1]
-        elif draw(st.booleans()):
-            row = sorted(dict(row).items())
-        indices += [column for column, _ in row]
-        data += [value for _, value in row]
-        indptr.append(len(indices))
-    return sparse.csr_matrix(
-        (np.array(data, dtype=np.float64), np.array(indices, dtype=np.int32), np.array(indptr, dtype=np.int32)),
-        shape=(rows, 1 << 20),
-    )
-
-
-def _side_of(rows: sparse.csr_matrix) -> align.Side:
-    """A prepared side whose sentence rows are ``rows`` (what ``sentence_cosines`` reads of a side)."""
-    return align.Side(clean_article(Article("x", "")), rows, [], array("i"), array("i"), [], [])
-
-
-@settings(max_examples=400, deadline=None)
-@given(_sentence_rows(), st.lists(_sentence_rows(), min_size=1, max_size=5), st.booleans())
-def test_kernel_sentence_cosines_equal_the_reference(source, targets, shared):
-    """``kernels.sentence_cosines`` (through ``align.sentence_cosines``) against ``align.reference_sentence_cosines``
-    bit for bit (``+0.0`` where the reference has it), on generated rows; ``shared``: each target made of the
-    source's columns, so that most products are not zero."""
-    if shared and source.nnz:
-        targets = [
-            sparse.csr_matrix((t.data, source.indices[np.arange(t.nnz) % source.nnz], t.indptr), shape=t.shape)
-            for t in targets
-        ]
-    own, sides = _side_of(source), [_side_of(t) for t in targets]
-    expected = align.reference_sentence_cosines(own, sides)
-    assert align.use_kernels()
-    try:
-        found = align.sentence_cosines(own, sides)
-    finally:
-        align.use_kernels(False)
-    assert len(found) == len(expected)
-    for cosine, reference in zip(found, expected, strict=True):
-        assert cosine.shape == reference.shape and cosine.dtype == reference.dtype
-        assert np.array_equal(cosine, reference) and np.array_equal(np.signbit(cosine), np.signbit(reference))
-
-
-def test_kernel_sentence_cosines_on_real_articles_equal_the_full_product(kernels_on):
-    """Every real seed-like article against all the others, kernels on: the full-space product's floats."""
-    texts = [
-        "A man who attacked a pensioner with a hammer was jailed for eight years at Leeds Crown Court today. "
-        "The judge said he had shown no remorse. Police said the victim was recovering at home.",
-        "A man who attacked a pensioner with a hammer was jailed for eight years at Leeds Crown Court. "
-        "Police said the victim, 81, was recovering at home with her family.",
-        "Oil prices fell sharply on Monday as traders worried about demand in China and Europe.",
-        "Oil prices dropped sharply on Monday because traders worried about demand in Europe and China. "
-        "Brent crude lost two dollars a barrel.",
-        "",
-    ]
-    cleaned = [clean_article(Article(f"a{k}", text)) for k, text in enumerate(texts)]
-    sides = [prepare(article, rows) for article, rows in zip(cleaned, sentence_vectors(cleaned), strict=True)]
-    for source in sides:
-        for target, cosine in zip(sides, align.sentence_cosines(source, sides), strict=True):
-            assert np.array_equal(cosine, (target.vectors @ source.vectors.T).toarray())
