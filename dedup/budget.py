@@ -4,11 +4,11 @@ A full run holds, per article, its text (UTF-8, in one buffer: the articles are 
 held as objects), its cleaned form in the compact stored form (a few hundred bytes: sides are rebuilt in the worker
 that aligns a pair, and a worker holds at most ``pipeline.MOST_SIDES`` of them), its signatures through the LSH
 stage, the verdicts the output can still read and the passages as columns; the CLI's document is written a piece
-at a time, never held. Measured peak PSS of whole runs (docs/scale.md, generated corpora): 10k articles (15.7
-million characters) 1.20 GB before stop 17's compact forms, 0.76 after them, 0.67 with stop 18's streamed input
-and output; 20k (34.4 million) 2.45 GB, 1.31, then 1.04; 100k (210 million) 12.55 GB, 4.28, then 3.57 — a line
-through stop 18's 20k and 100k: 0.55 GB and 14.4 bytes a character. A run that would not fit is refused before it
-starts instead of being killed by the system an hour in.
+at a time, never held. Measured peak PSS of whole runs (docs/scale.md, generated corpora, stop 20's code): 10k
+articles (15.7 million characters) 0.74 GB, 100k (209.8 million) 1.67 GB; 1M (2,268 million) at least 14.1 GB
+(stop 21: the parent's RSS in the candidate stage, sampled; the run did not finish). 7 bytes a character above
+640 MiB covers the three by 6-28 %. A run that would not fit is refused before it starts instead of being killed by
+the system an hour in.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-BYTES_PER_CHARACTER = 16  # with BASE_BYTES, 4-18% above the three stop-18 runs (32 in stop 17, 64 before)
-BASE_BYTES = 512 * 2**20  # the interpreter, numpy, scikit-learn and two workers, and the bounded sides of the passes
+BYTES_PER_CHARACTER = 7  # with BASE_BYTES, 6-28% above stop 20-21's runs (16 in stop 18, 32 in 17, 64 before)
+BASE_BYTES = 640 * 2**20  # the interpreter, numpy, scikit-learn and two workers, and the bounded sides of the passes
 
 _SIZE = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*", re.IGNORECASE)
 _UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}

@@ -133,7 +133,7 @@ def test_a_run_that_would_not_fit_in_the_memory_budget_is_refused(seeds_dir):
     result = runner.invoke(app, ["cluster", str(seeds_dir), "--json", "--memory-budget", "1M"])
     assert result.exit_code == 2
     message = " ".join(result.stderr.split())
-    assert "needs about 0.5 GB of memory; 0.0 GB is the budget given" in message
+    assert "needs about 0.6 GB of memory; 0.0 GB is the budget given" in message
     assert "--copies-only" in message
     assert result.stdout == ""
 
