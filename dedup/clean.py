@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from dedup.credits import find_credits, ignorecase_screen
 from dedup.model import Article, Credit
-from dedup.text import Tokens, clauses, content_stems, lines, sentences, tokenize
+from dedup.text import CLOSERS, Tokens, clauses, content_stems, lines, sentences, tokenize
 
 # furniture lines: every alternative but the last two is anchored at the line's start (they fail at once on prose)
 _FURNITURE_ANCHORED = r"""
@@ -61,7 +61,6 @@ def furniture_line(line: str) -> bool:
 
 _QUOTED = re.compile(r"“[^”]{3,}”|\"[^\"\n]{3,}\"|``.{3,}?''|«[^»]{3,}»", re.DOTALL)
 _SENTENCE_FINAL = re.compile(r"[.!?…:;,][\"'”’»)\]]*$|[\"”’]$")
-_CLOSERS = "\"'”’»)]"
 _FINAL_MARKS = tuple(".!?…:;,")
 
 
@@ -69,7 +68,7 @@ def sentence_final(line: str) -> bool:
     """Whether ``line`` (stripped: no white space at its end) ends a sentence: a mark and closing quotes or
     brackets, or a closing quote. ``_SENTENCE_FINAL.search(line)`` (tested), read from the line's end instead of
     tried at every mark in it."""
-    return line.endswith(('"', "”", "’")) or line.rstrip(_CLOSERS).endswith(_FINAL_MARKS)
+    return line.endswith(('"', "”", "’")) or line.rstrip(CLOSERS).endswith(_FINAL_MARKS)
 
 
 def boilerplate_lines(

@@ -78,6 +78,7 @@ _FILLER = r"(?:[\w’'-]+\s+){0,3}?"  # "the official ", "Russia's state ", ...
 # starts with, for the case-insensitive patterns (they try every position of a text, slowly): only where the
 # screened text holds one is a match tried.
 _Pattern = tuple[re.Pattern[str], str, tuple[str, ...], tuple[str, ...]]
+_BYLINE = re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME)
 _OWN_PATTERNS: list[_Pattern] = [
     (re.compile(r"\(\s*" + _NAME + r"\s*\)\s*[—–-]+"), "the outlet's own dateline credit", (), ()),
     (
@@ -86,11 +87,11 @@ _OWN_PATTERNS: list[_Pattern] = [
         ("©", "(c)", "copyright"),
         ("©", "(c)", "copyright"),
     ),
-    (re.compile(r"(?m)^[^\w\n]*By\s+[A-Z][\w.'’ -]{1,60}?,\s*" + _NAME), "the outlet's own byline", (), ()),
+    (_BYLINE, "the outlet's own byline", (), ()),
 ]
 # a case-sensitive word every match of a pattern holds: a text without it is not searched (the byline's "By", in
 # ~6 % of the corpus texts; the pattern tries every position of a text, a line start at a time)
-_CASED_WORDS = {_OWN_PATTERNS[2][0]: "By"}
+_CASED_WORDS = {_BYLINE: "By"}
 # Wire copy as transmitted carries the service's slug header instead of a byline on every take:
 # PA's "11:29 01/03/00: Page 1 (HHH) COURTS Chemists" (time, date, take, priority, section, catchline).
 _WIRE_HEADERS: list[tuple[re.Pattern[str], str, str, tuple[str, ...]]] = [

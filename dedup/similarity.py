@@ -19,6 +19,7 @@ from sklearn.preprocessing import normalize
 
 from dedup.clean import CleanArticle
 from dedup.engine import return_free_memory
+from dedup.text import bounded_map
 
 N_FEATURES = 2**20
 _SENTENCE_HASHER = HashingVectorizer(
@@ -297,23 +298,18 @@ def reference_article_counts(articles: Sequence[CleanArticle]) -> sparse.csr_mat
 
 
 def stem_features(stems: list[str]) -> list[int]:
-    """Each stem's ``_ARTICLE_HASHER`` feature, -1 for "" (a per-process dictionary, bounded: cleared when full;
-    a missing stem is hashed by the hasher itself, one stem a row)."""
-    cache = _STEM_FEATURES
-    try:
-        return list(map(cache.__getitem__, stems))
-    except KeyError:
-        missing = sorted(set(stems).difference(cache))
-        if len(cache) + len(missing) > _STEM_FEATURE_CACHE_SIZE:
-            cache.clear()
-            missing = sorted(set(stems))
-        words = [stem for stem in missing if stem]
-        if words:
-            rows = _ARTICLE_HASHER.transform(words).tocsr()
-            cache.update(zip(words, rows.indices[rows.indptr[:-1]].tolist(), strict=True))
-        if "" in missing:
-            cache[""] = -1
-        return list(map(cache.__getitem__, stems))
+    """Each stem's ``_ARTICLE_HASHER`` feature, -1 for "" (a bounded per-process memo, :func:`text.bounded_map`; a
+    missing stem is hashed by the hasher itself, one stem a row)."""
+    return bounded_map(_STEM_FEATURES, _STEM_FEATURE_CACHE_SIZE, _features_of, stems)
+
+
+def _features_of(stems: list[str]) -> dict[str, int]:
+    words = [stem for stem in stems if stem]
+    found = {"": -1} if len(words) < len(stems) else {}
+    if words:
+        rows = _ARTICLE_HASHER.transform(words).tocsr()
+        found.update(zip(words, rows.indices[rows.indptr[:-1]].tolist(), strict=True))
+    return found
 
 
 _STEM_FEATURES: dict[str, int] = {"": -1}

@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import re
 from array import array
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import accumulate, repeat
 from operator import add, sub
 from sys import intern
+from typing import Any
 
 import numpy as np
 import snowballstemmer
@@ -197,20 +199,28 @@ def content_stem(word: str) -> str:
     return stem(word) if is_content(word) else ""
 
 
-def content_stems(words: list[str]) -> list[str]:
-    """``[content_stem(word) for word in words]`` (tested) through a per-process dictionary (bounded: cleared when
-    full), looked up in one ``map`` where every word is in it already, as nearly every word is after a few hundred
-    articles."""
-    cache = _CONTENT_STEMS
+def bounded_map(cache: dict[str, Any], most: int, fill: Callable[[list[str]], dict[str, Any]], keys: list[str]) -> list:
+    """``[cache[key] for key in keys]``, the keys not in ``cache`` first added by ``fill(missing keys, sorted)``; a
+    per-process memo bounded at ``most`` entries (cleared when it would pass it). One ``map`` where every key is held
+    already, as nearly every word is after a few hundred articles."""
     try:
-        return list(map(cache.__getitem__, words))
+        return list(map(cache.__getitem__, keys))
     except KeyError:
-        missing = set(words).difference(cache)
-        if len(cache) + len(missing) > _CONTENT_STEM_CACHE_SIZE:
+        missing = set(keys).difference(cache)
+        if len(cache) + len(missing) > most:
             cache.clear()
-            missing = set(words)
-        cache.update({word: content_stem(word) for word in missing})
-        return list(map(cache.__getitem__, words))
+            missing = set(keys)
+        cache.update(fill(sorted(missing)))
+        return list(map(cache.__getitem__, keys))
+
+
+def content_stems(words: list[str]) -> list[str]:
+    """``[content_stem(word) for word in words]`` (tested) through a bounded per-process memo."""
+    return bounded_map(_CONTENT_STEMS, _CONTENT_STEM_CACHE_SIZE, _content_stems_of, words)
+
+
+def _content_stems_of(words: list[str]) -> dict[str, str]:
+    return {word: content_stem(word) for word in words}
 
 
 _CONTENT_STEMS: dict[str, str] = {}
@@ -287,14 +297,14 @@ def paragraphs(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> lis
     return result
 
 
-_CLOSERS = "\"'”’»)]"
+CLOSERS = "\"'”’»)]"  # closing quotes and brackets after a sentence's mark
 _TERMINALS = tuple(".!?…")
 
 
 def terminal(line: str) -> bool:
     """Whether ``line`` (stripped, not ending in ``<``) ends in a terminal mark and closing quotes or brackets:
     ``_TERMINAL.search(line)`` for such a line (tested), read from its end instead of tried at every mark."""
-    return line.rstrip(_CLOSERS).endswith(_TERMINALS)
+    return line.rstrip(CLOSERS).endswith(_TERMINALS)
 
 
 def sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
