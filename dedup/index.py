@@ -146,8 +146,8 @@ def settings_from_dict(values: Mapping[str, Any]) -> Settings:
         sketch = {k: v for k, v in values["sketch"].items() if k != "scheme"}
         return Settings(
             sketch=SketchSettings(**sketch),
-            # an index made before lone_sentence_min_stems paired on every verified collision (0)
-            candidates=CandidateSettings(**{"lone_sentence_min_stems": 0, **values["candidates"]}),
+            # an index made before lone_sentence_min_shared paired on every verified collision (0)
+            candidates=CandidateSettings(**{"lone_sentence_min_shared": 0, **values["candidates"]}),
             align=AlignSettings(**values["align"]),
             score=ScoreSettings(**values["score"]),
             origin=OriginSettings(**values["origin"]),
@@ -891,7 +891,7 @@ class Index:
             # pairs no articles; its rows are left out of the sentence candidates (article keys and neighbours stay)
             sentence_rows, by_sentence, kept = self._without_stock(session, evaluation)
             screened = True  # on the stored low bytes, as below
-        lone = self.settings.candidates.lone_sentence_min_stems
+        lone = self.settings.candidates.lone_sentence_min_shared
         sizes = self._row_sizes(prepared.cleaned)[kept] if verify and lone > 0 else None
 
         def agree_each(others: list[np.ndarray], cleaned: list[CleanArticle]) -> list[bool]:
@@ -1100,7 +1100,7 @@ class Index:
                 raise AssertionError(f"a screened pair was judged {verdict.relation}")
 
     def _row_sizes(self, cleaned: CleanArticle) -> np.ndarray:
-        """Each sentence signature row's count of content stems (``lone_sentence_min_stems`` reads them)."""
+        """Each sentence signature row's count of content stems (``lone_sentence_min_shared`` reads them)."""
         sizes = unit_stem_sizes([cleaned], self.settings.sketch.min_sentence_stems)[0]
         return sizes[sizes >= self.settings.sketch.min_sentence_stems]
 

@@ -1207,7 +1207,7 @@ def cluster(
             candidates.verify_sentence_pairs,
             span=count,
             sizes=sentence_sizes,
-            lone_min_stems=candidates.lone_sentence_min_stems,
+            lone_min_shared=candidates.lone_sentence_min_shared,
         )
     )
     sentence_signature_rows.close()  # its files removed
