@@ -58,7 +58,7 @@ class CandidateSettings:
     # (J / (1 + J) x (|a| + |b|)): one short sentence shared by chance is most sentence pairs of a large run (100k:
     # 300k of the 376k pairs rest on one sentence pair, a median of 5 stems at J 0.45; the 5k such truth pairs a
     # median of 17 stems at J 0.86), and it cannot alone meet the judge's two-unit rule (docs/scale.md, stop 22)
-    lone_sentence_min_shared: int = 0
+    lone_sentence_min_shared: int = 8
     near_copy_threshold: float = 0.4  # sentence Jaccard of near-copies, for counting a sentence's stories
     tfidf_neighbours: int = 20
     tfidf_threshold: float = 0.2
