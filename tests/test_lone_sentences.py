@@ -135,7 +135,7 @@ def test_candidate_pairs_apply_the_rule() -> None:
     articles = _cleaned()
     vectors = article_vectors(articles)
     sketch = SketchSettings()
-    settings = CandidateSettings(tfidf_threshold=1.1)  # no neighbours: the LSH pairs alone
+    settings = CandidateSettings(tfidf_threshold=1.1, lone_sentence_min_shared=0)  # no neighbours, no rule
     assert (0, 1) in candidate_pairs(articles, vectors, sketch, settings)
     ruled = CandidateSettings(tfidf_threshold=1.1, lone_sentence_min_shared=8)
     assert (0, 1) not in candidate_pairs(articles, vectors, sketch, ruled)
