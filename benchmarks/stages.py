@@ -16,7 +16,7 @@ story counts (equal digests: equal values). ``--pairs``: the candidate pairs (so
 judging-pass replay (``benchmarks/sides.py``); ``--vectors``: the article TF-IDF vectors and the LSH pairs
 (.npz, for the TF-IDF search's measurements); ``--limit``: the first N lines of the corpus only (streamed: the
 rest is not read); ``--tfidf-only``: without the LSH steps (their counts left out, the digest over the TF-IDF pairs
-alone).
+alone); ``--set NAME=VALUE``: a setting (``lone_sentence_min_shared=0``).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from scipy import sparse
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.meter import parse_overrides
 from dedup.candidates import band_runs, banded_pairs, bands, posting_lists, tfidf_suffix, unit_stories
 from dedup.clean import frequent_lines
 from dedup.engine import paused_collection, run_batches
@@ -84,9 +85,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--vectors", type=Path, default=None, help="save the TF-IDF vectors and LSH pairs (.npz)")
     parser.add_argument("--tfidf-only", action="store_true", help="skip the LSH steps (less memory; no LSH counts)")
     parser.add_argument("--posting-cap", type=int, default=None, help="tfidf_posting_cap (default: the setting's)")
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", help="a setting, repeatable"
+    )
     args = parser.parse_args(argv)
     workers = args.workers
-    settings = Settings()
+    settings = Settings().with_overrides(**parse_overrides(args.overrides))
     if args.posting_cap is not None:
         settings = settings.with_overrides(tfidf_posting_cap=args.posting_cap)
     candidates = settings.candidates
@@ -137,10 +141,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows = np.vstack([part.sentence_rows for part in parts])
         owners = np.concatenate([part.sentence_owners + first for part, first in zip(parts, firsts, strict=False)])
         stock = settings.score.stock_min_stories
+        unit_sizes = np.concatenate([part.unit_sizes for part in parts])
+        row_sizes = unit_sizes[unit_sizes >= settings.sketch.min_sentence_stems]
         stories, row_stories = unit_stories(
             rows,
             candidates.near_copy_threshold,
-            np.concatenate([part.unit_sizes for part in parts]),
+            unit_sizes,
             [unit for part in parts for unit in part.short_units],
             units,
             settings.sketch.min_sentence_stems,
@@ -154,6 +160,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             candidates.sentence_threshold,
             candidates.sentence_bucket_cap,
             candidates.verify_sentence_pairs,
+            row_sizes[evidence],
+            candidates.lone_sentence_min_shared,
         )
         lsh_pairs = len(found)
         lsh_found = set(found) if args.vectors is not None else set()

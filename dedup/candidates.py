@@ -16,8 +16,9 @@ import mmap
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,12 @@ class CandidateSettings:
     # a stock sentence (near-copies in score.stock_min_stories separate stories) is no evidence: it pairs no articles
     skip_stock_sentences: bool = True
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
+    # > 0: two articles whose verified sentence collisions hold one sentence on either side pair only when those two
+    # sentences share this many content stems, estimated from their signatures' agreement J and their stem counts
+    # (J / (1 + J) x (|a| + |b|)): one short sentence shared by chance is most sentence pairs of a large run (100k:
+    # 300k of the 376k pairs rest on one sentence pair, a median of 5 stems at J 0.45; the 5k such truth pairs a
+    # median of 17 stems at J 0.86), and it cannot alone meet the judge's two-unit rule (docs/scale.md, stop 22)
+    lone_sentence_min_shared: int = 8
     near_copy_threshold: float = 0.4  # sentence Jaccard of near-copies, for counting a sentence's stories
     tfidf_neighbours: int = 20
     tfidf_threshold: float = 0.2
@@ -80,7 +87,13 @@ def bands(threshold: float, num_perm: int) -> tuple[int, int]:
 
 
 def banded_pairs(
-    rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int = 0, verify: bool = False
+    rows: np.ndarray,
+    owners: np.ndarray,
+    threshold: float,
+    cap: int = 0,
+    verify: bool = False,
+    sizes: np.ndarray | None = None,
+    lone_min_shared: int = 0,
 ) -> set[Pair]:
     """Pairs of distinct owners with two signature rows equal on at least one LSH band.
 
@@ -89,9 +102,12 @@ def banded_pairs(
     ``verify``: a band collision counts only when the two whole rows agree on at least ``threshold`` of
     their positions (their estimated Jaccard similarity, datasketch's ``MinHash.jaccard``): LSH at a low
     threshold lets through many pairs far below it, and each would cost an alignment.
+    ``lone_min_shared`` > 0 (with ``verify``; ``sizes``: each row's count of content stems): two owners whose
+    verified row pairs hold one row on either side pair only when such a row pair shares that many content stems,
+    as estimated from the signatures (:func:`evidenced_pair_codes`).
     """
     span = int(owners.max()) + 1 if len(owners) else 1
-    return pairs_of_codes(banded_pair_codes(rows, owners, threshold, cap, verify, span), span)
+    return pairs_of_codes(banded_pair_codes(rows, owners, threshold, cap, verify, span, sizes, lone_min_shared), span)
 
 
 def pair_codes(first: np.ndarray, second: np.ndarray, span: int) -> np.ndarray:
@@ -114,6 +130,8 @@ def banded_pair_codes(
     cap: int = 0,
     verify: bool = False,
     span: int = 0,
+    sizes: np.ndarray | None = None,
+    lone_min_shared: int = 0,
 ) -> np.ndarray:
     """:func:`banded_pairs` as sorted unique :func:`pair_codes` (``span``: above every owner, by default the
     largest owner plus one), each band's pairs merged in as it is done: no Python object per pair. ``rows`` may be
@@ -123,6 +141,11 @@ def banded_pair_codes(
     if count < 2:
         return np.zeros(0, dtype=np.int64)
     band_count, width = bands(threshold, num_perm)
+    if verify and lone_min_shared > 0:
+        if sizes is None:
+            raise ValueError("lone_min_shared needs the rows' sizes")
+        found = verified_row_pairs(rows, owners, threshold, cap, band_count, width)
+        return evidenced_pair_codes(found, count, num_perm, owners, sizes, lone_min_shared, span)
     if verify:
         return _verified_banded_pairs(rows, owners, threshold, cap, band_count, width, span)
     source = row_source(rows)
@@ -244,8 +267,13 @@ class HeldRows:
     def near(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
         """For each pair of rows, whether they agree on at least ``threshold`` of their positions (the mean of
         their equal positions, datasketch's ``MinHash.jaccard``, exactly)."""
+        return self.agreeing(first, second, threshold) / self.rows.shape[1] >= threshold
+
+    def agreeing(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
+        """For each pair of rows, on how many positions they agree (``threshold``: unused, as in
+        :meth:`SpilledRows.agreeing`)."""
         rows = self.rows
-        return np.count_nonzero(rows[first] == rows[second], axis=1) / rows.shape[1] >= threshold
+        return np.count_nonzero(rows[first] == rows[second], axis=1)
 
 
 _GATHER_ROWS = 1 << 13  # full rows read back from a SpilledRows file per mapping (at most 32 MB of its pages)
@@ -338,9 +366,14 @@ class SpilledRows:
 
     def near(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
         """:meth:`HeldRows.near` of the held rows ``first`` and ``second``, the same booleans."""
+        return self.agreeing(first, second, threshold) / self.width >= threshold
+
+    def agreeing(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
+        """:meth:`HeldRows.agreeing` for every pair that agrees on ``threshold`` of its positions; for the others an
+        upper bound that is still below it (their low bytes' agreement: those rows are never read)."""
         low = self.low
-        near = np.count_nonzero(low[first] == low[second], axis=1) / self.width >= threshold
-        maybe = np.flatnonzero(near)
+        counts = np.count_nonzero(low[first] == low[second], axis=1)
+        maybe = np.flatnonzero(counts / self.width >= threshold)
         if len(maybe):
             first, second = first[maybe], second[maybe]
             if self.index is not None:
@@ -348,8 +381,8 @@ class SpilledRows:
             places = np.unique(np.concatenate((first, second)))
             rows = self.gathered(places)
             first, second = np.searchsorted(places, first), np.searchsorted(places, second)
-            near[maybe] = np.count_nonzero(rows[first] == rows[second], axis=1) / self.width >= threshold
-        return near
+            counts[maybe] = np.count_nonzero(rows[first] == rows[second], axis=1)
+        return counts
 
     def gathered(self, places: np.ndarray) -> np.ndarray:
         """The full rows written at ``places`` (ascending), read through a mapping of the file a few at a time: at
@@ -415,9 +448,46 @@ def _verified_banded_pairs(
     span: int,
 ) -> np.ndarray:
     """:func:`banded_pair_codes` with ``verify``: row pairs of a shared bucket whose rows agree on ``threshold``."""
-    source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
     codes = np.zeros(0, dtype=np.int64)
+    for first, second, _ in _verified_band_pairs(rows, owners, threshold, cap, band_count, width):
+        codes = np.union1d(codes, pair_codes(owners[first], owners[second], span))
+    return codes
+
+
+def verified_row_pairs(
+    rows: np.ndarray | SpilledRows,
+    owners: np.ndarray,
+    threshold: float,
+    cap: int,
+    band_count: int,
+    width: int,
+) -> np.ndarray:
+    """The row pairs behind :func:`_verified_banded_pairs`' owner pairs with the positions they agree on, as sorted
+    unique codes ``(first * rows + second) * (positions + 1) + agreeing`` (``first < second``; a row pair agrees
+    on the same positions in every band it collides in, so it has one code)."""
+    count, positions = rows.shape
+    codes = np.zeros(0, dtype=np.int64)
+    for first, second, agreeing in _verified_band_pairs(rows, owners, threshold, cap, band_count, width):
+        pair = np.minimum(first, second).astype(np.int64) * count + np.maximum(first, second)
+        codes = np.union1d(codes, pair * (positions + 1) + agreeing)
+    return codes
+
+
+def _verified_band_pairs(
+    rows: np.ndarray | SpilledRows,
+    owners: np.ndarray,
+    threshold: float,
+    cap: int,
+    band_count: int,
+    width: int,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per band (that has any), the row pairs of distinct owners in a shared bucket (not one of more than ``cap``
+    owners) whose rows agree on ``threshold`` of their positions, as (first, second) row arrays with the number of
+    positions each pair agrees on."""
+    source = row_source(rows)
+    owners = np.asarray(owners, dtype=np.int64)
+    span = int(owners.max()) + 1 if len(owners) else 1
     for band in range(band_count):
         order, starts = block_runs(source.band(band, width))
         if cap > 0:
@@ -433,15 +503,80 @@ def _verified_banded_pairs(
         apart = owners[left] != owners[right]
         left, right = left[apart], right[apart]
         del apart
-        found: list[np.ndarray] = []
+        firsts: list[np.ndarray] = []
+        seconds: list[np.ndarray] = []
+        agreements: list[np.ndarray] = []
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-            near = source.near(a, b, threshold)
-            found.append(pair_codes(owners[a[near]], owners[b[near]], span))
+            agreeing = source.agreeing(a, b, threshold)
+            near = agreeing / source.shape[1] >= threshold  # ``source.near``, from the same counts
+            firsts.append(a[near])
+            seconds.append(b[near])
+            agreements.append(agreeing[near])
         del left, right
-        if found:
-            codes = np.union1d(codes, np.concatenate(found))
-    return codes
+        if firsts:
+            yield np.concatenate(firsts), np.concatenate(seconds), np.concatenate(agreements)
+
+
+def evidenced_pair_codes(
+    row_codes: np.ndarray,
+    count: int,
+    positions: int,
+    owners: np.ndarray,
+    sizes: np.ndarray,
+    lone_min_shared: int,
+    span: int,
+) -> np.ndarray:
+    """The owner pairs (sorted :func:`pair_codes`) of verified row pairs (:func:`verified_row_pairs`' codes, over
+    ``count`` rows of ``positions`` values) that are evidence of reuse: two distinct rows on either side, or a row
+    pair that shares ``lone_min_shared`` content stems at least, estimated from the share of positions its rows
+    agree on, J (an estimate of the stem sets' Jaccard similarity), and their sizes (``sizes``: each row's count of
+    content stems): the intersection of sets a and b is J / (1 + J) × (|a| + |b|), compared in integers as
+    ``agreeing × (|a| + |b|) ≥ lone_min_shared × (positions + agreeing)``. One short sentence shared by chance
+    ("The company said it sold 4.6 pct.") is what most sentence pairs of a large run rest on, and the judge relates
+    no pair on one short unit (``ScoreSettings.min_sentences``) unless it is most of an article, which the
+    article LSH and the TF-IDF neighbours find."""
+    if not len(row_codes):
+        return np.zeros(0, dtype=np.int64)
+    owners = np.asarray(owners, dtype=np.int64)
+    agreeing, row_pairs = row_codes % (positions + 1), row_codes // (positions + 1)
+    first, second = row_pairs // count, row_pairs % count
+    swap = owners[first] > owners[second]
+    first, second = np.where(swap, second, first), np.where(swap, first, second)  # the lower owner's row first
+    pairs, pair_of = np.unique(pair_codes(owners[first], owners[second], span), return_inverse=True)
+    pair_of = pair_of.reshape(-1).astype(np.int64)
+    sides = np.minimum(
+        np.bincount(np.unique(pair_of * count + first) // count, minlength=len(pairs)),
+        np.bincount(np.unique(pair_of * count + second) // count, minlength=len(pairs)),
+    )
+    stems = np.asarray(sizes, dtype=np.int64)
+    shares = agreeing * (stems[first] + stems[second]) >= lone_min_shared * (positions + agreeing)
+    return pairs[(sides >= 2) | (np.bincount(pair_of[shares], minlength=len(pairs)) > 0)]
+
+
+def reference_evidenced_pairs(
+    row_pairs: Sequence[tuple[int, int, int]],
+    positions: int,
+    owners: Sequence[int],
+    sizes: Sequence[int],
+    lone_min_shared: int,
+) -> set[Pair]:
+    """Readable reference for :func:`evidenced_pair_codes`, over (row, row, positions agreeing) triples: per owner
+    pair, the rows seen on each side and the most content stems a row pair shares, J / (1 + J) × (|a| + |b|) with
+    J the share of agreeing positions (as an exact fraction)."""
+    seen: dict[Pair, tuple[set[int], set[int], Fraction]] = {}
+    for a, b, agreeing in row_pairs:
+        if owners[a] > owners[b]:
+            a, b = b, a
+        first, second, most = seen.get((owners[a], owners[b]), (set(), set(), Fraction(0)))
+        jaccard = Fraction(agreeing, positions)
+        shared = jaccard / (1 + jaccard) * (sizes[a] + sizes[b])
+        seen[(owners[a], owners[b])] = (first | {a}, second | {b}, max(most, shared))
+    return {
+        pair
+        for pair, (first, second, most) in seen.items()
+        if min(len(first), len(second)) >= 2 or most >= lone_min_shared
+    }
 
 
 def bucket_row_pairs(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1072,11 +1207,14 @@ def candidate_pairs(
     """The union of the three candidate sources, sorted (without ``skip_stock_sentences``, which needs the run's
     story counts: ``pipeline.cluster`` applies it)."""
     pairs = article_lsh_pairs(articles, sketch, settings.article_threshold)
+    sizes = unit_stem_sizes(articles, sketch.min_sentence_stems)[0]
     pairs |= banded_pairs(
         *sentence_signatures(articles, sketch),
         settings.sentence_threshold,
         settings.sentence_bucket_cap,
         settings.verify_sentence_pairs,
+        sizes[sizes >= sketch.min_sentence_stems],
+        settings.lone_sentence_min_shared,
     )
     pairs |= tfidf_pairs(vectors, settings.tfidf_neighbours, settings.tfidf_threshold)
     return sorted(pairs)

@@ -43,7 +43,7 @@ from dedup.align import (
     kgram_matches,
     renumber_against,
 )
-from dedup.candidates import STORY_LINK, CandidateSettings
+from dedup.candidates import STORY_LINK, CandidateSettings, unit_stem_sizes
 from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.engine import frozen_survivors
@@ -71,8 +71,8 @@ from dedup.store.features import (
     prepare,
     rank_holders,
     row_dots,
-    sentences_agree,
     sentences_agree_each,
+    sentences_evidence_each,
     sentences_may_agree_each,
     settings_banding,
     short_lines,
@@ -146,7 +146,8 @@ def settings_from_dict(values: Mapping[str, Any]) -> Settings:
         sketch = {k: v for k, v in values["sketch"].items() if k != "scheme"}
         return Settings(
             sketch=SketchSettings(**sketch),
-            candidates=CandidateSettings(**values["candidates"]),
+            # an index made before lone_sentence_min_shared paired on every verified collision (0)
+            candidates=CandidateSettings(**{"lone_sentence_min_shared": 0, **values["candidates"]}),
             align=AlignSettings(**values["align"]),
             score=ScoreSettings(**values["score"]),
             origin=OriginSettings(**values["origin"]),
@@ -884,21 +885,31 @@ class Index:
         verify = self.settings.candidates.verify_sentence_pairs
         holders = set(evaluation.holders)
         sentence_rows, by_sentence, screened = sketch.sentence_rows, None, False
+        kept = np.ones(len(sentence_rows), dtype=bool)
         if self._skips_stock_sentences():
             # as the batch's ``skip_stock_sentences``: a sentence whose near-copies sit in many separate stories
             # pairs no articles; its rows are left out of the sentence candidates (article keys and neighbours stay)
-            sentence_rows, by_sentence = self._without_stock(session, evaluation)
+            sentence_rows, by_sentence, kept = self._without_stock(session, evaluation)
             screened = True  # on the stored low bytes, as below
+        lone = self.settings.candidates.lone_sentence_min_shared
+        sizes = self._row_sizes(prepared.cleaned)[kept] if verify and lone > 0 else None
+
+        def agree_each(others: list[np.ndarray], cleaned: list[CleanArticle]) -> list[bool]:
+            """The batch's verified sentence pairing of the new article with each of ``others`` (their rows)."""
+            if sizes is None:
+                return sentences_agree_each(sentence_rows, others, self._sentence_banding, threshold)
+            other_sizes = [self._row_sizes(item) for item in cleaned]
+            return sentences_evidence_each(
+                sentence_rows, sizes, others, other_sizes, self._sentence_banding, threshold, lone
+            )
+
         # article band keys pair as in the batch; a sentence band collision counts, as in the batch's
         # ``banded_pairs(verify=True)``, only when the two whole signature rows agree on ``sentence_threshold``
         candidates = session.lookup(sketch.article_keys) - holders
         for holder, (_, _, _, new) in evaluation.holders.items():
             if not set(sketch.article_keys).isdisjoint(new.sketch.article_keys) or (
                 not set(sketch.sentence_keys).isdisjoint(new.sketch.sentence_keys)
-                and (
-                    not verify
-                    or sentences_agree(sentence_rows, new.sketch.sentence_rows, self._sentence_banding, threshold)
-                )
+                and (not verify or agree_each([new.sketch.sentence_rows], [new.cleaned])[0])
             ):
                 candidates.add(holder)
         candidates |= self._neighbours(session, evaluation)
@@ -923,8 +934,9 @@ class Index:
         rows = session.articles(candidates | by_sentence)
         if verify and by_sentence:
             checked = sorted(by_sentence)
-            others = self._sentence_rows_of([(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked])
-            agree = sentences_agree_each(sentence_rows, others, self._sentence_banding, threshold)
+            items = [(rows[key], self._furniture_of(evaluation, rows[key])) for key in checked]
+            others = self._sentence_rows_of(items)
+            agree = agree_each(others, [self._cleaned_row(*item) for item in items] if sizes is not None else [])
             for key, near in zip(checked, agree, strict=True):
                 if not near:
                     del rows[key]
@@ -991,9 +1003,9 @@ class Index:
             and settings.candidates.verify_sentence_pairs
         )
 
-    def _without_stock(self, session: Session, evaluation: _Evaluation) -> tuple[np.ndarray, set[int]]:
-        """The new article's sentence rows that are not stock, and the stored articles holding a near-copy of one of
-        them on their stored low bytes (a superset of the full test, which the caller runs).
+    def _without_stock(self, session: Session, evaluation: _Evaluation) -> tuple[np.ndarray, set[int], np.ndarray]:
+        """The new article's sentence rows that are not stock, the stored articles holding a near-copy of one of
+        them on their stored low bytes (a superset of the full test, which the caller runs), and which rows are kept.
 
         A row with a *crowded* band key (held by more than ``crowded_key_cap`` stored articles: its count is stored,
         schema 8) is stock without reading that key's postings: its near-copies are that many articles, the stories
@@ -1036,7 +1048,7 @@ class Index:
         stock[open_rows] = stock_open
         evaluation.stock = int(stock.sum())
         found = {known[k] for k in np.flatnonzero(near[~stock_open].any(axis=0)).tolist()}
-        return (rows if not stock.any() else rows[~stock]), found
+        return (rows if not stock.any() else rows[~stock]), found, ~stock
 
     def _judge_pair(
         self,
@@ -1086,6 +1098,11 @@ class Index:
             verdict = self._judge_pair(evaluation, key, evaluation.screened.pop(key))
             if verdict.relation in RELATED:  # ``could_relate`` is an exact bound: never
                 raise AssertionError(f"a screened pair was judged {verdict.relation}")
+
+    def _row_sizes(self, cleaned: CleanArticle) -> np.ndarray:
+        """Each sentence signature row's count of content stems (``lone_sentence_min_shared`` reads them)."""
+        sizes = unit_stem_sizes([cleaned], self.settings.sketch.min_sentence_stems)[0]
+        return sizes[sizes >= self.settings.sketch.min_sentence_stems]
 
     def _sentence_rows_of(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[np.ndarray]:
         """Stored articles' sentence signature rows, each with its furniture (from their cleaned forms, signed in

@@ -1169,26 +1169,33 @@ def cluster(
         part.sentence_owners = np.zeros(0, dtype=np.int64)
     return_free_memory()
     _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
+    unit_sizes = np.concatenate([part.unit_sizes for part in parts])
+    for part in parts:
+        part.unit_sizes = np.zeros(0, dtype=np.int64)
+    # each sentence row's count of content stems (the sketched units are those of min_sentence_stems or more)
+    sentence_sizes = np.minimum(unit_sizes[unit_sizes >= settings.sketch.min_sentence_stems], 0xFFFF).astype(np.uint16)
     stories = None
     if settings.score.stock_min_stories > 0:
         # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
         stories, row_stories = unit_stories(
             sentence_signature_rows,
             candidates.near_copy_threshold,
-            np.concatenate([part.unit_sizes for part in parts]),
+            unit_sizes,
             [unit for part in parts for unit in part.short_units],
             units,
             settings.sketch.min_sentence_stems,
             settings.score.stock_min_stories,
         )
         for part in parts:
-            part.unit_sizes, part.short_units = np.zeros(0, dtype=np.int64), []
+            part.short_units = []
         if candidates.skip_stock_sentences:
             evidence = row_stories < settings.score.stock_min_stories
             sentence_signature_rows.keep(evidence)
             sentence_owners = sentence_owners[evidence]
+            sentence_sizes = sentence_sizes[evidence]
             del evidence
         del row_stories
+    del unit_sizes
     return_free_memory()
     _log_held("evidence rows", sentence_rows=sentence_signature_rows, stories=stories)
     found.append(
@@ -1199,10 +1206,12 @@ def cluster(
             candidates.sentence_bucket_cap,
             candidates.verify_sentence_pairs,
             span=count,
+            sizes=sentence_sizes,
+            lone_min_shared=candidates.lone_sentence_min_shared,
         )
     )
     sentence_signature_rows.close()  # its files removed
-    del sentence_signature_rows, sentence_owners
+    del sentence_signature_rows, sentence_owners, sentence_sizes
     corpus = CleanedCorpus(store, [form for part in parts for form in part.compact], units, idf, stories)
     del store, stories  # the store's buffers are the corpus's now, and the stories its int32 copy
     for part in parts:

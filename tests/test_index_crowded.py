@@ -144,10 +144,11 @@ def test_rows_with_a_crowded_key_are_stock_and_read_no_postings(
         original, lookup = Index._without_stock, SQLiteSession.lookup
 
         def recorded(self: Index, session: Any, evaluation: Any) -> Any:
-            kept, found = original(self, session, evaluation)
+            kept, found, mask = original(self, session, evaluation)
             sketch = evaluation.prepared.sketch
+            assert np.array_equal(kept, sketch.sentence_rows[mask])  # the mask says which rows are kept
             seen.append((sketch.sentence_rows, sketch.sentence_keys, kept, evaluation.stock))
-            return kept, found
+            return kept, found, mask
 
         def recorded_lookup(session: Any, band_keys: Any) -> set[int]:
             band_keys = list(band_keys)

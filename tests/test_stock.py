@@ -87,8 +87,9 @@ def test_stock_sentences_in_separate_stories_relate_nothing() -> None:
     result = cluster(_filler_articles(), workers=1)
     assert all(v.relation == "unrelated" for v in result.pairs), _relations(result)
     assert not result.clusters
-    # a stock sentence makes no candidate pair; a pair that is a candidate anyway shows its stock passages
-    paired = cluster(_filler_articles(), workers=1, skip_stock_sentences=False)
+    # a stock sentence makes no candidate pair; a pair that is a candidate anyway shows its stock passages (the
+    # fillers share one sketched sentence, which the lone-sentence rule would not pair either: off here)
+    paired = cluster(_filler_articles(), workers=1, skip_stock_sentences=False, lone_sentence_min_shared=0)
     assert len(result.pairs) < len(paired.pairs)
     assert all(v.relation == "unrelated" for v in paired.pairs) and not paired.clusters
     shown = [v for v in paired.pairs if v.passages]
@@ -96,8 +97,11 @@ def test_stock_sentences_in_separate_stories_relate_nothing() -> None:
 
 
 def test_without_the_rule_stock_sentences_relate_the_articles() -> None:
-    relations = _relations(cluster(_filler_articles(), workers=1, stock_min_stories=0))
+    relations = _relations(cluster(_filler_articles(), workers=1, stock_min_stories=0, lone_sentence_min_shared=0))
     assert "same-story" in relations.values() or "derived" in relations.values()
+    # the fillers share one sketched sentence of four stems ("Officials did not respond…"): one short shared
+    # sentence pairs no articles either, with or without the stock rule
+    assert not cluster(_filler_articles(), workers=1, stock_min_stories=0).pairs
 
 
 def test_a_wire_sentence_copied_by_many_papers_stays_evidence() -> None:

@@ -264,6 +264,41 @@ def near_copies(rows: np.ndarray, others: list[np.ndarray], banding: Banding, th
     return near
 
 
+def sentences_evidence_each(
+    rows: np.ndarray,
+    sizes: np.ndarray,
+    others: list[np.ndarray],
+    other_sizes: list[np.ndarray],
+    banding: Banding,
+    threshold: float,
+    lone_min_shared: int,
+) -> list[bool]:
+    """:func:`sentences_agree_each` under the batch's ``lone_sentence_min_shared``: whether the verified row pairs
+    of ``rows`` with each of ``others`` hold two distinct rows on either side, or one row pair that shares
+    ``lone_min_shared`` content stems, estimated as ``candidates.evidenced_pair_codes`` does (``sizes``,
+    ``other_sizes``: each row's count of content stems)."""
+    counts = [len(item) for item in others]
+    found = [False] * len(others)
+    if not len(rows) or not sum(counts):
+        return found
+    stacked = np.vstack([item for item in others if len(item)])
+    stacked_sizes = np.concatenate([np.asarray(item, dtype=np.int64) for item in other_sizes if len(item)])
+    positions = rows.shape[1]
+    band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
+    mine, theirs = np.nonzero(band_equal)
+    agreeing = np.count_nonzero(rows[mine] == stacked[theirs], axis=1)
+    hit = agreeing / positions >= threshold
+    mine, theirs, agreeing = mine[hit], theirs[hit], agreeing[hit]
+    owner = np.repeat(np.arange(len(others)), counts)[theirs]
+    stems = np.asarray(sizes, dtype=np.int64)[mine] + stacked_sizes[theirs]
+    shares = agreeing * stems >= lone_min_shared * (positions + agreeing)
+    for k in np.unique(owner).tolist():
+        at = owner == k
+        sides = min(len(np.unique(mine[at])), len(np.unique(theirs[at])))
+        found[k] = bool(sides >= 2 or shares[at].any())
+    return found
+
+
 def stock_rows(near: np.ndarray, stories_of: list[Any], at_least: int, link: int) -> np.ndarray:
     """Which of an article's sentence rows are *stock*: their near-copies sit in at least ``at_least`` separate
     stories of the index with the article (the batch's ``candidates.sentence_stories`` for a new article).
