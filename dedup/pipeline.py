@@ -51,6 +51,7 @@ from dedup.candidates import (
     unit_stories,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
+from dedup.compressed import CompressedTexts
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches, walks_backward
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
@@ -407,14 +408,15 @@ def _fields(article: Article) -> bytes:
 
 
 class ArticleStore:
-    """The articles of a run as they are read, in flat buffers (texts as UTF-8; id, outlet and date as JSON): what
-    the stages read of them, ~1 byte a character, where the ``Article`` objects a reader makes are ~2.2 KB each with
-    their other fields, held for the whole run before. Taken in one at a time (:meth:`add`: the first of each id),
-    put in id order once (:meth:`sort`), decoded a batch at a time where a stage reads them — in the worker, from
-    the buffers it inherited — and handed whole to :class:`CleanedCorpus` (the same buffers, not a copy)."""
+    """The articles of a run as they are read, in flat buffers (texts as UTF-8, each compressed on its own:
+    ``compressed.CompressedTexts``; id, outlet and date as JSON): what the stages read of them, ~0.4 byte a
+    character, where the ``Article`` objects a reader makes are ~2.2 KB each with their other fields, held for the
+    whole run before. Taken in one at a time (:meth:`add`: the first of each id), put in id order once
+    (:meth:`sort`), decoded a batch at a time where a stage reads them — in the worker, from the buffers it
+    inherited — and handed whole to :class:`CleanedCorpus` (the same buffers, not a copy)."""
 
     def __init__(self) -> None:
-        self.texts, self.text_offsets = bytearray(), array("q", [0])
+        self.texts = CompressedTexts()
         self.fields, self.field_offsets = bytearray(), array("q", [0])
         self.positions: dict[str, int] = {}  # id → position, while reading
         self.ids: list[str] = []  # ids in the buffers' order
@@ -425,8 +427,7 @@ class ArticleStore:
             return False
         self.positions[article.id] = len(self.ids)
         self.ids.append(article.id)
-        self.texts += article.text.encode("utf-8", "surrogatepass")
-        self.text_offsets.append(len(self.texts))
+        self.texts.append(article.text.encode("utf-8", "surrogatepass"))
         self.fields += _fields(article)
         self.field_offsets.append(len(self.fields))
         return True
@@ -435,18 +436,20 @@ class ArticleStore:
         return len(self.ids)
 
     def sort(self) -> None:
-        """Put the articles in id order (the run's order); the buffers are copied only if they were not in it."""
+        """Put the articles in id order (the run's order; the buffers are copied only if they were not in it),
+        once they are all read."""
         self.positions = {}
+        self.texts.finish()
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         if order == list(range(len(order))):
             return
-        self.texts, self.text_offsets = _reordered(self.texts, self.text_offsets, order)
+        self.texts = self.texts.reordered(order)
         self.fields, self.field_offsets = _reordered(self.fields, self.field_offsets, order)
         self.ids = [self.ids[k] for k in order]
 
     def article(self, index: int) -> Article:
         """Article ``index`` with the fields the stages read (id, text, outlet, date)."""
-        text = self.texts[self.text_offsets[index] : self.text_offsets[index + 1]].decode("utf-8", "surrogatepass")
+        text = self.texts[index].decode("utf-8", "surrogatepass")
         fields = self.fields[self.field_offsets[index] : self.field_offsets[index + 1]]
         key, outlet, published = json.loads(fields.decode("utf-8", "surrogatepass"))
         return Article(key, text, outlet=outlet, published=published)
@@ -497,12 +500,11 @@ class CleanedCorpus:
         self.count = len(articles)
         self.forms, self.form_offsets = _joined(compact)
         if isinstance(articles, ArticleStore):  # the same buffers, in order already: taken as they are
-            self.texts, self.text_offsets = articles.texts, np.frombuffer(articles.text_offsets, dtype=np.int64)
+            self.texts = articles.texts
             self.fields, self.field_offsets = articles.fields, np.frombuffer(articles.field_offsets, dtype=np.int64)
         else:
-            self.texts, self.text_offsets = _joined(
-                article.text.encode("utf-8", "surrogatepass") for article in articles
-            )
+            self.texts = CompressedTexts(article.text.encode("utf-8", "surrogatepass") for article in articles)
+            self.texts.finish()
             self.fields, self.field_offsets = _joined(_fields(article) for article in articles)
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
@@ -533,8 +535,7 @@ class CleanedCorpus:
 
     def article(self, index: int) -> Article:
         """Article ``index`` as the pipeline reads it (id, text, outlet, published), from the buffers."""
-        begin, end = int(self.text_offsets[index]), int(self.text_offsets[index + 1])
-        text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+        text = self.texts[index].decode("utf-8", "surrogatepass")
         begin, end = int(self.field_offsets[index]), int(self.field_offsets[index + 1])
         key, outlet, published = json.loads(self.fields[begin:end].decode("utf-8", "surrogatepass"))
         return Article(key, text, outlet=outlet, published=published)
@@ -573,22 +574,20 @@ class CleanedCorpus:
 
 
 class CorpusTexts(Mapping[str, str]):
-    """The texts of a :class:`CleanedCorpus` by id, each decoded from its UTF-8 buffer when looked up (the last few
-    kept: passages come grouped by target and source). Holds the buffer, not the corpus's other parts."""
+    """The texts of a :class:`CleanedCorpus` by id, each decompressed and decoded when looked up (the last few
+    kept: passages come grouped by target and source). Holds the texts, not the corpus's other parts."""
 
     KEPT = 4
 
     def __init__(self, corpus: CleanedCorpus, index: Mapping[str, int]) -> None:
-        self.texts, self.offsets = corpus.texts, corpus.text_offsets
+        self.texts = corpus.texts
         self.index = index
         self.recent: dict[str, str] = {}
 
     def __getitem__(self, key: str) -> str:
         text = self.recent.get(key)
         if text is None:
-            number = self.index[key]
-            begin, end = int(self.offsets[number]), int(self.offsets[number + 1])
-            text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+            text = self.texts[self.index[key]].decode("utf-8", "surrogatepass")
             if len(self.recent) >= self.KEPT:
                 del self.recent[next(iter(self.recent))]
             self.recent[key] = text
@@ -716,7 +715,7 @@ def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
     if id(value) in seen or value is None or isinstance(value, (bool, type)):
         return 0
     seen.add(id(value))
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, CompressedTexts)):
         return value.nbytes
     if sparse.issparse(value):
         return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))
@@ -1213,7 +1212,9 @@ def cluster(
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(corpus))) for begin in range(0, len(corpus), chunk)]
     stage("LSH pairs")
-    _log_held("LSH pairs", pairs=found, stem_counts=stem_counts, forms=corpus.forms, texts=corpus.texts)
+    _log_held(
+        "LSH pairs", pairs=found, stem_counts=stem_counts, forms=corpus.forms, texts=corpus.texts, fields=corpus.fields
+    )
     tick = progress("candidates", len(corpus))
     vectors = article_vectors([], stem_counts)
     del stem_counts
@@ -1286,6 +1287,7 @@ def cluster(
         ids=ids,
         index=index,
         texts=corpus.texts,
+        fields=corpus.fields,
         forms=corpus.forms,
         stories=corpus.stories,
     )
