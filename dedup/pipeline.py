@@ -60,6 +60,7 @@ from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_me
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
     N_FEATURES,
+    PackedCounts,
     article_counts,
     article_vectors,
     cached_word_features,
@@ -350,7 +351,7 @@ class CleanBatch:
     units: np.ndarray  # evidence units of each article
     features: np.ndarray  # sentence n-gram features of the batch, and how many of its units hold each
     holders: np.ndarray
-    stem_counts: sparse.csr_matrix  # ``similarity.article_counts``
+    stem_counts: sparse.csr_matrix | PackedCounts  # ``similarity.article_counts``, packed where it can be
     unit_sizes: np.ndarray  # ``candidates.unit_stem_sizes``
     short_units: list[bytes | frozenset[str]]  # ``candidates.short_unit_key`` of each short unit
     article_rows: np.ndarray
@@ -379,7 +380,7 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
             np.array([len(article.sentences) for article in cleaned], dtype=np.int64),
             features,
             holders,
-            article_counts(cleaned),
+            PackedCounts.of(article_counts(cleaned)),
             *unit_stem_sizes(cleaned, min_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
@@ -715,7 +716,7 @@ def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
     if id(value) in seen or value is None or isinstance(value, (bool, type)):
         return 0
     seen.add(id(value))
-    if isinstance(value, (np.ndarray, CompressedTexts)):
+    if isinstance(value, (np.ndarray, CompressedTexts, PackedCounts)):
         return value.nbytes
     if sparse.issparse(value):
         return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))

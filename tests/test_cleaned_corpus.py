@@ -24,11 +24,13 @@ from dedup.candidates import (
 from dedup.clean import clean_article, repeated_lines
 from dedup.model import Article, PassageTable
 from dedup.similarity import (
+    PackedCounts,
     article_counts,
     article_vectors,
     sentence_counts,
     sentence_frequencies,
     sentence_matrix,
+    stack_rows,
 )
 from dedup.sketch import SketchSettings
 
@@ -132,7 +134,8 @@ def test_the_batches_shares_add_up_to_the_whole_run(run):
     assert np.array_equal(added, whole)
     features, holders = sentence_frequencies(counts)
     assert np.array_equal(features, np.flatnonzero(whole)) and np.array_equal(holders, whole[whole > 0])
-    stacked = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    stacked = stack_rows([part.stem_counts for part in parts])  # the parts' counts packed: unpacked one by one
+    assert all(isinstance(part.stem_counts, PackedCounts) for part in parts)
     assert (stacked != article_counts(cleaned)).nnz == 0
     assert article_vectors(cleaned).data.tobytes() == article_vectors([], stacked).data.tobytes()
     sizes, short = unit_stem_sizes(cleaned, SketchSettings().min_sentence_stems)
