@@ -674,6 +674,14 @@ def _stacked_rows(parts: list[CleanBatch], name: str) -> np.ndarray:
 _TRIM_BYTES = 32 << 20  # parts freed between two trims of the heap while stacking
 
 
+def _narrowed(values: np.ndarray) -> np.ndarray:
+    """``values`` (int64 sizes or places) as ``uint16`` when every one fits (2 bytes each instead of 8), else as they
+    are: the same numbers, for a reader that widens them (``astype``) before it computes with them."""
+    if values.dtype == np.int64 and (not len(values) or (int(values.min()) >= 0 and int(values.max()) < 1 << 16)):
+        return values.astype(np.uint16)
+    return values
+
+
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
     """Whether the run takes the pruned TF-IDF search (``tfidf_guarantee``) rather than the exact one."""
     return settings.tfidf_guarantee > 0 and articles >= settings.tfidf_pruned_from
@@ -1125,6 +1133,8 @@ def cluster(
         part.features = part.holders = np.zeros(0, dtype=np.int64)
         spilled.append(part.sentence_rows)
         part.sentence_rows = np.zeros((0, 0), dtype=np.uint32)
+        # held until the sentence stories and the stacking: 2 bytes a unit each, not 8 (widened where read)
+        part.unit_sizes, part.sentence_owners = _narrowed(part.unit_sizes), _narrowed(part.sentence_owners)
         remember_word_features(*part.words)
         part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
         return part
@@ -1175,7 +1185,7 @@ def cluster(
         stories, row_stories = unit_stories(
             sentence_signature_rows,
             candidates.near_copy_threshold,
-            np.concatenate([part.unit_sizes for part in parts]),
+            np.concatenate([part.unit_sizes for part in parts]).astype(np.int64),
             [unit for part in parts for unit in part.short_units],
             units,
             settings.sketch.min_sentence_stems,

@@ -282,3 +282,13 @@ def test_the_buffers_give_back_each_article_s_fields(records):
             article.outlet,
             article.published,
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 70_000), max_size=50), st.integers(0, 2))
+def test_narrowed_sizes_are_the_same_numbers(values, scale):
+    array = np.array([value * 10**scale for value in values], dtype=np.int64)
+    narrowed = pipeline._narrowed(array)
+    assert np.array_equal(narrowed.astype(np.int64), array)
+    fits = not len(array) or (array.min() >= 0 and array.max() < 2**16)
+    assert narrowed.dtype == (np.uint16 if fits else np.int64)
