@@ -15,6 +15,7 @@ gives 1.8x one by one (2.2x with a preset dictionary, at 4x the time) and 2.2x i
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
@@ -25,6 +26,10 @@ import zstandard
 LEVEL = 3  # zstd's default level: ~15 % smaller than level 1 with a dictionary, as fast to read back
 DICTIONARY_BYTES = 64 * 1024  # 32 KB: 2 % larger texts; 128 KB: no smaller
 TRAIN_BYTES = 1 << 20  # the texts a dictionary is trained on (the run's first; ~0.1 s): smaller runs stay raw
+# zstd's trainer can crash the process (not raise) on few or tiny samples (facebook/zstd#3599: ten 1-byte samples;
+# a hypothesis test here found more): below these it is not called, and the texts are compressed without a dictionary
+MIN_TRAIN_SAMPLES = 100
+MIN_TRAIN_BYTES = 256 * 1024
 
 
 class RawTexts:
@@ -64,7 +69,8 @@ class CompressedTexts:
     dictionary trained on the first :data:`TRAIN_BYTES` of them.
 
     Until that many have come they are held as they are (a run smaller than that stays so: nothing to gain); then
-    a dictionary is trained on them, they are compressed, and so is each later one as it comes. Reading one back
+    a dictionary is trained on them (if they are :data:`MIN_TRAIN_SAMPLES` texts and :data:`MIN_TRAIN_BYTES` or
+    more), they are compressed, and so is each later one as it comes. Reading one back
     (``texts[index]``) decompresses it alone. Forked workers read the buffers they inherited without writing
     them. Each thread decompresses with its own decompressor (zstd's are not safe across threads).
     """
@@ -97,12 +103,13 @@ class CompressedTexts:
             self._start()
 
     def _start(self) -> None:
-        """Train the dictionary on the pending texts (zstd's fast cover; without one if training fails: texts too
-        few or too alike), then hold them compressed."""
-        try:
-            self.dictionary = zstandard.train_dictionary(DICTIONARY_BYTES, self.pending)
-        except zstandard.ZstdError:
-            self.dictionary = None
+        """Train the dictionary on the pending texts (zstd's fast cover; none when they are fewer or smaller than
+        the trainer takes safely, or when training fails), then hold them compressed."""
+        samples = [text for text in self.pending if text]
+        self.dictionary = None
+        if len(samples) >= MIN_TRAIN_SAMPLES and sum(map(len, samples)) >= MIN_TRAIN_BYTES:
+            with contextlib.suppress(zstandard.ZstdError):
+                self.dictionary = zstandard.train_dictionary(DICTIONARY_BYTES, samples)
         self._compressor = self._new_compressor()
         pending, self.pending, self.pending_bytes = self.pending, [], 0
         for text in pending:

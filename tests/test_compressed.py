@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+import random
 import threading
 from pathlib import Path
 
@@ -52,6 +53,43 @@ def test_compressed_texts_give_back_the_reference(texts, train_bytes, data):
             held[index]
 
 
+_WORDS = [
+    "the",
+    "bank",
+    "of",
+    "england",
+    "said",
+    "on",
+    "monday",
+    "that",
+    "rates",
+    "would",
+    "stay",
+    "at",
+    "5.25",
+    "%",
+    "while",
+    "inflation",
+    "fell",
+]
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 2**32), _texts, st.data())
+def test_texts_compressed_with_a_trained_dictionary_give_back_the_reference(seed, odd, data):
+    # enough text for the trainer (MIN_TRAIN_SAMPLES texts, MIN_TRAIN_BYTES): made of words, with odd texts among them
+    chooser = random.Random(seed)
+    texts = [" ".join(chooser.choices(_WORDS, k=chooser.randint(300, 600))).encode() for _ in range(130)]
+    for text in odd:
+        texts.insert(chooser.randrange(len(texts) + 1), text)
+    held = CompressedTexts(texts, train_bytes=compressed.MIN_TRAIN_BYTES)
+    assert held.dictionary is not None and held.nbytes < sum(map(len, texts)) / 2
+    assert list(held) == list(RawTexts(texts)) == texts
+    order = data.draw(st.permutations(range(len(held))))
+    assert list(held.reordered(order)) == [texts[k] for k in order]
+    assert list(pickle.loads(pickle.dumps(held))) == texts
+
+
 @pytest.fixture(scope="module")
 def news(seed_texts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[Article]:
     """The seed articles and, where the generator's data is present, a generated corpus of 240."""
@@ -70,11 +108,11 @@ def news(seed_texts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -
 def test_news_texts_come_back_the_same_and_smaller(news):
     texts = [article.text.encode("utf-8", "surrogatepass") for article in news]
     raw = sum(map(len, texts))
-    held = CompressedTexts(texts, train_bytes=raw // 4)  # the dictionary trained on the first quarter
+    held = CompressedTexts(texts, train_bytes=compressed.MIN_TRAIN_BYTES)  # trained on the first 256 KB
     held.finish()
-    assert held.dictionary is not None or len(news) < 20
     assert list(held) == texts
-    if len(news) >= 100:  # ~2.5x on the generated corpora's news text (docs/scale.md, stop 22)
+    if raw >= 1.2 * compressed.MIN_TRAIN_BYTES:  # the generated corpus is there: ~2.5x (docs/scale.md, stop 22)
+        assert held.dictionary is not None
         assert held.nbytes < 0.6 * raw
     small = CompressedTexts(texts[:3])  # under TRAIN_BYTES: held as they are
     assert not small.compressing and list(small) == texts[:3]
@@ -82,7 +120,7 @@ def test_news_texts_come_back_the_same_and_smaller(news):
 
 def test_threads_read_the_texts_at_once(news):
     texts = [article.text.encode("utf-8", "surrogatepass") for article in news] * 3
-    held = CompressedTexts(texts, train_bytes=10_000)
+    held = CompressedTexts(texts, train_bytes=compressed.MIN_TRAIN_BYTES)
     found: list[bool] = []
 
     def read() -> None:
@@ -113,10 +151,17 @@ def test_the_store_sorts_and_gives_back_the_articles(news, monkeypatch):
 
 
 def test_a_run_with_its_texts_compressed_gives_the_same_output(news, monkeypatch, tmp_path: Path):
+    raw = sum(len(article.text.encode("utf-8", "surrogatepass")) for article in news)
+
     def document(train_bytes: int) -> str:
         monkeypatch.setattr(compressed, "TRAIN_BYTES", train_bytes)
         result = pipeline.cluster(news, workers=1, keep_pairs=False)
-        assert result.texts.texts.compressing == (train_bytes < 10_000)  # type: ignore[attr-defined]
+        texts = result.texts.texts  # type: ignore[attr-defined]
+        assert texts.compressing == (train_bytes <= raw)
+        assert (texts.dictionary is not None) == (train_bytes == compressed.MIN_TRAIN_BYTES <= raw)
         return json.dumps(result_to_dict(result, result.texts), sort_keys=True)
 
-    assert document(1_000) == document(1 << 40)
+    reference = document(1 << 40)  # held as they are
+    assert document(1_000) == reference  # compressed without a dictionary (too few to train on)
+    if raw >= compressed.MIN_TRAIN_BYTES:
+        assert document(compressed.MIN_TRAIN_BYTES) == reference  # with one
