@@ -7,6 +7,7 @@ Reading and writing stay outside (``dedup.read``, ``dedup.write``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -1025,14 +1026,31 @@ CARRIED_RELATIONS = ("derived", "duplicate")  # the verdicts whose edges the pas
 SCREENED = "screened"  # in place of a screened pair's verdict that only ``Result.pairs`` would read
 
 
-def _read_later(judged: tuple[PairVerdict, PackedTiles | None]) -> tuple[PairVerdict, PackedTiles | None] | str | None:
+def _read_later(
+    names: Mapping[str, str], judged: tuple[PairVerdict, PackedTiles | None]
+) -> tuple[PairVerdict, PackedTiles | None] | str | None:
     """What the output can still read of a judged pair (``cluster(keep_pairs=False)``): the whole of a related verdict
-    or one holding passages (they count inside a cluster); :data:`SCREENED` for a screened one (aligned after all if
-    its articles end in one cluster); nothing of the rest (they only reach ``Result.pairs``)."""
+    or one holding passages (they count inside a cluster), its ids the run's own strings (``names``: each id to
+    itself; :func:`shared_names`); :data:`SCREENED` for a screened one (aligned after all if its articles end in one
+    cluster); nothing of the rest (they only reach ``Result.pairs``)."""
     verdict = judged[0]
     if verdict.relation != "unrelated" or verdict.passages:
-        return packed_verdict(verdict), judged[1]
+        return shared_names(packed_verdict(verdict), names), judged[1]
     return SCREENED if verdict.evidence.get("aligned") is False else None
+
+
+def shared_names(verdict: PairVerdict, names: Mapping[str, str]) -> PairVerdict:
+    """``verdict`` with its ids (``a``, ``b``, its packed passages' source and target) replaced by the equal strings
+    of ``names`` where it has them, and its relation interned: a verdict unpickled from a worker brings its own
+    copies (~55 bytes each, ~170 a held verdict of ~950; equal strings, so nothing read from it changes)."""
+    verdict.a = names.get(verdict.a, verdict.a)
+    verdict.b = names.get(verdict.b, verdict.b)
+    verdict.relation = sys.intern(verdict.relation)
+    passages = verdict.passages
+    if isinstance(passages, PackedPassages):
+        passages.source = names.get(passages.source, passages.source)
+        passages.target = names.get(passages.target, passages.target)
+    return verdict
 
 
 def judge_groups(
@@ -1261,6 +1279,7 @@ def cluster(
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
+    names = {key: key for key in ids}  # the held verdicts' ids are these strings, not each verdict's own copies
     judged: list[tuple[PairVerdict, PackedTiles | None] | None] = _pass_in_pair_order(
         judge_groups,
         (sides, settings, True),
@@ -1269,8 +1288,9 @@ def cluster(
         sides,
         workers,
         tick,
-        None if keep_pairs else _read_later,
+        None if keep_pairs else functools.partial(_read_later, names),
     )
+    del names
     # the pairs whose verdicts are held (every pair unless ``keep_pairs`` is off), in pair order, and the screened
     held = [k for k, item in enumerate(judged) if isinstance(item, tuple)]
     screened = [
@@ -1289,13 +1309,13 @@ def cluster(
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
-    _log_held(
+    _log_held(  # ids first: the held verdicts' ids are theirs
         "judged",
+        ids=ids,
         pairs=pairs,
         verdicts=verdicts,
         judged_tiles=judged_tiles,
         screened=screened,
-        ids=ids,
         index=index,
         texts=corpus.texts,
         fields=corpus.fields,

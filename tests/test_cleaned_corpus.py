@@ -4,6 +4,7 @@ on real texts: the seeds and a generated corpus (Reuters / BBC text, furniture l
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -292,3 +293,22 @@ def test_narrowed_sizes_are_the_same_numbers(values, scale):
     assert np.array_equal(narrowed.astype(np.int64), array)
     fits = not len(array) or (array.min() >= 0 and array.max() < 2**16)
     assert narrowed.dtype == (np.uint16 if fits else np.int64)
+
+
+def test_held_verdicts_take_the_runs_own_ids(texts):
+    """A verdict held to the end of a lean run points at the run's id strings (one copy an id), with equal values."""
+    kept = pipeline.cluster(texts, workers=1)
+    verdict = next(v for v in kept.pairs if v.relation != "unrelated" and v.passages)
+    copy = pickle.loads(pickle.dumps(verdict))  # as it comes from a worker: its own strings
+    names = {article.id: article.id for article in texts}
+    held = pipeline.shared_names(pipeline.packed_verdict(copy), names)
+    assert held.a is names[verdict.a] and held.b is names[verdict.b]
+    assert held.passages.source is names[verdict.passages[0].source]  # type: ignore[attr-defined]
+    assert list(held.passages) == list(verdict.passages)
+    assert (held.a, held.b, held.relation, held.score, held.evidence) == (
+        verdict.a,
+        verdict.b,
+        verdict.relation,
+        verdict.score,
+        verdict.evidence,
+    )
