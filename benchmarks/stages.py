@@ -33,7 +33,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from scipy import sparse
 
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -52,7 +51,7 @@ from dedup.pipeline import (
     tfidf_batch,
 )
 from dedup.read.files import stream_path
-from dedup.similarity import N_FEATURES, article_vectors, sentence_idf
+from dedup.similarity import N_FEATURES, article_vectors, sentence_idf, stack_rows
 
 
 def cpu_seconds() -> float:
@@ -166,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         lsh_pairs = len(found)
         lsh_found = set(found) if args.vectors is not None else set()
         stage("LSH: sentence pairs")
-    stem_counts = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    stem_counts = stack_rows([part.stem_counts for part in parts])  # packed parts unpacked
     vectors = article_vectors([], stem_counts)
     del stem_counts
     pruned = _pruned_tfidf(candidates, count)

@@ -1,14 +1,15 @@
 """Will a full run fit in memory? An estimate from the articles' text, and what the machine has.
 
-A full run holds, per article, its text (UTF-8, in one buffer: the articles are handed over one at a time, not
-held as objects), its cleaned form in the compact stored form (a few hundred bytes: sides are rebuilt in the worker
-that aligns a pair, and a worker holds at most ``pipeline.MOST_SIDES`` of them), its signatures through the LSH
-stage, the verdicts the output can still read and the passages as columns; the CLI's document is written a piece
-at a time, never held. Measured peak PSS of whole runs (docs/scale.md, generated corpora, stop 20's code): 10k
-articles (15.7 million characters) 0.74 GB, 100k (209.8 million) 1.67 GB; 1M (2,268 million) at least 14.1 GB
-(stop 21: the parent's RSS in the candidate stage, sampled; the run did not finish). 7 bytes a character above
-640 MiB covers the three by 6-28 %. A run that would not fit is refused before it starts instead of being killed by
-the system an hour in.
+A full run holds, per article, its text (UTF-8, compressed: ~0.4 byte a character; the articles are handed over one at a
+time, not held as objects), its cleaned form in the compact stored form (a few hundred bytes: sides are rebuilt in the
+worker that aligns a pair, and a worker holds at most ``pipeline.MOST_SIDES`` of them), its signatures through the LSH
+stage, the verdicts the output can still read and the passages as columns; the CLI's document is written a piece at a
+time, never held. Measured peak PSS of whole runs (docs/scale.md, generated corpora, stop 20's code): 10k articles (15.7
+million characters) 0.74 GB, 100k (209.8 million) 1.67 GB; 1M (2,268 million) at least 14.1 GB (stop 21: the parent's
+RSS in the candidate stage, sampled; the run did not finish). 7 bytes a character above 640 MiB covers the three by 6-28
+%. Stop 22 (the texts held compressed, the stem counts packed) measured 10k at 0.69 GB and 100k at 1.49 GB; the estimate
+is kept until a 1M run of that code is measured. A run that would not fit is refused before it starts instead of being
+killed by the system an hour in.
 """
 
 from __future__ import annotations

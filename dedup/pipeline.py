@@ -7,6 +7,7 @@ Reading and writing stay outside (``dedup.read``, ``dedup.write``).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -51,6 +52,7 @@ from dedup.candidates import (
     unit_stories,
 )
 from dedup.clean import CleanArticle, clean_article, frequent_lines, short_line_counts
+from dedup.compressed import CompressedTexts
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches, walks_backward
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
@@ -59,6 +61,7 @@ from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_me
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
     N_FEATURES,
+    PackedCounts,
     article_counts,
     article_vectors,
     cached_word_features,
@@ -349,7 +352,7 @@ class CleanBatch:
     units: np.ndarray  # evidence units of each article
     features: np.ndarray  # sentence n-gram features of the batch, and how many of its units hold each
     holders: np.ndarray
-    stem_counts: sparse.csr_matrix  # ``similarity.article_counts``
+    stem_counts: sparse.csr_matrix | PackedCounts  # ``similarity.article_counts``, packed where it can be
     unit_sizes: np.ndarray  # ``candidates.unit_stem_sizes``
     short_units: list[bytes | frozenset[str]]  # ``candidates.short_unit_key`` of each short unit
     article_rows: np.ndarray
@@ -378,7 +381,7 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
             np.array([len(article.sentences) for article in cleaned], dtype=np.int64),
             features,
             holders,
-            article_counts(cleaned),
+            PackedCounts.of(article_counts(cleaned)),
             *unit_stem_sizes(cleaned, min_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
@@ -407,14 +410,15 @@ def _fields(article: Article) -> bytes:
 
 
 class ArticleStore:
-    """The articles of a run as they are read, in flat buffers (texts as UTF-8; id, outlet and date as JSON): what
-    the stages read of them, ~1 byte a character, where the ``Article`` objects a reader makes are ~2.2 KB each with
-    their other fields, held for the whole run before. Taken in one at a time (:meth:`add`: the first of each id),
-    put in id order once (:meth:`sort`), decoded a batch at a time where a stage reads them — in the worker, from
-    the buffers it inherited — and handed whole to :class:`CleanedCorpus` (the same buffers, not a copy)."""
+    """The articles of a run as they are read, in flat buffers (texts as UTF-8, each compressed on its own:
+    ``compressed.CompressedTexts``; id, outlet and date as JSON): what the stages read of them, ~0.4 byte a
+    character, where the ``Article`` objects a reader makes are ~2.2 KB each with their other fields, held for the
+    whole run before. Taken in one at a time (:meth:`add`: the first of each id), put in id order once
+    (:meth:`sort`), decoded a batch at a time where a stage reads them — in the worker, from the buffers it
+    inherited — and handed whole to :class:`CleanedCorpus` (the same buffers, not a copy)."""
 
     def __init__(self) -> None:
-        self.texts, self.text_offsets = bytearray(), array("q", [0])
+        self.texts = CompressedTexts()
         self.fields, self.field_offsets = bytearray(), array("q", [0])
         self.positions: dict[str, int] = {}  # id → position, while reading
         self.ids: list[str] = []  # ids in the buffers' order
@@ -425,8 +429,7 @@ class ArticleStore:
             return False
         self.positions[article.id] = len(self.ids)
         self.ids.append(article.id)
-        self.texts += article.text.encode("utf-8", "surrogatepass")
-        self.text_offsets.append(len(self.texts))
+        self.texts.append(article.text.encode("utf-8", "surrogatepass"))
         self.fields += _fields(article)
         self.field_offsets.append(len(self.fields))
         return True
@@ -435,18 +438,20 @@ class ArticleStore:
         return len(self.ids)
 
     def sort(self) -> None:
-        """Put the articles in id order (the run's order); the buffers are copied only if they were not in it."""
+        """Put the articles in id order (the run's order; the buffers are copied only if they were not in it),
+        once they are all read."""
         self.positions = {}
+        self.texts.finish()
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
         if order == list(range(len(order))):
             return
-        self.texts, self.text_offsets = _reordered(self.texts, self.text_offsets, order)
+        self.texts = self.texts.reordered(order)
         self.fields, self.field_offsets = _reordered(self.fields, self.field_offsets, order)
         self.ids = [self.ids[k] for k in order]
 
     def article(self, index: int) -> Article:
         """Article ``index`` with the fields the stages read (id, text, outlet, date)."""
-        text = self.texts[self.text_offsets[index] : self.text_offsets[index + 1]].decode("utf-8", "surrogatepass")
+        text = self.texts[index].decode("utf-8", "surrogatepass")
         fields = self.fields[self.field_offsets[index] : self.field_offsets[index + 1]]
         key, outlet, published = json.loads(fields.decode("utf-8", "surrogatepass"))
         return Article(key, text, outlet=outlet, published=published)
@@ -497,12 +502,11 @@ class CleanedCorpus:
         self.count = len(articles)
         self.forms, self.form_offsets = _joined(compact)
         if isinstance(articles, ArticleStore):  # the same buffers, in order already: taken as they are
-            self.texts, self.text_offsets = articles.texts, np.frombuffer(articles.text_offsets, dtype=np.int64)
+            self.texts = articles.texts
             self.fields, self.field_offsets = articles.fields, np.frombuffer(articles.field_offsets, dtype=np.int64)
         else:
-            self.texts, self.text_offsets = _joined(
-                article.text.encode("utf-8", "surrogatepass") for article in articles
-            )
+            self.texts = CompressedTexts(article.text.encode("utf-8", "surrogatepass") for article in articles)
+            self.texts.finish()
             self.fields, self.field_offsets = _joined(_fields(article) for article in articles)
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
@@ -533,8 +537,7 @@ class CleanedCorpus:
 
     def article(self, index: int) -> Article:
         """Article ``index`` as the pipeline reads it (id, text, outlet, published), from the buffers."""
-        begin, end = int(self.text_offsets[index]), int(self.text_offsets[index + 1])
-        text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+        text = self.texts[index].decode("utf-8", "surrogatepass")
         begin, end = int(self.field_offsets[index]), int(self.field_offsets[index + 1])
         key, outlet, published = json.loads(self.fields[begin:end].decode("utf-8", "surrogatepass"))
         return Article(key, text, outlet=outlet, published=published)
@@ -573,22 +576,20 @@ class CleanedCorpus:
 
 
 class CorpusTexts(Mapping[str, str]):
-    """The texts of a :class:`CleanedCorpus` by id, each decoded from its UTF-8 buffer when looked up (the last few
-    kept: passages come grouped by target and source). Holds the buffer, not the corpus's other parts."""
+    """The texts of a :class:`CleanedCorpus` by id, each decompressed and decoded when looked up (the last few
+    kept: passages come grouped by target and source). Holds the texts, not the corpus's other parts."""
 
     KEPT = 4
 
     def __init__(self, corpus: CleanedCorpus, index: Mapping[str, int]) -> None:
-        self.texts, self.offsets = corpus.texts, corpus.text_offsets
+        self.texts = corpus.texts
         self.index = index
         self.recent: dict[str, str] = {}
 
     def __getitem__(self, key: str) -> str:
         text = self.recent.get(key)
         if text is None:
-            number = self.index[key]
-            begin, end = int(self.offsets[number]), int(self.offsets[number + 1])
-            text = self.texts[begin:end].decode("utf-8", "surrogatepass")
+            text = self.texts[self.index[key]].decode("utf-8", "surrogatepass")
             if len(self.recent) >= self.KEPT:
                 del self.recent[next(iter(self.recent))]
             self.recent[key] = text
@@ -674,6 +675,14 @@ def _stacked_rows(parts: list[CleanBatch], name: str) -> np.ndarray:
 _TRIM_BYTES = 32 << 20  # parts freed between two trims of the heap while stacking
 
 
+def _narrowed(values: np.ndarray) -> np.ndarray:
+    """``values`` (int64 sizes or places) as ``uint16`` when every one fits (2 bytes each instead of 8), else as they
+    are: the same numbers, for a reader that widens them (``astype``) before it computes with them."""
+    if values.dtype == np.int64 and (not len(values) or (int(values.min()) >= 0 and int(values.max()) < 1 << 16)):
+        return values.astype(np.uint16)
+    return values
+
+
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
     """Whether the run takes the pruned TF-IDF search (``tfidf_guarantee``) rather than the exact one."""
     return settings.tfidf_guarantee > 0 and articles >= settings.tfidf_pruned_from
@@ -716,7 +725,7 @@ def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
     if id(value) in seen or value is None or isinstance(value, (bool, type)):
         return 0
     seen.add(id(value))
-    if isinstance(value, np.ndarray):
+    if isinstance(value, (np.ndarray, CompressedTexts, PackedCounts)):
         return value.nbytes
     if sparse.issparse(value):
         return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))
@@ -1017,14 +1026,31 @@ CARRIED_RELATIONS = ("derived", "duplicate")  # the verdicts whose edges the pas
 SCREENED = "screened"  # in place of a screened pair's verdict that only ``Result.pairs`` would read
 
 
-def _read_later(judged: tuple[PairVerdict, PackedTiles | None]) -> tuple[PairVerdict, PackedTiles | None] | str | None:
+def _read_later(
+    names: Mapping[str, str], judged: tuple[PairVerdict, PackedTiles | None]
+) -> tuple[PairVerdict, PackedTiles | None] | str | None:
     """What the output can still read of a judged pair (``cluster(keep_pairs=False)``): the whole of a related verdict
-    or one holding passages (they count inside a cluster); :data:`SCREENED` for a screened one (aligned after all if
-    its articles end in one cluster); nothing of the rest (they only reach ``Result.pairs``)."""
+    or one holding passages (they count inside a cluster), its ids the run's own strings (``names``: each id to
+    itself; :func:`shared_names`); :data:`SCREENED` for a screened one (aligned after all if its articles end in one
+    cluster); nothing of the rest (they only reach ``Result.pairs``)."""
     verdict = judged[0]
     if verdict.relation != "unrelated" or verdict.passages:
-        return packed_verdict(verdict), judged[1]
+        return shared_names(packed_verdict(verdict), names), judged[1]
     return SCREENED if verdict.evidence.get("aligned") is False else None
+
+
+def shared_names(verdict: PairVerdict, names: Mapping[str, str]) -> PairVerdict:
+    """``verdict`` with its ids (``a``, ``b``, its packed passages' source and target) replaced by the equal strings
+    of ``names`` where it has them, and its relation interned: the verdicts unpickled from a worker's batch bring
+    their own copies (equal strings, so nothing read from them changes; 10k: 4 % of the held verdicts' bytes)."""
+    verdict.a = names.get(verdict.a, verdict.a)
+    verdict.b = names.get(verdict.b, verdict.b)
+    verdict.relation = sys.intern(verdict.relation)
+    passages = verdict.passages
+    if isinstance(passages, PackedPassages):
+        passages.source = names.get(passages.source, passages.source)
+        passages.target = names.get(passages.target, passages.target)
+    return verdict
 
 
 def judge_groups(
@@ -1125,6 +1151,8 @@ def cluster(
         part.features = part.holders = np.zeros(0, dtype=np.int64)
         spilled.append(part.sentence_rows)
         part.sentence_rows = np.zeros((0, 0), dtype=np.uint32)
+        # held until the sentence stories and the stacking: 2 bytes a unit each, not 8 (widened where read)
+        part.unit_sizes, part.sentence_owners = _narrowed(part.unit_sizes), _narrowed(part.sentence_owners)
         remember_word_features(*part.words)
         part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
         return part
@@ -1169,7 +1197,7 @@ def cluster(
         part.sentence_owners = np.zeros(0, dtype=np.int64)
     return_free_memory()
     _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
-    unit_sizes = np.concatenate([part.unit_sizes for part in parts])
+    unit_sizes = np.concatenate([part.unit_sizes for part in parts]).astype(np.int64)  # the parts' narrowed
     for part in parts:
         part.unit_sizes = np.zeros(0, dtype=np.int64)
     # each sentence row's count of content stems (the sketched units are those of min_sentence_stems or more)
@@ -1222,7 +1250,9 @@ def cluster(
     chunk = 2048
     blocks = [(begin, min(begin + chunk, len(corpus))) for begin in range(0, len(corpus), chunk)]
     stage("LSH pairs")
-    _log_held("LSH pairs", pairs=found, stem_counts=stem_counts, forms=corpus.forms, texts=corpus.texts)
+    _log_held(
+        "LSH pairs", pairs=found, stem_counts=stem_counts, forms=corpus.forms, texts=corpus.texts, fields=corpus.fields
+    )
     tick = progress("candidates", len(corpus))
     vectors = article_vectors([], stem_counts)
     del stem_counts
@@ -1258,6 +1288,7 @@ def cluster(
     sides = PreparedArticles(corpus)
     batch_pairs = max(MIN_BATCH_PAIRS, min(256, len(pairs) // (8 * max(workers, 1)) + 1))
     tick = progress("align", len(pairs))
+    names = {key: key for key in ids}  # the held verdicts' ids are these strings, not each verdict's own copies
     judged: list[tuple[PairVerdict, PackedTiles | None] | None] = _pass_in_pair_order(
         judge_groups,
         (sides, settings, True),
@@ -1266,8 +1297,9 @@ def cluster(
         sides,
         workers,
         tick,
-        None if keep_pairs else _read_later,
+        None if keep_pairs else functools.partial(_read_later, names),
     )
+    del names
     # the pairs whose verdicts are held (every pair unless ``keep_pairs`` is off), in pair order, and the screened
     held = [k for k, item in enumerate(judged) if isinstance(item, tuple)]
     screened = [
@@ -1286,15 +1318,16 @@ def cluster(
 
     return_free_memory()  # the workers' pickled results, read and freed
     stage(f"align and judge ({len(pairs)} pairs)")
-    _log_held(
+    _log_held(  # ids first: the held verdicts' ids are theirs
         "judged",
+        ids=ids,
         pairs=pairs,
         verdicts=verdicts,
         judged_tiles=judged_tiles,
         screened=screened,
-        ids=ids,
         index=index,
         texts=corpus.texts,
+        fields=corpus.fields,
         forms=corpus.forms,
         stories=corpus.stories,
     )

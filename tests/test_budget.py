@@ -36,6 +36,10 @@ def test_estimate_grows_with_the_text_as_measured() -> None:
     # candidate stage; the run did not finish): the estimate covers each, by less than a third
     for characters, peak in ((15_716_765, 0.74e9), (209_800_571, 1.671e9), (2_268_265_309, 14.07e9)):
         assert peak < full_run_bytes(characters) < 1.3 * peak
+    # stop 22 (texts compressed, stem counts packed): 10k 0.687 GB, 100k 1.485 GB, still under the estimate (which
+    # is not lowered until a 1M run of this code is measured: docs/scale.md)
+    for characters, peak in ((15_716_765, 0.687e9), (209_800_571, 1.485e9)):
+        assert peak < full_run_bytes(characters)
     assert full_run_bytes(0) == BASE_BYTES
 
 

@@ -4,6 +4,7 @@ on real texts: the seeds and a generated corpus (Reuters / BBC text, furniture l
 from __future__ import annotations
 
 import json
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +25,13 @@ from dedup.candidates import (
 from dedup.clean import clean_article, repeated_lines
 from dedup.model import Article, PassageTable
 from dedup.similarity import (
+    PackedCounts,
     article_counts,
     article_vectors,
     sentence_counts,
     sentence_frequencies,
     sentence_matrix,
+    stack_rows,
 )
 from dedup.sketch import SketchSettings
 
@@ -132,7 +135,8 @@ def test_the_batches_shares_add_up_to_the_whole_run(run):
     assert np.array_equal(added, whole)
     features, holders = sentence_frequencies(counts)
     assert np.array_equal(features, np.flatnonzero(whole)) and np.array_equal(holders, whole[whole > 0])
-    stacked = sparse.vstack([part.stem_counts for part in parts], format="csr")
+    stacked = stack_rows([part.stem_counts for part in parts])  # the parts' counts packed: unpacked one by one
+    assert all(isinstance(part.stem_counts, PackedCounts) for part in parts)
     assert (stacked != article_counts(cleaned)).nnz == 0
     assert article_vectors(cleaned).data.tobytes() == article_vectors([], stacked).data.tobytes()
     sizes, short = unit_stem_sizes(cleaned, SketchSettings().min_sentence_stems)
@@ -279,3 +283,32 @@ def test_the_buffers_give_back_each_article_s_fields(records):
             article.outlet,
             article.published,
         )
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(-5, 70_000), max_size=50), st.integers(0, 2))
+def test_narrowed_sizes_are_the_same_numbers(values, scale):
+    array = np.array([value * 10**scale for value in values], dtype=np.int64)
+    narrowed = pipeline._narrowed(array)
+    assert np.array_equal(narrowed.astype(np.int64), array)
+    fits = not len(array) or (array.min() >= 0 and array.max() < 2**16)
+    assert narrowed.dtype == (np.uint16 if fits else np.int64)
+
+
+def test_held_verdicts_take_the_runs_own_ids(texts):
+    """A verdict held to the end of a lean run points at the run's id strings (one copy an id), with equal values."""
+    kept = pipeline.cluster(texts, workers=1)
+    verdict = next(v for v in kept.pairs if v.relation != "unrelated" and v.passages)
+    copy = pickle.loads(pickle.dumps(verdict))  # as it comes from a worker: its own strings
+    names = {article.id: article.id for article in texts}
+    held = pipeline.shared_names(pipeline.packed_verdict(copy), names)
+    assert held.a is names[verdict.a] and held.b is names[verdict.b]
+    assert held.passages.source is names[verdict.passages[0].source]  # type: ignore[attr-defined]
+    assert list(held.passages) == list(verdict.passages)
+    assert (held.a, held.b, held.relation, held.score, held.evidence) == (
+        verdict.a,
+        verdict.b,
+        verdict.relation,
+        verdict.score,
+        verdict.evidence,
+    )
