@@ -1280,15 +1280,28 @@ def alignable_units(
     if needed <= 0:
         checked = None
     target_stems, source_stems = target.stem_sets, source.stem_sets
+    source_sets: dict[int, set[str]] = {}  # each source unit's stem set read once (a PerUnit read is a Python call)
+    accepted_rows: list[int] = []
+    accepted_columns: list[int] = []
+    row, row_set = -1, set()
+    # the cells come row by row (np.nonzero's order): each target unit's stem set is read once too
     for j, i in zip(*(axis.tolist() for axis in np.nonzero(cosine >= sentence_floor(settings))), strict=True):
-        shared = len(target_stems[j] & source_stems[i])
+        if j != row:
+            row, row_set = j, target_stems[j]
+        source_set = source_sets.get(i)
+        if source_set is None:
+            source_set = source_sets[i] = source_stems[i]
+        shared = len(row_set & source_set)
         if shared >= needed:
             accepted = needed <= 0 or not figures_conflict(
                 source.figures[i], target.figures[j], settings.template_figures
             )
-            acceptable[j, i] = accepted
+            if accepted:
+                accepted_rows.append(j)
+                accepted_columns.append(i)
             if checked is not None:
                 checked[i, j] = shared if accepted else -1
+    acceptable[accepted_rows, accepted_columns] = True
     if checked is not None:
         checked.made = True
     live = acceptable.any(axis=1).tolist()
