@@ -640,13 +640,11 @@ def align_sides(
     cosine: np.ndarray | None = None,
     matches: KgramMatches | None = None,
     tiled: list[TokenTile] | None = None,
-    checked: UnitChecks | None = None,
 ) -> list[Passage]:
     """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched,
     ``matches`` from :func:`kgram_matches` and ``tiled`` from :func:`unit_tiles` at ``min_tile`` when the
     caller has them (a pair aligned under several settings with one ``min_tile`` tiles once; given ``tiled``, the
-    k-grams are looked up only if :func:`cannot_reuse` needs them); ``checked``: what :func:`alignable_units`
-    found of the pair's unit pairs with these ``settings`` and this ``cosine``, if it ran."""
+    k-grams are looked up only if :func:`cannot_reuse` needs them)."""
     source, target = source_side.article, target_side.article
     if cosine is None and source.sentences and target.sentences:
         cosine = (target_side.vectors @ source_side.vectors.T).toarray()
@@ -657,7 +655,7 @@ def align_sides(
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = unit_tiles(source_side, target_side, settings.min_tile, matches) if tiled is None else tiled
     anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
-    pairs = _sentence_pairs(source_side, target_side, cosine, anchors, settings, checked)
+    pairs = _sentence_pairs(source_side, target_side, cosine, anchors, settings)
     accepted = {(i, j) for i, j, _ in pairs}
     kept = [
         tile
@@ -1243,23 +1241,8 @@ def may_share_run(source: Side, target: Side, settings: AlignSettings, matches: 
     return bool(np.any(ends[run - 1 :] - np.concatenate(([0], ends[: len(ends) - run])) == run))
 
 
-class UnitChecks(dict[tuple[int, int], int]):
-    """What :func:`alignable_units` found of a pair's unit pairs (see its ``checked``); ``made``: whether it ran and
-    kept them (a pair that may share a standalone run is passed by ``score.could_relate`` without it)."""
-
-    __slots__ = ("made",)
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.made = False
-
-
 def alignable_units(
-    source: Side,
-    target: Side,
-    cosine: np.ndarray | None,
-    settings: AlignSettings,
-    checked: UnitChecks | None = None,
+    source: Side, target: Side, cosine: np.ndarray | None, settings: AlignSettings
 ) -> tuple[list[int], list[int]]:
     """(source units, target units) that a sentence pair accepted by :func:`_sentence_pairs` could hold.
 
@@ -1267,18 +1250,11 @@ def alignable_units(
     ``min_shared_stems - 1`` shared stems (no figure conflict); a target unit is reached on its own
     at ``min(sentence_threshold, anchor_threshold)``, else only next to a reached unit (context and
     continuation acceptances), so reach spreads along runs of acceptable rows.
-
-    ``checked`` (when ``min_shared_stems > 1``): filled with what this found of each unit pair ``(i, j)`` whose
-    cosine reaches the floor and that shares ``min_shared_stems - 1`` stems at least: the stems it shares, or -1
-    for a figure conflict; a unit pair at the floor that is not there shares fewer. :func:`align_sides` of the same
-    pair with the same settings reads its unit pairs' tests from it instead of making them again.
     """
     if cosine is None or not cosine.size:
         return [], []
     acceptable = np.zeros(cosine.shape, dtype=bool)
     needed = settings.min_shared_stems - 1  # _sentence_pairs counts no stems for a figure conflict
-    if needed <= 0:
-        checked = None
     target_stems, source_stems = target.stem_sets, source.stem_sets
     source_sets: dict[int, set[str]] = {}  # each source unit's stem set read once (a PerUnit read is a Python call)
     accepted_rows: list[int] = []
@@ -1291,19 +1267,12 @@ def alignable_units(
         source_set = source_sets.get(i)
         if source_set is None:
             source_set = source_sets[i] = source_stems[i]
-        shared = len(row_set & source_set)
-        if shared >= needed:
-            accepted = needed <= 0 or not figures_conflict(
-                source.figures[i], target.figures[j], settings.template_figures
-            )
-            if accepted:
-                accepted_rows.append(j)
-                accepted_columns.append(i)
-            if checked is not None:
-                checked[i, j] = shared if accepted else -1
+        if len(row_set & source_set) >= needed and (
+            needed <= 0 or not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
+        ):
+            accepted_rows.append(j)
+            accepted_columns.append(i)
     acceptable[accepted_rows, accepted_columns] = True
-    if checked is not None:
-        checked.made = True
     live = acceptable.any(axis=1).tolist()
     reached = (
         np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)
@@ -1436,7 +1405,6 @@ def _sentence_pairs(
     cosine: np.ndarray | None,
     anchors: set[tuple[int, int]],
     settings: AlignSettings,
-    checked: UnitChecks | None = None,
 ) -> list[tuple[int, int, float]]:
     """(source sentence, target sentence, cosine) for the accepted pairs, in target order.
 
@@ -1445,34 +1413,21 @@ def _sentence_pairs(
     target sentence aligned next to it; above ``continuation_threshold`` when it continues
     its neighbours' alignment in order (target j-1 → source i-1, or j+1 → i+1). A target
     sentence may take several source sentences (merged sentences) above ``anchor_threshold``.
-    ``checked``: :func:`alignable_units`' tests of the pair's unit pairs (same settings), read instead of made again.
     """
     if not source.article.sentences or not target.article.sentences or cosine is None:
         return []
     source_stems, target_stems = source.stem_sets, target.stem_sets
-    floor = sentence_floor(settings)
-    if checked is not None and not checked.made:
-        checked = None  # alignable_units did not run, or kept none (min_shared_stems <= 1: no figure conflicts)
 
     def shares(i: int, j: int, least: int) -> bool:
         """At least ``least`` content stems shared, none if the pair is a template with other figures (counted
-        first: most pairs a cosine could accept fall short of the stems before their figures are compared).
-        Every call asks a unit pair whose cosine reaches the floor, with ``least`` at least ``min_shared_stems -
-        1``: ``checked`` answers it (a unit pair there that is missing shares fewer than that)."""
-        if least <= 0:
-            return True
-        if checked is not None:
-            found = checked.get((i, j))
-            if found is not None:
-                return found >= least
-            if rows[j][i] >= floor:
-                return False
-        return len(target_stems[j] & source_stems[i]) >= least and not figures_conflict(
-            source.figures[i], target.figures[j], settings.template_figures
+        first: most pairs a cosine could accept fall short of the stems before their figures are compared)."""
+        return least <= 0 or (
+            len(target_stems[j] & source_stems[i]) >= least
+            and not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
         )
 
     # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
-    live_rows = np.flatnonzero(cosine.max(axis=1) >= floor)
+    live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))
     if not len(live_rows):
         return []
     scores = cosine[live_rows]

@@ -28,7 +28,6 @@ from dedup.align import (
     KgramMatches,
     Side,
     TokenTile,
-    UnitChecks,
     align_sides,
     cannot_reuse,
     detail_settings,
@@ -1051,15 +1050,14 @@ def judge_groups(
             min_tile = settings.align.min_tile
             matches = kgram_matches(side, other, min_tile)  # looked up once for the checks and tiling
             tiles = None
-            checked = UnitChecks() if screen else None  # the screen's unit pair tests, for the alignment
             if cannot_reuse(side, other, settings.align, cosine, matches):  # no passage: nothing to align
                 verdict = judge(side.article, other.article, [], settings.score)
-            elif screen and not could_relate(side, other, cosine, settings.align, settings.score, matches, checked):
+            elif screen and not could_relate(side, other, cosine, settings.align, settings.score, matches):
                 verdict = judge(side.article, other.article, [], settings.score)
                 verdict.evidence["aligned"] = False
             else:
                 tiles = unit_tiles(side, other, min_tile, matches)
-                found = align_sides(side, other, settings.align, cosine, matches, tiles, checked)
+                found = align_sides(side, other, settings.align, cosine, matches, tiles)
                 verdict = judge(side.article, other.article, found, settings.score, (side, other))
             carried = tiles is not None and settings.align.detail_derived and verdict.relation in CARRIED_RELATIONS
             verdicts.append((verdict, pack_tiles(min_tile, tiles) if carried else None))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from dedup.align import MERGE_GAP, AlignSettings, KgramMatches, Side, UnitChecks, alignable_units, may_share_run
+from dedup.align import MERGE_GAP, AlignSettings, KgramMatches, Side, alignable_units, may_share_run
 from dedup.clean import CleanArticle
 from dedup.credits import credited_sources, own_outlets
 from dedup.model import PairVerdict, Passage
@@ -252,7 +252,6 @@ def could_relate(
     align: AlignSettings,
     settings: ScoreSettings,
     matches: KgramMatches | None = None,
-    checked: UnitChecks | None = None,
 ) -> bool:
     """False when no alignment of the pair can pass :func:`judge`'s relatedness rules: an exact bound, told
     from the sentence cosines before aligning (most candidate pairs of a large run are unrelated).
@@ -262,13 +261,12 @@ def could_relate(
     ``MERGE_GAP`` characters between its pieces, which may cover a source unit that short). So the reused
     units, the longest verbatim run and the coverage of each side are bounded by those units; stock
     sentences are not left out of the bound, so it holds for the duplicate test on all passages too.
-    ``matches``: ``align.kgram_matches`` at ``min_tile`` if known; ``checked``: filled as ``align.alignable_units``
-    fills it (when it runs), for ``align.align_sides`` of the same pair.
+    ``matches``: ``align.kgram_matches`` at ``min_tile`` if known.
     """
     if may_share_run(source, target, align, matches):
         return True
     a, b = source.article, target.article
-    source_units, target_units = alignable_units(source, target, cosine, align, checked)
+    source_units, target_units = alignable_units(source, target, cosine, align)
     live = set(source_units)
     source_units = [i for i, s in enumerate(a.sentences) if i in live or s.span[1] - s.span[0] <= MERGE_GAP]
     if min(len(source_units), len(target_units)) >= settings.min_sentences:

@@ -469,54 +469,6 @@ def test_screened_pairs_are_unrelated_whatever_their_alignment(own, new, data, a
         assert judge(source.article, target.article, found, score).relation == "unrelated"
 
 
-_FIGURED = [*_VOCABULARY, "5", "7.5", "2,000", "2000", "rose", "to", "from"]
-_figured_sentences = st.lists(
-    st.lists(st.sampled_from(_FIGURED), min_size=2, max_size=14).map(lambda w: " ".join(w).capitalize()),
-    min_size=1,
-    max_size=6,
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(_figured_sentences, _figured_sentences, st.data(), _settings, _score_settings)
-def test_the_screens_unit_checks_align_as_the_alignment_alone(own, new, data, align_settings, score):
-    """``align_sides`` reading the unit pair tests that ``could_relate`` (``alignable_units``) kept finds the
-    passages it finds making them itself (the readable path), figures and all."""
-    kept = data.draw(st.lists(st.sampled_from(own), max_size=3))
-    source_text = ". ".join(own) + "."
-    target_text = ". ".join(new[:1] + kept + new[1:]) + "."
-    cleaned = [clean_article(Article("s", source_text)), clean_article(Article("t", target_text))]
-    source, target = (prepare(a, rows) for a, rows in zip(cleaned, sentence_vectors(cleaned), strict=True))
-    (cosine,) = sentence_cosines(source, [target])
-    checked = align_module.UnitChecks()
-    if could_relate(source, target, cosine, align_settings, score, checked=checked):
-        assert align_sides(source, target, align_settings, cosine, checked=checked) == align_sides(
-            source, target, align_settings, cosine
-        )
-
-
-def test_judged_pairs_are_the_same_with_and_without_the_screens_unit_checks(seed_texts):
-    """The judging pass over every pair of real articles (the seeds and the fixtures) gives the same verdicts and
-    tiles whether the alignment reads the screen's unit pair tests or makes them again."""
-    cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
-    pairs = [(a, b) for a in range(len(cleaned)) for b in range(len(cleaned)) if a != b]
-
-    def judged() -> list:
-        articles = pipeline.PreparedArticles(pipeline.CleanedCorpus.of(cleaned))
-        shared = (articles, pipeline.Settings(), True)
-        return [
-            found
-            for batch in articles.schedule(pipeline._groups(pairs, 7))
-            for found in pipeline.judge_groups(shared, batch)
-        ]
-
-    reading = judged()
-    making = align_module._sentence_pairs
-    with unittest.mock.patch.object(align_module, "_sentence_pairs", lambda *args: making(*args[:5])):
-        assert judged() == reading
-    assert any(verdict.relation != "unrelated" for verdict, _ in reading)
-
-
 def test_prepared_sides_are_dropped_after_their_last_batch(seed_texts):
     cleaned = _articles() + [clean_article(Article(key, text)) for key, text in sorted(seed_texts.items())]
     articles = pipeline.PreparedArticles(pipeline.CleanedCorpus.of(cleaned))
