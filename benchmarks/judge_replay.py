@@ -8,14 +8,18 @@ in this process exactly as a judging worker judges them, for instruction counts 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
 worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
 holding ``--pairs`` pairs at least (``_local_batches``' order and batch size, as the run has them); the run stops
-there. The batches also go to ``STATE.batches.json``; ``--batches-from``: take another recording's batches instead
-(the same pairs judged on another commit; the script runs unchanged on stop 19's bab568c).
+there. ``--skip N``: begin after the batches that hold the pass's first N pairs (a later part of the pass: its
+first batches are denser in related pairs than the whole pass). The batches also go to ``STATE.batches.json``;
+``--batches-from``: take another recording's batches instead (the same pairs judged on another commit; the script
+runs unchanged on stop 19's bab568c).
 
 ``replay`` loads a recording, turns the kernels on with ``--kernels`` (as a run of ≥ 15,000 candidate pairs does),
 warms them up by judging the batches once on a copy of the state, then judges them again on a fresh copy inside
 ``functools.reduce`` — run under ``valgrind --tool=callgrind --collect-atstart=no
 --toggle-collect=functools_reduce`` to count that part alone (docs/scale.md, stop 21). ``--digest`` prints a
-digest of the verdicts (the pickled verdicts and tiles: equal digests, equal outputs of the pass).
+digest of the verdicts (the pickled verdicts and tiles: equal digests, equal outputs of the pass). Both judge with
+the cyclic garbage collector off, as a judging worker does (``pipeline.cluster`` pauses it and the workers it forks
+inherit the pause; stop 21's counts had it on: ~5 % of their instructions were collections).
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import time
 from pathlib import Path
 
 from dedup import align, pipeline
+from dedup.engine import paused_collection
 from dedup.read import read_path
 
 
@@ -37,7 +42,7 @@ class _Recorded(Exception):
     """Raised to end the recording run at the judging pass."""
 
 
-def record(corpus: str, output: str, most: int, batches_from: str | None) -> None:
+def record(corpus: str, output: str, most: int, batches_from: str | None, skip: int = 0) -> None:
     """Run the pipeline to its judging pass and pickle a worker's share of its first batches."""
 
     def recording(function, shared, pairs, batch_pairs, sides, workers, tick, reduced=None):
@@ -47,12 +52,16 @@ def record(corpus: str, output: str, most: int, batches_from: str | None) -> Non
             batches = json.loads(Path(batches_from).read_text())
         else:
             batches_all, _ = pipeline._local_batches(pairs, batch_pairs, len(sides.corpus))
-            batches, count = [], 0
+            batches, count, skipped = [], 0, 0
             for batch in batches_all:
                 if count >= most:
                     break
+                size = sum(len(targets) for _, targets in batch)
+                if skipped < skip:
+                    skipped += size
+                    continue
                 batches.append(batch)
-                count += sum(len(targets) for _, targets in batch)
+                count += size
         with open(output, "wb") as handle:
             pickle.dump(
                 {"shared": shared, "batches": batches, "candidate_pairs": len(pairs)},
@@ -79,16 +88,17 @@ def replay(path: str, kernels: bool, digest: bool) -> None:
     raw = Path(path).read_bytes()
     if kernels:
         align.use_kernels()
-    warm = pickle.loads(raw)
-    start = time.process_time()
-    for batch in warm["shared"][0].schedule(warm["batches"]):
-        pipeline.judge_groups(warm["shared"], batch)
-    warm_seconds = time.process_time() - start
-    del warm
-    state = pickle.loads(raw)
-    start = time.process_time()
-    found = judged(state, state["batches"])
-    seconds = time.process_time() - start
+    with paused_collection():
+        warm = pickle.loads(raw)
+        start = time.process_time()
+        for batch in warm["shared"][0].schedule(warm["batches"]):
+            pipeline.judge_groups(warm["shared"], batch)
+        warm_seconds = time.process_time() - start
+        del warm
+        state = pickle.loads(raw)
+        start = time.process_time()
+        found = judged(state, state["batches"])
+        seconds = time.process_time() - start
     pairs = sum(len(targets) for batch in state["batches"] for _, targets in batch)
     line = f"pairs {pairs} (of {state['candidate_pairs']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
     if digest:
@@ -103,6 +113,7 @@ def main() -> None:
     rec.add_argument("corpus")
     rec.add_argument("output")
     rec.add_argument("--pairs", type=int, default=400)
+    rec.add_argument("--skip", type=int, default=0)
     rec.add_argument("--batches-from")
     rep = sub.add_parser("replay")
     rep.add_argument("state")
@@ -110,7 +121,7 @@ def main() -> None:
     rep.add_argument("--digest", action="store_true")
     args = parser.parse_args()
     if args.command == "record":
-        record(args.corpus, args.output, args.pairs, args.batches_from)
+        record(args.corpus, args.output, args.pairs, args.batches_from, args.skip)
     else:
         replay(args.state, args.kernels, args.digest)
 

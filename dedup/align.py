@@ -405,7 +405,7 @@ def renumber_against(own: np.ndarray, indices: Sequence[np.ndarray], width: int)
     if slot is None or len(slot) != width:
         slot = _slots.table = np.zeros(width, dtype=np.int32)
     slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
-    renumbered = [slot[part] for part in indices]
+    renumbered = [np.take(slot, part) for part in indices]  # a plain gather: take skips indexing's general path
     slot[columns] = 0
     return renumbered, len(columns) + 1
 
@@ -1255,11 +1255,24 @@ def alignable_units(
         return [], []
     acceptable = np.zeros(cosine.shape, dtype=bool)
     needed = settings.min_shared_stems - 1  # _sentence_pairs counts no stems for a figure conflict
+    target_stems, source_stems = target.stem_sets, source.stem_sets
+    source_sets: dict[int, set[str]] = {}  # each source unit's stem set read once (a PerUnit read is a Python call)
+    accepted_rows: list[int] = []
+    accepted_columns: list[int] = []
+    row, row_set = -1, set()
+    # the cells come row by row (np.nonzero's order): each target unit's stem set is read once too
     for j, i in zip(*(axis.tolist() for axis in np.nonzero(cosine >= sentence_floor(settings))), strict=True):
-        if len(target.stem_sets[j] & source.stem_sets[i]) >= needed:
-            acceptable[j, i] = needed <= 0 or not figures_conflict(
-                source.figures[i], target.figures[j], settings.template_figures
-            )
+        if j != row:
+            row, row_set = j, target_stems[j]
+        source_set = source_sets.get(i)
+        if source_set is None:
+            source_set = source_sets[i] = source_stems[i]
+        if len(row_set & source_set) >= needed and (
+            needed <= 0 or not figures_conflict(source.figures[i], target.figures[j], settings.template_figures)
+        ):
+            accepted_rows.append(j)
+            accepted_columns.append(i)
+    acceptable[accepted_rows, accepted_columns] = True
     live = acceptable.any(axis=1).tolist()
     reached = (
         np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)

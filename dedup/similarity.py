@@ -126,7 +126,7 @@ def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
         np.repeat(first_of_word[word_of_token] - features_before[:-1], per_token) + np.arange(features_before[-1])
     ]
     keys = np.repeat(np.arange(len(sentences), dtype=np.int64) << _FEATURE_BITS, per_sentence) | features
-    keys.sort()
+    keys.sort(kind="stable")  # timsort: the keys come in sentence order, each word's features in ascending runs
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
     unique = keys[starts]
     index_type = np.int32 if len(unique) < 2**31 else np.int64
