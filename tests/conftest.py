@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from dedup.model import Article
 from dedup.store.testing import RedisServer, RedisUnavailable
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,6 +36,24 @@ def expected() -> dict:
 @pytest.fixture(scope="session")
 def seed_texts() -> dict[str, str]:
     return {path.stem: path.read_text(encoding="utf-8") for path in sorted(SEEDS.glob("*.txt"))}
+
+
+@pytest.fixture(scope="session")
+def news_articles(seed_texts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[Article]:
+    """The seed articles and, where the generator's data is present, a generated corpus of 240 (real-shaped news for
+    the stages' fast paths)."""
+    from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
+
+    articles = [Article(key, text, outlet="seed") for key, text in sorted(seed_texts.items())]
+    if (DEFAULT_DATA / "bbc").exists():
+        folder = tmp_path_factory.mktemp("generated")
+        write_corpus(folder, 240, 5, pool=load_pool(DEFAULT_DATA))
+        for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
+            record = json.loads(line)
+            articles.append(
+                Article(record["id"], record["text"], outlet=record.get("outlet"), published=record.get("published"))
+            )
+    return articles
 
 
 def require_shared(*parts: str) -> Path:

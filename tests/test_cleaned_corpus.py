@@ -3,7 +3,6 @@ on real texts: the seeds and a generated corpus (Reuters / BBC text, furniture l
 
 from __future__ import annotations
 
-import json
 import pickle
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
-from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup import engine, pipeline
 from dedup.candidates import (
     sentence_signatures,
@@ -37,18 +35,8 @@ from dedup.sketch import SketchSettings
 
 
 @pytest.fixture(scope="module")
-def texts(seed_texts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[Article]:
-    articles = [Article(key, text, outlet="seed") for key, text in sorted(seed_texts.items())]
-    if (DEFAULT_DATA / "bbc").exists():
-        folder = tmp_path_factory.mktemp("generated")
-        write_corpus(folder, 240, 5, pool=load_pool(DEFAULT_DATA))
-        for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            articles.append(
-                Article(record["id"], record["text"], outlet=record.get("outlet"), published=record.get("published"))
-            )
-    articles.append(Article("empty", ""))
-    return articles
+def texts(news_articles: list[Article]) -> list[Article]:
+    return [*news_articles, Article("empty", "")]
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup import compressed, pipeline
 from dedup.compressed import CompressedTexts, RawTexts
 from dedup.model import Article
@@ -91,18 +90,9 @@ def test_texts_compressed_with_a_trained_dictionary_give_back_the_reference(seed
 
 
 @pytest.fixture(scope="module")
-def news(seed_texts: dict[str, str], tmp_path_factory: pytest.TempPathFactory) -> list[Article]:
+def news(news_articles: list[Article]) -> list[Article]:
     """The seed articles and, where the generator's data is present, a generated corpus of 240."""
-    articles = [Article(key, text, outlet="seed") for key, text in sorted(seed_texts.items())]
-    if (DEFAULT_DATA / "bbc").exists():
-        folder = tmp_path_factory.mktemp("generated")
-        write_corpus(folder, 240, 5, pool=load_pool(DEFAULT_DATA))
-        for line in (folder / "corpus.jsonl").read_text(encoding="utf-8").splitlines():
-            record = json.loads(line)
-            articles.append(
-                Article(record["id"], record["text"], outlet=record.get("outlet"), published=record.get("published"))
-            )
-    return articles
+    return news_articles
 
 
 def test_news_texts_come_back_the_same_and_smaller(news):
