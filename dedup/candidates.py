@@ -141,13 +141,11 @@ def banded_pair_codes(
     if count < 2:
         return np.zeros(0, dtype=np.int64)
     band_count, width = bands(threshold, num_perm)
-    if verify and lone_min_shared > 0:
-        if sizes is None:
+    if verify:
+        if sizes is None and lone_min_shared > 0:
             raise ValueError("lone_min_shared needs the rows' sizes")
         found = verified_row_pairs(rows, owners, threshold, cap, band_count, width)
         return evidenced_pair_codes(found, count, num_perm, owners, sizes, lone_min_shared, span)
-    if verify:
-        return _verified_banded_pairs(rows, owners, threshold, cap, band_count, width, span)
     source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
     codes = np.zeros(0, dtype=np.int64)
@@ -438,23 +436,6 @@ def kept_rows(rows: np.ndarray, keep: np.ndarray) -> np.ndarray:
     return rows
 
 
-def _verified_banded_pairs(
-    rows: np.ndarray | SpilledRows,
-    owners: np.ndarray,
-    threshold: float,
-    cap: int,
-    band_count: int,
-    width: int,
-    span: int,
-) -> np.ndarray:
-    """:func:`banded_pair_codes` with ``verify``: row pairs of a shared bucket whose rows agree on ``threshold``."""
-    owners = np.asarray(owners, dtype=np.int64)
-    codes = np.zeros(0, dtype=np.int64)
-    for first, second, _ in _verified_band_pairs(rows, owners, threshold, cap, band_count, width):
-        codes = np.union1d(codes, pair_codes(owners[first], owners[second], span))
-    return codes
-
-
 def verified_row_pairs(
     rows: np.ndarray | SpilledRows,
     owners: np.ndarray,
@@ -463,9 +444,10 @@ def verified_row_pairs(
     band_count: int,
     width: int,
 ) -> np.ndarray:
-    """The row pairs behind :func:`_verified_banded_pairs`' owner pairs with the positions they agree on, as sorted
-    unique codes ``(first * rows + second) * (positions + 1) + agreeing`` (``first < second``; a row pair agrees
-    on the same positions in every band it collides in, so it has one code)."""
+    """The row pairs of distinct owners in a shared bucket of some band (not one of more than ``cap`` owners) whose
+    rows agree on ``threshold`` of their positions, with the positions they agree on, as sorted unique codes
+    ``(first * rows + second) * (positions + 1) + agreeing`` (``first < second``; a row pair agrees on the same
+    positions in every band it collides in, so it has one code)."""
     count, positions = rows.shape
     codes = np.zeros(0, dtype=np.int64)
     for first, second, agreeing in _verified_band_pairs(rows, owners, threshold, cap, band_count, width):
@@ -523,7 +505,7 @@ def evidenced_pair_codes(
     count: int,
     positions: int,
     owners: np.ndarray,
-    sizes: np.ndarray,
+    sizes: np.ndarray | None,
     lone_min_shared: int,
     span: int,
 ) -> np.ndarray:
@@ -535,12 +517,14 @@ def evidenced_pair_codes(
     ``agreeing × (|a| + |b|) ≥ lone_min_shared × (positions + agreeing)``. One short sentence shared by chance
     ("The company said it sold 4.6 pct.") is what most sentence pairs of a large run rest on, and the judge relates
     no pair on one short unit (``ScoreSettings.min_sentences``) unless it is most of an article, which the
-    article LSH and the TF-IDF neighbours find."""
+    article LSH and the TF-IDF neighbours find. ``lone_min_shared`` 0: every owner pair (``sizes`` unread)."""
     if not len(row_codes):
         return np.zeros(0, dtype=np.int64)
     owners = np.asarray(owners, dtype=np.int64)
     agreeing, row_pairs = row_codes % (positions + 1), row_codes // (positions + 1)
     first, second = row_pairs // count, row_pairs % count
+    if lone_min_shared <= 0 or sizes is None:
+        return np.unique(pair_codes(owners[first], owners[second], span))
     swap = owners[first] > owners[second]
     first, second = np.where(swap, second, first), np.where(swap, first, second)  # the lower owner's row first
     pairs, pair_of = np.unique(pair_codes(owners[first], owners[second], span), return_inverse=True)
@@ -668,6 +652,13 @@ def sentence_stories(
     flat = counts.tolist()
     bounds = np.concatenate(([0], np.cumsum(units))).tolist()
     return [flat[bounds[k] : bounds[k + 1]] for k in range(len(articles))], sketched
+
+
+def sentence_row_sizes(articles: Sequence[CleanArticle], min_stems: int) -> np.ndarray:
+    """Each sketched unit's count of distinct content stems, in the order of :func:`sentence_signatures`' rows (what
+    ``lone_sentence_min_shared`` reads)."""
+    sizes = unit_stem_sizes(articles, min_stems)[0]
+    return sizes[sizes >= min_stems]
 
 
 def unit_stem_sizes(
@@ -1207,13 +1198,12 @@ def candidate_pairs(
     """The union of the three candidate sources, sorted (without ``skip_stock_sentences``, which needs the run's
     story counts: ``pipeline.cluster`` applies it)."""
     pairs = article_lsh_pairs(articles, sketch, settings.article_threshold)
-    sizes = unit_stem_sizes(articles, sketch.min_sentence_stems)[0]
     pairs |= banded_pairs(
         *sentence_signatures(articles, sketch),
         settings.sentence_threshold,
         settings.sentence_bucket_cap,
         settings.verify_sentence_pairs,
-        sizes[sizes >= sketch.min_sentence_stems],
+        sentence_row_sizes(articles, sketch.min_sentence_stems),
         settings.lone_sentence_min_shared,
     )
     pairs |= tfidf_pairs(vectors, settings.tfidf_neighbours, settings.tfidf_threshold)

@@ -43,7 +43,7 @@ from dedup.align import (
     kgram_matches,
     renumber_against,
 )
-from dedup.candidates import STORY_LINK, CandidateSettings, unit_stem_sizes
+from dedup.candidates import STORY_LINK, CandidateSettings, sentence_row_sizes
 from dedup.clean import CleanArticle, clean_article
 from dedup.credits import WIRE_SERVICES, own_outlets, wire_slug
 from dedup.engine import frozen_survivors
@@ -1101,8 +1101,7 @@ class Index:
 
     def _row_sizes(self, cleaned: CleanArticle) -> np.ndarray:
         """Each sentence signature row's count of content stems (``lone_sentence_min_shared`` reads them)."""
-        sizes = unit_stem_sizes([cleaned], self.settings.sketch.min_sentence_stems)[0]
-        return sizes[sizes >= self.settings.sketch.min_sentence_stems]
+        return sentence_row_sizes([cleaned], self.settings.sketch.min_sentence_stems)
 
     def _sentence_rows_of(self, items: list[tuple[StoredArticle, tuple[int, ...]]]) -> list[np.ndarray]:
         """Stored articles' sentence signature rows, each with its furniture (from their cleaned forms, signed in

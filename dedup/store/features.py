@@ -30,6 +30,7 @@ from sklearn.utils.sparsefuncs_fast import inplace_csr_row_normalize_l2
 
 from dedup.align import Side, kgram_keys
 from dedup.align import prepare as prepare_side
+from dedup.candidates import evidenced_pair_codes
 from dedup.clean import CleanArticle, clean_article, repeated_lines
 from dedup.model import Article
 from dedup.pipeline import Settings
@@ -250,17 +251,9 @@ def near_copies(rows: np.ndarray, others: list[np.ndarray], banding: Banding, th
     here :func:`unpack_low_bytes`), whether the article holds a near-copy of that row: some row equal to it on an LSH
     band and agreeing on ``threshold`` of the positions (the batch's ``sentence_groups`` test, on low bytes: a
     superset of it, as :func:`sentences_may_agree_each`). Boolean, ``len(rows)`` × ``len(others)``."""
-    sizes = [len(item) for item in others]
     near = np.zeros((len(rows), len(others)), dtype=bool)
-    if not len(rows) or not sum(sizes):
-        return near
-    stacked = np.vstack([item for item in others if len(item)])
-    band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
-    mine, theirs = np.nonzero(band_equal)
-    agreement = np.count_nonzero(rows[mine] == stacked[theirs], axis=1) / rows.shape[1]
-    owner = np.repeat(np.arange(len(others)), sizes)
-    hit = agreement >= threshold
-    near[mine[hit], owner[theirs[hit]]] = True
+    mine, owner, _, _ = _verified_row_pairs(rows, others, banding, threshold)
+    near[mine, owner] = True
     return near
 
 
@@ -274,29 +267,42 @@ def sentences_evidence_each(
     lone_min_shared: int,
 ) -> list[bool]:
     """:func:`sentences_agree_each` under the batch's ``lone_sentence_min_shared``: whether the verified row pairs
-    of ``rows`` with each of ``others`` hold two distinct rows on either side, or one row pair that shares
-    ``lone_min_shared`` content stems, estimated as ``candidates.evidenced_pair_codes`` does (``sizes``,
-    ``other_sizes``: each row's count of content stems)."""
-    counts = [len(item) for item in others]
-    found = [False] * len(others)
-    if not len(rows) or not sum(counts):
-        return found
+    of ``rows`` with each of ``others`` are evidence by ``candidates.evidenced_pair_codes`` (the batch's own rule:
+    the new article is owner 0, the k-th of ``others`` owner k + 1; ``sizes``, ``other_sizes``: each row's count of
+    content stems)."""
+    mine, _, theirs, agreeing = _verified_row_pairs(rows, others, banding, threshold)
+    if not len(mine):
+        return [False] * len(others)
+    stacked_sizes = np.concatenate([np.asarray(item, dtype=np.int64) for item in other_sizes])
+    count, positions = len(rows) + len(stacked_sizes), rows.shape[1]
+    row_codes = (mine.astype(np.int64) * count + len(rows) + theirs) * (positions + 1) + agreeing
+    owners = np.concatenate(
+        (np.zeros(len(rows), dtype=np.int64), np.repeat(np.arange(1, len(others) + 1), [len(item) for item in others]))
+    )
+    sizes_all = np.concatenate((np.asarray(sizes, dtype=np.int64), stacked_sizes))
+    paired = evidenced_pair_codes(row_codes, count, positions, owners, sizes_all, lone_min_shared, len(others) + 1)
+    found = np.zeros(len(others) + 1, dtype=bool)
+    found[paired] = True  # codes 0 × span + (k + 1): the new article is the lower owner of every pair
+    return found[1:].tolist()
+
+
+def _verified_row_pairs(
+    rows: np.ndarray, others: list[np.ndarray], banding: Banding, threshold: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The row pairs of ``rows`` with the rows of each of ``others`` that are equal on an LSH band and agree on
+    ``threshold`` of their positions: (row of ``rows``, which of ``others``, row in ``others`` stacked, positions
+    agreeing)."""
+    sizes = [len(item) for item in others]
+    if not len(rows) or not sum(sizes):
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, empty, empty
     stacked = np.vstack([item for item in others if len(item)])
-    stacked_sizes = np.concatenate([np.asarray(item, dtype=np.int64) for item in other_sizes if len(item)])
-    positions = rows.shape[1]
     band_equal = (_band_values(rows, banding)[:, None, :] == _band_values(stacked, banding)[None, :, :]).any(axis=2)
     mine, theirs = np.nonzero(band_equal)
     agreeing = np.count_nonzero(rows[mine] == stacked[theirs], axis=1)
-    hit = agreeing / positions >= threshold
+    hit = agreeing / rows.shape[1] >= threshold
     mine, theirs, agreeing = mine[hit], theirs[hit], agreeing[hit]
-    owner = np.repeat(np.arange(len(others)), counts)[theirs]
-    stems = np.asarray(sizes, dtype=np.int64)[mine] + stacked_sizes[theirs]
-    shares = agreeing * stems >= lone_min_shared * (positions + agreeing)
-    for k in np.unique(owner).tolist():
-        at = owner == k
-        sides = min(len(np.unique(mine[at])), len(np.unique(theirs[at])))
-        found[k] = bool(sides >= 2 or shares[at].any())
-    return found
+    return mine, np.repeat(np.arange(len(others)), sizes)[theirs], theirs, agreeing
 
 
 def stock_rows(near: np.ndarray, stories_of: list[Any], at_least: int, link: int) -> np.ndarray:
