@@ -16,7 +16,7 @@ import mmap
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -447,35 +447,18 @@ def verified_row_pairs(
     """The row pairs of distinct owners in a shared bucket of some band (not one of more than ``cap`` owners) whose
     rows agree on ``threshold`` of their positions, with the positions they agree on, as sorted unique codes
     ``(first * rows + second) * (positions + 1) + agreeing`` (``first < second``; a row pair agrees on the same
-    positions in every band it collides in, so it has one code)."""
-    count, positions = rows.shape
-    codes = np.zeros(0, dtype=np.int64)
-    for first, second, agreeing in _verified_band_pairs(rows, owners, threshold, cap, band_count, width):
-        pair = np.minimum(first, second).astype(np.int64) * count + np.maximum(first, second)
-        codes = np.union1d(codes, pair * (positions + 1) + agreeing)
-    return codes
-
-
-def _verified_band_pairs(
-    rows: np.ndarray | SpilledRows,
-    owners: np.ndarray,
-    threshold: float,
-    cap: int,
-    band_count: int,
-    width: int,
-) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-    """Per band (that has any), the row pairs of distinct owners in a shared bucket (not one of more than ``cap``
-    owners) whose rows agree on ``threshold`` of their positions, as (first, second) row arrays with the number of
-    positions each pair agrees on."""
+    positions in every band it collides in, so it has one code), each band's merged in as it is done."""
     source = row_source(rows)
+    count, positions = source.shape
     owners = np.asarray(owners, dtype=np.int64)
     span = int(owners.max()) + 1 if len(owners) else 1
+    codes = np.zeros(0, dtype=np.int64)
     for band in range(band_count):
         order, starts = block_runs(source.band(band, width))
         if cap > 0:
             bucket = run_numbers(order, starts)
             held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
-            bucket = np.where(np.bincount(held, minlength=source.shape[0])[bucket] > cap, -1, bucket)
+            bucket = np.where(np.bincount(held, minlength=count)[bucket] > cap, -1, bucket)
             del held
             left, right = bucket_row_pairs(bucket)
             del bucket
@@ -485,19 +468,18 @@ def _verified_band_pairs(
         apart = owners[left] != owners[right]
         left, right = left[apart], right[apart]
         del apart
-        firsts: list[np.ndarray] = []
-        seconds: list[np.ndarray] = []
-        agreements: list[np.ndarray] = []
+        found: list[np.ndarray] = []
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
             agreeing = source.agreeing(a, b, threshold)
-            near = agreeing / source.shape[1] >= threshold  # ``source.near``, from the same counts
-            firsts.append(a[near])
-            seconds.append(b[near])
-            agreements.append(agreeing[near])
+            near = agreeing / positions >= threshold  # ``source.near``, from the same counts
+            a, b = a[near], b[near]
+            pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
+            found.append(pair * (positions + 1) + agreeing[near])
         del left, right
-        if firsts:
-            yield np.concatenate(firsts), np.concatenate(seconds), np.concatenate(agreements)
+        if found:
+            codes = np.union1d(codes, np.concatenate(found))
+    return codes
 
 
 def evidenced_pair_codes(
