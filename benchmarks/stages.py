@@ -161,6 +161,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             candidates.verify_sentence_pairs,
             row_sizes[evidence],
             candidates.lone_sentence_min_shared,
+            candidates.sentence_band_crowd,
         )
         lsh_pairs = len(found)
         lsh_found = set(found) if args.vectors is not None else set()

@@ -16,7 +16,7 @@ import mmap
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
@@ -53,6 +53,11 @@ class CandidateSettings:
     # a stock sentence (near-copies in score.stock_min_stories separate stories) is no evidence: it pairs no articles
     skip_stock_sentences: bool = True
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
+    # > 0: a sentence band bucket of more than this many rows pairs none of its rows on that band (a band value
+    # common to many sentences: a few frequent stems that happen to hash low on the band's positions); its
+    # near-copies still meet on the bands where their bucket is not crowded. Bounds the row pairs a band
+    # enumerates to rows x crowd / 2, where the buckets' square grows with the corpus (docs/scale.md, stop 23)
+    sentence_band_crowd: int = 0
     # > 0: two articles whose verified sentence collisions hold one sentence on either side pair only when those two
     # sentences share this many content stems, estimated from their signatures' agreement J and their stem counts
     # (J / (1 + J) x (|a| + |b|)): one short sentence shared by chance is most sentence pairs of a large run (100k:
@@ -94,6 +99,7 @@ def banded_pairs(
     verify: bool = False,
     sizes: np.ndarray | None = None,
     lone_min_shared: int = 0,
+    crowd: int = 0,
 ) -> set[Pair]:
     """Pairs of distinct owners with two signature rows equal on at least one LSH band.
 
@@ -104,10 +110,12 @@ def banded_pairs(
     threshold lets through many pairs far below it, and each would cost an alignment.
     ``lone_min_shared`` > 0 (with ``verify``; ``sizes``: each row's count of content stems): two owners whose
     verified row pairs hold one row on either side pair only when such a row pair shares that many content stems,
-    as estimated from the signatures (:func:`evidenced_pair_codes`).
+    as estimated from the signatures (:func:`evidenced_pair_codes`). ``crowd`` > 0 (with ``verify``): a bucket of
+    more than ``crowd`` rows pairs none of them on that band (:func:`verified_row_pairs`).
     """
     span = int(owners.max()) + 1 if len(owners) else 1
-    return pairs_of_codes(banded_pair_codes(rows, owners, threshold, cap, verify, span, sizes, lone_min_shared), span)
+    codes = banded_pair_codes(rows, owners, threshold, cap, verify, span, sizes, lone_min_shared, crowd)
+    return pairs_of_codes(codes, span)
 
 
 def pair_codes(first: np.ndarray, second: np.ndarray, span: int) -> np.ndarray:
@@ -132,6 +140,7 @@ def banded_pair_codes(
     span: int = 0,
     sizes: np.ndarray | None = None,
     lone_min_shared: int = 0,
+    crowd: int = 0,
 ) -> np.ndarray:
     """:func:`banded_pairs` as sorted unique :func:`pair_codes` (``span``: above every owner, by default the
     largest owner plus one), each band's pairs merged in as it is done: no Python object per pair. ``rows`` may be
@@ -144,7 +153,7 @@ def banded_pair_codes(
     if verify:
         if sizes is None and lone_min_shared > 0:
             raise ValueError("lone_min_shared needs the rows' sizes")
-        found = verified_row_pairs(rows, owners, threshold, cap, band_count, width)
+        found = verified_row_pairs(rows, owners, threshold, cap, band_count, width, crowd)
         return evidenced_pair_codes(found, count, num_perm, owners, sizes, lone_min_shared, span)
     source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
@@ -243,6 +252,7 @@ def run_numbers(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 
 _VERIFY_CHUNK = 1 << 16  # row pairs compared at once (a pair of 64-value rows is 512 bytes)
+_ENUMERATED_CHUNK = 1 << 22  # row pairs of a band made at once (their two int64 arrays: 64 MB)
 
 
 class HeldRows:
@@ -443,8 +453,10 @@ def verified_row_pairs(
     cap: int,
     band_count: int,
     width: int,
+    crowd: int = 0,
 ) -> np.ndarray:
-    """The row pairs of distinct owners in a shared bucket of some band (not one of more than ``cap`` owners) whose
+    """The row pairs of distinct owners in a shared bucket of some band (not one of more than ``cap`` owners, nor,
+    ``crowd`` > 0, one of more than ``crowd`` rows) whose
     rows agree on ``threshold`` of their positions, with the positions they agree on, as sorted unique codes
     ``(first * rows + second) * (positions + 1) + agreeing`` (``first < second``; a row pair agrees on the same
     positions in every band it collides in, so it has one code), each band's merged in as it is done."""
@@ -458,25 +470,31 @@ def verified_row_pairs(
         if cap > 0:
             bucket = run_numbers(order, starts)
             held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
-            bucket = np.where(np.bincount(held, minlength=count)[bucket] > cap, -1, bucket)
-            del held
-            left, right = bucket_row_pairs(bucket)
+            skipped = np.bincount(held, minlength=count)[bucket] > cap
+            if crowd > 0:
+                skipped |= np.diff(starts)[bucket] > crowd
+            bucket = np.where(skipped, -1, bucket)
+            del held, skipped
+            order = np.argsort(bucket, kind="stable")
+            order = order[bucket[order] >= 0]
+            starts = _run_starts(bucket[order])
             del bucket
-        else:
-            left, right = run_pairs(order, starts)
-        del order, starts
-        apart = owners[left] != owners[right]
-        left, right = left[apart], right[apart]
-        del apart
+        elif crowd > 0:
+            order, starts = uncrowded_runs(order, starts, crowd)
         found: list[np.ndarray] = []
-        for begin in range(0, len(left), _VERIFY_CHUNK):
-            a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-            agreeing = source.agreeing(a, b, threshold)
-            near = agreeing / positions >= threshold  # ``source.near``, from the same counts
-            a, b = a[near], b[near]
-            pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
-            found.append(pair * (positions + 1) + agreeing[near])
-        del left, right
+        for left, right in grouped_run_pairs(order, starts, _ENUMERATED_CHUNK):
+            apart = owners[left] != owners[right]
+            left, right = left[apart], right[apart]
+            del apart
+            for begin in range(0, len(left), _VERIFY_CHUNK):
+                a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
+                agreeing = source.agreeing(a, b, threshold)
+                near = agreeing / positions >= threshold  # ``source.near``, from the same counts
+                a, b = a[near], b[near]
+                pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
+                found.append(pair * (positions + 1) + agreeing[near])
+            del left, right
+        del order, starts
         if found:
             codes = np.union1d(codes, np.concatenate(found))
     return codes
@@ -543,6 +561,32 @@ def reference_evidenced_pairs(
         for pair, (first, second, most) in seen.items()
         if min(len(first), len(second)) >= 2 or most >= lone_min_shared
     }
+
+
+def uncrowded_runs(order: np.ndarray, starts: np.ndarray, crowd: int) -> tuple[np.ndarray, np.ndarray]:
+    """The runs of ``order`` (``starts`` as :func:`band_runs` gives them) of at most ``crowd`` rows, in the same
+    form: the rows of longer runs dropped."""
+    sizes = np.diff(starts)
+    kept = sizes <= crowd
+    if kept.all():
+        return order, starts
+    return order[np.repeat(kept, sizes)], np.concatenate(([0], np.cumsum(sizes[kept])))
+
+
+def grouped_run_pairs(order: np.ndarray, starts: np.ndarray, most: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """:func:`run_pairs` of ``order`` and ``starts`` a group of whole runs at a time, each group's pairs at most
+    ``most`` unless one run alone holds more: together the same pairs, the arrays of a band's many buckets never
+    made all at once."""
+    sizes = np.diff(starts)
+    pairs = sizes * (sizes - 1) // 2
+    ends = np.cumsum(pairs)
+    first = 0
+    while first < len(sizes):
+        last = max(int(np.searchsorted(ends, ends[first] - pairs[first] + most, side="right")), first + 1)
+        begin, end = int(starts[first]), int(starts[last])
+        if ends[last - 1] > ends[first] - pairs[first]:  # some pair in the group
+            yield run_pairs(order[begin:end], starts[first : last + 1] - begin)
+        first = last
 
 
 def bucket_row_pairs(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -1187,6 +1231,7 @@ def candidate_pairs(
         settings.verify_sentence_pairs,
         sentence_row_sizes(articles, sketch.min_sentence_stems),
         settings.lone_sentence_min_shared,
+        settings.sentence_band_crowd,
     )
     pairs |= tfidf_pairs(vectors, settings.tfidf_neighbours, settings.tfidf_threshold)
     return sorted(pairs)

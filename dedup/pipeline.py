@@ -1236,6 +1236,7 @@ def cluster(
             span=count,
             sizes=sentence_sizes,
             lone_min_shared=candidates.lone_sentence_min_shared,
+            crowd=candidates.sentence_band_crowd,
         )
     )
     sentence_signature_rows.close()  # its files removed

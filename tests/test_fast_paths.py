@@ -21,13 +21,16 @@ from dedup.candidates import (
     article_lsh_pairs,
     article_signatures,
     banded_pairs,
+    bands,
     bucket_row_pairs,
+    grouped_run_pairs,
     posting_lists,
     pruned_tfidf_block_pairs,
     reference_article_lsh_pairs,
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
     reference_tfidf_suffix,
+    run_pairs,
     sentence_lsh_pairs,
     sentence_signatures,
     tfidf_block_pairs,
@@ -383,6 +386,58 @@ def test_bucket_cap_skips_only_crowded_buckets():
     assert banded_pairs(rows, owners, 0.5, cap=3) == {(4, 5)}
     assert banded_pairs(rows, owners, 0.5, cap=3, verify=True) == {(4, 5)}
     assert banded_pairs(rows, owners, 0.5, cap=4, verify=True) == banded_pairs(rows, owners, 0.5, cap=4)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(1, 7), max_size=12), st.integers(1, 12))
+def test_grouped_run_pairs_are_the_run_pairs_a_group_at_a_time(sizes, most):
+    starts = np.concatenate(([0], np.cumsum(sizes))).astype(np.int64)
+    order = np.random.default_rng(len(sizes)).permutation(int(starts[-1]))
+    groups = list(grouped_run_pairs(order, starts, most))
+    left, right = run_pairs(order, starts)
+    found = [pair for a, b in groups for pair in zip(a.tolist(), b.tolist(), strict=True)]
+    assert sorted(found) == sorted(zip(left.tolist(), right.tolist(), strict=True))
+    runs = [size * (size - 1) // 2 for size in sizes]
+    assert all(len(a) <= max([most, *runs]) for a, _ in groups)  # a group over ``most`` is one run alone
+
+
+def reference_crowded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, crowd: int) -> set:
+    """Band by band, rows grouped by their band's values; a group of more than ``crowd`` rows pairs nothing on that
+    band; the others pair distinct owners whose rows agree on ``threshold`` of their positions."""
+    band_count, width = bands(threshold, rows.shape[1])
+    found = set()
+    for band in range(band_count):
+        groups: dict[tuple, list[int]] = {}
+        for row in range(len(rows)):
+            groups.setdefault(tuple(rows[row, band * width : (band + 1) * width].tolist()), []).append(row)
+        for members in groups.values():
+            if len(members) > crowd:
+                continue
+            for i, a in enumerate(members):
+                for b in members[i + 1 :]:
+                    if owners[a] != owners[b] and np.mean(rows[a] == rows[b]) >= threshold:
+                        found.add((int(min(owners[a], owners[b])), int(max(owners[a], owners[b]))))
+    return found
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 8), st.sets(st.sampled_from([b"a", b"b", b"c", b"d", b"e"]), max_size=5))),
+    st.integers(1, 6),
+    st.integers(0, 4),
+)
+def test_crowded_band_buckets_pair_nothing_on_their_band(rows, crowd, cap):
+    owners = np.array([owner for owner, _ in rows], dtype=np.int64)
+    sigs = signatures([values for _, values in rows], 32, 1)
+    expected = reference_crowded_pairs(sigs, owners, 0.5, crowd)
+    if cap == 0:
+        assert banded_pairs(sigs, owners, 0.5, verify=True, crowd=crowd) == expected
+    else:  # with the owner cap too: the pairs of both rules, never more than either gives alone
+        both = banded_pairs(sigs, owners, 0.5, cap=cap, verify=True, crowd=crowd)
+        assert both <= expected and both <= banded_pairs(sigs, owners, 0.5, cap=cap, verify=True)
+    assert banded_pairs(sigs, owners, 0.5, verify=True, crowd=len(rows) + 1) == banded_pairs(
+        sigs, owners, 0.5, verify=True
+    )
 
 
 def test_credit_lines_without_a_case_sensitive_name_still_found():
