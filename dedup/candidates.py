@@ -31,7 +31,7 @@ from sparse_dot_topn import sp_matmul_topn
 
 from dedup.clean import CleanArticle
 from dedup.copies import band_keys
-from dedup.engine import return_free_memory
+from dedup.engine import return_free_memory, run_batches
 from dedup.sketch import (
     SketchSettings,
     article_shingle_hashes,
@@ -54,10 +54,11 @@ class CandidateSettings:
     skip_stock_sentences: bool = True
     sentence_bucket_cap: int = 0  # >0: a sentence LSH bucket shared by more articles is a stock sentence, skipped
     # > 0: a sentence band bucket of more than this many rows pairs none of its rows on that band (a band value
-    # common to many sentences: a few frequent stems that happen to hash low on the band's positions); its
-    # near-copies still meet on the bands where their bucket is not crowded. Bounds the row pairs a band
-    # enumerates to rows x crowd / 2, where the buckets' square grows with the corpus (docs/scale.md, stop 23)
-    sentence_band_crowd: int = 0
+    # common to many sentences: a few frequent stems that happen to hash low on the band's positions); near-copies
+    # still meet on the bands where their bucket is not crowded. The row pairs a band enumerates grow with the
+    # square of its buckets: 24.2M at 100k, 84.1M at 200k without; 12.8M and 31.8M at 50, with the same truth pairs
+    # among the candidates (75,650 and 152,887), 10k seed 1 and METER dev unchanged (docs/scale.md, stop 23)
+    sentence_band_crowd: int = 50
     # > 0: two articles whose verified sentence collisions hold one sentence on either side pair only when those two
     # sentences share this many content stems, estimated from their signatures' agreement J and their stem counts
     # (J / (1 + J) x (|a| + |b|)): one short sentence shared by chance is most sentence pairs of a large run (100k:
@@ -141,10 +142,11 @@ def banded_pair_codes(
     sizes: np.ndarray | None = None,
     lone_min_shared: int = 0,
     crowd: int = 0,
+    workers: int = 1,
 ) -> np.ndarray:
     """:func:`banded_pairs` as sorted unique :func:`pair_codes` (``span``: above every owner, by default the
     largest owner plus one), each band's pairs merged in as it is done: no Python object per pair. ``rows`` may be
-    :class:`SpilledRows` (the same pairs)."""
+    :class:`SpilledRows` (the same pairs). ``workers``: processes sharing the bands of a verified pass."""
     count, num_perm = rows.shape
     span = span or (int(owners.max()) + 1 if len(owners) else 1)
     if count < 2:
@@ -153,7 +155,7 @@ def banded_pair_codes(
     if verify:
         if sizes is None and lone_min_shared > 0:
             raise ValueError("lone_min_shared needs the rows' sizes")
-        found = verified_row_pairs(rows, owners, threshold, cap, band_count, width, crowd)
+        found = verified_row_pairs(rows, owners, threshold, cap, band_count, width, crowd, workers)
         return evidenced_pair_codes(found, count, num_perm, owners, sizes, lone_min_shared, span)
     source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
@@ -454,50 +456,59 @@ def verified_row_pairs(
     band_count: int,
     width: int,
     crowd: int = 0,
+    workers: int = 1,
 ) -> np.ndarray:
     """The row pairs of distinct owners in a shared bucket of some band (not one of more than ``cap`` owners, nor,
-    ``crowd`` > 0, one of more than ``crowd`` rows) whose
-    rows agree on ``threshold`` of their positions, with the positions they agree on, as sorted unique codes
-    ``(first * rows + second) * (positions + 1) + agreeing`` (``first < second``; a row pair agrees on the same
-    positions in every band it collides in, so it has one code), each band's merged in as it is done."""
+    ``crowd`` > 0, one of more than ``crowd`` rows) whose rows agree on ``threshold`` of their positions, with the
+    positions they agree on, as sorted unique codes ``(first * rows + second) * (positions + 1) + agreeing``
+    (``first < second``; a row pair agrees on the same positions in every band it collides in, so it has one code),
+    each band's merged in as it arrives. ``workers`` > 1: the bands shared among that many forked processes (the same
+    codes)."""
     source = row_source(rows)
-    count, positions = source.shape
     owners = np.asarray(owners, dtype=np.int64)
-    span = int(owners.max()) + 1 if len(owners) else 1
+    shared = (source, owners, threshold, cap, width, crowd)
     codes = np.zeros(0, dtype=np.int64)
-    for band in range(band_count):
-        order, starts = block_runs(source.band(band, width))
-        if cap > 0:
-            bucket = run_numbers(order, starts)
-            held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
-            skipped = np.bincount(held, minlength=count)[bucket] > cap
-            if crowd > 0:
-                skipped |= np.diff(starts)[bucket] > crowd
-            bucket = np.where(skipped, -1, bucket)
-            del held, skipped
-            order = np.argsort(bucket, kind="stable")
-            order = order[bucket[order] >= 0]
-            starts = _run_starts(bucket[order])
-            del bucket
-        elif crowd > 0:
-            order, starts = uncrowded_runs(order, starts, crowd)
-        found: list[np.ndarray] = []
-        for left, right in grouped_run_pairs(order, starts, _ENUMERATED_CHUNK):
-            apart = owners[left] != owners[right]
-            left, right = left[apart], right[apart]
-            del apart
-            for begin in range(0, len(left), _VERIFY_CHUNK):
-                a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-                agreeing = source.agreeing(a, b, threshold)
-                near = agreeing / positions >= threshold  # ``source.near``, from the same counts
-                a, b = a[near], b[near]
-                pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
-                found.append(pair * (positions + 1) + agreeing[near])
-            del left, right
-        del order, starts
-        if found:
-            codes = np.union1d(codes, np.concatenate(found))
+    for found in run_batches(_band_row_codes, shared, list(range(band_count)), workers=min(workers, band_count)):
+        codes = np.union1d(codes, found)
     return codes
+
+
+def _band_row_codes(
+    shared: tuple[HeldRows | SpilledRows, np.ndarray, float, int, int, int], band: int
+) -> list[np.ndarray]:
+    """:func:`verified_row_pairs`' codes of one band (sorted unique), as a one-item list (``run_batches``' form)."""
+    source, owners, threshold, cap, width, crowd = shared
+    count, positions = source.shape
+    order, starts = block_runs(source.band(band, width))
+    if cap > 0:
+        span = int(owners.max()) + 1 if len(owners) else 1
+        bucket = run_numbers(order, starts)
+        held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
+        skipped = np.bincount(held, minlength=count)[bucket] > cap
+        if crowd > 0:
+            skipped |= np.diff(starts)[bucket] > crowd
+        bucket = np.where(skipped, -1, bucket)
+        del held, skipped
+        order = np.argsort(bucket, kind="stable")
+        order = order[bucket[order] >= 0]
+        starts = _run_starts(bucket[order])
+        del bucket
+    elif crowd > 0:
+        order, starts = uncrowded_runs(order, starts, crowd)
+    found: list[np.ndarray] = []
+    for left, right in grouped_run_pairs(order, starts, _ENUMERATED_CHUNK):
+        apart = owners[left] != owners[right]
+        left, right = left[apart], right[apart]
+        del apart
+        for begin in range(0, len(left), _VERIFY_CHUNK):
+            a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
+            agreeing = source.agreeing(a, b, threshold)
+            near = agreeing / positions >= threshold  # ``source.near``, from the same counts
+            a, b = a[near], b[near]
+            pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
+            found.append(pair * (positions + 1) + agreeing[near])
+        del left, right
+    return [np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)]
 
 
 def evidenced_pair_codes(

@@ -146,8 +146,12 @@ def settings_from_dict(values: Mapping[str, Any]) -> Settings:
         sketch = {k: v for k, v in values["sketch"].items() if k != "scheme"}
         return Settings(
             sketch=SketchSettings(**sketch),
-            # an index made before lone_sentence_min_shared paired on every verified collision (0)
-            candidates=CandidateSettings(**{"lone_sentence_min_shared": 0, **values["candidates"]}),
+            # an index made before lone_sentence_min_shared paired on every verified collision (0); one made before
+            # sentence_band_crowd holds no such setting (the index bounds crowded band keys its own way:
+            # CROWDED_KEY_CAP)
+            candidates=CandidateSettings(
+                **{"lone_sentence_min_shared": 0, "sentence_band_crowd": 0, **values["candidates"]}
+            ),
             align=AlignSettings(**values["align"]),
             score=ScoreSettings(**values["score"]),
             origin=OriginSettings(**values["origin"]),

@@ -1237,6 +1237,7 @@ def cluster(
             sizes=sentence_sizes,
             lone_min_shared=candidates.lone_sentence_min_shared,
             crowd=candidates.sentence_band_crowd,
+            workers=parallel,
         )
     )
     sentence_signature_rows.close()  # its files removed

@@ -101,3 +101,28 @@ def test_spilled_rows_remove_their_files_and_check_their_width() -> None:
     empty = SpilledRows(64).finish()
     assert sentence_groups(empty, 0.4).tolist() == []
     assert banded_pair_codes(empty, np.zeros(0, dtype=np.int64), 0.4, 0, True, span=1).tolist() == []
+
+
+def test_the_bands_shared_among_workers_give_the_same_pairs(news_articles) -> None:
+    """The verified sentence pass with its bands on two forked workers: the codes of one process, from held and from
+    spilled rows (the workers read the parent's spill files), with and without the crowd and owner caps."""
+    from dedup.candidates import sentence_row_sizes, sentence_signatures
+    from dedup.clean import clean_article
+    from dedup.sketch import SketchSettings
+
+    sketch = SketchSettings()
+    cleaned = [clean_article(article) for article in news_articles]
+    rows, owners = sentence_signatures(cleaned, sketch)
+    sizes = sentence_row_sizes(cleaned, sketch.min_sentence_stems)
+    spilled = _spilled(rows.astype(np.uint32), [50])
+    try:
+        for cap, crowd in ((0, 0), (0, 2), (3, 0), (3, 2)):
+            one = banded_pair_codes(rows, owners, 0.4, cap, True, sizes=sizes, lone_min_shared=8, crowd=crowd)
+            assert len(one)
+            for source in (rows, spilled):
+                two = banded_pair_codes(
+                    source, owners, 0.4, cap, True, sizes=sizes, lone_min_shared=8, crowd=crowd, workers=2
+                )
+                assert two.tolist() == one.tolist()
+    finally:
+        spilled.close()
