@@ -16,7 +16,9 @@ story counts (equal digests: equal values). ``--pairs``: the candidate pairs (so
 judging-pass replay (``benchmarks/sides.py``); ``--vectors``: the article TF-IDF vectors and the LSH pairs
 (.npz, for the TF-IDF search's measurements); ``--limit``: the first N lines of the corpus only (streamed: the
 rest is not read); ``--tfidf-only``: without the LSH steps (their counts left out, the digest over the TF-IDF pairs
-alone); ``--set NAME=VALUE``: a setting (``lone_sentence_min_shared=0``).
+alone); ``--set NAME=VALUE``: a setting (``lone_sentence_min_shared=0``); ``--crowds 0,100,50``: the sentence pairs
+again under each ``sentence_band_crowd`` (timed apart from the stages), with the row pairs each enumerates, the
+candidate pairs it gives with the other sources', and — truth.json beside the corpus — the truth pairs among them.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -38,7 +41,15 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.meter import parse_overrides
-from dedup.candidates import band_runs, banded_pairs, bands, posting_lists, tfidf_suffix, unit_stories
+from dedup.candidates import (
+    band_runs,
+    banded_pair_codes,
+    banded_pairs,
+    bands,
+    posting_lists,
+    tfidf_suffix,
+    unit_stories,
+)
 from dedup.clean import frequent_lines
 from dedup.engine import paused_collection, run_batches
 from dedup.pipeline import (
@@ -60,16 +71,65 @@ def cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
-def band_pair_counts(rows: np.ndarray, owners: np.ndarray, threshold: float) -> dict[str, int]:
-    """Row pairs that share a band bucket (summed over bands, other owners' or not) and the largest bucket."""
+def band_pair_counts(rows: np.ndarray, owners: np.ndarray, threshold: float, crowd: int = 0) -> dict[str, int]:
+    """Row pairs that share a band bucket (summed over bands, other owners' or not), the largest bucket, and the row
+    pairs enumerated when buckets of more than ``crowd`` rows are left out (``sentence_band_crowd``; 0: none)."""
     band_count, width = bands(threshold, rows.shape[1])
-    pairs, largest = 0, 0
+    pairs, largest, enumerated = 0, 0, 0
     for band in range(band_count):
         _, starts = band_runs(rows, band, width)
         sizes = np.diff(starts)
         pairs += int((sizes * (sizes - 1) // 2).sum())
+        enumerated += int((sizes * (sizes - 1) // 2)[sizes <= crowd if crowd > 0 else slice(None)].sum())
         largest = max(largest, int(sizes.max(initial=0)))
-    return {"rows": len(rows), "bucket_row_pairs": pairs, "largest_bucket": largest}
+    return {"rows": len(rows), "bucket_row_pairs": pairs, "largest_bucket": largest, "enumerated": enumerated}
+
+
+def crowd_run(
+    rows: np.ndarray, owners: np.ndarray, sizes: np.ndarray, candidates: Any, crowd: int, count: int, workers: int
+) -> dict[str, Any]:
+    """The sentence pairs under ``sentence_band_crowd`` ``crowd``, timed: their codes, wall and CPU seconds, and the
+    row pairs enumerated."""
+    began = (time.perf_counter(), cpu_seconds())
+    codes = banded_pair_codes(
+        rows,
+        owners,
+        candidates.sentence_threshold,
+        candidates.sentence_bucket_cap,
+        candidates.verify_sentence_pairs,
+        count,
+        sizes,
+        candidates.lone_sentence_min_shared,
+        crowd,
+        workers,
+    )
+    ended = (time.perf_counter(), cpu_seconds())
+    return {
+        "crowd": crowd,
+        "codes": codes,
+        "wall_s": round(ended[0] - began[0], 2),
+        "cpu_s": round(ended[1] - began[1], 2),
+        "enumerated": band_pair_counts(rows, owners, candidates.sentence_threshold, crowd)["enumerated"],
+    }
+
+
+def truth_labels(corpus: Path, ids: Sequence[str]) -> np.ndarray | None:
+    """Each article's truth cluster ('' for none), from the truth.json beside ``corpus`` (None without one)."""
+    path = corpus.parent / "truth.json"
+    if not path.exists():
+        return None
+    cluster_of = {
+        member["id"]: cluster["id"]
+        for cluster in json.loads(path.read_text(encoding="utf-8"))["clusters"]
+        for member in cluster["members"]
+    }
+    return np.array([cluster_of.get(key, "") for key in ids], dtype=object)
+
+
+def true_pairs(codes: np.ndarray, count: int, labels: np.ndarray) -> int:
+    """How many pair codes (``first * count + second``) join two articles of one truth cluster."""
+    first, second = labels[codes // count], labels[codes % count]
+    return int(((first == second) & (first != "")).sum())
 
 
 @paused_collection()  # as pipeline.cluster runs: the collector's full scans of a growing heap are not the stages'
@@ -83,6 +143,13 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--pairs", type=Path, default=None, help="save the candidate pairs here (.npy)")
     parser.add_argument("--vectors", type=Path, default=None, help="save the TF-IDF vectors and LSH pairs (.npz)")
     parser.add_argument("--tfidf-only", action="store_true", help="skip the LSH steps (less memory; no LSH counts)")
+    parser.add_argument(
+        "--crowds",
+        type=lambda text: [int(value) for value in text.split(",")],
+        default=[],
+        help="also time the sentence pairs under each of these sentence_band_crowd values (0: off), with their counts "
+        "and, where truth.json lies beside the corpus, the truth pairs among the candidates",
+    )
     parser.add_argument("--posting-cap", type=int, default=None, help="tfidf_posting_cap (default: the setting's)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", help="a setting, repeatable"
@@ -131,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     found: set[tuple[int, int]] = set()
     article_pairs = lsh_pairs = 0
     lsh_found: set[tuple[int, int]] = set()
+    article_found: set[tuple[int, int]] = set()
+    crowd_runs: list[dict[str, Any]] = []
     if not args.tfidf_only:
         firsts = np.cumsum([0] + [len(part.compact) for part in parts])
         article_rows = np.vstack([part.article_rows for part in parts])
@@ -153,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         )
         stage("LSH: sentence stories")
         evidence = row_stories < stock
+        article_found = set(found)
         found |= banded_pairs(
             rows[evidence],
             owners[evidence],
@@ -162,10 +232,15 @@ def main(argv: Sequence[str] | None = None) -> None:
             row_sizes[evidence],
             candidates.lone_sentence_min_shared,
             candidates.sentence_band_crowd,
+            workers,
         )
         lsh_pairs = len(found)
         lsh_found = set(found) if args.vectors is not None else set()
         stage("LSH: sentence pairs")
+        crowd_runs = [
+            crowd_run(rows[evidence], owners[evidence], row_sizes[evidence], candidates, crowd, count, workers)
+            for crowd in args.crowds
+        ]
     stem_counts = stack_rows([part.stem_counts for part in parts])  # packed parts unpacked
     vectors = article_vectors([], stem_counts)
     del stem_counts
@@ -174,8 +249,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     chunk = 2048
     blocks = [(begin, min(begin + chunk, count)) for begin in range(0, count, chunk)]
     postings = posting_lists(vectors, candidates.tfidf_posting_cap if pruned else 0)
+    tfidf_found: set[tuple[int, int]] = set()
     for codes in run_batches(tfidf_batch, (vectors, postings, suffix, candidates), blocks, workers=workers):
-        found.update(zip((codes // count).tolist(), (codes % count).tolist(), strict=True))  # tfidf_batch's pair codes
+        tfidf_found.update(zip((codes // count).tolist(), (codes % count).tolist(), strict=True))  # pair codes
+    found |= tfidf_found
+    if not crowd_runs:
+        del tfidf_found
     stage("TF-IDF neighbours")
     peak_rss_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6
     # counts (untimed)
@@ -205,7 +284,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         else band_pair_counts(article_rows, np.arange(count), candidates.article_threshold),
         "sentence_bands": None
         if args.tfidf_only
-        else band_pair_counts(rows[evidence], owners[evidence], candidates.sentence_threshold),
+        else band_pair_counts(
+            rows[evidence], owners[evidence], candidates.sentence_threshold, candidates.sentence_band_crowd
+        ),
         "sentence_rows_all": None if args.tfidf_only else len(rows),
         "tfidf": {
             "pruned": pruned,
@@ -222,6 +303,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         "load": Path("/proc/loadavg").read_text(encoding="ascii").split()[:3],
         "stages": stages,
     }
+    if crowd_runs:
+        labels = truth_labels(Path(args.corpus), store.ids)
+        others = article_found | tfidf_found
+        other_codes = np.array(sorted(a * count + b for a, b in others), dtype=np.int64)
+        for run in crowd_runs:
+            codes = run.pop("codes")
+            union = np.union1d(other_codes, codes)
+            run.update(sentence_pairs=len(codes), pairs=len(union))
+            if labels is not None:
+                run.update(sentence_true=true_pairs(codes, count, labels), true=true_pairs(union, count, labels))
+        result["crowds"] = crowd_runs
     if args.pairs is not None:
         np.save(args.pairs, pairs)
     if args.vectors is not None:

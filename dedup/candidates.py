@@ -101,6 +101,7 @@ def banded_pairs(
     sizes: np.ndarray | None = None,
     lone_min_shared: int = 0,
     crowd: int = 0,
+    workers: int = 1,
 ) -> set[Pair]:
     """Pairs of distinct owners with two signature rows equal on at least one LSH band.
 
@@ -112,10 +113,11 @@ def banded_pairs(
     ``lone_min_shared`` > 0 (with ``verify``; ``sizes``: each row's count of content stems): two owners whose
     verified row pairs hold one row on either side pair only when such a row pair shares that many content stems,
     as estimated from the signatures (:func:`evidenced_pair_codes`). ``crowd`` > 0 (with ``verify``): a bucket of
-    more than ``crowd`` rows pairs none of them on that band (:func:`verified_row_pairs`).
+    more than ``crowd`` rows pairs none of them on that band (:func:`verified_row_pairs`; ``workers``: processes
+    sharing its bands).
     """
     span = int(owners.max()) + 1 if len(owners) else 1
-    codes = banded_pair_codes(rows, owners, threshold, cap, verify, span, sizes, lone_min_shared, crowd)
+    codes = banded_pair_codes(rows, owners, threshold, cap, verify, span, sizes, lone_min_shared, crowd, workers)
     return pairs_of_codes(codes, span)
 
 
