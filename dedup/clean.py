@@ -323,9 +323,16 @@ def reference_quoted_tokens(starts: array[int], quotes: list[tuple[int, int]]) -
 
 
 def clean_article(
-    article: Article, repeated: frozenset[str] = frozenset(), *, keep_wrapped_repeated: bool = False
+    article: Article,
+    repeated: frozenset[str] = frozenset(),
+    *,
+    keep_wrapped_repeated: bool = False,
+    with_stems: bool = True,
 ) -> CleanArticle:
-    """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines."""
+    """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines.
+
+    ``with_stems=False``: ``stems`` left empty, for a caller that finds them once per distinct word of a batch
+    (``pipeline.clean_batch``) instead of a lookup per token of every article."""
     text = article.text
     boilerplate = boilerplate_lines(text, repeated, keep_wrapped_repeated=keep_wrapped_repeated)
     tokens = tokenize(text)
@@ -336,7 +343,7 @@ def clean_article(
         id=article.id,
         text=text,
         tokens=tokens,
-        stems=content_stems(tokens.words),
+        stems=content_stems(tokens.words) if with_stems else [],
         quoted=quoted,
         sentences=found,
         boilerplate=boilerplate,

@@ -374,7 +374,10 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch:
     repeated, sketch, keep_wrapped, min_stems = shared
     if min_stems != sketch.min_sentence_stems:
         return reference_clean_batch(shared, batch)
-    cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
+    # their stems are not read: the pieces below take each distinct word's stem once
+    cleaned = [
+        clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped, with_stems=False) for article in batch
+    ]
     evidence = evidence_words(cleaned)
     features, holders = sentence_holders(evidence)
     stems = content_stems(evidence.words)
