@@ -1,4 +1,4 @@
-"""The clean stage's word-id paths (``dedup.batch_words``, ``pipeline.clean_batch``) against their references."""
+"""The clean stage's batch paths (``batch_words``, ``pipeline.clean_batch``, quoted spans) against their references."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from dedup import pipeline
 from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
 from dedup.candidates import sentence_signatures, unit_stem_sizes
-from dedup.clean import clean_article, repeated_lines
+from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, repeated_lines
 from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
 from dedup.sketch import SketchSettings
@@ -84,3 +84,17 @@ def test_clean_batches_equal_the_reference_on_news(news_articles: list[Article])
             assert type(found[0].stem_counts) is type(expected[0].stem_counts)
             _same(_batch_fields(found[0]), _batch_fields(expected[0]))
     assert pipeline.clean_batch((repeated, sketch, False, 3), articles[:5])  # other unit sizes: the reference's
+
+
+_QUOTE_TEXTS = st.text(st.sampled_from(list("ab \n\"“”«»`'.")), max_size=60)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_QUOTE_TEXTS)
+def test_quoted_spans_equal_the_pattern_searched(text: str) -> None:
+    assert quoted_spans(text) == reference_quoted_spans(text)
+
+
+def test_quoted_spans_equal_the_pattern_searched_on_news(news_articles: list[Article]) -> None:
+    for article in news_articles:
+        assert quoted_spans(article.text) == reference_quoted_spans(article.text)
