@@ -93,7 +93,7 @@ def sentence_holders(evidence: EvidenceWords) -> tuple[np.ndarray, np.ndarray]:
     before_unit = np.concatenate(([0], np.cumsum(per_token)))[np.concatenate(([0], np.cumsum(evidence.unit_tokens)))]
     keys = np.repeat(np.arange(len(evidence.unit_tokens), dtype=np.int64) << _FEATURE_BITS, np.diff(before_unit))
     keys |= features
-    keys.sort()
+    keys.sort(kind="stable")  # timsort: the keys come in unit order, in runs
     distinct = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
     holders = np.bincount(distinct & (N_FEATURES - 1), minlength=N_FEATURES)
     found = np.flatnonzero(holders)
@@ -127,7 +127,7 @@ def unit_stems(
     held = stem_of_token >= 0
     width = max(len(stems), 1)
     keys = evidence.unit_of_token[held] * width + stem_of_token[held]
-    keys.sort()
+    keys.sort(kind="stable")  # timsort: the keys come in unit order, in runs
     distinct = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
     unit_of_stem, stem_ids = distinct // width, distinct % width
     units = len(evidence.unit_tokens)
