@@ -64,6 +64,12 @@ def batch_digest(part: object) -> str:
     return digest.hexdigest()
 
 
+def _instrument(mode: str) -> None:
+    """Callgrind's instrumentation switched ``mode`` (on/off) for this process (``callgrind_control`` waits for
+    callgrind to answer)."""
+    subprocess.run(["callgrind_control", "-i", mode, str(os.getpid())], check=True, capture_output=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("corpus")
@@ -90,10 +96,10 @@ def main() -> None:
             digest.update(batch_digest(part).encode())
     last = (options.skip + options.warm, len(store))
     if options.callgrind:
-        subprocess.run(["callgrind_control", "-i", "on", str(os.getpid())], check=True, capture_output=True)
+        _instrument("on")
     parts = clean_stored(shared, last)
     if options.callgrind:
-        subprocess.run(["callgrind_control", "-i", "off", str(os.getpid())], check=True, capture_output=True)
+        _instrument("off")
     for part in parts:
         digest.update(batch_digest(part).encode())
     if options.digest:

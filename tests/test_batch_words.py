@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,7 +15,15 @@ from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, rep
 from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
 from dedup.sketch import SketchSettings
-from dedup.text import content_stems
+from dedup.text import (
+    _MARKED_CLAUSE_BREAK,
+    _SENTENCE_END,
+    _SENTENCE_END_AS_WRITTEN,
+    clauses,
+    content_stems,
+    reference_clauses,
+    sentences,
+)
 
 _WORDS = st.sampled_from(
     ["The", "running", "runs", "ran", "and", "42", "5%", "Über", "co-operation", "a", "said", "Reuters", "ı", "dogs"]
@@ -98,3 +108,33 @@ def test_quoted_spans_equal_the_pattern_searched(text: str) -> None:
 def test_quoted_spans_equal_the_pattern_searched_on_news(news_articles: list[Article]) -> None:
     for article in news_articles:
         assert quoted_spans(article.text) == reference_quoted_spans(article.text)
+
+
+_SENTENCE_TEXTS = st.text(st.sampled_from(list("ab A9 \n\t.!?…\"'”’»)]“‘«([,;:—–")), max_size=50)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_SENTENCE_TEXTS, st.integers(0, 50), st.integers(0, 50))
+def test_sentence_ends_found_by_the_scanned_pattern_are_the_written_ones(text: str, begin: int, end: int) -> None:
+    found = [(m.span(), m.group()) for m in _SENTENCE_END.finditer(text, begin, end)]
+    assert found == [(m.span(), m.group()) for m in _SENTENCE_END_AS_WRITTEN.finditer(text, begin, end)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_SENTENCE_TEXTS.map(lambda text: text.replace("b", " and ")), st.integers(0, 60), st.integers(0, 60))
+def test_clause_breaks_found_by_the_scanned_pattern_are_the_written_ones(text: str, begin: int, end: int) -> None:
+    found = [(m.span(), m.span("at"), m.span("after")) for m in _MARKED_CLAUSE_BREAK.finditer(text, begin, end)]
+    written = re.compile(
+        r"[,;:—–](?P<at>[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b))|[;—–](?P<after>\s+)"
+    )  # the pattern before it was made to start with its character class
+    assert found == [(m.span(), m.span("at"), m.span("after")) for m in written.finditer(text, begin, end)]
+
+
+def test_sentences_and_clauses_on_news_equal_the_written_patterns(news_articles: list[Article]) -> None:
+    for article in news_articles:
+        text = article.text
+        assert [m.span() for m in _SENTENCE_END.finditer(text)] == [
+            m.span() for m in _SENTENCE_END_AS_WRITTEN.finditer(text)
+        ]
+        for span in sentences(text):
+            assert clauses(text, span) == reference_clauses(text, span)
