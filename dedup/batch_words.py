@@ -79,8 +79,8 @@ def sentence_holders(evidence: EvidenceWords) -> tuple[np.ndarray, np.ndarray]:
     ``sentence_frequencies(sentence_counts(articles))`` gives, without the counts.
 
     A unit's features are those of its words (``char_wb`` n-grams never cross a space); every (unit, feature)
-    occurrence is one integer key, unit above the feature's 20 bits, the keys sorted (in any order: equal keys are
-    equal integers), and each distinct key one holder of its feature.
+    occurrence is one integer key, unit above the feature's 20 bits, the keys sorted (by timsort, which uses the
+    runs they come in; any sort gives the same keys), and each distinct key one holder of its feature.
     """
     pieces = word_features(evidence.words)
     lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
