@@ -337,16 +337,21 @@ def article_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
     pieces = [list(chain.from_iterable(a.stems[s.first : s.last] for s in a.sentences)) for a in articles]
     per_article = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     stems = list(chain.from_iterable(pieces))
-    features = np.array(stem_features(stems), dtype=np.int64)
+    return counts_of_keys(np.array(stem_features(stems), dtype=np.int64), per_article)
+
+
+def counts_of_keys(features: np.ndarray, per_article: np.ndarray) -> sparse.csr_matrix:
+    """:func:`article_counts` from the feature of every evidence token (-1: none), ``per_article[k]`` of them for
+    article ``k`` in order (at least one article)."""
     kept = features >= 0  # "" (not a content word) has none
-    keys = (np.repeat(np.arange(len(articles), dtype=np.int64) << _FEATURE_BITS, per_article) | features)[kept]
+    keys = (np.repeat(np.arange(len(per_article), dtype=np.int64) << _FEATURE_BITS, per_article) | features)[kept]
     keys.sort()
     starts = np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))) if len(keys) else keys
     unique = keys[starts]
-    counts = sparse.csr_matrix((len(articles), N_FEATURES))
+    counts = sparse.csr_matrix((len(per_article), N_FEATURES))
     counts.data = np.diff(np.append(starts, len(keys))).astype(np.float64)
     counts.indices = (unique & (N_FEATURES - 1)).astype(np.int32)
-    counts.indptr = np.concatenate(([0], np.cumsum(np.bincount(unique >> _FEATURE_BITS, minlength=len(articles)))))
+    counts.indptr = np.concatenate(([0], np.cumsum(np.bincount(unique >> _FEATURE_BITS, minlength=len(per_article)))))
     counts.indptr = counts.indptr.astype(np.int32)
     counts.has_sorted_indices = True
     counts.has_canonical_format = True

@@ -1,0 +1,140 @@
+"""The clean stage's batch paths (``batch_words``, ``pipeline.clean_batch``, quoted spans) against their references."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dedup import pipeline
+from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
+from dedup.candidates import sentence_signatures, unit_stem_sizes
+from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, repeated_lines
+from dedup.model import Article
+from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
+from dedup.sketch import SketchSettings
+from dedup.text import (
+    _MARKED_CLAUSE_BREAK,
+    _SENTENCE_END,
+    _SENTENCE_END_AS_WRITTEN,
+    clauses,
+    content_stems,
+    reference_clauses,
+    sentences,
+)
+
+_WORDS = st.sampled_from(
+    ["The", "running", "runs", "ran", "and", "42", "5%", "Über", "co-operation", "a", "said", "Reuters", "ı", "dogs"]
+)
+_TEXTS = st.lists(
+    st.lists(_WORDS, min_size=1, max_size=12).map(" ".join).map(lambda sentence: sentence + "."), max_size=6
+).map(" ".join)
+
+
+def _same(found, expected) -> None:
+    if isinstance(expected, np.ndarray):
+        assert isinstance(found, np.ndarray) and found.dtype == expected.dtype and found.shape == expected.shape
+        assert np.array_equal(found, expected)
+    elif hasattr(expected, "indptr"):
+        assert type(found) is type(expected) and found.shape == expected.shape
+        for name in ("data", "indices", "indptr"):
+            _same(getattr(found, name), getattr(expected, name))
+        assert found.has_sorted_indices == expected.has_sorted_indices
+        assert found.has_canonical_format == expected.has_canonical_format
+    elif isinstance(expected, (list, tuple)):
+        assert type(found) is type(expected) and len(found) == len(expected)
+        for one, other in zip(found, expected, strict=True):
+            _same(one, other)
+    else:
+        assert type(found) is type(expected) and found == expected
+
+
+def _check(cleaned, sketch: SketchSettings) -> None:
+    evidence = evidence_words(cleaned)
+    _same(sentence_holders(evidence), sentence_frequencies(sentence_counts(cleaned)))
+    held = [article.tokens.words[unit.first : unit.last] for article in cleaned for unit in article.sentences]
+    assert evidence.words == list(dict.fromkeys(word for words in held for word in words))
+    stems = content_stems(evidence.words)
+    if cleaned:
+        _same(evidence_article_counts(evidence, stems), article_counts(cleaned))
+    sizes, short, rows, owners = unit_stems(evidence, stems, sketch)
+    _same((sizes, short), unit_stem_sizes(cleaned, sketch.min_sentence_stems))
+    _same((rows, owners), sentence_signatures(cleaned, sketch))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXTS, max_size=5), st.integers(2, 6))
+def test_the_word_id_paths_equal_their_references(texts: list[str], min_stems: int) -> None:
+    cleaned = [clean_article(Article(str(number), text)) for number, text in enumerate(texts)]
+    _check(cleaned, SketchSettings(min_sentence_stems=min_stems))
+
+
+def _batch_fields(part: pipeline.CleanBatch) -> list:
+    fields = [getattr(part, name) for name in part.__slots__]
+    return [(field.keys, field.indptr, field.shape) if hasattr(field, "COUNT_SHIFT") else field for field in fields]
+
+
+def test_clean_batches_equal_the_reference_on_news(news_articles: list[Article]) -> None:
+    articles = [*news_articles, Article("empty", ""), Article("furniture", "Advertisement\n\nRead more")]
+    repeated = repeated_lines([article.text for article in articles], min_articles=3)
+    sketch = SketchSettings()
+    _check([clean_article(article, repeated) for article in articles], sketch)
+    for size in (1, 37, 250):
+        for begin in range(0, len(articles), size):
+            batch = articles[begin : begin + size]
+            shared = (repeated, sketch, False, sketch.min_sentence_stems)
+            handed = set(pipeline._WORDS_HANDED_BACK)
+            found = pipeline.clean_batch(shared, batch)
+            pipeline._WORDS_HANDED_BACK.clear()
+            pipeline._WORDS_HANDED_BACK.update(handed)
+            expected = pipeline.reference_clean_batch(shared, batch)
+            assert len(found) == len(expected) == 1
+            assert type(found[0].stem_counts) is type(expected[0].stem_counts)
+            _same(_batch_fields(found[0]), _batch_fields(expected[0]))
+    assert pipeline.clean_batch((repeated, sketch, False, 3), articles[:5])  # other unit sizes: the reference's
+
+
+_QUOTE_TEXTS = st.text(st.sampled_from(list("ab \n\"“”«»`'.")), max_size=60)
+
+
+@settings(max_examples=500, deadline=None)
+@given(_QUOTE_TEXTS)
+def test_quoted_spans_equal_the_pattern_searched(text: str) -> None:
+    assert quoted_spans(text) == reference_quoted_spans(text)
+
+
+def test_quoted_spans_equal_the_pattern_searched_on_news(news_articles: list[Article]) -> None:
+    for article in news_articles:
+        assert quoted_spans(article.text) == reference_quoted_spans(article.text)
+
+
+_SENTENCE_TEXTS = st.text(st.sampled_from(list("ab A9 \n\t.!?…\"'”’»)]“‘«([,;:—–")), max_size=50)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_SENTENCE_TEXTS, st.integers(0, 50), st.integers(0, 50))
+def test_sentence_ends_found_by_the_scanned_pattern_are_the_written_ones(text: str, begin: int, end: int) -> None:
+    found = [(m.span(), m.group()) for m in _SENTENCE_END.finditer(text, begin, end)]
+    assert found == [(m.span(), m.group()) for m in _SENTENCE_END_AS_WRITTEN.finditer(text, begin, end)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(_SENTENCE_TEXTS.map(lambda text: text.replace("b", " and ")), st.integers(0, 60), st.integers(0, 60))
+def test_clause_breaks_found_by_the_scanned_pattern_are_the_written_ones(text: str, begin: int, end: int) -> None:
+    found = [(m.span(), m.span("at"), m.span("after")) for m in _MARKED_CLAUSE_BREAK.finditer(text, begin, end)]
+    written = re.compile(
+        r"[,;:—–](?P<at>[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b))|[;—–](?P<after>\s+)"
+    )  # the pattern before it was made to start with its character class
+    assert found == [(m.span(), m.span("at"), m.span("after")) for m in written.finditer(text, begin, end)]
+
+
+def test_sentences_and_clauses_on_news_equal_the_written_patterns(news_articles: list[Article]) -> None:
+    for article in news_articles:
+        text = article.text
+        assert [m.span() for m in _SENTENCE_END.finditer(text)] == [
+            m.span() for m in _SENTENCE_END_AS_WRITTEN.finditer(text)
+        ]
+        for span in sentences(text):
+            assert clauses(text, span) == reference_clauses(text, span)
