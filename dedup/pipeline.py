@@ -73,7 +73,7 @@ from dedup.similarity import (
     weigh_sentence_counts,
 )
 from dedup.sketch import SCHEME, SketchSettings
-from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
+from dedup.store.cleaned import StoredFacts, clean_bytes, cleaned_from_bytes
 
 log = logging.getLogger(__name__)
 Progress = Callable[[str, int], Callable[[int], None]]
@@ -550,9 +550,22 @@ class CleanedCorpus:
             cleaned.sentence_stories = self.stories[int(self.bounds[index]) : int(self.bounds[index + 1])].tolist()
         return cleaned
 
+    def facts(self, index: int) -> StoredFacts:
+        """What origin inference reads of article ``index`` (:class:`dedup.store.cleaned.StoredFacts`), from its
+        stored form and fields; its text decoded and tokenized only if its tokens are read."""
+        begin, end = int(self.field_offsets[index]), int(self.field_offsets[index + 1])
+        key, outlet, published = json.loads(self.fields[begin:end].decode("utf-8", "surrogatepass"))
+        return StoredFacts(
+            self.forms[int(self.form_offsets[index]) : int(self.form_offsets[index + 1])],
+            key,
+            published,
+            outlet,
+            lambda: self.texts[index].decode("utf-8", "surrogatepass"),
+        )
+
     def by_id(self, indices: Mapping[str, int]) -> CleanedMembers:
-        """The articles ``indices`` (id → index) cleaned, by id, each when first read (what ``origin`` reads of a
-        cluster's members: measuring a cluster reads only its derived members and their sources)."""
+        """What ``origin`` reads of the articles ``indices`` (id → index), by id, each when first read
+        (:meth:`facts`: measuring a cluster reads only its derived members and their sources)."""
         return CleanedMembers(self, indices)
 
     def rows(self, cleaned: list[CleanArticle]) -> list[sparse.csr_matrix]:
@@ -603,24 +616,43 @@ class CorpusTexts(Mapping[str, str]):
 
 
 class CleanedMembers(Mapping[str, CleanArticle]):
-    """Some articles of a :class:`CleanedCorpus` by id, each cleaned again when first read."""
+    """Some articles of a :class:`CleanedCorpus` by id, as origin inference reads them (:meth:`CleanedCorpus.facts`:
+    what it reads equal to the cleaned article's), each made when first read: not cleaned again, their texts not
+    tokenized unless their tokens are read (stop 23: re-cleaning was most of the cluster and assembly stages)."""
 
     def __init__(self, corpus: CleanedCorpus, indices: Mapping[str, int]) -> None:
         self.corpus = corpus
         self.indices = indices
-        self.known: dict[str, CleanArticle] = {}
+        self.known: dict[str, StoredFacts] = {}
 
     def __getitem__(self, key: str) -> CleanArticle:
         found = self.known.get(key)
         if found is None:
-            found = self.known[key] = self.corpus.cleaned(self.indices[key])
-        return found
+            found = self.known[key] = self.corpus.facts(self.indices[key])
+        return found  # type: ignore[return-value]  # the attributes origin inference reads
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.indices)
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class IncomingPassages(Mapping[str, list[Passage]]):
+    """Each member's incoming passages (its edges' sequences by target, in edge order), a member's list made when it
+    is read: measuring a cluster reads only its derived members' (``origin.measure_members``)."""
+
+    def __init__(self, sequences: dict[str, list[Sequence[Passage]]]) -> None:
+        self.sequences = sequences
+
+    def __getitem__(self, key: str) -> list[Passage]:
+        return [passage for sequence in self.sequences[key] for passage in sequence]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sequences)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
 
 
 def tfidf_batch(
