@@ -75,6 +75,19 @@ class Passage:
     score: float
 
 
+@dataclass(slots=True, frozen=True)
+class PassageColumns:
+    """The passages of one source and one target as columns (:meth:`PassageSequence.columns`): ``spans`` (n, 4)
+    source begin, end, target begin, end; ``kinds`` indices into ``kind_names``; ``scores`` float64."""
+
+    source: str
+    target: str
+    spans: np.ndarray
+    kinds: np.ndarray
+    kind_names: tuple[str, ...]
+    scores: np.ndarray
+
+
 class PassageSequence(Sequence[Passage]):
     """A compact read-only sequence of passages, each made a ``Passage`` when read (subclasses hold them as they
     will and give ``__len__``, ``__iter__`` and ``_passage``). Equal to any sequence of the same passages in the
@@ -84,6 +97,10 @@ class PassageSequence(Sequence[Passage]):
 
     def _passage(self, index: int) -> Passage:  # 0 <= index < len(self)
         raise NotImplementedError
+
+    def columns(self) -> PassageColumns | None:
+        """The passages as columns, when a subclass holds them so (None: read them one by one)."""
+        return None
 
     @overload
     def __getitem__(self, index: int) -> Passage: ...
@@ -135,18 +152,61 @@ class PassageTable(PassageSequence):
     def gather(cls, ids: Sequence[str], chunks: Iterable[Iterable[Passage]]) -> PassageTable:
         """The passages of ``chunks`` (their ids among ``ids``, which are sorted) in the order
         ``sorted(passages, key=lambda p: (p.target, p.source, p.target_span, p.source_span))`` gives them (ties
-        in the order given), a chunk at a time: no list of every ``Passage`` is made."""
+        in the order given), a chunk at a time: no list of every ``Passage`` is made. A chunk that holds its
+        passages as columns (:meth:`PassageSequence.columns`) is taken as they are, no ``Passage`` made of it."""
         number = {key: k for k, key in enumerate(ids)}
         names: dict[str, int] = {}
         numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
+        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # in order, when columns come
+
+        def flush() -> None:  # the passages read one by one so far, as a block
+            nonlocal numbers, spans, kinds, scores
+            if len(scores):
+                blocks.append(
+                    (
+                        np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2),
+                        np.frombuffer(spans, dtype=np.int64).reshape(-1, 4),
+                        np.frombuffer(kinds, dtype=np.int8),
+                        np.frombuffer(scores, dtype=np.float64),
+                    )
+                )
+                numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
+
         for chunk in chunks:
-            for passage in chunk:
-                numbers.extend((number[passage.source], number[passage.target]))
-                spans.extend((*passage.source_span, *passage.target_span))
-                kinds.append(names.setdefault(passage.kind, len(names)))
-                scores.append(passage.score)
-        pairs = np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2)
-        bounds = np.frombuffer(spans, dtype=np.int64).reshape(-1, 4)
+            columns = chunk.columns() if isinstance(chunk, PassageSequence) else None
+            if columns is None:
+                for passage in chunk:
+                    numbers.extend((number[passage.source], number[passage.target]))
+                    spans.extend((*passage.source_span, *passage.target_span))
+                    kinds.append(names.setdefault(passage.kind, len(names)))
+                    scores.append(passage.score)
+                continue
+            if not len(columns.scores):
+                continue
+            flush()
+            # the kinds numbered in the order they first occur, as one by one
+            present, first = np.unique(columns.kinds, return_index=True)
+            table = np.zeros(len(columns.kind_names), dtype=np.int8)
+            for kind in present[np.argsort(first)].tolist():
+                table[kind] = names.setdefault(columns.kind_names[kind], len(names))
+            count = len(columns.scores)
+            blocks.append(
+                (
+                    np.broadcast_to(
+                        np.array([number[columns.source], number[columns.target]], dtype=np.int64), (count, 2)
+                    ),
+                    columns.spans.astype(np.int64),
+                    table[columns.kinds],
+                    columns.scores.astype(np.float64),
+                )
+            )
+        flush()
+        if not blocks:
+            blocks.append((np.zeros((0, 2), np.int64), np.zeros((0, 4), np.int64), np.zeros(0, np.int8), np.zeros(0)))
+        pairs = np.concatenate([block[0] for block in blocks])
+        bounds = np.concatenate([block[1] for block in blocks])
+        kind_column = np.concatenate([block[2] for block in blocks])
+        score_column = np.concatenate([block[3] for block in blocks])
         # a stable sort by (target, source, target span, source span); ids sorted, so numbers order them as ids do
         order = np.lexsort((bounds[:, 1], bounds[:, 0], bounds[:, 3], bounds[:, 2], pairs[:, 0], pairs[:, 1]))
         narrow = np.int32 if len(ids) < 2**31 else np.int64
@@ -155,9 +215,9 @@ class PassageTable(PassageSequence):
             ids,
             pairs[order].astype(narrow),
             bounds[order].astype(offsets),
-            np.frombuffer(kinds, dtype=np.int8)[order].copy(),
+            kind_column[order],
             list(names),
-            np.frombuffer(scores, dtype=np.float64)[order].copy(),
+            score_column[order],
         )
 
     def __len__(self) -> int:

@@ -56,7 +56,17 @@ from dedup.compressed import CompressedTexts
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches, walks_backward
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
-from dedup.model import Article, Cluster, PairVerdict, Passage, PassageSequence, PassageTable, Result, Skipped
+from dedup.model import (
+    Article,
+    Cluster,
+    PairVerdict,
+    Passage,
+    PassageColumns,
+    PassageSequence,
+    PassageTable,
+    Result,
+    Skipped,
+)
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -994,11 +1004,18 @@ class PackedPassages(PassageSequence):
             return passages
         return cls(source, target, b"".join(records))
 
+    COLUMNS = np.dtype([("spans", "<i4", (4,)), ("score", "<f8"), ("kind", "u1")])  # RECORD's layout, unaligned
+
     def __len__(self) -> int:
         return len(self.data) // self.RECORD.size
 
     def _passage(self, index: int) -> Passage:
         return self._made(*self.RECORD.unpack_from(self.data, index * self.RECORD.size))
+
+    def columns(self) -> PassageColumns:
+        """The packed records read as columns (the values :meth:`__iter__` makes ``Passage`` s of)."""
+        records = np.frombuffer(self.data, dtype=self.COLUMNS)
+        return PassageColumns(self.source, self.target, records["spans"], records["kind"], self.KINDS, records["score"])
 
     def __iter__(self) -> Iterator[Passage]:
         for values in self.RECORD.iter_unpack(self.data):
@@ -1446,22 +1463,22 @@ def cluster(
 
     def cluster_passages(
         realigned: dict[tuple[int, int], Sequence[Passage]], shown: dict[tuple[int, int], Sequence[Passage]]
-    ) -> Iterator[list[Passage]]:
+    ) -> Iterator[Sequence[Passage]]:
         """Each cluster's passages as it is measured; its edges (and their verdicts) let go once it is."""
         built.reverse()
         while built:
             record, edges = built.pop()
-            incoming: dict[str, list[Passage]] = {}
-            shown_here: list[Passage] = []
+            incoming: dict[str, list[Sequence[Passage]]] = {}
+            shown_here: list[Sequence[Passage]] = []
             for edge in edges:
                 key = (index[edge.source], index[edge.target])
                 passages = realigned.get(key, edge.verdict.passages)
-                shown_here.extend(shown.get(key, passages))
-                incoming.setdefault(edge.target, []).extend(passages)
+                shown_here.append(shown.get(key, passages))
+                incoming.setdefault(edge.target, []).append(passages)
             members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
-            measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
+            measure_members(record, IncomingPassages(incoming), members_cleaned, settings.origin.whole_coverage)
             clusters.append(record)
-            yield shown_here
+            yield from shown_here  # each edge's passages a chunk: packed ones taken as columns
 
     # held as columns, in (target, source, target span, source span) order
     all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))
