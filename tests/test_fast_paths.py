@@ -701,6 +701,10 @@ def test_packed_passages_read_back_as_the_passages(passages):
     import orjson
 
     packed = pipeline.PackedPassages.of(passages)
+    reference = pipeline.PackedPassages.reference_of(passages)  # a record at a time
+    assert type(packed) is type(reference) and (packed is passages) == (reference is passages)
+    if isinstance(packed, pipeline.PackedPassages):
+        assert (packed.source, packed.target, packed.data) == (reference.source, reference.target, reference.data)
     assert packed == passages and list(packed) == passages and len(packed) == len(passages)
     assert [packed[k] for k in range(-len(passages), len(passages))] == passages * 2
     assert packed[1:5] == passages[1:5] and bool(packed) == bool(passages)
