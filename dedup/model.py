@@ -157,21 +157,6 @@ class PassageTable(PassageSequence):
         number = {key: k for k, key in enumerate(ids)}
         names: dict[str, int] = {}
         numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
-        blocks: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []  # in order, when columns come
-
-        def flush() -> None:  # the passages read one by one so far, as a block
-            nonlocal numbers, spans, kinds, scores
-            if len(scores):
-                blocks.append(
-                    (
-                        np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2),
-                        np.frombuffer(spans, dtype=np.int64).reshape(-1, 4),
-                        np.frombuffer(kinds, dtype=np.int8),
-                        np.frombuffer(scores, dtype=np.float64),
-                    )
-                )
-                numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
-
         for chunk in chunks:
             columns = chunk.columns() if isinstance(chunk, PassageSequence) else None
             if columns is None:
@@ -181,32 +166,20 @@ class PassageTable(PassageSequence):
                     kinds.append(names.setdefault(passage.kind, len(names)))
                     scores.append(passage.score)
                 continue
-            if not len(columns.scores):
+            count = len(columns.scores)
+            if not count:
                 continue
-            flush()
-            # the kinds numbered in the order they first occur, as one by one
+            # the same values appended as one by one: the kinds numbered in the order they first occur
             present, first = np.unique(columns.kinds, return_index=True)
             table = np.zeros(len(columns.kind_names), dtype=np.int8)
             for kind in present[np.argsort(first)].tolist():
                 table[kind] = names.setdefault(columns.kind_names[kind], len(names))
-            count = len(columns.scores)
-            blocks.append(
-                (
-                    np.broadcast_to(
-                        np.array([number[columns.source], number[columns.target]], dtype=np.int64), (count, 2)
-                    ),
-                    columns.spans.astype(np.int64),
-                    table[columns.kinds],
-                    columns.scores.astype(np.float64),
-                )
-            )
-        flush()
-        if not blocks:
-            blocks.append((np.zeros((0, 2), np.int64), np.zeros((0, 4), np.int64), np.zeros(0, np.int8), np.zeros(0)))
-        pairs = np.concatenate([block[0] for block in blocks])
-        bounds = np.concatenate([block[1] for block in blocks])
-        kind_column = np.concatenate([block[2] for block in blocks])
-        score_column = np.concatenate([block[3] for block in blocks])
+            numbers.extend((number[columns.source], number[columns.target]) * count)
+            spans.frombytes(columns.spans.astype(np.int64).tobytes())
+            kinds.frombytes(table[columns.kinds].tobytes())
+            scores.frombytes(columns.scores.astype(np.float64).tobytes())
+        pairs = np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2)
+        bounds = np.frombuffer(spans, dtype=np.int64).reshape(-1, 4)
         # a stable sort by (target, source, target span, source span); ids sorted, so numbers order them as ids do
         order = np.lexsort((bounds[:, 1], bounds[:, 0], bounds[:, 3], bounds[:, 2], pairs[:, 0], pairs[:, 1]))
         narrow = np.int32 if len(ids) < 2**31 else np.int64
@@ -215,9 +188,9 @@ class PassageTable(PassageSequence):
             ids,
             pairs[order].astype(narrow),
             bounds[order].astype(offsets),
-            kind_column[order],
+            np.frombuffer(kinds, dtype=np.int8)[order].copy(),
             list(names),
-            score_column[order],
+            np.frombuffer(scores, dtype=np.float64)[order].copy(),
         )
 
     def __len__(self) -> int:
