@@ -195,10 +195,13 @@ class Side:
         """The first evidence token of each content word written as a name or a figure (``_named``)."""
         if self.names is None:
             article = self.article
-            self.names = {}
+            stems, words, starts, text = article.stems, article.tokens.words, article.tokens.starts, article.text
+            names: dict[str, int] = {}
             for k in self.positions:
-                if article.stems[k] and _named(article, k):
-                    self.names.setdefault(article.tokens.words[k], k)
+                # ``_named(article, k)`` inline, and only for a word not named yet (its first token stays)
+                if stems[k] and words[k] not in names and (text[starts[k]].isupper() or words[k].isdigit()):
+                    names[words[k]] = k
+            self.names = names
         return self.names
 
     def kgram_keys(self, size: int) -> np.ndarray:
@@ -1129,11 +1132,8 @@ def _overlay_words(
             kept.append(passage)
             continue
         for piece in _contiguous(remaining):
-            kept.append(
-                dataclasses.replace(
-                    passage, target_span=(target.tokens.starts[piece[0]], target.tokens.ends[piece[-1]])
-                )
-            )
+            span = (target.tokens.starts[piece[0]], target.tokens.ends[piece[-1]])  # ``dataclasses.replace``, made
+            kept.append(Passage(passage.source, passage.target, passage.source_span, span, passage.kind, passage.score))
     return kept + added
 
 
@@ -1150,6 +1150,12 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
     """
     source, target = source_side.article, target_side.article
     starts, source_starts = target.tokens.starts, source.tokens.starts
+    target_stems, target_words, target_ends, target_text = (
+        target.stems,
+        target.tokens.words,
+        target.tokens.ends,
+        target.text,
+    )
     names = source_side.named_words()
     result: list[Passage] = []
     for passage in passages:
@@ -1168,19 +1174,26 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
         kept = [
             k
             for k in range(t_first, t_last)
-            if target.stems[k]
-            and (target.tokens.words[k] in occurs or (target.tokens.words[k] in names and _named(target, k)))
+            if target_stems[k]
+            and (
+                target_words[k] in occurs
+                or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
+            )  # ``_named(target, k)`` inline
         ]
         if not kept:
             result.append(passage)
             continue
         for k in kept:  # one passage a word: words next to each other on both sides are merged later
-            word = target.tokens.words[k]
+            word = target_words[k]
             at = occurs.get(word, names.get(word, -1))
             result.append(token_passage(source, target, (at, at + 1), (k, k + 1), "verbatim", 1.0))
         taken = set(kept)
         for piece in _contiguous([k for k in range(t_first, t_last) if k not in taken]):
-            result.append(dataclasses.replace(passage, target_span=(starts[piece[0]], target.tokens.ends[piece[-1]])))
+            # ``dataclasses.replace(passage, target_span=...)``, made directly
+            span = (starts[piece[0]], target_ends[piece[-1]])
+            result.append(
+                Passage(passage.source, passage.target, passage.source_span, span, passage.kind, passage.score)
+            )
     return result
 
 
@@ -1624,7 +1637,10 @@ def attach_punctuation(passages: list[Passage], source_text: str, target_text: s
         if target_span == passage.target_span and source_span == passage.source_span:
             result.append(passage)
         else:
-            result.append(dataclasses.replace(passage, source_span=source_span, target_span=target_span))
+            # ``dataclasses.replace(passage, source_span=..., target_span=...)``, made directly
+            result.append(
+                Passage(passage.source, passage.target, source_span, target_span, passage.kind, passage.score)
+            )
     return result
 
 

@@ -75,6 +75,19 @@ class Passage:
     score: float
 
 
+@dataclass(slots=True, frozen=True)
+class PassageColumns:
+    """The passages of one source and one target as columns (:meth:`PassageSequence.columns`): ``spans`` (n, 4)
+    source begin, end, target begin, end; ``kinds`` indices into ``kind_names``; ``scores`` float64."""
+
+    source: str
+    target: str
+    spans: np.ndarray
+    kinds: np.ndarray
+    kind_names: tuple[str, ...]
+    scores: np.ndarray
+
+
 class PassageSequence(Sequence[Passage]):
     """A compact read-only sequence of passages, each made a ``Passage`` when read (subclasses hold them as they
     will and give ``__len__``, ``__iter__`` and ``_passage``). Equal to any sequence of the same passages in the
@@ -84,6 +97,10 @@ class PassageSequence(Sequence[Passage]):
 
     def _passage(self, index: int) -> Passage:  # 0 <= index < len(self)
         raise NotImplementedError
+
+    def columns(self) -> PassageColumns | None:
+        """The passages as columns, when a subclass holds them so (None: read them one by one)."""
+        return None
 
     @overload
     def __getitem__(self, index: int) -> Passage: ...
@@ -135,16 +152,32 @@ class PassageTable(PassageSequence):
     def gather(cls, ids: Sequence[str], chunks: Iterable[Iterable[Passage]]) -> PassageTable:
         """The passages of ``chunks`` (their ids among ``ids``, which are sorted) in the order
         ``sorted(passages, key=lambda p: (p.target, p.source, p.target_span, p.source_span))`` gives them (ties
-        in the order given), a chunk at a time: no list of every ``Passage`` is made."""
+        in the order given), a chunk at a time: no list of every ``Passage`` is made. A chunk that holds its
+        passages as columns (:meth:`PassageSequence.columns`) is taken as they are, no ``Passage`` made of it."""
         number = {key: k for k, key in enumerate(ids)}
         names: dict[str, int] = {}
         numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
         for chunk in chunks:
-            for passage in chunk:
-                numbers.extend((number[passage.source], number[passage.target]))
-                spans.extend((*passage.source_span, *passage.target_span))
-                kinds.append(names.setdefault(passage.kind, len(names)))
-                scores.append(passage.score)
+            columns = chunk.columns() if isinstance(chunk, PassageSequence) else None
+            if columns is None:
+                for passage in chunk:
+                    numbers.extend((number[passage.source], number[passage.target]))
+                    spans.extend((*passage.source_span, *passage.target_span))
+                    kinds.append(names.setdefault(passage.kind, len(names)))
+                    scores.append(passage.score)
+                continue
+            count = len(columns.scores)
+            if not count:
+                continue
+            # the same values appended as one by one: the kinds numbered in the order they first occur
+            present, first = np.unique(columns.kinds, return_index=True)
+            table = np.zeros(len(columns.kind_names), dtype=np.int8)
+            for kind in present[np.argsort(first)].tolist():
+                table[kind] = names.setdefault(columns.kind_names[kind], len(names))
+            numbers.extend((number[columns.source], number[columns.target]) * count)
+            spans.frombytes(columns.spans.astype(np.int64).tobytes())
+            kinds.frombytes(table[columns.kinds].tobytes())
+            scores.frombytes(columns.scores.astype(np.float64).tobytes())
         pairs = np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2)
         bounds = np.frombuffer(spans, dtype=np.int64).reshape(-1, 4)
         # a stable sort by (target, source, target span, source span); ids sorted, so numbers order them as ids do

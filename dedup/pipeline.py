@@ -57,7 +57,17 @@ from dedup.compressed import CompressedTexts
 from dedup.engine import default_workers, paused_collection, return_free_memory, run_batches, walks_backward
 from dedup.errors import DedupError, NoArticlesError, SettingsError
 from dedup.grouping import group, wire_versions
-from dedup.model import Article, Cluster, PairVerdict, Passage, PassageSequence, PassageTable, Result, Skipped
+from dedup.model import (
+    Article,
+    Cluster,
+    PairVerdict,
+    Passage,
+    PassageColumns,
+    PassageSequence,
+    PassageTable,
+    Result,
+    Skipped,
+)
 from dedup.origin import DirectedEdge, OriginSettings, build_cluster, measure_members
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -74,7 +84,7 @@ from dedup.similarity import (
     weigh_sentence_counts,
 )
 from dedup.sketch import SCHEME, SketchSettings
-from dedup.store.cleaned import clean_bytes, cleaned_from_bytes
+from dedup.store.cleaned import StoredFacts, clean_bytes, cleaned_from_bytes
 from dedup.text import content_stems
 
 log = logging.getLogger(__name__)
@@ -594,9 +604,22 @@ class CleanedCorpus:
             cleaned.sentence_stories = self.stories[int(self.bounds[index]) : int(self.bounds[index + 1])].tolist()
         return cleaned
 
+    def facts(self, index: int) -> StoredFacts:
+        """What origin inference reads of article ``index`` (:class:`dedup.store.cleaned.StoredFacts`), from its
+        stored form and fields; its text decoded and tokenized only if its tokens are read."""
+        begin, end = int(self.field_offsets[index]), int(self.field_offsets[index + 1])
+        key, outlet, published = json.loads(self.fields[begin:end].decode("utf-8", "surrogatepass"))
+        return StoredFacts(
+            self.forms[int(self.form_offsets[index]) : int(self.form_offsets[index + 1])],
+            key,
+            published,
+            outlet,
+            lambda: self.texts[index].decode("utf-8", "surrogatepass"),
+        )
+
     def by_id(self, indices: Mapping[str, int]) -> CleanedMembers:
-        """The articles ``indices`` (id → index) cleaned, by id, each when first read (what ``origin`` reads of a
-        cluster's members: measuring a cluster reads only its derived members and their sources)."""
+        """What ``origin`` reads of the articles ``indices`` (id → index), by id, each when first read
+        (:meth:`facts`: measuring a cluster reads only its derived members and their sources)."""
         return CleanedMembers(self, indices)
 
     def rows(self, cleaned: list[CleanArticle]) -> list[sparse.csr_matrix]:
@@ -647,24 +670,43 @@ class CorpusTexts(Mapping[str, str]):
 
 
 class CleanedMembers(Mapping[str, CleanArticle]):
-    """Some articles of a :class:`CleanedCorpus` by id, each cleaned again when first read."""
+    """Some articles of a :class:`CleanedCorpus` by id, as origin inference reads them (:meth:`CleanedCorpus.facts`:
+    what it reads equal to the cleaned article's), each made when first read: not cleaned again, their texts not
+    tokenized unless their tokens are read (stop 23: re-cleaning was most of the cluster and assembly stages)."""
 
     def __init__(self, corpus: CleanedCorpus, indices: Mapping[str, int]) -> None:
         self.corpus = corpus
         self.indices = indices
-        self.known: dict[str, CleanArticle] = {}
+        self.known: dict[str, StoredFacts] = {}
 
     def __getitem__(self, key: str) -> CleanArticle:
         found = self.known.get(key)
         if found is None:
-            found = self.known[key] = self.corpus.cleaned(self.indices[key])
-        return found
+            found = self.known[key] = self.corpus.facts(self.indices[key])
+        return found  # type: ignore[return-value]  # the attributes origin inference reads
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.indices)
 
     def __len__(self) -> int:
         return len(self.indices)
+
+
+class IncomingPassages(Mapping[str, list[Passage]]):
+    """Each member's incoming passages (its edges' sequences by target, in edge order), a member's list made when it
+    is read: measuring a cluster reads only its derived members' (``origin.measure_members``)."""
+
+    def __init__(self, sequences: dict[str, list[Sequence[Passage]]]) -> None:
+        self.sequences = sequences
+
+    def __getitem__(self, key: str) -> list[Passage]:
+        return [passage for sequence in self.sequences[key] for passage in sequence]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.sequences)
+
+    def __len__(self) -> int:
+        return len(self.sequences)
 
 
 def tfidf_batch(
@@ -981,7 +1023,45 @@ class PackedPassages(PassageSequence):
     @classmethod
     def of(cls, passages: list[Passage]) -> Sequence[Passage]:
         """``passages`` packed, or the list itself: when it is empty, or a value would not come back the same (two
-        sources or targets, a kind not in :data:`KINDS`, a span beyond int32, a score or span of another type)."""
+        sources or targets, a kind not in :data:`KINDS`, a span beyond int32, a score or span of another type).
+        Every passage checked first, then all packed in one call: equal to :meth:`reference_of` (tested)."""
+        if not passages:
+            return passages
+        source, target = passages[0].source, passages[0].target
+        kinds = cls.KINDS
+        values: list[int | float] = []
+        for passage in passages:
+            source_span, target_span, score, kind = (
+                passage.source_span,
+                passage.target_span,
+                passage.score,
+                passage.kind,
+            )
+            if (
+                passage.source != source
+                or passage.target != target
+                or type(source_span) is not tuple
+                or type(target_span) is not tuple
+                or kind not in kinds
+                or type(score) is not float
+            ):
+                return passages
+            spans = (*source_span, *target_span)
+            if len(spans) != 4:
+                return passages
+            a, b, c, d = spans
+            if type(a) is not int or type(b) is not int or type(c) is not int or type(d) is not int:
+                return passages
+            values += (a, b, c, d, score, kinds.index(kind))
+        try:
+            data = struct.pack("<" + "iiiidB" * len(passages), *values)
+        except struct.error:  # a span beyond int32
+            return passages
+        return cls(source, target, data)
+
+    @classmethod
+    def reference_of(cls, passages: list[Passage]) -> Sequence[Passage]:
+        """:meth:`of` a record at a time: the readable reference."""
         if not passages:
             return passages
         source, target = passages[0].source, passages[0].target
@@ -1006,11 +1086,18 @@ class PackedPassages(PassageSequence):
             return passages
         return cls(source, target, b"".join(records))
 
+    COLUMNS = np.dtype([("spans", "<i4", (4,)), ("score", "<f8"), ("kind", "u1")])  # RECORD's layout, unaligned
+
     def __len__(self) -> int:
         return len(self.data) // self.RECORD.size
 
     def _passage(self, index: int) -> Passage:
         return self._made(*self.RECORD.unpack_from(self.data, index * self.RECORD.size))
+
+    def columns(self) -> PassageColumns:
+        """The packed records read as columns (the values :meth:`__iter__` makes ``Passage`` s of)."""
+        records = np.frombuffer(self.data, dtype=self.COLUMNS)
+        return PassageColumns(self.source, self.target, records["spans"], records["kind"], self.KINDS, records["score"])
 
     def __iter__(self) -> Iterator[Passage]:
         for values in self.RECORD.iter_unpack(self.data):
@@ -1460,22 +1547,22 @@ def cluster(
 
     def cluster_passages(
         realigned: dict[tuple[int, int], Sequence[Passage]], shown: dict[tuple[int, int], Sequence[Passage]]
-    ) -> Iterator[list[Passage]]:
+    ) -> Iterator[Sequence[Passage]]:
         """Each cluster's passages as it is measured; its edges (and their verdicts) let go once it is."""
         built.reverse()
         while built:
             record, edges = built.pop()
-            incoming: dict[str, list[Passage]] = {}
-            shown_here: list[Passage] = []
+            incoming: dict[str, list[Sequence[Passage]]] = {}
+            shown_here: list[Sequence[Passage]] = []
             for edge in edges:
                 key = (index[edge.source], index[edge.target])
                 passages = realigned.get(key, edge.verdict.passages)
-                shown_here.extend(shown.get(key, passages))
-                incoming.setdefault(edge.target, []).extend(passages)
+                shown_here.append(shown.get(key, passages))
+                incoming.setdefault(edge.target, []).append(passages)
             members_cleaned = corpus.by_id({member.id: index[member.id] for member in record.members})
-            measure_members(record, incoming, members_cleaned, settings.origin.whole_coverage)
+            measure_members(record, IncomingPassages(incoming), members_cleaned, settings.origin.whole_coverage)
             clusters.append(record)
-            yield shown_here
+            yield from shown_here  # each edge's passages a chunk: packed ones taken as columns
 
     # held as columns, in (target, source, target span, source span) order
     all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))

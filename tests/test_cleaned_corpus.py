@@ -89,6 +89,49 @@ def test_the_corpus_rebuilds_each_cleaned_article(run):
     assert pipeline.CleanedCorpus.of(cleaned).cleaned(3) == cleaned[3]
 
 
+def test_the_stored_facts_read_as_the_cleaned_article(run):
+    """What origin inference reads (``CleanedCorpus.facts``, by id through ``by_id``) equals the cleaned article's:
+    the tokens made from the text only when read."""
+    cleaned, corpus, _ = run
+    members = corpus.by_id({article.id: index for index, article in enumerate(cleaned)})
+    for index, article in enumerate(cleaned):
+        facts = members[article.id]
+        assert members[article.id] is facts  # made once
+        for name in ("id", "published", "outlet", "credits", "sentences", "evidence_chars"):
+            assert getattr(facts, name) == getattr(article, name), name
+        assert facts._text is not None  # not tokenized until the tokens are read
+        assert facts.tokens == article.tokens and facts.tokens is facts.tokens
+        assert facts._text is None
+        assert corpus.facts(index).tokens == article.tokens
+
+
+def test_origin_inference_on_stored_facts_equals_on_cleaned_articles(run, news_articles):
+    """Every seed cluster's record, edges and measured members are the same built from the stored facts as from
+    the cleaned articles (the verdicts of a real run of the seeds)."""
+    from dedup.origin import OriginSettings, build_cluster, measure_members
+
+    cleaned, corpus, _ = run
+    result = pipeline.cluster(news_articles, workers=1)
+    by_id = {article.id: article for article in cleaned}
+    index = {article.id: k for k, article in enumerate(cleaned)}
+    settings = OriginSettings()
+    built = 0
+    for record in result.clusters:
+        members = [member.id for member in record.members]
+        verdicts = [v for v in result.pairs if v.a in members and v.b in members]
+        one = build_cluster(record.id, members, by_id, verdicts, settings)
+        other = build_cluster(record.id, members, corpus.by_id({m: index[m] for m in members}), verdicts, settings)
+        assert one == other
+        incoming: dict[str, list] = {}
+        for edge in one[1]:
+            incoming.setdefault(edge.target, []).extend(edge.verdict.passages)
+        measure_members(one[0], incoming, by_id, settings.whole_coverage)
+        measure_members(other[0], incoming, corpus.by_id({m: index[m] for m in members}), settings.whole_coverage)
+        assert one[0] == other[0]
+        built += 1
+    assert built > 3
+
+
 def test_the_corpus_weighs_rows_equal_to_the_whole_matrix_bit_for_bit(run):
     cleaned, corpus, _ = run
     matrix, bounds = sentence_matrix(cleaned)

@@ -756,6 +756,10 @@ def test_packed_passages_read_back_as_the_passages(passages):
     import orjson
 
     packed = pipeline.PackedPassages.of(passages)
+    reference = pipeline.PackedPassages.reference_of(passages)  # a record at a time
+    assert type(packed) is type(reference) and (packed is passages) == (reference is passages)
+    if isinstance(packed, pipeline.PackedPassages):
+        assert (packed.source, packed.target, packed.data) == (reference.source, reference.target, reference.data)
     assert packed == passages and list(packed) == passages and len(packed) == len(passages)
     assert [packed[k] for k in range(-len(passages), len(passages))] == passages * 2
     assert packed[1:5] == passages[1:5] and bool(packed) == bool(passages)
@@ -846,6 +850,39 @@ def test_passage_table_equals_the_sorted_passages(chunks: list[list[Passage]]) -
     assert [table[k] for k in range(-len(table), 0)] == expected
     assert table[1:-1] == expected[1:-1]
     assert all(type(p.score) is float and type(p.source_span[0]) is int for p in table)
+
+
+_PAIR_PASSAGES = st.tuples(
+    st.sampled_from(_IDS),
+    st.sampled_from(_IDS),
+    st.lists(st.tuples(_SPANS, _SPANS, st.sampled_from(["verbatim", "rewrite"]), st.floats(0, 1)), max_size=6),
+    st.booleans(),
+).map(
+    lambda pair: (pipeline.PackedPassages.of if pair[3] else list)(
+        [Passage(pair[0], pair[1], *values) for values in pair[2]]
+    )
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_PAIR_PASSAGES, max_size=8))
+def test_passage_table_takes_packed_chunks_as_columns(chunks) -> None:
+    """Chunks of packed passages (``PassageSequence.columns``) among chunks read one by one gather to the same table
+    as the same passages all read one by one: the same passages in the same order, the same kind numbering."""
+    table = PassageTable.gather(_IDS, iter(chunks))
+    plain = PassageTable.gather(_IDS, iter([list(chunk) for chunk in chunks]))
+    assert (
+        list(table)
+        == list(plain)
+        == sorted(
+            (passage for chunk in chunks for passage in chunk),
+            key=lambda p: (p.target, p.source, p.target_span, p.source_span),
+        )
+    )
+    assert table.kind_names == plain.kind_names
+    for name in ("numbers", "spans", "kinds", "scores"):
+        assert np.array_equal(getattr(table, name), getattr(plain, name)), name
+        assert getattr(table, name).dtype == getattr(plain, name).dtype, name
 
 
 @settings(max_examples=150, deadline=None)

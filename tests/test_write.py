@@ -7,6 +7,7 @@ import dataclasses
 import io
 import json
 import re
+import unittest.mock
 from pathlib import Path
 
 import orjson
@@ -15,12 +16,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rich.console import Console
 
-from dedup.model import Cluster, Member, Passage, Result, Skipped
+from dedup.model import Cluster, Member, Passage, PassageTable, Result, Skipped
 from dedup.pipeline import cluster
 from dedup.read import read_path
 from dedup.write import (
     SCHEMA_VERSION,
     dump_json,
+    jsondoc,
     render_summary,
     result_to_dict,
     validate_document,
@@ -452,7 +454,9 @@ def test_document_pieces_are_the_whole_documents_bytes(parts: dict) -> None:
     }
     whole = {key: value for key, (_, value) in parts.items()}
     expected = orjson.dumps(whole, option=orjson.OPT_INDENT_2 | orjson.OPT_APPEND_NEWLINE)
-    assert b"".join(document_pieces(streamed)) == expected
+    for block in (1, 2, 3, jsondoc.BLOCK_ITEMS):  # a Streamed list's items written a block at a time
+        with unittest.mock.patch.object(jsondoc, "BLOCK_ITEMS", block):
+            assert b"".join(document_pieces(streamed)) == expected
     assert json_bytes(streamed) == expected
     assert materialized(streamed) == whole
 
@@ -472,3 +476,7 @@ def test_streamed_document_writes_the_built_documents_bytes(tmp_path: Path, seed
     dump_json(streamed, stream)
     assert stream.getvalue().encode("utf-8") == json_bytes(whole)
     assert materialized(streamed) == whole
+    # the passages made from the table's columns equal those made one Passage at a time (the readable reference)
+    membership = jsondoc.cluster_membership(result.clusters)
+    assert isinstance(result.passages, PassageTable)
+    assert list(streamed["passages"]) == [jsondoc._passage_dict(p, texts, membership) for p in result.passages]

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 
 from dedup.clean import CleanArticle, Sentence
 from dedup.model import Article, Credit
 from dedup.store.errors import CorruptIndexError
-from dedup.text import is_content, stem, tokenize
+from dedup.text import Tokens, is_content, stem, tokenize
 
 VERSION = 2  # 1 stored the token offsets
 _HEADER = 4 * 5  # five uint32 lengths: tokens, sentences, boilerplate spans, quoted runs, JSON bytes
@@ -95,8 +96,8 @@ def clean_bytes(cleaned: CleanArticle) -> bytes:
     return zlib.compress(body, 6)
 
 
-def cleaned_from_bytes(data: bytes, article: Article) -> CleanArticle:
-    """The ``CleanArticle`` stored by :func:`clean_bytes` for ``article``."""
+def _decoded(data: bytes) -> tuple[int, list[int], list[int], list[int], dict]:
+    """The parts of a stored form: its token count, the flat sentence, boilerplate and quoted-run values, its JSON."""
     try:
         body = zlib.decompress(data)
         n_tokens, n_sentences, n_boilerplate, n_quoted, n_extra = (int(v) for v in np.frombuffer(body, "<u4", count=5))
@@ -109,15 +110,33 @@ def cleaned_from_bytes(data: bytes, article: Article) -> CleanArticle:
             raise ValueError("unknown layout")
     except (zlib.error, ValueError, UnicodeDecodeError, TypeError) as error:
         raise CorruptIndexError(f"a stored cleaned article cannot be decoded: {error}") from None
+    return (
+        n_tokens,
+        spans[: 4 * n_sentences],
+        spans[4 * n_sentences : 4 * n_sentences + 2 * n_boilerplate],
+        spans[4 * n_sentences + 2 * n_boilerplate :],
+        extra,
+    )
+
+
+def _sentences(values: list[int]) -> list[Sentence]:
+    return [Sentence((values[k], values[k + 1]), values[k + 2], values[k + 3]) for k in range(0, len(values), 4)]
+
+
+def _credits(extra: dict) -> list[Credit]:
+    return [
+        Credit(source, own, (span[0], span[1]), snippet, why) for source, own, span, snippet, why in extra["credits"]
+    ]
+
+
+def cleaned_from_bytes(data: bytes, article: Article) -> CleanArticle:
+    """The ``CleanArticle`` stored by :func:`clean_bytes` for ``article``."""
+    n_tokens, sentence_values, boilerplate_values, quoted_values, extra = _decoded(data)
     text = article.text
     tokens = tokenize(text)
     if len(tokens) != n_tokens:
         raise CorruptIndexError("a stored cleaned article does not match its text")
     words = tokens.words
-    credits = extra["credits"]
-    sentence_values = spans[: 4 * n_sentences]
-    boilerplate_values = spans[4 * n_sentences : 4 * n_sentences + 2 * n_boilerplate]
-    quoted_values = spans[4 * n_sentences + 2 * n_boilerplate :]
     quoted = [False] * n_tokens
     for k in range(0, len(quoted_values), 2):
         quoted[quoted_values[k] : quoted_values[k + 1]] = [True] * (quoted_values[k + 1] - quoted_values[k])
@@ -127,13 +146,40 @@ def cleaned_from_bytes(data: bytes, article: Article) -> CleanArticle:
         tokens=tokens,
         stems=_stems(words),
         quoted=quoted,
-        sentences=[
-            Sentence((sentence_values[k], sentence_values[k + 1]), sentence_values[k + 2], sentence_values[k + 3])
-            for k in range(0, len(sentence_values), 4)
-        ],
+        sentences=_sentences(sentence_values),
         boilerplate=[(boilerplate_values[k], boilerplate_values[k + 1]) for k in range(0, len(boilerplate_values), 2)],
-        credits=[Credit(source, own, (span[0], span[1]), snippet, why) for source, own, span, snippet, why in credits],
+        credits=_credits(extra),
         evidence_chars=extra["evidence_chars"],
         published=article.published,
         outlet=article.outlet,
     )
+
+
+class StoredFacts:
+    """What origin inference reads of a cleaned article (``dedup.origin``: its credit lines, publication date,
+    evidence units and characters; its tokens only to tell a verbatim run), from its stored form without
+    tokenizing its text: the attributes of those names equal those of ``cleaned_from_bytes(data, article)``
+    (tested); ``tokens`` is made when first read, from ``text()``, as ``cleaned_from_bytes`` makes it."""
+
+    __slots__ = ("_text", "_tokens", "credits", "evidence_chars", "id", "outlet", "published", "sentences")
+
+    def __init__(
+        self, data: bytes, key: str, published: str | None, outlet: str | None, text: Callable[[], str]
+    ) -> None:
+        n_tokens, sentence_values, _, _, extra = _decoded(data)
+        self.id, self.published, self.outlet = key, published, outlet
+        self.sentences = _sentences(sentence_values)
+        self.credits = _credits(extra)
+        self.evidence_chars: int = extra["evidence_chars"]
+        self._text: Callable[[], str] | None = text
+        self._tokens: Tokens | int = n_tokens  # the count, until the tokens are made
+
+    @property
+    def tokens(self) -> Tokens:
+        if self._text is not None:
+            count = self._tokens
+            tokens = tokenize(self._text())
+            if len(tokens) != count:
+                raise CorruptIndexError("a stored cleaned article does not match its text")
+            self._tokens, self._text = tokens, None
+        return self._tokens  # type: ignore[return-value]

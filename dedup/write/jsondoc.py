@@ -7,15 +7,16 @@ shape (``validate_document``) are separate so callers can add their own sinks.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePath
 from typing import Any, TextIO
 
 import orjson
 
-from dedup.model import Cluster, Member, Passage, Result
+from dedup.model import Cluster, Member, Passage, PassageTable, Result
 
 SCHEMA_VERSION = 1
 
@@ -59,8 +60,12 @@ def cluster_membership(clusters: Iterable[Cluster]) -> dict[str, list[str]]:
 
 def passage_cluster(passage: Passage, membership: Mapping[str, list[str]]) -> str | None:
     """The first cluster holding both ends of ``passage``, or None when no cluster does."""
-    target_clusters = membership.get(passage.target, [])
-    for cluster_id in membership.get(passage.source, []):
+    return _pair_cluster(passage.source, passage.target, membership)
+
+
+def _pair_cluster(source: str, target: str, membership: Mapping[str, list[str]]) -> str | None:
+    target_clusters = membership.get(target, [])
+    for cluster_id in membership.get(source, []):
         if cluster_id in target_clusters:
             return cluster_id
     return None
@@ -133,6 +138,52 @@ def _passage_dict(passage: Passage, texts: Mapping[str, str], membership: Mappin
     }
 
 
+def _table_passage_dicts(
+    table: PassageTable, texts: Mapping[str, str], membership: Mapping[str, list[str]]
+) -> Iterator[dict]:
+    """``_passage_dict`` of every passage of ``table``, in order (equal, tested), made from its columns a block at a
+    time: no ``Passage`` made, and a pair's ids, cluster and texts looked up once for its run of passages (the
+    table holds them by target and source)."""
+    ids, names = table.ids, table.kind_names
+    step = 65536
+    pair = None
+    source = target = cluster = source_text = target_text = None
+    for begin in range(0, len(table), step):
+        end = min(begin + step, len(table))
+        for numbers, (a, b, c, d), kind, score in zip(
+            table.numbers[begin:end].tolist(),
+            table.spans[begin:end].tolist(),
+            table.kinds[begin:end].tolist(),
+            table.scores[begin:end].tolist(),
+            strict=True,
+        ):
+            if numbers != pair:
+                pair = numbers
+                source, target = ids[numbers[0]], ids[numbers[1]]
+                cluster = _pair_cluster(source, target, membership)
+                source_text, target_text = texts[source], texts[target]
+            yield {
+                "cluster": cluster,
+                "source": source,
+                "target": target,
+                "source_span": [a, b],
+                "target_span": [c, d],
+                "kind": names[kind],
+                "score": _round(score),
+                "source_text": source_text[a:b],  # type: ignore[index]
+                "target_text": target_text[c:d],  # type: ignore[index]
+            }
+
+
+def _passage_dicts(
+    passages: Sequence[Passage], texts: Mapping[str, str], membership: Mapping[str, list[str]]
+) -> Iterator[dict]:
+    """The document's passage objects: from a ``PassageTable``'s columns, else one ``Passage`` at a time."""
+    if isinstance(passages, PassageTable):
+        return _table_passage_dicts(passages, texts, membership)
+    return (_passage_dict(passage, texts, membership) for passage in passages)
+
+
 class Streamed(Iterable[Any]):
     """A list of the document made item by item each time it is iterated, never held whole: a run's passage
     dicts (both texts each) are ~15 KB an article as Python objects (10k generated articles), more than the
@@ -156,9 +207,7 @@ def streamed_document(result: Result, texts: Mapping[str, str]) -> dict[str, Any
     return {
         "schema": SCHEMA_VERSION,
         "clusters": Streamed(lambda: map(_cluster_dict, result.clusters), len(result.clusters)),
-        "passages": Streamed(
-            lambda: (_passage_dict(passage, texts, membership) for passage in result.passages), len(result.passages)
-        ),
+        "passages": Streamed(lambda: _passage_dicts(result.passages, texts, membership), len(result.passages)),
         "singletons": list(result.singletons),
         "skipped": [{"path": item.path, "reason": item.reason} for item in result.skipped],
         "parameters": _jsonable(result.parameters),
@@ -200,10 +249,13 @@ def _indented(value: Any, depth: int) -> bytes:
     return orjson.dumps(value, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n" + b"  " * depth)
 
 
+BLOCK_ITEMS = 512  # items of a Streamed list made and written by orjson at a time
+
+
 def document_pieces(doc: Mapping[str, Any]) -> Iterator[bytes]:
     """The bytes of ``json_bytes(materialized(doc))``, a piece at a time: each top-level value by orjson, and
-    each item of a :class:`Streamed` list by orjson as it is made (tested equal, also on generated documents), so
-    neither the whole document nor its bytes are ever held."""
+    the items of a :class:`Streamed` list by orjson a block of :data:`BLOCK_ITEMS` at a time as they are made
+    (tested equal, also on generated documents), so neither the whole document nor its bytes are ever held."""
     yield b"{"
     for number, (key, value) in enumerate(doc.items()):
         yield (b",\n  " if number else b"\n  ") + orjson.dumps(key) + b": "
@@ -211,8 +263,12 @@ def document_pieces(doc: Mapping[str, Any]) -> Iterator[bytes]:
             yield _indented(value, 1)
             continue
         empty = True
-        for item in value:
-            yield (b"[\n    " if empty else b",\n    ") + _indented(item, 2)
+        items = iter(value)
+        while block := list(itertools.islice(items, BLOCK_ITEMS)):
+            # the block's items as ``_indented(item, 2)`` each, joined by ",\n    ": one orjson call for the block
+            # (its list's "[\n    " and "\n  ]" cut off)
+            body = orjson.dumps(block, option=orjson.OPT_INDENT_2).replace(b"\n", b"\n  ")[6:-4]
+            yield (b"[\n    " if empty else b",\n    ") + body
             empty = False
         yield b"[]" if empty else b"\n  ]"
     yield b"\n}\n" if doc else b"}\n"
