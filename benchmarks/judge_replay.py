@@ -25,27 +25,21 @@ inherit the pause; stop 21's counts had it on: ~5 % of their instructions were c
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import hashlib
 import json
 import pickle
 import time
 from pathlib import Path
 
+from benchmarks.pass_recording import Recorded, run_to_pass, worked
 from dedup import align, pipeline
 from dedup.engine import paused_collection
-from dedup.read import read_path
-
-
-class _Recorded(Exception):
-    """Raised to end the recording run at the judging pass."""
 
 
 def record(corpus: str, output: str, most: int, batches_from: str | None, skip: int = 0) -> None:
     """Run the pipeline to its judging pass and pickle a worker's share of its first batches."""
 
-    def recording(function, shared, pairs, batch_pairs, sides, workers, tick, reduced=None):
+    def recording(original, function, shared, pairs, batch_pairs, sides, workers, tick, reduced=None):
         if function is not pipeline.judge_groups or not shared[2]:
             raise AssertionError("the first pass is the screened judging pass")
         if batches_from:
@@ -69,18 +63,14 @@ def record(corpus: str, output: str, most: int, batches_from: str | None, skip: 
                 protocol=pickle.HIGHEST_PROTOCOL,
             )
         Path(output).with_suffix(".batches.json").write_text(json.dumps(batches))
-        raise _Recorded
+        raise Recorded
 
-    pipeline._pass_in_pair_order = recording
-    with contextlib.suppress(_Recorded):
-        pipeline.cluster(read_path(Path(corpus)).articles, workers=1)
+    run_to_pass(corpus, recording)
 
 
 def judged(state: dict, batches: list) -> list:
     """Every verdict (and packed tiles) of ``batches`` judged on ``state``'s shared values, as a worker does."""
-    shared = state["shared"]
-    numbered = shared[0].schedule(batches)
-    return functools.reduce(lambda found, batch: found + pipeline.judge_groups(shared, batch), numbered, [])
+    return worked(pipeline.judge_groups, state, batches)
 
 
 def replay(path: str, kernels: bool, digest: bool) -> None:

@@ -22,28 +22,21 @@ the counted part. The cyclic garbage collector is off, as in a worker.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
-import functools
 import hashlib
 import pickle
 import time
 from pathlib import Path
 
+from benchmarks.pass_recording import Recorded, run_to_pass, worked
 from dedup import align, pipeline
 from dedup.engine import paused_collection
-from dedup.read import read_path
-
-
-class _Recorded(Exception):
-    """Raised to end the recording run at the passages pass."""
 
 
 def record(corpus: str, output: str) -> None:
     """Run the pipeline to its passages pass and pickle the pass's shared values and batches."""
-    original = pipeline._pass_in_pair_order
 
-    def recording(function, shared, pairs, batch_pairs, sides, workers, tick, reduced=None):
+    def recording(original, function, shared, pairs, batch_pairs, sides, workers, tick, reduced=None):
         if function is not pipeline.passage_groups:
             return original(function, shared, pairs, batch_pairs, sides, workers, tick, reduced)
         batches, _ = pipeline._local_batches(pairs, batch_pairs, len(sides.corpus))
@@ -54,18 +47,14 @@ def record(corpus: str, output: str) -> None:
             pickle.dump(
                 {"shared": shared, "batches": batches, "keys": len(pairs)}, handle, protocol=pickle.HIGHEST_PROTOCOL
             )
-        raise _Recorded
+        raise Recorded
 
-    pipeline._pass_in_pair_order = recording
-    with contextlib.suppress(_Recorded):
-        pipeline.cluster(read_path(Path(corpus)).articles, workers=1)
+    run_to_pass(corpus, recording)
 
 
 def aligned(state: dict, batches: list) -> list:
     """Every key's passages of ``batches`` on ``state``'s shared values, as a worker aligns them."""
-    shared = state["shared"]
-    numbered = shared[0].schedule(batches)
-    return functools.reduce(lambda found, batch: found + pipeline.passage_groups(shared, batch), numbered, [])
+    return worked(pipeline.passage_groups, state, batches)
 
 
 def chosen(batches: list, most: int, skip: int) -> list:
