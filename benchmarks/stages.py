@@ -219,6 +219,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             units,
             settings.sketch.min_sentence_stems,
             stock,
+            workers,
         )
         stage("LSH: sentence stories")
         evidence = row_stories < stock

@@ -620,7 +620,7 @@ def run_pairs(order: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.nda
     return order[left], order[right]
 
 
-def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float) -> np.ndarray:
+def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float, workers: int = 1) -> np.ndarray:
     """For every signature row, its group of near-copies: the first row it shares an LSH band bucket with
     and whose estimated Jaccard similarity is at least ``threshold``.
 
@@ -628,6 +628,8 @@ def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float) -> np.ndar
     sentences would otherwise join unrelated sentences into one group. Equal to
     :func:`reference_sentence_groups` (tested): a bucket's first row is read off :func:`band_runs`, and only the
     rows that are not their bucket's first are compared with it. ``rows`` may be :class:`SpilledRows`.
+    ``workers`` > 1: the bands shared among that many forked processes, each band's near (row, first row) pairs
+    folded in as they arrive (a row's group is the least over the bands: the same groups).
     """
     source = row_source(rows)
     count, num_perm = source.shape
@@ -635,22 +637,41 @@ def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float) -> np.ndar
     if count == 0:
         return leaders
     band_count, width = bands(threshold, num_perm)
-    for band in range(band_count):
-        order, starts = block_runs(source.band(band, width))
-        first = np.minimum.reduceat(order, starts[:-1])  # each run's first row
-        # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; each row
-        # compared with its run's first a chunk at a time (a whole band's gathered rows were ~0.5 GB at 100k
-        # articles; each row is in one run, so the chunks update distinct leaders)
-        for begin in range(0, count, _VERIFY_CHUNK):
-            end = min(begin + _VERIFY_CHUNK, count)
-            members = order[begin:end]
-            candidate = first[runs_of(starts, begin, end)]
-            later = members != candidate
-            members, candidate = members[later], candidate[later]
-            near = source.near(members, candidate, threshold)
-            leaders[members] = np.minimum(leaders[members], np.where(near, candidate, leaders[members]))
-        del order, starts, first
+
+    def fold(found: np.ndarray) -> None:
+        members, candidate = found
+        leaders[members] = np.minimum(leaders[members], candidate)  # each row once in a band's pairs
+
+    run_batches(
+        _band_leaders,
+        (source, threshold, width),
+        list(range(band_count)),
+        workers=min(workers, band_count),
+        each=fold,
+    )
     return leaders
+
+
+def _band_leaders(shared: tuple[HeldRows | SpilledRows, float, int], band: int) -> list[np.ndarray]:
+    """:func:`sentence_groups`' near pairs of one band: each row that is not its bucket's first and agrees with it on
+    ``threshold`` of their positions, with that first row (a 2 × n array, as a one-item list)."""
+    source, threshold, width = shared
+    count = source.shape[0]
+    order, starts = block_runs(source.band(band, width))
+    first = np.minimum.reduceat(order, starts[:-1])  # each run's first row
+    # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; each row
+    # compared with its run's first a chunk at a time (a whole band's gathered rows were ~0.5 GB at 100k
+    # articles; each row is in one run)
+    found: list[np.ndarray] = []
+    for begin in range(0, count, _VERIFY_CHUNK):
+        end = min(begin + _VERIFY_CHUNK, count)
+        members = order[begin:end]
+        candidate = first[runs_of(starts, begin, end)]
+        later = members != candidate
+        members, candidate = members[later], candidate[later]
+        near = source.near(members, candidate, threshold)
+        found.append(np.stack((members[near], candidate[near])))
+    return [np.concatenate(found, axis=1) if found else np.zeros((2, 0), dtype=np.int64)]
 
 
 def reference_sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
@@ -740,10 +761,11 @@ def unit_stories(
     units: np.ndarray,
     min_stems: int,
     at_least: int,
+    workers: int = 1,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`sentence_stories` from :func:`unit_stem_sizes` of the run (``units``: each article's unit count):
-    the stories of every unit of the run, in order, and of every row."""
-    leaders = sentence_groups(rows, threshold)
+    the stories of every unit of the run, in order, and of every row (``workers``: :func:`sentence_groups`')."""
+    leaders = sentence_groups(rows, threshold, workers)
     short_groups: dict[bytes | frozenset[str], int] = {}
     numbers = [short_groups.setdefault(unit, len(short_groups)) for unit in short]
     size = np.asarray(sizes, dtype=np.int64)

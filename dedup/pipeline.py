@@ -1344,6 +1344,7 @@ def cluster(
             units,
             settings.sketch.min_sentence_stems,
             settings.score.stock_min_stories,
+            parallel,
         )
         for part in parts:
             part.short_units = []

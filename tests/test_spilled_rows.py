@@ -103,9 +103,10 @@ def test_spilled_rows_remove_their_files_and_check_their_width() -> None:
     assert banded_pair_codes(empty, np.zeros(0, dtype=np.int64), 0.4, 0, True, span=1).tolist() == []
 
 
-def test_the_bands_shared_among_workers_give_the_same_pairs(news_articles) -> None:
-    """The verified sentence pass with its bands on two forked workers: the codes of one process, from held and from
-    spilled rows (the workers read the parent's spill files), with and without the crowd and owner caps."""
+def test_the_bands_shared_among_workers_give_the_same_groups_and_pairs(news_articles) -> None:
+    """The near-copy groups and the verified sentence pass with their bands on two forked workers: the groups and
+    codes of one process, from held and from spilled rows (the workers read the parent's spill files), the pairs
+    with and without the crowd and owner caps."""
     from dedup.candidates import sentence_row_sizes, sentence_signatures
     from dedup.clean import clean_article
     from dedup.sketch import SketchSettings
@@ -116,6 +117,11 @@ def test_the_bands_shared_among_workers_give_the_same_pairs(news_articles) -> No
     sizes = sentence_row_sizes(cleaned, sketch.min_sentence_stems)
     spilled = _spilled(rows.astype(np.uint32), [50])
     try:
+        groups = sentence_groups(rows, 0.4)
+        assert (groups != np.arange(len(rows))).any()  # some row has a near-copy
+        assert groups.tolist() == reference_sentence_groups(rows, 0.4).tolist()
+        for source in (rows, spilled):
+            assert sentence_groups(source, 0.4, workers=2).tolist() == groups.tolist()
         for cap, crowd in ((0, 0), (0, 2), (3, 0), (3, 2)):
             one = banded_pair_codes(rows, owners, 0.4, cap, True, sizes=sizes, lone_min_shared=8, crowd=crowd)
             assert len(one)
