@@ -602,13 +602,6 @@ def grouped_run_pairs(order: np.ndarray, starts: np.ndarray, most: int) -> Itera
         first = last
 
 
-def bucket_row_pairs(bucket: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every pair of rows with the same bucket number (negative: no bucket), as (left, right) row arrays."""
-    order = np.argsort(bucket, kind="stable")
-    order = order[bucket[order] >= 0]
-    return run_pairs(order, _run_starts(bucket[order]))
-
-
 def run_pairs(order: np.ndarray, starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Every pair of rows within one run (``order`` and ``starts`` as :func:`band_runs` gives them), as (left,
     right) row arrays, left before right in ``order``."""

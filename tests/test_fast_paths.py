@@ -22,7 +22,6 @@ from dedup.candidates import (
     article_signatures,
     banded_pairs,
     bands,
-    bucket_row_pairs,
     grouped_run_pairs,
     posting_lists,
     pruned_tfidf_block_pairs,
@@ -91,21 +90,6 @@ def test_banded_pairs_equal_datasketch_lsh(rows, threshold):
         if owners[o] != owners[k] and sketch.jaccard(sketches[o]) >= threshold
     }
     assert banded_pairs(sigs, owners, threshold, verify=True) == verified
-
-
-@settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(-1, 6), max_size=40))
-def test_bucket_row_pairs_are_every_pair_of_a_bucket(buckets):
-    bucket = np.array(buckets, dtype=np.int64)
-    left, right = bucket_row_pairs(bucket)
-    found = [frozenset(pair) for pair in zip(left.tolist(), right.tolist(), strict=True)]
-    expected = {
-        frozenset((i, j))
-        for i in range(len(buckets))
-        for j in range(i + 1, len(buckets))
-        if 0 <= buckets[i] == buckets[j]
-    }
-    assert len(found) == len(expected) and set(found) == expected  # each pair once
 
 
 def _articles() -> list:
