@@ -28,12 +28,10 @@ import argparse
 import hashlib
 import json
 import pickle
-import time
 from pathlib import Path
 
-from benchmarks.pass_recording import Recorded, run_to_pass, worked
+from benchmarks.pass_recording import Recorded, chosen, replayed, run_to_pass
 from dedup import align, pipeline
-from dedup.engine import paused_collection
 
 
 def record(corpus: str, output: str, most: int, batches_from: str | None, skip: int = 0) -> None:
@@ -45,17 +43,7 @@ def record(corpus: str, output: str, most: int, batches_from: str | None, skip: 
         if batches_from:
             batches = json.loads(Path(batches_from).read_text())
         else:
-            batches_all, _ = pipeline._local_batches(pairs, batch_pairs, len(sides.corpus))
-            batches, count, skipped = [], 0, 0
-            for batch in batches_all:
-                if count >= most:
-                    break
-                size = sum(len(targets) for _, targets in batch)
-                if skipped < skip:
-                    skipped += size
-                    continue
-                batches.append(batch)
-                count += size
+            batches = chosen(pipeline._local_batches(pairs, batch_pairs, len(sides.corpus))[0], most, skip)
         with open(output, "wb") as handle:
             pickle.dump(
                 {"shared": shared, "batches": batches, "candidate_pairs": len(pairs)},
@@ -68,27 +56,11 @@ def record(corpus: str, output: str, most: int, batches_from: str | None, skip: 
     run_to_pass(corpus, recording)
 
 
-def judged(state: dict, batches: list) -> list:
-    """Every verdict (and packed tiles) of ``batches`` judged on ``state``'s shared values, as a worker does."""
-    return worked(pipeline.judge_groups, state, batches)
-
-
 def replay(path: str, kernels: bool, digest: bool) -> None:
     """Judge a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state."""
-    raw = Path(path).read_bytes()
     if kernels:
         align.use_kernels()
-    with paused_collection():
-        warm = pickle.loads(raw)
-        start = time.process_time()
-        for batch in warm["shared"][0].schedule(warm["batches"]):
-            pipeline.judge_groups(warm["shared"], batch)
-        warm_seconds = time.process_time() - start
-        del warm
-        state = pickle.loads(raw)
-        start = time.process_time()
-        found = judged(state, state["batches"])
-        seconds = time.process_time() - start
+    state, _, found, warm_seconds, seconds = replayed(Path(path).read_bytes(), pipeline.judge_groups)
     pairs = sum(len(targets) for batch in state["batches"] for _, targets in batch)
     line = f"pairs {pairs} (of {state['candidate_pairs']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
     if digest:

@@ -5,12 +5,16 @@ through them (inside ``functools.reduce``, which callgrind's ``--toggle-collect=
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import functools
+import pickle
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from dedup import pipeline
+from dedup.engine import paused_collection
 from dedup.read import read_path
 
 
@@ -36,3 +40,45 @@ def worked(function: Callable[[Any, Any], list], state: dict, batches: list) -> 
     shared = state["shared"]
     numbered = shared[0].schedule(batches)
     return functools.reduce(lambda found, batch: found + function(shared, batch), numbered, [])
+
+
+def chosen(batches: list, most: int, skip: int) -> list:
+    """The batches holding the first ``most`` keys (0: all) after the first ``skip`` (whole batches)."""
+    out, count, skipped = [], 0, 0
+    for batch in batches:
+        size = sum(len(targets) for _, targets in batch)
+        if skipped < skip:
+            skipped += size
+            continue
+        if most and count >= most:
+            break
+        out.append(batch)
+        count += size
+    return out
+
+
+def replayed(
+    raw: bytes, function: Callable[[Any, Any], list], most: int = 0, skip: int = 0, profile: str | None = None
+) -> tuple[dict, list, list, float, float]:
+    """A recording (``raw``: its pickled bytes, the recorder's own file) worked through twice on fresh copies of its
+    state, the collector paused as in a worker: a warm-up, then the counted pass (``profile``: a cProfile of it on the
+    CPU clock, written there). The state, the batches (:func:`chosen`), the counted pass's results, and the two
+    passes' CPU seconds."""
+    with paused_collection():
+        warm = pickle.loads(raw)
+        batches = chosen(warm["batches"], most, skip)
+        start = time.process_time()
+        for batch in warm["shared"][0].schedule(batches):
+            function(warm["shared"], batch)
+        warm_seconds = time.process_time() - start
+        del warm
+        state = pickle.loads(raw)
+        start = time.process_time()
+        if profile:
+            profiler = cProfile.Profile(time.process_time)
+            found = profiler.runcall(worked, function, state, batches)
+            profiler.dump_stats(profile)
+        else:
+            found = worked(function, state, batches)
+        seconds = time.process_time() - start
+    return state, batches, found, warm_seconds, seconds

@@ -22,15 +22,12 @@ the counted part. The cyclic garbage collector is off, as in a worker.
 from __future__ import annotations
 
 import argparse
-import cProfile
 import hashlib
 import pickle
-import time
 from pathlib import Path
 
-from benchmarks.pass_recording import Recorded, run_to_pass, worked
+from benchmarks.pass_recording import Recorded, replayed, run_to_pass
 from dedup import align, pipeline
-from dedup.engine import paused_collection
 
 
 def record(corpus: str, output: str) -> None:
@@ -52,48 +49,13 @@ def record(corpus: str, output: str) -> None:
     run_to_pass(corpus, recording)
 
 
-def aligned(state: dict, batches: list) -> list:
-    """Every key's passages of ``batches`` on ``state``'s shared values, as a worker aligns them."""
-    return worked(pipeline.passage_groups, state, batches)
-
-
-def chosen(batches: list, most: int, skip: int) -> list:
-    """The batches holding the first ``most`` keys after the first ``skip`` (whole batches)."""
-    out, count, skipped = [], 0, 0
-    for batch in batches:
-        size = sum(len(targets) for _, targets in batch)
-        if skipped < skip:
-            skipped += size
-            continue
-        if most and count >= most:
-            break
-        out.append(batch)
-        count += size
-    return out
-
-
 def replay(path: str, kernels: bool, digest: bool, most: int, skip: int, profile: str | None) -> None:
     """Align a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state."""
-    raw = Path(path).read_bytes()
     if kernels:
         align.use_kernels()
-    with paused_collection():
-        warm = pickle.loads(raw)
-        batches = chosen(warm["batches"], most, skip)
-        start = time.process_time()
-        for batch in warm["shared"][0].schedule(batches):
-            pipeline.passage_groups(warm["shared"], batch)
-        warm_seconds = time.process_time() - start
-        del warm
-        state = pickle.loads(raw)
-        start = time.process_time()
-        if profile:
-            profiler = cProfile.Profile(time.process_time)
-            found = profiler.runcall(aligned, state, batches)
-            profiler.dump_stats(profile)
-        else:
-            found = aligned(state, batches)
-        seconds = time.process_time() - start
+    state, batches, found, warm_seconds, seconds = replayed(
+        Path(path).read_bytes(), pipeline.passage_groups, most, skip, profile
+    )
     keys = sum(len(targets) for batch in batches for _, targets in batch)
     line = f"keys {keys} (of {state['keys']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
     if digest:
