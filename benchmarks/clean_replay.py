@@ -88,7 +88,7 @@ def main() -> None:
     repeated = frequent_lines(line_counts_stored(store, (0, len(store)))[0], settings.boilerplate_min_articles)
     shared = (
         store,
-        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
+        (repeated, settings.sketch, settings.keep_wrapped_repeated_lines),
     )
     digest = hashlib.sha256()
     for begin in range(options.skip, options.skip + options.warm, 500):

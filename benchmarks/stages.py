@@ -185,7 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     repeated = frequent_lines(counts, settings.boilerplate_min_articles)
     del counts
     stage("furniture lines")
-    shared = (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems)
+    shared = (repeated, settings.sketch, settings.keep_wrapped_repeated_lines)
     parts: list[CleanBatch] = run_batches(clean_stored, (store, shared), batches, workers=workers)
     stage("clean and sketch")
     frequency = np.zeros(N_FEATURES, dtype=np.int64)

@@ -374,16 +374,14 @@ class CleanBatch:
     words: tuple[list[str], np.ndarray, np.ndarray] = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
 
 
-def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool, int], batch: list[Article]) -> list[CleanBatch]:
+def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list[Article]) -> list[CleanBatch]:
     """Clean a batch of articles, count the character n-grams of their sentences, sketch them.
 
     Equal to :func:`reference_clean_batch` (tested, every field and dtype): the batch's evidence tokens are made ids
     of its distinct words once (``batch_words``), and the sentence frequencies, stem counts, unit stem sets and
     sentence signatures read the ids instead of a pass of Python over the tokens each.
     """
-    repeated, sketch, keep_wrapped, min_stems = shared
-    if min_stems != sketch.min_sentence_stems:
-        return reference_clean_batch(shared, batch)
+    repeated, sketch, keep_wrapped = shared
     # their stems are not read: the pieces below take each distinct word's stem once
     cleaned = [
         clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped, with_stems=False) for article in batch
@@ -419,10 +417,10 @@ def _words_to_hand_back(words: Iterable[str]) -> list[str]:
 
 
 def reference_clean_batch(
-    shared: tuple[frozenset[str], SketchSettings, bool, int], batch: list[Article]
+    shared: tuple[frozenset[str], SketchSettings, bool], batch: list[Article]
 ) -> list[CleanBatch]:
     """The readable reference of :func:`clean_batch`: each piece from the cleaned articles by its own function."""
-    repeated, sketch, keep_wrapped, min_stems = shared
+    repeated, sketch, keep_wrapped = shared
     cleaned = [clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped) for article in batch]
     features, holders = sentence_frequencies(sentence_counts(cleaned))
     met: set[str] = set()  # the evidence words, a sentence's slice at a time
@@ -436,7 +434,7 @@ def reference_clean_batch(
             features,
             holders,
             PackedCounts.of(article_counts(cleaned)),
-            *unit_stem_sizes(cleaned, min_stems),
+            *unit_stem_sizes(cleaned, sketch.min_sentence_stems),
             article_signatures(cleaned, sketch),
             *sentence_signatures(cleaned, sketch),
             cached_word_features(_words_to_hand_back(met)),
@@ -526,7 +524,7 @@ def line_counts_stored(shared: ArticleStore, batch: tuple[int, int]) -> list[Cou
 
 
 def clean_stored(
-    shared: tuple[ArticleStore, tuple[frozenset[str], SketchSettings, bool, int]], batch: tuple[int, int]
+    shared: tuple[ArticleStore, tuple[frozenset[str], SketchSettings, bool]], batch: tuple[int, int]
 ) -> list[CleanBatch]:
     """:func:`clean_batch` of the stored articles ``batch`` (begin, end)."""
     store, settings = shared
@@ -1292,7 +1290,7 @@ def cluster(
         clean_stored,
         (
             store,
-            (repeated, settings.sketch, settings.keep_wrapped_repeated_lines, settings.sketch.min_sentence_stems),
+            (repeated, settings.sketch, settings.keep_wrapped_repeated_lines),
         ),
         batches,
         workers=parallel,

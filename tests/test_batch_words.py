@@ -81,10 +81,11 @@ def test_clean_batches_equal_the_reference_on_news(news_articles: list[Article])
     repeated = repeated_lines([article.text for article in articles], min_articles=3)
     sketch = SketchSettings()
     _check([clean_article(article, repeated) for article in articles], sketch)
-    for size in (1, 37, 250):
+    other = SketchSettings(min_sentence_stems=3)  # other unit sizes
+    for size, sketched in ((1, sketch), (37, sketch), (250, sketch), (37, other)):
         for begin in range(0, len(articles), size):
             batch = articles[begin : begin + size]
-            shared = (repeated, sketch, False, sketch.min_sentence_stems)
+            shared = (repeated, sketched, False)
             handed = set(pipeline._WORDS_HANDED_BACK)
             found = pipeline.clean_batch(shared, batch)
             pipeline._WORDS_HANDED_BACK.clear()
@@ -93,7 +94,6 @@ def test_clean_batches_equal_the_reference_on_news(news_articles: list[Article])
             assert len(found) == len(expected) == 1
             assert type(found[0].stem_counts) is type(expected[0].stem_counts)
             _same(_batch_fields(found[0]), _batch_fields(expected[0]))
-    assert pipeline.clean_batch((repeated, sketch, False, 3), articles[:5])  # other unit sizes: the reference's
 
 
 _QUOTE_TEXTS = st.text(st.sampled_from(list("ab \n\"“”«»`'.")), max_size=60)

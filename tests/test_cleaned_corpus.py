@@ -51,11 +51,7 @@ def run(texts: list[Article]) -> tuple[list, pipeline.CleanedCorpus, list]:
     for article, values in zip(cleaned, lists, strict=True):
         article.sentence_stories = values
     batches = [texts[k : k + 37] for k in range(0, len(texts), 37)]
-    parts = [
-        part
-        for batch in batches
-        for part in pipeline.clean_batch((repeated, sketch, False, sketch.min_sentence_stems), batch)
-    ]
+    parts = [part for batch in batches for part in pipeline.clean_batch((repeated, sketch, False), batch)]
     frequency = np.zeros(1 << 20, dtype=np.int64)
     for part in parts:
         frequency[part.features] += part.holders
