@@ -224,9 +224,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         stage("LSH: sentence stories")
         evidence = row_stories < stock
         article_found = set(found)
+        evidence_rows, evidence_owners = rows[evidence], owners[evidence]  # taken once: the crowds and counts read them
         found |= banded_pairs(
-            rows[evidence],
-            owners[evidence],
+            evidence_rows,
+            evidence_owners,
             candidates.sentence_threshold,
             candidates.sentence_bucket_cap,
             candidates.verify_sentence_pairs,
@@ -239,7 +240,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         lsh_found = set(found) if args.vectors is not None else set()
         stage("LSH: sentence pairs")
         crowd_runs = [
-            crowd_run(rows[evidence], owners[evidence], row_sizes[evidence], candidates, crowd, count, workers)
+            crowd_run(evidence_rows, evidence_owners, row_sizes[evidence], candidates, crowd, count, workers)
             for crowd in args.crowds
         ]
     stem_counts = stack_rows([part.stem_counts for part in parts])  # packed parts unpacked
@@ -286,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "sentence_bands": None
         if args.tfidf_only
         else band_pair_counts(
-            rows[evidence], owners[evidence], candidates.sentence_threshold, candidates.sentence_band_crowd
+            evidence_rows, evidence_owners, candidates.sentence_threshold, candidates.sentence_band_crowd
         ),
         "sentence_rows_all": None if args.tfidf_only else len(rows),
         "tfidf": {
