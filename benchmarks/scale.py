@@ -38,6 +38,7 @@ import os
 import platform
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -276,7 +277,10 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
 
     started = time.perf_counter()
     used_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True)
+    # its own process group, so a timeout ends the tool's workers too (they hold the stderr pipe open)
+    process = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True, start_new_session=True
+    )
     peak = peak_pss = 0
     stop = threading.Event()
 
@@ -308,7 +312,8 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
         _, stderr = process.communicate(timeout=timeout)
         code = process.returncode
     except subprocess.TimeoutExpired:
-        process.kill()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
         _, stderr = process.communicate()
         code = "timeout"
     stop.set()
@@ -499,7 +504,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--workdir", type=Path, default=Path(tempfile.gettempdir()) / "dedup-scale")
     parser.add_argument("--full-cap", type=int, default=20000, help="largest corpus the full pipeline runs on")
     parser.add_argument("--peer-cap", type=int, default=100000, help="largest corpus the datasketch peer runs on")
-    parser.add_argument("--timeout", type=float, default=3600)
+    parser.add_argument(
+        "--timeout", type=float, default=10800, help="seconds before a tool run is ended (its whole process group)"
+    )
     parser.add_argument("--textdedup-python", default=os.environ.get("DEDUP_TEXTDEDUP_PYTHON", sys.executable))
     parser.add_argument("--output", type=Path, default=None)
     parser.add_argument(
