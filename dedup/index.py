@@ -64,7 +64,6 @@ from dedup.store.features import (
     HASHING,
     N_FEATURES,
     Prepared,
-    StemRow,
     low_bytes,
     near_copies,
     pack_low_bytes,
@@ -78,9 +77,9 @@ from dedup.store.features import (
     settings_banding,
     short_lines,
     signatures,
-    stack_stem_rows,
+    stem_radii,
     stem_radius,
-    stem_rows,
+    stems_matrix,
     stock_rows,
     term_keys,
     top_terms,
@@ -104,8 +103,7 @@ CROWDED_KEY_CAP = 128
 _NO_CAP = 1 << 62  # a holder count no key reaches
 _CACHE_SIZE = 2048
 _COMPONENTS_CACHED = 256  # related components whose grouping is kept in memory
-# stored stem vectors kept in memory for the neighbour search, decoded (``StemRow``: ~0.8 KB each, 0.3 KB packed)
-_STEMS_CACHED = 32768
+_STEMS_CACHED = 32768  # stored stem vectors kept in memory for the neighbour search (~0.5 KB each)
 _TERMS_CACHED = 65536  # signature-term keys whose holders are kept in memory for the neighbour search
 # decoded stored pairs (and their passages from b to a): a cluster's record is rebuilt from all the pairs among its
 # members whenever one joins, and a large story holds more pairs than a smaller cache (LRU, scanned in one order) keeps
@@ -1200,18 +1198,17 @@ class Index:
         ranked = self._most_holding(session, term_keys(vector.indices.tolist()), MAX_TERM_CANDIDATES)
         if not ranked:
             return set()
-        stored = self._stored_stems(session, ranked)
+        packed = self._stored_stems(session, ranked)
         for holder, (_, _, _, new) in evaluation.holders.items():
-            if holder in stored:
-                stored[holder] = stem_rows([pack_stems(new.stem_counts, stored[holder].radius)])[0]
-        order = sorted(stored)
-        rows = [stored[key] for key in order]
-        matrix = self._article_vector(stack_stem_rows(rows))
+            if holder in packed:
+                packed[holder] = pack_stems(new.stem_counts, stem_radius(packed[holder]))
+        order = sorted(packed)
+        matrix = self._article_vector(stems_matrix([packed[key] for key in order]))
         scores = row_dots(matrix, vector)
         best = np.argsort(-scores, kind="stable")[: settings.tfidf_neighbours]
         if len(order) >= settings.tfidf_neighbours:
             evaluation.radius = float(scores[best[-1]])
-        radii = np.array([row.radius for row in rows], dtype=np.float64)
+        radii = stem_radii([packed[key] for key in order])
         near = scores >= settings.tfidf_threshold
         found = {order[i] for i in best if near[i]}
         found.update(order[i] for i in np.flatnonzero(near & (scores >= radii)).tolist())
@@ -1248,15 +1245,9 @@ class Index:
             if held is not None:
                 self._holders[key] = held[held != article]
 
-    def _stored_stems(self, session: Session, keys: list[int]) -> dict[int, StemRow]:
-        """``session.stems(keys)`` decoded (``stem_rows``), those read before (and not changed since) from memory."""
-
-        def read(missing: list[int]) -> dict[int, StemRow]:
-            packed = session.stems(missing)
-            found = [key for key in missing if key in packed]
-            return dict(zip(found, stem_rows([packed[key] for key in found]), strict=True))
-
-        return self._stems.read_through(keys, read)
+    def _stored_stems(self, session: Session, keys: list[int]) -> dict[int, bytes]:
+        """``session.stems(keys)``, those read before (and not changed since) from memory."""
+        return self._stems.read_through(keys, session.stems)
 
     def _cluster_of_new(self, session: Session, evaluation: _Evaluation) -> None:
         """The component the new article joins (its related articles and its wire slug's takes, with

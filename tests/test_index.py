@@ -54,7 +54,6 @@ from dedup.store.features import (
     sentences_may_agree_each,
     settings_banding,
     signatures,
-    stack_stem_rows,
     stem_radii,
     stem_radius,
     stems_matrix,
@@ -64,7 +63,6 @@ from dedup.store.features import (
     word_run_keys,
     word_runs,
 )
-from dedup.store.features import stem_rows as decoded_stem_rows
 from dedup.store.sqlite import PAGE_SIZE
 from tests.conftest import require_shared
 
@@ -415,24 +413,6 @@ def test_stems_matrix_decodes_as_the_reference(rows: list[sparse.csr_matrix]) ->
         for decode in (stems_matrix, reference_stems_matrix):
             with pytest.raises(ValueError):
                 decode(broken)
-
-
-@settings(max_examples=200, deadline=None)
-@given(stem_rows(), st.lists(st.floats(0, 1), min_size=6, max_size=6))
-def test_decoded_stem_rows_stack_as_the_packed_rows_decode(rows: list[sparse.csr_matrix], radii: list[float]) -> None:
-    """The neighbour search keeps each stored stem vector decoded (``stem_rows``) and stacks the ones it scores
-    (``stack_stem_rows``): the matrix it builds equals ``stems_matrix`` of the packed rows, in any selection and
-    order of them, and the radii are the stored ones."""
-    packed = [pack_stems(row, radius) for row, radius in zip(rows, radii, strict=False)]
-    decoded = decoded_stem_rows(packed)
-    for chosen in (list(range(len(packed))), list(range(len(packed)))[::-1], [0, 0][: len(packed)]):
-        fast = stack_stem_rows([decoded[k] for k in chosen])
-        reference = reference_stems_matrix([packed[k] for k in chosen])
-        for name in ("data", "indices", "indptr"):
-            assert np.array_equal(getattr(fast, name), getattr(reference, name))
-        assert fast.data.dtype == reference.data.dtype and fast.shape == reference.shape
-        assert [decoded[k].radius for k in chosen] == stem_radii([packed[k] for k in chosen]).tolist()
-    assert stack_stem_rows([]).shape == (0, N_FEATURES) and decoded_stem_rows([]) == []
 
 
 def test_tfidf_neighbours_are_found_both_ways_as_in_the_batch(tmp_path: Path) -> None:

@@ -515,40 +515,6 @@ def reference_stems_matrix(packed: list[bytes]) -> sparse.csr_matrix:
     return sparse.csr_matrix((values, features, indptr), shape=(len(packed), N_FEATURES))
 
 
-@dataclass(frozen=True, slots=True)
-class StemRow:
-    """One decoded ``pack_stems`` row, kept in memory by the neighbour search: its features (``int32``, sorted), their
-    counts (``uint16``: ``pack_stems`` saturates them at 65535) and its radius. ~6 bytes a stem."""
-
-    features: np.ndarray
-    counts: np.ndarray
-    radius: float
-
-
-def stem_rows(packed: list[bytes]) -> list[StemRow]:
-    """Each of ``packed`` decoded apart (one :func:`stems_matrix` call for all), for :func:`stack_stem_rows`."""
-    if not packed:
-        return []
-    matrix, radii = stems_matrix(packed), stem_radii(packed).tolist()
-    bounds, features, counts = matrix.indptr.tolist(), matrix.indices.astype(np.int32), matrix.data.astype(np.uint16)
-    return [
-        StemRow(features[bounds[k] : bounds[k + 1]].copy(), counts[bounds[k] : bounds[k + 1]].copy(), radii[k])
-        for k in range(len(packed))
-    ]
-
-
-def stack_stem_rows(rows: list[StemRow]) -> sparse.csr_matrix:
-    """``stems_matrix`` of the packed rows that ``rows`` were decoded from (equal entries, tested), without decoding
-    them again: the neighbour search scores the same ~200 stored articles check after check."""
-    if not rows:
-        return sparse.csr_matrix((0, N_FEATURES))
-    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(np.fromiter((len(row.features) for row in rows), dtype=np.int64, count=len(rows)), out=indptr[1:])
-    features = np.concatenate([row.features for row in rows])
-    counts = np.concatenate([row.counts for row in rows]).astype(np.float64)
-    return sparse.csr_matrix((counts, features, indptr), shape=(len(rows), N_FEATURES))
-
-
 def unpack_stems(data: bytes) -> sparse.csr_matrix:
     return stems_matrix([data])
 
