@@ -63,6 +63,7 @@ from dedup.store.features import (
     word_run_keys,
     word_runs,
 )
+from dedup.store.sqlite import PAGE_SIZE
 from tests.conftest import require_shared
 
 SEEDS = Path(__file__).resolve().parents[1] / "seeds"
@@ -709,7 +710,8 @@ def test_corrupt_and_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     with Index.open(str(damaged)) as index:
         index.add_many(seed_articles())
     data = bytearray(damaged.read_bytes())
-    data[4096:8192] = os.urandom(4096)  # the pages after the first one
+    page = PAGE_SIZE
+    data[page : 2 * page] = os.urandom(page)  # the page after the first one
     damaged.write_bytes(bytes(data))
     try:
         with Index.open(str(damaged)) as index:
@@ -719,6 +721,26 @@ def test_corrupt_and_foreign_files_are_clear_errors(tmp_path: Path) -> None:
     except CorruptIndexError as error:
         problems = [str(error)]
     assert problems  # a clear error or a report, never a traceback
+
+
+def test_a_new_file_takes_16_kib_pages_and_an_older_file_keeps_its_own(tmp_path: Path) -> None:
+    """New SQLite indexes are made with ``PAGE_SIZE`` pages (an ``articles`` row no longer takes a 4 KiB page of its
+    own); a file made with SQLite's default 4 KiB pages keeps them and gives the same verdicts."""
+    articles = seed_articles()
+    new, old = tmp_path / "new.dedup", tmp_path / "old.dedup"
+    with sqlite3.connect(old) as db:  # an index file begun with 4 KiB pages, as every index before this change
+        db.execute("PRAGMA page_size = 4096")
+        db.execute("VACUUM")
+    verdicts = {}
+    for path in (new, old):
+        with Index.open(str(path)) as index:
+            index.add_many(articles[:-1])
+            verdicts[path] = (index.check(articles[-1]), [index.cluster(a.id) for a in articles])
+            assert index.verify() == []
+    assert verdicts[new] == verdicts[old]
+    for path, size in ((new, PAGE_SIZE), (old, 4096)):
+        with sqlite3.connect(path) as db:
+            assert db.execute("PRAGMA page_size").fetchone()[0] == size
 
 
 def test_a_foreign_redis_key_is_a_clear_error(redis_url: str) -> None:
