@@ -647,14 +647,97 @@ def align_sides(
     """:func:`align` on prepared articles; ``cosine`` from :func:`sentence_cosines` when batched,
     ``matches`` from :func:`kgram_matches` and ``tiled`` from :func:`unit_tiles` at ``min_tile`` when the
     caller has them (a pair aligned under several settings with one ``min_tile`` tiles once; given ``tiled``, the
-    k-grams are looked up only if :func:`cannot_reuse` needs them)."""
+    k-grams are looked up only if :func:`cannot_reuse` needs them).
+
+    The passages are worked on as token ranges (:data:`TokenRun`) until they are sorted and merged: the same passages
+    as :func:`reference_align_sides`, which makes each step's ``Passage`` and finds its tokens again (tested)."""
+    found = _aligned_units(source_side, target_side, settings, cosine, matches, tiled)
+    if found is None:
+        return []
+    kept, pairs, cosine = found
+    source, target = source_side.article, target_side.article
+    covered_target = bytearray(len(target.tokens) + 1)  # 1: a passage covers the target token (cheap to index)
+    tile_at: dict[int, tuple[int, int, int, int]] = {}
+    runs: list[TokenRun] = []
+    for tile in kept:
+        s_first, s_end, t_first, t_end = tile
+        covered_target[t_first:t_end] = b"\x01" * (t_end - t_first)
+        tile_at.update(dict.fromkeys(range(t_first, t_end), tile))
+        runs.append((s_first, s_end, t_first, t_end, "verbatim", 1.0))
+    in_tiles = bytes(covered_target) if settings.word_alignment else None  # the rewrite pieces mark theirs too
+    for source_index, target_index, similarity in pairs:
+        shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
+        runs.extend(
+            _rewrite_runs(
+                source_side, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
+            )
+        )
+    if settings.word_alignment and cosine is not None and cosine.size:
+        runs = _overlay_runs(runs, word_runs(source_side, target_side, cosine, settings, in_tiles), len(target.tokens))
+    if settings.kept_words:
+        runs = _kept_runs(runs, source_side, target_side)
+    passages = token_passages(source, target, runs)
+    merged = _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+    return attach_punctuation(merged, source.text, target.text) if settings.attach_punctuation else merged
+
+
+def reference_align_sides(
+    source_side: Side,
+    target_side: Side,
+    settings: AlignSettings,
+    cosine: np.ndarray | None = None,
+    matches: KgramMatches | None = None,
+    tiled: list[TokenTile] | None = None,
+) -> list[Passage]:
+    """:func:`align_sides` with a ``Passage`` made at every step (:func:`_overlay_words` and :func:`_kept_words` find
+    a passage's tokens from its character spans): the readable reference of its token-range path."""
+    found = _aligned_units(source_side, target_side, settings, cosine, matches, tiled)
+    if found is None:
+        return []
+    kept, pairs, cosine = found
+    source, target = source_side.article, target_side.article
+    covered_target = bytearray(len(target.tokens) + 1)
+    tile_at: dict[int, tuple[int, int, int, int]] = {}
+    passages: list[Passage] = []
+    for s_first, s_end, t_first, t_end in kept:
+        covered_target[t_first:t_end] = b"\x01" * (t_end - t_first)
+        for position in range(t_first, t_end):
+            tile_at[position] = (s_first, s_end, t_first, t_end)
+        passages.append(token_passage(source, target, (s_first, s_end), (t_first, t_end), "verbatim", 1.0))
+    in_tiles = bytes(covered_target) if settings.word_alignment else None
+    for source_index, target_index, similarity in pairs:
+        shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
+        passages.extend(
+            _rewrite_pieces(
+                source_side, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
+            )
+        )
+    if settings.word_alignment and cosine is not None and cosine.size:
+        runs = word_runs(source_side, target_side, cosine, settings, in_tiles)
+        passages = _overlay_words(passages, runs, source, target)
+    if settings.kept_words:
+        passages = _kept_words(passages, source_side, target_side)
+    merged = reference_merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
+    return reference_attach_punctuation(merged, source.text, target.text) if settings.attach_punctuation else merged
+
+
+def _aligned_units(
+    source_side: Side,
+    target_side: Side,
+    settings: AlignSettings,
+    cosine: np.ndarray | None,
+    matches: KgramMatches | None,
+    tiled: list[TokenTile] | None,
+) -> tuple[list[TokenTile], list[tuple[int, int, float]], np.ndarray | None] | None:
+    """What :func:`align_sides` builds its passages from: the verbatim tiles kept, the accepted sentence pairs and
+    the cosines (made here when not given); None when :func:`cannot_reuse` tells there is none."""
     source, target = source_side.article, target_side.article
     if cosine is None and source.sentences and target.sentences:
         cosine = (target_side.vectors @ source_side.vectors.T).toarray()
     if matches is None and tiled is None:
         matches = kgram_matches(source_side, target_side, settings.min_tile)
     if cannot_reuse(source_side, target_side, settings, cosine, matches):  # looks the k-grams up if it needs them
-        return []
+        return None
     source_sentence, target_sentence = source_side.sentence_of, target_side.sentence_of
     found = unit_tiles(source_side, target_side, settings.min_tile, matches) if tiled is None else tiled
     anchors = {(source_sentence[s0], target_sentence[t0]) for s0, s1, t0, _ in found if s1 - s0 >= settings.anchor_tile}
@@ -673,29 +756,28 @@ def align_sides(
             )
         )
     ]
-    covered_target = bytearray(len(target.tokens) + 1)  # 1: a passage covers the target token (cheap to index)
-    tile_at: dict[int, tuple[int, int, int, int]] = {}
-    passages: list[Passage] = []
-    for s_first, s_end, t_first, t_end in kept:
-        covered_target[t_first:t_end] = b"\x01" * (t_end - t_first)
-        for position in range(t_first, t_end):
-            tile_at[position] = (s_first, s_end, t_first, t_end)
-        passages.append(token_passage(source, target, (s_first, s_end), (t_first, t_end), "verbatim", 1.0))
-    in_tiles = bytes(covered_target) if settings.word_alignment else None  # the rewrite pieces mark theirs too
-    for source_index, target_index, similarity in pairs:
-        shared = source_side.stem_sets[source_index] & target_side.stem_sets[target_index]
-        passages.extend(
-            _rewrite_pieces(
-                source_side, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
-            )
+    return kept, pairs, cosine
+
+
+TokenRun = tuple[int, int, int, int, str, float]  # a passage as source tokens [first, end), target tokens, kind, score
+
+
+def token_passages(source: CleanArticle, target: CleanArticle, runs: list[TokenRun]) -> list[Passage]:
+    """:func:`token_passage` of every run."""
+    source_id, target_id = source.id, target.id
+    source_starts, source_ends = source.tokens.starts, source.tokens.ends
+    target_starts, target_ends = target.tokens.starts, target.tokens.ends
+    return [
+        Passage(
+            source_id,
+            target_id,
+            (source_starts[s_first], source_ends[s_end - 1]),
+            (target_starts[t_first], target_ends[t_end - 1]),
+            kind,
+            score,
         )
-    if settings.word_alignment and cosine is not None and cosine.size:
-        runs = word_runs(source_side, target_side, cosine, settings, in_tiles)
-        passages = _overlay_words(passages, runs, source, target)
-    if settings.kept_words:
-        passages = _kept_words(passages, source_side, target_side)
-    merged = _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
-    return attach_punctuation(merged, source.text, target.text) if settings.attach_punctuation else merged
+        for s_first, s_end, t_first, t_end, kind, score in runs
+    ]
 
 
 _kernels: types.ModuleType | None = None  # ``dedup.kernels`` once :func:`use_kernels` turned them on
@@ -1197,6 +1279,94 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
     return result
 
 
+_KIND_CODES = {"verbatim": 1, "rewrite": 2}  # a target token's kind in :func:`_overlay_runs` (0: no passage)
+
+
+def _overlay_runs(runs: list[TokenRun], words: list[WordRun], target_tokens: int) -> list[TokenRun]:
+    """:func:`_overlay_words` on token ranges (``target_tokens``: how many tokens the target has), each token's kind
+    and whether a word run took it a byte."""
+    kind_at = bytearray(target_tokens)
+    for _, _, t_first, t_end, kind, _ in runs:
+        kind_at[t_first:t_end] = bytes((_KIND_CODES[kind],)) * (t_end - t_first)
+    overridden = bytearray(target_tokens)
+    added: list[TokenRun] = []
+    for t_from, t_to, s_from, s_to, kind in words:
+        verbatim = kind == "verbatim"
+        if verbatim:  # a verbatim word run takes the tokens of no passage or of a rewrite
+            free = [k for k in range(t_from, t_to) if kind_at[k] != 1]
+        else:
+            free = [k for k in range(t_from, t_to) if not kind_at[k]]
+        code = _KIND_CODES[kind]
+        for piece in _contiguous(free):
+            if verbatim:
+                offset = piece[0] - t_from
+                added.append((s_from + offset, s_from + offset + len(piece), piece[0], piece[-1] + 1, kind, 1.0))
+            else:
+                added.append((s_from, s_to, piece[0], piece[-1] + 1, kind, WORD_REWRITE_SCORE))
+            for k in piece:
+                overridden[k] = 1
+                if not kind_at[k]:
+                    kind_at[k] = code
+    kept: list[TokenRun] = []
+    for run in runs:
+        t_first, t_end = run[2], run[3]
+        if run[4] != "rewrite" or overridden.find(1, t_first, t_end) < 0:
+            kept.append(run)
+            continue
+        s_first, s_end, _, _, kind, score = run
+        for piece in _contiguous([k for k in range(t_first, t_end) if not overridden[k]]):
+            kept.append((s_first, s_end, piece[0], piece[-1] + 1, kind, score))
+    return kept + added
+
+
+def _kept_runs(runs: list[TokenRun], source_side: Side, target_side: Side) -> list[TokenRun]:
+    """:func:`_kept_words` on token ranges: a rewrite's source units read from its source tokens, their first content
+    words taken as :meth:`Side.unit_content_words` holds them (one unit: that dict itself)."""
+    target = target_side.article
+    starts, target_stems, target_words, target_text = (
+        target.tokens.starts,
+        target.stems,
+        target.tokens.words,
+        target.text,
+    )
+    source_count = len(source_side.article.tokens)
+    sentence_of = source_side.sentence_of
+    names = source_side.named_words()
+    result: list[TokenRun] = []
+    for run in runs:
+        if run[4] != "rewrite":
+            result.append(run)
+            continue
+        s_first, s_end, t_first, t_end, kind, score = run
+        units = sorted(set(sentence_of[s_first : min(max(s_first + 1, s_end), source_count)]) - {-1})
+        if len(units) == 1:
+            occurs = source_side.unit_content_words(units[0])
+        else:
+            occurs = {}
+            for unit in reversed(units):  # the first unit holding a word gives its token, as ``setdefault`` in order
+                occurs.update(source_side.unit_content_words(unit))
+        kept = [
+            k
+            for k in range(t_first, t_end)
+            if target_stems[k]
+            and (
+                target_words[k] in occurs
+                or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
+            )  # ``_named(target, k)`` inline
+        ]
+        if not kept:
+            result.append(run)
+            continue
+        for k in kept:  # one passage a word: words next to each other on both sides are merged later
+            word = target_words[k]
+            at = occurs.get(word, names.get(word, -1))
+            result.append((at, at + 1, k, k + 1, "verbatim", 1.0))
+        taken = set(kept)
+        for piece in _contiguous([k for k in range(t_first, t_end) if k not in taken]):
+            result.append((s_first, s_end, piece[0], piece[-1] + 1, kind, score))
+    return result
+
+
 def _named(article: CleanArticle, token: int) -> bool:
     """The token is written with a capital or is a figure: a name or a number (a fact a rewrite keeps)."""
     return article.text[article.tokens.starts[token]].isupper() or article.tokens.words[token].isdigit()
@@ -1477,6 +1647,56 @@ def _stem_set(article: CleanArticle, first: int, last: int) -> set[str]:
     return {s for s in article.stems[first:last] if s}
 
 
+def _rewrite_runs(
+    source_side: Side,
+    target: CleanArticle,
+    source_index: int,
+    target_index: int,
+    similarity: float,
+    shared: set[str],
+    covered_target: bytearray,
+    tile_at: dict[int, tuple[int, int, int, int]],
+    settings: AlignSettings,
+) -> list[TokenRun]:
+    """The tight hull of shared stems in an aligned sentence pair, minus verbatim tiles.
+
+    Each stretch of the target hull outside tiles that holds a content word is a rewrite;
+    its source side is the stretch between the same tiles in the source when the tiles
+    bound it, else the source hull. Marks the stretches as covered. As token ranges (:data:`TokenRun`); the free
+    stretches found with ``bytearray.find``: :func:`_rewrite_pieces` is the readable reference.
+    """
+    source = source_side.article
+    s_sentence, t_sentence = source.sentences[source_index], target.sentences[target_index]
+    s_hull = _hull(source.stems, s_sentence.first, s_sentence.last, shared, settings.max_edge_gap)
+    t_hull = _hull(target.stems, t_sentence.first, t_sentence.last, shared, settings.max_edge_gap)
+    if s_hull is None or t_hull is None:
+        return []
+    pieces: list[TokenRun] = []
+    stems = target.stems
+    hull_end = t_hull[1]
+    start = covered_target.find(0, t_hull[0], hull_end)
+    while start >= 0:  # each maximal stretch of the hull no passage covers yet, in order
+        position = covered_target.find(1, start, hull_end)
+        if position < 0:
+            position = hull_end
+        if any(stems[start:position]):
+            s_begin, s_end = _source_between(tile_at.get(start - 1), tile_at.get(position), s_hull)
+            if s_end > s_begin:
+                covered_target[start:position] = b"\x01" * (position - start)
+                for t_from, t_to, s_from, s_to, kind in _copied_runs(
+                    source_side,
+                    target,
+                    source_index,
+                    (start, position),
+                    (s_begin, s_end),
+                    settings.min_copied_run,
+                ):
+                    score = 1.0 if kind == "verbatim" else round(similarity, 4)
+                    pieces.append((s_from, s_to, t_from, t_to, kind, score))
+        start = covered_target.find(0, position, hull_end)
+    return pieces
+
+
 def _rewrite_pieces(
     source_side: Side,
     target: CleanArticle,
@@ -1492,7 +1712,8 @@ def _rewrite_pieces(
 
     Each stretch of the target hull outside tiles that holds a content word is a rewrite;
     its source side is the stretch between the same tiles in the source when the tiles
-    bound it, else the source hull. Marks the stretches as covered.
+    bound it, else the source hull. Marks the stretches as covered. The readable reference of
+    :func:`_rewrite_runs`, a position at a time, as passages.
     """
     source = source_side.article
     s_sentence, t_sentence = source.sentences[source_index], target.sentences[target_index]
@@ -1588,7 +1809,7 @@ def _source_between(
 
 def _hull(stems: list[str], first: int, last: int, shared: set[str], max_gap: int) -> tuple[int, int] | None:
     """Token range from the first to the last shared stem, dropping matches stranded at the edges."""
-    hits = [k for k in range(first, last) if stems[k] in shared]
+    hits = list(itertools.compress(range(first, last), map(shared.__contains__, stems[first:last])))
     if len(hits) < 2:
         return None
     while len(hits) > 2 and hits[1] - hits[0] > max_gap:
@@ -1626,6 +1847,56 @@ def attach_punctuation(passages: list[Passage], source_text: str, target_text: s
     Passages are made of whole words, so a comma after a name, the quotes around a copied statement and the
     apostrophe between two passages fell outside every passage, as new text; METER's annotators (and a reader)
     count them with the words they are written on: "Aaron Lee Martin, 25," is one verbatim span.
+    :func:`reference_attach_punctuation` with :func:`attached_span` inline (two calls a passage saved).
+    """
+    if not passages:
+        return []
+    result: list[Passage] = []
+    leading, trailing = LEADING_PUNCTUATION, TRAILING_PUNCTUATION
+    source_length, target_length = len(source_text), len(target_text)
+    floor = 0  # the end of the last passage taken
+    ceilings = [passage.target_span[0] for passage in passages[1:]]
+    ceilings.append(target_length)
+    for passage, ceiling in zip(passages, ceilings, strict=True):
+        old_target, old_source = passage.target_span, passage.source_span
+        first, last = old_target
+        begin, end = first, last
+        start = begin
+        while start > 0 and target_text[start - 1] in leading:
+            start -= 1
+        if start < begin and (start == 0 or target_text[start - 1].isspace()):
+            begin = start
+        while end < target_length and target_text[end] in trailing:
+            end += 1
+        target_span = (max(begin, min(floor, first)), min(end, max(ceiling, last)))
+        begin, end = old_source
+        start = begin
+        while start > 0 and source_text[start - 1] in leading:
+            start -= 1
+        if start < begin and (start == 0 or source_text[start - 1].isspace()):
+            begin = start
+        while end < source_length and source_text[end] in trailing:
+            end += 1
+        if target_span == old_target and begin == old_source[0] and end == old_source[1]:
+            result.append(passage)
+        else:
+            # ``dataclasses.replace(passage, source_span=..., target_span=...)``, made directly
+            result.append(
+                Passage(passage.source, passage.target, (begin, end), target_span, passage.kind, passage.score)
+            )
+        floor = target_span[1]
+    return result
+
+
+def reference_attach_punctuation(passages: list[Passage], source_text: str, target_text: str) -> list[Passage]:
+    """``passages`` (in target order, non-overlapping on the target) with the punctuation attached to their words
+    (:func:`attached_span`) on both sides; on the target a mark goes to the passage before it first and never into
+    the next passage, so the passages stay non-overlapping there.
+
+    Passages are made of whole words, so a comma after a name, the quotes around a copied statement and the
+    apostrophe between two passages fell outside every passage, as new text; METER's annotators (and a reader)
+    count them with the words they are written on: "Aaron Lee Martin, 25," is one verbatim span. The readable
+    reference of :func:`attach_punctuation`.
     """
     result: list[Passage] = []
     for index, passage in enumerate(passages):
@@ -1648,7 +1919,37 @@ MERGE_GAP = 3  # characters: adjacent passages this close on both sides (punctua
 
 
 def _merge_adjacent(passages: list[Passage], target_text: str) -> list[Passage]:
-    """Join same-kind passages separated only by punctuation and whitespace on the target side."""
+    """Join same-kind passages separated only by punctuation and whitespace on the target side (the gap's characters
+    tested last: :func:`reference_merge_adjacent` in another order of its tests)."""
+    merged: list[Passage] = []
+    last: Passage | None = None
+    for passage in passages:
+        if last is not None:
+            last_end, begin = last.target_span[1], passage.target_span[0]
+            if (
+                last.kind == passage.kind
+                and last_end <= begin
+                and 0 <= passage.source_span[0] - last.source_span[1] <= MERGE_GAP
+                and len(gap := target_text[last_end:begin]) <= MERGE_GAP
+                and not any(map(str.isalnum, gap))
+            ):
+                last = merged[-1] = Passage(
+                    last.source,
+                    last.target,
+                    (last.source_span[0], passage.source_span[1]),
+                    (last.target_span[0], passage.target_span[1]),
+                    last.kind,
+                    min(last.score, passage.score),
+                )
+                continue
+        merged.append(passage)
+        last = passage
+    return merged
+
+
+def reference_merge_adjacent(passages: list[Passage], target_text: str) -> list[Passage]:
+    """Join same-kind passages separated only by punctuation and whitespace on the target side: the readable
+    reference of :func:`_merge_adjacent`."""
     merged: list[Passage] = []
     for passage in passages:
         if merged:
