@@ -1070,13 +1070,24 @@ def posting_lists(vectors: sparse.csr_matrix, cap: int = 0) -> sparse.csr_matrix
     keep = np.ones(transposed.nnz, dtype=bool)
     for stem in np.flatnonzero(lengths > cap).tolist():
         begin, end = transposed.indptr[stem], transposed.indptr[stem + 1]
-        keep[begin + np.argsort(-transposed.data[begin:end], kind="stable")[cap:]] = False
+        keep[begin:end] = _heaviest(transposed.data[begin:end], cap)
     kept_lengths = np.minimum(lengths, cap)
     indptr = np.zeros(len(lengths) + 1, dtype=transposed.indptr.dtype)
     np.cumsum(kept_lengths, out=indptr[1:])
     data, indices = transposed.data[keep], transposed.indices[keep]
     del transposed, keep
     return sparse.csr_matrix((data, indices, indptr), shape=(vectors.shape[1], vectors.shape[0]))
+
+
+def _heaviest(weights: np.ndarray, cap: int) -> np.ndarray:
+    """Which of ``weights`` (one posting list, by article) are its ``cap`` heaviest, ties to the earlier: the first
+    ``cap`` of ``np.argsort(-weights, kind="stable")``, found by a partition (linear) instead of a sort (the 1M run's
+    parent sorted the lists of common stems, up to ~10^5 articles each, for ~15 s on one core)."""
+    last = -np.partition(-weights, cap - 1)[cap - 1]  # the cap-th heaviest weight
+    kept = weights > last
+    ties = np.flatnonzero(weights == last)
+    kept[ties[: cap - int(kept.sum())]] = True
+    return kept
 
 
 def neighbour_block_pairs(

@@ -265,6 +265,18 @@ def test_capped_posting_lists_keep_each_stems_heaviest_articles(seed, rows, dens
         ] == expected
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([0.1, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=60), st.integers(1, 70))
+def test_a_posting_lists_heaviest_are_the_first_of_its_stable_sort(weights, cap):
+    """The partition keeps what ``argsort(-weights, kind="stable")[:cap]`` keeps: ties (few weight levels) to the
+    earlier article."""
+    weights = np.array(weights)
+    cap = min(cap, len(weights))
+    expected = np.zeros(len(weights), dtype=bool)
+    expected[np.argsort(-weights, kind="stable")[:cap]] = True
+    assert np.array_equal(candidates_module._heaviest(weights, cap), expected)
+
+
 def test_the_pruned_search_with_a_cap_no_posting_list_reaches_is_the_uncapped_search(seed_texts):
     texts = [a.text for a in _articles()] + sorted(seed_texts.values())
     cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
