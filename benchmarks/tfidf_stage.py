@@ -2,7 +2,9 @@
 
     python benchmarks/tfidf_stage.py VECTORS.npz [--limit N] [--cap C] [--workers 2] [--label L] [--output X.jsonl]
 
-``VECTORS.npz``: the article TF-IDF vectors ``benchmarks/stages.py --vectors`` saved (``--limit``: the first N rows).
+``VECTORS.npz``: the article TF-IDF vectors ``benchmarks/stages.py --vectors`` saved (``--limit``: the first N rows;
+``--counts``: the file holds stem counts instead, weighed into the N rows' vectors as ``cluster()`` does). The pruned
+search's pools are compiled (``dedup.tfidf_kernels``) unless ``DEDUP_KERNELS=0``.
 Runs the lines of ``cluster()`` that make the stage: ``tfidf_suffix`` (when the run is large enough for the pruned
 search), the posting lists (``posting_lists``, capped to ``--cap`` for the pruned search; ``vectors.T.tocsr()`` on
 code without it, so that main's commit can be measured too) and ``run_batches(tfidf_batch, …)`` over blocks of 2,048
@@ -37,6 +39,7 @@ from dedup import candidates as candidates_module
 from dedup.candidates import CandidateSettings, tfidf_suffix
 from dedup.engine import run_batches
 from dedup.pipeline import _pruned_tfidf, tfidf_batch
+from dedup.similarity import article_vectors
 
 
 def cpu_seconds() -> float:
@@ -78,6 +81,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--limit", type=int, default=0, help="the first N rows only")
     parser.add_argument("--cap", type=int, default=0, help="tfidf_posting_cap (0: the full posting lists)")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--counts", action="store_true", help="VECTORS.npz holds stem counts: weigh them first")
     parser.add_argument("--label", default="")
     parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
@@ -86,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     del saved
     if args.limit:
         vectors = vectors[: args.limit]
+    if args.counts:  # stem counts (rows independent of each other): the vectors of these rows as cluster() weighs them
+        vectors = article_vectors([], sparse.csr_matrix(vectors))
     count = vectors.shape[0]
     settings = CandidateSettings()
     if hasattr(settings, "tfidf_posting_cap"):
@@ -101,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     suffix = tfidf_suffix(vectors, settings.tfidf_guarantee) if _pruned_tfidf(settings, count) else None
     made = (time.perf_counter(), cpu_seconds())
     sampler.phase = "search"
+    kernels = hasattr(candidates_module, "load_pool_kernels") and suffix is not None
+    kernels = kernels and candidates_module.load_pool_kernels()  # before the workers fork, as cluster() does
     if hasattr(candidates_module, "posting_lists"):
         lists = candidates_module.posting_lists(vectors, args.cap if suffix is not None else 0)
     else:
@@ -118,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "articles": count,
         "vector_nnz": int(vectors.nnz),
         "pruned": suffix is not None,
+        "pool_kernels": bool(kernels),
+        "suffix_per_article": round(searched.nnz / max(count, 1), 2),
+        "multiply_adds_per_article": round(int(list_lengths[searched.indices].sum()) / max(count, 1), 1),
+        "lists_at_cap": int((list_lengths >= args.cap).sum()) if args.cap else 0,
         "cap": args.cap,
         "workers": args.workers,
         "suffix_cpu_s": round(made[1] - started[1], 2),

@@ -13,6 +13,7 @@ datasketch's ``MinHashLSH``, one query per signature, kept as the tested referen
 from __future__ import annotations
 
 import mmap
+import os
 import shutil
 import tempfile
 import weakref
@@ -1069,13 +1070,24 @@ def posting_lists(vectors: sparse.csr_matrix, cap: int = 0) -> sparse.csr_matrix
     keep = np.ones(transposed.nnz, dtype=bool)
     for stem in np.flatnonzero(lengths > cap).tolist():
         begin, end = transposed.indptr[stem], transposed.indptr[stem + 1]
-        keep[begin + np.argsort(-transposed.data[begin:end], kind="stable")[cap:]] = False
+        keep[begin:end] = _heaviest(transposed.data[begin:end], cap)
     kept_lengths = np.minimum(lengths, cap)
     indptr = np.zeros(len(lengths) + 1, dtype=transposed.indptr.dtype)
     np.cumsum(kept_lengths, out=indptr[1:])
     data, indices = transposed.data[keep], transposed.indices[keep]
     del transposed, keep
     return sparse.csr_matrix((data, indices, indptr), shape=(vectors.shape[1], vectors.shape[0]))
+
+
+def _heaviest(weights: np.ndarray, cap: int) -> np.ndarray:
+    """Which of ``weights`` (one posting list, by article) are its ``cap`` heaviest, ties to the earlier: the first
+    ``cap`` of ``np.argsort(-weights, kind="stable")``, found by a partition (linear) instead of a sort (the 1M run's
+    parent sorted the lists of common stems, up to ~10^5 articles each, for ~15 s on one core)."""
+    last = -np.partition(-weights, cap - 1)[cap - 1]  # the cap-th heaviest weight
+    kept = weights > last
+    ties = np.flatnonzero(weights == last)
+    kept[ties[: cap - int(kept.sum())]] = True
+    return kept
 
 
 def neighbour_block_pairs(
@@ -1221,9 +1233,9 @@ def pruned_tfidf_block_pairs(
     if k <= 0 or end <= begin:
         return set()
     transposed = vectors.T.tocsr() if transposed is None else transposed
-    best = sp_matmul_topn(suffix[begin:end], transposed, top_n=min(pool, count), threshold=0.0)
-    rows = np.repeat(np.arange(begin, end), np.diff(best.indptr))
-    others = best.indices.astype(np.int64)
+    pool_indptr, others = pruned_pools(suffix[begin:end], transposed, min(pool, count))
+    rows = np.repeat(np.arange(begin, end), np.diff(pool_indptr))
+    others = others.astype(np.int64)
     apart = rows != others
     rows, others = rows[apart], others[apart]
     scores = np.zeros(len(rows))
@@ -1238,6 +1250,66 @@ def pruned_tfidf_block_pairs(
     top = rank < k
     first, second = rows[top], others[top]
     return set(zip(np.minimum(first, second).tolist(), np.maximum(first, second).tolist(), strict=True))
+
+
+def pruned_pools(block: sparse.csr_matrix, lists: sparse.csr_matrix, top: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each row of ``block`` (suffix rows) with its ``top`` best partners by the product with ``lists`` (the
+    posting lists), as an indptr and the partners: the pools of :func:`reference_pruned_pools`, the same partners
+    (ties included).
+
+    Compiled (``dedup.tfidf_kernels.pools``: a row's scores summed in a table of its own size, not in arrays as long
+    as the corpus, which from ~100k articles no longer fit a core's cache) unless ``DEDUP_KERNELS=0``, numba is
+    missing or the kernel does not keep what this platform's library keeps (:func:`_pool_kernels` checks).
+    """
+    kernels = _pool_kernels()
+    if kernels is None or block.shape[0] == 0:
+        return reference_pruned_pools(block, lists, top)
+    return kernels.pools(
+        block.indptr, block.indices, block.data, lists.indptr, lists.indices, lists.data, lists.shape[1], top
+    )
+
+
+def reference_pruned_pools(
+    block: sparse.csr_matrix, lists: sparse.csr_matrix, top: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Readable reference for :func:`pruned_pools`: ``sparse_dot_topn``'s product keeping each row's ``top`` best
+    partners above 0 (of partners tied at the last place, those its heap happens to keep)."""
+    best = sp_matmul_topn(block, lists, top_n=top, threshold=0.0)
+    return best.indptr.astype(np.int64), best.indices.astype(np.int64)
+
+
+@lru_cache(maxsize=1)
+def _pool_kernels() -> Any:
+    """``dedup.tfidf_kernels``, loaded (the first call in a process: call it before forking workers, they inherit
+    the loaded code), or None when ``DEDUP_KERNELS=0``, numba is not available, or the kernel's pools differ from
+    the library's on a fixture full of ties (the kernel follows ``sparse_dot_topn`` 1.x as built with libstdc++:
+    which of tied partners its heap keeps is the library's and the C++ library's detail)."""
+    if os.environ.get("DEDUP_KERNELS") == "0":
+        return None
+    try:
+        import dedup.tfidf_kernels as kernels
+    except ImportError:  # numba missing or unusable here: the library's product
+        return None
+    kernels.warm()
+    generator = np.random.default_rng(0)
+    rows = sparse.random(300, 40, density=0.15, format="csr", random_state=generator)
+    rows.data = np.ceil(rows.data * 4) / 4  # few weight levels: many equal scores
+    rows = sparse.vstack([rows, rows[:60]], format="csr")  # copies: partners tied at every place
+    lists = rows.T.tocsr()
+    for top in (1, 2, 5, 40):
+        found = kernels.pools(rows.indptr, rows.indices, rows.data, lists.indptr, lists.indices, lists.data, 360, top)
+        expected = reference_pruned_pools(rows, lists, top)
+        if not np.array_equal(found[0], expected[0]) or not all(
+            np.array_equal(np.sort(found[1][a:b]), np.sort(expected[1][a:b]))
+            for a, b in zip(expected[0][:-1], expected[0][1:], strict=True)
+        ):
+            return None
+    return kernels
+
+
+def load_pool_kernels() -> bool:
+    """Load the compiled pools now (before a pass forks its workers); whether they are used."""
+    return _pool_kernels() is not None
 
 
 _RESCORE_CHUNK = 1 << 13  # candidate pairs rescored at once (two gathered rows each: ~4 KB a pair at 150 stems)

@@ -44,6 +44,7 @@ from dedup.candidates import (
     SpilledRows,
     article_signatures,
     banded_pair_codes,
+    load_pool_kernels,
     neighbour_block_pairs,
     pair_codes,
     posting_lists,
@@ -1391,6 +1392,8 @@ def cluster(
     _log_held("TF-IDF", vectors=vectors)
     # the suffix first: its working arrays (~75 bytes a stored value) come and go before the transposed copy exists
     suffix = tfidf_suffix(vectors, candidates.tfidf_guarantee) if _pruned_tfidf(candidates, len(corpus)) else None
+    if suffix is not None:
+        load_pool_kernels()  # the compiled pools loaded before the workers fork: they inherit the code
     found.extend(
         run_batches(
             tfidf_batch,

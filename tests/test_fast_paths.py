@@ -24,8 +24,10 @@ from dedup.candidates import (
     bands,
     grouped_run_pairs,
     posting_lists,
+    pruned_pools,
     pruned_tfidf_block_pairs,
     reference_article_lsh_pairs,
+    reference_pruned_pools,
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
     reference_tfidf_suffix,
@@ -263,6 +265,18 @@ def test_capped_posting_lists_keep_each_stems_heaviest_articles(seed, rows, dens
         ] == expected
 
 
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.sampled_from([0.1, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=60), st.integers(1, 70))
+def test_a_posting_lists_heaviest_are_the_first_of_its_stable_sort(weights, cap):
+    """The partition keeps what ``argsort(-weights, kind="stable")[:cap]`` keeps: ties (few weight levels) to the
+    earlier article."""
+    weights = np.array(weights)
+    cap = min(cap, len(weights))
+    expected = np.zeros(len(weights), dtype=bool)
+    expected[np.argsort(-weights, kind="stable")[:cap]] = True
+    assert np.array_equal(candidates_module._heaviest(weights, cap), expected)
+
+
 def test_the_pruned_search_with_a_cap_no_posting_list_reaches_is_the_uncapped_search(seed_texts):
     texts = [a.text for a in _articles()] + sorted(seed_texts.values())
     cleaned = [clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)]
@@ -275,6 +289,61 @@ def test_the_pruned_search_with_a_cap_no_posting_list_reaches_is_the_uncapped_se
     cosines = (vectors @ vectors.T).toarray()
     assert capped < uncapped and all(cosines[a, b] >= 0.2 for a, b in capped)
     assert tfidf_pairs(vectors, 20, 0.2, posting_cap=2) == tfidf_pairs(vectors, 20, 0.2)  # the exact search: no cap
+
+
+def _pool_sets(indptr: np.ndarray, partners: np.ndarray) -> list[set[int]]:
+    return [set(partners[indptr[row] : indptr[row + 1]].tolist()) for row in range(len(indptr) - 1)]
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 120),
+    st.sampled_from([4, 30, 200]),
+    st.sampled_from([0.02, 0.1, 0.4]),
+    st.sampled_from([1, 3, 40]),
+    st.integers(0, 8),
+    st.sampled_from([0, 2, 1000]),
+)
+def test_the_compiled_pools_are_the_librarys(seed, rows, columns, density, top, copies, cap):
+    """The compiled pools (``tfidf_kernels.pools`` through ``pruned_pools``) hold each row's partners as
+    ``sparse_dot_topn`` keeps them, ties included: rows repeated (equal scores for the copies), few weight levels
+    (equal products), rows with fewer partners than the pool."""
+    generator = np.random.default_rng(seed)
+    vectors = _random_tfidf_rows(seed, rows, columns, density)
+    if copies:
+        vectors = sparse.vstack([vectors, vectors[generator.integers(0, rows, copies)]], format="csr")
+    if seed % 2:  # coarse weights: many partners with equal products
+        vectors.data = np.round(vectors.data * 4) / 4
+    suffix = tfidf_suffix(vectors, 0.5)
+    lists = posting_lists(vectors, cap)
+    expected = reference_pruned_pools(suffix, lists, top)
+    assert candidates_module.load_pool_kernels()
+    found = pruned_pools(suffix, lists, top)
+    assert np.array_equal(found[0], expected[0]) and _pool_sets(*found) == _pool_sets(*expected)
+    for begin in range(0, vectors.shape[0], 7):  # blocks, as the search takes them
+        block = suffix[begin : begin + 7]
+        assert _pool_sets(*pruned_pools(block, lists, top)) == _pool_sets(*reference_pruned_pools(block, lists, top))
+
+
+def test_the_compiled_pools_keep_tied_partners_as_the_library_does():
+    """Three partners tie behind the row itself: the kernel keeps the one the library's heap keeps."""
+    from dedup import tfidf_kernels
+
+    vectors = _unit_rows([[1.0, 1.0, 0.0], [1.0, 0.0, 1.0], [1.0, 0.0, 1.0], [0.0, 1.0, 1.0]])
+    lists = vectors.T.tocsr()
+    for top in (1, 2, 3):
+        found = tfidf_kernels.pools(
+            vectors.indptr, vectors.indices, vectors.data, lists.indptr, lists.indices, lists.data, 4, top
+        )
+        assert _pool_sets(*found) == _pool_sets(*reference_pruned_pools(vectors, lists, top))
+    with unittest.mock.patch.dict("os.environ", {"DEDUP_KERNELS": "0"}):
+        candidates_module._pool_kernels.cache_clear()
+        try:
+            assert not candidates_module.load_pool_kernels()
+        finally:
+            candidates_module._pool_kernels.cache_clear()
+    assert candidates_module.load_pool_kernels()
 
 
 def test_rescoring_in_chunks_gives_the_same_pairs(seed_texts):
