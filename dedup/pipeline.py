@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from dedup import similarity
 from dedup.align import (
     AlignSettings,
     KgramMatches,
@@ -1295,7 +1296,15 @@ def lsh_pair_codes(
     del unit_sizes
     return_free_memory()
     step("evidence rows")
-    _log_held("evidence rows", sentence_rows=sentence_signature_rows, stories=stories)
+    _log_held(
+        "evidence rows",
+        sentence_rows=sentence_signature_rows,
+        stories=stories,
+        sentence_owners=sentence_owners,
+        sentence_sizes=sentence_sizes,
+        article_pairs=found,
+        units=units,
+    )
     found.append(
         banded_pair_codes(
             sentence_signature_rows,
@@ -1402,6 +1411,10 @@ def cluster(
             sentence_owners=[part.sentence_owners for part in parts],
             unit_sizes=[part.unit_sizes for part in parts],
             short_units=[unit for part in parts for unit in part.short_units],
+            ids=store.ids,
+            texts=store.texts,
+            fields=store.fields,
+            word_features=similarity._WORD_FEATURES,  # the words' features the later workers inherit
         )
     units = np.concatenate([part.units for part in parts])
     idf = sentence_idf(frequency, int(units.sum()))
