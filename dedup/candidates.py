@@ -822,7 +822,7 @@ def _story_counts(
     group alone). Every holder pair of the examined groups was weighed before (stop 24): the few common groups of
     ~1,100 holders at 100k (~11,000 at 1M, most of them stock) held most of them, ~2 min of the 1M run's parent.
     """
-    counts = np.ones(len(group), dtype=np.int64)
+    counts = np.ones(len(group), dtype=np.min_scalar_type(max(at_least, 1)))  # counted up to at_least: 1 byte
     grouped = group >= 0
     if grouped.sum() < 2:
         return counts

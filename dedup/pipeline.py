@@ -563,7 +563,7 @@ class CleanedCorpus:
             self.fields, self.field_offsets = _joined(_fields(article) for article in articles)
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
-        self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
+        self.stories = None if stories is None else _narrowest(np.asarray(stories))
 
     @classmethod
     def of(cls, cleaned: list[CleanArticle]) -> CleanedCorpus:
@@ -766,6 +766,14 @@ def _narrowed(values: np.ndarray) -> np.ndarray:
     if values.dtype == np.int64 and (not len(values) or (int(values.min()) >= 0 and int(values.max()) < 1 << 16)):
         return values.astype(np.uint16)
     return values
+
+
+def _narrowest(counts: np.ndarray) -> np.ndarray:
+    """Non-negative integer ``counts`` in the narrowest unsigned type that holds them (the sentence stories, counted
+    up to ``stock_min_stories``: a byte each, where int32 held 4 for the whole run), others as int32 as before."""
+    if counts.dtype.kind in "iu" and (not len(counts) or int(counts.min()) >= 0):
+        return counts.astype(np.min_scalar_type(int(counts.max(initial=0))), copy=False)
+    return counts.astype(np.int32)
 
 
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
