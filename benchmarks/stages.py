@@ -11,14 +11,19 @@ seconds and the CPU seconds of this process and its workers; the LSH stage split
 (articles, sentence rows, row pairs in shared band buckets and the largest bucket, candidate pairs per source,
 the TF-IDF vectors' and suffix's nonzeros, the pruned product's multiply-adds — each suffix entry times its stem's
 posting list length: its document frequency, or ``--posting-cap`` — and the rows it rescored); peak RSS of this
-process; a digest of the pairs and per-article
-story counts (equal digests: equal values). ``--pairs``: the candidate pairs (sorted, int64 n × 2) saved for the
-judging-pass replay (``benchmarks/sides.py``); ``--vectors``: the article TF-IDF vectors and the LSH pairs
-(.npz, for the TF-IDF search's measurements); ``--limit``: the first N lines of the corpus only (streamed: the
-rest is not read); ``--tfidf-only``: without the LSH steps (their counts left out, the digest over the TF-IDF pairs
-alone); ``--set NAME=VALUE``: a setting (``lone_sentence_min_shared=0``); ``--crowds 0,100,50``: the sentence pairs
-again under each ``sentence_band_crowd`` (timed apart from the stages), with the row pairs each enumerates, the
-candidate pairs it gives with the other sources', and — truth.json beside the corpus — the truth pairs among them.
+process; a digest of the pairs and of each article's stock units (sentence stories ``>= stock_min_stories``, all
+that the run reads of them: since stop 24 the stories are counted only up to it; equal digests: equal values).
+``--pairs``: the candidate pairs (sorted, int64 n × 2) saved for the judging-pass replay (``benchmarks/sides.py``);
+``--vectors``: the article TF-IDF vectors and the LSH pairs (.npz, for the TF-IDF search's measurements);
+``--limit``: the first N lines of the corpus only (streamed: the rest is not read); ``--tfidf-only``: without the
+LSH steps (their counts left out, the digest over the TF-IDF pairs alone); ``--set NAME=VALUE``: a setting
+(``lone_sentence_min_shared=0``); ``--as-run``: the LSH stage as the run takes it (``pipeline.lsh_pair_codes``: the
+sentence rows spilled to files as the clean parts arrive, the stock rows dropped in place), timed step by step — the
+article pairs, the sentence rows stacked, the sentence groups and story counts (the sentence stories), the evidence
+rows, the sentence pairs — with the parent's CPU seconds apart (the band counts left out: the rows are not held; the
+same digest); ``--crowds 0,100,50``: the sentence pairs again under each ``sentence_band_crowd`` (timed apart from
+the stages), with the row pairs each enumerates, the candidate pairs it gives with the other sources', and —
+truth.json beside the corpus — the truth pairs among them.
 """
 
 from __future__ import annotations
@@ -41,7 +46,9 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.meter import parse_overrides
+from dedup import candidates as candidates_module
 from dedup.candidates import (
+    SpilledRows,
     band_runs,
     banded_pair_codes,
     banded_pairs,
@@ -56,6 +63,7 @@ from dedup.pipeline import (
     ArticleStore,
     CleanBatch,
     Settings,
+    _narrowed,
     _pruned_tfidf,
     clean_stored,
     line_counts_stored,
@@ -132,6 +140,49 @@ def true_pairs(codes: np.ndarray, count: int, labels: np.ndarray) -> int:
     return int(((first == second) & (first != "")).sum())
 
 
+def lsh_steps(
+    parts: list[CleanBatch],
+    spilled: SpilledRows,
+    units: np.ndarray,
+    settings: Settings,
+    workers: int,
+    steps: list[dict[str, object]],
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """``pipeline.lsh_pair_codes`` with each step's wall seconds, this process's CPU seconds and the workers' CPU
+    seconds appended to ``steps``, the sentence stories split in their groups and their story counts."""
+    last = [time.perf_counter(), time.process_time(), cpu_seconds()]
+
+    def step(name: str) -> None:
+        now = [time.perf_counter(), time.process_time(), cpu_seconds()]
+        steps.append(
+            {
+                "step": name,
+                "wall_s": round(now[0] - last[0], 2),
+                "parent_cpu_s": round(now[1] - last[1], 2),
+                "cpu_s": round(now[2] - last[2], 2),
+            }
+        )
+        last[:] = now
+
+    def timed(function: Any, name: str) -> Any:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            value = function(*args, **kwargs)
+            step(name)
+            return value
+
+        return run
+
+    from dedup.pipeline import lsh_pair_codes  # here: the stages run without it on a checkout before stop 24
+
+    original = candidates_module.sentence_groups, candidates_module._story_counts
+    candidates_module.sentence_groups = timed(original[0], "sentence groups")
+    candidates_module._story_counts = timed(original[1], "story counts")
+    try:
+        return lsh_pair_codes(parts, spilled, units, settings, workers, step)
+    finally:
+        candidates_module.sentence_groups, candidates_module._story_counts = original
+
+
 @paused_collection()  # as pipeline.cluster runs: the collector's full scans of a growing heap are not the stages'
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -150,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="also time the sentence pairs under each of these sentence_band_crowd values (0: off), with their counts "
         "and, where truth.json lies beside the corpus, the truth pairs among the candidates",
     )
+    parser.add_argument("--as-run", action="store_true", help="the LSH stage as the run takes it, step by step")
     parser.add_argument("--posting-cap", type=int, default=None, help="tfidf_posting_cap (default: the setting's)")
     parser.add_argument(
         "--set", dest="overrides", action="append", default=[], metavar="NAME=VALUE", help="a setting, repeatable"
@@ -186,11 +238,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     del counts
     stage("furniture lines")
     shared = (repeated, settings.sketch, settings.keep_wrapped_repeated_lines)
-    parts: list[CleanBatch] = run_batches(clean_stored, (store, shared), batches, workers=workers)
-    stage("clean and sketch")
     frequency = np.zeros(N_FEATURES, dtype=np.int64)
-    for part in parts:
+    spilled = SpilledRows(settings.sketch.sentence_num_perm) if args.as_run else None
+
+    def folded(part: CleanBatch, frequency: np.ndarray = frequency) -> CleanBatch:
+        """As the run folds a part in (``pipeline.cluster``): its frequencies added, with ``--as-run`` its sentence
+        rows spilled and its sizes and owners narrowed."""
         frequency[part.features] += part.holders
+        if spilled is not None:
+            spilled.append(part.sentence_rows)
+            part.sentence_rows = np.zeros((0, 0), dtype=np.uint32)
+            part.unit_sizes, part.sentence_owners = _narrowed(part.unit_sizes), _narrowed(part.sentence_owners)
+        return part
+
+    parts: list[CleanBatch] = run_batches(clean_stored, (store, shared), batches, workers=workers, each=folded)
+    stage("clean and sketch")
     units = np.concatenate([part.units for part in parts])
     sentence_idf(frequency, int(units.sum()))
     del frequency
@@ -200,7 +262,19 @@ def main(argv: Sequence[str] | None = None) -> None:
     lsh_found: set[tuple[int, int]] = set()
     article_found: set[tuple[int, int]] = set()
     crowd_runs: list[dict[str, Any]] = []
-    if not args.tfidf_only:
+    steps: list[dict[str, object]] = []
+    if args.as_run and not args.tfidf_only:
+        codes, stories = lsh_steps(parts, spilled, units, settings, workers, steps)
+        del spilled
+        article_pairs = len(codes[0])
+        found = set(zip((codes[0] // count).tolist(), (codes[0] % count).tolist(), strict=True))
+        article_found = set(found)
+        found.update(zip((codes[1] // count).tolist(), (codes[1] % count).tolist(), strict=True))
+        lsh_pairs = len(found)
+        lsh_found = set(found) if args.vectors is not None else set()
+        del codes
+        stage("LSH (as the run)")
+    elif not args.tfidf_only:
         firsts = np.cumsum([0] + [len(part.compact) for part in parts])
         article_rows = np.vstack([part.article_rows for part in parts])
         found = banded_pairs(article_rows, np.arange(count, dtype=np.int64), candidates.article_threshold)
@@ -265,7 +339,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     pairs = np.array(sorted(found), dtype=np.int64).reshape(-1, 2)
     partners = np.bincount(pairs.ravel(), minlength=count) if len(pairs) else np.zeros(count, np.int64)
     bounds = np.concatenate(([0], np.cumsum(units))).tolist()
-    flat = [] if args.tfidf_only else stories.tolist()
+    flat = [] if args.tfidf_only or stories is None else (stories >= settings.score.stock_min_stories).tolist()
     lists = [flat[bounds[k] : bounds[k + 1]] for k in range(count)]
     result = {
         "label": args.label,
@@ -282,14 +356,14 @@ def main(argv: Sequence[str] | None = None) -> None:
             "max": int(partners.max(initial=0)),
         },
         "article_bands": None
-        if args.tfidf_only
+        if args.tfidf_only or args.as_run
         else band_pair_counts(article_rows, np.arange(count), candidates.article_threshold),
         "sentence_bands": None
-        if args.tfidf_only
+        if args.tfidf_only or args.as_run
         else band_pair_counts(
             evidence_rows, evidence_owners, candidates.sentence_threshold, candidates.sentence_band_crowd
         ),
-        "sentence_rows_all": None if args.tfidf_only else len(rows),
+        "sentence_rows_all": None if args.tfidf_only or args.as_run else len(rows),
         "tfidf": {
             "pruned": pruned,
             "vector_nnz": int(vectors.nnz),
@@ -305,6 +379,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         "load": Path("/proc/loadavg").read_text(encoding="ascii").split()[:3],
         "stages": stages,
     }
+    if steps:
+        result["lsh_steps"] = steps
     if crowd_runs:
         labels = truth_labels(Path(args.corpus), store.ids)
         others = article_found | tfidf_found

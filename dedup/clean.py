@@ -278,8 +278,8 @@ class CleanArticle:
     the stem of every token ("" for stopwords); ``quoted`` flags tokens inside quotation
     marks; ``evidence_chars`` is the length of all evidence sentences (the coverage
     denominator); ``sentence_stories`` is, per sentence, in how many separate stories of the run
-    its near-copies occur (empty until a batch run has counted them, see
-    ``dedup.candidates.sentence_stories``).
+    its near-copies occur, counted up to ``stock_min_stories`` (the sentence is stock at that count; empty until a
+    batch run has counted them, see ``dedup.candidates.sentence_stories``).
     """
 
     id: str

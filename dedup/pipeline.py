@@ -24,6 +24,7 @@ import numpy as np
 from scipy import sparse
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
+from dedup import similarity
 from dedup.align import (
     AlignSettings,
     KgramMatches,
@@ -563,7 +564,7 @@ class CleanedCorpus:
             self.fields, self.field_offsets = _joined(_fields(article) for article in articles)
         self.bounds = np.concatenate(([0], np.cumsum(units, dtype=np.int64)))
         self.idf = idf
-        self.stories = None if stories is None else np.asarray(stories, dtype=np.int32)
+        self.stories = None if stories is None else _narrowest(np.asarray(stories))
 
     @classmethod
     def of(cls, cleaned: list[CleanArticle]) -> CleanedCorpus:
@@ -768,6 +769,14 @@ def _narrowed(values: np.ndarray) -> np.ndarray:
     return values
 
 
+def _narrowest(counts: np.ndarray) -> np.ndarray:
+    """Non-negative integer ``counts`` in the narrowest unsigned type that holds them (the sentence stories, counted
+    up to ``stock_min_stories``: a byte each, where int32 held 4 for the whole run), others as int32 as before."""
+    if counts.dtype.kind in "iu" and (not len(counts) or int(counts.min()) >= 0):
+        return counts.astype(np.min_scalar_type(int(counts.max(initial=0))), copy=False)
+    return counts.astype(np.int32)
+
+
 def _pruned_tfidf(settings: CandidateSettings, articles: int) -> bool:
     """Whether the run takes the pruned TF-IDF search (``tfidf_guarantee``) rather than the exact one."""
     return settings.tfidf_guarantee > 0 and articles >= settings.tfidf_pruned_from
@@ -784,6 +793,19 @@ class _StageClock:
         now = time.perf_counter()
         log.debug("stage %s: %.2fs (%d articles)%s", name, now - self.last, self.articles, _resident())
         self.last = now
+
+
+def _log_step() -> Callable[[str], None]:
+    """A step clock for a stage's steps: logs (debug) each step's wall and CPU seconds of this process since the
+    previous step (or since it was made), and the memory held then."""
+    last = [time.perf_counter(), time.process_time()]
+
+    def step(name: str) -> None:
+        now = [time.perf_counter(), time.process_time()]
+        log.debug("step %s: %.2fs (CPU %.2fs)%s", name, now[0] - last[0], now[1] - last[1], _resident())
+        last[:] = now
+
+    return step
 
 
 class _Entry:
@@ -1222,6 +1244,95 @@ def judge_groups(
     return verdicts
 
 
+def lsh_pair_codes(
+    parts: list[CleanBatch],
+    spilled: SpilledRows,
+    units: np.ndarray,
+    settings: Settings,
+    parallel: int,
+    step: Callable[[str], None] | None = None,
+) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """The LSH candidate stage of :func:`cluster`: the article pairs and the sentence pairs (sorted pair codes over
+    the run's articles, one array each), and every unit's sentence stories (None when ``stock_min_stories`` is 0),
+    from the clean stage's ``parts`` (their article rows, sentence owners, unit sizes and short units taken and
+    freed), its ``spilled`` sentence rows (finished here, their files removed) and each article's unit count
+    ``units``; ``parallel``: the processes sharing the bands. ``step`` is called with each step's name as it ends
+    (``benchmarks/stages.py`` times them; the run logs them)."""
+    step = step or _log_step()
+    candidates = settings.candidates
+    count = len(units)
+    article_signature_rows = _stacked_rows(parts, "article_rows")
+    found = [banded_pair_codes(article_signature_rows, np.arange(count), candidates.article_threshold, span=count)]
+    del article_signature_rows
+    step("article pairs")
+    sentence_owners = np.concatenate(
+        [part.sentence_owners.astype(np.int32) + first for part, first in zip(parts, _firsts(parts), strict=True)]
+    )
+    sentence_signature_rows = spilled.finish()  # their low bytes stacked, each part's freed once copied
+    for part in parts:
+        part.sentence_owners = np.zeros(0, dtype=np.int64)
+    return_free_memory()
+    step("sentence rows stacked")
+    _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
+    unit_sizes = np.concatenate([part.unit_sizes for part in parts]).astype(np.int64)  # the parts' narrowed
+    for part in parts:
+        part.unit_sizes = np.zeros(0, dtype=np.int64)
+    # each sentence row's count of content stems (the sketched units are those of min_sentence_stems or more)
+    sentence_sizes = np.minimum(unit_sizes[unit_sizes >= settings.sketch.min_sentence_stems], 0xFFFF).astype(np.uint16)
+    stories = None
+    if settings.score.stock_min_stories > 0:
+        # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
+        stories, row_stories = unit_stories(
+            sentence_signature_rows,
+            candidates.near_copy_threshold,
+            unit_sizes,
+            [unit for part in parts for unit in part.short_units],
+            units,
+            settings.sketch.min_sentence_stems,
+            settings.score.stock_min_stories,
+            parallel,
+        )
+        for part in parts:
+            part.short_units = []
+        step("sentence stories")
+        if candidates.skip_stock_sentences:
+            evidence = row_stories < settings.score.stock_min_stories
+            sentence_signature_rows.keep(evidence)
+            sentence_owners = sentence_owners[evidence]
+            sentence_sizes = sentence_sizes[evidence]
+            del evidence
+        del row_stories
+    del unit_sizes
+    return_free_memory()
+    step("evidence rows")
+    _log_held(
+        "evidence rows",
+        sentence_rows=sentence_signature_rows,
+        stories=stories,
+        sentence_owners=sentence_owners,
+        sentence_sizes=sentence_sizes,
+        article_pairs=found,
+        units=units,
+    )
+    found.append(
+        banded_pair_codes(
+            sentence_signature_rows,
+            sentence_owners,
+            candidates.sentence_threshold,
+            candidates.sentence_bucket_cap,
+            candidates.verify_sentence_pairs,
+            span=count,
+            sizes=sentence_sizes,
+            lone_min_shared=candidates.lone_sentence_min_shared,
+            crowd=candidates.sentence_band_crowd,
+            workers=parallel,
+        )
+    )
+    step("sentence pairs")
+    sentence_signature_rows.close()  # its files removed
+    return found, stories
+
+
 @paused_collection()
 def cluster(
     articles: Iterable[Article | Mapping[str, Any]],
@@ -1309,70 +1420,18 @@ def cluster(
             sentence_owners=[part.sentence_owners for part in parts],
             unit_sizes=[part.unit_sizes for part in parts],
             short_units=[unit for part in parts for unit in part.short_units],
+            ids=store.ids,
+            texts=store.texts,
+            fields=store.fields,
+            word_features=similarity._WORD_FEATURES,  # the words' features the later workers inherit
         )
     units = np.concatenate([part.units for part in parts])
     idf = sentence_idf(frequency, int(units.sum()))
     del folded, frequency
     stage("sentence idf")
+    found, stories = lsh_pair_codes(parts, spilled, units, settings, parallel)
+    del spilled  # its low bytes, the sentence rows' in memory
     candidates = settings.candidates
-    article_signature_rows = _stacked_rows(parts, "article_rows")
-    found = [banded_pair_codes(article_signature_rows, np.arange(count), candidates.article_threshold, span=count)]
-    del article_signature_rows
-    sentence_owners = np.concatenate(
-        [part.sentence_owners.astype(np.int32) + first for part, first in zip(parts, _firsts(parts), strict=True)]
-    )
-    sentence_signature_rows = spilled.finish()  # their low bytes stacked, each part's freed once copied
-    del spilled
-    for part in parts:
-        part.sentence_owners = np.zeros(0, dtype=np.int64)
-    return_free_memory()
-    _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
-    unit_sizes = np.concatenate([part.unit_sizes for part in parts]).astype(np.int64)  # the parts' narrowed
-    for part in parts:
-        part.unit_sizes = np.zeros(0, dtype=np.int64)
-    # each sentence row's count of content stems (the sketched units are those of min_sentence_stems or more)
-    sentence_sizes = np.minimum(unit_sizes[unit_sizes >= settings.sketch.min_sentence_stems], 0xFFFF).astype(np.uint16)
-    stories = None
-    if settings.score.stock_min_stories > 0:
-        # in how many separate stories each sentence occurs: the judge does not count stock sentences as evidence
-        stories, row_stories = unit_stories(
-            sentence_signature_rows,
-            candidates.near_copy_threshold,
-            unit_sizes,
-            [unit for part in parts for unit in part.short_units],
-            units,
-            settings.sketch.min_sentence_stems,
-            settings.score.stock_min_stories,
-            parallel,
-        )
-        for part in parts:
-            part.short_units = []
-        if candidates.skip_stock_sentences:
-            evidence = row_stories < settings.score.stock_min_stories
-            sentence_signature_rows.keep(evidence)
-            sentence_owners = sentence_owners[evidence]
-            sentence_sizes = sentence_sizes[evidence]
-            del evidence
-        del row_stories
-    del unit_sizes
-    return_free_memory()
-    _log_held("evidence rows", sentence_rows=sentence_signature_rows, stories=stories)
-    found.append(
-        banded_pair_codes(
-            sentence_signature_rows,
-            sentence_owners,
-            candidates.sentence_threshold,
-            candidates.sentence_bucket_cap,
-            candidates.verify_sentence_pairs,
-            span=count,
-            sizes=sentence_sizes,
-            lone_min_shared=candidates.lone_sentence_min_shared,
-            crowd=candidates.sentence_band_crowd,
-            workers=parallel,
-        )
-    )
-    sentence_signature_rows.close()  # its files removed
-    del sentence_signature_rows, sentence_owners, sentence_sizes
     corpus = CleanedCorpus(store, [form for part in parts for form in part.compact], units, idf, stories)
     del store, stories  # the store's buffers are the corpus's now, and the stories its int32 copy
     for part in parts:

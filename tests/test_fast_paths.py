@@ -23,6 +23,7 @@ from dedup.candidates import (
     banded_pairs,
     bands,
     grouped_run_pairs,
+    merged_codes,
     posting_lists,
     pruned_pools,
     pruned_tfidf_block_pairs,
@@ -452,6 +453,21 @@ def test_grouped_run_pairs_are_the_run_pairs_a_group_at_a_time(sizes, most):
     assert sorted(found) == sorted(zip(left.tolist(), right.tolist(), strict=True))
     runs = [size * (size - 1) // 2 for size in sizes]
     assert all(len(a) <= max([most, *runs]) for a, _ in groups)  # a group over ``most`` is one run alone
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(0, 60), max_size=40),
+    st.lists(st.integers(0, 60), max_size=40),
+    st.booleans(),
+    st.sampled_from([0, 2**40]),
+)
+def test_merged_codes_are_the_union_of_sorted_codes(codes, new, unique, offset):
+    codes = np.unique(np.array(codes, dtype=np.int64) + offset)
+    new = np.array(new, dtype=np.int64) + offset
+    expected = np.union1d(codes, new)
+    got = merged_codes(codes, np.unique(new) if unique else new, unique=unique)
+    assert got.dtype == np.int64 and got.tolist() == expected.tolist()
 
 
 def reference_crowded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, crowd: int) -> set:

@@ -132,3 +132,26 @@ def test_the_bands_shared_among_workers_give_the_same_groups_and_pairs(news_arti
                 assert two.tolist() == one.tolist()
     finally:
         spilled.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.integers(1, 2000),
+    st.sampled_from([1, 3, 64, 100]),
+    st.sampled_from([1, 7, 1 << 13]),
+    st.integers(0, 2**32 - 1),
+)
+def test_gathered_rows_are_the_rows_written_there(count, width, gather, seed) -> None:
+    """Whole rows read back from the file at any places (rows that straddle pages and mapping boundaries: widths
+    whose rows do not divide a page), a few or many a mapping."""
+    generator = np.random.default_rng(seed)
+    values = generator.integers(0, 2**32, size=(count, width), dtype=np.uint32)
+    spilled = _spilled(values, [max(1, count // 3)])
+    places = np.unique(generator.integers(0, count, size=generator.integers(1, count + 1)))
+    before, candidates._GATHER_ROWS = candidates._GATHER_ROWS, gather
+    try:
+        assert np.array_equal(spilled.gathered(places), values[places])
+        assert np.array_equal(spilled.gathered(places.astype(np.int32)), values[places])
+    finally:
+        candidates._GATHER_ROWS = before
+        spilled.close()

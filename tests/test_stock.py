@@ -9,6 +9,9 @@ from hypothesis import strategies as st
 from dedup import candidates
 from dedup.align import _figures, figures_conflict
 from dedup.candidates import (
+    _group_holders,
+    _group_stories,
+    _story_bounds,
     _story_counts,
     band_runs,
     reference_band_buckets,
@@ -220,15 +223,45 @@ def test_band_runs_fall_back_to_the_reference_when_keys_collide(monkeypatch) -> 
     assert run_numbers(order, starts).tolist() == reference_band_buckets(values, 0, 4).tolist() == [0, 1, 0, 2]
 
 
-@settings(max_examples=200, deadline=None)
+def _capped_as_the_reference(found: np.ndarray, expected: np.ndarray, at_least: int) -> None:
+    """Stories counted up to ``at_least`` (``_story_counts``) against the reference's exact counts: the same stock
+    units, counted ``at_least``; below it, at least the reference's count and still below ``at_least``."""
+    stock = expected >= at_least
+    assert ((found >= at_least) == stock).all()
+    assert (found[stock] == at_least).all()
+    assert (found[~stock] >= expected[~stock]).all()
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(min_value=-1, max_value=12), st.integers(min_value=0, max_value=9)), max_size=80),
     st.integers(min_value=1, max_value=5),
     st.sampled_from([1, 2, 7, 40, 1 << 22]),
+    st.sampled_from([1, 5, 30, 1 << 22]),
 )
-def test_story_counts_equal_the_reference(units, at_least, most_pairs) -> None:
-    # ``most_pairs``: the groups examined a few at a time (or one by one), as a large run's are
+def test_story_counts_equal_the_reference_up_to_the_stock_count(units, at_least, most_pairs, most_edges) -> None:
+    # ``most_pairs``, ``most_edges``: the groups examined a few at a time (or one by one), as a large run's are
     group = np.array([g for g, _ in units], dtype=np.int64)
     owners = np.array([o for _, o in units], dtype=np.int64)
-    expected = reference_story_counts(group, owners, at_least).tolist()
-    assert _story_counts(group, owners, at_least, most_pairs).tolist() == expected
+    expected = reference_story_counts(group, owners, at_least)
+    _capped_as_the_reference(_story_counts(group, owners, at_least, most_pairs, most_edges), expected, at_least)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(20, 400), st.integers(2, 60), st.sampled_from([2, 3, 8]))
+def test_story_bounds_hold_the_exact_stories_between_them(seed, units, articles, at_least) -> None:
+    """Many holders a group (a stock sentence among stories whose copies share rare and common sentences): each
+    group's exact stories lie between its bounds, and the capped counts are the reference's."""
+    generator = np.random.default_rng(seed)
+    spread = max(2, units // 6)
+    group = generator.integers(0, spread, size=units) ** 2 // spread  # the low groups held by many
+    group[generator.random(units) < 0.1] = -1  # units too short to be grouped
+    owners = generator.integers(0, articles, size=units)
+    expected = reference_story_counts(group, owners, at_least)
+    grouped = group >= 0
+    holding, by_group, holders_per_group, weight = _group_holders(group, owners, grouped, at_least)
+    examined = np.flatnonzero(holders_per_group >= max(at_least, 2))
+    lower, upper = _story_bounds(holding, by_group, weight, examined, int(generator.integers(1, 200)))
+    exact = _group_stories(holding, by_group, weight, examined)
+    assert (lower <= exact).all() and (exact <= upper).all()
+    _capped_as_the_reference(_story_counts(group, owners, at_least), expected, at_least)
