@@ -100,13 +100,14 @@ def pools(
     CSR arrays; ``columns``: the articles), as ``sp_matmul_topn(..., threshold=0.0)`` keeps them: an indptr and
     the partners (each row's in no set order)."""
     rows = len(row_indptr) - 1
-    largest = 0
+    sizes = np.zeros(rows, dtype=np.int64)  # each row's partners at most: its posting entries, at most the articles
     for row in range(rows):
         entries = 0
         for at in range(row_indptr[row], row_indptr[row + 1]):
             stem = row_stems[at]
             entries += list_indptr[stem + 1] - list_indptr[stem]
-        largest = max(largest, min(entries, columns))
+        sizes[row] = min(entries, columns)
+    largest = sizes.max() if rows else 0
     capacity = 1 << _table_bits(largest)
     slot_partner = np.full(capacity, -1, dtype=np.int64)
     slot_score = np.zeros(capacity)
@@ -117,11 +118,7 @@ def pools(
     partners = np.empty(rows * top, dtype=np.int64)
     found = 0
     for row in range(rows):
-        entries = 0
-        for at in range(row_indptr[row], row_indptr[row + 1]):
-            stem = row_stems[at]
-            entries += list_indptr[stem + 1] - list_indptr[stem]
-        bits = _table_bits(min(entries, columns))
+        bits = _table_bits(sizes[row])
         shift = np.uint64(64 - bits)
         mask = (1 << bits) - 1
         met = 0
