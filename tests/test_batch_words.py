@@ -16,14 +16,11 @@ from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
 from dedup.sketch import SketchSettings
 from dedup.text import (
-    _CLAUSE_MARKS,
     _MARKED_CLAUSE_BREAK,
     _SENTENCE_END,
     _SENTENCE_END_AS_WRITTEN,
-    _SENTENCE_MARKS,
     clauses,
     content_stems,
-    marked_matches,
     reference_clauses,
     sentences,
 )
@@ -141,25 +138,3 @@ def test_sentences_and_clauses_on_news_equal_the_written_patterns(news_articles:
         ]
         for span in sentences(text):
             assert clauses(text, span) == reference_clauses(text, span)
-
-
-def _matched(matches) -> list[tuple]:
-    return [(m.span(), m.group(), m.groupdict()) for m in matches]
-
-
-@settings(max_examples=1000, deadline=None)
-@given(_SENTENCE_TEXTS.map(lambda text: text.replace("b", " and ")), st.integers(0, 60), st.integers(0, 60))
-def test_marked_matches_are_finditers(text: str, begin: int, end: int) -> None:
-    for pattern, marks in ((_SENTENCE_END, _SENTENCE_MARKS), (_MARKED_CLAUSE_BREAK, _CLAUSE_MARKS)):
-        found = _matched(marked_matches(pattern, marks, text, begin, end))
-        assert found == _matched(pattern.finditer(text, begin, end))
-
-
-def test_marked_matches_are_finditers_on_news(news_articles: list[Article]) -> None:
-    for article in news_articles:
-        text = article.text
-        for pattern, marks in ((_SENTENCE_END, _SENTENCE_MARKS), (_MARKED_CLAUSE_BREAK, _CLAUSE_MARKS)):
-            assert _matched(marked_matches(pattern, marks, text, 0, len(text))) == _matched(pattern.finditer(text))
-            for begin, end in sentences(text):
-                found = _matched(marked_matches(pattern, marks, text, max(begin - 1, 0), end))
-                assert found == _matched(pattern.finditer(text, max(begin - 1, 0), end))
