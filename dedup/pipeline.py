@@ -165,7 +165,7 @@ MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more tha
 MIN_PARALLEL_ARTICLES = 200
 KERNEL_MIN_PAIRS = 15_000  # candidate pairs from which the compiled kernels pay their ~0.8 s load (docs/scale.md)
 # articles from which the clean stage's compiled sentence holders (``batch_words.load_kernels``) pay numba's load
-# (~0.5 CPU s a process, once): they save ~0.1 ms an article (docs/_stop25_clean25.md)
+# (~0.5 CPU s a process, once): they save ~0.4 M instructions an article (docs/scale.md, stop 25, clean25)
 CLEAN_KERNEL_MIN_ARTICLES = 10_000
 
 
