@@ -40,6 +40,7 @@ from dedup.align import (
     use_kernels,
 )
 from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
+from dedup.batch_words import load_kernels as load_clean_kernels
 from dedup.candidates import (
     CandidateSettings,
     SpilledRows,
@@ -163,6 +164,9 @@ MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
 MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
 MIN_PARALLEL_ARTICLES = 200
 KERNEL_MIN_PAIRS = 15_000  # candidate pairs from which the compiled kernels pay their ~0.8 s load (docs/scale.md)
+# articles from which the clean stage's compiled sentence holders (``batch_words.load_kernels``) pay numba's load
+# (~0.5 CPU s a process, once): they save ~0.4 M instructions an article (docs/scale.md, stop 25, clean25)
+CLEAN_KERNEL_MIN_ARTICLES = 10_000
 
 
 def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
@@ -1398,6 +1402,8 @@ def cluster(
         part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
         return part
 
+    if count >= CLEAN_KERNEL_MIN_ARTICLES:
+        load_clean_kernels()  # before the clean workers fork: they inherit the compiled code
     parts: list[CleanBatch] = run_batches(
         clean_stored,
         (

@@ -55,11 +55,119 @@ def word_features(words: list[str]) -> list[np.ndarray]:
     if missing:
         if len(cache) + len(missing) > _WORD_CACHE_SIZE:
             cache.clear()
-        rows = _SENTENCE_HASHER.transform(missing).tocsr()
-        for number, word in enumerate(missing):
-            begin, end = rows.indptr[number], rows.indptr[number + 1]
-            cache[word] = np.repeat(rows.indices[begin:end], rows.data[begin:end].astype(np.int64))
+        cache.update(zip(missing, char_ngram_features(missing), strict=True))
     return list(map(cache.__getitem__, words))
+
+
+def reference_char_ngram_features(words: list[str]) -> list[np.ndarray]:
+    """The readable reference of :func:`char_ngram_features`: each word's ``_SENTENCE_HASHER`` row, its features
+    repeated by count."""
+    rows = _SENTENCE_HASHER.transform(words).tocsr()
+    return [
+        np.repeat(rows.indices[begin:end], rows.data[begin:end].astype(np.int64))
+        for begin, end in zip(rows.indptr[:-1].tolist(), rows.indptr[1:].tolist(), strict=True)
+    ]
+
+
+_NGRAM_SIZES = (3, 5)  # ``_SENTENCE_HASHER``'s ngram_range
+
+
+def char_ngram_features(words: list[str]) -> list[np.ndarray]:
+    """Each word's ``_SENTENCE_HASHER`` features (int32, ascending, repeated by count): equal to
+    :func:`reference_char_ngram_features` (tested), all the words' n-grams hashed at once.
+
+    For a word ``w`` without white space, ``char_wb`` takes ``" " + w + " "`` (``L`` characters) and, for each ``n``
+    from 3 to 5 with ``L >= n``, its ``L - n + 1`` character n-grams (a shorter padded word stops the loop after its
+    one whole n-gram: ``L == n``); each n-gram's UTF-8 bytes are hashed by MurmurHash3 (x86, 32 bits, seed 0) and the
+    feature is the signed hash's absolute value modulo ``N_FEATURES`` (``-2**31``: 0); ``sum_duplicates`` sorts a
+    row. Here the padded words are joined in one buffer and every n-gram is a slice of it (:func:`murmur3_slices`).
+    Words that hold white space (never a token) or cannot be encoded go to the hasher itself.
+    """
+    if not words or " ".join(words).split() != words:
+        return reference_char_ngram_features(words) if words else []
+    padded = " " + "  ".join(words) + " "
+    try:
+        buffer = np.frombuffer(padded.encode("utf-8"), dtype=np.uint8)
+        if padded.isascii():
+            byte_at = None
+        else:  # each character's first byte
+            codes = np.frombuffer(padded.encode("utf-32-le"), dtype=np.uint32)
+            widths = 1 + (codes >= 0x80).astype(np.int64) + (codes >= 0x800) + (codes >= 0x10000)
+            byte_at = np.concatenate(([0], np.cumsum(widths)))
+    except UnicodeEncodeError:
+        return reference_char_ngram_features(words)
+    chars = np.fromiter(map(len, words), dtype=np.int64, count=len(words)) + 2  # padded
+    word_begins = np.cumsum(chars) - chars
+    starts, lengths, owners = [], [], []
+    low, high = _NGRAM_SIZES
+    for size in range(low, high + 1):
+        counts = np.maximum(chars - size + 1, 0)
+        total = int(counts.sum())
+        within = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+        first = np.repeat(word_begins, counts) + within
+        owners.append(np.repeat(np.arange(len(words), dtype=np.int64), counts))
+        if byte_at is None:
+            starts.append(first)
+            lengths.append(np.full(total, size, dtype=np.int64))
+        else:
+            starts.append(byte_at[first])
+            lengths.append(byte_at[first + size] - byte_at[first])
+    features = _hashed_features(murmur3_slices(buffer, np.concatenate(starts), np.concatenate(lengths)))
+    keys = np.concatenate(owners) << _FEATURE_BITS | features
+    keys.sort()
+    flat = (keys & (N_FEATURES - 1)).astype(np.int32)
+    ends = np.cumsum(np.bincount(keys >> _FEATURE_BITS, minlength=len(words))).tolist()
+    return [flat[begin:end] for begin, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+
+def _hashed_features(hashes: np.ndarray) -> np.ndarray:
+    """``FeatureHasher``'s index of each signed 32-bit hash: ``abs(h) % N_FEATURES`` (int64; ``-2**31`` gives 0,
+    as the hasher's special case does for a power of two)."""
+    return np.abs(hashes.astype(np.int64)) & (N_FEATURES - 1)
+
+
+_C1, _C2, _M5, _N1, _F1, _F2 = (
+    np.uint32(value) for value in (0xCC9E2D51, 0x1B873593, 5, 0xE6546B64, 0x85EBCA6B, 0xC2B2AE35)
+)
+
+
+def murmur3_slices(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """MurmurHash3 (x86, 32 bits, seed 0) of every slice ``buffer[starts[k] : starts[k] + lengths[k]]`` of a byte
+    array, as signed 32-bit values: ``sklearn.utils.murmurhash3_32`` of each slice's bytes (tested), all at once."""
+    padded = np.concatenate((buffer, np.zeros(4, dtype=np.uint8)))
+
+    def word(at: np.ndarray) -> np.ndarray:  # the little-endian 32-bit word at each byte offset
+        return (
+            padded[at].astype(np.uint32)
+            | padded[at + 1].astype(np.uint32) << np.uint32(8)
+            | padded[at + 2].astype(np.uint32) << np.uint32(16)
+            | padded[at + 3].astype(np.uint32) << np.uint32(24)
+        )
+
+    def rotl(values: np.ndarray, bits: int) -> np.ndarray:
+        return (values << np.uint32(bits)) | (values >> np.uint32(32 - bits))
+
+    def scrambled(block: np.ndarray) -> np.ndarray:
+        return rotl(block * _C1, 15) * _C2
+
+    hashes = np.zeros(len(starts), dtype=np.uint32)
+    blocks = lengths // 4
+    with np.errstate(over="ignore"):
+        for block in range(int(blocks.max(initial=0))):  # the 4-byte blocks
+            active = np.flatnonzero(blocks > block)
+            hashes[active] = rotl(hashes[active] ^ scrambled(word(starts[active] + 4 * block)), 13) * _M5 + _N1
+        tail = lengths & 3  # the last 1-3 bytes, little-endian
+        active = np.flatnonzero(tail)
+        at = starts[active] + 4 * blocks[active]
+        mask = (np.uint32(1) << (8 * tail[active]).astype(np.uint32)) - np.uint32(1)
+        hashes[active] ^= scrambled(word(at) & mask)
+        hashes ^= lengths.astype(np.uint32)
+        hashes ^= hashes >> np.uint32(16)
+        hashes *= _F1
+        hashes ^= hashes >> np.uint32(13)
+        hashes *= _F2
+        hashes ^= hashes >> np.uint32(16)
+    return hashes.view(np.int32)
 
 
 def cached_word_features(words: list[str]) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -373,9 +481,31 @@ def _features_of(stems: list[str]) -> dict[str, int]:
     words = [stem for stem in stems if stem]
     found = {"": -1} if len(words) < len(stems) else {}
     if words:
-        rows = _ARTICLE_HASHER.transform(words).tocsr()
-        found.update(zip(words, rows.indices[rows.indptr[:-1]].tolist(), strict=True))
+        found.update(zip(words, stem_feature_values(words), strict=True))
     return found
+
+
+def stem_feature_values(stems: list[str]) -> list[int]:
+    """Each (non-empty) stem's ``_ARTICLE_HASHER`` feature: equal to :func:`reference_stem_feature_values` (tested).
+    A stem without white space is its row's one token: the feature of its UTF-8 bytes' MurmurHash3, all at once."""
+    joined = " ".join(stems)
+    if joined.split() != stems:
+        return reference_stem_feature_values(stems)
+    try:
+        buffer = np.frombuffer(joined.encode("utf-8"), dtype=np.uint8)
+    except UnicodeEncodeError:
+        return reference_stem_feature_values(stems)
+    lengths = np.fromiter(
+        map(len, stems) if joined.isascii() else map(len, map(str.encode, stems)), dtype=np.int64, count=len(stems)
+    )
+    starts = np.cumsum(lengths + 1) - (lengths + 1)
+    return _hashed_features(murmur3_slices(buffer, starts, lengths)).tolist()
+
+
+def reference_stem_feature_values(stems: list[str]) -> list[int]:
+    """The readable reference of :func:`stem_feature_values`: each stem's row of the hasher, its first feature."""
+    rows = _ARTICLE_HASHER.transform(stems).tocsr()
+    return rows.indices[rows.indptr[:-1]].tolist()
 
 
 _STEM_FEATURES: dict[str, int] = {"": -1}
