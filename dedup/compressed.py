@@ -193,7 +193,8 @@ class CompressedTexts:
         return found
 
     def reordered(self, order: Sequence[int]) -> CompressedTexts:
-        """The texts in ``order`` (each an index of these), compressed ones copied as they are."""
+        """The texts in ``order`` (each an index of these), compressed ones copied as they are (held in memory, also
+        from spilled texts: :meth:`spill` them again)."""
         moved = CompressedTexts(train_bytes=self.train_bytes)
         stored = len(self.offsets) - 1
         if stored:
@@ -215,7 +216,7 @@ class CompressedTexts:
 
     def __getstate__(self) -> dict[str, Any]:
         return {
-            "data": self.data if self._file is None else _read(self._file.fileno(), self.offsets[-1], 0),
+            "data": self.data if self._file is None else bytearray(_read(self._file.fileno(), self.offsets[-1], 0)),
             "offsets": self.offsets,
             "pending": self.pending,
             "pending_bytes": self.pending_bytes,
