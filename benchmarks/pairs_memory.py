@@ -10,7 +10,8 @@ settings — and stops. ``replay`` takes the rows in as the run does (:class:`Sp
 the stock rows dropped), calls ``banded_pair_codes`` as the run does, and prints one JSON line: the tree's highest
 PSS (sampled every 0.1 s) and the parent's and each worker's highest, the parent's RSS and VmHWM before and after,
 the row codes each band handed back and the merged codes (counts), the owner pairs, the parent's and workers' CPU
-seconds, and a digest of the pairs (equal digests: equal pairs)."""
+seconds, and a digest of the pairs (equal digests: equal pairs). ``--evidence-chunk N``: the evidence taken N row
+codes at a time (the run's stretches, made to show on a small recording)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ class _Sampler:
             self.stop.wait(self.interval)
 
 
-def replay(folder: Path, workers: int) -> dict[str, Any]:
+def replay(folder: Path, workers: int, evidence_chunk: int = 0) -> dict[str, Any]:
     call = json.loads((folder / "call.json").read_text(encoding="utf-8"))
     call["settings"].pop("workers", None)  # the replay's own
     held = np.load(folder / "held.npz")
@@ -129,6 +130,9 @@ def replay(folder: Path, workers: int) -> dict[str, Any]:
         return out
 
     candidates.merged_codes = merged_codes
+    if evidence_chunk and "chunk" in candidates.evidenced_pair_codes.__code__.co_varnames:
+        defaults = candidates.evidenced_pair_codes.__defaults__
+        candidates.evidenced_pair_codes.__defaults__ = (*defaults[:-1], evidence_chunk)
     before = _status()
     sampler = _Sampler()
     sampler.thread.start()
@@ -177,12 +181,13 @@ def main() -> None:
     again.add_argument("folder", type=Path)
     again.add_argument("--workers", type=int, default=2)
     again.add_argument("--label", default="")
+    again.add_argument("--evidence-chunk", type=int, default=0, help="row codes of evidenced_pair_codes' stretches")
     again.add_argument("--output", type=Path, help="a JSON Lines file the result is appended to")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.count, args.folder)
         return
-    result = {"label": args.label, **replay(args.folder, args.workers)}
+    result = {"label": args.label, **replay(args.folder, args.workers, args.evidence_chunk)}
     line = json.dumps(result)
     print(line)
     if args.output:
