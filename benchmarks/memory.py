@@ -67,7 +67,7 @@ class TreeSampler:
 
 
 class _StageNames(logging.Handler):
-    """Tells the sampler which stage runs: the stage after the last one logged."""
+    """Tells the sampler which stage (or stage step) runs: the one after the last logged."""
 
     def __init__(self, sampler: TreeSampler) -> None:
         super().__init__()
@@ -77,6 +77,8 @@ class _StageNames(logging.Handler):
         message = record.getMessage()
         if message.startswith("stage "):
             self.sampler.stage = "the stage after " + message[len("stage ") :].split(":")[0]
+        elif message.startswith("step "):  # a stage's steps (the LSH stage's): where within it the peak is
+            self.sampler.stage = "the step after " + message[len("step ") :].split(":")[0]
 
 
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:

@@ -9,8 +9,13 @@ corpus at hand.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+import weakref
 from collections.abc import Sequence
 from itertools import chain
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -392,10 +397,88 @@ class PackedCounts:
         return counts
 
 
-def stack_rows(pieces: list[sparse.csr_matrix | PackedCounts]) -> sparse.csr_matrix:
+class SpilledPart:
+    """A :class:`PackedCounts` written to a file by :class:`SpilledCounts`: its shape and size held, its arrays read
+    back by :meth:`packed` (each once: the file's pages are the kernel's cache, not this process's memory)."""
+
+    __slots__ = ("keys", "path", "rows", "shape")
+
+    def __init__(self, path: Path, keys: tuple[int, int, str], rows: tuple[int, int, str], shape: tuple[int, int]):
+        self.path, self.keys, self.rows, self.shape = path, keys, rows, shape  # (offset, count, dtype) of each array
+
+    @property
+    def nnz(self) -> int:
+        return self.keys[1]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(np.float64)
+
+    def packed(self) -> PackedCounts:
+        def read(offset: int, count: int, dtype: str) -> np.ndarray:
+            return np.fromfile(self.path, dtype=np.dtype(dtype), count=count, offset=offset)
+
+        return PackedCounts(read(*self.keys), read(*self.rows), self.shape)
+
+
+class SpilledCounts:
+    """Stem counts held in a file from the clean stage to the TF-IDF stage: a large run's packed counts (4 bytes a
+    stored value, ~0.6 KB an article) are read only when the TF-IDF vectors are made, and were held in memory
+    through the LSH stage, where the run's memory is highest. :meth:`append` writes a :class:`PackedCounts` part
+    out as it arrives (any other part is held as it is); :meth:`taken` gives every part back in order, the written
+    ones as :class:`SpilledPart` (read when :func:`stack_rows` comes to them: the same matrix). The file's folder is
+    removed by :meth:`close` or when the object is collected."""
+
+    __slots__ = ("__weakref__", "_file", "_removal", "folder", "parts")
+
+    def __init__(self) -> None:
+        self.parts: list[sparse.csr_matrix | PackedCounts | SpilledPart] = []
+        self.folder: Path | None = None
+        self._file: Any = None
+        self._removal: weakref.finalize | None = None
+
+    def append(self, counts: sparse.csr_matrix | PackedCounts) -> None:
+        if not isinstance(counts, PackedCounts):
+            self.parts.append(counts)
+            return
+        if self._file is None:  # made on first use, in the process that appends
+            self.folder = Path(tempfile.mkdtemp(prefix="dedup-counts-"))
+            self._removal = weakref.finalize(self, shutil.rmtree, str(self.folder), True)
+            self._file = open(self.folder / "counts", "wb")  # noqa: SIM115 (closed by taken or close)
+        written = []
+        for values in (counts.keys, counts.indptr):
+            written.append((self._file.tell(), len(values), values.dtype.str))
+            self._file.write(np.ascontiguousarray(values).tobytes())
+        self.parts.append(SpilledPart(self.folder / "counts", written[0], written[1], counts.shape))
+
+    def taken(self) -> list[sparse.csr_matrix | PackedCounts | SpilledPart]:
+        """Every part, in order (the file closed, to be read; the parts are the caller's now)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        parts, self.parts = self.parts, []
+        return parts
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held in memory (the parts not written out)."""
+        return sum(
+            part.data.nbytes + part.indices.nbytes + part.indptr.nbytes for part in self.parts if sparse.issparse(part)
+        )
+
+    def close(self) -> None:
+        """Remove the file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self._removal is not None:
+            self._removal()
+
+
+def stack_rows(pieces: list[sparse.csr_matrix | PackedCounts | SpilledPart]) -> sparse.csr_matrix:
     """``sparse.vstack(pieces, format="csr")``, emptying ``pieces`` as it goes: each part is freed once copied,
     so the parts and the whole are not all held at once (a :class:`PackedCounts` part unpacked when its turn
-    comes)."""
+    comes, a :class:`SpilledPart` read from its file)."""
     if not pieces:
         return sparse.csr_matrix((0, N_FEATURES))
     width = pieces[0].shape[1]
@@ -411,6 +494,8 @@ def stack_rows(pieces: list[sparse.csr_matrix | PackedCounts]) -> sparse.csr_mat
     pieces.reverse()  # popped from the end: the first part first
     while pieces:
         piece = pieces.pop()
+        if isinstance(piece, SpilledPart):
+            piece = piece.packed()
         if isinstance(piece, PackedCounts):
             piece = piece.csr()
         count = piece.nnz
