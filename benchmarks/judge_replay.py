@@ -3,7 +3,7 @@ in this process exactly as a judging worker judges them, for instruction counts 
 
     PYTHONPATH=. python benchmarks/judge_replay.py record CORPUS.jsonl STATE.pickle [--pairs 400]
         [--batches-from OTHER.batches.json]
-    PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest]
+    PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest] [--profile OUT.prof]
 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
 worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
@@ -56,11 +56,12 @@ def record(corpus: str, output: str, most: int, batches_from: str | None, skip: 
     run_to_pass(corpus, recording)
 
 
-def replay(path: str, kernels: bool, digest: bool) -> None:
-    """Judge a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state."""
+def replay(path: str, kernels: bool, digest: bool, profile: str | None = None) -> None:
+    """Judge a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state; ``profile``:
+    a cProfile of the counted pass (CPU clock) written there."""
     if kernels:
         align.use_kernels()
-    state, _, found, warm_seconds, seconds = replayed(Path(path).read_bytes(), pipeline.judge_groups)
+    state, _, found, warm_seconds, seconds = replayed(Path(path).read_bytes(), pipeline.judge_groups, profile=profile)
     pairs = sum(len(targets) for batch in state["batches"] for _, targets in batch)
     line = f"pairs {pairs} (of {state['candidate_pairs']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
     if digest:
@@ -81,11 +82,12 @@ def main() -> None:
     rep.add_argument("state")
     rep.add_argument("--kernels", action="store_true")
     rep.add_argument("--digest", action="store_true")
+    rep.add_argument("--profile")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.output, args.pairs, args.batches_from, args.skip)
     else:
-        replay(args.state, args.kernels, args.digest)
+        replay(args.state, args.kernels, args.digest, args.profile)
 
 
 if __name__ == "__main__":
