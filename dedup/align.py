@@ -1490,17 +1490,7 @@ def alignable_units(
         accepted_rows.append(j)
         accepted_columns.append(i)
     acceptable[accepted_rows, accepted_columns] = True
-    live = acceptable.any(axis=1).tolist()
-    reached = (
-        np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)
-    ).tolist()
-    for j in range(1, len(reached)):
-        reached[j] = reached[j] or (live[j] and reached[j - 1])
-    for j in range(len(reached) - 2, -1, -1):
-        reached[j] = reached[j] or (live[j] and reached[j + 1])
-    target_units = [j for j, ok in enumerate(reached) if ok]
-    source_units = np.flatnonzero(acceptable[target_units].any(axis=0)).tolist() if target_units else []
-    return source_units, target_units
+    return _reached_units(acceptable, cosine, settings)
 
 
 def reference_alignable_units(
@@ -1537,6 +1527,13 @@ def reference_alignable_units(
             accepted_rows.append(j)
             accepted_columns.append(i)
     acceptable[accepted_rows, accepted_columns] = True
+    return _reached_units(acceptable, cosine, settings)
+
+
+def _reached_units(acceptable: np.ndarray, cosine: np.ndarray, settings: AlignSettings) -> tuple[list[int], list[int]]:
+    """(source units, target units) of :func:`alignable_units` from its acceptable unit pairs: a target unit is
+    reached on its own at ``min(sentence_threshold, anchor_threshold)``, else next to a reached unit along a run of
+    rows with an acceptable pair; the source units are those acceptable with a reached target unit."""
     live = acceptable.any(axis=1).tolist()
     reached = (
         np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)

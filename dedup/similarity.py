@@ -24,6 +24,7 @@ from sklearn.preprocessing import normalize
 
 from dedup.clean import CleanArticle
 from dedup.engine import return_free_memory
+from dedup.sketch import le_words, rotl
 from dedup.text import bounded_map
 
 N_FEATURES = 2**20
@@ -141,16 +142,8 @@ def murmur3_slices(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) 
     array, as signed 32-bit values: ``sklearn.utils.murmurhash3_32`` of each slice's bytes (tested), all at once."""
     padded = np.concatenate((buffer, np.zeros(4, dtype=np.uint8)))
 
-    def word(at: np.ndarray) -> np.ndarray:  # the little-endian 32-bit word at each byte offset
-        return (
-            padded[at].astype(np.uint32)
-            | padded[at + 1].astype(np.uint32) << np.uint32(8)
-            | padded[at + 2].astype(np.uint32) << np.uint32(16)
-            | padded[at + 3].astype(np.uint32) << np.uint32(24)
-        )
-
-    def rotl(values: np.ndarray, bits: int) -> np.ndarray:
-        return (values << np.uint32(bits)) | (values >> np.uint32(32 - bits))
+    def word(at: np.ndarray) -> np.ndarray:
+        return le_words(padded, at)
 
     def scrambled(block: np.ndarray) -> np.ndarray:
         return rotl(block * _C1, 15) * _C2
