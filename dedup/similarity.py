@@ -52,6 +52,11 @@ def reference_sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_ma
 
 _WORD_FEATURES: dict[str, np.ndarray] = {}
 _WORD_CACHE_SIZE = 300_000
+# fewer new words than these go to the hasher itself: the numpy path's fixed cost (~100 µs a call) is more than
+# the hasher's below ~10 words (measured: 1 word 103 against 46 µs, 10 words 117 against 117, 100 words 226
+# against 820); the same for stems below ~50 (1 stem 58 against 32 µs, 30 76 against 58, 100 88 against 122)
+_WORDS_AT_ONCE = 10
+_STEMS_AT_ONCE = 50
 
 
 def word_features(words: list[str]) -> list[np.ndarray]:
@@ -61,7 +66,8 @@ def word_features(words: list[str]) -> list[np.ndarray]:
     if missing:
         if len(cache) + len(missing) > _WORD_CACHE_SIZE:
             cache.clear()
-        cache.update(zip(missing, char_ngram_features(missing), strict=True))
+        hashed = char_ngram_features if len(missing) >= _WORDS_AT_ONCE else reference_char_ngram_features
+        cache.update(zip(missing, hashed(missing), strict=True))
     return list(map(cache.__getitem__, words))
 
 
@@ -559,7 +565,8 @@ def _features_of(stems: list[str]) -> dict[str, int]:
     words = [stem for stem in stems if stem]
     found = {"": -1} if len(words) < len(stems) else {}
     if words:
-        found.update(zip(words, stem_feature_values(words), strict=True))
+        hashed = stem_feature_values if len(words) >= _STEMS_AT_ONCE else reference_stem_feature_values
+        found.update(zip(words, hashed(words), strict=True))
     return found
 
 
