@@ -42,22 +42,29 @@ class TreeSampler:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
-        import psutil
+        import os
 
-        from benchmarks.scale import _pss
-
-        me = psutil.Process()
         while not self.stop.is_set():
-            try:
-                children = me.children(recursive=True)
-            except psutil.Error:
-                children = []
-            parent = _pss(me.pid)
-            tree = parent + sum(_pss(child.pid) for child in children)
+            sizes = tree_pss()
+            parent, tree = sizes[os.getpid()], sum(sizes.values())
             known = self.highest.get(self.stage)
             if known is None or tree / 1e9 > known[0]:
-                self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), 1 + len(children))
+                self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), len(sizes))
             self.stop.wait(self.interval)
+
+
+def tree_pss() -> dict[int, int]:
+    """The PSS in bytes of this process (first) and of each process under it."""
+    import psutil
+
+    from benchmarks.scale import _pss
+
+    me = psutil.Process()
+    try:
+        pids = [me.pid] + [child.pid for child in me.children(recursive=True)]
+    except psutil.Error:
+        pids = [me.pid]
+    return {pid: _pss(pid) for pid in pids}
 
     def report(self) -> list[str]:
         return [

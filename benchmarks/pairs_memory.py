@@ -83,17 +83,10 @@ class _Sampler:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
-        import psutil
+        from benchmarks.memory import tree_pss
 
-        from benchmarks.scale import _pss
-
-        me = psutil.Process()
         while not self.stop.is_set():
-            try:
-                pids = [me.pid] + [child.pid for child in me.children(recursive=True)]
-            except psutil.Error:
-                pids = [me.pid]
-            sizes = {pid: _pss(pid) for pid in pids}
+            sizes = tree_pss()
             self.tree = max(self.tree, sum(sizes.values()))
             for pid, size in sizes.items():
                 self.highest[pid] = max(self.highest.get(pid, 0), size)

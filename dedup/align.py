@@ -1272,15 +1272,7 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
                 occurs.setdefault(word, k)
         t_first = bisect.bisect_left(starts, passage.target_span[0])
         t_last = bisect.bisect_left(starts, passage.target_span[1])
-        kept = [
-            k
-            for k in range(t_first, t_last)
-            if target_stems[k]
-            and (
-                target_words[k] in occurs
-                or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
-            )  # ``_named(target, k)`` inline
-        ]
+        kept = _kept_tokens(range(t_first, t_last), target_stems, target_words, target_text, starts, occurs, names)
         if not kept:
             result.append(passage)
             continue
@@ -1364,15 +1356,7 @@ def _kept_runs(runs: list[TokenRun], source_side: Side, target_side: Side) -> li
             occurs = {}
             for unit in reversed(units):  # the first unit holding a word gives its token, as ``setdefault`` in order
                 occurs.update(source_side.unit_content_words(unit))
-        kept = [
-            k
-            for k in range(t_first, t_end)
-            if target_stems[k]
-            and (
-                target_words[k] in occurs
-                or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
-            )  # ``_named(target, k)`` inline
-        ]
+        kept = _kept_tokens(range(t_first, t_end), target_stems, target_words, target_text, starts, occurs, names)
         if not kept:
             result.append(run)
             continue
@@ -1545,6 +1529,28 @@ def _reached_units(acceptable: np.ndarray, cosine: np.ndarray, settings: AlignSe
     target_units = [j for j, ok in enumerate(reached) if ok]
     source_units = np.flatnonzero(acceptable[target_units].any(axis=0)).tolist() if target_units else []
     return source_units, target_units
+
+
+def _kept_tokens(
+    tokens: range,
+    target_stems: Sequence[str],
+    target_words: Sequence[str],
+    target_text: str,
+    starts: Sequence[int],
+    occurs: dict[str, int],
+    names: dict[str, int],
+) -> list[int]:
+    """The target tokens of a rewrite that keep a source word: a content word the source units hold (``occurs``),
+    or a name (``_named(target, k)`` inline: capitalised or a number) the source names."""
+    return [
+        k
+        for k in tokens
+        if target_stems[k]
+        and (
+            target_words[k] in occurs
+            or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
+        )
+    ]
 
 
 def sentence_floor(settings: AlignSettings) -> float:
