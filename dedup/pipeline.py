@@ -1283,7 +1283,8 @@ def lsh_pair_codes(
     return_free_memory()
     step("sentence rows stacked")
     _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
-    unit_sizes = np.concatenate([part.unit_sizes for part in parts]).astype(np.int64)  # the parts' narrowed
+    # the parts' narrowed sizes (2 bytes a unit), kept so: through the sentence groups they were widened to int64
+    unit_sizes = np.concatenate([part.unit_sizes for part in parts])
     for part in parts:
         part.unit_sizes = np.zeros(0, dtype=np.int64)
     # each sentence row's count of content stems (the sketched units are those of min_sentence_stems or more)
