@@ -80,6 +80,7 @@ from dedup.similarity import (
     article_counts,
     article_vectors,
     cached_word_features,
+    freeze_word_features,
     remember_word_features,
     sentence_counts,
     sentence_frequencies,
@@ -1430,6 +1431,9 @@ def cluster(
         done=lambda batch: tick(batch[1] - batch[0]),
         each=folded,
     )
+    # the words' features out of the cache's dict into flat arrays: the pass workers forked later read them without
+    # writing a reference count (a dict of arrays: every page of it a worker touches is copied)
+    freeze_word_features()
     stage("clean and sketch")
     if log.isEnabledFor(HELD):  # the flattened lists below are made for the log only
         _log_held(
@@ -1444,7 +1448,8 @@ def cluster(
             ids=store.ids,
             texts=store.texts,
             fields=store.fields,
-            word_features=similarity._WORD_FEATURES,  # the words' features the later workers inherit
+            word_features=similarity._WORD_FEATURES,  # what the table leaves out
+            word_table=similarity._WORD_TABLE,  # the words' features the later workers inherit
         )
     units = np.concatenate([part.units for part in parts])
     idf = sentence_idf(frequency, int(units.sum()))
