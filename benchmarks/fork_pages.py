@@ -69,6 +69,15 @@ def _cache_pages() -> np.ndarray:
     return np.unique(np.concatenate((starts // _PAGE, ends // _PAGE)))
 
 
+def _pss(pid: int) -> int:
+    """``pid``'s PSS in bytes (0 once it has ended)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
+
+
 class _Watch:
     """Samples the workers of one pass against the parent's frames at the fork."""
 
@@ -78,6 +87,7 @@ class _Watch:
         self.pages, self.frames = _snapshot(os.getpid())
         self.cache = _cache_pages()
         self.highest: dict[int, dict[str, float]] = {}
+        self.tree = 0  # the highest PSS of the parent and the workers together, bytes
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
@@ -102,7 +112,10 @@ class _Watch:
 
     def run(self) -> None:
         while not self.stop.wait(self.every):
-            for worker in children(os.getpid()):
+            workers = children(os.getpid())
+            tree = sum(_pss(pid) for pid in (os.getpid(), *workers))
+            self.tree = max(self.tree, tree)
+            for worker in workers:
                 try:
                     found = self.classify(worker)
                 except (FileNotFoundError, ProcessLookupError, ValueError):
@@ -118,6 +131,7 @@ class _Watch:
             "pass": self.name,
             "parent_pages_mb": round(len(self.pages) * _PAGE / 1e6, 1),
             "cache_pages_mb": round(len(self.cache) * _PAGE / 1e6, 1),
+            "tree_pss_mb": round(self.tree / 1e6, 1),
             "workers": list(self.highest.values()),
         }
 

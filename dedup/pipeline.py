@@ -199,10 +199,12 @@ def _pass_in_pair_order(
     workers: int,
     tick: Callable[[int], None],
     reduced: Callable[[Any], Any] | None = None,
+    held_pickled: bool = False,
 ) -> list[Any]:
     """One pass of ``function`` over the (source, targets) groups of ``pairs``, run in :func:`_local_batches`'
     order on the workers, its results (one per pair) put back in the order of ``pairs``; with ``reduced``, each
-    result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it)."""
+    result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it); ``held_pickled``:
+    the results held pickled until the workers end (``engine.run_batches``)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
     results: list[Any] = [None] * len(pairs)
     step = 1 << 16  # the pair numbers as Python ints a block at a time, not all of them through the pass
@@ -219,6 +221,7 @@ def _pass_in_pair_order(
             done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
             each=reduced,
             from_both_ends=BOTH_ENDS,
+            held_pickled=held_pickled,
         ),
         strict=True,
     ):
@@ -1618,8 +1621,9 @@ def cluster(
     del judged_tiles
     _log_held("passage plan", wanted=wanted, known_tiles=known_tiles, keys=keys, reversed_pairs=reversed_pairs)
     tick = progress("passages", len(keys))
+    # held pickled while the workers run: unpickled as they came, they were written into pages the workers share
     found_passages: list[list[Sequence[Passage]]] = _pass_in_pair_order(
-        passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick
+        passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick, held_pickled=True
     )
     realigned: dict[tuple[int, int], Sequence[Passage]] = {}
     shown: dict[tuple[int, int], Sequence[Passage]] = {}

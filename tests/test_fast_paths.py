@@ -1020,6 +1020,33 @@ def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
         assert max(b for b, _ in front) < min(b for b, _ in back)
 
 
+@pytest.mark.parametrize("both_ends", [False, True])
+@pytest.mark.parametrize("each", [None, repr])
+def test_results_held_pickled_until_the_workers_end_are_the_same(both_ends, each):
+    # a pass's results held as one pickled bytes a batch while its workers run, unpickled once they have ended:
+    # the same results in the same order, ``each`` applied to every one, ``done`` called for every batch
+    from dedup.engine import run_batches
+
+    batches = list(range(25))
+    found = {}
+    for pickled in (False, True):
+        ticks: list[int] = []
+        found[pickled] = run_batches(
+            _where_run,
+            3,
+            batches,
+            workers=2,
+            done=ticks.append,
+            each=each,
+            from_both_ends=both_ends,
+            held_pickled=pickled,
+        )
+        assert sorted(ticks) == batches
+    strip = (lambda item: item[:2]) if each is None else (lambda item: item.split(",")[:2])
+    assert [strip(item) for item in found[True]] == [strip(item) for item in found[False]]
+    assert [strip(item)[0] for item in found[True]] == [3 * b if each is None else f"({3 * b}" for b in batches]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12), max_size=30))
 def test_word_features_handed_back_and_remembered_equal_those_hashed_again(words):
