@@ -818,13 +818,19 @@ def unit_stories(
     the stories of every unit of the run, in order, and of every row (``workers``: :func:`sentence_groups`')."""
     leaders = sentence_groups(rows, threshold, workers)
     short_groups: dict[bytes | frozenset[str], int] = {}
-    numbers = [short_groups.setdefault(unit, len(short_groups)) for unit in short]
-    size = np.asarray(sizes, dtype=np.int64)
-    sketched = np.flatnonzero(size >= min_stems)  # the unit of each row
-    group_of = np.full(len(size), -1, dtype=np.int64)  # -1: too short to be evidence of anything
+    numbers = np.fromiter((short_groups.setdefault(unit, len(short_groups)) for unit in short), np.int64, len(short))
+    del short_groups
+    size = np.asarray(sizes)  # compared only: any integer type (the run's are 2 bytes a unit)
+    # 4 bytes a unit where the numbers fit (a 1M run's ~10 M units), where the groups, owners and rows were int64
+    wide = np.int32 if len(leaders) + len(numbers) < 2**31 and len(units) < 2**31 else np.int64
+    sketched = size >= min_stems  # the unit of each row
+    group_of = np.full(len(size), -1, dtype=wide)  # -1: too short to be evidence of anything
     group_of[sketched] = leaders
-    group_of[(size >= 2) & (size < min_stems)] = len(rows) + np.array(numbers, dtype=np.int64)
-    counts = _story_counts(group_of, np.repeat(np.arange(len(units)), units), at_least)
+    del leaders
+    numbers += len(rows)
+    group_of[(size >= 2) & ~sketched] = numbers
+    del numbers
+    counts = _story_counts(group_of, np.repeat(np.arange(len(units), dtype=wide), units), at_least)
     return counts, counts[sketched]
 
 
@@ -973,6 +979,34 @@ def _group_holders(
 ) -> tuple[sparse.csr_matrix, sparse.csc_matrix, np.ndarray, np.ndarray]:
     """Articles × groups (0/1), the same by group, each group's holder count, and its weight as evidence
     that two holders are one story (``STORY_LINK`` for a group held by fewer than ``at_least``, else 1)."""
+    shape = (int(owners.max()) + 1, int(group.max()) + 1)
+    index = np.int32 if max(shape) < 2**31 and int(grouped.sum()) < 2**31 else np.int64
+    owner = owners[grouped]
+    if len(owner) > 1 and not (owner[1:] >= owner[:-1]).all():  # the run's owners ascend: no sort
+        order = np.argsort(owner, kind="stable")
+        owner, columns = owner[order], group[grouped][order].astype(index)
+        del order
+    else:
+        columns = group[grouped].astype(index, copy=False)
+    # the rows' pointers from the ascending owners, the columns as they come: sorted, and a group an article holds
+    # twice summed, by ``sum_duplicates``, in place (the coordinate form made int64 and int32 copies of both)
+    pointers = np.zeros(shape[0] + 1, dtype=index)
+    np.cumsum(np.bincount(owner, minlength=shape[0]), out=pointers[1:])
+    del owner
+    holding = sparse.csr_matrix((np.ones(len(columns), dtype=np.int32), columns, pointers), shape=shape, copy=False)
+    holding.sum_duplicates()
+    holding.data[:] = 1  # an article holding two near-copies holds the group once
+    by_group = holding.tocsc()
+    holders_per_group = np.diff(by_group.indptr)
+    weight = np.ones(len(holders_per_group), dtype=np.int32)
+    weight[holders_per_group < at_least] = STORY_LINK
+    return holding, by_group, holders_per_group, weight
+
+
+def reference_group_holders(
+    group: np.ndarray, owners: np.ndarray, grouped: np.ndarray, at_least: int
+) -> tuple[sparse.csr_matrix, sparse.csc_matrix, np.ndarray, np.ndarray]:
+    """The readable reference of :func:`_group_holders`: the articles × groups matrix from its coordinates."""
     holding = sparse.csr_matrix(
         (np.ones(int(grouped.sum()), dtype=np.int32), (owners[grouped], group[grouped])),
         shape=(int(owners.max()) + 1, int(group.max()) + 1),
@@ -1007,7 +1041,7 @@ def reference_story_counts(group: np.ndarray, owners: np.ndarray, at_least: int)
     grouped = group >= 0
     if grouped.sum() < 2:
         return counts
-    holding, by_group, holders_per_group, weight = _group_holders(group, owners, grouped, at_least)
+    holding, by_group, holders_per_group, weight = reference_group_holders(group, owners, grouped, at_least)
     stories = holders_per_group.copy()  # the upper bound, refined below for the common groups
     for number in np.flatnonzero(holders_per_group >= max(at_least, 2)):
         holders = by_group.indices[by_group.indptr[number] : by_group.indptr[number + 1]]

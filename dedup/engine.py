@@ -15,6 +15,7 @@ import ctypes
 import gc
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
@@ -29,6 +30,7 @@ _shared: Any = None
 _function: Callable[[Any, Any], list[Any]] | None = None
 _batches: Sequence[Any] = ()
 _claims: Any = None  # a both-ends pass's lock, next batch from the front, next from the back, workers seen
+_pickled = False  # whether the workers hand each batch's results back pickled (run_batches' held_pickled)
 _backward: bool | None = None  # this worker process takes its batches from the back (None: not claimed yet)
 
 
@@ -141,9 +143,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _run_inherited(batch: Any) -> list[Any]:
+def _run_inherited(batch: Any) -> list[Any] | bytes:
     assert _function is not None
-    return _function(_shared, batch)
+    found = _function(_shared, batch)
+    return pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL) if _pickled else found
 
 
 def walks_backward() -> bool:
@@ -152,7 +155,7 @@ def walks_backward() -> bool:
     return bool(_backward)
 
 
-def _run_claimed(token: int) -> tuple[int, list[Any]]:
+def _run_claimed(token: int) -> tuple[int, list[Any] | bytes]:
     """Run the next batch from this worker's end of the list (claimed the first time: workers alternate ends)."""
     global _backward
     assert _function is not None
@@ -167,7 +170,8 @@ def _run_claimed(token: int) -> tuple[int, list[Any]]:
         else:
             number = front.value
             front.value += 1
-    return number, _function(_shared, _batches[number])
+    found = _function(_shared, _batches[number])
+    return number, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL) if _pickled else found
 
 
 def run_batches(
@@ -179,6 +183,7 @@ def run_batches(
     done: Callable[[Batch], None] | None = None,
     each: Callable[[Item], Any] | None = None,
     from_both_ends: bool = False,
+    held_pickled: bool = False,
 ) -> list[Item]:
     """``function(shared, batch)`` for every batch, results concatenated in batch order.
 
@@ -190,8 +195,12 @@ def run_batches(
     stretch of the list, not every other batch of all of it (a pass ordered so that neighbouring batches read the
     same articles prepares each in one worker, not in both), and they share the work as the pool would. A worker
     asks :func:`walks_backward` which way it goes. The results are the same.
+    ``held_pickled``: on several workers, each batch's results come and are held as one pickled ``bytes`` until the
+    workers have ended, and are unpickled then: objects made in this process while its forked workers run are put
+    in the free space of its heap, pages the workers still share, so each page written is copied (the passes'
+    results: held twice, ~1 GB at 1M), where one ``bytes`` a batch takes new pages. The results are the same.
     """
-    global _shared, _function, _batches, _claims
+    global _shared, _function, _batches, _claims, _pickled
     results: list[Item] = []
     if workers <= 1 or len(batches) <= 1 or "fork" not in multiprocessing.get_all_start_methods():
         for batch in batches:
@@ -201,7 +210,11 @@ def run_batches(
                 done(batch)
         return results
     context = multiprocessing.get_context("fork")
-    _shared, _function = shared, function
+    # the C heap's free pages handed back before the fork: a page free but resident here is inherited, and both
+    # workers (the same allocator state) then write into it, so that it is held three times, the parent's copy
+    # too (1M passages pass: ~0.26 GB of heap pages so, stop 26)
+    return_free_memory()
+    _shared, _function, _pickled = shared, function, held_pickled
     if from_both_ends:  # set before the pool forks its workers, which inherit them
         _batches = batches
         _claims = (
@@ -224,21 +237,32 @@ def run_batches(
         ) as pool:
             if from_both_ends:
                 # one task per batch: each claims the next batch of its worker's end, so every batch runs once
-                parts: list[list[Any] | None] = [None] * len(batches)
+                parts: list[Any] = [None] * len(batches)
                 for number, part in pool.map(_run_claimed, range(len(batches))):
-                    parts[number] = part if each is None else list(map(each, part))
+                    parts[number] = part if each is None or held_pickled else list(map(each, part))
                     if done:
                         done(batches[number])
-                for part in parts:
-                    assert part is not None
-                    results.extend(part)
             else:
+                parts = []
                 for batch, part in zip(batches, pool.map(_run_inherited, batches), strict=True):
-                    results.extend(part if each is None else map(each, part))
+                    if held_pickled:
+                        parts.append(part)
+                    else:
+                        results.extend(part if each is None else map(each, part))
                     if done:
                         done(batch)
     finally:
-        _shared, _function, _batches, _claims = None, None, (), None
+        _shared, _function, _batches, _claims, _pickled = None, None, (), None, False
         if freeze:
             gc.unfreeze()
+    parts.reverse()  # taken from the end: each batch's part (or its bytes) freed once its results are out
+    while parts:
+        part = parts.pop()
+        assert part is not None
+        if held_pickled:  # the workers have ended: unpickled now
+            part = pickle.loads(part)
+            if each is not None:
+                part = list(map(each, part))
+        results.extend(part)
+        del part
     return results

@@ -80,6 +80,7 @@ from dedup.similarity import (
     article_counts,
     article_vectors,
     cached_word_features,
+    freeze_word_features,
     remember_word_features,
     sentence_counts,
     sentence_frequencies,
@@ -198,10 +199,12 @@ def _pass_in_pair_order(
     workers: int,
     tick: Callable[[int], None],
     reduced: Callable[[Any], Any] | None = None,
+    held_pickled: bool = False,
 ) -> list[Any]:
     """One pass of ``function`` over the (source, targets) groups of ``pairs``, run in :func:`_local_batches`'
     order on the workers, its results (one per pair) put back in the order of ``pairs``; with ``reduced``, each
-    result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it)."""
+    result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it); ``held_pickled``:
+    the results held pickled until the workers end (``engine.run_batches``)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
     results: list[Any] = [None] * len(pairs)
     step = 1 << 16  # the pair numbers as Python ints a block at a time, not all of them through the pass
@@ -218,6 +221,7 @@ def _pass_in_pair_order(
             done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
             each=reduced,
             from_both_ends=BOTH_ENDS,
+            held_pickled=held_pickled,
         ),
         strict=True,
     ):
@@ -1283,7 +1287,8 @@ def lsh_pair_codes(
     return_free_memory()
     step("sentence rows stacked")
     _log_held("stacked", sentence_rows=sentence_signature_rows, sentence_owners=sentence_owners, article_pairs=found)
-    unit_sizes = np.concatenate([part.unit_sizes for part in parts]).astype(np.int64)  # the parts' narrowed
+    # the parts' narrowed sizes (2 bytes a unit), kept so: through the sentence groups they were widened to int64
+    unit_sizes = np.concatenate([part.unit_sizes for part in parts])
     for part in parts:
         part.unit_sizes = np.zeros(0, dtype=np.int64)
     # each sentence row's count of content stems (the sketched units are those of min_sentence_stems or more)
@@ -1429,6 +1434,9 @@ def cluster(
         done=lambda batch: tick(batch[1] - batch[0]),
         each=folded,
     )
+    # the words' features out of the cache's dict into flat arrays: the pass workers forked later read them without
+    # writing a reference count (a dict of arrays: every page of it a worker touches is copied)
+    freeze_word_features()
     stage("clean and sketch")
     if log.isEnabledFor(HELD):  # the flattened lists below are made for the log only
         _log_held(
@@ -1443,7 +1451,8 @@ def cluster(
             ids=store.ids,
             texts=store.texts,
             fields=store.fields,
-            word_features=similarity._WORD_FEATURES,  # the words' features the later workers inherit
+            word_features=similarity._WORD_FEATURES,  # what the table leaves out
+            word_table=similarity._WORD_TABLE,  # the words' features the later workers inherit
         )
     units = np.concatenate([part.units for part in parts])
     idf = sentence_idf(frequency, int(units.sum()))
@@ -1612,8 +1621,9 @@ def cluster(
     del judged_tiles
     _log_held("passage plan", wanted=wanted, known_tiles=known_tiles, keys=keys, reversed_pairs=reversed_pairs)
     tick = progress("passages", len(keys))
+    # held pickled while the workers run: unpickled as they came, they were written into pages the workers share
     found_passages: list[list[Sequence[Passage]]] = _pass_in_pair_order(
-        passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick
+        passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick, held_pickled=True
     )
     realigned: dict[tuple[int, int], Sequence[Passage]] = {}
     shown: dict[tuple[int, int], Sequence[Passage]] = {}

@@ -9,10 +9,11 @@ corpus at hand.
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import tempfile
 import weakref
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -59,16 +60,137 @@ _WORDS_AT_ONCE = 10
 _STEMS_AT_ONCE = 50
 
 
+class WordTable:
+    """Words' features (:func:`word_features`' own) in flat arrays, for forked workers to read without writing.
+
+    A dict of word → array is read by reference: every lookup writes the array object's reference count, so a worker
+    forked from the process that holds the dict copies every page of it that it touches (and a worker whose cache
+    fills clears it, freeing each of its objects: every page). Here a word is looked up by membership of a frozen set
+    (which writes nothing) and by its hash (``hash``: the same in the forked workers) among the sorted hashes of the
+    table's words, each unique among them (a word whose hash another table word shares stays out of the table); its
+    features are the slice ``flat[offsets[k] : offsets[k + 1]]``. ~4 bytes a feature and ~100 a word, where the dict
+    held a ~112-byte array object a word and the whole buffer each word's features were a view of.
+    """
+
+    __slots__ = ("flat", "hashes", "offsets", "words")
+
+    def __init__(self, features: Mapping[str, np.ndarray], most: int = _WORD_CACHE_SIZE) -> None:
+        words = list(itertools.islice(features, most))
+        hashes = np.fromiter(map(hash, words), dtype=np.int64, count=len(words))
+        order = np.argsort(hashes, kind="stable")
+        ordered = hashes[order]
+        alone = np.ones(len(order), dtype=bool)
+        repeated = ordered[1:] == ordered[:-1]
+        alone[1:] &= ~repeated
+        alone[:-1] &= ~repeated
+        kept = [words[k] for k in order[alone].tolist()]
+        self.hashes = ordered[alone]
+        self.words = frozenset(kept)
+        pieces = [features[word] for word in kept]
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        self.offsets = np.concatenate(([0], np.cumsum(lengths))).astype(np.int64)
+        self.flat = np.concatenate(pieces).astype(np.int32) if pieces else np.zeros(0, dtype=np.int32)
+
+    def __len__(self) -> int:
+        return len(self.hashes)
+
+    def places(self, words: Sequence[str]) -> np.ndarray:
+        """Each of ``words``' place in the table (``-1``: not in it)."""
+        held = np.fromiter(map(self.words.__contains__, words), dtype=bool, count=len(words))
+        found = np.full(len(words), -1, dtype=np.int64)
+        if held.any():
+            hashes = np.fromiter(map(hash, itertools.compress(words, held)), dtype=np.int64, count=int(held.sum()))
+            found[held] = np.searchsorted(self.hashes, hashes)
+        return found
+
+    def items(self) -> Iterator[tuple[str, np.ndarray]]:
+        """Every word with its features (as :func:`word_features` gives them)."""
+        words = sorted(self.words, key=hash)  # in the order of the hashes
+        ends = self.offsets.tolist()
+        return ((word, self.flat[ends[k] : ends[k + 1]]) for k, word in enumerate(words))
+
+
+_WORD_TABLE: WordTable | None = None  # this process's frozen words (:func:`freeze_word_features`); None: none yet
+
+
+def freeze_word_features() -> None:
+    """Move this process's cached word features into a :class:`WordTable` (with the previous table's, up to
+    ``_WORD_CACHE_SIZE`` words, the cache's first), for the workers forked later to read; the cache then holds
+    only the words met since (and those the table leaves out). The features are the same: only their holder changes."""
+    global _WORD_TABLE
+    known: dict[str, np.ndarray] = dict(_WORD_FEATURES)
+    if _WORD_TABLE is not None:
+        for word, features in _WORD_TABLE.items():
+            known.setdefault(word, features)
+    table = WordTable(known, _WORD_CACHE_SIZE)
+    _WORD_FEATURES.clear()
+    _WORD_FEATURES.update((word, known[word]) for word in known if word not in table.words)
+    del known
+    _WORD_TABLE = table
+
+
 def word_features(words: list[str]) -> list[np.ndarray]:
-    """Each word's hashed char n-gram features, repeated by count (cached per word, per process)."""
+    """Each word's hashed char n-gram features, repeated by count (cached per word, per process; the words of
+    this process's :class:`WordTable`, if any, read from it)."""
     cache = _WORD_FEATURES
-    missing = sorted(set(words).difference(cache))
+    if _WORD_TABLE is None:  # the cache alone: its own arrays
+        missing = sorted(set(words).difference(cache))
+        if missing:
+            if len(cache) + len(missing) > _WORD_CACHE_SIZE:  # full: emptied, and every word of the call hashed
+                cache.clear()
+                missing = sorted(set(words))
+            hashed = char_ngram_features if len(missing) >= _WORDS_AT_ONCE else reference_char_ngram_features
+            cache.update(zip(missing, hashed(missing), strict=True))
+        return list(map(cache.__getitem__, words))
+    lengths, flat = word_feature_runs(words)
+    bounds = [0, *np.cumsum(lengths).tolist()]
+    return [flat[begin:end] for begin, end in itertools.pairwise(bounds)]
+
+
+def word_feature_runs(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each of ``words``' feature count (int64) and all their features one word after another (int32): the
+    pieces of :func:`reference_word_features` concatenated, gathered at once (from the :class:`WordTable` and the
+    cache; the words in neither hashed and cached)."""
+    table = _WORD_TABLE
+    cache = _WORD_FEATURES
+    places = table.places(words) if table is not None else np.full(len(words), -1, dtype=np.int64)
+    others = np.flatnonzero(places < 0)
+    other_words = [words[k] for k in others.tolist()]
+    missing = sorted(set(other_words).difference(cache))
     if missing:
-        if len(cache) + len(missing) > _WORD_CACHE_SIZE:
+        if len(cache) + len(missing) > _WORD_CACHE_SIZE:  # full: emptied, and every word of the call hashed
             cache.clear()
+            missing = sorted(set(other_words))
         hashed = char_ngram_features if len(missing) >= _WORDS_AT_ONCE else reference_char_ngram_features
         cache.update(zip(missing, hashed(missing), strict=True))
-    return list(map(cache.__getitem__, words))
+    pieces = list(map(cache.__getitem__, other_words))
+    held = np.flatnonzero(places >= 0)
+    if not len(held):  # the cache's alone, as they come
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        return lengths, np.concatenate(pieces).astype(np.int32, copy=False) if pieces else np.zeros(0, np.int32)
+    lengths = np.zeros(len(words), dtype=np.int64)
+    if table is not None:
+        lengths[held] = table.offsets[places[held] + 1] - table.offsets[places[held]]
+    lengths[others] = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    total = int(lengths.sum())
+    flat = np.empty(total, dtype=np.int32)
+    starts = np.cumsum(lengths) - lengths
+    if table is not None:  # each held word's run copied from the table at once
+        flat[_runs(starts[held], lengths[held])] = table.flat[_runs(table.offsets[places[held]], lengths[held])]
+    if pieces:
+        flat[_runs(starts[others], lengths[others])] = np.concatenate(pieces)
+    return lengths, flat
+
+
+def _runs(firsts: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """The places ``firsts[k] … firsts[k] + sizes[k] - 1`` of every k, one after another."""
+    before = np.cumsum(sizes) - sizes
+    return np.repeat(firsts - before, sizes) + np.arange(int(sizes.sum()))
+
+
+def reference_word_features(words: list[str]) -> list[np.ndarray]:
+    """The readable reference of :func:`word_features`: each word hashed on its own by the hasher."""
+    return reference_char_ngram_features(words) if words else []
 
 
 def reference_char_ngram_features(words: list[str]) -> list[np.ndarray]:
@@ -224,9 +346,8 @@ def sentence_counts(articles: Sequence[CleanArticle]) -> sparse.csr_matrix:
     )
     # each distinct word's features once, gathered for every token (one numpy gather, not a piece a token)
     distinct = {word: number for number, word in enumerate(dict.fromkeys(wanted))}
-    pieces = word_features(list(distinct))
-    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    flat = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
+    lengths, flat = word_feature_runs(list(distinct))
+    flat = flat.astype(np.int64)
     word_of_token = np.fromiter(map(distinct.__getitem__, wanted), dtype=np.int64, count=len(wanted))
     per_token = lengths[word_of_token]
     tokens = np.fromiter((s.last - s.first for s in sentences), dtype=np.int64, count=len(sentences))

@@ -1020,14 +1020,42 @@ def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
         assert max(b for b, _ in front) < min(b for b, _ in back)
 
 
+@pytest.mark.parametrize("both_ends", [False, True])
+@pytest.mark.parametrize("each", [None, repr])
+def test_results_held_pickled_until_the_workers_end_are_the_same(both_ends, each):
+    # a pass's results held as one pickled bytes a batch while its workers run, unpickled once they have ended:
+    # the same results in the same order, ``each`` applied to every one, ``done`` called for every batch
+    from dedup.engine import run_batches
+
+    batches = list(range(25))
+    found = {}
+    for pickled in (False, True):
+        ticks: list[int] = []
+        found[pickled] = run_batches(
+            _where_run,
+            3,
+            batches,
+            workers=2,
+            done=ticks.append,
+            each=each,
+            from_both_ends=both_ends,
+            held_pickled=pickled,
+        )
+        assert sorted(ticks) == batches
+    strip = (lambda item: item[:2]) if each is None else (lambda item: item.split(",")[:2])
+    assert [strip(item) for item in found[True]] == [strip(item) for item in found[False]]
+    assert [strip(item)[0] for item in found[True]] == [3 * b if each is None else f"({3 * b}" for b in batches]
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12), max_size=30))
 def test_word_features_handed_back_and_remembered_equal_those_hashed_again(words):
     # a clean worker hands back the features it hashed (``cached_word_features``); the parent remembers them
     # (``remember_word_features``) for the workers it forks later; they must be what hashing gives
-    saved = dict(similarity_module._WORD_FEATURES)
+    saved, table = dict(similarity_module._WORD_FEATURES), similarity_module._WORD_TABLE
     try:
         similarity_module._WORD_FEATURES.clear()
+        similarity_module._WORD_TABLE = None  # the cache alone (an earlier run of the session froze a table)
         hashed = similarity_module.word_features(words)
         handed = similarity_module.cached_word_features(sorted(set(words)))
         similarity_module._WORD_FEATURES.clear()
@@ -1041,6 +1069,62 @@ def test_word_features_handed_back_and_remembered_equal_those_hashed_again(words
     finally:
         similarity_module._WORD_FEATURES.clear()
         similarity_module._WORD_FEATURES.update(saved)
+        similarity_module._WORD_TABLE = table
+
+
+_words = st.lists(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12), max_size=30)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_words, _words, _words, st.sampled_from([3, 40, 300_000]))
+def test_word_features_from_the_frozen_table_equal_those_hashed_again(before, after, later, most):
+    # the parent freezes its cache into a table (``freeze_word_features``) that the pass workers read; words met
+    # after it are hashed and cached again (the cache cleared when full); a second freeze merges the two
+    saved, table = dict(similarity_module._WORD_FEATURES), similarity_module._WORD_TABLE
+    size = similarity_module._WORD_CACHE_SIZE
+    try:
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module._WORD_TABLE = None
+        similarity_module._WORD_CACHE_SIZE = most
+        for words in (before, after, later):
+            expected = similarity_module.reference_word_features(words)
+            found = similarity_module.word_features(words)
+            assert [piece.tolist() for piece in found] == [piece.tolist() for piece in expected]
+            lengths, flat = similarity_module.word_feature_runs(words)
+            assert lengths.tolist() == [len(piece) for piece in expected]
+            assert flat.dtype == np.int32 and flat.tolist() == [value for piece in expected for value in piece]
+            similarity_module.freeze_word_features()
+            frozen = similarity_module._WORD_TABLE
+            assert len(frozen) <= most and not frozen.words & set(similarity_module._WORD_FEATURES)
+    finally:
+        similarity_module._WORD_CACHE_SIZE = size
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module._WORD_FEATURES.update(saved)
+        similarity_module._WORD_TABLE = table
+
+
+def test_a_full_word_cache_is_emptied_and_every_word_of_the_call_hashed(monkeypatch):
+    # a cache that fills with words cached and new in one call: emptied, every word of the call hashed again (main
+    # before stop 26 emptied it and then read the words it had held: KeyError once a run met 300k distinct words)
+    monkeypatch.setattr(similarity_module, "_WORD_CACHE_SIZE", 3)
+    monkeypatch.setattr(similarity_module, "_WORD_FEATURES", {})
+    for table in (None, similarity_module.WordTable({})):
+        monkeypatch.setattr(similarity_module, "_WORD_TABLE", table)
+        similarity_module._WORD_FEATURES.clear()
+        similarity_module.word_features(["alpha", "beta"])
+        found = similarity_module.word_features(["alpha", "gamma", "delta"])
+        expected = similarity_module.reference_word_features(["alpha", "gamma", "delta"])
+        assert [piece.tolist() for piece in found] == [piece.tolist() for piece in expected]
+        assert sorted(similarity_module._WORD_FEATURES) == ["alpha", "delta", "gamma"]
+
+
+def test_a_word_whose_hash_another_shares_stays_out_of_the_table(monkeypatch):
+    # two words with one hash cannot be told apart by it: both stay in the cache, the others go to the table
+    hashed = similarity_module.reference_word_features(["alpha", "beta", "gamma"])
+    features = dict(zip(["alpha", "beta", "gamma"], hashed, strict=True))
+    monkeypatch.setattr(similarity_module, "hash", lambda word: 7 if word in ("alpha", "beta") else 9, raising=False)
+    frozen = similarity_module.WordTable(features)
+    assert frozen.words == {"gamma"} and frozen.places(["gamma", "alpha", "delta"]).tolist() == [0, -1, -1]
 
 
 def _readable_banded_pairs(rows: np.ndarray, owners: np.ndarray, threshold: float, cap: int, verify: bool) -> set:

@@ -15,6 +15,7 @@ from dedup.candidates import (
     _story_counts,
     band_runs,
     reference_band_buckets,
+    reference_group_holders,
     reference_sentence_groups,
     reference_story_counts,
     run_numbers,
@@ -265,3 +266,31 @@ def test_story_bounds_hold_the_exact_stories_between_them(seed, units, articles,
     exact = _group_stories(holding, by_group, weight, examined)
     assert (lower <= exact).all() and (exact <= upper).all()
     _capped_as_the_reference(_story_counts(group, owners, at_least), expected, at_least)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(min_value=-1, max_value=12), st.integers(min_value=0, max_value=9)), max_size=80),
+    st.integers(min_value=1, max_value=5),
+    st.booleans(),
+    st.sampled_from([np.int64, np.int32]),
+)
+def test_group_holders_equal_the_reference(units, at_least, ascending, kind) -> None:
+    """The holders' matrices made from ascending owners (the run's) or any, int32 or int64, are the reference's
+    (made from coordinates): the same pointers, columns, values and index types."""
+    if ascending:
+        units = sorted(units, key=lambda unit: unit[1])
+    group = np.array([g for g, _ in units], dtype=kind)
+    owners = np.array([o for _, o in units], dtype=kind)
+    grouped = group >= 0
+    if grouped.sum() < 2:
+        return
+    found = _group_holders(group, owners, grouped, at_least)
+    expected = reference_group_holders(group.astype(np.int64), owners.astype(np.int64), grouped, at_least)
+    for mine, theirs in zip(found[:2], expected[:2], strict=True):
+        assert mine.shape == theirs.shape and mine.has_canonical_format
+        for name in ("indptr", "indices", "data"):
+            assert getattr(mine, name).tolist() == getattr(theirs, name).tolist()
+            assert getattr(mine, name).dtype == getattr(theirs, name).dtype
+    for mine, theirs in zip(found[2:], expected[2:], strict=True):
+        assert mine.tolist() == theirs.tolist() and mine.dtype == theirs.dtype

@@ -1,0 +1,182 @@
+"""What the full run's forked workers hold of their own, page by page: the parent's pages they copied on write (and
+how many of those hold the word-feature cache's objects), and the pages they made.
+
+    python benchmarks/fork_pages.py CORPUS.jsonl N [--cache-words K] [--label L] [--output FILE.jsonl]
+
+Runs ``pipeline.cluster`` on the first N articles (streamed, no pairs kept: the CLI's path). Before each pass that
+forks workers (``pipeline.run_batches`` on two processes: the furniture lines, clean, TF-IDF, judging, passages), it
+notes the physical frame of every page of the parent (``/proc/self/pagemap``; root only) and the pages that hold the
+word-feature cache's objects (``similarity._WORD_FEATURES``' words and arrays, and a ``WordTable``'s words where
+there is one: their addresses are their ``id``); while the pass runs, a thread reads each worker's frames every
+``--every`` seconds. A worker page whose frame is the parent's at the fork is shared; another frame where the parent
+had a page is a copy the worker made by writing (a reference count, a free slot of a pymalloc pool, an array's
+element: when the parent writes, the parent gets the copy and the worker keeps the frame); a page where the parent had
+none is the worker's own. Per pass and worker, at its highest (copied + own): MB shared, copied (and copied pages
+that hold cache objects), own. ``--cache-words K``: the cache's size (``_WORD_CACHE_SIZE``; a small one makes a 10k
+run's cache full, as a 1M run's is, so that the workers clear and refill it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.cow_pages import children, frames, mappings
+from dedup import pipeline, similarity
+
+_PAGE = os.sysconf("SC_PAGE_SIZE")
+
+
+def _snapshot(pid: int) -> tuple[np.ndarray, np.ndarray]:
+    """The page numbers and frames of ``pid``'s resident pages in its writable private mappings (sorted by page)."""
+    pages, found = [], []
+    handle = os.open(f"/proc/{pid}/pagemap", os.O_RDONLY)
+    try:
+        for start, end, permissions, _ in mappings(pid):
+            if "w" not in permissions or permissions[3] != "p":
+                continue
+            mine = frames(handle, start, end)
+            present = np.flatnonzero(mine)
+            pages.append(present.astype(np.int64) + start // _PAGE)
+            found.append(mine[present])
+    finally:
+        os.close(handle)
+    return np.concatenate(pages), np.concatenate(found)
+
+
+def _cache_pages() -> np.ndarray:
+    """The pages holding the word-feature cache's objects (each object's first and last byte's page)."""
+    objects: list[Any] = []
+    for word, features in similarity._WORD_FEATURES.items():
+        objects += (word, features)
+    table = getattr(similarity, "_WORD_TABLE", None)
+    if table is not None:
+        objects += list(table.words)
+    starts = np.fromiter(map(id, objects), dtype=np.int64, count=len(objects))
+    ends = starts + np.fromiter(map(sys.getsizeof, objects), dtype=np.int64, count=len(objects)) - 1
+    return np.unique(np.concatenate((starts // _PAGE, ends // _PAGE)))
+
+
+def _pss(pid: int) -> int:
+    """``pid``'s PSS in bytes (0 once it has ended)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            return next(int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss:"))
+    except (OSError, StopIteration):
+        return 0
+
+
+class _Watch:
+    """Samples the workers of one pass against the parent's frames at the fork."""
+
+    def __init__(self, name: str, every: float) -> None:
+        self.name = name
+        self.every = every
+        self.pages, self.frames = _snapshot(os.getpid())
+        self.cache = _cache_pages()
+        self.highest: dict[int, dict[str, float]] = {}
+        self.tree = 0  # the highest PSS of the parent and the workers together, bytes
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def classify(self, worker: int) -> dict[str, float]:
+        pages, found = _snapshot(worker)
+        at = np.searchsorted(self.pages, pages)
+        inside = at < len(self.pages)
+        known = np.zeros(len(pages), dtype=bool)
+        known[inside] = self.pages[at[inside]] == pages[inside]
+        same = np.zeros(len(pages), dtype=bool)
+        same[known] = self.frames[at[known]] == found[known]
+        copied = known & ~same
+        in_cache = np.isin(pages[copied], self.cache)
+        mb = _PAGE / 1e6
+        return {
+            "shared_mb": round(int(same.sum()) * mb, 1),
+            "copied_mb": round(int(copied.sum()) * mb, 1),
+            "copied_cache_pages_mb": round(int(in_cache.sum()) * mb, 1),
+            "own_mb": round(int((~known).sum()) * mb, 1),
+        }
+
+    def run(self) -> None:
+        while not self.stop.wait(self.every):
+            workers = children(os.getpid())
+            tree = sum(_pss(pid) for pid in (os.getpid(), *workers))
+            self.tree = max(self.tree, tree)
+            for worker in workers:
+                try:
+                    found = self.classify(worker)
+                except (FileNotFoundError, ProcessLookupError, ValueError):
+                    continue
+                known = self.highest.get(worker)
+                if known is None or found["copied_mb"] + found["own_mb"] > known["copied_mb"] + known["own_mb"]:
+                    self.highest[worker] = found
+
+    def finish(self) -> dict[str, Any]:
+        self.stop.set()
+        self.thread.join()
+        return {
+            "pass": self.name,
+            "parent_pages_mb": round(len(self.pages) * _PAGE / 1e6, 1),
+            "cache_pages_mb": round(len(self.cache) * _PAGE / 1e6, 1),
+            "tree_pss_mb": round(self.tree / 1e6, 1),
+            "workers": list(self.highest.values()),
+        }
+
+
+def measure(corpus: Path, count: int, every: float) -> list[dict[str, Any]]:
+    from dedup.read.files import stream_path
+
+    passes: list[dict[str, Any]] = []
+    original = pipeline.run_batches
+
+    def watched(function: Any, shared: Any, batches: Any, **settings: Any) -> Any:
+        if settings.get("workers", 1) <= 1 or len(batches) <= 1:
+            return original(function, shared, batches, **settings)
+        watch = _Watch(getattr(function, "__name__", str(function)), every)
+        try:
+            return original(function, shared, batches, **settings)
+        finally:
+            passes.append(watch.finish())
+
+    pipeline.run_batches = watched
+    started = time.process_time()
+    result = pipeline.cluster(itertools.islice(stream_path(corpus).articles, count), keep_pairs=False, workers=2)
+    passes.append({"clusters": len(result.clusters), "parent_cpu_s": round(time.process_time() - started, 1)})
+    return passes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("count", type=int)
+    parser.add_argument("--cache-words", type=int, default=0, help="the word cache's size (default: the code's)")
+    parser.add_argument("--every", type=float, default=1.0, help="seconds between samples of the workers")
+    parser.add_argument("--label", default="")
+    parser.add_argument("--output", type=Path, help="a JSON Lines file the result is appended to")
+    args = parser.parse_args()
+    if args.cache_words:
+        similarity._WORD_CACHE_SIZE = args.cache_words
+    result = {"label": args.label, "articles": args.count, "cache_words": similarity._WORD_CACHE_SIZE}
+    result["passes"] = measure(args.corpus, args.count, args.every)
+    line = json.dumps(result)
+    print(line)
+    if args.output:
+        with open(args.output, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
+if __name__ == "__main__":
+    main()
