@@ -71,28 +71,27 @@ def _header(blob: bytes) -> tuple[int, int, int]:
 
 
 def split_points(keys: Sequence[int]) -> list[int]:
-    """Where a row with sorted ``keys`` is cut (positions, 0 first): pieces of about ``ROW_MAX // 2`` postings, never
-    between two postings of one key, and a key with more than that many postings alone in its piece."""
+    """Where a row with sorted ``keys`` is cut (positions, 0 first): into ``len(keys) // (ROW_MAX // 2)`` pieces of
+    about equal size, never between two postings of one key, and a key with more than ``ROW_MAX // 2`` postings alone
+    in its piece (a row of 33 is cut in two of ~17, not in 16, 16 and 1)."""
     if len(keys) <= ROW_MAX:
         return [0]
-    points, size = [0], 0
-    begin = 0
+    target = -(-len(keys) // (len(keys) // _SPLIT))
+    points, size, begin = [0], 0, 0
     while begin < len(keys):
         end = begin
         while end < len(keys) and keys[end] == keys[begin]:
             end += 1
         group = end - begin
-        if size and (size >= _SPLIT or group > _SPLIT):
+        if size and (size + group > target or group > _SPLIT):
             points.append(begin)
             size = 0
         size += group
         if group > _SPLIT and end < len(keys):
             points.append(end)
             size = 0
-            begin = end
-            continue
         begin = end
-    return sorted(set(points))
+    return points
 
 
 def cut_points(keys: np.ndarray, size: int) -> np.ndarray:
@@ -107,38 +106,55 @@ def cut_points(keys: np.ndarray, size: int) -> np.ndarray:
 def decode_rows(rows: Sequence[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keys, articles, row numbers) of every posting of ``rows`` ((lo, blob) each), row by row in stored order;
     ``decode_row`` for each row, with a constant number of numpy operations (no Python step a row or a posting)."""
-    if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty
-    blobs = [blob for _, blob in rows]
-    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
-    data = np.frombuffer(b"".join(blobs) + bytes(8), dtype=np.uint8)  # 8 spare bytes: every gather stays inside
-    starts = np.cumsum(lengths) - lengths
-    if (lengths < 2).any():
-        raise CorruptIndexError("a stored postings row is damaged")
-    key_widths = data[starts].astype(np.int64)
-    article_widths = data[starts + 1].astype(np.int64)
-    sizes = key_widths + article_widths
-    if (
-        (key_widths > 8).any()
-        or (article_widths < 1).any()
-        or (article_widths > 8).any()
-        or ((lengths - 2) % sizes).any()
-    ):
-        raise CorruptIndexError("a stored postings row is damaged")
-    counts = (lengths - 2) // sizes
-    row_of = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
-    first = np.cumsum(counts) - counts
-    number = np.arange(len(row_of), dtype=np.int64) - first[row_of]  # each posting's place in its row
-    key_width, article_width = key_widths[row_of], article_widths[row_of]
-    body = starts[row_of] + 2
-    deltas = _gather(data, body + number * key_width, key_width)
-    articles = _gather(data, body + counts[row_of] * key_width + number * article_width, article_width)
-    running = np.cumsum(deltas)
-    before = np.concatenate(([0], running))[first]  # the running sum before each row
-    los = np.fromiter((lo for lo, _ in rows), dtype=np.int64, count=len(rows))
-    keys = running - before[row_of] + los[row_of]
-    return keys, articles, row_of
+    layout = _Layout(rows)
+    return layout.keys, layout.articles(), layout.row_of
+
+
+def find_postings(rows: Sequence[tuple[int, bytes]], wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(keys, articles) of the postings of ``rows`` whose key is in ``wanted`` (sorted, distinct), in stored order;
+    only their articles are decoded."""
+    layout = _Layout(rows)
+    if not len(wanted):
+        return layout.keys[:0], layout.keys[:0]
+    places = np.minimum(np.searchsorted(wanted, layout.keys), len(wanted) - 1)
+    mask = wanted[places] == layout.keys
+    return layout.keys[mask], layout.articles(mask)
+
+
+class _Layout:
+    """Where each posting of some rows is in their joined bytes, and their keys."""
+
+    def __init__(self, rows: Sequence[tuple[int, bytes]]) -> None:
+        blobs = [blob for _, blob in rows]
+        lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+        self.data = np.frombuffer(b"".join(blobs) + bytes(8), dtype=np.uint8)  # 8 spare bytes: gathers stay inside
+        starts = np.cumsum(lengths) - lengths
+        if (lengths < 2).any():
+            raise CorruptIndexError("a stored postings row is damaged")
+        key_widths = self.data[starts].astype(np.int64)
+        article_widths = self.data[starts + 1].astype(np.int64)
+        sizes = key_widths + article_widths
+        if (key_widths > 8).any() or (article_widths < 1).any() or (article_widths > 8).any():
+            raise CorruptIndexError("a stored postings row is damaged")
+        if ((lengths - 2) % sizes).any():
+            raise CorruptIndexError("a stored postings row is damaged")
+        counts = (lengths - 2) // sizes
+        self.row_of = row_of = np.repeat(np.arange(len(rows), dtype=np.int64), counts)
+        first = np.cumsum(counts) - counts
+        number = np.arange(len(row_of), dtype=np.int64) - first[row_of]  # each posting's place in its row
+        key_width = key_widths[row_of]
+        body = starts[row_of] + 2
+        self._article_width = article_widths[row_of]
+        self._article_at = body + counts[row_of] * key_width + number * self._article_width
+        running = np.cumsum(_gather(self.data, body + number * key_width, key_width))
+        before = np.concatenate(([0], running))[first]  # the running sum before each row
+        los = np.fromiter((lo for lo, _ in rows), dtype=np.int64, count=len(rows))
+        self.keys = running - before[row_of] + los[row_of]
+
+    def articles(self, mask: np.ndarray | None = None) -> np.ndarray:
+        if mask is None:
+            return _gather(self.data, self._article_at, self._article_width)
+        return _gather(self.data, self._article_at[mask], self._article_width[mask])
 
 
 def _gather(data: np.ndarray, positions: np.ndarray, widths: np.ndarray) -> np.ndarray:

@@ -28,7 +28,7 @@ from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
 from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
 from dedup.store.errors import CorruptIndexError, StoreError
-from dedup.store.postings import KEY_LIMIT, ROW_MAX, cut_points, decode_rows, encode_rows, split_points
+from dedup.store.postings import KEY_LIMIT, ROW_MAX, cut_points, decode_rows, encode_rows, find_postings, split_points
 
 SYNCHRONOUS = os.environ.get("DEDUP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
 # the page size of a new index file (SQLite's default is 4 KiB): an ``articles`` row is ~2.2 KB, so in 4 KiB pages each
@@ -119,28 +119,29 @@ class SQLiteSession(Session):
     def _postings(self, band_keys: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
         """(keys, articles) of every posting of ``band_keys``, sorted by (key, article)."""
         wanted = sorted(set(band_keys))
-        keys, articles, _ = decode_rows(self._rows_of(wanted))
-        mask = np.isin(keys, np.array(wanted, dtype=np.int64))
-        return keys[mask], articles[mask]
+        return find_postings(self._rows_of(wanted), np.array(wanted, dtype=np.int64))
 
     def _write_rows(self, los: list[int], keys: np.ndarray, articles: np.ndarray, counts: list[int]) -> None:
         """Store rows (each ``lo`` with its postings, sorted), cutting those above ``ROW_MAX`` postings."""
-        final_los: list[int] = []
-        final_counts: list[int] = []
-        begin = 0
-        for lo, count in zip(los, counts, strict=True):
-            if count > ROW_MAX:
-                row_keys = keys[begin : begin + count].tolist()
-                points = split_points(row_keys)
-                final_los += [lo] + [row_keys[point] for point in points[1:]]
-                final_counts += np.diff([*points, count]).tolist()
-            else:
-                final_los.append(lo)
-                final_counts.append(count)
-            begin += count
+        final_los, final_counts = los, counts
+        if max(counts) > ROW_MAX:
+            final_los, final_counts = [], []
+            begin = 0
+            for lo, count in zip(los, counts, strict=True):
+                if count > ROW_MAX:
+                    row_keys = keys[begin : begin + count].tolist()
+                    points = split_points(row_keys)
+                    final_los += [lo] + [row_keys[point] for point in points[1:]]
+                    final_counts += np.diff([*points, count]).tolist()
+                else:
+                    final_los.append(lo)
+                    final_counts.append(count)
+                begin += count
         blobs = encode_rows(np.array(final_los, dtype=np.int64), keys, articles, np.array(final_counts, dtype=np.int64))
         self.db.executemany(
-            "INSERT OR REPLACE INTO postings (lo, entries) VALUES (?, ?)", zip(final_los, blobs, strict=True)
+            "INSERT INTO postings (lo, entries) VALUES (?, ?) "
+            "ON CONFLICT (lo) DO UPDATE SET entries = excluded.entries",
+            zip(final_los, blobs, strict=True),
         )
 
     def _scan(self, rows_at_a_time: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
