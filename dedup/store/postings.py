@@ -71,26 +71,27 @@ def _header(blob: bytes) -> tuple[int, int, int]:
 
 
 def split_points(keys: Sequence[int]) -> list[int]:
-    """Where a row with sorted ``keys`` is cut (positions, 0 first): into ``len(keys) // (ROW_MAX // 2)`` pieces of
-    about equal size, never between two postings of one key, and a key with more than ``ROW_MAX // 2`` postings alone
-    in its piece (a row of 33 is cut in two of ~17, not in 16, 16 and 1)."""
-    if len(keys) <= ROW_MAX:
+    """Where a row with sorted ``keys`` is cut (positions, 0 first): into about ``len(keys) // (ROW_MAX // 2)`` pieces
+    of equal size (a row of 33 in two of ~17, not in 16, 16 and 1), never between two postings of one key: each cut
+    moves back to the start of the key it falls in or, when that is the previous cut, on past that key (so a key
+    with many postings ends up alone in its piece)."""
+    count = len(keys)
+    if count <= ROW_MAX:
         return [0]
-    target = -(-len(keys) // (len(keys) // _SPLIT))
-    points, size, begin = [0], 0, 0
-    while begin < len(keys):
-        end = begin
-        while end < len(keys) and keys[end] == keys[begin]:
-            end += 1
-        group = end - begin
-        if size and (size + group > target or group > _SPLIT):
-            points.append(begin)
-            size = 0
-        size += group
-        if group > _SPLIT and end < len(keys):
-            points.append(end)
-            size = 0
-        begin = end
+    target = -(-count // (count // _SPLIT))
+    points = [0]
+    for wanted in range(target, count, target):
+        if wanted <= points[-1]:
+            continue
+        cut = wanted
+        while cut > points[-1] and keys[cut] == keys[cut - 1]:
+            cut -= 1
+        if cut == points[-1]:
+            cut = wanted
+            while cut < count and keys[cut] == keys[cut - 1]:
+                cut += 1
+        if cut < count:
+            points.append(cut)
     return points
 
 

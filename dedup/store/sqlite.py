@@ -398,7 +398,7 @@ class SQLiteSession(Session):
         all_rows = np.concatenate((row_of[old], new_rows))
         all_keys = np.concatenate((keys[old], new))
         all_articles = np.concatenate((articles[old], np.full(len(new), key, dtype=np.int64)))
-        order = np.lexsort((all_articles, all_keys, all_rows))
+        order = np.lexsort((all_articles, all_keys))  # rows are key ranges: key order is row order
         all_rows, all_keys, all_articles = all_rows[order], all_keys[order], all_articles[order]
         row_numbers, row_counts = np.unique(all_rows, return_counts=True)
         self._write_rows(los[row_numbers].tolist(), all_keys, all_articles, row_counts.tolist())
