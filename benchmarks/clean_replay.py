@@ -6,7 +6,8 @@ The first ``skip + warm + batch`` articles of ``CORPUS`` (read with ``dedup.read
 ``ArticleStore`` as the pipeline does), the furniture lines counted over all of them as a run counts them
 (``line_counts_stored``, ``frequent_lines``); the ``warm`` articles after the first ``skip`` are cleaned in batches
 of 500 to warm the per-process caches (stems, word features, stem hashes) as a long run has them, then the last
-``batch`` articles cleaned exactly as a worker cleans them (``clean_stored`` → ``clean_batch``). ``--callgrind``:
+``batch`` articles cleaned exactly as a worker cleans them (``clean_stored`` → ``clean_batch``; the compiled sentence
+holders loaded first, as a run of 10k articles or more loads them, unless ``DEDUP_KERNELS=0``). ``--callgrind``:
 instrumentation switched on around that last call only (run under ``valgrind --tool=callgrind
 --instr-atstart=no``). ``--digest``: every ``CleanBatch`` field of every batch (values and dtypes) hashed, printed.
 """
@@ -22,6 +23,7 @@ import subprocess
 import numpy as np
 from scipy import sparse
 
+from dedup.batch_words import load_kernels
 from dedup.clean import frequent_lines
 from dedup.pipeline import ArticleStore, Settings, clean_stored, line_counts_stored
 from dedup.read.files import stream_path
@@ -80,6 +82,7 @@ def main() -> None:
     parser.add_argument("--digest", action="store_true")
     options = parser.parse_args()
     settings = Settings()
+    load_kernels()  # as a run of 10k articles or more loads them before its clean workers fork (DEDUP_KERNELS=0: not)
     store = ArticleStore()
     total = options.skip + options.warm + options.batch
     for article in itertools.islice(stream_path(options.corpus).articles, total):

@@ -3,7 +3,8 @@ in this process exactly as a judging worker judges them, for instruction counts 
 
     PYTHONPATH=. python benchmarks/judge_replay.py record CORPUS.jsonl STATE.pickle [--pairs 400]
         [--batches-from OTHER.batches.json]
-    PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest]
+    PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest] [--profile OUT.prof]
+        [--callgrind]
 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
 worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
@@ -13,13 +14,14 @@ first batches are denser in related pairs than the whole pass). The batches also
 ``--batches-from``: take another recording's batches instead (the same pairs judged on another commit; the script
 runs unchanged on stop 19's bab568c).
 
-``replay`` loads a recording, turns the kernels on with ``--kernels`` (as a run of ≥ 15,000 candidate pairs does),
-warms them up by judging the batches once on a copy of the state, then judges them again on a fresh copy inside
-``functools.reduce`` — run under ``valgrind --tool=callgrind --collect-atstart=no
---toggle-collect=functools_reduce`` to count that part alone (docs/scale.md, stop 21). ``--digest`` prints a
-digest of the verdicts (the pickled verdicts and tiles: equal digests, equal outputs of the pass). Both judge with
-the cyclic garbage collector off, as a judging worker does (``pipeline.cluster`` pauses it and the workers it forks
-inherit the pause; stop 21's counts had it on: ~5 % of their instructions were collections).
+``replay`` loads a recording, turns the kernels on with ``--kernels`` (as a run of ≥ 15,000 candidate pairs does), warms
+them up by judging the batches once on a copy of the state, then judges them again on a fresh copy inside
+``functools.reduce`` — run under ``valgrind --tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce`` to
+count that part alone (docs/scale.md, stop 21). ``--callgrind``: instrumentation switched on around the counted part
+alone (run under ``--instr-atstart=no`` as well: loading and warm-up several times faster). ``--digest`` prints a digest
+of the verdicts (the pickled verdicts and tiles: equal digests, equal outputs of the pass). Both judge with the cyclic
+garbage collector off, as a judging worker does (``pipeline.cluster`` pauses it and the workers it forks inherit the
+pause; stop 21's counts had it on: ~5 % of their instructions were collections).
 """
 
 from __future__ import annotations
@@ -56,11 +58,14 @@ def record(corpus: str, output: str, most: int, batches_from: str | None, skip: 
     run_to_pass(corpus, recording)
 
 
-def replay(path: str, kernels: bool, digest: bool) -> None:
-    """Judge a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state."""
+def replay(path: str, kernels: bool, digest: bool, profile: str | None = None, callgrind: bool = False) -> None:
+    """Judge a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state; ``profile``:
+    a cProfile of the counted pass (CPU clock) written there."""
     if kernels:
         align.use_kernels()
-    state, _, found, warm_seconds, seconds = replayed(Path(path).read_bytes(), pipeline.judge_groups)
+    state, _, found, warm_seconds, seconds = replayed(
+        Path(path).read_bytes(), pipeline.judge_groups, profile=profile, callgrind=callgrind
+    )
     pairs = sum(len(targets) for batch in state["batches"] for _, targets in batch)
     line = f"pairs {pairs} (of {state['candidate_pairs']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
     if digest:
@@ -81,11 +86,13 @@ def main() -> None:
     rep.add_argument("state")
     rep.add_argument("--kernels", action="store_true")
     rep.add_argument("--digest", action="store_true")
+    rep.add_argument("--profile")
+    rep.add_argument("--callgrind", action="store_true", help="instrumentation on around the counted pass alone")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.output, args.pairs, args.batches_from, args.skip)
     else:
-        replay(args.state, args.kernels, args.digest)
+        replay(args.state, args.kernels, args.digest, args.profile, args.callgrind)
 
 
 if __name__ == "__main__":

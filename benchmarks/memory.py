@@ -42,22 +42,29 @@ class TreeSampler:
         self.thread = threading.Thread(target=self.run, daemon=True)
 
     def run(self) -> None:
-        import psutil
+        import os
 
-        from benchmarks.scale import _pss
-
-        me = psutil.Process()
         while not self.stop.is_set():
-            try:
-                children = me.children(recursive=True)
-            except psutil.Error:
-                children = []
-            parent = _pss(me.pid)
-            tree = parent + sum(_pss(child.pid) for child in children)
+            sizes = tree_pss()
+            parent, tree = sizes[os.getpid()], sum(sizes.values())
             known = self.highest.get(self.stage)
             if known is None or tree / 1e9 > known[0]:
-                self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), 1 + len(children))
+                self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), len(sizes))
             self.stop.wait(self.interval)
+
+
+def tree_pss() -> dict[int, int]:
+    """The PSS in bytes of this process (first) and of each process under it."""
+    import psutil
+
+    from benchmarks.scale import _pss
+
+    me = psutil.Process()
+    try:
+        pids = [me.pid] + [child.pid for child in me.children(recursive=True)]
+    except psutil.Error:
+        pids = [me.pid]
+    return {pid: _pss(pid) for pid in pids}
 
     def report(self) -> list[str]:
         return [
@@ -67,7 +74,7 @@ class TreeSampler:
 
 
 class _StageNames(logging.Handler):
-    """Tells the sampler which stage runs: the stage after the last one logged."""
+    """Tells the sampler which stage (or stage step) runs: the one after the last logged."""
 
     def __init__(self, sampler: TreeSampler) -> None:
         super().__init__()
@@ -77,6 +84,8 @@ class _StageNames(logging.Handler):
         message = record.getMessage()
         if message.startswith("stage "):
             self.sampler.stage = "the stage after " + message[len("stage ") :].split(":")[0]
+        elif message.startswith("step "):  # a stage's steps (the LSH stage's): where within it the peak is
+            self.sampler.stage = "the step after " + message[len("step ") :].split(":")[0]
 
 
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:

@@ -7,7 +7,9 @@ from __future__ import annotations
 import contextlib
 import cProfile
 import functools
+import os
 import pickle
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -57,13 +59,25 @@ def chosen(batches: list, most: int, skip: int) -> list:
     return out
 
 
+def instrument(mode: str) -> None:
+    """Callgrind's instrumentation switched ``mode`` (on/off) for this process, as ``benchmarks/clean_replay.py`` does
+    (run under ``valgrind --tool=callgrind --instr-atstart=no``: loading and the warm-up run uninstrumented, several
+    times faster)."""
+    subprocess.run(["callgrind_control", "-i", mode, str(os.getpid())], check=True, capture_output=True)
+
+
 def replayed(
-    raw: bytes, function: Callable[[Any, Any], list], most: int = 0, skip: int = 0, profile: str | None = None
+    raw: bytes,
+    function: Callable[[Any, Any], list],
+    most: int = 0,
+    skip: int = 0,
+    profile: str | None = None,
+    callgrind: bool = False,
 ) -> tuple[dict, list, list, float, float]:
     """A recording (``raw``: its pickled bytes, the recorder's own file) worked through twice on fresh copies of its
     state, the collector paused as in a worker: a warm-up, then the counted pass (``profile``: a cProfile of it on the
-    CPU clock, written there). The state, the batches (:func:`chosen`), the counted pass's results, and the two
-    passes' CPU seconds."""
+    CPU clock, written there; ``callgrind``: callgrind's instrumentation on around it alone). The state, the batches
+    (:func:`chosen`), the counted pass's results, and the two passes' CPU seconds."""
     with paused_collection():
         warm = pickle.loads(raw)
         batches = chosen(warm["batches"], most, skip)
@@ -79,6 +93,10 @@ def replayed(
             found = profiler.runcall(worked, function, state, batches)
             profiler.dump_stats(profile)
         else:
+            if callgrind:
+                instrument("on")
             found = worked(function, state, batches)
+            if callgrind:
+                instrument("off")
         seconds = time.process_time() - start
     return state, batches, found, warm_seconds, seconds

@@ -4,19 +4,20 @@ instruction counts under callgrind or a cProfile of the pass.
 
     PYTHONPATH=. python benchmarks/passages_replay.py record CORPUS.jsonl STATE.pickle
     PYTHONPATH=. python benchmarks/passages_replay.py replay STATE.pickle [--kernels] [--digest] [--pairs N]
-        [--skip N] [--profile OUT.prof]
+        [--skip N] [--profile OUT.prof] [--callgrind]
 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` through its judging pass, clustering and
 origin, up to the passages pass, and pickles what a passages worker is given (the ``PreparedArticles`` with no side
 prepared, the wanted settings of each key, the judge's tiles) with every batch of the pass (``_local_batches``'
 order and batch size, as the run has them); the run stops there.
 
-``replay`` loads a recording, turns the kernels on with ``--kernels`` (as a run of ≥ 15,000 candidate pairs does),
-takes the batches holding the pass's first ``--pairs`` keys after ``--skip`` (all by default), warms up on a copy of
-the state, then aligns them again on a fresh copy inside ``functools.reduce`` — run under ``valgrind
---tool=callgrind --collect-atstart=no --toggle-collect=functools_reduce`` to count that part alone. ``--digest``
-prints a digest of the passages (equal digests, equal outputs of the pass); ``--profile``: a cProfile (CPU clock) of
-the counted part. The cyclic garbage collector is off, as in a worker.
+``replay`` loads a recording, turns the kernels on with ``--kernels`` (as a run of ≥ 15,000 candidate pairs does), takes
+the batches holding the pass's first ``--pairs`` keys after ``--skip`` (all by default), warms up on a copy of the
+state, then aligns them again on a fresh copy inside ``functools.reduce`` — run under ``valgrind --tool=callgrind
+--collect-atstart=no --toggle-collect=functools_reduce`` to count that part alone. ``--digest`` prints a digest of the
+passages (equal digests, equal outputs of the pass); ``--profile``: a cProfile (CPU clock) of the counted part;
+``--callgrind``: instrumentation on around it alone (with ``--instr-atstart=no``). The cyclic garbage collector is off,
+as in a worker.
 """
 
 from __future__ import annotations
@@ -49,12 +50,14 @@ def record(corpus: str, output: str) -> None:
     run_to_pass(corpus, recording)
 
 
-def replay(path: str, kernels: bool, digest: bool, most: int, skip: int, profile: str | None) -> None:
+def replay(
+    path: str, kernels: bool, digest: bool, most: int, skip: int, profile: str | None, callgrind: bool = False
+) -> None:
     """Align a recording's batches twice (warm-up, then the counted pass) on fresh copies of its state."""
     if kernels:
         align.use_kernels()
     state, batches, found, warm_seconds, seconds = replayed(
-        Path(path).read_bytes(), pipeline.passage_groups, most, skip, profile
+        Path(path).read_bytes(), pipeline.passage_groups, most, skip, profile, callgrind
     )
     keys = sum(len(targets) for batch in batches for _, targets in batch)
     line = f"keys {keys} (of {state['keys']}), warm-up {warm_seconds:.3f} s, counted {seconds:.3f} s"
@@ -79,11 +82,12 @@ def main() -> None:
     rep.add_argument("--pairs", type=int, default=0)
     rep.add_argument("--skip", type=int, default=0)
     rep.add_argument("--profile")
+    rep.add_argument("--callgrind", action="store_true", help="instrumentation on around the counted pass alone")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.output)
     else:
-        replay(args.state, args.kernels, args.digest, args.pairs, args.skip, args.profile)
+        replay(args.state, args.kernels, args.digest, args.pairs, args.skip, args.profile, args.callgrind)
 
 
 if __name__ == "__main__":

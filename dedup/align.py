@@ -27,6 +27,7 @@ import bisect
 import dataclasses
 import heapq
 import itertools
+import operator
 import os
 import re
 import threading
@@ -649,8 +650,9 @@ def align_sides(
     caller has them (a pair aligned under several settings with one ``min_tile`` tiles once; given ``tiled``, the
     k-grams are looked up only if :func:`cannot_reuse` needs them).
 
-    The passages are worked on as token ranges (:data:`TokenRun`) until they are sorted and merged: the same passages
-    as :func:`reference_align_sides`, which makes each step's ``Passage`` and finds its tokens again (tested)."""
+    The passages are worked on as token ranges (:data:`TokenRun`), then sorted, merged and given their punctuation as
+    character spans (:data:`SpanRun`), and made ``Passage``s last: the same passages as :func:`reference_align_sides`,
+    which makes each step's ``Passage`` and finds its tokens again (tested)."""
     found = _aligned_units(source_side, target_side, settings, cosine, matches, tiled)
     if found is None:
         return []
@@ -676,9 +678,12 @@ def align_sides(
         runs = _overlay_runs(runs, word_runs(source_side, target_side, cosine, settings, in_tiles), len(target.tokens))
     if settings.kept_words:
         runs = _kept_runs(runs, source_side, target_side)
-    passages = token_passages(source, target, runs)
-    merged = _merge_adjacent(sorted(passages, key=lambda p: (p.target_span, p.source_span)), target.text)
-    return attach_punctuation(merged, source.text, target.text) if settings.attach_punctuation else merged
+    spans = token_spans(source, target, runs)
+    spans.sort(key=_SPAN_ORDER)  # as the passages were sorted: by target span, then source span (stable)
+    merged = _merge_spans(spans, target.text)
+    if settings.attach_punctuation:
+        merged = _attach_spans(merged, source.text, target.text)
+    return passages_of(source.id, target.id, merged)  # each Passage made once, at the end
 
 
 def reference_align_sides(
@@ -762,22 +767,36 @@ def _aligned_units(
 TokenRun = tuple[int, int, int, int, str, float]  # a passage as source tokens [first, end), target tokens, kind, score
 
 
-def token_passages(source: CleanArticle, target: CleanArticle, runs: list[TokenRun]) -> list[Passage]:
-    """:func:`token_passage` of every run."""
-    source_id, target_id = source.id, target.id
+SpanRun = tuple[tuple[int, int], tuple[int, int], str, float]  # a passage as (target span, source span, kind, score)
+_SPAN_ORDER = operator.itemgetter(0, 1)  # (target span, source span): the order passages are merged in
+
+
+def token_spans(source: CleanArticle, target: CleanArticle, runs: list[TokenRun]) -> list[SpanRun]:
+    """The character spans of every run, as :func:`token_passage` makes them, without making the ``Passage``s."""
     source_starts, source_ends = source.tokens.starts, source.tokens.ends
     target_starts, target_ends = target.tokens.starts, target.tokens.ends
     return [
-        Passage(
-            source_id,
-            target_id,
-            (source_starts[s_first], source_ends[s_end - 1]),
+        (
             (target_starts[t_first], target_ends[t_end - 1]),
+            (source_starts[s_first], source_ends[s_end - 1]),
             kind,
             score,
         )
         for s_first, s_end, t_first, t_end, kind, score in runs
     ]
+
+
+def passages_of(source_id: str, target_id: str, spans: list[SpanRun]) -> list[Passage]:
+    """The ``Passage`` of every span run, from ``source_id`` to ``target_id``."""
+    return [
+        Passage(source_id, target_id, source_span, target_span, kind, score)
+        for target_span, source_span, kind, score in spans
+    ]
+
+
+def span_runs(passages: Sequence[Passage]) -> list[SpanRun]:
+    """The span run of every passage (:func:`passages_of`'s inverse for passages of one source and one target)."""
+    return [(p.target_span, p.source_span, p.kind, p.score) for p in passages]
 
 
 _kernels: types.ModuleType | None = None  # ``dedup.kernels`` once :func:`use_kernels` turned them on
@@ -1253,15 +1272,7 @@ def _kept_words(passages: list[Passage], source_side: Side, target_side: Side) -
                 occurs.setdefault(word, k)
         t_first = bisect.bisect_left(starts, passage.target_span[0])
         t_last = bisect.bisect_left(starts, passage.target_span[1])
-        kept = [
-            k
-            for k in range(t_first, t_last)
-            if target_stems[k]
-            and (
-                target_words[k] in occurs
-                or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
-            )  # ``_named(target, k)`` inline
-        ]
+        kept = _kept_tokens(range(t_first, t_last), target_stems, target_words, target_text, starts, occurs, names)
         if not kept:
             result.append(passage)
             continue
@@ -1345,15 +1356,7 @@ def _kept_runs(runs: list[TokenRun], source_side: Side, target_side: Side) -> li
             occurs = {}
             for unit in reversed(units):  # the first unit holding a word gives its token, as ``setdefault`` in order
                 occurs.update(source_side.unit_content_words(unit))
-        kept = [
-            k
-            for k in range(t_first, t_end)
-            if target_stems[k]
-            and (
-                target_words[k] in occurs
-                or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
-            )  # ``_named(target, k)`` inline
-        ]
+        kept = _kept_tokens(range(t_first, t_end), target_stems, target_words, target_text, starts, occurs, names)
         if not kept:
             result.append(run)
             continue
@@ -1439,6 +1442,58 @@ def alignable_units(
     acceptable = np.zeros(cosine.shape, dtype=bool)
     needed = settings.min_shared_stems - 1  # _sentence_pairs counts no stems for a figure conflict
     target_stems, source_stems = target.stem_sets, source.stem_sets
+    # the units' values read from the ``PerUnit`` lists (a Python call only for one not made yet: ``_UNMADE``)
+    source_sets, source_facts, target_facts = (
+        _unit_values(source_stems),
+        _unit_values(source.figures),
+        _unit_values(target.figures),
+    )
+    compare_figures = needed > 0 and settings.template_figures  # else ``figures_conflict`` is False
+    accepted_rows: list[int] = []
+    accepted_columns: list[int] = []
+    row, row_set = -1, set()
+    # the cells come row by row (np.nonzero's order): each target unit's stem set is read once too
+    for j, i in zip(*(axis.tolist() for axis in np.nonzero(cosine >= sentence_floor(settings))), strict=True):
+        if j != row:
+            row, row_set = j, target_stems[j]
+        source_set = source_sets[i]
+        if source_set is _UNMADE:
+            source_set = source_stems[i]
+        if len(row_set & source_set) < needed:  # type: ignore[operator]
+            continue
+        if compare_figures:  # ``figures_conflict`` only when both units hold figures (it is False otherwise)
+            source_found = source_facts[i]
+            if source_found is _UNMADE:
+                source_found = source.figures[i]
+            if source_found:
+                target_found = target_facts[j]
+                if target_found is _UNMADE:
+                    target_found = target.figures[j]
+                if target_found and figures_conflict(source_found, target_found):  # type: ignore[arg-type]
+                    continue
+        accepted_rows.append(j)
+        accepted_columns.append(i)
+    acceptable[accepted_rows, accepted_columns] = True
+    return _reached_units(acceptable, cosine, settings)
+
+
+def reference_alignable_units(
+    source: Side, target: Side, cosine: np.ndarray | None, settings: AlignSettings
+) -> tuple[list[int], list[int]]:
+    """(source units, target units) that a sentence pair accepted by :func:`_sentence_pairs` could hold.
+
+    An exact superset, told without tiling: a pair is acceptable at the lowest threshold with
+    ``min_shared_stems - 1`` shared stems (no figure conflict); a target unit is reached on its own
+    at ``min(sentence_threshold, anchor_threshold)``, else only next to a reached unit (context and
+    continuation acceptances), so reach spreads along runs of acceptable rows. The readable reference of
+    :func:`alignable_units` (which reads the units' values without a call and compares figures only where both units
+    hold some).
+    """
+    if cosine is None or not cosine.size:
+        return [], []
+    acceptable = np.zeros(cosine.shape, dtype=bool)
+    needed = settings.min_shared_stems - 1  # _sentence_pairs counts no stems for a figure conflict
+    target_stems, source_stems = target.stem_sets, source.stem_sets
     source_sets: dict[int, set[str]] = {}  # each source unit's stem set read once (a PerUnit read is a Python call)
     accepted_rows: list[int] = []
     accepted_columns: list[int] = []
@@ -1456,6 +1511,13 @@ def alignable_units(
             accepted_rows.append(j)
             accepted_columns.append(i)
     acceptable[accepted_rows, accepted_columns] = True
+    return _reached_units(acceptable, cosine, settings)
+
+
+def _reached_units(acceptable: np.ndarray, cosine: np.ndarray, settings: AlignSettings) -> tuple[list[int], list[int]]:
+    """(source units, target units) of :func:`alignable_units` from its acceptable unit pairs: a target unit is
+    reached on its own at ``min(sentence_threshold, anchor_threshold)``, else next to a reached unit along a run of
+    rows with an acceptable pair; the source units are those acceptable with a reached target unit."""
     live = acceptable.any(axis=1).tolist()
     reached = (
         np.where(acceptable, cosine, -1.0).max(axis=1) >= min(settings.sentence_threshold, settings.anchor_threshold)
@@ -1467,6 +1529,28 @@ def alignable_units(
     target_units = [j for j, ok in enumerate(reached) if ok]
     source_units = np.flatnonzero(acceptable[target_units].any(axis=0)).tolist() if target_units else []
     return source_units, target_units
+
+
+def _kept_tokens(
+    tokens: range,
+    target_stems: Sequence[str],
+    target_words: Sequence[str],
+    target_text: str,
+    starts: Sequence[int],
+    occurs: dict[str, int],
+    names: dict[str, int],
+) -> list[int]:
+    """The target tokens of a rewrite that keep a source word: a content word the source units hold (``occurs``),
+    or a name (``_named(target, k)`` inline: capitalised or a number) the source names."""
+    return [
+        k
+        for k in tokens
+        if target_stems[k]
+        and (
+            target_words[k] in occurs
+            or (target_words[k] in names and (target_text[starts[k]].isupper() or target_words[k].isdigit()))
+        )
+    ]
 
 
 def sentence_floor(settings: AlignSettings) -> float:
@@ -1582,6 +1666,12 @@ def _sentence_index(article: CleanArticle) -> list[int]:
     return index
 
 
+def _unit_values(values: Sequence[Value]) -> Sequence[Value | object]:
+    """What a :class:`PerUnit` holds (:data:`_UNMADE` for a value not made yet: read it through the ``PerUnit``),
+    or the sequence itself: a read without a Python call."""
+    return values.values if isinstance(values, PerUnit) else values
+
+
 def _sentence_pairs(
     source: Side,
     target: Side,
@@ -1596,6 +1686,106 @@ def _sentence_pairs(
     target sentence aligned next to it; above ``continuation_threshold`` when it continues
     its neighbours' alignment in order (target j-1 → source i-1, or j+1 → i+1). A target
     sentence may take several source sentences (merged sentences) above ``anchor_threshold``.
+
+    :func:`reference_sentence_pairs` with fewer Python calls, the same tests in the same order: the units' stem sets
+    and figures read from the ``PerUnit`` lists (a call only for one not made yet), ``figures_conflict`` called only
+    when both units hold figures (it is False otherwise), and a row's second look skipped when nothing can take it
+    (no anchor, no neighbour or candidate chosen) or ended at the first candidate under every second threshold (the
+    candidates come best first).
+    """
+    if not source.article.sentences or not target.article.sentences or cosine is None:
+        return []
+    source_stems, target_stems = source.stem_sets, target.stem_sets
+    source_figures, target_figures = source.figures, target.figures
+    source_sets, target_sets = _unit_values(source_stems), _unit_values(target_stems)
+    source_facts, target_facts = _unit_values(source_figures), _unit_values(target_figures)
+    template_figures = settings.template_figures
+
+    def shares(i: int, j: int, least: int) -> bool:
+        """At least ``least`` content stems shared, none if the pair is a template with other figures (counted
+        first: most pairs a cosine could accept fall short of the stems before their figures are compared)."""
+        if least <= 0:
+            return True
+        target_set = target_sets[j]
+        if target_set is _UNMADE:
+            target_set = target_stems[j]
+        source_set = source_sets[i]
+        if source_set is _UNMADE:
+            source_set = source_stems[i]
+        if len(target_set & source_set) < least:  # type: ignore[operator]
+            return False
+        if not template_figures:
+            return True
+        source_found = source_facts[i]
+        if source_found is _UNMADE:
+            source_found = source_figures[i]
+        if not source_found:
+            return True
+        target_found = target_facts[j]
+        if target_found is _UNMADE:
+            target_found = target_figures[j]
+        return not target_found or not figures_conflict(source_found, target_found)  # type: ignore[arg-type]
+
+    # every acceptance below needs at least the lowest threshold: rows whose best cosine is under it are skipped
+    live_rows = np.flatnonzero(cosine.max(axis=1) >= sentence_floor(settings))
+    if not len(live_rows):
+        return []
+    scores = cosine[live_rows]
+    live = live_rows.tolist()
+    rows = dict(zip(live, scores.tolist(), strict=True))  # Python floats of the live rows: faster to index
+    best = scores.argmax(axis=1).tolist()
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :3].tolist()
+    sentence_threshold, anchor_threshold = settings.sentence_threshold, settings.anchor_threshold
+    context_threshold, continuation_threshold = settings.context_threshold, settings.continuation_threshold
+    least, second_least = settings.min_shared_stems, settings.min_shared_stems - 1
+    second_floor = min(anchor_threshold, context_threshold, continuation_threshold)  # every second acceptance's
+    chosen: dict[int, list[tuple[int, float]]] = {}
+    for j, i in zip(live, best, strict=True):
+        score = rows[j][i]
+        strong = score >= sentence_threshold
+        anchored = (i, j) in anchors and score >= anchor_threshold
+        if (strong or anchored) and shares(i, j, least):
+            chosen[j] = [(i, score)]
+    for j, candidates in zip(live, top, strict=True):
+        here, before, after = chosen.get(j), chosen.get(j - 1), chosen.get(j + 1)
+        if not anchors and here is None and before is None and after is None:
+            continue  # no anchor, nothing near, nothing to continue, nothing taken: no candidate can be accepted
+        near = {i + d for k in (before, after) if k for i, _ in k for d in (-1, 0, 1)}
+        continuing = {i + 1 for i, _ in before or ()} | {i - 1 for i, _ in after or ()}
+        taken = {i for i, _ in here or ()}
+        row = rows[j]
+        for i in candidates:
+            if i in taken:
+                continue
+            score = row[i]
+            if score < second_floor:
+                break  # the candidates come best first: none after this one reaches a threshold either
+            if (
+                ((i, j) in anchors and score >= anchor_threshold)
+                or (i in near and score >= context_threshold)
+                or (i in continuing and score >= continuation_threshold)
+                or (taken and score >= anchor_threshold)
+            ) and shares(i, j, second_least):  # the dearer test last
+                chosen.setdefault(j, []).append((i, score))
+                taken.add(i)
+    return [(i, j, score) for j in sorted(chosen) for i, score in chosen[j]]
+
+
+def reference_sentence_pairs(
+    source: Side,
+    target: Side,
+    cosine: np.ndarray | None,
+    anchors: set[tuple[int, int]],
+    settings: AlignSettings,
+) -> list[tuple[int, int, float]]:
+    """(source sentence, target sentence, cosine) for the accepted pairs, in target order.
+
+    A pair is accepted above ``sentence_threshold``; above ``anchor_threshold`` when it
+    shares a verbatim tile (an anchor); above ``context_threshold`` when a neighbouring
+    target sentence aligned next to it; above ``continuation_threshold`` when it continues
+    its neighbours' alignment in order (target j-1 → source i-1, or j+1 → i+1). A target
+    sentence may take several source sentences (merged sentences) above ``anchor_threshold``. The readable
+    reference of :func:`_sentence_pairs`.
     """
     if not source.article.sentences or not target.article.sentences or cosine is None:
         return []
@@ -1847,18 +2037,28 @@ def attach_punctuation(passages: list[Passage], source_text: str, target_text: s
     Passages are made of whole words, so a comma after a name, the quotes around a copied statement and the
     apostrophe between two passages fell outside every passage, as new text; METER's annotators (and a reader)
     count them with the words they are written on: "Aaron Lee Martin, 25," is one verbatim span.
-    :func:`reference_attach_punctuation` with :func:`attached_span` inline (two calls a passage saved).
+    :func:`_attach_spans` on the passages' spans (of one source and one target); :func:`reference_attach_punctuation`
+    is the readable reference.
     """
     if not passages:
         return []
-    result: list[Passage] = []
+    return passages_of(
+        passages[0].source, passages[0].target, _attach_spans(span_runs(passages), source_text, target_text)
+    )
+
+
+def _attach_spans(runs: list[SpanRun], source_text: str, target_text: str) -> list[SpanRun]:
+    """:func:`attach_punctuation` on span runs, with :func:`attached_span` inline (two calls a passage saved)."""
+    if not runs:
+        return []
+    result: list[SpanRun] = []
     leading, trailing = LEADING_PUNCTUATION, TRAILING_PUNCTUATION
     source_length, target_length = len(source_text), len(target_text)
     floor = 0  # the end of the last passage taken
-    ceilings = [passage.target_span[0] for passage in passages[1:]]
+    ceilings = [run[0][0] for run in runs[1:]]
     ceilings.append(target_length)
-    for passage, ceiling in zip(passages, ceilings, strict=True):
-        old_target, old_source = passage.target_span, passage.source_span
+    for run, ceiling in zip(runs, ceilings, strict=True):
+        old_target, old_source, kind, score = run
         first, last = old_target
         begin, end = first, last
         start = begin
@@ -1878,12 +2078,9 @@ def attach_punctuation(passages: list[Passage], source_text: str, target_text: s
         while end < source_length and source_text[end] in trailing:
             end += 1
         if target_span == old_target and begin == old_source[0] and end == old_source[1]:
-            result.append(passage)
+            result.append(run)
         else:
-            # ``dataclasses.replace(passage, source_span=..., target_span=...)``, made directly
-            result.append(
-                Passage(passage.source, passage.target, (begin, end), target_span, passage.kind, passage.score)
-            )
+            result.append((target_span, (begin, end), kind, score))
         floor = target_span[1]
     return result
 
@@ -1919,31 +2116,37 @@ MERGE_GAP = 3  # characters: adjacent passages this close on both sides (punctua
 
 
 def _merge_adjacent(passages: list[Passage], target_text: str) -> list[Passage]:
-    """Join same-kind passages separated only by punctuation and whitespace on the target side (the gap's characters
-    tested last: :func:`reference_merge_adjacent` in another order of its tests)."""
-    merged: list[Passage] = []
-    last: Passage | None = None
-    for passage in passages:
+    """Join same-kind passages separated only by punctuation and whitespace on the target side: :func:`_merge_spans`
+    on the passages' spans (of one source and one target)."""
+    if not passages:
+        return []
+    return passages_of(passages[0].source, passages[0].target, _merge_spans(span_runs(passages), target_text))
+
+
+def _merge_spans(runs: list[SpanRun], target_text: str) -> list[SpanRun]:
+    """:func:`_merge_adjacent` on span runs (the gap's characters tested last: :func:`reference_merge_adjacent` in
+    another order of its tests)."""
+    merged: list[SpanRun] = []
+    last: SpanRun | None = None
+    for run in runs:
         if last is not None:
-            last_end, begin = last.target_span[1], passage.target_span[0]
+            last_end, begin = last[0][1], run[0][0]
             if (
-                last.kind == passage.kind
+                last[2] == run[2]
                 and last_end <= begin
-                and 0 <= passage.source_span[0] - last.source_span[1] <= MERGE_GAP
+                and 0 <= run[1][0] - last[1][1] <= MERGE_GAP
                 and len(gap := target_text[last_end:begin]) <= MERGE_GAP
                 and not any(map(str.isalnum, gap))
             ):
-                last = merged[-1] = Passage(
-                    last.source,
-                    last.target,
-                    (last.source_span[0], passage.source_span[1]),
-                    (last.target_span[0], passage.target_span[1]),
-                    last.kind,
-                    min(last.score, passage.score),
+                last = merged[-1] = (
+                    (last[0][0], run[0][1]),
+                    (last[1][0], run[1][1]),
+                    last[2],
+                    min(last[3], run[3]),
                 )
                 continue
-        merged.append(passage)
-        last = passage
+        merged.append(run)
+        last = run
     return merged
 
 

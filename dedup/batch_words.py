@@ -15,9 +15,11 @@ Every function gives what its reference gives, exactly (tested in ``tests/test_b
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import chain, count
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -28,6 +30,24 @@ from dedup.similarity import N_FEATURES, counts_of_keys, stem_features, word_fea
 from dedup.sketch import SketchSettings, hashed_minima, permutations, stem_hashes
 
 _FEATURE_BITS = N_FEATURES.bit_length() - 1
+_KERNELS: Any = None  # ``dedup.clean_kernels`` once :func:`load_kernels` loaded it
+
+
+def load_kernels() -> bool:
+    """Load the compiled sentence holders (``dedup.clean_kernels``; a run calls this before its clean workers
+    fork: they inherit the code); whether they are used. Not when ``DEDUP_KERNELS=0`` or numba cannot be imported:
+    the numpy path, the same counts."""
+    global _KERNELS
+    if os.environ.get("DEDUP_KERNELS") == "0":
+        _KERNELS = None
+        return False
+    try:
+        import dedup.clean_kernels as kernels
+    except ImportError:  # numba missing or unusable here
+        return False
+    kernels.warm()
+    _KERNELS = kernels
+    return True
 
 
 @dataclass(slots=True)
@@ -80,10 +100,24 @@ def sentence_holders(evidence: EvidenceWords) -> tuple[np.ndarray, np.ndarray]:
 
     A unit's features are those of its words (``char_wb`` n-grams never cross a space); every (unit, feature)
     occurrence is one integer key, unit above the feature's 20 bits, the keys sorted (by timsort, which uses the
-    runs they come in; any sort gives the same keys), and each distinct key one holder of its feature.
+    runs they come in; any sort gives the same keys), and each distinct key one holder of its feature. With the
+    compiled kernel loaded (:func:`load_kernels`), ``clean_kernels.feature_holders`` counts the same in one pass.
     """
     pieces = word_features(evidence.words)
     lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    if _KERNELS is not None:  # the same counts in one pass over the occurrences (tested)
+        flat = np.concatenate(pieces).astype(np.int32, copy=False) if pieces else np.zeros(0, dtype=np.int32)
+        holders = _KERNELS.feature_holders(
+            flat, np.cumsum(lengths) - lengths, lengths, evidence.word_of_token, evidence.unit_tokens, N_FEATURES
+        )
+    else:
+        holders = _holders_by_keys(evidence, pieces, lengths)
+    found = np.flatnonzero(holders)
+    return found.astype(np.int32), holders[found]
+
+
+def _holders_by_keys(evidence: EvidenceWords, pieces: list[np.ndarray], lengths: np.ndarray) -> np.ndarray:
+    """How many units hold each feature (int64, ``N_FEATURES`` long), by sorting the (unit, feature) keys."""
     flat = np.concatenate(pieces).astype(np.int64) if pieces else np.zeros(0, dtype=np.int64)
     per_token = lengths[evidence.word_of_token]
     features_before = np.cumsum(per_token) - per_token  # of each token
@@ -95,9 +129,7 @@ def sentence_holders(evidence: EvidenceWords) -> tuple[np.ndarray, np.ndarray]:
     keys |= features
     keys.sort(kind="stable")  # timsort: the keys come in unit order, in runs
     distinct = keys[np.concatenate(([True], keys[1:] != keys[:-1]))] if len(keys) else keys
-    holders = np.bincount(distinct & (N_FEATURES - 1), minlength=N_FEATURES)
-    found = np.flatnonzero(holders)
-    return found.astype(np.int32), holders[found]
+    return np.bincount(distinct & (N_FEATURES - 1), minlength=N_FEATURES)
 
 
 def evidence_article_counts(evidence: EvidenceWords, stems: list[str]) -> sparse.csr_matrix:

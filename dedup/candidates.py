@@ -273,6 +273,7 @@ def run_numbers(order: np.ndarray, starts: np.ndarray) -> np.ndarray:
 
 _VERIFY_CHUNK = 1 << 16  # row pairs compared at once (a pair of 64-value rows is 512 bytes)
 _ENUMERATED_CHUNK = 1 << 22  # row pairs of a band made at once (their two int64 arrays: 64 MB)
+_EVIDENCE_CHUNK = 1 << 21  # row codes taken at once by evidenced_pair_codes (~11 int64 working arrays: ~190 MB)
 
 
 class HeldRows:
@@ -487,10 +488,15 @@ def verified_row_pairs(
     source = row_source(rows)
     owners = np.asarray(owners, dtype=np.int64)
     shared = (source, owners, threshold, cap, width, crowd)
-    codes = np.zeros(0, dtype=np.int64)
-    for found in run_batches(_band_row_codes, shared, list(range(band_count)), workers=min(workers, band_count)):
-        codes = merged_codes(codes, found, unique=True)
-    return codes
+    codes = [np.zeros(0, dtype=np.int64)]
+
+    def merged(found: np.ndarray) -> None:
+        """A band's codes merged in as they arrive, then let go: the bands' codes are not held together (a row pair
+        of near-copies collides in most bands: at 10k the bands handed back 11x the merged codes)."""
+        codes[0] = merged_codes(codes[0], found, unique=True)
+
+    run_batches(_band_row_codes, shared, list(range(band_count)), workers=min(workers, band_count), each=merged)
+    return codes[0]
 
 
 def _band_row_codes(
@@ -539,6 +545,7 @@ def evidenced_pair_codes(
     sizes: np.ndarray | None,
     lone_min_shared: int,
     span: int,
+    chunk: int = _EVIDENCE_CHUNK,
 ) -> np.ndarray:
     """The owner pairs (sorted :func:`pair_codes`) of verified row pairs (:func:`verified_row_pairs`' codes, over
     ``count`` rows of ``positions`` values) that are evidence of reuse: two distinct rows on either side, or a row
@@ -548,10 +555,42 @@ def evidenced_pair_codes(
     ``agreeing × (|a| + |b|) ≥ lone_min_shared × (positions + agreeing)``. One short sentence shared by chance
     ("The company said it sold 4.6 pct.") is what most sentence pairs of a large run rest on, and the judge relates
     no pair on one short unit (``ScoreSettings.min_sentences``) unless it is most of an article, which the
-    article LSH and the TF-IDF neighbours find. ``lone_min_shared`` 0: every owner pair (``sizes`` unread)."""
+    article LSH and the TF-IDF neighbours find. ``lone_min_shared`` 0: every owner pair (``sizes`` unread).
+
+    Where the owners ascend with the rows (a run's sentence rows are stacked article by article), every owner pair's
+    row codes lie in one stretch of the sorted codes (those whose first row is one of its lower owner's), so they are
+    taken ``chunk`` codes at a time, each stretch cut where a lower owner's rows end: the same pairs, in the same
+    order, with the working arrays (~11 int64 a row code) of one stretch at a time, not of all."""
     if not len(row_codes):
         return np.zeros(0, dtype=np.int64)
     owners = np.asarray(owners, dtype=np.int64)
+    if len(row_codes) <= chunk or not np.all(owners[1:] >= owners[:-1]):
+        return _evidenced_stretch(row_codes, count, positions, owners, sizes, lone_min_shared, span)
+    found = []
+    row_code = count * (positions + 1)  # the row codes whose first row is r begin at r * row_code
+    begin = 0
+    while begin < len(row_codes):
+        end = begin + chunk
+        if end < len(row_codes):  # back to where the lower owner of the code at ``end`` begins, or on to its end
+            owner = owners[row_codes[end] // row_code]
+            end = int(np.searchsorted(row_codes, np.searchsorted(owners, owner, side="left") * row_code))
+            if end <= begin:
+                end = int(np.searchsorted(row_codes, np.searchsorted(owners, owner, side="right") * row_code))
+        found.append(_evidenced_stretch(row_codes[begin:end], count, positions, owners, sizes, lone_min_shared, span))
+        begin = end
+    return np.concatenate(found)
+
+
+def _evidenced_stretch(
+    row_codes: np.ndarray,
+    count: int,
+    positions: int,
+    owners: np.ndarray,
+    sizes: np.ndarray | None,
+    lone_min_shared: int,
+    span: int,
+) -> np.ndarray:
+    """:func:`evidenced_pair_codes` of row codes that hold every row code of their owner pairs."""
     agreeing, row_pairs = row_codes % (positions + 1), row_codes // (positions + 1)
     first, second = row_pairs // count, row_pairs % count
     if lone_min_shared <= 0 or sizes is None:

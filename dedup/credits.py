@@ -136,6 +136,44 @@ _OTHER_PATTERNS: list[_Pattern] = [
 
 
 _ANY_NAME = re.compile(_NAME)
+
+
+def _implied(alias: str, aliases: set[str]) -> bool:
+    """Whether a text holding ``alias`` followed by a word boundary holds another of ``aliases`` followed by one:
+    one ends where it ends, or before a character of it that is not a word character (the aliases end in one)."""
+    for other in aliases - {alias}:
+        place = alias.find(other)
+        while place >= 0:
+            end = place + len(other)
+            if end == len(alias) or not (alias[end].isalnum() or alias[end] == "_"):
+                return True
+            place = alias.find(other, place + 1)
+    return False
+
+
+def _trie(words: list[str]) -> str:
+    """A pattern matching exactly ``words`` (literals), their common beginnings factored out: re tries a branch of
+    a few first letters, then the rest of the few names that start with the one found, not every name in turn."""
+    groups: dict[str, list[str]] = {}
+    for word in words:
+        groups.setdefault(word[:1], []).append(word[1:])
+    parts = [re.escape(first) + _trie(rest) for first, rest in sorted(groups.items()) if first]
+    body = "" if not parts else parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+    return f"(?:{body})?" if "" in groups and body else body
+
+
+_ALIASES = {alias for aliases in SOURCES.values() for alias in aliases}
+# whether a text names a source at all (``_ANY_NAME.search``): the aliases another one implies left out, the rest
+# as a trie; the same texts (tested): ~3 % of the clean stage's instructions went to ``_ANY_NAME``'s 47-name branch
+_NAMES_A_SOURCE = re.compile(_trie(sorted(alias for alias in _ALIASES if not _implied(alias, _ALIASES))) + r"\b")
+
+
+def names_a_source(text: str) -> bool:
+    """Whether ``text`` names any source: ``_ANY_NAME.search(text) is not None`` (tested), by a pattern of fewer
+    names, factored."""
+    return _NAMES_A_SOURCE.search(text) is not None
+
+
 # re's IGNORECASE matches a letter to every character whose lower case is that letter, and to these three too
 _FOLD = str.maketrans({"İ": "i", "ı": "i", "ſ": "s"})
 
@@ -154,7 +192,7 @@ def find_credits(text: str) -> list[Credit]:
     Equal to :func:`reference_find_credits` (tested): patterns that cannot match are skipped, those whose source
     name is case-sensitive when the text names no source, and those whose words the text does not hold.
     """
-    return _credits(text, _ANY_NAME.search(text) is not None, ignorecase_screen(text))
+    return _credits(text, names_a_source(text), ignorecase_screen(text))
 
 
 def reference_find_credits(text: str) -> list[Credit]:

@@ -40,6 +40,7 @@ from dedup.align import (
     use_kernels,
 )
 from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
+from dedup.batch_words import load_kernels as load_clean_kernels
 from dedup.candidates import (
     CandidateSettings,
     SpilledRows,
@@ -75,6 +76,7 @@ from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
     N_FEATURES,
     PackedCounts,
+    SpilledCounts,
     article_counts,
     article_vectors,
     cached_word_features,
@@ -163,6 +165,9 @@ MIN_BATCH_PAIRS = 16  # pairs per batch sent to a worker, at least
 MIN_PARALLEL_PAIRS = 256  # below this, starting worker processes costs more than it saves
 MIN_PARALLEL_ARTICLES = 200
 KERNEL_MIN_PAIRS = 15_000  # candidate pairs from which the compiled kernels pay their ~0.8 s load (docs/scale.md)
+# articles from which the clean stage's compiled sentence holders (``batch_words.load_kernels``) pay numba's load
+# (~0.5 CPU s a process, once): they save ~0.4 M instructions an article (docs/scale.md, stop 25, clean25)
+CLEAN_KERNEL_MIN_ARTICLES = 10_000
 
 
 def _groups(pairs: list[tuple[int, int]], batch_pairs: int) -> list[list[Group]]:
@@ -493,15 +498,16 @@ class ArticleStore:
 
     def sort(self) -> None:
         """Put the articles in id order (the run's order; the buffers are copied only if they were not in it),
-        once they are all read."""
+        once they are all read, and the compressed texts in a file (``CompressedTexts.spill``)."""
         self.positions = {}
         self.texts.finish()
         order = sorted(range(len(self.ids)), key=self.ids.__getitem__)
-        if order == list(range(len(order))):
-            return
-        self.texts = self.texts.reordered(order)
-        self.fields, self.field_offsets = _reordered(self.fields, self.field_offsets, order)
-        self.ids = [self.ids[k] for k in order]
+        if order != list(range(len(order))):
+            self.texts = self.texts.reordered(order)
+            self.fields, self.field_offsets = _reordered(self.fields, self.field_offsets, order)
+            self.ids = [self.ids[k] for k in order]
+        # read from a file from now on (~0.85 KB an article out of memory, from the clean stage to the output)
+        self.texts.spill()
 
     def article(self, index: int) -> Article:
         """Article ``index`` with the fields the stages read (id, text, outlet, date)."""
@@ -723,6 +729,9 @@ def tfidf_batch(
     return [np.unique(pair_codes(found[:, 0], found[:, 1], vectors.shape[0]))]
 
 
+_NO_COUNTS = sparse.csr_matrix((0, 0))  # a part's stem counts once taken (``SpilledCounts`` holds them)
+
+
 def _firsts(parts: list[CleanBatch]) -> list[int]:
     """The run's index of each part's first article."""
     return np.cumsum([0] + [len(part.units) for part in parts]).tolist()[:-1]
@@ -832,7 +841,7 @@ def _held_bytes(value: Any, seen: set[int] | None = None) -> int:
     if id(value) in seen or value is None or isinstance(value, (bool, type)):
         return 0
     seen.add(id(value))
-    if isinstance(value, (np.ndarray, CompressedTexts, PackedCounts)):
+    if isinstance(value, (np.ndarray, CompressedTexts, PackedCounts, SpilledCounts)):
         return value.nbytes
     if sparse.issparse(value):
         return sum(getattr(value, name).nbytes for name in ("data", "indices", "indptr") if hasattr(value, name))
@@ -1383,21 +1392,32 @@ def cluster(
     frequency = np.zeros(N_FEATURES, dtype=np.int64)
     # the sentence signature rows, out of the heap as they arrive: their low bytes held (64 bytes a row, not 256)
     spilled = SpilledRows(settings.sketch.sentence_num_perm)
+    # the stem counts, out of memory until the TF-IDF stage: through the LSH stage, the run's highest, they were held
+    counts = SpilledCounts()
 
-    def folded(part: CleanBatch, frequency: np.ndarray = frequency, spilled: SpilledRows = spilled) -> CleanBatch:
+    def folded(
+        part: CleanBatch,
+        frequency: np.ndarray = frequency,
+        spilled: SpilledRows = spilled,
+        counts: SpilledCounts = counts,
+    ) -> CleanBatch:
         """A part as it arrives, its document frequencies added up and its words' features remembered (the judge
         and passage workers, forked later, inherit them), neither held: ~1 MB a part, a part per 500 articles; its
-        sentence rows written out (``candidates.SpilledRows``)."""
+        sentence rows written out (``candidates.SpilledRows``), and its stem counts (``similarity.SpilledCounts``)."""
         frequency[part.features] += part.holders
         part.features = part.holders = np.zeros(0, dtype=np.int64)
         spilled.append(part.sentence_rows)
         part.sentence_rows = np.zeros((0, 0), dtype=np.uint32)
+        counts.append(part.stem_counts)
+        part.stem_counts = _NO_COUNTS
         # held until the sentence stories and the stacking: 2 bytes a unit each, not 8 (widened where read)
         part.unit_sizes, part.sentence_owners = _narrowed(part.unit_sizes), _narrowed(part.sentence_owners)
         remember_word_features(*part.words)
         part.words = ([], np.zeros(0, np.int64), np.zeros(0, np.int32))
         return part
 
+    if count >= CLEAN_KERNEL_MIN_ARTICLES:
+        load_clean_kernels()  # before the clean workers fork: they inherit the compiled code
     parts: list[CleanBatch] = run_batches(
         clean_stored,
         (
@@ -1414,7 +1434,7 @@ def cluster(
         _log_held(
             "after cleaning",
             compact=[form for part in parts for form in part.compact],
-            stem_counts=[part.stem_counts for part in parts],
+            stem_counts=counts,
             article_rows=[part.article_rows for part in parts],
             sentence_rows=spilled,
             sentence_owners=[part.sentence_owners for part in parts],
@@ -1436,7 +1456,9 @@ def cluster(
     del store, stories  # the store's buffers are the corpus's now, and the stories its int32 copy
     for part in parts:
         part.compact = []
-    stem_counts = stack_rows(_taken(parts, "stem_counts", sparse.csr_matrix((0, 0))))  # each freed once copied
+    stem_counts = stack_rows(counts.taken())  # each read back (or freed) once copied
+    counts.close()
+    del counts
     del parts  # the batches' forms, counts and signatures are no longer needed
     return_free_memory()
     chunk = 2048

@@ -163,21 +163,29 @@ _PRIME1, _PRIME2, _PRIME3, _PRIME4, _PRIME5 = (
 )
 
 
+def le_words(padded: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The little-endian 32-bit word at each byte offset ``at`` of a byte array (``padded``: 3 zero bytes or more
+    after the last offset read), for the hashes of slices computed all at once."""
+    return (
+        padded[at].astype(np.uint32)
+        | padded[at + 1].astype(np.uint32) << np.uint32(8)
+        | padded[at + 2].astype(np.uint32) << np.uint32(16)
+        | padded[at + 3].astype(np.uint32) << np.uint32(24)
+    )
+
+
+def rotl(values: np.ndarray, bits: int) -> np.ndarray:
+    """Each uint32 value rotated left by ``bits``."""
+    return (values << np.uint32(bits)) | (values >> np.uint32(32 - bits))
+
+
 def xxh32_slices(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     """XXH32 (seed 0) of every slice ``buffer[starts[k] : starts[k] + lengths[k]]`` of a byte array, all at once:
     ``xxhash.xxh32_intdigest`` of each (tested), following the XXH32 specification step by step."""
     padded = np.concatenate((buffer, np.zeros(4, dtype=np.uint8)))
 
-    def word(at: np.ndarray) -> np.ndarray:  # the little-endian 32-bit word at each byte offset
-        return (
-            padded[at].astype(np.uint32)
-            | padded[at + 1].astype(np.uint32) << np.uint32(8)
-            | padded[at + 2].astype(np.uint32) << np.uint32(16)
-            | padded[at + 3].astype(np.uint32) << np.uint32(24)
-        )
-
-    def rotl(values: np.ndarray, bits: int) -> np.ndarray:
-        return (values << np.uint32(bits)) | (values >> np.uint32(32 - bits))
+    def word(at: np.ndarray) -> np.ndarray:
+        return le_words(padded, at)
 
     stripes = lengths // 16
     hashes = np.full(len(starts), _PRIME5, dtype=np.uint32)  # a slice under 16 bytes starts from seed + PRIME5

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 
 import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dedup import pipeline
+from dedup import batch_words, pipeline
 from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
 from dedup.candidates import sentence_signatures, unit_stem_sizes
 from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, repeated_lines
@@ -138,3 +139,51 @@ def test_sentences_and_clauses_on_news_equal_the_written_patterns(news_articles:
         ]
         for span in sentences(text):
             assert clauses(text, span) == reference_clauses(text, span)
+
+
+@contextlib.contextmanager
+def _compiled_holders(on: bool):
+    """``batch_words.sentence_holders`` with the compiled kernel loaded (``on``) or not, as before afterwards."""
+    saved = batch_words._KERNELS
+    try:
+        if on:
+            assert batch_words.load_kernels()
+        else:
+            batch_words._KERNELS = None
+        yield
+    finally:
+        batch_words._KERNELS = saved
+
+
+def _holders_both_ways(cleaned) -> None:
+    evidence = evidence_words(cleaned)
+    with _compiled_holders(False):
+        expected = sentence_holders(evidence)
+    with _compiled_holders(True):
+        found = sentence_holders(evidence)
+    _same(found, expected)
+    _same(found, sentence_frequencies(sentence_counts(cleaned)))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(_TEXTS, max_size=5))
+def test_compiled_sentence_holders_equal_the_sorted_keys(texts: list[str]) -> None:
+    _holders_both_ways([clean_article(Article(str(number), text)) for number, text in enumerate(texts)])
+
+
+def test_compiled_sentence_holders_and_clean_batches_on_news(news_articles: list[Article]) -> None:
+    repeated = repeated_lines([article.text for article in news_articles], min_articles=3)
+    cleaned = [clean_article(article, repeated) for article in news_articles]
+    for size in (1, 37, len(cleaned)):
+        for begin in range(0, len(cleaned), size):
+            _holders_both_ways(cleaned[begin : begin + size])
+    shared = (repeated, SketchSettings(), False)
+    handed = set(pipeline._WORDS_HANDED_BACK)
+    with _compiled_holders(True):
+        found = pipeline.clean_batch(shared, news_articles)
+    pipeline._WORDS_HANDED_BACK.clear()
+    pipeline._WORDS_HANDED_BACK.update(handed)
+    expected = pipeline.reference_clean_batch(shared, news_articles)
+    pipeline._WORDS_HANDED_BACK.clear()
+    pipeline._WORDS_HANDED_BACK.update(handed)
+    _same(_batch_fields(found[0]), _batch_fields(expected[0]))

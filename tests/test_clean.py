@@ -21,7 +21,7 @@ from dedup.clean import (
     repeated_lines,
     wrap_width,
 )
-from dedup.credits import find_credits, ignorecase_screen, reference_find_credits
+from dedup.credits import _ANY_NAME, SOURCES, find_credits, ignorecase_screen, names_a_source, reference_find_credits
 from dedup.model import Article
 from dedup.text import (
     clauses,
@@ -313,3 +313,42 @@ _CLAUSE_PIECES = [
 def test_clauses_equal_the_reference(text: str, begin: int, min_chars: int) -> None:
     span = (min(begin, len(text)), len(text))
     assert clauses(text, span, min_chars) == reference_clauses(text, span, min_chars)
+
+
+_NAME_PIECES = st.sampled_from(
+    [
+        *sorted({alias for aliases in SOURCES.values() for alias in aliases}),
+        "Pa",
+        "PAR",
+        "AP_",
+        "Tas",
+        "Wall Street",
+        "Bloomberg",
+        "News",
+        "-",
+        "_",
+        " ",
+        "x",
+        "é",
+        "7",
+        ".",
+        "ᾈ",
+        "\n",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_NAME_PIECES, max_size=8).map("".join))
+def test_names_a_source_equals_any_name_searched(text: str) -> None:
+    assert names_a_source(text) == (_ANY_NAME.search(text) is not None)
+
+
+def test_names_a_source_equals_any_name_searched_on_each_alias_and_the_seeds(seed_texts: dict[str, str]) -> None:
+    for alias in sorted({alias for aliases in SOURCES.values() for alias in aliases}):
+        for text in (alias, f"x{alias}", f"{alias}x", f"{alias}_", f"{alias} ", f"{alias}é", alias[:-1], alias[1:]):
+            assert names_a_source(text) == (_ANY_NAME.search(text) is not None), text
+    for text in seed_texts.values():
+        assert names_a_source(text) == (_ANY_NAME.search(text) is not None)
+        for begin in range(0, len(text), 97):  # the texts cut at many places: names found, or not, anywhere
+            assert names_a_source(text[begin:]) == (_ANY_NAME.search(text[begin:]) is not None)

@@ -19,6 +19,7 @@ from dedup.model import Article
 from dedup.similarity import (
     N_FEATURES,
     PackedCounts,
+    SpilledCounts,
     article_counts,
     reference_article_counts,
     reference_sentence_counts,
@@ -103,6 +104,30 @@ def test_packed_stem_counts_give_back_the_matrix(data) -> None:
         stacked = stack_rows(packed)
         _same_matrix(stacked, stack_rows(list(pieces)))
         assert (stacked != sparse.vstack(pieces, format="csr")).nnz == 0
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.data())
+def test_spilled_stem_counts_stack_as_the_held_ones(data) -> None:
+    """The parts written out as they come (``SpilledCounts``, as a run takes its clean batches' counts in) and read
+    back when stacked give the matrix the held parts give: every array, dtype and flag; the file removed on close."""
+    pieces = [_csr(data) for _ in range(data.draw(st.integers(1, 5)))]
+    pieces = [piece for piece in pieces if piece.dtype == np.float64] or [pieces[0].astype(np.float64)]
+    spilled = SpilledCounts()
+    for piece in pieces:
+        spilled.append(PackedCounts.of(piece))
+    held_bytes = sum(
+        piece.data.nbytes + piece.indices.nbytes + piece.indptr.nbytes
+        for piece in pieces
+        if not isinstance(PackedCounts.of(piece), PackedCounts)
+    )
+    assert spilled.nbytes == held_bytes  # only the parts that could not be packed are held
+    folder = spilled.folder
+    try:
+        _same_matrix(stack_rows(spilled.taken()), stack_rows([PackedCounts.of(piece) for piece in pieces]))
+    finally:
+        spilled.close()
+    assert folder is None or not folder.exists()
 
 
 @settings(max_examples=100, deadline=None)

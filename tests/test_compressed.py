@@ -50,6 +50,15 @@ def test_compressed_texts_give_back_the_reference(texts, train_bytes, data):
     for index in (-1, len(held)):
         with pytest.raises(IndexError):
             held[index]
+    held.spill()  # to a file (compressed ones only): the same texts, more taken in after, reordered, pickled
+    assert held.nbytes <= reference.nbytes + 8 * len(held) + 200_000
+    later = data.draw(_texts)
+    for text in later:
+        held.append(text)
+    whole = texts + more + later
+    assert list(held) == whole
+    assert list(held.reordered(order)) == [whole[k] for k in order]
+    assert list(pickle.loads(pickle.dumps(held))) == whole
 
 
 _WORDS = [
@@ -87,6 +96,12 @@ def test_texts_compressed_with_a_trained_dictionary_give_back_the_reference(seed
     order = data.draw(st.permutations(range(len(held))))
     assert list(held.reordered(order)) == [texts[k] for k in order]
     assert list(pickle.loads(pickle.dumps(held))) == texts
+    compressed_bytes = len(held.data)
+    held.spill()  # in a file: none of the compressed texts held, each read back the same
+    assert len(held.data) == 0 and held.nbytes <= held.dictionary.as_bytes().__len__() + 8 * (len(texts) + 1)
+    assert compressed_bytes > 0 and list(held) == texts
+    assert list(held.reordered(order)) == [texts[k] for k in order]
+    assert list(pickle.loads(pickle.dumps(held))) == texts
 
 
 @pytest.fixture(scope="module")
@@ -116,12 +131,14 @@ def test_threads_read_the_texts_at_once(news):
     def read() -> None:
         found.append(all(held[k] == texts[k] for k in range(len(texts))))
 
-    threads = [threading.Thread(target=read) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert found == [True] * 4
+    for _ in range(2):  # held, then in a file
+        threads = [threading.Thread(target=read) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        held.spill()
+    assert found == [True] * 8
 
 
 def test_the_store_sorts_and_gives_back_the_articles(news, monkeypatch):
@@ -131,7 +148,7 @@ def test_the_store_sorts_and_gives_back_the_articles(news, monkeypatch):
         assert store.add(article)
     assert not store.add(news[0])  # a repeated id: not taken
     store.sort()
-    assert store.texts.compressing
+    assert store.texts.compressing and not store.texts.data  # in a file
     expected = sorted(news, key=lambda article: article.id)
     assert store.ids == [article.id for article in expected]
     for index, article in enumerate(expected):

@@ -161,3 +161,30 @@ def test_the_index_rule_equals_the_batch_rule(data, lone_min_shared) -> None:
     assert found == [(0, k) in expected for k in range(1, 6)]
     if lone_min_shared == 0:  # the rule off: the index's plain verified test
         assert found == sentences_agree_each(values[mine], others, banding, 0.4)
+
+
+_ascending = st.integers(min_value=0, max_value=30).flatmap(
+    lambda count: st.tuples(
+        st.lists(st.lists(_values, min_size=64, max_size=64), min_size=count, max_size=count),
+        st.lists(st.integers(0, 3), min_size=count, max_size=count).map(sorted),  # a run's rows, article by article
+        st.lists(st.integers(4, 14), min_size=count, max_size=count),
+    )
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_ascending, st.sampled_from([0.4, 0.6]), st.sampled_from([0, 8, 14]), st.integers(1, 6))
+def test_evidenced_pairs_in_stretches_equal_all_at_once(data, threshold, lone_min_shared, chunk) -> None:
+    """Owners ascending with the rows (as a run stacks them): the row codes taken a few at a time, each stretch cut
+    where a lower owner's rows end, give the same owner pairs in the same order as all at once, and the reference's."""
+    rows, owners, sizes = data
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 64)
+    owners = np.array(owners, dtype=np.int64)
+    sizes = np.array(sizes, dtype=np.uint16)
+    row_pairs = _brute_row_pairs(values, owners, threshold)
+    codes = np.array(sorted((a * len(values) + b) * 65 + agreeing for a, b, agreeing in row_pairs), dtype=np.int64)
+    whole = evidenced_pair_codes(codes, len(values), 64, owners, sizes, lone_min_shared, 4, chunk=len(codes) + 1)
+    stretched = evidenced_pair_codes(codes, len(values), 64, owners, sizes, lone_min_shared, 4, chunk=chunk)
+    assert stretched.tolist() == whole.tolist()
+    expected = reference_evidenced_pairs(row_pairs, 64, owners.tolist(), sizes.tolist(), lone_min_shared)
+    assert pairs_of_codes(stretched, 4) == expected
