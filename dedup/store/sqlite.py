@@ -46,7 +46,6 @@ _CROWDED = "CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders
 _POSTINGS = "CREATE TABLE IF NOT EXISTS postings (lo INTEGER PRIMARY KEY, entries BLOB NOT NULL)"
 _MIGRATED_ROW = ROW_MAX * 3 // 4  # postings a row made by the migration from ``bands`` holds (adds cut it at ROW_MAX)
 _MIGRATION_RANGES = 256  # the migration reads ``bands`` one key range at a time
-_PENDING_MAX = 200_000  # postings a write transaction keeps pending at most (~30 MB) before writing them to rows
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -101,11 +100,6 @@ class SQLiteSession(Session):
     def __init__(self, connection: sqlite3.Connection) -> None:
         self.db = connection
         self._counted: dict[int, int] = {}  # band key → postings, for the keys the last add_keys/remove_keys wrote
-        # postings added and removed in this transaction and not yet written to their rows (``write_pending``, before
-        # the commit): band key → articles; an (key, article) is in at most one of the two
-        self._adding: dict[int, set[int]] = {}
-        self._dropping: dict[int, set[int]] = {}
-        self._pending = 0  # postings in ``_adding`` and ``_dropping``
 
     # --- postings (dedup.store.postings) ------------------------------------------------------------------------
     def _rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
@@ -123,91 +117,12 @@ class SQLiteSession(Session):
         return sorted(rows.items())
 
     def _postings(self, band_keys: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
-        """(keys, articles) of every posting of ``band_keys``, sorted by (key, article): the stored rows with this
-        transaction's pending postings added and removed."""
+        """(keys, articles) of every posting of ``band_keys``, sorted by (key, article)."""
         wanted = sorted(set(band_keys))
-        keys, articles = find_postings(self._rows_of(wanted), np.array(wanted, dtype=np.int64))
-        if not self._pending:
-            return keys, articles
-        touched = [key for key in wanted if key in self._adding or key in self._dropping]
-        if not touched:
-            return keys, articles
-        dropped = [(key, article) for key in touched for article in self._dropping.get(key, ())]
-        if dropped:
-            gone = set(dropped)
-            keep = np.array(
-                [(key, article) not in gone for key, article in zip(keys.tolist(), articles.tolist(), strict=True)],
-                dtype=bool,
-            )
-            keys, articles = keys[keep], articles[keep]
-        added = [(key, article) for key in touched for article in self._adding.get(key, ())]
-        if added:
-            keys = np.concatenate((keys, np.array([key for key, _ in added], dtype=np.int64)))
-            articles = np.concatenate((articles, np.array([article for _, article in added], dtype=np.int64)))
-            order = np.lexsort((articles, keys))
-            keys, articles = keys[order], articles[order]
-        return keys, articles
+        return find_postings(self._rows_of(wanted), np.array(wanted, dtype=np.int64))
 
-    def _pend(self, key: int, article: int, adding: bool) -> None:
-        """Note a posting added (``adding``) or removed, to be written by ``write_pending``."""
-        undo, do = (self._dropping, self._adding) if adding else (self._adding, self._dropping)
-        undone = undo.get(key)
-        if undone is not None and article in undone:  # the stored rows already say so: nothing to write
-            undone.discard(article)
-            if not undone:
-                del undo[key]
-            self._pending -= 1
-        else:
-            do.setdefault(key, set()).add(article)
-            self._pending += 1
-
-    def write_pending(self) -> None:
-        """Write this transaction's pending postings to their rows: every row touched read and decoded once, the
-        changed ones rewritten (cut past ``ROW_MAX``) or deleted when emptied, whatever number of adds and removals
-        they come from. Called before the commit, before a full scan, and when many postings are pending."""
-        if not self._pending:
-            return
-        adding, dropping = self._adding, self._dropping
-        self._adding, self._dropping, self._pending = {}, {}, 0
-        wanted = sorted(adding.keys() | dropping.keys())
-        rows = self._rows_of(wanted)
-        keys, articles, row_of = decode_rows(rows)
-        los = np.array([lo for lo, _ in rows], dtype=np.int64)
-        stored = set(los.tolist())
-        kept = np.ones(len(keys), dtype=bool)
-        changed_rows = []
-        if dropping:
-            dropped_keys = np.array(sorted(dropping), dtype=np.int64)
-            for at in np.flatnonzero(np.isin(keys, dropped_keys)).tolist():
-                if int(articles[at]) in dropping[int(keys[at])]:
-                    kept[at] = False
-            changed_rows.append(np.unique(row_of[~kept]))
-        new_keys = np.array([key for key in sorted(adding) for _ in adding[key]], dtype=np.int64)
-        new_articles = np.array([article for key in sorted(adding) for article in adding[key]], dtype=np.int64)
-        new_rows = np.searchsorted(los, new_keys, side="right") - 1  # -1: below every row, a new row at 0
-        if (new_rows < 0).any():
-            los = np.concatenate(([0], los))
-            new_rows += 1
-            row_of = row_of + 1
-        changed_rows.append(np.unique(new_rows))
-        changed = np.unique(np.concatenate(changed_rows))
-        old = np.isin(row_of, changed) & kept
-        all_rows = np.concatenate((row_of[old], new_rows))
-        all_keys = np.concatenate((keys[old], new_keys))
-        all_articles = np.concatenate((articles[old], new_articles))
-        order = np.lexsort((all_articles, all_keys))  # rows are key ranges: key order is row order
-        all_rows, all_keys, all_articles = all_rows[order], all_keys[order], all_articles[order]
-        row_numbers, row_counts = np.unique(all_rows, return_counts=True)
-        emptied = sorted(set(changed.tolist()) - set(row_numbers.tolist()))
-        self.db.executemany("DELETE FROM postings WHERE lo = ?", ((int(los[row]),) for row in emptied))
-        if len(row_numbers):
-            self._write_rows(los[row_numbers].tolist(), all_keys, all_articles, row_counts.tolist(), stored)
-
-    def _write_rows(
-        self, los: list[int], keys: np.ndarray, articles: np.ndarray, counts: list[int], stored: Container[int]
-    ) -> None:
-        """Store rows (each ``lo`` with its postings, sorted), cutting those above ``ROW_MAX`` postings; ``stored``:
-        the ``lo`` of the rows already stored (updated in place; the others are inserted)."""
+    def _write_rows(self, los: list[int], keys: np.ndarray, articles: np.ndarray, counts: list[int]) -> None:
+        """Store rows (each ``lo`` with its postings, sorted), cutting those above ``ROW_MAX`` postings."""
         final_los, final_counts = los, counts
         if max(counts) > ROW_MAX:
             final_los, final_counts = [], []
@@ -223,17 +138,14 @@ class SQLiteSession(Session):
                     final_counts.append(count)
                 begin += count
         blobs = encode_rows(np.array(final_los, dtype=np.int64), keys, articles, np.array(final_counts, dtype=np.int64))
-        updates = [(blob, lo) for lo, blob in zip(final_los, blobs, strict=True) if lo in stored]
-        self.db.executemany("UPDATE postings SET entries = ? WHERE lo = ?", updates)
-        if len(updates) < len(blobs):
-            self.db.executemany(
-                "INSERT INTO postings (lo, entries) VALUES (?, ?)",
-                [(lo, blob) for lo, blob in zip(final_los, blobs, strict=True) if lo not in stored],
-            )
+        self.db.executemany(
+            "INSERT INTO postings (lo, entries) VALUES (?, ?) "
+            "ON CONFLICT (lo) DO UPDATE SET entries = excluded.entries",
+            zip(final_los, blobs, strict=True),
+        )
 
     def _scan(self, rows_at_a_time: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
         """Every postings row, a chunk at a time: (los, keys, articles, row numbers within the chunk)."""
-        self.write_pending()
         after = -1
         while True:
             rows = list(
@@ -457,41 +369,65 @@ class SQLiteSession(Session):
         )
 
     def add_keys(self, key: int, band_keys: Iterable[int]) -> None:
-        """Postings (band key, ``key``) added (one a key at most), pending until ``write_pending``; each key's count
-        after it kept for ``count_keys``."""
         wanted = sorted(set(band_keys))
         self._counted = {}
         if not wanted:
             return
-        keys, articles = self._postings(wanted)
+        rows = self._rows_of(wanted)
+        keys, articles, row_of = decode_rows(rows)
+        wanted_array = np.array(wanted, dtype=np.int64)
+        counted = np.isin(keys, wanted_array)
         counts = dict.fromkeys(wanted, 0)
-        found, found_counts = np.unique(keys, return_counts=True)
+        found, found_counts = np.unique(keys[counted], return_counts=True)
         counts.update(zip(found.tolist(), found_counts.tolist(), strict=True))
-        held = set(keys[articles == key].tolist())
-        for band_key in wanted:
-            if band_key not in held:  # INSERT OR IGNORE: a posting once
-                counts[band_key] += 1
-                self._pend(band_key, key, adding=True)
+        held = set(keys[counted & (articles == key)].tolist())
+        new = np.array([k for k in wanted if k not in held], dtype=np.int64)  # INSERT OR IGNORE: a posting once
+        for band_key in new.tolist():
+            counts[band_key] += 1
         self._counted = counts
-        if self._pending > _PENDING_MAX:
-            self.write_pending()
+        if not len(new):
+            return
+        los = np.array([lo for lo, _ in rows], dtype=np.int64)
+        new_rows = np.searchsorted(los, new, side="right") - 1  # -1: below every row, a new row at 0
+        if (new_rows < 0).any():
+            los = np.concatenate(([0], los))
+            new_rows += 1
+            row_of = row_of + 1
+        changed = np.unique(new_rows)
+        old = np.isin(row_of, changed)
+        all_rows = np.concatenate((row_of[old], new_rows))
+        all_keys = np.concatenate((keys[old], new))
+        all_articles = np.concatenate((articles[old], np.full(len(new), key, dtype=np.int64)))
+        order = np.lexsort((all_articles, all_keys))  # rows are key ranges: key order is row order
+        all_rows, all_keys, all_articles = all_rows[order], all_keys[order], all_articles[order]
+        row_numbers, row_counts = np.unique(all_rows, return_counts=True)
+        self._write_rows(los[row_numbers].tolist(), all_keys, all_articles, row_counts.tolist())
 
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
-        """Postings (band key, ``key``) removed, pending until ``write_pending``; each key's count after it kept."""
         wanted = sorted(set(band_keys))
         self._counted = {}
         if not wanted:
             return
-        keys, articles = self._postings(wanted)
-        held = articles == key
+        rows = self._rows_of(wanted)
+        keys, articles, row_of = decode_rows(rows)
+        counted = np.isin(keys, np.array(wanted, dtype=np.int64))
         counts = dict.fromkeys(wanted, 0)
-        found, found_counts = np.unique(keys[~held], return_counts=True)
+        dropped = counted & (articles == key)
+        found, found_counts = np.unique(keys[counted & ~dropped], return_counts=True)
         counts.update(zip(found.tolist(), found_counts.tolist(), strict=True))
-        for band_key in keys[held].tolist():
-            self._pend(band_key, key, adding=False)
         self._counted = counts
-        if self._pending > _PENDING_MAX:
-            self.write_pending()
+        if not dropped.any():
+            return
+        changed = np.unique(row_of[dropped])
+        kept = np.isin(row_of, changed) & ~dropped
+        row_numbers, row_counts = np.unique(row_of[kept], return_counts=True)
+        los = [lo for lo, _ in rows]
+        emptied = sorted(set(changed.tolist()) - set(row_numbers.tolist()))
+        self.db.executemany("DELETE FROM postings WHERE lo = ?", ((los[row],) for row in emptied))
+        if len(row_numbers):
+            self._write_rows(
+                [los[row] for row in row_numbers.tolist()], keys[kept], articles[kept], row_counts.tolist()
+            )
 
     def _key_counts(self, band_keys: list[int]) -> dict[int, int]:
         """How many postings each of ``band_keys`` has (those the last add/remove wrote from memory)."""
@@ -722,9 +658,7 @@ class SQLiteBackend(Backend):
     def writing(self) -> Iterator[Session]:
         try:
             with self._transaction("BEGIN IMMEDIATE") as db:
-                session = SQLiteSession(db)
-                yield session
-                session.write_pending()
+                yield SQLiteSession(db)
         except sqlite3.OperationalError as error:
             raise StoreError(f"{self.path}: {error}") from None
         except sqlite3.DatabaseError as error:
