@@ -8,18 +8,23 @@ import sqlite3
 from pathlib import Path
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dedup.store import postings
+from dedup.store.errors import CorruptIndexError
 from dedup.store.postings import (
     KEY_LIMIT,
     ROW_MAX,
+    add_to_rows,
     cut_points,
     decode_row,
     decode_rows,
     encode_row,
     encode_rows,
     find_postings,
+    reference_add,
     split_points,
 )
 from dedup.store.sqlite import _CROWDED, _POSTINGS, SQLiteBackend, SQLiteSession
@@ -66,6 +71,39 @@ def test_numpy_paths_equal_the_reference(rows: list[tuple[int, list[int], list[i
     found_keys, found_articles = find_postings(stored, wanted)
     chosen = np.isin(keys, wanted)
     assert found_keys.tolist() == keys[chosen].tolist() and found_articles.tolist() == articles[chosen].tolist()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.just([]), _rows()),
+    st.lists(_keys, max_size=60),
+    st.one_of(st.integers(1, 300), st.integers(1, 2**40)),
+    st.data(),
+)
+def test_the_compiled_add_is_the_reference(
+    rows: list[tuple[int, list[int], list[int]]], keys: list[int], article: int, data: st.DataObject
+) -> None:
+    """``add_to_rows`` (compiled) gives the counts and rows of ``reference_add``: keys held already by the article or
+    by many, below every row, rows cut past ``ROW_MAX``."""
+    if postings._kernels() is None:
+        return  # numba missing or DEDUP_KERNELS=0: add_to_rows is the reference
+    stored = [(lo, encode_row(lo, row_keys, articles)) for lo, row_keys, articles in rows]
+    held = [key for _, row_keys, articles in rows for key, a in zip(row_keys, articles, strict=True) if a == article]
+    crowded = [key for _, row_keys, _ in rows for key in row_keys]
+    wanted = sorted(set(keys) | set(data.draw(st.lists(st.sampled_from(held + crowded or [0]), max_size=20))))
+    if not wanted:
+        return
+    chosen = [(lo, blob) for lo, blob in stored if any(lo <= key for key in wanted)]  # the rows a store reads
+    assert add_to_rows(chosen, wanted, article) == reference_add(chosen, wanted, article)
+    assert add_to_rows(stored, wanted, article) == reference_add(stored, wanted, article)
+
+
+def test_the_compiled_add_reports_a_damaged_row() -> None:
+    if postings._kernels() is None:
+        return
+    for blob in (b"\x09\x01\xff", b"\x01", b"\x01\x00", b"\x01\x01\xff"):
+        with pytest.raises(CorruptIndexError):
+            add_to_rows([(0, blob)], [3], 1)
 
 
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=400).map(sorted))

@@ -17,7 +17,10 @@ constant number of numpy operations (hypothesis-tested equal to the reference).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -205,3 +208,104 @@ def _pack(values: np.ndarray, widths: np.ndarray) -> bytes:
     """Each of ``values`` as its ``widths`` low little-endian bytes, one after the other."""
     matrix = values.astype("<u8").view(np.uint8).reshape(-1, 8)
     return matrix[widths[:, None] > _COLUMNS].tobytes()
+
+
+def cut_rows(los: list[int], keys: np.ndarray, articles: np.ndarray, counts: list[int]) -> list[tuple[int, bytes]]:
+    """Rows to store, (lo, blob) each: rows ``los`` with ``counts`` of the postings ``keys``/``articles`` (sorted
+    within each row), those above ``ROW_MAX`` postings cut (``split_points``)."""
+    final_los, final_counts = los, counts
+    if max(counts) > ROW_MAX:
+        final_los, final_counts = [], []
+        begin = 0
+        for lo, count in zip(los, counts, strict=True):
+            if count > ROW_MAX:
+                row_keys = keys[begin : begin + count].tolist()
+                points = split_points(row_keys)
+                final_los += [lo] + [row_keys[point] for point in points[1:]]
+                final_counts += np.diff([*points, count]).tolist()
+            else:
+                final_los.append(lo)
+                final_counts.append(count)
+            begin += count
+    blobs = encode_rows(np.array(final_los, dtype=np.int64), keys, articles, np.array(final_counts, dtype=np.int64))
+    return list(zip(final_los, blobs, strict=True))
+
+
+# --- an add ----------------------------------------------------------------------------------------------------
+def add_to_rows(
+    rows: Sequence[tuple[int, bytes]], wanted: list[int], article: int
+) -> tuple[list[int], list[tuple[int, bytes]]]:
+    """The posting (key, ``article``) added for each of ``wanted`` (sorted, distinct keys) to ``rows`` ((lo, blob)
+    by ``lo``: the rows that hold those keys): each key's postings after it, and the rows to store ((lo, blob): the
+    changed rows, cut past ``ROW_MAX``; a key below every row makes a row at 0). A posting already stored is not
+    added again. Compiled (``postings_kernels.add_to_rows``) unless ``DEDUP_KERNELS=0`` or numba is missing; the same
+    as :func:`reference_add`."""
+    kernels = _kernels()
+    if kernels is None:
+        return reference_add(rows, wanted, article)
+    blobs = [blob for _, blob in rows]
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    try:
+        counts, data, los, starts, ends, _ = kernels.add_to_rows(
+            np.frombuffer(b"".join(blobs), dtype=np.uint8),
+            np.cumsum(lengths) - lengths,
+            lengths,
+            np.fromiter((lo for lo, _ in rows), dtype=np.int64, count=len(rows)),
+            np.array(wanted, dtype=np.int64),
+            article,
+            ROW_MAX,
+            _SPLIT,
+        )
+    except ValueError:
+        raise CorruptIndexError("a stored postings row is damaged") from None
+    written = data.tobytes()
+    return counts.tolist(), [
+        (lo, written[start:end]) for lo, start, end in zip(los.tolist(), starts.tolist(), ends.tolist(), strict=True)
+    ]
+
+
+def reference_add(
+    rows: Sequence[tuple[int, bytes]], wanted: list[int], article: int
+) -> tuple[list[int], list[tuple[int, bytes]]]:
+    """Readable reference for :func:`add_to_rows` (numpy: the rows decoded, the new postings merged in by a sort)."""
+    keys, articles, row_of = decode_rows(rows)
+    wanted_array = np.array(wanted, dtype=np.int64)
+    counted = np.isin(keys, wanted_array)
+    counts = dict.fromkeys(wanted, 0)
+    found, found_counts = np.unique(keys[counted], return_counts=True)
+    counts.update(zip(found.tolist(), found_counts.tolist(), strict=True))
+    held = set(keys[counted & (articles == article)].tolist())
+    new = np.array([k for k in wanted if k not in held], dtype=np.int64)  # INSERT OR IGNORE: a posting once
+    for band_key in new.tolist():
+        counts[band_key] += 1
+    if not len(new):
+        return list(counts.values()), []
+    los = np.array([lo for lo, _ in rows], dtype=np.int64)
+    new_rows = np.searchsorted(los, new, side="right") - 1  # -1: below every row, a new row at 0
+    if (new_rows < 0).any():
+        los = np.concatenate(([0], los))
+        new_rows += 1
+        row_of = row_of + 1
+    changed = np.unique(new_rows)
+    old = np.isin(row_of, changed)
+    all_rows = np.concatenate((row_of[old], new_rows))
+    all_keys = np.concatenate((keys[old], new))
+    all_articles = np.concatenate((articles[old], np.full(len(new), article, dtype=np.int64)))
+    order = np.lexsort((all_articles, all_keys))  # rows are key ranges: key order is row order
+    all_rows, all_keys, all_articles = all_rows[order], all_keys[order], all_articles[order]
+    row_numbers, row_counts = np.unique(all_rows, return_counts=True)
+    return list(counts.values()), cut_rows(los[row_numbers].tolist(), all_keys, all_articles, row_counts.tolist())
+
+
+@lru_cache(maxsize=1)
+def _kernels() -> Any:
+    """``dedup.store.postings_kernels``, loaded (the first add of a process), or None when ``DEDUP_KERNELS=0`` or
+    numba is not available (then :func:`reference_add` does the work)."""
+    if os.environ.get("DEDUP_KERNELS") == "0":
+        return None
+    try:
+        import dedup.store.postings_kernels as kernels
+    except ImportError:
+        return None
+    kernels.warm()
+    return kernels

@@ -28,7 +28,16 @@ from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
 from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
 from dedup.store.errors import CorruptIndexError, StoreError
-from dedup.store.postings import KEY_LIMIT, ROW_MAX, cut_points, decode_rows, encode_rows, find_postings, split_points
+from dedup.store.postings import (
+    KEY_LIMIT,
+    ROW_MAX,
+    add_to_rows,
+    cut_points,
+    cut_rows,
+    decode_rows,
+    encode_rows,
+    find_postings,
+)
 
 SYNCHRONOUS = os.environ.get("DEDUP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
 # the page size of a new index file (SQLite's default is 4 KiB): an ``articles`` row is ~2.2 KB, so in 4 KiB pages each
@@ -123,25 +132,13 @@ class SQLiteSession(Session):
 
     def _write_rows(self, los: list[int], keys: np.ndarray, articles: np.ndarray, counts: list[int]) -> None:
         """Store rows (each ``lo`` with its postings, sorted), cutting those above ``ROW_MAX`` postings."""
-        final_los, final_counts = los, counts
-        if max(counts) > ROW_MAX:
-            final_los, final_counts = [], []
-            begin = 0
-            for lo, count in zip(los, counts, strict=True):
-                if count > ROW_MAX:
-                    row_keys = keys[begin : begin + count].tolist()
-                    points = split_points(row_keys)
-                    final_los += [lo] + [row_keys[point] for point in points[1:]]
-                    final_counts += np.diff([*points, count]).tolist()
-                else:
-                    final_los.append(lo)
-                    final_counts.append(count)
-                begin += count
-        blobs = encode_rows(np.array(final_los, dtype=np.int64), keys, articles, np.array(final_counts, dtype=np.int64))
+        self._put_rows(cut_rows(los, keys, articles, counts))
+
+    def _put_rows(self, rows: Iterable[tuple[int, bytes]]) -> None:
         self.db.executemany(
             "INSERT INTO postings (lo, entries) VALUES (?, ?) "
             "ON CONFLICT (lo) DO UPDATE SET entries = excluded.entries",
-            zip(final_los, blobs, strict=True),
+            rows,
         )
 
     def _scan(self, rows_at_a_time: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
@@ -373,35 +370,10 @@ class SQLiteSession(Session):
         self._counted = {}
         if not wanted:
             return
-        rows = self._rows_of(wanted)
-        keys, articles, row_of = decode_rows(rows)
-        wanted_array = np.array(wanted, dtype=np.int64)
-        counted = np.isin(keys, wanted_array)
-        counts = dict.fromkeys(wanted, 0)
-        found, found_counts = np.unique(keys[counted], return_counts=True)
-        counts.update(zip(found.tolist(), found_counts.tolist(), strict=True))
-        held = set(keys[counted & (articles == key)].tolist())
-        new = np.array([k for k in wanted if k not in held], dtype=np.int64)  # INSERT OR IGNORE: a posting once
-        for band_key in new.tolist():
-            counts[band_key] += 1
-        self._counted = counts
-        if not len(new):
-            return
-        los = np.array([lo for lo, _ in rows], dtype=np.int64)
-        new_rows = np.searchsorted(los, new, side="right") - 1  # -1: below every row, a new row at 0
-        if (new_rows < 0).any():
-            los = np.concatenate(([0], los))
-            new_rows += 1
-            row_of = row_of + 1
-        changed = np.unique(new_rows)
-        old = np.isin(row_of, changed)
-        all_rows = np.concatenate((row_of[old], new_rows))
-        all_keys = np.concatenate((keys[old], new))
-        all_articles = np.concatenate((articles[old], np.full(len(new), key, dtype=np.int64)))
-        order = np.lexsort((all_articles, all_keys))  # rows are key ranges: key order is row order
-        all_rows, all_keys, all_articles = all_rows[order], all_keys[order], all_articles[order]
-        row_numbers, row_counts = np.unique(all_rows, return_counts=True)
-        self._write_rows(los[row_numbers].tolist(), all_keys, all_articles, row_counts.tolist())
+        counts, rows = add_to_rows(self._rows_of(wanted), wanted, key)
+        self._counted = dict(zip(wanted, counts, strict=True))
+        if rows:
+            self._put_rows(rows)
 
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
         wanted = sorted(set(band_keys))
