@@ -25,6 +25,7 @@ from dedup.store.postings import (
     encode_rows,
     find_postings,
     reference_add,
+    reference_find,
     split_points,
 )
 from dedup.store.sqlite import _CROWDED, _POSTINGS, SQLiteBackend, SQLiteSession
@@ -80,11 +81,12 @@ def test_numpy_paths_equal_the_reference(rows: list[tuple[int, list[int], list[i
     st.one_of(st.integers(1, 300), st.integers(1, 2**40)),
     st.data(),
 )
-def test_the_compiled_add_is_the_reference(
+def test_the_compiled_add_and_find_are_the_reference(
     rows: list[tuple[int, list[int], list[int]]], keys: list[int], article: int, data: st.DataObject
 ) -> None:
     """``add_to_rows`` (compiled) gives the counts and rows of ``reference_add``: keys held already by the article or
-    by many, below every row, rows cut past ``ROW_MAX``."""
+    by many, below every row, rows cut past ``ROW_MAX``; ``find_postings`` (compiled) the postings of
+    ``reference_find``."""
     if postings._kernels() is None:
         return  # numba missing or DEDUP_KERNELS=0: add_to_rows is the reference
     stored = [(lo, encode_row(lo, row_keys, articles)) for lo, row_keys, articles in rows]
@@ -96,14 +98,20 @@ def test_the_compiled_add_is_the_reference(
     chosen = [(lo, blob) for lo, blob in stored if any(lo <= key for key in wanted)]  # the rows a store reads
     assert add_to_rows(chosen, wanted, article) == reference_add(chosen, wanted, article)
     assert add_to_rows(stored, wanted, article) == reference_add(stored, wanted, article)
+    for rows_read in (chosen, stored):
+        found = find_postings(rows_read, np.array(wanted, dtype=np.int64))
+        expected = reference_find(rows_read, np.array(wanted, dtype=np.int64))
+        assert [array.tolist() for array in found] == [array.tolist() for array in expected]
 
 
-def test_the_compiled_add_reports_a_damaged_row() -> None:
+def test_the_compiled_paths_report_a_damaged_row() -> None:
     if postings._kernels() is None:
         return
     for blob in (b"\x09\x01\xff", b"\x01", b"\x01\x00", b"\x01\x01\xff"):
         with pytest.raises(CorruptIndexError):
             add_to_rows([(0, blob)], [3], 1)
+        with pytest.raises(CorruptIndexError):
+            find_postings([(0, blob)], np.array([3]))
 
 
 @given(st.lists(st.integers(0, 30), min_size=1, max_size=400).map(sorted))

@@ -115,8 +115,28 @@ def decode_rows(rows: Sequence[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarr
 
 
 def find_postings(rows: Sequence[tuple[int, bytes]], wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(keys, articles) of the postings of ``rows`` whose key is in ``wanted`` (sorted, distinct), in stored order;
-    only their articles are decoded."""
+    """(keys, articles) of the postings of ``rows`` ((lo, blob) by ``lo``) whose key is in ``wanted`` (sorted,
+    distinct), in stored order; only their articles are decoded. Compiled (``postings_kernels.find_in_rows``) unless
+    ``DEDUP_KERNELS=0`` or numba is missing; the same as :func:`reference_find`."""
+    kernels = _kernels()
+    if kernels is None:
+        return reference_find(rows, wanted)
+    los, blobs = zip(*rows, strict=True) if rows else ((), ())
+    lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
+    try:
+        return kernels.find_in_rows(
+            np.frombuffer(b"".join(blobs), dtype=np.uint8),
+            np.cumsum(lengths) - lengths,
+            lengths,
+            np.array(los, dtype=np.int64),
+            np.asarray(wanted, dtype=np.int64),
+        )
+    except ValueError:
+        raise CorruptIndexError("a stored postings row is damaged") from None
+
+
+def reference_find(rows: Sequence[tuple[int, bytes]], wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Readable reference for :func:`find_postings` (numpy: every key of the rows decoded, the wanted ones kept)."""
     layout = _Layout(rows)
     if not len(wanted):
         return layout.keys[:0], layout.keys[:0]
@@ -243,14 +263,14 @@ def add_to_rows(
     kernels = _kernels()
     if kernels is None:
         return reference_add(rows, wanted, article)
-    blobs = [blob for _, blob in rows]
+    los, blobs = zip(*rows, strict=True) if rows else ((), ())
     lengths = np.fromiter(map(len, blobs), dtype=np.int64, count=len(blobs))
     try:
-        counts, data, los, starts, ends, _ = kernels.add_to_rows(
+        counts, data, written_los, starts, ends, _ = kernels.add_to_rows(
             np.frombuffer(b"".join(blobs), dtype=np.uint8),
             np.cumsum(lengths) - lengths,
             lengths,
-            np.fromiter((lo for lo, _ in rows), dtype=np.int64, count=len(rows)),
+            np.array(los, dtype=np.int64),
             np.array(wanted, dtype=np.int64),
             article,
             ROW_MAX,
@@ -260,7 +280,8 @@ def add_to_rows(
         raise CorruptIndexError("a stored postings row is damaged") from None
     written = data.tobytes()
     return counts.tolist(), [
-        (lo, written[start:end]) for lo, start, end in zip(los.tolist(), starts.tolist(), ends.tolist(), strict=True)
+        (lo, written[start:end])
+        for lo, start, end in zip(written_los.tolist(), starts.tolist(), ends.tolist(), strict=True)
     ]
 
 

@@ -370,10 +370,17 @@ class SQLiteSession(Session):
         self._counted = {}
         if not wanted:
             return
-        counts, rows = add_to_rows(self._rows_of(wanted), wanted, key)
+        rows = self._rows_of(wanted)
+        counts, written = add_to_rows(rows, wanted, key)
         self._counted = dict(zip(wanted, counts, strict=True))
-        if rows:
-            self._put_rows(rows)
+        if written:
+            stored = {lo for lo, _ in rows}
+            self.db.executemany(
+                "UPDATE postings SET entries = ? WHERE lo = ?", [(blob, lo) for lo, blob in written if lo in stored]
+            )
+            new = [row for row in written if row[0] not in stored]  # pieces cut off, a row at 0
+            if new:
+                self.db.executemany("INSERT INTO postings (lo, entries) VALUES (?, ?)", new)
 
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
         wanted = sorted(set(band_keys))
@@ -403,8 +410,9 @@ class SQLiteSession(Session):
 
     def _key_counts(self, band_keys: list[int]) -> dict[int, int]:
         """How many postings each of ``band_keys`` has (those the last add/remove wrote from memory)."""
-        if all(key in self._counted for key in band_keys):
-            return {key: self._counted[key] for key in band_keys}
+        counted = self._counted
+        if counted.keys() >= set(band_keys):
+            return {key: counted[key] for key in band_keys}
         counts = dict.fromkeys(band_keys, 0)
         keys, counts_found = np.unique(self._postings(band_keys)[0], return_counts=True)
         counts.update(zip(keys.tolist(), counts_found.tolist(), strict=True))
