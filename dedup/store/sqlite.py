@@ -55,6 +55,7 @@ _CROWDED = "CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders
 _POSTINGS = "CREATE TABLE IF NOT EXISTS postings (lo INTEGER PRIMARY KEY, entries BLOB NOT NULL)"
 _MIGRATED_ROW = ROW_MAX * 3 // 4  # postings a row made by the migration from ``bands`` holds (adds cut it at ROW_MAX)
 _MIGRATION_RANGES = 256  # the migration reads ``bands`` one key range at a time
+_KEPT_KEYS_MAX = 100_000  # band keys whose rows a write session keeps at most (``SQLiteSession._row_of_key``)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -106,13 +107,41 @@ _TABLES = {
 
 
 class SQLiteSession(Session):
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, keep_rows: bool = False) -> None:
         self.db = connection
         self._counted: dict[int, int] = {}  # band key → postings, for the keys the last add_keys/remove_keys wrote
+        # ``keep_rows`` (write sessions): band key → its postings row (lo, blob), or None (no row at or below the key),
+        # as read since this session last wrote postings, so that an add's ``add_keys`` does not read again the rows
+        # its check just read (a write empties it: rows change, are cut or deleted)
+        self._keep_rows = keep_rows
+        self._row_of_key: dict[int, tuple[int, bytes] | None] = {}
 
     # --- postings (dedup.store.postings) ------------------------------------------------------------------------
     def _rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
         """The postings rows (lo, blob) holding the sorted distinct ``band_keys``, by ``lo``."""
+        if self._keep_rows:
+            return self._kept_rows_of(band_keys)
+        return self._read_rows_of(band_keys)
+
+    def _kept_rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
+        """``_read_rows_of``, the rows of keys read since the last postings write taken from ``_row_of_key``."""
+        kept = self._row_of_key
+        missing = [key for key in band_keys if key not in kept]
+        read = self._read_rows_of(missing) if missing else []
+        if missing:
+            if len(kept) > _KEPT_KEYS_MAX:
+                kept.clear()
+            los = [lo for lo, _ in read]
+            for key, place in zip(missing, np.searchsorted(los, missing, side="right").tolist(), strict=True):
+                kept[key] = read[place - 1] if place else None  # a key's row: the largest lo read not above it
+        rows = dict(read)
+        for key in band_keys:
+            row = kept[key]
+            if row is not None:
+                rows[row[0]] = row[1]
+        return sorted(rows.items())
+
+    def _read_rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
         rows: dict[int, bytes] = {}
         for chunk in iter_chunks(band_keys, 900):
             values = ",".join(["(?)"] * len(chunk))
@@ -135,6 +164,7 @@ class SQLiteSession(Session):
         self._put_rows(cut_rows(los, keys, articles, counts))
 
     def _put_rows(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        self._row_of_key.clear()
         self.db.executemany(
             "INSERT INTO postings (lo, entries) VALUES (?, ?) "
             "ON CONFLICT (lo) DO UPDATE SET entries = excluded.entries",
@@ -374,6 +404,7 @@ class SQLiteSession(Session):
         counts, written = add_to_rows(rows, wanted, key)
         self._counted = dict(zip(wanted, counts, strict=True))
         if written:
+            self._row_of_key.clear()
             stored = {lo for lo, _ in rows}
             self.db.executemany(
                 "UPDATE postings SET entries = ? WHERE lo = ?", [(blob, lo) for lo, blob in written if lo in stored]
@@ -397,6 +428,7 @@ class SQLiteSession(Session):
         self._counted = counts
         if not dropped.any():
             return
+        self._row_of_key.clear()
         changed = np.unique(row_of[dropped])
         kept = np.isin(row_of, changed) & ~dropped
         row_numbers, row_counts = np.unique(row_of[kept], return_counts=True)
@@ -455,6 +487,7 @@ class SQLiteSession(Session):
         if self._one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'bands'") == 0:
             return None
         self.db.execute(_POSTINGS)
+        self._row_of_key.clear()
         if self._one("SELECT count(*) FROM postings"):
             raise CorruptIndexError("both the postings of schema 8 and of schema 9 are stored")
         made = 0
@@ -638,7 +671,7 @@ class SQLiteBackend(Backend):
     def writing(self) -> Iterator[Session]:
         try:
             with self._transaction("BEGIN IMMEDIATE") as db:
-                yield SQLiteSession(db)
+                yield SQLiteSession(db, keep_rows=True)
         except sqlite3.OperationalError as error:
             raise StoreError(f"{self.path}: {error}") from None
         except sqlite3.DatabaseError as error:
