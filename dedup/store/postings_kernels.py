@@ -237,7 +237,11 @@ def find_in_rows(
         key = los[r]
         position = begin + 2
         w = np.searchsorted(wanted, key)  # rows are key ranges by lo: keys only grow
+        # a row's keys are below the next row's lo: once the next wanted key is not, the rest is not decoded
+        bound = los[r + 1] if r + 1 < rows else np.int64(1) << 62
         for i in range(count):
+            if w == len(wanted) or wanted[w] >= bound:
+                break
             delta = 0
             for b in range(key_width):
                 delta |= np.int64(data[position + b]) << (8 * b)
