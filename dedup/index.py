@@ -311,7 +311,7 @@ class Index:
         A new index takes ``settings`` (default ``Settings()``) with ``overrides`` by name, and
         ``crowded_key_cap`` (default ``CROWDED_KEY_CAP``). An existing one keeps the settings it was made
         with: asking for others raises ``ParametersError``, as does an index made with another sketch
-        scheme or hashing. An index of schema 7 is refused with a message naming ``dedup index migrate``.
+        scheme or hashing. An index of schema 7 or 8 is refused with a message naming ``dedup index migrate``.
         """
         backend = open_backend(str(target))
         try:
@@ -356,10 +356,12 @@ class Index:
 
     @classmethod
     def migrate(cls, target: str | Any, *, crowded_key_cap: int | None = None) -> dict[str, Any]:
-        """Bring an index of schema 7 to schema 8 in place: the holder count of every crowded band key (held by
-        more than ``crowded_key_cap`` articles, default ``CROWDED_KEY_CAP``) counted from the stored postings in
-        one pass and one transaction (nothing else changes; safe beside readers, other writers wait). An index of
-        schema 8 is left as it is. Returns the schema found and the crowded keys stored.
+        """Bring an index of schema 7 or 8 to schema 9 in place, in one transaction (safe beside readers, other
+        writers wait): an SQLite file's band-key postings are packed into rows of key ranges (schema 9,
+        ``dedup.store.postings``; the pages the old table held are free for later adds, ``VACUUM`` returns them), and
+        a schema-7 index also gets the holder count of every crowded band key (held by more than ``crowded_key_cap``
+        articles, default ``CROWDED_KEY_CAP``) counted from its postings. Nothing else changes; a Redis index only
+        changes its number. An index of schema 9 is left as it is. Returns the schema found and what was made.
         """
         backend = open_backend(str(target))
         try:
@@ -369,17 +371,28 @@ class Index:
             found = meta.get("schema")
             if found == str(SCHEMA):
                 return {"schema": SCHEMA, "migrated": False, "crowded_key_cap": int(meta["crowded_key_cap"])}
-            if found != "7":
+            if found not in ("7", "8"):
                 raise ParametersError(
-                    f"{target} has index schema {found}; only schema 7 can be migrated to {SCHEMA}: make a new index"
+                    f"{target} has index schema {found}; only schemas 7 and 8 can be migrated to {SCHEMA}: "
+                    "make a new index"
                 )
-            cap = CROWDED_KEY_CAP if crowded_key_cap is None else crowded_key_cap
+            if found == "8":
+                cap = int(meta["crowded_key_cap"])
+                if crowded_key_cap is not None and crowded_key_cap != cap:
+                    raise ParametersError(f"{target} was made with crowded_key_cap {cap}, not {crowded_key_cap}")
+            else:
+                cap = CROWDED_KEY_CAP if crowded_key_cap is None else crowded_key_cap
             with backend.writing() as session:
-                # 0: no cap, no counts kept (the count above every key's holders still makes the empty table)
-                crowded = session.recount_keys(cap if cap > 0 else _NO_CAP)
-                session.put_meta("crowded_key_cap", str(cap))
+                rows = session.pack_postings()
+                result: dict[str, Any] = {"schema": int(found), "migrated": True, "crowded_key_cap": cap}
+                if rows is not None:
+                    result["postings_rows"] = rows
+                if found == "7":
+                    # 0: no cap, no counts kept (the count above every key's holders still makes the empty table)
+                    result["crowded_keys"] = session.recount_keys(cap if cap > 0 else _NO_CAP)
+                    session.put_meta("crowded_key_cap", str(cap))
                 session.put_meta("schema", str(SCHEMA))
-            return {"schema": 7, "migrated": True, "crowded_key_cap": cap, "crowded_keys": crowded}
+            return result
         finally:
             backend.close()
 
@@ -1833,10 +1846,11 @@ def _meta_of(settings: Settings, crowded_key_cap: int = CROWDED_KEY_CAP) -> dict
 def _check_meta(meta: Mapping[str, str], target: str) -> Settings:
     if meta.get("format") != FORMAT:
         raise CorruptIndexError(f"{target} does not hold a dedup index")
-    if meta.get("schema") == "7":
+    if meta.get("schema") in ("7", "8"):
         raise ParametersError(
-            f"{target} has index schema 7; this version of dedup reads schema {SCHEMA}: run "
-            f"`dedup index migrate {target}` (Index.migrate) once to bring it to {SCHEMA} (one pass over its postings)"
+            f"{target} has index schema {meta['schema']}; this version of dedup reads schema {SCHEMA}: run "
+            f"`dedup index migrate {target}` (Index.migrate) once to bring it to {SCHEMA} (one pass over its postings; "
+            "the verdicts stay the same)"
         )
     if meta.get("schema") != str(SCHEMA):
         raise ParametersError(

@@ -1,4 +1,5 @@
-"""Schema 8: the holder counts of crowded band keys, a check that never reads their postings, and the migration."""
+"""Schema 8: the holder counts of crowded band keys, a check that never reads their postings, and the migrations (7 and
+8 to 9; schema 9 packs the SQLite postings in rows of key ranges, tests/test_postings.py)."""
 
 from __future__ import annotations
 
@@ -46,7 +47,11 @@ def _postings(index: Index) -> dict[int, int]:
     """Every band key's holder count, from the postings themselves (the reference of the stored counts)."""
     with index.backend.reading() as session:
         if hasattr(session, "db"):
-            return dict(session.db.execute("SELECT key, count(*) FROM bands GROUP BY key"))
+            counted: dict[int, int] = {}
+            for _, keys, _, _ in session._scan():
+                found, counts = np.unique(keys, return_counts=True)
+                counted.update(zip(found.tolist(), counts.tolist(), strict=True))
+            return counted
         client, prefix = session.client, session.p
         counted = {}
         for name in client.scan_iter(match=f"{prefix}:b:*"):
@@ -77,8 +82,39 @@ def test_crowded_counts_follow_adds_furniture_and_removals(target: str, generate
         assert index.stats()["crowded_key_cap"] == cap
 
 
+def _unpack_postings(path: str) -> None:
+    """Schema 8's postings table in place of schema 9's rows: ``bands``, one row a posting (key, article)."""
+    with sqlite3.connect(path) as db:
+        postings = [
+            (key, article)
+            for _, keys, articles, _ in SQLiteSession(db)._scan()
+            for key, article in zip(keys.tolist(), articles.tolist(), strict=True)
+        ]
+        db.execute(
+            "CREATE TABLE bands (key INTEGER NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (key, article)) "
+            "WITHOUT ROWID"
+        )
+        db.executemany("INSERT INTO bands (key, article) VALUES (?, ?)", postings)
+        db.execute("DROP TABLE postings")
+
+
+def _make_schema_8(target: str) -> None:
+    """What an index of schema 8 holds: in an SQLite file, the postings one row each (table ``bands``)."""
+    if target.startswith("redis://"):
+        import redis
+
+        url, _, prefix = target.partition("?prefix=")
+        client = redis.Redis.from_url(url)
+        client.hset(f"{prefix}:meta", "schema", "8")
+        client.close()
+        return
+    _unpack_postings(target)
+    with sqlite3.connect(target) as db:
+        db.execute("UPDATE meta SET value = '8' WHERE name = 'schema'")
+
+
 def _make_schema_7(target: str) -> None:
-    """What an index of schema 7 holds: no crowded counts, no cap in the metadata."""
+    """What an index of schema 7 holds: no crowded counts, no cap in the metadata (and schema 8's postings)."""
     if target.startswith("redis://"):
         import redis
 
@@ -89,13 +125,14 @@ def _make_schema_7(target: str) -> None:
         client.hset(f"{prefix}:meta", "schema", "7")
         client.close()
         return
+    _unpack_postings(target)
     with sqlite3.connect(target) as db:
         db.execute("DROP TABLE crowded")
         db.execute("DELETE FROM meta WHERE name = 'crowded_key_cap'")
         db.execute("UPDATE meta SET value = '7' WHERE name = 'schema'")
 
 
-def test_migrate_brings_a_schema_7_index_to_8(target: str, generated: list[dict[str, Any]]) -> None:
+def test_migrate_brings_a_schema_7_index_to_9(target: str, generated: list[dict[str, Any]]) -> None:
     """A schema-7 index is refused with a message naming the migration; ``dedup index migrate`` counts the crowded
     keys from the stored postings (those an index of schema 8 kept add by add) and the checks are unchanged."""
     with Index.open(target, crowded_key_cap=4) as index:
@@ -113,7 +150,38 @@ def test_migrate_brings_a_schema_7_index_to_8(target: str, generated: list[dict[
         assert [index.check(record) for record in generated[180:]] == before
         assert index.verify() == []
     result = CliRunner().invoke(app, ["index", "migrate", target])
-    assert result.exit_code == 0 and "already schema 8" in result.output
+    assert result.exit_code == 0 and "already schema 9" in result.output
+
+
+def test_migrate_brings_a_schema_8_index_to_9(target: str, generated: list[dict[str, Any]]) -> None:
+    """A schema-8 index (an SQLite file with one row a posting) is refused with a message naming the migration;
+    ``Index.migrate`` packs its postings into rows of key ranges (a Redis index only changes its number): the same
+    postings and crowded counts, the same checks and, after more adds and removals, a clean ``verify``."""
+    with Index.open(target, crowded_key_cap=4) as index:
+        index.add_many(generated[:170])
+        postings = _postings(index)
+        kept = _stored_crowded(index, list(postings))
+        before = [index.check(record) for record in generated[170:200]]
+    _make_schema_8(target)
+    with pytest.raises(ParametersError, match=r"schema 8.*dedup index migrate"):
+        Index.open(target)
+    with pytest.raises(ParametersError, match="crowded_key_cap 4, not 5"):
+        Index.migrate(target, crowded_key_cap=5)
+    done = Index.migrate(target)
+    assert done["migrated"] and done["schema"] == 8 and done["crowded_key_cap"] == 4
+    assert ("postings_rows" in done) == (not target.startswith("redis://"))
+    with Index.open(target) as index:
+        assert _postings(index) == postings
+        assert _stored_crowded(index, list(postings)) == kept
+        assert [index.check(record) for record in generated[170:200]] == before
+        index.add_many(generated[200:])
+        for record in generated[:40:4]:
+            index.remove(record["id"])
+        assert index.verify() == []
+    if not target.startswith("redis://"):
+        with sqlite3.connect(target) as db:
+            tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert "bands" not in tables and "postings" in tables
 
 
 def test_cli_migrate_of_a_schema_7_file(tmp_path: Path, generated: list[dict[str, Any]]) -> None:
@@ -124,7 +192,9 @@ def test_cli_migrate_of_a_schema_7_file(tmp_path: Path, generated: list[dict[str
     result = CliRunner().invoke(app, ["index", "check", path, "-"], input=json.dumps(generated[41]) + "\n")
     assert result.exit_code == 2 and "dedup index migrate" in result.output
     result = CliRunner().invoke(app, ["index", "migrate", path])
-    assert result.exit_code == 0 and f"held by more than {CROWDED_KEY_CAP} articles" in result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert result.exit_code == 0 and f"held by more than {CROWDED_KEY_CAP} articles" in said
+    assert "migrated schema 7 to 9: postings packed in" in said
     with Index.open(path) as index:
         assert len(index) == 40 and index.verify() == []
 

@@ -17,7 +17,7 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 8  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 9  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
 # 6 (stop 13, two changes in one step): each stem vector carries the article's TF-IDF radius (its neighbours are
@@ -25,7 +25,9 @@ SCHEMA = 8  # 2: the cleaned form of each article is stored (dedup.store.cleaned
 # hard-wrapped paragraph stays story text, which a schema-5 stored cleaned form marked furniture); 7: the low bytes
 # of each article's sentence signatures; 8 (stop 20): the holder count of each band key held by more than the
 # index's ``crowded_key_cap`` articles (``Session.crowded``), so a check never reads a crowded key's postings
-# (``Index.migrate`` brings a schema-7 index to 8 in one pass over its postings)
+# (``Index.migrate`` brings a schema-7 index to 8 in one pass over its postings); 9 (stop 25): the SQLite store keeps
+# its band-key postings packed in rows of key ranges (``dedup.store.postings``; ~6 bytes a posting instead of ~15),
+# nothing else changes (``Index.migrate`` packs a schema-8 file's postings; a Redis index only changes its number)
 
 
 @dataclass(slots=True)
@@ -200,6 +202,11 @@ class Session(ABC):
     def recount_keys(self, cap: int) -> int:
         """Make the holder counts of crowded keys again from every stored posting (``Index.migrate``, ``verify``'s
         reference); returns how many keys are crowded."""
+
+    def pack_postings(self) -> int | None:
+        """Schema 8 to 9: store the postings the schema-9 way (the SQLite store packs its ``bands`` table into rows of
+        key ranges); returns the rows made, or ``None`` when the store has nothing to change (Redis)."""
+        return None
 
     @abstractmethod
     def put_lines(self, counts: Mapping[int, LineCount]) -> None:

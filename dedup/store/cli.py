@@ -167,7 +167,8 @@ def regroup_command(index: IndexArgument, quiet: QuietOption = False) -> None:
 
 @index_app.command("migrate")
 def migrate_command(index: IndexArgument, quiet: QuietOption = False) -> None:
-    """Bring INDEX from schema 7 to 8 in place (the holder counts of its crowded band keys, one pass)."""
+    """Bring INDEX from schema 7 or 8 to 9 in place (its postings packed in rows of key ranges; for schema 7 also
+    the holder counts of its crowded band keys; one pass, one transaction)."""
     from dedup.index import Index
 
     stderr = Console(stderr=True)
@@ -179,10 +180,17 @@ def migrate_command(index: IndexArgument, quiet: QuietOption = False) -> None:
         raise typer.Exit(error.exit_code) from None
     if not quiet:
         if done["migrated"]:
+            made = []
+            if "postings_rows" in done:
+                made.append(f"postings packed in {done['postings_rows']} rows")
+            if "crowded_keys" in done:
+                made.append(
+                    f"{done['crowded_keys']} band keys held by more than {done['crowded_key_cap']} articles counted"
+                )
             _say(
                 stderr,
-                f"migrated schema 7 to 8: {done['crowded_keys']} band keys held by more than "
-                f"{done['crowded_key_cap']} articles counted, in {time.perf_counter() - started:.2f}s",
+                f"migrated schema {done['schema']} to 9: {', '.join(made) or 'nothing else to change'}, "
+                f"in {time.perf_counter() - started:.2f}s",
             )
         else:
             _say(stderr, f"already schema {done['schema']}: nothing to do")

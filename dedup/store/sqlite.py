@@ -22,10 +22,22 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
 from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
 from dedup.store.errors import CorruptIndexError, StoreError
+from dedup.store.postings import (
+    KEY_LIMIT,
+    ROW_MAX,
+    add_to_rows,
+    cut_points,
+    cut_rows,
+    decode_rows,
+    encode_rows,
+    find_postings,
+)
 
 SYNCHRONOUS = os.environ.get("DEDUP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
 # the page size of a new index file (SQLite's default is 4 KiB): an ``articles`` row is ~2.2 KB, so in 4 KiB pages each
@@ -38,6 +50,12 @@ _PRAGMAS = (
 )
 
 _CROWDED = "CREATE TABLE IF NOT EXISTS crowded (key INTEGER PRIMARY KEY, holders INTEGER NOT NULL)"  # schema 8
+# schema 9: band-key postings packed in rows of key ranges (``dedup.store.postings``); until 8 a table ``bands``
+# (key, article) without rowid, one row a posting
+_POSTINGS = "CREATE TABLE IF NOT EXISTS postings (lo INTEGER PRIMARY KEY, entries BLOB NOT NULL)"
+_MIGRATED_ROW = ROW_MAX * 3 // 4  # postings a row made by the migration from ``bands`` holds (adds cut it at ROW_MAX)
+_MIGRATION_RANGES = 256  # the migration reads ``bands`` one key range at a time
+_KEPT_KEYS_MAX = 100_000  # band keys whose rows a write session keeps at most (``SQLiteSession._row_of_key``)
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
@@ -56,8 +74,7 @@ CREATE TABLE IF NOT EXISTS articles (
 );
 CREATE INDEX IF NOT EXISTS articles_component ON articles(component) WHERE component IS NOT NULL;
 CREATE INDEX IF NOT EXISTS articles_slug ON articles(slug) WHERE slug IS NOT NULL;
-CREATE TABLE IF NOT EXISTS bands (key INTEGER NOT NULL, article INTEGER NOT NULL, PRIMARY KEY (key, article))
-    WITHOUT ROWID;
+{_POSTINGS};
 {_CROWDED};
 CREATE TABLE IF NOT EXISTS lines (key INTEGER PRIMARY KEY, count INTEGER NOT NULL, sticky INTEGER NOT NULL,
     holders BLOB NOT NULL);
@@ -77,7 +94,7 @@ CREATE TABLE IF NOT EXISTS checkpoint (one INTEGER PRIMARY KEY CHECK (one = 1), 
 _TABLES = {
     "meta",
     "articles",
-    "bands",
+    "postings",
     "crowded",
     "lines",
     "pairs",
@@ -90,8 +107,84 @@ _TABLES = {
 
 
 class SQLiteSession(Session):
-    def __init__(self, connection: sqlite3.Connection) -> None:
+    def __init__(self, connection: sqlite3.Connection, *, keep_rows: bool = False) -> None:
         self.db = connection
+        self._counted: dict[int, int] = {}  # band key → postings, for the keys the last add_keys/remove_keys wrote
+        # ``keep_rows`` (write sessions): band key → its postings row (lo, blob), or None (no row at or below the key),
+        # as read since this session last wrote postings, so that an add's ``add_keys`` does not read again the rows
+        # its check just read (a write empties it: rows change, are cut or deleted)
+        self._keep_rows = keep_rows
+        self._row_of_key: dict[int, tuple[int, bytes] | None] = {}
+
+    # --- postings (dedup.store.postings) ------------------------------------------------------------------------
+    def _rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
+        """The postings rows (lo, blob) holding the sorted distinct ``band_keys``, by ``lo``."""
+        if self._keep_rows:
+            return self._kept_rows_of(band_keys)
+        return self._read_rows_of(band_keys)
+
+    def _kept_rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
+        """``_read_rows_of``, the rows of keys read since the last postings write taken from ``_row_of_key``."""
+        kept = self._row_of_key
+        missing = [key for key in band_keys if key not in kept]
+        read = self._read_rows_of(missing) if missing else []
+        if missing:
+            if len(kept) > _KEPT_KEYS_MAX:
+                kept.clear()
+            los = [lo for lo, _ in read]
+            for key, place in zip(missing, np.searchsorted(los, missing, side="right").tolist(), strict=True):
+                kept[key] = read[place - 1] if place else None  # a key's row: the largest lo read not above it
+        rows = dict(read)
+        for key in band_keys:
+            row = kept[key]
+            if row is not None:
+                rows[row[0]] = row[1]
+        return sorted(rows.items())
+
+    def _read_rows_of(self, band_keys: list[int]) -> list[tuple[int, bytes]]:
+        rows: dict[int, bytes] = {}
+        for chunk in iter_chunks(band_keys, 900):
+            values = ",".join(["(?)"] * len(chunk))
+            rows.update(
+                self.db.execute(
+                    f"WITH wanted(k) AS (VALUES {values}) SELECT lo, entries FROM postings WHERE lo IN "
+                    "(SELECT (SELECT lo FROM postings WHERE lo <= k ORDER BY lo DESC LIMIT 1) FROM wanted)",
+                    chunk,
+                )
+            )
+        return sorted(rows.items())
+
+    def _postings(self, band_keys: Iterable[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, articles) of every posting of ``band_keys``, sorted by (key, article)."""
+        wanted = sorted(set(band_keys))
+        return find_postings(self._rows_of(wanted), np.array(wanted, dtype=np.int64))
+
+    def _write_rows(self, los: list[int], keys: np.ndarray, articles: np.ndarray, counts: list[int]) -> None:
+        """Store rows (each ``lo`` with its postings, sorted), cutting those above ``ROW_MAX`` postings."""
+        self._put_rows(cut_rows(los, keys, articles, counts))
+
+    def _put_rows(self, rows: Iterable[tuple[int, bytes]]) -> None:
+        self._row_of_key.clear()
+        self.db.executemany(
+            "INSERT INTO postings (lo, entries) VALUES (?, ?) "
+            "ON CONFLICT (lo) DO UPDATE SET entries = excluded.entries",
+            rows,
+        )
+
+    def _scan(self, rows_at_a_time: int = 20000) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Every postings row, a chunk at a time: (los, keys, articles, row numbers within the chunk)."""
+        after = -1
+        while True:
+            rows = list(
+                self.db.execute(
+                    "SELECT lo, entries FROM postings WHERE lo > ? ORDER BY lo LIMIT ?", (after, rows_at_a_time)
+                )
+            )
+            if not rows:
+                return
+            keys, articles, row_of = decode_rows(rows)
+            yield np.array([lo for lo, _ in rows], dtype=np.int64), keys, articles, row_of
+            after = rows[-1][0]
 
     def _one(self, sql: str, params: tuple = ()) -> Any:
         row = self.db.execute(sql, params).fetchone()
@@ -145,28 +238,17 @@ class SQLiteSession(Session):
         return self._one("SELECT key FROM articles WHERE id = ?", (article_id,))
 
     def lookup(self, band_keys: Iterable[int]) -> set[int]:
-        found: set[int] = set()
-        for chunk in iter_chunks(sorted(set(band_keys)), 900):
-            marks = ",".join("?" * len(chunk))
-            found.update(row[0] for row in self.db.execute(f"SELECT article FROM bands WHERE key IN ({marks})", chunk))
-        return found
+        return set(self._postings(band_keys)[1].tolist())
 
     def lookup_counts(self, band_keys: Iterable[int]) -> dict[int, int]:
-        found: dict[int, int] = {}
-        for chunk in iter_chunks(sorted(set(band_keys)), 900):
-            marks = ",".join("?" * len(chunk))
-            for article, count in self.db.execute(
-                f"SELECT article, count(*) FROM bands WHERE key IN ({marks}) GROUP BY article", chunk
-            ):
-                found[article] = found.get(article, 0) + count
-        return found
+        articles, counts = np.unique(self._postings(band_keys)[1], return_counts=True)
+        return dict(zip(articles.tolist(), counts.tolist(), strict=True))
 
     def holders(self, band_keys: Iterable[int]) -> dict[int, list[int]]:
         found: dict[int, list[int]] = {}
-        for chunk in iter_chunks(sorted(set(band_keys)), 900):
-            marks = ",".join("?" * len(chunk))
-            for key, article in self.db.execute(f"SELECT key, article FROM bands WHERE key IN ({marks})", chunk):
-                found.setdefault(key, []).append(article)
+        keys, articles = self._postings(band_keys)
+        for key, article in zip(keys.tolist(), articles.tolist(), strict=True):
+            found.setdefault(key, []).append(article)
         return found
 
     def crowded(self, band_keys: Iterable[int]) -> dict[int, int]:
@@ -314,10 +396,59 @@ class SQLiteSession(Session):
         )
 
     def add_keys(self, key: int, band_keys: Iterable[int]) -> None:
-        self.db.executemany("INSERT OR IGNORE INTO bands (key, article) VALUES (?, ?)", ((k, key) for k in band_keys))
+        wanted = sorted(set(band_keys))
+        self._counted = {}
+        if not wanted:
+            return
+        rows = self._rows_of(wanted)
+        counts, written = add_to_rows(rows, wanted, key)
+        self._counted = dict(zip(wanted, counts, strict=True))
+        if written:
+            self._row_of_key.clear()
+            stored = {lo for lo, _ in rows}
+            self.db.executemany(
+                "UPDATE postings SET entries = ? WHERE lo = ?", [(blob, lo) for lo, blob in written if lo in stored]
+            )
+            new = [row for row in written if row[0] not in stored]  # pieces cut off, a row at 0
+            if new:
+                self.db.executemany("INSERT INTO postings (lo, entries) VALUES (?, ?)", new)
 
     def remove_keys(self, key: int, band_keys: Iterable[int]) -> None:
-        self.db.executemany("DELETE FROM bands WHERE key = ? AND article = ?", ((k, key) for k in band_keys))
+        wanted = sorted(set(band_keys))
+        self._counted = {}
+        if not wanted:
+            return
+        rows = self._rows_of(wanted)
+        keys, articles, row_of = decode_rows(rows)
+        counted = np.isin(keys, np.array(wanted, dtype=np.int64))
+        counts = dict.fromkeys(wanted, 0)
+        dropped = counted & (articles == key)
+        found, found_counts = np.unique(keys[counted & ~dropped], return_counts=True)
+        counts.update(zip(found.tolist(), found_counts.tolist(), strict=True))
+        self._counted = counts
+        if not dropped.any():
+            return
+        self._row_of_key.clear()
+        changed = np.unique(row_of[dropped])
+        kept = np.isin(row_of, changed) & ~dropped
+        row_numbers, row_counts = np.unique(row_of[kept], return_counts=True)
+        los = [lo for lo, _ in rows]
+        emptied = sorted(set(changed.tolist()) - set(row_numbers.tolist()))
+        self.db.executemany("DELETE FROM postings WHERE lo = ?", ((los[row],) for row in emptied))
+        if len(row_numbers):
+            self._write_rows(
+                [los[row] for row in row_numbers.tolist()], keys[kept], articles[kept], row_counts.tolist()
+            )
+
+    def _key_counts(self, band_keys: list[int]) -> dict[int, int]:
+        """How many postings each of ``band_keys`` has (those the last add/remove wrote from memory)."""
+        counted = self._counted
+        if counted.keys() >= set(band_keys):
+            return {key: counted[key] for key in band_keys}
+        counts = dict.fromkeys(band_keys, 0)
+        keys, counts_found = np.unique(self._postings(band_keys)[0], return_counts=True)
+        counts.update(zip(keys.tolist(), counts_found.tolist(), strict=True))
+        return counts
 
     def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
         keys = sorted(set(band_keys))
@@ -328,23 +459,58 @@ class SQLiteSession(Session):
             else:
                 self.db.execute("DELETE FROM crowded WHERE key = ?", (key,))
         rest = [key for key in keys if key not in known]
-        if sign > 0:  # at most ``cap`` + 1 postings each: a bounded read
-            for chunk in iter_chunks(rest, 900):
-                marks = ",".join("?" * len(chunk))
-                self.db.execute(
-                    f"INSERT INTO crowded (key, holders) SELECT key, count(*) FROM bands WHERE key IN ({marks}) "
-                    "GROUP BY key HAVING count(*) > ?",
-                    (*chunk, cap),
-                )
+        if sign > 0 and rest:  # at most ``cap`` + 1 postings each (rows of ``ROW_MAX``): a bounded read
+            self.db.executemany(
+                "INSERT INTO crowded (key, holders) VALUES (?, ?)",
+                [(key, count) for key, count in self._key_counts(rest).items() if count > cap],
+            )
+
+    def key_counts(self, cap: int) -> dict[int, int]:
+        """The keys with more than ``cap`` postings and their counts, from every stored row (a full scan)."""
+        found: dict[int, int] = {}
+        for _, keys, _, _ in self._scan():
+            unique, counts = np.unique(keys, return_counts=True)  # a key's postings are all in one row
+            over = counts > cap
+            found.update(zip(unique[over].tolist(), counts[over].tolist(), strict=True))
+        return found
 
     def recount_keys(self, cap: int) -> int:
         self.db.execute(_CROWDED)
         self.db.execute("DELETE FROM crowded")
-        self.db.execute(
-            "INSERT INTO crowded (key, holders) SELECT key, count(*) FROM bands GROUP BY key HAVING count(*) > ?",
-            (cap,),
-        )
+        self.db.executemany("INSERT INTO crowded (key, holders) VALUES (?, ?)", sorted(self.key_counts(cap).items()))
         return int(self._one("SELECT count(*) FROM crowded"))
+
+    def pack_postings(self) -> int | None:
+        """Schema 8 to 9: move every posting of the table ``bands`` (one row a posting) into rows of key ranges
+        (``dedup.store.postings``, ``_MIGRATED_ROW`` postings a row) and drop ``bands``; one key range at a time.
+        Returns the rows made, or ``None`` when there is no ``bands`` table (nothing to do)."""
+        if self._one("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'bands'") == 0:
+            return None
+        self.db.execute(_POSTINGS)
+        self._row_of_key.clear()
+        if self._one("SELECT count(*) FROM postings"):
+            raise CorruptIndexError("both the postings of schema 8 and of schema 9 are stored")
+        made = 0
+        step = KEY_LIMIT // _MIGRATION_RANGES
+        for begin in range(0, KEY_LIMIT, step):
+            pairs = self.db.execute(
+                "SELECT key, article FROM bands WHERE key >= ? AND key < ? ORDER BY key, article", (begin, begin + step)
+            ).fetchall()
+            if not pairs:
+                continue
+            table = np.array(pairs, dtype=np.int64)
+            keys, articles = table[:, 0], table[:, 1]
+            points = cut_points(keys, _MIGRATED_ROW)
+            los = keys[points]
+            los[0] = begin
+            counts = np.diff(np.append(points, len(keys)))
+            blobs = encode_rows(los, keys, articles, counts)
+            self.db.executemany(
+                "INSERT INTO postings (lo, entries) VALUES (?, ?)", zip(los.tolist(), blobs, strict=True)
+            )
+            made += len(blobs)
+        self.db.execute("DROP TABLE bands")
+        return made
 
     def put_lines(self, counts: Mapping[int, LineCount]) -> None:
         keep = [(k, c.count, int(c.sticky), pack_ints(c.holders)) for k, c in counts.items() if c.count or c.sticky]
@@ -470,7 +636,10 @@ class SQLiteBackend(Backend):
             raise CorruptIndexError(f"{self.path} is not a usable dedup index: {error}") from None
         if not meta:
             return None
-        missing = _TABLES - user_tables - ({"crowded"} if meta.get("schema") == "7" else set())  # migrate adds it
+        # migrate adds them: ``crowded`` to schema 7, ``postings`` (in place of ``bands``) to 7 and 8
+        missing = (
+            _TABLES - user_tables - {"7": {"crowded", "postings"}, "8": {"postings"}}.get(meta.get("schema"), set())
+        )
         if missing:
             raise CorruptIndexError(f"{self.path} is damaged: tables {sorted(missing)} are missing")
         return meta
@@ -502,7 +671,7 @@ class SQLiteBackend(Backend):
     def writing(self) -> Iterator[Session]:
         try:
             with self._transaction("BEGIN IMMEDIATE") as db:
-                yield SQLiteSession(db)
+                yield SQLiteSession(db, keep_rows=True)
         except sqlite3.OperationalError as error:
             raise StoreError(f"{self.path}: {error}") from None
         except sqlite3.DatabaseError as error:
@@ -528,6 +697,7 @@ class SQLiteBackend(Backend):
     def _integrity(self) -> list[str]:
         db = self._connection()
         problems = [row[0] for row in db.execute("PRAGMA integrity_check") if row[0] != "ok"]
+        problems += self._postings_problems(db)
         checks = {
             "pairs naming a missing article": "SELECT count(*) FROM pairs WHERE a NOT IN (SELECT key FROM articles) "
             "OR b NOT IN (SELECT key FROM articles)",
@@ -536,8 +706,6 @@ class SQLiteBackend(Backend):
             "wire slugs split over components": "SELECT count(*) FROM (SELECT slug FROM articles "
             "WHERE slug IS NOT NULL GROUP BY slug HAVING count(*) > 1 "
             "AND (count(DISTINCT component) > 1 OR count(component) < count(*)))",
-            "bands naming a missing article": "SELECT count(*) FROM bands "
-            "WHERE article NOT IN (SELECT key FROM articles)",
             "articles in a component without clusters": "SELECT count(*) FROM articles WHERE component IS NOT NULL "
             "AND component NOT IN (SELECT component FROM clusters)",
             "clusters of an empty component": "SELECT count(*) FROM clusters WHERE component NOT IN "
@@ -550,18 +718,48 @@ class SQLiteBackend(Backend):
                 problems.append(f"{found} {label}")
         cap = db.execute("SELECT value FROM meta WHERE name = 'crowded_key_cap'").fetchone()
         if cap is not None and int(cap[0]) > 0:  # 0: no cap, no counts kept
-            found = db.execute(
-                "SELECT count(*) FROM (SELECT key, count(*) AS n FROM bands GROUP BY key HAVING n > ?) AS over "
-                "LEFT JOIN crowded USING (key) WHERE crowded.holders IS NULL OR crowded.holders != over.n",
-                (int(cap[0]),),
-            ).fetchone()[0]
-            found += db.execute(
-                "SELECT count(*) FROM crowded WHERE holders <= ? "
-                "OR holders != (SELECT count(*) FROM bands WHERE bands.key = crowded.key)",
-                (int(cap[0]),),
-            ).fetchone()[0]
+            counted = SQLiteSession(db).key_counts(int(cap[0]))
+            stored = dict(db.execute("SELECT key, holders FROM crowded"))
+            found = len(set(counted.items()) ^ set(stored.items()))
             if found:
                 problems.append(f"{found} crowded key counts disagreeing with the postings")
+        return problems
+
+    @staticmethod
+    def _postings_problems(db: sqlite3.Connection) -> list[str]:
+        """Postings rows that cannot be read, are out of order or outside their range, or name missing articles."""
+        stored = {row[0] for row in db.execute("SELECT key FROM articles")}
+        damaged = disordered = missing = 0
+        after = -1
+        while True:
+            rows = db.execute(
+                "SELECT lo, entries FROM postings WHERE lo > ? ORDER BY lo LIMIT 20000", (after,)
+            ).fetchall()
+            if not rows:
+                break
+            after = rows[-1][0]
+            following = db.execute("SELECT min(lo) FROM postings WHERE lo > ?", (after,)).fetchone()[0]
+            los = [lo for lo, _ in rows]
+            starts = np.array(los, dtype=np.int64)
+            ends = np.array([*los[1:], KEY_LIMIT if following is None else following], dtype=np.int64)
+            try:
+                keys, articles, row_of = decode_rows(rows)
+            except (CorruptIndexError, ValueError):
+                damaged += 1
+                continue
+            outside = (keys < starts[row_of]) | (keys >= ends[row_of])
+            same_row = row_of[1:] == row_of[:-1]
+            later = (keys[1:] > keys[:-1]) | ((keys[1:] == keys[:-1]) & (articles[1:] > articles[:-1]))
+            disordered += int(outside.sum() + (same_row & ~later).sum())
+            disordered += sum(1 for _, blob in rows if len(blob) <= 2)  # an empty row is deleted, never stored
+            missing += len(set(articles.tolist()) - stored)
+        problems = []
+        if damaged:
+            problems.append(f"{damaged} chunks of postings rows that cannot be read")
+        if disordered:
+            problems.append(f"{disordered} postings out of order or outside their row's key range, or empty rows")
+        if missing:
+            problems.append(f"{missing} articles named by postings but not stored")
         return problems
 
     def close(self) -> None:
