@@ -186,3 +186,13 @@ def test_a_stretch_of_bands_reads_no_found_pair_again_and_finds_what_its_bands_f
             assert leaders.tolist() == reference_sentence_groups(values, threshold).tolist()
     finally:
         spilled.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=200), st.sampled_from([np.int64, np.int32, np.uint32]))
+def test_sorted_unique_is_numpys_unique(values, dtype) -> None:
+    array = np.array(values, dtype=np.int64)
+    array = (array % 2**31).astype(dtype) if dtype is not np.int64 else array
+    found = candidates.sorted_unique(array)
+    assert found.dtype == np.unique(array).dtype
+    assert found.tolist() == np.unique(array).tolist()
