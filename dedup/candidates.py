@@ -576,13 +576,13 @@ def _band_row_codes(
         del apart
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-            maybe = source.bound(a, b) / positions >= threshold  # what is held rules most pairs out
-            a, b = a[maybe], b[maybe]
             pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
             if known is not None and len(known):
                 at = np.searchsorted(known, pair)
                 fresh = known[np.minimum(at, len(known) - 1)] != pair
                 a, b, pair = a[fresh], b[fresh], pair[fresh]
+            maybe = source.bound(a, b) / positions >= threshold  # what is held rules most pairs out
+            a, b, pair = a[maybe], b[maybe], pair[maybe]
             agreeing = source.exact(a, b)
             near = agreeing / positions >= threshold  # ``source.near``, from the same counts
             found.append(pair[near] * (positions + 1) + agreeing[near])
