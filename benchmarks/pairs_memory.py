@@ -3,6 +3,7 @@ memory, step by step, and how many row codes each band hands back.
 
     python benchmarks/pairs_memory.py record CORPUS.jsonl N FOLDER   # the run's first N articles, to the step
     python benchmarks/pairs_memory.py replay FOLDER [--workers 2]   # the step again, sampled
+    python benchmarks/pairs_memory.py replay FOLDER --step groups --in-process   # the sentence groups, counted
 
 ``record`` runs ``pipeline.cluster`` on the first N articles of the corpus and, at the sentence pairs' call, writes
 what it is given — the full rows (the spilled rows file), the held rows' places, the owners, the sizes, the call's
@@ -11,7 +12,12 @@ the stock rows dropped), calls ``banded_pair_codes`` as the run does, and prints
 PSS (sampled every 0.1 s) and the parent's and each worker's highest, the parent's RSS and VmHWM before and after,
 the row codes each band handed back and the merged codes (counts), the owner pairs, the parent's and workers' CPU
 seconds, and a digest of the pairs (equal digests: equal pairs). ``--evidence-chunk N``: the evidence taken N row
-codes at a time (the run's stretches, made to show on a small recording)."""
+codes at a time (the run's stretches, made to show on a small recording). ``--step groups``: the sentence groups
+(``sentence_groups`` over every recorded row, before the stock rows are dropped: the run's call) instead, digest over
+the groups. ``--in-process``: the bands' batches as the run splits them for ``--workers``, but run one after
+another in this process (``run_batches`` with one worker), so that its CPU seconds are the step's whole CPU and
+the counts below are complete: the row pairs whose low bytes were compared (``low_tests``), the rows read back from
+the rows file (``rows_read``) and the calls doing so (``gathers``)."""
 
 from __future__ import annotations
 
@@ -93,7 +99,47 @@ class _Sampler:
             self.stop.wait(self.interval)
 
 
-def replay(folder: Path, workers: int, evidence_chunk: int = 0) -> dict[str, Any]:
+class _Counted:
+    """The low-byte tests and the rows read back by :class:`SpilledRows`, counted in this process (whichever of
+    ``bound`` / ``agreeing`` the checkout's code tests low bytes in)."""
+
+    def __init__(self) -> None:
+        self.counts = {"low_tests": 0, "rows_read": 0, "gathers": 0}
+        self.originals: dict[str, Any] = {}
+        tester = "bound" if hasattr(SpilledRows, "bound") else "agreeing"
+        self.wrap(tester, lambda args: ("low_tests", len(args[0])))
+        self.wrap("gathered", lambda args: ("rows_read", len(args[0])))
+
+    def wrap(self, name: str, counted: Any) -> None:
+        original = getattr(SpilledRows, name)
+        self.originals[name] = original
+        counts = self.counts
+
+        def method(rows: SpilledRows, *args: Any, **kwargs: Any) -> Any:
+            key, number = counted(args)
+            counts[key] += number
+            if name == "gathered":
+                counts["gathers"] += 1
+            return original(rows, *args, **kwargs)
+
+        setattr(SpilledRows, name, method)
+
+    def restore(self) -> None:
+        for name, original in self.originals.items():
+            setattr(SpilledRows, name, original)
+
+
+def _in_process(function: Any, shared: Any, batches: Any, **options: Any) -> list[Any]:
+    """``run_batches`` with the run's batches, one after another in this process."""
+    return original_run_batches(function, shared, batches, **{**options, "workers": 1})
+
+
+original_run_batches = candidates.run_batches
+
+
+def replay(
+    folder: Path, workers: int, evidence_chunk: int = 0, step: str = "pairs", in_process: bool = False
+) -> dict[str, Any]:
     call = json.loads((folder / "call.json").read_text(encoding="utf-8"))
     call["settings"].pop("workers", None)  # the replay's own
     held = np.load(folder / "held.npz")
@@ -105,7 +151,7 @@ def replay(folder: Path, workers: int, evidence_chunk: int = 0) -> dict[str, Any
     del full
     rows.finish()
     index = held["index"]
-    if len(index) < count:
+    if step == "pairs" and len(index) < count:
         kept = np.zeros(count, dtype=bool)
         kept[index] = True
         rows.keep(kept)
@@ -127,20 +173,33 @@ def replay(folder: Path, workers: int, evidence_chunk: int = 0) -> dict[str, Any
         defaults = candidates.evidenced_pair_codes.__defaults__
         candidates.evidenced_pair_codes.__defaults__ = (*defaults[:-1], evidence_chunk)
     before = _status()
-    sampler = _Sampler()
+    counted = _Counted()
+    if in_process:
+        candidates.run_batches = _in_process
+    sampler = _Sampler(interval=3600 if in_process else 0.1)  # in process: no thread's CPU in the step's
     sampler.thread.start()
     started, cpu = time.perf_counter(), time.process_time()
     children = resource.getrusage(resource.RUSAGE_CHILDREN)
-    pairs = candidates.banded_pair_codes(rows, owners, *call["args"], sizes=sizes, workers=workers, **call["settings"])
+    if step == "groups":
+        pairs = candidates.sentence_groups(rows, call["args"][0], workers)
+    else:
+        pairs = candidates.banded_pair_codes(
+            rows, owners, *call["args"], sizes=sizes, workers=workers, **call["settings"]
+        )
     wall, parent_cpu = time.perf_counter() - started, time.process_time() - cpu
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler.stop.set()
     sampler.thread.join()
+    candidates.run_batches = original_run_batches
+    counted.restore()
     after = _status()
     me = sampler.highest.pop(next(iter(sampler.highest)))
     rows.close()
     gb = 1e9
     return {
+        "step": step,
+        "in_process": in_process,
+        **(counted.counts if in_process else {}),
         "folder": str(folder),
         "rows": count,
         "held_rows": len(owners),
@@ -148,7 +207,9 @@ def replay(folder: Path, workers: int, evidence_chunk: int = 0) -> dict[str, Any
         "band_row_codes": band_codes,
         "band_row_codes_sum": sum(band_codes),
         "merged_row_codes": merged[-1] if merged else 0,
-        "owner_pairs": len(pairs),
+        "owner_pairs" if step == "pairs" else "grouped_rows": int(np.count_nonzero(pairs != np.arange(len(pairs))))
+        if step == "groups"
+        else len(pairs),
         "digest": hashlib.sha1(np.ascontiguousarray(pairs).tobytes()).hexdigest(),
         "wall_s": round(wall, 2),
         "parent_cpu_s": round(parent_cpu, 2),
@@ -176,11 +237,16 @@ def main() -> None:
     again.add_argument("--label", default="")
     again.add_argument("--evidence-chunk", type=int, default=0, help="row codes of evidenced_pair_codes' stretches")
     again.add_argument("--output", type=Path, help="a JSON Lines file the result is appended to")
+    again.add_argument("--step", choices=("pairs", "groups"), default="pairs", help="which step to replay")
+    again.add_argument("--in-process", action="store_true", help="the workers' batches run in this process, counted")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.count, args.folder)
         return
-    result = {"label": args.label, **replay(args.folder, args.workers, args.evidence_chunk)}
+    result = {
+        "label": args.label,
+        **replay(args.folder, args.workers, args.evidence_chunk, args.step, args.in_process),
+    }
     line = json.dumps(result)
     print(line)
     if args.output:

@@ -171,7 +171,7 @@ def banded_pair_codes(
         if not shared.any():
             continue
         # distinct (bucket, owner) in bucket order, then every owner pair within a bucket
-        members = np.unique(bucket[shared] * span + owners[shared])
+        members = sorted_unique(bucket[shared] * span + owners[shared])
         member_bucket, member_owner = members // span, members % span
         starts = _run_starts(member_bucket)
         held = np.diff(starts)
@@ -184,12 +184,25 @@ def banded_pair_codes(
     return codes
 
 
+def sorted_unique(values: np.ndarray) -> np.ndarray:
+    """``np.unique(values)`` of a 1-d integer array, by one sort: numpy 2.x's ``np.unique`` without options hashes the
+    values first, 10-16x the CPU of a sort on the LSH stage's row and pair codes (1M random int64: 857 against 53 ms;
+    200k articles: 5.4 of the sentence pairs' 32 CPU s)."""
+    ordered = np.sort(np.asarray(values).ravel())
+    if len(ordered) < 2:
+        return ordered
+    first = np.empty(len(ordered), dtype=bool)
+    first[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=first[1:])
+    return ordered[first]
+
+
 def merged_codes(codes: np.ndarray, new: np.ndarray, unique: bool = False) -> np.ndarray:
     """``np.union1d(codes, new)`` for sorted unique ``codes`` (``unique``: ``new`` is sorted unique too, else it is
     made so): the new codes inserted where they belong, in time linear in ``codes``, where ``union1d`` sorts them
     again with the new ones (a large run merges each band's codes into tens of millions: at 1M articles the parent
     spent ~208 s on one core sorting the sentence row pairs again for each of the 16 bands: stop 24's py-spy)."""
-    new = np.asarray(new, dtype=np.int64) if unique else np.unique(np.asarray(new, dtype=np.int64))
+    new = np.asarray(new, dtype=np.int64) if unique else sorted_unique(np.asarray(new, dtype=np.int64))
     if not len(codes) or not len(new):
         return new if not len(codes) else codes
     at = np.searchsorted(codes, new)
@@ -301,6 +314,14 @@ class HeldRows:
     def agreeing(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
         """For each pair of rows, on how many positions they agree (``threshold``: unused, as in
         :meth:`SpilledRows.agreeing`)."""
+        return self.exact(first, second)
+
+    def bound(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """An upper bound of :meth:`agreeing` for each pair, from what is held (here: the count itself)."""
+        return self.exact(first, second)
+
+    def exact(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """For each pair of rows, on how many positions they agree."""
         rows = self.rows
         return np.count_nonzero(rows[first] == rows[second], axis=1)
 
@@ -400,18 +421,28 @@ class SpilledRows:
     def agreeing(self, first: np.ndarray, second: np.ndarray, threshold: float) -> np.ndarray:
         """:meth:`HeldRows.agreeing` for every pair that agrees on ``threshold`` of its positions; for the others an
         upper bound that is still below it (their low bytes' agreement: those rows are never read)."""
-        low = self.low
-        counts = np.count_nonzero(low[first] == low[second], axis=1)
+        counts = self.bound(first, second)
         maybe = np.flatnonzero(counts / self.width >= threshold)
         if len(maybe):
-            first, second = first[maybe], second[maybe]
-            if self.index is not None:
-                first, second = self.index[first], self.index[second]
-            places = np.unique(np.concatenate((first, second)))
-            rows = self.gathered(places)
-            first, second = np.searchsorted(places, first), np.searchsorted(places, second)
-            counts[maybe] = np.count_nonzero(rows[first] == rows[second], axis=1)
+            counts[maybe] = self.exact(first[maybe], second[maybe])
         return counts
+
+    def bound(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """For each pair of held rows, on how many positions their low bytes agree: at least the positions their
+        values agree on (equal values have equal low bytes)."""
+        low = self.low
+        return np.count_nonzero(low[first] == low[second], axis=1)
+
+    def exact(self, first: np.ndarray, second: np.ndarray) -> np.ndarray:
+        """:meth:`HeldRows.exact` of the held rows ``first`` and ``second``, their full rows read from the file."""
+        if not len(first):
+            return np.zeros(0, dtype=np.intp)
+        if self.index is not None:
+            first, second = self.index[first], self.index[second]
+        places = sorted_unique(np.concatenate((first, second)))
+        rows = self.gathered(places)
+        first, second = np.searchsorted(places, first), np.searchsorted(places, second)
+        return np.count_nonzero(rows[first] == rows[second], axis=1)
 
     def gathered(self, places: np.ndarray) -> np.ndarray:
         """The full rows written at ``places`` (ascending), read through a mapping of the file a few at a time: at
@@ -491,25 +522,42 @@ def verified_row_pairs(
     codes = [np.zeros(0, dtype=np.int64)]
 
     def merged(found: np.ndarray) -> None:
-        """A band's codes merged in as they arrive, then let go: the bands' codes are not held together (a row pair
-        of near-copies collides in most bands: at 10k the bands handed back 11x the merged codes)."""
+        """A stretch's codes merged in as they arrive, then let go."""
         codes[0] = merged_codes(codes[0], found, unique=True)
 
-    run_batches(_band_row_codes, shared, list(range(band_count)), workers=min(workers, band_count), each=merged)
+    stretches = [tuple(part.tolist()) for part in np.array_split(np.arange(band_count), min(workers, band_count))]
+    run_batches(_stretch_row_codes, shared, stretches, workers=len(stretches), each=merged)
     return codes[0]
 
 
-def _band_row_codes(
-    shared: tuple[HeldRows | SpilledRows, np.ndarray, float, int, int, int], band: int
+def _stretch_row_codes(
+    shared: tuple[HeldRows | SpilledRows, np.ndarray, float, int, int, int], stretch: tuple[int, ...]
 ) -> list[np.ndarray]:
-    """:func:`verified_row_pairs`' codes of one band (sorted unique), as a one-item list (``run_batches``' form)."""
+    """:func:`verified_row_pairs`' codes of the bands of ``stretch``, one band after another (sorted unique), as a
+    one-item list (``run_batches``' form). A row pair found on an earlier band of the stretch is not read again: a
+    row pair of near-copies collides in most bands (at 100k the bands found 9.6x the distinct codes), and its code is
+    the same in each."""
+    positions = shared[0].shape[1]
+    found = np.zeros(0, dtype=np.int64)
+    for band in stretch:
+        found = merged_codes(found, _band_row_codes(shared, band, found // (positions + 1)), unique=True)
+    return [found]
+
+
+def _band_row_codes(
+    shared: tuple[HeldRows | SpilledRows, np.ndarray, float, int, int, int],
+    band: int,
+    known: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`verified_row_pairs`' codes of one band (sorted unique), but for the row pairs in ``known`` (sorted row
+    pair codes ``first * rows + second``: found already, their rows not read again)."""
     source, owners, threshold, cap, width, crowd = shared
     count, positions = source.shape
     order, starts = block_runs(source.band(band, width))
     if cap > 0:
         span = int(owners.max()) + 1 if len(owners) else 1
         bucket = run_numbers(order, starts)
-        held = np.unique(bucket * span + owners) // span  # one entry per (bucket, owner)
+        held = sorted_unique(bucket * span + owners) // span  # one entry per (bucket, owner)
         skipped = np.bincount(held, minlength=count)[bucket] > cap
         if crowd > 0:
             skipped |= np.diff(starts)[bucket] > crowd
@@ -528,13 +576,18 @@ def _band_row_codes(
         del apart
         for begin in range(0, len(left), _VERIFY_CHUNK):
             a, b = left[begin : begin + _VERIFY_CHUNK], right[begin : begin + _VERIFY_CHUNK]
-            agreeing = source.agreeing(a, b, threshold)
-            near = agreeing / positions >= threshold  # ``source.near``, from the same counts
-            a, b = a[near], b[near]
             pair = np.minimum(a, b).astype(np.int64) * count + np.maximum(a, b)
-            found.append(pair * (positions + 1) + agreeing[near])
+            if known is not None and len(known):
+                at = np.searchsorted(known, pair)
+                fresh = known[np.minimum(at, len(known) - 1)] != pair
+                a, b, pair = a[fresh], b[fresh], pair[fresh]
+            maybe = source.bound(a, b) / positions >= threshold  # what is held rules most pairs out
+            a, b, pair = a[maybe], b[maybe], pair[maybe]
+            agreeing = source.exact(a, b)
+            near = agreeing / positions >= threshold  # ``source.near``, from the same counts
+            found.append(pair[near] * (positions + 1) + agreeing[near])
         del left, right
-    return [np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)]
+    return sorted_unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
 
 
 def evidenced_pair_codes(
@@ -594,14 +647,14 @@ def _evidenced_stretch(
     agreeing, row_pairs = row_codes % (positions + 1), row_codes // (positions + 1)
     first, second = row_pairs // count, row_pairs % count
     if lone_min_shared <= 0 or sizes is None:
-        return np.unique(pair_codes(owners[first], owners[second], span))
+        return sorted_unique(pair_codes(owners[first], owners[second], span))
     swap = owners[first] > owners[second]
     first, second = np.where(swap, second, first), np.where(swap, first, second)  # the lower owner's row first
     pairs, pair_of = np.unique(pair_codes(owners[first], owners[second], span), return_inverse=True)
     pair_of = pair_of.reshape(-1).astype(np.int64)
     sides = np.minimum(
-        np.bincount(np.unique(pair_of * count + first) // count, minlength=len(pairs)),
-        np.bincount(np.unique(pair_of * count + second) // count, minlength=len(pairs)),
+        np.bincount(sorted_unique(pair_of * count + first) // count, minlength=len(pairs)),
+        np.bincount(sorted_unique(pair_of * count + second) // count, minlength=len(pairs)),
     )
     stems = np.asarray(sizes, dtype=np.int64)
     shares = agreeing * (stems[first] + stems[second]) >= lone_min_shared * (positions + agreeing)
@@ -678,8 +731,8 @@ def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float, workers: i
     sentences would otherwise join unrelated sentences into one group. Equal to
     :func:`reference_sentence_groups` (tested): a bucket's first row is read off :func:`band_runs`, and only the
     rows that are not their bucket's first are compared with it. ``rows`` may be :class:`SpilledRows`.
-    ``workers`` > 1: the bands shared among that many forked processes, each band's near (row, first row) pairs
-    folded in as they arrive (a row's group is the least over the bands: the same groups).
+    ``workers`` > 1: the bands shared among that many forked processes, a stretch of bands each, each stretch's
+    groups folded in as they arrive (a row's group is the least over the bands: the same groups).
     """
     source = row_source(rows)
     count, num_perm = source.shape
@@ -690,38 +743,46 @@ def sentence_groups(rows: np.ndarray | SpilledRows, threshold: float, workers: i
 
     def fold(found: np.ndarray) -> None:
         members, candidate = found
-        leaders[members] = np.minimum(leaders[members], candidate)  # each row once in a band's pairs
+        leaders[members] = np.minimum(leaders[members], candidate)  # each row once in a stretch's pairs
 
-    run_batches(
-        _band_leaders,
-        (source, threshold, width),
-        list(range(band_count)),
-        workers=min(workers, band_count),
-        each=fold,
-    )
+    stretches = [tuple(part.tolist()) for part in np.array_split(np.arange(band_count), min(workers, band_count))]
+    run_batches(_stretch_leaders, (source, threshold, width), stretches, workers=len(stretches), each=fold)
     return leaders
 
 
-def _band_leaders(shared: tuple[HeldRows | SpilledRows, float, int], band: int) -> list[np.ndarray]:
-    """:func:`sentence_groups`' near pairs of one band: each row that is not its bucket's first and agrees with it on
-    ``threshold`` of their positions, with that first row (a 2 × n array, as a one-item list)."""
+def _stretch_leaders(shared: tuple[HeldRows | SpilledRows, float, int], stretch: tuple[int, ...]) -> list[np.ndarray]:
+    """:func:`sentence_groups` over the bands of ``stretch``, one after another: each row that is not its bucket's
+    first and agrees with it on ``threshold`` of their positions, with the least such first row (a 2 × n array, as
+    a one-item list). A row is compared with a bucket's first only when that row is less than the least near one
+    found for it on the stretch's earlier bands (a larger one cannot be its group): near-copies collide in most
+    bands, and each is now read once a stretch, not once a band."""
     source, threshold, width = shared
+    count = source.shape[0]
+    leaders = np.arange(count, dtype=np.int32 if count < 2**31 else np.int64)
+    for band in stretch:
+        _band_leaders(source, threshold, width, band, leaders)
+    moved = np.flatnonzero(leaders != np.arange(count))
+    return [np.stack((moved, leaders[moved].astype(np.int64)))]
+
+
+def _band_leaders(source: HeldRows | SpilledRows, threshold: float, width: int, band: int, leaders: np.ndarray) -> None:
+    """:func:`sentence_groups` on one band, folded into ``leaders`` (each row's least near first row so far, or
+    itself): each row whose bucket's first is less than its leader so far (so not the row itself) and agrees with it
+    on ``threshold`` of their positions takes that first row as its leader."""
     count = source.shape[0]
     order, starts = block_runs(source.band(band, width))
     first = np.minimum.reduceat(order, starts[:-1])  # each run's first row
     # a band collision is a guess: the whole signature must agree on ``threshold`` of its positions; each row
     # compared with its run's first a chunk at a time (a whole band's gathered rows were ~0.5 GB at 100k
     # articles; each row is in one run)
-    found: list[np.ndarray] = []
     for begin in range(0, count, _VERIFY_CHUNK):
         end = min(begin + _VERIFY_CHUNK, count)
         members = order[begin:end]
         candidate = first[runs_of(starts, begin, end)]
-        later = members != candidate
+        later = candidate < leaders[members]  # the first is never above the row: less than its leader, not it
         members, candidate = members[later], candidate[later]
         near = source.near(members, candidate, threshold)
-        found.append(np.stack((members[near], candidate[near])))
-    return [np.concatenate(found, axis=1) if found else np.zeros((2, 0), dtype=np.int64)]
+        leaders[members[near]] = candidate[near]
 
 
 def reference_sentence_groups(rows: np.ndarray, threshold: float) -> np.ndarray:
@@ -948,7 +1009,7 @@ def _components_per_group(
     count = len(node_group)
     links = sparse.csr_matrix((np.ones(len(same), dtype=np.int8), (nodes[same], nodes[same + 1])), shape=(count, count))
     components, label = connected_components(links, directed=False)
-    distinct = np.unique(node_group.astype(np.int64) * components + label)  # one entry per (group, component)
+    distinct = sorted_unique(node_group.astype(np.int64) * components + label)  # one entry per (group, component)
     return np.bincount(distinct // components, minlength=groups)
 
 
@@ -967,7 +1028,7 @@ def _group_stories(
         (np.ones(int(linked.sum()), dtype=np.int8), (left[linked], right[linked])), shape=(starts[-1], starts[-1])
     )
     components, label = connected_components(links, directed=False)
-    distinct = np.unique(node_group * components + label)  # one entry per (group, component)
+    distinct = sorted_unique(node_group * components + label)  # one entry per (group, component)
     return np.bincount(distinct // components, minlength=len(examined))
 
 

@@ -155,3 +155,44 @@ def test_gathered_rows_are_the_rows_written_there(count, width, gather, seed) ->
     finally:
         candidates._GATHER_ROWS = before
         spilled.close()
+
+
+@settings(max_examples=40, deadline=None)
+@given(_rows, st.sampled_from([0.3, 0.4, 0.6]), st.sampled_from([(16,), (8, 8), (1, 5, 10), (3, 3, 3, 7)]))
+def test_a_stretch_of_bands_reads_no_found_pair_again_and_finds_what_its_bands_find(data, threshold, split) -> None:
+    """A worker's stretch of bands (``_stretch_row_codes``, ``_stretch_leaders``), which skips the row pairs its
+    earlier bands found near (and the rows already given a lower near first row), gives the codes of its bands taken
+    one at a time with nothing skipped, and the groups of the reference, however the bands are split into stretches,
+    from held and from spilled rows, with and without the crowd and owner caps."""
+    rows, keep, owners, cuts = data
+    values = np.array(rows, dtype=np.uint32).reshape(len(rows), 64)
+    spilled = _spilled(values, cuts)
+    kept = np.array(keep, dtype=bool)
+    spilled.keep(kept)  # the run drops the stock rows before the sentence pairs
+    values, owners = values[kept], np.array(owners, dtype=np.int64)[kept]
+    stretches = np.split(np.arange(16), np.cumsum(split)[:-1])
+    try:
+        for source in (HeldRows(values), spilled):
+            for cap, crowd in ((0, 0), (0, 2), (2, 3)):
+                shared = (source, owners, threshold, cap, 4, crowd)
+                one_at_a_time = [candidates._band_row_codes(shared, band) for band in range(16)]
+                expected = np.unique(np.concatenate(one_at_a_time))
+                found = [candidates._stretch_row_codes(shared, tuple(part.tolist()))[0] for part in stretches]
+                assert np.unique(np.concatenate(found)).tolist() == expected.tolist()
+            leaders = np.arange(len(values))
+            for part in stretches:
+                members, first = candidates._stretch_leaders((source, threshold, 4), tuple(part.tolist()))[0]
+                leaders[members] = np.minimum(leaders[members], first)
+            assert leaders.tolist() == reference_sentence_groups(values, threshold).tolist()
+    finally:
+        spilled.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(-(2**62), 2**62), max_size=200), st.sampled_from([np.int64, np.int32, np.uint32]))
+def test_sorted_unique_is_numpys_unique(values, dtype) -> None:
+    array = np.array(values, dtype=np.int64)
+    array = (array % 2**31).astype(dtype) if dtype is not np.int64 else array
+    found = candidates.sorted_unique(array)
+    assert found.dtype == np.unique(array).dtype
+    assert found.tolist() == np.unique(array).tolist()
