@@ -5,6 +5,7 @@ in this process exactly as a judging worker judges them, for instruction counts 
         [--batches-from OTHER.batches.json]
     PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest] [--profile OUT.prof]
         [--callgrind] [--verdicts]
+    PYTHONPATH=. python benchmarks/judge_replay.py calls STATE.pickle CALLS.pickle [--kernels]
 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
 worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
@@ -25,7 +26,9 @@ pause; stop 21's counts had it on: ~5 % of their instructions were collections).
 
 ``--verdicts``: the counted part is ``score.judge`` alone — every call the pass made (its arguments caught on a first
 pass over the batches), made again with each side's cached unit names emptied (as a worker's sides start); the digest
-is then of those verdicts (stop 26: the verdict's own cost, apart from the alignment).
+is then of those verdicts (stop 26: the verdict's own cost, apart from the alignment). ``calls`` pickles those calls
+once (each side as a :class:`NameCache`, what ``judge`` reads of it); ``replay CALLS.pickle --verdicts`` judges them
+without running the pass first.
 """
 
 from __future__ import annotations
@@ -104,17 +107,54 @@ def judge_calls(raw: bytes) -> list[tuple]:
     return calls
 
 
+class NameCache:
+    """What ``score.judge`` reads of a prepared side (its caches of unit names and unit bounds), picklable: a
+    ``Side``'s lazy lists are not."""
+
+    def __init__(self) -> None:
+        self.unit_names: dict = {}
+        self.unit_bounds = None
+
+
+def save_calls(path: str, output: str, kernels: bool) -> None:
+    """The ``judge`` calls of a recording's pass pickled (each side as a fresh :class:`NameCache`), for
+    ``replay --verdicts`` to read without judging the pass twice first (minutes under valgrind)."""
+    if kernels:
+        align.use_kernels()
+    with paused_collection():
+        calls = judge_calls(Path(path).read_bytes())
+    caches: dict[int, NameCache] = {}
+    plain = [
+        (
+            a,
+            b,
+            passages,
+            settings,
+            None if sides is None else tuple(caches.setdefault(id(s), NameCache()) for s in sides),
+        )
+        for a, b, passages, settings, sides in calls
+    ]
+    with open(output, "wb") as handle:
+        pickle.dump(plain, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    print(f"judge calls {len(plain)}, {len(caches)} sides")
+
+
 def replay_verdicts(path: str, kernels: bool, digest: bool, profile: str | None, callgrind: bool) -> None:
-    """``score.judge`` of every call of a recording's pass, counted alone (``--verdicts``)."""
+    """``score.judge`` of every call of a recording's pass (or of a ``calls`` file), counted alone (``--verdicts``)."""
     if kernels:
         align.use_kernels()
     raw = Path(path).read_bytes()
     with paused_collection():
-        warm = judge_calls(raw)
-        for call in warm:
-            score.judge(*call)
-        del warm
-        calls = judge_calls(raw)
+        loaded = pickle.loads(raw)
+        if isinstance(loaded, list):  # a calls file (``calls``): fresh copies, one to warm up
+            for call in loaded:
+                score.judge(*call)
+            calls = pickle.loads(raw)
+        else:
+            del loaded
+            for call in judge_calls(raw):
+                score.judge(*call)
+            calls = judge_calls(raw)
         aligned = sum(1 for call in calls if call[2])
 
         def judged(calls: list[tuple]) -> list:
@@ -147,6 +187,10 @@ def main() -> None:
     rec.add_argument("--pairs", type=int, default=400)
     rec.add_argument("--skip", type=int, default=0)
     rec.add_argument("--batches-from")
+    cal = sub.add_parser("calls")
+    cal.add_argument("state")
+    cal.add_argument("output")
+    cal.add_argument("--kernels", action="store_true")
     rep = sub.add_parser("replay")
     rep.add_argument("state")
     rep.add_argument("--kernels", action="store_true")
@@ -157,6 +201,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.output, args.pairs, args.batches_from, args.skip)
+    elif args.command == "calls":
+        save_calls(args.state, args.output, args.kernels)
     elif args.verdicts:
         replay_verdicts(args.state, args.kernels, args.digest, args.profile, args.callgrind)
     else:
