@@ -226,17 +226,7 @@ def stock_spans(article: CleanArticle, min_stories: int) -> list[tuple[int, int]
 
 
 def _mostly_inside(span: tuple[int, int], spans: list[tuple[int, int]]) -> bool:
-    """Whether ``spans`` cover at least half of ``span``: the readable reference of :func:`_mostly_inside_units`."""
     inside = [(max(b, span[0]), min(e, span[1])) for b, e in spans if b < span[1] and span[0] < e]
-    return bool(inside) and 2 * covered_chars(inside) >= span[1] - span[0]
-
-
-def _mostly_inside_units(span: tuple[int, int], spans: list[tuple[int, int]], bounds: UnitBounds) -> bool:
-    """:func:`_mostly_inside` for ``spans`` in text order, not overlapping (units: :func:`stock_spans`), ``bounds``
-    their first and end offsets: the spans that overlap ``span`` are a run of them, found by two binary searches."""
-    begins, ends = bounds
-    overlapping = spans[bisect.bisect_right(ends, span[0]) : bisect.bisect_left(begins, span[1])]
-    inside = [(max(b, span[0]), min(e, span[1])) for b, e in overlapping]
     return bool(inside) and 2 * covered_chars(inside) >= span[1] - span[0]
 
 
@@ -395,19 +385,11 @@ def judge(
         return _judge_counted(a, b, passages, settings, sides)
     stock_a = stock_spans(a, settings.stock_min_stories)
     stock_b = stock_spans(b, settings.stock_min_stories)
-    if stock_a or stock_b:
-        stock_bounds_a = ([b for b, _ in stock_a], [e for _, e in stock_a])
-        stock_bounds_b = ([b for b, _ in stock_b], [e for _, e in stock_b])
-        counted = [
-            p
-            for p in passages
-            if not (
-                _mostly_inside_units(p.source_span, stock_a, stock_bounds_a)
-                or _mostly_inside_units(p.target_span, stock_b, stock_bounds_b)
-            )
-        ]
-    else:
-        counted = passages  # no stock sentence on either side: every passage counts
+    counted = (
+        [p for p in passages if not (_mostly_inside(p.source_span, stock_a) or _mostly_inside(p.target_span, stock_b))]
+        if stock_a or stock_b
+        else passages  # no stock sentence on either side: every passage counts
+    )
     side_a, side_b = sides if sides is not None else (None, None)
     bounds = (unit_bounds(a, side_a), unit_bounds(b, side_b))
     verdict = _judge_counted(a, b, counted, settings, sides, bounds)

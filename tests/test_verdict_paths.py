@@ -94,31 +94,15 @@ def test_judge_with_stock_sentences_equals_the_reference(source_text, target_tex
     b.sentence_stories = stories[::-1][: len(b.sentences)]
     passages = _passages(a, b, source_spans, target_spans, ["verbatim"] * 10, [0.75] * 10)
     found = judge(a, b, passages, ScoreSettings())
-    fast = score._judge_counted, score._mostly_inside_units
+    fast = score._judge_counted
     score._judge_counted = lambda a, b, passages, settings, sides=None, bounds=None: reference_judge_counted(
         a, b, passages, settings, sides
     )
-    score._mostly_inside_units = lambda span, spans, bounds: score._mostly_inside(span, spans)
     try:
         expected = judge(a, b, passages, ScoreSettings())
     finally:
-        score._judge_counted, score._mostly_inside_units = fast
+        score._judge_counted = fast
     _same(found, expected)
-
-
-@settings(max_examples=300, deadline=None)
-@given(
-    st.lists(st.tuples(st.integers(0, 6), st.integers(1, 30)), max_size=8),
-    st.tuples(st.integers(-5, 200), st.integers(0, 60)),
-)
-def test_mostly_inside_units_equals_the_reference(layout, span):
-    spans, position = [], 0
-    for gap, length in layout:  # units in text order, not overlapping, gaps between them or none
-        spans.append((position + gap, position + gap + length))
-        position += gap + length
-    span = (span[0], span[0] + span[1])
-    bounds = ([b for b, _ in spans], [e for _, e in spans])
-    assert score._mostly_inside_units(span, spans, bounds) == score._mostly_inside(span, spans)
 
 
 def test_judge_counted_equals_the_reference_on_the_seed_pairs(seed_texts):
