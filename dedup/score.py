@@ -175,7 +175,8 @@ def _touched_units(bounds: UnitBounds, merged: list[tuple[int, int]]) -> tuple[l
     counts: list[int] = []
     for begin, end in merged:
         for k in range(bisect.bisect_right(ends, begin), bisect.bisect_left(begins, end)):
-            covered = min(end, ends[k]) - max(begin, begins[k])
+            unit_begin, unit_end = begins[k], ends[k]  # min and max inline: no call a unit
+            covered = (unit_end if unit_end < end else end) - (unit_begin if unit_begin > begin else begin)
             if units and units[-1] == k:  # the unit the previous span ended in (only it can be shared)
                 counts[-1] += covered
             else:
@@ -472,8 +473,10 @@ def _judge_counted(
     """The verdict on ``passages`` (all counted): equal to :func:`reference_judge_counted` (tested). Each side's
     units are found from its passages by binary search (:func:`_touched_units`), not swept one by one for each of
     its measures; ``bounds``: the two sides' :func:`unit_bounds`, when the caller has them."""
-    if not passages:
-        return reference_judge_counted(a, b, passages, settings, sides)  # no unit to find: what it gives at once
+    if not passages:  # most pairs: every measure 0 and no name (what the reference finds), the credits compared
+        evidence = _evidence(a, b, 0, 0, 0)
+        evidence["names_kept"] = None
+        return _verdict(a, b, passages, settings, evidence, None, (0.0, 0), 0.0, 0.0, 0.0, 0.0)
     side_a, side_b = sides if sides is not None else (None, None)
     bounds_a, bounds_b = bounds if bounds is not None else (unit_bounds(a, side_a), unit_bounds(b, side_b))
     share = settings.min_sentence_share
@@ -488,18 +491,9 @@ def _judge_counted(
     runs = [(p, tokens) for p, tokens in runs if len(tokens) >= MIN_VERBATIM_EVIDENCE]
     verbatim_a = _covered_share(a, bounds_a, [p.source_span for p, _ in runs])
     verbatim_b = _covered_share(b, bounds_b, [p.target_span for p, _ in runs])
-    reused_sentences = min(reused_a, reused_b)
     unquoted = sum(len(tokens) - sum(b.quoted[tokens.start : tokens.stop]) for _, tokens in runs)
     longest_verbatim = max((len(tokens) for _, tokens in runs), default=0)
-    credit_link = bool(credited_sources(b.credits) & own_outlets(a.credits)) or bool(
-        credited_sources(a.credits) & own_outlets(b.credits)
-    )
-    evidence = {
-        "reused_sentences": reused_sentences,
-        "unquoted_verbatim_tokens": unquoted,
-        "longest_verbatim_tokens": longest_verbatim,
-        "credit_link": credit_link,
-    }
+    evidence = _evidence(a, b, min(reused_a, reused_b), unquoted, longest_verbatim)
     short_side_reused = min(
         (coverage_a, chars_a),
         (coverage_b, chars_b),
@@ -520,6 +514,21 @@ def _judge_counted(
         verbatim_a,
         verbatim_b,
     )
+
+
+def _evidence(a: CleanArticle, b: CleanArticle, reused: int, unquoted: int, longest: int) -> dict:
+    """A verdict's evidence (``names_kept`` added by the caller), the credit link told without building the credit
+    sets when a side has no credit line (it needs one on each side)."""
+    credit_link = bool(a.credits and b.credits) and (
+        bool(credited_sources(b.credits) & own_outlets(a.credits))
+        or bool(credited_sources(a.credits) & own_outlets(b.credits))
+    )
+    return {
+        "reused_sentences": reused,
+        "unquoted_verbatim_tokens": unquoted,
+        "longest_verbatim_tokens": longest,
+        "credit_link": credit_link,
+    }
 
 
 def _verdict(

@@ -34,6 +34,7 @@ _SETTINGS = [
     ScoreSettings(),
     dataclasses.replace(ScoreSettings(), min_sentence_share=0.0, min_name_share=0.0),
     dataclasses.replace(ScoreSettings(), min_sentence_share=1.0, brief_coverage=0.2, min_sentences=1),
+    dataclasses.replace(ScoreSettings(), min_sentences=0, derived_coverage=0.0),  # related without a passage
 ]
 
 
