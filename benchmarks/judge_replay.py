@@ -4,7 +4,8 @@ in this process exactly as a judging worker judges them, for instruction counts 
     PYTHONPATH=. python benchmarks/judge_replay.py record CORPUS.jsonl STATE.pickle [--pairs 400]
         [--batches-from OTHER.batches.json]
     PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest] [--profile OUT.prof]
-        [--callgrind]
+        [--callgrind] [--verdicts]
+    PYTHONPATH=. python benchmarks/judge_replay.py calls STATE.pickle CALLS.pickle [--kernels]
 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
 worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
@@ -22,18 +23,28 @@ alone (run under ``--instr-atstart=no`` as well: loading and warm-up several tim
 of the verdicts (the pickled verdicts and tiles: equal digests, equal outputs of the pass). Both judge with the cyclic
 garbage collector off, as a judging worker does (``pipeline.cluster`` pauses it and the workers it forks inherit the
 pause; stop 21's counts had it on: ~5 % of their instructions were collections).
+
+``--verdicts``: the counted part is ``score.judge`` alone — every call the pass made (its arguments caught on a first
+pass over the batches), made again with each side's cached unit names emptied (as a worker's sides start); the digest
+is then of those verdicts (stop 26: the verdict's own cost, apart from the alignment). ``calls`` pickles those calls
+once (each side as a :class:`NameCache`, what ``judge`` reads of it); ``replay CALLS.pickle --verdicts`` judges them
+without running the pass first.
 """
 
 from __future__ import annotations
 
 import argparse
+import cProfile
+import functools
 import hashlib
 import json
 import pickle
+import time
 from pathlib import Path
 
-from benchmarks.pass_recording import Recorded, chosen, replayed, run_to_pass
-from dedup import align, pipeline
+from benchmarks.pass_recording import Recorded, chosen, instrument, replayed, run_to_pass
+from dedup import align, pipeline, score
+from dedup.engine import paused_collection
 
 
 def record(corpus: str, output: str, most: int, batches_from: str | None, skip: int = 0) -> None:
@@ -73,6 +84,100 @@ def replay(path: str, kernels: bool, digest: bool, profile: str | None = None, c
     print(line)
 
 
+def judge_calls(raw: bytes) -> list[tuple]:
+    """The arguments of every ``judge`` call of a recording's pass, in order (its sides prepared, their unit names
+    emptied again)."""
+    state = pickle.loads(raw)
+    calls: list[tuple] = []
+    original = pipeline.judge
+
+    def caught(a, b, passages, settings, sides=None):
+        calls.append((a, b, passages, settings, sides))
+        return original(a, b, passages, settings, sides)
+
+    pipeline.judge = caught
+    try:
+        for batch in state["shared"][0].schedule(state["batches"]):
+            pipeline.judge_groups(state["shared"], batch)
+    finally:
+        pipeline.judge = original
+    for *_, sides in calls:
+        for side in sides or ():
+            side.unit_names.clear()
+    return calls
+
+
+class NameCache:
+    """What ``score.judge`` reads of a prepared side (its caches of unit names and unit bounds), picklable: a
+    ``Side``'s lazy lists are not."""
+
+    def __init__(self) -> None:
+        self.unit_names: dict = {}
+        self.unit_bounds = None
+
+
+def save_calls(path: str, output: str, kernels: bool) -> None:
+    """The ``judge`` calls of a recording's pass pickled (each side as a fresh :class:`NameCache`), for
+    ``replay --verdicts`` to read without judging the pass twice first (minutes under valgrind)."""
+    if kernels:
+        align.use_kernels()
+    with paused_collection():
+        calls = judge_calls(Path(path).read_bytes())
+    caches: dict[int, NameCache] = {}
+    plain = [
+        (
+            a,
+            b,
+            passages,
+            settings,
+            None if sides is None else tuple(caches.setdefault(id(s), NameCache()) for s in sides),
+        )
+        for a, b, passages, settings, sides in calls
+    ]
+    with open(output, "wb") as handle:
+        pickle.dump(plain, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    print(f"judge calls {len(plain)}, {len(caches)} sides")
+
+
+def replay_verdicts(path: str, kernels: bool, digest: bool, profile: str | None, callgrind: bool) -> None:
+    """``score.judge`` of every call of a recording's pass (or of a ``calls`` file), counted alone (``--verdicts``)."""
+    if kernels:
+        align.use_kernels()
+    raw = Path(path).read_bytes()
+    with paused_collection():
+        loaded = pickle.loads(raw)
+        if isinstance(loaded, list):  # a calls file (``calls``): fresh copies, one to warm up
+            for call in loaded:
+                score.judge(*call)
+            calls = pickle.loads(raw)
+        else:
+            del loaded
+            for call in judge_calls(raw):
+                score.judge(*call)
+            calls = judge_calls(raw)
+        aligned = sum(1 for call in calls if call[2])
+
+        def judged(calls: list[tuple]) -> list:
+            return functools.reduce(lambda found, call: found.append(score.judge(*call)) or found, calls, [])
+
+        start = time.process_time()
+        if profile:
+            profiler = cProfile.Profile(time.process_time)
+            found = profiler.runcall(judged, calls)
+            profiler.dump_stats(profile)
+        else:
+            if callgrind:
+                instrument("on")
+            found = judged(calls)
+            if callgrind:
+                instrument("off")
+        seconds = time.process_time() - start
+    line = f"judge calls {len(calls)} ({aligned} with passages), counted {seconds:.3f} s"
+    if digest:
+        line += " digest " + hashlib.sha256(pickle.dumps(found, protocol=4)).hexdigest()[:16]
+    print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -82,15 +187,24 @@ def main() -> None:
     rec.add_argument("--pairs", type=int, default=400)
     rec.add_argument("--skip", type=int, default=0)
     rec.add_argument("--batches-from")
+    cal = sub.add_parser("calls")
+    cal.add_argument("state")
+    cal.add_argument("output")
+    cal.add_argument("--kernels", action="store_true")
     rep = sub.add_parser("replay")
     rep.add_argument("state")
     rep.add_argument("--kernels", action="store_true")
     rep.add_argument("--digest", action="store_true")
     rep.add_argument("--profile")
     rep.add_argument("--callgrind", action="store_true", help="instrumentation on around the counted pass alone")
+    rep.add_argument("--verdicts", action="store_true", help="count score.judge alone")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.output, args.pairs, args.batches_from, args.skip)
+    elif args.command == "calls":
+        save_calls(args.state, args.output, args.kernels)
+    elif args.verdicts:
+        replay_verdicts(args.state, args.kernels, args.digest, args.profile, args.callgrind)
     else:
         replay(args.state, args.kernels, args.digest, args.profile, args.callgrind)
 

@@ -110,6 +110,7 @@ class Side:
     content_words: dict[int, dict[str, int]] = field(default_factory=dict)
     names: dict[str, int] | None = None
     unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
+    unit_bounds: tuple[list[int], list[int]] | None = None  # each unit's first and end offset (``score.judge``)
     breaks: list[int] | None = None
     arrays: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # see ``kernel_arrays``
     generation: int = -1  # the vocabulary generation of ``arrays[0]``

@@ -152,6 +152,61 @@ def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return merged
 
 
+UnitBounds = tuple[list[int], list[int]]  # each evidence unit's first and end character offset, in unit order
+
+
+def unit_bounds(article: CleanArticle, side: Side | None = None) -> UnitBounds:
+    """Each evidence unit's first and end character offset (both ascending: the units come in text order and do not
+    overlap), kept on the prepared ``side`` when there is one (an article is judged in many pairs)."""
+    if side is not None and side.unit_bounds is not None:
+        return side.unit_bounds
+    found = ([s.span[0] for s in article.sentences], [s.span[1] for s in article.sentences])
+    if side is not None:
+        side.unit_bounds = found
+    return found
+
+
+def _touched_units(bounds: UnitBounds, merged: list[tuple[int, int]]) -> tuple[list[int], list[int]]:
+    """The units that some span of ``merged`` (:func:`_merged`) overlaps, in order, and the characters those spans
+    cover in each: the units :func:`_unit_cover` marks touched, with its counts (every other unit's is 0). Each
+    span's units by two binary searches, not a step a unit."""
+    begins, ends = bounds
+    units: list[int] = []
+    counts: list[int] = []
+    for begin, end in merged:
+        for k in range(bisect.bisect_right(ends, begin), bisect.bisect_left(begins, end)):
+            unit_begin, unit_end = begins[k], ends[k]  # min and max inline: no call a unit
+            covered = (unit_end if unit_end < end else end) - (unit_begin if unit_begin > begin else begin)
+            if units and units[-1] == k:  # the unit the previous span ended in (only it can be shared)
+                counts[-1] += covered
+            else:
+                units.append(k)
+                counts.append(covered)
+    return units, counts
+
+
+def _side_measures(
+    article: CleanArticle, bounds: UnitBounds, spans: list[tuple[int, int]], min_share: float
+) -> tuple[int, int, int]:
+    """For non-empty ``spans`` on ``article``: the evidence characters they cover (:func:`coverage`'s numerator), the
+    characters of their union (:func:`covered_chars`) and the units they reuse (:func:`_reused_sentences`)."""
+    merged = _merged(spans)
+    units, counts = _touched_units(bounds, merged)
+    chars = sum(end - begin for begin, end in merged)
+    if any(begin == end for begin, end in spans):  # an empty span may mark a unit (see _reused_of): rare, swept
+        return sum(counts), chars, _reused_of(article, spans, _unit_cover(article, merged), min_share)
+    begins, ends = bounds
+    reused = sum(1 for k, covered in zip(units, counts, strict=True) if covered >= min_share * (ends[k] - begins[k]))
+    return sum(counts), chars, reused
+
+
+def _covered_share(article: CleanArticle, bounds: UnitBounds, spans: list[tuple[int, int]]) -> float:
+    """:func:`coverage` of ``spans``, its units found by :func:`_touched_units`."""
+    if not spans:
+        return 0.0
+    return min(1.0, sum(_touched_units(bounds, _merged(spans))[1]) / max(article.evidence_chars, 1))
+
+
 MIN_VERBATIM_EVIDENCE = 3  # tokens: the shortest verbatim tile; single copied words inside a rewrite are not
 
 
@@ -220,6 +275,37 @@ def _names_of(article: CleanArticle, unit: int, side: Side | None) -> set[str]:
 
 
 def names_kept(
+    a: CleanArticle,
+    b: CleanArticle,
+    passages: list[Passage],
+    sides: tuple[Side, Side] | None = None,
+    bounds: tuple[UnitBounds, UnitBounds] | None = None,
+) -> float | None:
+    """:func:`reference_names_kept`, each passage's units found in the sides' :func:`unit_bounds` (``bounds``: the
+    two sides', when the caller has them) instead of in a list of unit starts made for each call."""
+    if not passages:
+        return None
+    side_a, side_b = sides if sides is not None else (None, None)
+    (begins_a, ends_a), (begins_b, ends_b) = (
+        bounds if bounds is not None else (unit_bounds(a, side_a), unit_bounds(b, side_b))
+    )
+    pairs: set[tuple[int, int]] = set()  # the aligned unit pairs, both sides in evidence
+    for position_a, position_b in {(p.source_span[0], p.target_span[0]) for p in passages}:
+        unit_a = bisect.bisect_right(begins_a, position_a) - 1
+        unit_b = bisect.bisect_right(begins_b, position_b) - 1
+        if unit_a >= 0 and position_a < ends_a[unit_a] and unit_b >= 0 and position_b < ends_b[unit_b]:
+            pairs.add((unit_a, unit_b))
+    names_a: set[str] = set()
+    names_b: set[str] = set()
+    for unit_a, unit_b in pairs:
+        names_a |= _names_of(a, unit_a, side_a)
+        names_b |= _names_of(b, unit_b, side_b)
+    if not names_a or not names_b:
+        return None
+    return len(names_a & names_b) / min(len(names_a), len(names_b))
+
+
+def reference_names_kept(
     a: CleanArticle, b: CleanArticle, passages: list[Passage], sides: tuple[Side, Side] | None = None
 ) -> float | None:
     """Of the names in the units the passages align, the share both sides hold (over the side with fewer names).
@@ -305,9 +391,11 @@ def judge(
         if stock_a or stock_b
         else passages  # no stock sentence on either side: every passage counts
     )
-    verdict = _judge_counted(a, b, counted, settings, sides)
+    side_a, side_b = sides if sides is not None else (None, None)
+    bounds = (unit_bounds(a, side_a), unit_bounds(b, side_b))
+    verdict = _judge_counted(a, b, counted, settings, sides, bounds)
     if len(counted) < len(passages):
-        whole = _judge_counted(a, b, passages, settings, sides)
+        whole = _judge_counted(a, b, passages, settings, sides, bounds)
         if whole.relation == "duplicate":
             verdict = whole
         verdict = dataclasses.replace(
@@ -318,13 +406,14 @@ def judge(
     return verdict
 
 
-def _judge_counted(
+def reference_judge_counted(
     a: CleanArticle,
     b: CleanArticle,
     passages: list[Passage],
     settings: ScoreSettings,
     sides: tuple[Side, Side] | None = None,
 ) -> PairVerdict:
+    """The readable reference of :func:`_judge_counted`: each side's units swept one by one, for every measure."""
     # each side's passages merged and swept along its units once, for its coverage, reused units and covered chars
     cover_a, chars_a = _swept(a, [p.source_span for p in passages])
     cover_b, chars_b = _swept(b, [p.target_span for p in passages])
@@ -356,8 +445,110 @@ def _judge_counted(
         (coverage_b, chars_b),
         key=lambda pair: -pair[0],
     )
-    name_share = names_kept(a, b, passages, sides) if settings.min_name_share > 0 else None
+    name_share = reference_names_kept(a, b, passages, sides) if settings.min_name_share > 0 else None
     evidence["names_kept"] = None if name_share is None else round(name_share, 4)
+    return _verdict(
+        a,
+        b,
+        passages,
+        settings,
+        evidence,
+        name_share,
+        short_side_reused,
+        coverage_a,
+        coverage_b,
+        verbatim_a,
+        verbatim_b,
+    )
+
+
+def _judge_counted(
+    a: CleanArticle,
+    b: CleanArticle,
+    passages: list[Passage],
+    settings: ScoreSettings,
+    sides: tuple[Side, Side] | None = None,
+    bounds: tuple[UnitBounds, UnitBounds] | None = None,
+) -> PairVerdict:
+    """The verdict on ``passages`` (all counted): equal to :func:`reference_judge_counted` (tested). Each side's
+    units are found from its passages by binary search (:func:`_touched_units`), not swept one by one for each of
+    its measures; ``bounds``: the two sides' :func:`unit_bounds`, when the caller has them."""
+    if not passages:  # most pairs: every measure 0 and no name (what the reference finds), the credits compared
+        evidence = _evidence(a, b, 0, 0, 0)
+        evidence["names_kept"] = None
+        return _verdict(a, b, passages, settings, evidence, None, (0.0, 0), 0.0, 0.0, 0.0, 0.0)
+    side_a, side_b = sides if sides is not None else (None, None)
+    bounds_a, bounds_b = bounds if bounds is not None else (unit_bounds(a, side_a), unit_bounds(b, side_b))
+    share = settings.min_sentence_share
+    source_spans = [p.source_span for p in passages]
+    target_spans = [p.target_span for p in passages]
+    covered_a, chars_a, reused_a = _side_measures(a, bounds_a, source_spans, share)
+    covered_b, chars_b, reused_b = _side_measures(b, bounds_b, target_spans, share)
+    coverage_a = min(1.0, covered_a / max(a.evidence_chars, 1))
+    coverage_b = min(1.0, covered_b / max(b.evidence_chars, 1))
+    # the verbatim runs (is_verbatim_run), each with its target token range, found once
+    runs = [(p, _token_range(b, p.target_span)) for p in passages if p.kind == "verbatim"]
+    runs = [(p, tokens) for p, tokens in runs if len(tokens) >= MIN_VERBATIM_EVIDENCE]
+    verbatim_a = _covered_share(a, bounds_a, [p.source_span for p, _ in runs])
+    verbatim_b = _covered_share(b, bounds_b, [p.target_span for p, _ in runs])
+    unquoted = sum(len(tokens) - sum(b.quoted[tokens.start : tokens.stop]) for _, tokens in runs)
+    longest_verbatim = max((len(tokens) for _, tokens in runs), default=0)
+    evidence = _evidence(a, b, min(reused_a, reused_b), unquoted, longest_verbatim)
+    short_side_reused = min(
+        (coverage_a, chars_a),
+        (coverage_b, chars_b),
+        key=lambda pair: -pair[0],
+    )
+    name_share = names_kept(a, b, passages, sides, (bounds_a, bounds_b)) if settings.min_name_share > 0 else None
+    evidence["names_kept"] = None if name_share is None else round(name_share, 4)
+    return _verdict(
+        a,
+        b,
+        passages,
+        settings,
+        evidence,
+        name_share,
+        short_side_reused,
+        coverage_a,
+        coverage_b,
+        verbatim_a,
+        verbatim_b,
+    )
+
+
+def _evidence(a: CleanArticle, b: CleanArticle, reused: int, unquoted: int, longest: int) -> dict:
+    """A verdict's evidence (``names_kept`` added by the caller), the credit link told without building the credit
+    sets when a side has no credit line (it needs one on each side)."""
+    credit_link = bool(a.credits and b.credits) and (
+        bool(credited_sources(b.credits) & own_outlets(a.credits))
+        or bool(credited_sources(a.credits) & own_outlets(b.credits))
+    )
+    return {
+        "reused_sentences": reused,
+        "unquoted_verbatim_tokens": unquoted,
+        "longest_verbatim_tokens": longest,
+        "credit_link": credit_link,
+    }
+
+
+def _verdict(
+    a: CleanArticle,
+    b: CleanArticle,
+    passages: list[Passage],
+    settings: ScoreSettings,
+    evidence: dict,
+    name_share: float | None,
+    short_side_reused: tuple[float, int],
+    coverage_a: float,
+    coverage_b: float,
+    verbatim_a: float,
+    verbatim_b: float,
+) -> PairVerdict:
+    """The relation and the verdict, from a pair's measures (:func:`_judge_counted` and its reference)."""
+    reused_sentences = evidence["reused_sentences"]
+    longest_verbatim = evidence["longest_verbatim_tokens"]
+    unquoted = evidence["unquoted_verbatim_tokens"]
+    credit_link = evidence["credit_link"]
     related = (name_share is None or name_share >= settings.min_name_share) and (
         reused_sentences >= settings.min_sentences
         or longest_verbatim >= settings.long_verbatim_tokens

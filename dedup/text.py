@@ -104,6 +104,8 @@ _SPACE = 32
 _WORD_LATIN1 = np.array([chr(code).isalnum() for code in range(256)], dtype=np.uint8)  # ``[^\\W_]``: isalnum
 _WORD_FLAGS_LATIN1 = bytes(_WORD_LATIN1.tolist())  # the same as a ``bytes.translate`` table
 _SPACED_LATIN1 = bytes(code if _WORD_LATIN1[code] else _SPACE for code in range(256))  # non-word: a space
+_PERCENT = 0x25
+_SPACED_PERCENT_LATIN1 = bytes(code if _WORD_LATIN1[code] or code == _PERCENT else _SPACE for code in range(256))
 _WORD_BMP: np.ndarray | None = None  # the same for every code point below 0x10000, made when first needed
 
 
@@ -133,14 +135,15 @@ def tokenize(text: str) -> Tokens:
     flags.append(0)
     percent = "%" in text
     first, last = token_bounds(np.frombuffer(flags, dtype=np.uint8), np.frombuffer(encoded, dtype=np.uint8), percent)
-    if percent:
-        return _tokens(text, first, last)
+    if percent:  # each ``%`` a word of its own between spaces: the same split (a case fold never yields a ``%``)
+        spaced = encoded.translate(_SPACED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
+        return _tokens(text, first, last, spaced, percent=True)
     return _tokens(text, first, last, encoded.translate(_SPACED_LATIN1).decode("latin-1"))
 
 
-def _tokens(text: str, first: np.ndarray, last: np.ndarray, spaced: str | None = None) -> Tokens:
-    """The tokens of ``text`` at offsets ``[first, last)``; ``spaced``: the text with every character outside
-    them a space (when it holds no ``%``), split instead of slicing each token."""
+def _tokens(text: str, first: np.ndarray, last: np.ndarray, spaced: str | None = None, percent: bool = False) -> Tokens:
+    """The tokens of ``text`` at offsets ``[first, last)``; ``spaced``: the text with every character outside them
+    a space (``percent``: and each ``%`` a word between spaces), split instead of slicing each token."""
     starts, ends = array("i"), array("i")
     starts.frombytes(first.astype(np.int32).tobytes())
     ends.frombytes(last.astype(np.int32).tobytes())
@@ -149,6 +152,8 @@ def _tokens(text: str, first: np.ndarray, last: np.ndarray, spaced: str | None =
         words = ["percent" if word == "%" else word for word in words]
     else:
         words = list(map(intern, spaced.casefold().split()))
+        if percent:
+            words = ["percent" if word == "%" else word for word in words]
     return Tokens(words, starts, ends)
 
 
