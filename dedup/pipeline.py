@@ -51,6 +51,7 @@ from dedup.candidates import (
     pair_codes,
     posting_lists,
     sentence_signatures,
+    sorted_unique,
     tfidf_suffix,
     unit_stem_sizes,
     unit_stories,
@@ -729,8 +730,8 @@ def tfidf_batch(
     vectors, transposed, suffix, settings = shared
     k, threshold, pool = settings.tfidf_neighbours, settings.tfidf_threshold, settings.tfidf_pool
     found = np.array(list(neighbour_block_pairs(vectors, suffix, *batch, k, threshold, pool, transposed)), np.int64)
-    found = found.reshape(-1, 2)  # np.unique below sorts the codes
-    return [np.unique(pair_codes(found[:, 0], found[:, 1], vectors.shape[0]))]
+    found = found.reshape(-1, 2)  # sorted_unique below sorts the codes
+    return [sorted_unique(pair_codes(found[:, 0], found[:, 1], vectors.shape[0]))]
 
 
 _NO_COUNTS = sparse.csr_matrix((0, 0))  # a part's stem counts once taken (``SpilledCounts`` holds them)
@@ -1501,7 +1502,7 @@ def cluster(
     del vectors, suffix
     return_free_memory()
     stage("TF-IDF neighbours")
-    codes = np.unique(np.concatenate(found))  # the union of the three sources, in pair order
+    codes = sorted_unique(np.concatenate(found))  # the union of the three sources, in pair order
     del found
     # (source, target) rows, 8 bytes a pair (a list of tuples was ~120, held to the end of the run)
     pairs = np.stack((codes // count, codes % count), axis=1).astype(np.int32 if count < 2**31 else np.int64)
