@@ -26,6 +26,7 @@ from dedup.clean import clean_article
 from dedup.model import Article
 from dedup.similarity import sentence_vectors
 from dedup.text import tokenize
+from tests.spans import word_spans
 
 words = st.lists(
     st.sampled_from(["the", "court", "heard", "a", "man", "was", "jailed", "for", "two", "years"]), max_size=40
@@ -324,15 +325,7 @@ def test_attached_span_takes_marks_written_on_the_words_only():
 def test_attached_punctuation_adds_marks_only_and_keeps_passages_apart(text, cuts):
     from dedup.model import Passage
 
-    spans, position = [], 0
-    for gap, width in cuts:  # non-overlapping spans in order, each from a word character to a word character
-        begin = position + gap
-        end = begin + width
-        if end > len(text) or not text[begin].isalnum() or not text[end - 1].isalnum():
-            continue
-        spans.append((begin, end))
-        position = end
-    passages = [Passage("s", "t", span, span, "verbatim", 1.0) for span in spans]
+    passages = [Passage("s", "t", span, span, "verbatim", 1.0) for span in word_spans(text, cuts)]
     found = attach_punctuation(passages, text, text)
     assert len(found) == len(passages)
     for before, after in zip(passages, found, strict=True):

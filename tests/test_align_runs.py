@@ -24,6 +24,7 @@ from dedup.align import (
 from dedup.clean import clean_article
 from dedup.model import Article, Passage
 from dedup.similarity import sentence_vectors
+from tests.spans import word_spans
 
 # names, figures, stopwords and content words: tiles, rewrites, kept words and named words all occur
 _VOCABULARY = ["court", "heard", "man", "jailed", "two", "years", "police", "oil", "prices", "fell", "the", "and"]
@@ -85,17 +86,7 @@ _spans = st.lists(st.tuples(st.integers(0, 6), st.integers(1, 6)), max_size=8)
 
 def _passages(text: str, target_cuts, source_cuts, kinds) -> list[Passage]:
     """Non-overlapping passages in order on both sides, each span from a word character to a word character."""
-    found = []
-    for cuts in (target_cuts, source_cuts):
-        spans, position = [], 0
-        for gap, width in cuts:
-            begin = position + gap
-            end = begin + width
-            if end > len(text) or not text[begin].isalnum() or not text[end - 1].isalnum():
-                continue
-            spans.append((begin, end))
-            position = end
-        found.append(spans)
+    found = [word_spans(text, target_cuts), word_spans(text, source_cuts)]
     return [
         Passage("s", "t", source, target, kind, score)
         for target, source, (kind, score) in zip(found[0], found[1], kinds, strict=False)
