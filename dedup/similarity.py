@@ -129,19 +129,25 @@ def freeze_word_features() -> None:
     _WORD_TABLE = table
 
 
+def _cached(words: Sequence[str]) -> dict[str, np.ndarray]:
+    """The word-feature cache, holding every one of ``words`` (hashed as needed; a cache the new words would overfill
+    is emptied first and every word of the call hashed)."""
+    cache = _WORD_FEATURES
+    missing = sorted(set(words).difference(cache))
+    if missing:
+        if len(cache) + len(missing) > _WORD_CACHE_SIZE:
+            cache.clear()
+            missing = sorted(set(words))
+        hashed = char_ngram_features if len(missing) >= _WORDS_AT_ONCE else reference_char_ngram_features
+        cache.update(zip(missing, hashed(missing), strict=True))
+    return cache
+
+
 def word_features(words: list[str]) -> list[np.ndarray]:
     """Each word's hashed char n-gram features, repeated by count (cached per word, per process; the words of
     this process's :class:`WordTable`, if any, read from it)."""
-    cache = _WORD_FEATURES
     if _WORD_TABLE is None:  # the cache alone: its own arrays
-        missing = sorted(set(words).difference(cache))
-        if missing:
-            if len(cache) + len(missing) > _WORD_CACHE_SIZE:  # full: emptied, and every word of the call hashed
-                cache.clear()
-                missing = sorted(set(words))
-            hashed = char_ngram_features if len(missing) >= _WORDS_AT_ONCE else reference_char_ngram_features
-            cache.update(zip(missing, hashed(missing), strict=True))
-        return list(map(cache.__getitem__, words))
+        return list(map(_cached(words).__getitem__, words))
     lengths, flat = word_feature_runs(words)
     bounds = [0, *np.cumsum(lengths).tolist()]
     return [flat[begin:end] for begin, end in itertools.pairwise(bounds)]
@@ -152,18 +158,10 @@ def word_feature_runs(words: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     pieces of :func:`reference_word_features` concatenated, gathered at once (from the :class:`WordTable` and the
     cache; the words in neither hashed and cached)."""
     table = _WORD_TABLE
-    cache = _WORD_FEATURES
     places = table.places(words) if table is not None else np.full(len(words), -1, dtype=np.int64)
     others = np.flatnonzero(places < 0)
     other_words = [words[k] for k in others.tolist()]
-    missing = sorted(set(other_words).difference(cache))
-    if missing:
-        if len(cache) + len(missing) > _WORD_CACHE_SIZE:  # full: emptied, and every word of the call hashed
-            cache.clear()
-            missing = sorted(set(other_words))
-        hashed = char_ngram_features if len(missing) >= _WORDS_AT_ONCE else reference_char_ngram_features
-        cache.update(zip(missing, hashed(missing), strict=True))
-    pieces = list(map(cache.__getitem__, other_words))
+    pieces = list(map(_cached(other_words).__getitem__, other_words))
     held = np.flatnonzero(places >= 0)
     if not len(held):  # the cache's alone, as they come
         lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
