@@ -87,6 +87,21 @@ def _encode(lo: int, keys: np.ndarray, articles: np.ndarray, begin: int, end: in
 
 
 @njit(cache=True, nogil=True)
+def _posting_count(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray) -> int:
+    """The postings the rows hold (each row's blob at ``data[starts[r]:starts[r] + lengths[r]]``: two bytes of sizes,
+    then whole postings); a row whose header or length does not fit is damaged (``ValueError``)."""
+    total = 0
+    for r in range(len(starts)):
+        if lengths[r] < 2 or data[starts[r]] > 8 or not 0 < data[starts[r] + 1] <= 8:
+            raise ValueError("a stored postings row is damaged")
+        size = data[starts[r]] + data[starts[r] + 1]
+        if (lengths[r] - 2) % size:
+            raise ValueError("a stored postings row is damaged")
+        total += (lengths[r] - 2) // size
+    return total
+
+
+@njit(cache=True, nogil=True)
 def add_to_rows(
     data: np.ndarray,
     starts: np.ndarray,
@@ -103,14 +118,7 @@ def add_to_rows(
     end in those bytes, and whether it is a row stored before (1) or a new one (0)). Rows where nothing is added are
     not written."""
     rows = len(los)
-    total = 0
-    for r in range(rows):
-        if lengths[r] < 2 or data[starts[r]] > 8 or not 0 < data[starts[r] + 1] <= 8:
-            raise ValueError("a stored postings row is damaged")
-        size = data[starts[r]] + data[starts[r] + 1]
-        if (lengths[r] - 2) % size:
-            raise ValueError("a stored postings row is damaged")
-        total += (lengths[r] - 2) // size
+    total = _posting_count(data, starts, lengths)
     bound = total + len(wanted)
     counts = np.zeros(len(wanted), dtype=np.int64)
     out = np.empty(bound * 18 + 2, dtype=np.uint8)
@@ -217,14 +225,7 @@ def find_in_rows(
     ``lo``) whose key is in ``wanted`` (sorted, distinct), in stored order; a posting's article decoded only when its
     key is wanted."""
     rows = len(los)
-    total = 0
-    for r in range(rows):
-        if lengths[r] < 2 or data[starts[r]] > 8 or not 0 < data[starts[r] + 1] <= 8:
-            raise ValueError("a stored postings row is damaged")
-        size = data[starts[r]] + data[starts[r] + 1]
-        if (lengths[r] - 2) % size:
-            raise ValueError("a stored postings row is damaged")
-        total += (lengths[r] - 2) // size
+    total = _posting_count(data, starts, lengths)
     found_keys = np.empty(total, dtype=np.int64)
     found_articles = np.empty(total, dtype=np.int64)
     found = 0
