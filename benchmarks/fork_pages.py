@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import sys
 import threading
@@ -34,6 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.cow_pages import children, frames, mappings
+from benchmarks.memory import print_result
 from dedup import pipeline, similarity
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
@@ -171,11 +171,7 @@ def main() -> None:
         similarity._WORD_CACHE_SIZE = args.cache_words
     result = {"label": args.label, "articles": args.count, "cache_words": similarity._WORD_CACHE_SIZE}
     result["passes"] = measure(args.corpus, args.count, args.every)
-    line = json.dumps(result)
-    print(line)
-    if args.output:
-        with open(args.output, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+    print_result(result, args.output)
 
 
 if __name__ == "__main__":

@@ -88,6 +88,15 @@ class _StageNames(logging.Handler):
             self.sampler.stage = "the step after " + message[len("step ") :].split(":")[0]
 
 
+def print_result(result: dict, output: Path | None) -> None:
+    """A replay tool's result as one JSON line on stdout, appended to ``output`` (JSON Lines) when given."""
+    line = json.dumps(result)
+    print(line)
+    if output:
+        with open(output, "a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+
+
 def child(corpus: Path, document_path: Path, log_path: Path) -> None:
     from dedup.pipeline import HELD, cluster
     from dedup.read.files import stream_path

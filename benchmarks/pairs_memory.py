@@ -39,6 +39,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.memory import print_result
 from dedup import candidates, pipeline
 from dedup.candidates import SpilledRows
 
@@ -247,11 +248,7 @@ def main() -> None:
         "label": args.label,
         **replay(args.folder, args.workers, args.evidence_chunk, args.step, args.in_process),
     }
-    line = json.dumps(result)
-    print(line)
-    if args.output:
-        with open(args.output, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+    print_result(result, args.output)
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import numpy as np
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.memory import print_result
 from dedup import candidates, pipeline
 
 
@@ -144,11 +145,7 @@ def main() -> None:
         record(args.corpus, args.count, args.folder)
         return
     result = {"label": args.label, **replay(args.folder, args.widened)}
-    line = json.dumps(result)
-    print(line)
-    if args.output:
-        with open(args.output, "a", encoding="utf-8") as handle:
-            handle.write(line + "\n")
+    print_result(result, args.output)
 
 
 if __name__ == "__main__":
