@@ -266,6 +266,19 @@ def _pss(pid: int) -> int:
     return 0
 
 
+def stage_at(stages: Sequence[Sequence[Any]], seconds: float) -> str | None:
+    """The stage running ``seconds`` after the start, by the run's stage clock (``[name, seconds]`` in order).
+
+    The clock starts after the interpreter and imports (~1-2 s), so a moment at a stage's edge may be named
+    for the stage before it."""
+    end = 0.0
+    for name, took in stages:
+        end += took
+        if seconds <= end:
+            return str(name)
+    return None
+
+
 def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run ``command``; wall and CPU seconds, peak memory of the whole process tree (sampled), exit code, stderr tail.
 
@@ -282,10 +295,12 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True, start_new_session=True
     )
     peak = peak_pss = 0
+    peak_pss_at = 0.0
+    peak_pss_processes: list[dict[str, Any]] = []
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak, peak_pss
+        nonlocal peak, peak_pss, peak_pss_at, peak_pss_processes
         try:
             root = psutil.Process(process.pid)
         except psutil.NoSuchProcess:
@@ -300,7 +315,14 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
                         total += member.memory_info().rss
                 peak = max(peak, total)
                 if count % 5 == 0:  # proportional set size: shared pages counted once (every 0.5 s: it costs more)
-                    peak_pss = max(peak_pss, sum(_pss(member.pid) for member in tree))
+                    sizes = [(member.pid, _pss(member.pid)) for member in tree]
+                    if sum(size for _, size in sizes) > peak_pss:  # when, and who held it: the parent or workers
+                        peak_pss = sum(size for _, size in sizes)
+                        peak_pss_at = time.perf_counter() - started
+                        peak_pss_processes = [
+                            {"pid": pid, "root": pid == process.pid, "pss_gb": round(size / 1e9, 3)}
+                            for pid, size in sizes
+                        ]
                 count += 1
             except psutil.NoSuchProcess:
                 return
@@ -325,6 +347,8 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
         "cpu_seconds": round(used.ru_utime + used.ru_stime - used_before.ru_utime - used_before.ru_stime, 2),
         "peak_rss_gb": round(peak / 1e9, 3),
         "peak_pss_gb": round(peak_pss / 1e9, 3),
+        "peak_pss_at_s": round(peak_pss_at, 1),  # seconds after the start (the stage clock tells which stage)
+        "peak_pss_processes": peak_pss_processes,
         "exit": code,
         "stderr_tail": (stderr or "")[-600:],
     }
@@ -571,6 +595,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                     row["inner_seconds"] = predicted.get("inner_seconds")
                     if predicted.get("stages"):
                         row["stages"] = predicted["stages"]
+                        row["peak_pss_stage"] = stage_at(predicted["stages"], row["peak_pss_at_s"])
                     if predicted.get("sides"):
                         row["sides"] = predicted["sides"]
                     row["parameters"] = predicted.get("parameters")
@@ -581,6 +606,16 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(render([row]).splitlines()[-1], file=sys.stderr)
             for name, seconds in row.get("stages", []):
                 print(f"{'':>8} {'':<13} {seconds:>8.1f}  stage {name}", file=sys.stderr)
+            if row.get("peak_pss_processes"):
+                held = ", ".join(
+                    f"{'tool' if member['root'] else member['pid']} {member['pss_gb']:.2f}"
+                    for member in row["peak_pss_processes"]
+                )
+                print(
+                    f"{'':>8} {'':<13} peak PSS {row['peak_pss_gb']:.2f} GB at {row['peak_pss_at_s']:.0f} s"
+                    f" ({row.get('peak_pss_stage') or '?'}): {held}",
+                    file=sys.stderr,
+                )
             size_rows.append(row)
         copies = next((r for r in size_rows if r["tool"] == "dedup-copies" and "seconds" in r), None)
         for row in size_rows:

@@ -1,4 +1,4 @@
-"""The scale benchmark's tool runner: a timeout ends the tool's whole process tree."""
+"""The scale benchmark's tool runner: a timeout ends the tool's whole process tree; the peak says who held it."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from benchmarks.scale import measure
+from benchmarks.scale import measure, stage_at
 
 # a tool whose child keeps the tool's stderr open long after the tool itself is killed
 TOOL = (
@@ -22,3 +22,30 @@ def test_a_timeout_ends_the_tool_and_its_children_promptly() -> None:
     row = measure([sys.executable, "-c", TOOL], timeout=1.5)
     assert row["exit"] == "timeout"
     assert time.monotonic() - started < 30, "measure waited for a child the timeout left running"
+
+
+# a tool whose child holds ~300 MB for two seconds while the tool itself holds little
+HOLDER = (
+    "import subprocess, sys; "
+    "subprocess.run([sys.executable, '-c', 'import time; b = bytearray(300_000_000); time.sleep(2)'], check=True)"
+)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS is read from /proc")
+def test_the_peak_names_its_moment_and_the_process_that_held_it() -> None:
+    row = measure([sys.executable, "-c", HOLDER], timeout=60)
+    assert row["exit"] == 0
+    assert row["peak_pss_gb"] >= 0.3
+    holders = sorted(row["peak_pss_processes"], key=lambda member: member["pss_gb"])
+    assert not holders[-1]["root"] and holders[-1]["pss_gb"] >= 0.3  # the child, not the tool's own process
+    assert [member["root"] for member in holders].count(True) == 1
+    assert 0 < row["peak_pss_at_s"] < row["seconds"]
+
+
+def test_stage_at_reads_the_stage_clock() -> None:
+    stages = [["clean", 10.0], ["LSH", 5.0], ["passages", 20.0]]
+    assert stage_at(stages, 3.0) == "clean"
+    assert stage_at(stages, 10.0) == "clean"
+    assert stage_at(stages, 10.5) == "LSH"
+    assert stage_at(stages, 34.0) == "passages"
+    assert stage_at(stages, 36.0) is None  # after the clock's last stage (writing the result)
