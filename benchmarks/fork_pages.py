@@ -2,6 +2,7 @@
 how many of those hold the word-feature cache's objects), and the pages they made.
 
     python benchmarks/fork_pages.py CORPUS.jsonl N [--cache-words K] [--label L] [--output FILE.jsonl]
+    python benchmarks/fork_pages.py CORPUS.jsonl N --series passage_groups   # and every sample of that pass
 
 Runs ``pipeline.cluster`` on the first N articles (streamed, no pairs kept: the CLI's path). Before each pass that
 forks workers (``pipeline.run_batches`` on two processes: the furniture lines, clean, TF-IDF, judging, passages), it
@@ -13,7 +14,10 @@ had a page is a copy the worker made by writing (a reference count, a free slot 
 element: when the parent writes, the parent gets the copy and the worker keeps the frame); a page where the parent had
 none is the worker's own. Per pass and worker, at its highest (copied + own): MB shared, copied (and copied pages
 that hold cache objects), own. ``--cache-words K``: the cache's size (``_WORD_CACHE_SIZE``; a small one makes a 10k
-run's cache full, as a 1M run's is, so that the workers clear and refill it).
+run's cache full, as a 1M run's is, so that the workers clear and refill it). Each pass also notes the allocators'
+free space at its fork (pymalloc's arenas, glibc's heap: what the workers fill). ``--series P,…``: the passes (their
+functions' names) whose every sample is kept — the tree's and parent's PSS, the parent's pages unchanged, written
+and new since the fork, each worker's shared, copied and own — so that a rise through a pass is placed.
 """
 
 from __future__ import annotations
@@ -69,6 +73,56 @@ def _cache_pages() -> np.ndarray:
     return np.unique(np.concatenate((starts // _PAGE, ends // _PAGE)))
 
 
+def _allocators() -> dict[str, float]:
+    """This process's allocators at a moment, MB: pymalloc's arenas (``sys._debugmallocstats``: their bytes, the
+    bytes of blocks in use, of free blocks in used pools, of unused pools) and glibc's heap (``mallinfo2``: in use,
+    free inside the heap, mapped apart). Free space here is what forked workers fill, copying each page they write."""
+    import ctypes
+    import re
+    import tempfile
+
+    found: dict[str, float] = {}
+    with tempfile.TemporaryFile() as capture:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(capture.fileno(), 2)
+        try:
+            sys._debugmallocstats()
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        capture.seek(0)
+        text = capture.read().decode("ascii", "replace")
+    for name, pattern in (
+        ("pymalloc_arenas_mb", r"arenas \* \d+ bytes/arena\s+=\s+([\d,]+)"),
+        ("pymalloc_used_mb", r"# bytes in allocated blocks\s+=\s+([\d,]+)"),
+        ("pymalloc_free_blocks_mb", r"# bytes in available blocks\s+=\s+([\d,]+)"),
+        ("pymalloc_free_pools_mb", r"unused pools \* \d+ bytes\s+=\s+([\d,]+)"),
+    ):
+        match = re.search(pattern, text)
+        if match:
+            found[name] = round(int(match.group(1).replace(",", "")) / 1e6, 1)
+
+    class _MallInfo2(ctypes.Structure):
+        _fields_ = [
+            (name, ctypes.c_size_t)
+            for name in ("arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks", "uordblks", "fordblks")
+        ] + [("keepcost", ctypes.c_size_t)]
+
+    try:
+        libc = ctypes.CDLL(None)
+        libc.mallinfo2.restype = _MallInfo2
+        info = libc.mallinfo2()
+        found.update(
+            heap_used_mb=round(info.uordblks / 1e6, 1),
+            heap_free_mb=round(info.fordblks / 1e6, 1),
+            heap_mapped_mb=round(info.hblkhd / 1e6, 1),
+        )
+    except (OSError, AttributeError):
+        pass
+    return found
+
+
 def _pss(pid: int) -> int:
     """``pid``'s PSS in bytes (0 once it has ended)."""
     try:
@@ -81,12 +135,15 @@ def _pss(pid: int) -> int:
 class _Watch:
     """Samples the workers of one pass against the parent's frames at the fork."""
 
-    def __init__(self, name: str, every: float) -> None:
+    def __init__(self, name: str, every: float, series: bool = False) -> None:
         self.name = name
         self.every = every
+        self.started = time.monotonic()
+        self.allocators = _allocators()  # what the workers inherit (the engine trims the C heap after this)
         self.pages, self.frames = _snapshot(os.getpid())
         self.cache = _cache_pages()
         self.highest: dict[int, dict[str, float]] = {}
+        self.series: list[dict[str, Any]] | None = [] if series else None  # every sample, when asked
         self.tree = 0  # the highest PSS of the parent and the workers together, bytes
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
@@ -110,19 +167,49 @@ class _Watch:
             "own_mb": round(int((~known).sum()) * mb, 1),
         }
 
+    def parent_changes(self) -> dict[str, float]:
+        """The parent's own pages now against its pages at the fork: unchanged (the same frame), written since (a
+        page it had, on another frame now: it wrote into a page its workers share and took the copy), new."""
+        pages, found = _snapshot(os.getpid())
+        at = np.searchsorted(self.pages, pages)
+        inside = at < len(self.pages)
+        known = np.zeros(len(pages), dtype=bool)
+        known[inside] = self.pages[at[inside]] == pages[inside]
+        same = np.zeros(len(pages), dtype=bool)
+        same[known] = self.frames[at[known]] == found[known]
+        mb = _PAGE / 1e6
+        return {
+            "unchanged_mb": round(int(same.sum()) * mb, 1),
+            "written_mb": round(int((known & ~same).sum()) * mb, 1),
+            "new_mb": round(int((~known).sum()) * mb, 1),
+        }
+
     def run(self) -> None:
         while not self.stop.wait(self.every):
             workers = children(os.getpid())
-            tree = sum(_pss(pid) for pid in (os.getpid(), *workers))
+            sizes = {pid: _pss(pid) for pid in (os.getpid(), *workers)}
+            tree = sum(sizes.values())
             self.tree = max(self.tree, tree)
+            sample: dict[str, Any] = {
+                "s": round(time.monotonic() - self.started, 1),
+                "tree_pss_mb": round(tree / 1e6, 1),
+                "parent_pss_mb": round(sizes[os.getpid()] / 1e6, 1),
+            }
+            if self.series is not None:
+                sample["parent"] = self.parent_changes()
+                sample["workers"] = []
             for worker in workers:
                 try:
                     found = self.classify(worker)
                 except (FileNotFoundError, ProcessLookupError, ValueError):
                     continue
+                if self.series is not None:
+                    sample["workers"].append({"pss_mb": round(sizes[worker] / 1e6, 1), **found})
                 known = self.highest.get(worker)
                 if known is None or found["copied_mb"] + found["own_mb"] > known["copied_mb"] + known["own_mb"]:
                     self.highest[worker] = found
+            if self.series is not None:
+                self.series.append(sample)
 
     def finish(self) -> dict[str, Any]:
         self.stop.set()
@@ -132,11 +219,13 @@ class _Watch:
             "parent_pages_mb": round(len(self.pages) * _PAGE / 1e6, 1),
             "cache_pages_mb": round(len(self.cache) * _PAGE / 1e6, 1),
             "tree_pss_mb": round(self.tree / 1e6, 1),
+            "allocators_at_fork": self.allocators,
             "workers": list(self.highest.values()),
+            **({"series": self.series} if self.series is not None else {}),
         }
 
 
-def measure(corpus: Path, count: int, every: float) -> list[dict[str, Any]]:
+def measure(corpus: Path, count: int, every: float, series: tuple[str, ...] = ()) -> list[dict[str, Any]]:
     from dedup.read.files import stream_path
 
     passes: list[dict[str, Any]] = []
@@ -145,7 +234,9 @@ def measure(corpus: Path, count: int, every: float) -> list[dict[str, Any]]:
     def watched(function: Any, shared: Any, batches: Any, **settings: Any) -> Any:
         if settings.get("workers", 1) <= 1 or len(batches) <= 1:
             return original(function, shared, batches, **settings)
-        watch = _Watch(getattr(function, "__name__", str(function)), every)
+        name = getattr(function, "__name__", str(function))
+        pipeline.return_free_memory()  # as run_batches does first: the snapshot is of what the workers inherit
+        watch = _Watch(name, every, name in series)
         try:
             return original(function, shared, batches, **settings)
         finally:
@@ -165,12 +256,18 @@ def main() -> None:
     parser.add_argument("--cache-words", type=int, default=0, help="the word cache's size (default: the code's)")
     parser.add_argument("--every", type=float, default=1.0, help="seconds between samples of the workers")
     parser.add_argument("--label", default="")
+    parser.add_argument(
+        "--series",
+        default="",
+        help="passes (their functions' names, comma-separated: passage_groups) whose every sample is kept, with the "
+        "parent's pages written and made since the fork",
+    )
     parser.add_argument("--output", type=Path, help="a JSON Lines file the result is appended to")
     args = parser.parse_args()
     if args.cache_words:
         similarity._WORD_CACHE_SIZE = args.cache_words
     result = {"label": args.label, "articles": args.count, "cache_words": similarity._WORD_CACHE_SIZE}
-    result["passes"] = measure(args.corpus, args.count, args.every)
+    result["passes"] = measure(args.corpus, args.count, args.every, tuple(filter(None, args.series.split(","))))
     print_result(result, args.output)
 
 

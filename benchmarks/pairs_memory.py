@@ -79,13 +79,23 @@ def _status(pid: str = "self") -> dict[str, int]:
         return {line.split(":")[0]: int(line.split()[1]) * 1024 for line in handle if line.startswith("Vm")}
 
 
+def _file_pss(pid: int) -> int:
+    """``pid``'s PSS of mapped files in bytes (``Pss_File``: the rows file's pages a mapping faulted in; 0 if gone)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as handle:
+            return next((int(line.split()[1]) * 1024 for line in handle if line.startswith("Pss_File:")), 0)
+    except OSError:
+        return 0
+
+
 class _Sampler:
-    """Each process's highest PSS and the tree's highest sum, every ``interval`` seconds."""
+    """Each process's highest PSS (and of it, mapped files') and the tree's highest sum, every ``interval`` s."""
 
     def __init__(self, interval: float = 0.1) -> None:
         self.interval = interval
         self.tree = 0
         self.highest: dict[int, int] = {}
+        self.highest_file: dict[int, int] = {}
         self.stop = threading.Event()
         self.thread = threading.Thread(target=self.run, daemon=True)
 
@@ -97,6 +107,7 @@ class _Sampler:
             self.tree = max(self.tree, sum(sizes.values()))
             for pid, size in sizes.items():
                 self.highest[pid] = max(self.highest.get(pid, 0), size)
+                self.highest_file[pid] = max(self.highest_file.get(pid, 0), _file_pss(pid))
             self.stop.wait(self.interval)
 
 
@@ -195,6 +206,7 @@ def replay(
     counted.restore()
     after = _status()
     me = sampler.highest.pop(next(iter(sampler.highest)))
+    me_file = sampler.highest_file.pop(next(iter(sampler.highest_file)), 0)
     rows.close()
     gb = 1e9
     return {
@@ -218,6 +230,8 @@ def replay(
         "tree_pss_gb": round(sampler.tree / gb, 3),
         "parent_pss_gb": round(me / gb, 3),
         "worker_pss_gb": [round(size / gb, 3) for size in sampler.highest.values()],
+        "parent_file_pss_gb": round(me_file / gb, 3),
+        "worker_file_pss_gb": [round(size / gb, 3) for size in sampler.highest_file.values()],
         "parent_rss_before_gb": round(before["VmRSS"] / gb, 3),
         "parent_rss_after_gb": round(after["VmRSS"] / gb, 3),
         "parent_hwm_gb": round(after["VmHWM"] / gb, 3),

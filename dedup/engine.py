@@ -18,6 +18,7 @@ import os
 import pickle
 import signal
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -195,10 +196,12 @@ def run_batches(
     stretch of the list, not every other batch of all of it (a pass ordered so that neighbouring batches read the
     same articles prepares each in one worker, not in both), and they share the work as the pool would. A worker
     asks :func:`walks_backward` which way it goes. The results are the same.
-    ``held_pickled``: on several workers, each batch's results come and are held as one pickled ``bytes`` until the
-    workers have ended, and are unpickled then: objects made in this process while its forked workers run are put
-    in the free space of its heap, pages the workers still share, so each page written is copied (the passes'
-    results: held twice, ~1 GB at 1M), where one ``bytes`` a batch takes new pages. The results are the same.
+    ``held_pickled``: on several workers, each batch's results come as one pickled ``bytes``, written to an unnamed
+    temporary file (``tempfile``: ``TMPDIR``), and are read back and unpickled once the workers have ended: objects
+    made in this process while its forked workers run are put in the free space of its heap, pages the workers still
+    share, so each page written is copied (the passes' results: held twice, ~1 GB at 1M); held as ``bytes`` they
+    were new pages all the same, growing through the pass (1M passages: ~0.06 GB a minute, stop 27), where the file's
+    pages are the kernel's cache. The results are the same.
     """
     global _shared, _function, _batches, _claims, _pickled
     results: list[Item] = []
@@ -226,6 +229,7 @@ def run_batches(
     # what exists now is read, not freed, by the workers: kept out of the cyclic collector's scans, no
     # process walks (and no child copies, by touching) the shared heap on every full collection
     freeze = gc.get_freeze_count() == 0  # an application that froze its own heap keeps it frozen
+    spill = _Spill() if held_pickled else None  # made in this process only: the workers never write to it
     if freeze:
         gc.freeze()
     try:
@@ -239,14 +243,17 @@ def run_batches(
                 # one task per batch: each claims the next batch of its worker's end, so every batch runs once
                 parts: list[Any] = [None] * len(batches)
                 for number, part in pool.map(_run_claimed, range(len(batches))):
-                    parts[number] = part if each is None or held_pickled else list(map(each, part))
+                    if spill is not None:
+                        parts[number] = spill.put(part)
+                    else:
+                        parts[number] = part if each is None else list(map(each, part))
                     if done:
                         done(batches[number])
             else:
                 parts = []
                 for batch, part in zip(batches, pool.map(_run_inherited, batches), strict=True):
-                    if held_pickled:
-                        parts.append(part)
+                    if spill is not None:
+                        parts.append(spill.put(part))
                     else:
                         results.extend(part if each is None else map(each, part))
                     if done:
@@ -255,14 +262,48 @@ def run_batches(
         _shared, _function, _batches, _claims, _pickled = None, None, (), None, False
         if freeze:
             gc.unfreeze()
-    parts.reverse()  # taken from the end: each batch's part (or its bytes) freed once its results are out
-    while parts:
-        part = parts.pop()
-        assert part is not None
-        if held_pickled:  # the workers have ended: unpickled now
-            part = pickle.loads(part)
-            if each is not None:
-                part = list(map(each, part))
-        results.extend(part)
-        del part
+    parts.reverse()  # taken from the end: each batch's part freed once its results are out
+    try:
+        while parts:
+            part = parts.pop()
+            assert part is not None
+            if spill is not None:  # the workers have ended: read back and unpickled now
+                part = pickle.loads(spill.get(part))
+                if each is not None:
+                    part = list(map(each, part))
+            results.extend(part)
+            del part
+    finally:
+        if spill is not None:
+            spill.close()
     return results
+
+
+class _Spill:
+    """Pickled results held in an unnamed temporary file (``run_batches(held_pickled=True)``): :meth:`put` writes
+    one and gives back where it lies, :meth:`get` reads it back."""
+
+    def __init__(self) -> None:
+        self.file = tempfile.TemporaryFile(prefix="dedup-results-")  # noqa: SIM115 (closed by close)
+        self.end = 0
+
+    def put(self, data: bytes) -> tuple[int, int]:
+        view, done = memoryview(data), 0
+        while done < len(view):  # os.pwrite may write fewer bytes: write on until all are
+            done += os.pwrite(self.file.fileno(), view[done:], self.end + done)
+        place = (self.end, len(view))
+        self.end += len(view)
+        return place
+
+    def get(self, place: tuple[int, int]) -> bytes:
+        offset, size = place
+        found = os.pread(self.file.fileno(), size, offset)
+        while len(found) < size:  # os.pread may return fewer: read on until all are
+            more = os.pread(self.file.fileno(), size - len(found), offset + len(found))
+            if not more:
+                raise OSError(f"the results' file ends at {offset + len(found)}, {size - len(found)} bytes short")
+            found += more
+        return found
+
+    def close(self) -> None:
+        self.file.close()

@@ -1151,6 +1151,87 @@ def packed_verdict(verdict: PairVerdict) -> PairVerdict:
     return verdict
 
 
+class FlatPairSettings(Mapping[Pair, tuple[AlignSettings, ...]]):
+    """The passages pass's plan (``(source, target)`` → the settings its pair is aligned under) held flat: the pairs
+    as sorted int64 codes, each pair's entry a byte into a few distinct settings tuples. The pass workers read it
+    without writing a reference count: a dict's key and value tuples (1M: ~1.1 M pairs, ~0.1 KB each, in no order)
+    are written by every lookup, each of their pages copied by both workers over the pass (stop 27). Equal, pair by
+    pair, to the dict it is made from (tested)."""
+
+    def __init__(self, wanted: Mapping[Pair, tuple[AlignSettings, ...]], count: int) -> None:
+        keys = sorted(wanted)
+        self.count = count
+        self.codes = np.array([source * count + target for source, target in keys], dtype=np.int64)
+        choices: dict[tuple[int, ...], int] = {}
+        self.choices: list[tuple[AlignSettings, ...]] = []
+        self.choice = np.zeros(len(keys), dtype=np.int32)
+        for k, key in enumerate(keys):
+            value = wanted[key]
+            number = choices.setdefault(tuple(map(id, value)), len(self.choices))
+            if number == len(self.choices):
+                self.choices.append(value)
+            self.choice[k] = number
+
+    def _place(self, key: Pair) -> int:
+        code = key[0] * self.count + key[1]
+        place = int(np.searchsorted(self.codes, code))
+        return place if place < len(self.codes) and self.codes[place] == code else -1
+
+    def __getitem__(self, key: Pair) -> tuple[AlignSettings, ...]:
+        place = self._place(key)
+        if place < 0:
+            raise KeyError(key)
+        return self.choices[self.choice[place]]
+
+    def __iter__(self) -> Iterator[Pair]:
+        return (divmod(code, self.count) for code in self.codes.tolist())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+class FlatPairTiles(Mapping[Pair, PackedTiles]):
+    """The pairs' known tiles (``(source, target)`` → :func:`pack_tiles`' ``(min_tile, array)``) held flat: sorted
+    pair codes, each pair's ``min_tile`` and the place of its values in one int64 array. A dict's tuples and small
+    arrays are written (reference counts) by every worker that reads them, as :class:`FlatPairSettings` says; here
+    a lookup makes its own ``array``. Made from the dict, emptying it as it goes (each entry freed once copied), and
+    equal to it pair by pair (tested)."""
+
+    def __init__(self, known: dict[Pair, PackedTiles], count: int) -> None:
+        keys = sorted(known)
+        self.count = count
+        self.codes = np.array([source * count + target for source, target in keys], dtype=np.int64)
+        self.min_tiles = np.zeros(len(keys), dtype=np.int64)
+        self.offsets = np.zeros(len(keys) + 1, dtype=np.int64)
+        for k, key in enumerate(keys):
+            self.offsets[k + 1] = self.offsets[k] + len(known[key][1])
+        self.values = np.empty(int(self.offsets[-1]), dtype=np.int64)
+        for k, key in enumerate(keys):
+            min_tile, values = known.pop(key)
+            self.min_tiles[k] = min_tile
+            self.values[self.offsets[k] : self.offsets[k + 1]] = np.frombuffer(values, dtype=np.int64)
+
+    def get(self, key: Pair, default: Any = None) -> Any:
+        code = key[0] * self.count + key[1]
+        place = int(np.searchsorted(self.codes, code))
+        if place >= len(self.codes) or self.codes[place] != code:
+            return default
+        begin, end = int(self.offsets[place]), int(self.offsets[place + 1])
+        return int(self.min_tiles[place]), array("q", self.values[begin:end].tobytes())
+
+    def __getitem__(self, key: Pair) -> PackedTiles:
+        found = self.get(key)
+        if found is None:
+            raise KeyError(key)
+        return found
+
+    def __iter__(self) -> Iterator[Pair]:
+        return (divmod(code, self.count) for code in self.codes.tolist())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
 def passage_groups(
     shared: tuple[PreparedArticles, Mapping[tuple[int, int], tuple[AlignSettings, ...]], Mapping[Pair, PackedTiles]],
     batch: tuple[int, list[Group]],
@@ -1622,9 +1703,12 @@ def cluster(
     del judged_tiles
     _log_held("passage plan", wanted=wanted, known_tiles=known_tiles, keys=keys, reversed_pairs=reversed_pairs)
     tick = progress("passages", len(keys))
+    # the plan and the known tiles flat, as the workers read them (a dict's tuples: written by every lookup)
+    flat_wanted, flat_tiles = FlatPairSettings(wanted, len(corpus)), FlatPairTiles(known_tiles, len(corpus))
+    del wanted, known_tiles  # the second emptied into flat_tiles
     # held pickled while the workers run: unpickled as they came, they were written into pages the workers share
     found_passages: list[list[Sequence[Passage]]] = _pass_in_pair_order(
-        passage_groups, (sides, wanted, known_tiles), keys, batch_pairs, sides, workers, tick, held_pickled=True
+        passage_groups, (sides, flat_wanted, flat_tiles), keys, batch_pairs, sides, workers, tick, held_pickled=True
     )
     realigned: dict[tuple[int, int], Sequence[Passage]] = {}
     shown: dict[tuple[int, int], Sequence[Passage]] = {}
@@ -1633,7 +1717,7 @@ def cluster(
             realigned[key] = passages[0]
         if key in in_detail:
             shown[key] = passages[-1]
-    del found_passages, wanted, known_tiles, keys
+    del found_passages, flat_wanted, flat_tiles, keys
     return_free_memory()
     stage(f"passages: {len(reversed_pairs)} reversed edges, {len(in_detail)} derived edges in detail")
     _log_held("passages", realigned=realigned, shown=shown, built=built)
