@@ -109,6 +109,8 @@ class Side:
     windows: dict[int, Window] = field(default_factory=dict)
     content_words: dict[int, dict[str, int]] = field(default_factory=dict)
     names: dict[str, int] | None = None
+    named: np.ndarray | None = None  # see ``named_flags``
+    name_tokens: np.ndarray | None = None  # see ``named_tokens``
     unit_names: dict[int, set[str]] = field(default_factory=dict)  # filled by ``score.names_kept``
     unit_bounds: tuple[list[int], list[int]] | None = None  # each unit's first and end offset (``score.judge``)
     breaks: list[int] | None = None
@@ -205,6 +207,23 @@ class Side:
                     names[words[k]] = k
             self.names = names
         return self.names
+
+    def named_flags(self) -> np.ndarray:
+        """A byte a token, 1 when the token is written as a name or a figure (:func:`_named`): what the compiled
+        ``kernels.detail_runs`` reads of a target; made on first use."""
+        if self.named is None:
+            article = self.article
+            upper = map(str.isupper, map(article.text.__getitem__, article.tokens.starts))
+            digit = map(str.isdigit, article.tokens.words)
+            self.named = np.fromiter(map(operator.or_, upper, digit), dtype=np.uint8, count=len(article.tokens))
+        return self.named
+
+    def named_tokens(self) -> np.ndarray:
+        """The token of each of :meth:`named_words` (what ``kernels.detail_runs`` reads of a source); made on first
+        use."""
+        if self.name_tokens is None:
+            self.name_tokens = np.fromiter(self.named_words().values(), dtype=np.int64)
+        return self.name_tokens
 
     def kgram_keys(self, size: int) -> np.ndarray:
         if size not in self.keys:
@@ -675,10 +694,15 @@ def align_sides(
                 source_side, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
             )
         )
-    if settings.word_alignment and cosine is not None and cosine.size:
-        runs = _overlay_runs(runs, word_runs(source_side, target_side, cosine, settings, in_tiles), len(target.tokens))
-    if settings.kept_words:
-        runs = _kept_runs(runs, source_side, target_side)
+    overlay = settings.word_alignment and cosine is not None and bool(cosine.size)
+    if _kernels is not None and (overlay or settings.kept_words):
+        runs = _detail_runs(runs, source_side, target_side, cosine if overlay else None, settings, in_tiles)
+    else:
+        if overlay:
+            words = word_runs(source_side, target_side, cosine, settings, in_tiles)
+            runs = _overlay_runs(runs, words, len(target.tokens))
+        if settings.kept_words:
+            runs = _kept_runs(runs, source_side, target_side)
     spans = token_spans(source, target, runs)
     spans.sort(key=_SPAN_ORDER)  # as the passages were sorted: by target span, then source span (stable)
     merged = _merge_spans(spans, target.text)
@@ -1036,12 +1060,30 @@ def word_runs(
     word and stem ids: the same runs, tested); :func:`_word_runs` is its readable reference and the path when off."""
     if _kernels is None or cosine.dtype != np.float64 or settings.word_min_matches < 1:
         return _word_runs(source, target.article, cosine, settings, verbatim)
+    rows = _word_run_rows(source, target, cosine, settings, verbatim)
+    return [(a, b, c, d, _WORD_RUN_KINDS[kind]) for a, b, c, d, kind in rows.tolist()]
+
+
+_RUN_CODES = {"rewrite": 0, "verbatim": 1}  # a kind as ``dedup.kernels.REWRITE`` / ``VERBATIM``
+_NO_ROWS = np.empty((0, 5), dtype=np.int64)
+
+
+def _word_run_rows(
+    source: Side, target: Side, cosine: np.ndarray, settings: AlignSettings, verbatim: bytes | None
+) -> np.ndarray:
+    """:func:`word_runs` as the kernel's rows ``(t_from, t_to, s_from, s_to, kind code)`` (kernels on)."""
+    assert _kernels is not None
+    if cosine.dtype != np.float64 or settings.word_min_matches < 1:
+        found = _word_runs(source, target.article, cosine, settings, verbatim)
+        if not found:
+            return _NO_ROWS
+        return np.array([(a, b, c, d, _RUN_CODES[kind]) for a, b, c, d, kind in found], dtype=np.int64)
     if not cosine.shape[1]:
-        return []
-    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
+        return _NO_ROWS
+    _kernels.bound_vocabulary()
     target_words, target_stems, target_firsts, target_lasts = target.token_ids()
     source_words, source_stems, source_firsts, source_lasts = source.token_ids()
-    rows = _kernels.word_runs(
+    return _kernels.word_runs(
         target_words,
         target_stems,
         target_firsts,
@@ -1060,7 +1102,61 @@ def word_runs(
         settings.max_edge_gap,
         settings.word_edge,
     )
-    return [(a, b, c, d, _WORD_RUN_KINDS[kind]) for a, b, c, d, kind in rows.tolist()]
+
+
+def _detail_runs(
+    runs: list[TokenRun],
+    source_side: Side,
+    target_side: Side,
+    cosine: np.ndarray | None,
+    settings: AlignSettings,
+    verbatim: bytes | None,
+) -> list[TokenRun]:
+    """:func:`_overlay_runs` of :func:`word_runs` (when ``cosine`` is given) then :func:`_kept_runs` (when
+    ``settings.kept_words``) in one call of the compiled ``dedup.kernels.detail_runs`` (kernels on): the same runs in
+    the same order (tested); the two Python steps are its readable reference and the path when the kernels are off."""
+    assert _kernels is not None
+    words = _NO_ROWS if cosine is None else _word_run_rows(source_side, target_side, cosine, settings, verbatim)
+    return _detail_runs_of(runs, words, source_side, target_side, cosine is not None, settings)
+
+
+def _detail_runs_of(
+    runs: list[TokenRun],
+    words: np.ndarray | list[tuple[int, int, int, int, int]],
+    source_side: Side,
+    target_side: Side,
+    overlay: bool,
+    settings: AlignSettings,
+) -> list[TokenRun]:
+    """:func:`_detail_runs` given the word runs as the kernel's rows (kind codes)."""
+    assert _kernels is not None
+    words = np.asarray(words, dtype=np.int64).reshape(-1, 5)
+    if not runs and not len(words):
+        return []
+    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
+    target_words, target_stems, _, _ = target_side.token_ids()
+    source_words, source_stems, source_firsts, source_lasts = source_side.token_ids()
+    codes = _RUN_CODES
+    rows, scores = _kernels.detail_runs(
+        np.array([(a, b, c, d, codes[kind]) for a, b, c, d, kind, _ in runs], dtype=np.int64).reshape(-1, 5),
+        np.array([run[5] for run in runs], dtype=np.float64),
+        words,
+        overlay,
+        settings.kept_words,
+        WORD_REWRITE_SCORE,
+        target_words,
+        target_stems,
+        target_side.named_flags(),
+        source_words,
+        source_stems,
+        source_firsts,
+        source_lasts,
+        np.frombuffer(source_side.sentence_of, dtype=np.int32),
+        source_side.named_tokens(),
+    )
+    kinds = _WORD_RUN_KINDS
+    rows_and_scores = zip(rows.tolist(), scores.tolist(), strict=True)
+    return [(a, b, c, d, kinds[kind], score) for (a, b, c, d, kind), score in rows_and_scores]
 
 
 def _needed(target: CleanArticle, stretch: tuple[int, int], settings: AlignSettings) -> float:

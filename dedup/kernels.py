@@ -649,9 +649,247 @@ def word_runs(
     return rows[:count]
 
 
+@njit(cache=True, nogil=True)
+def _push(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    count: int,
+    s_first: int,
+    s_end: int,
+    t_first: int,
+    t_end: int,
+    kind: int,
+    score: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Row ``count`` of a :func:`detail_runs` result set (both arrays grown when full)."""
+    if count == len(rows):
+        grown = np.empty((2 * len(rows) + 8, 5), dtype=np.int64)
+        grown[:count] = rows[:count]
+        rows = grown
+        grown_scores = np.empty(len(grown), dtype=np.float64)
+        grown_scores[:count] = scores[:count]
+        scores = grown_scores
+    rows[count, 0], rows[count, 1], rows[count, 2], rows[count, 3], rows[count, 4] = (
+        s_first,
+        s_end,
+        t_first,
+        t_end,
+        kind,
+    )
+    scores[count] = score
+    return rows, scores
+
+
+@njit(cache=True, nogil=True)
+def _overlay(
+    runs: np.ndarray, scores: np.ndarray, words: np.ndarray, target_tokens: int, word_rewrite_score: float
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``align._overlay_runs`` on rows ``(s_first, s_end, t_first, t_end, kind)`` and their scores; ``words``:
+    :func:`word_runs`' rows. Each target token's kind (0 none, 1 verbatim, 2 rewrite) and whether a word run took it
+    a byte, as the reference has them."""
+    kind_at = np.zeros(target_tokens, dtype=np.uint8)
+    for r in range(len(runs)):
+        code = 1 if runs[r, 4] == VERBATIM else 2
+        for k in range(runs[r, 2], runs[r, 3]):
+            kind_at[k] = code
+    overridden = np.zeros(target_tokens, dtype=np.uint8)
+    added = np.empty((len(words) + 8, 5), dtype=np.int64)
+    added_scores = np.empty(len(added), dtype=np.float64)
+    added_count = 0
+    for w in range(len(words)):
+        t_from, t_to, s_from, s_to, kind = words[w, 0], words[w, 1], words[w, 2], words[w, 3], words[w, 4]
+        verbatim = kind == VERBATIM
+        code = 1 if verbatim else 2
+        begin = -1
+        for k in range(t_from, t_to + 1):  # a token is free or not before this run marks it (the reference's list)
+            free = k < t_to and (kind_at[k] != 1 if verbatim else kind_at[k] == 0)
+            if free:
+                if begin < 0:
+                    begin = k
+                overridden[k] = 1
+                if kind_at[k] == 0:
+                    kind_at[k] = code
+            elif begin >= 0:
+                if verbatim:
+                    offset = begin - t_from
+                    added, added_scores = _push(
+                        added,
+                        added_scores,
+                        added_count,
+                        s_from + offset,
+                        s_from + offset + k - begin,
+                        begin,
+                        k,
+                        kind,
+                        1.0,
+                    )
+                else:
+                    added, added_scores = _push(
+                        added, added_scores, added_count, s_from, s_to, begin, k, kind, word_rewrite_score
+                    )
+                added_count += 1
+                begin = -1
+    rows = np.empty((len(runs) + added_count + 8, 5), dtype=np.int64)
+    kept_scores = np.empty(len(rows), dtype=np.float64)
+    count = 0
+    for r in range(len(runs)):
+        s_first, s_end, t_first, t_end, kind = runs[r, 0], runs[r, 1], runs[r, 2], runs[r, 3], runs[r, 4]
+        touched = False
+        if kind == REWRITE:
+            for k in range(t_first, t_end):
+                if overridden[k]:
+                    touched = True
+                    break
+        if not touched:
+            rows, kept_scores = _push(rows, kept_scores, count, s_first, s_end, t_first, t_end, kind, scores[r])
+            count += 1
+            continue
+        begin = -1
+        for k in range(t_first, t_end + 1):
+            if k < t_end and not overridden[k]:
+                if begin < 0:
+                    begin = k
+            elif begin >= 0:
+                rows, kept_scores = _push(rows, kept_scores, count, s_first, s_end, begin, k, kind, scores[r])
+                count += 1
+                begin = -1
+    for a in range(added_count):
+        rows, kept_scores = _push(
+            rows,
+            kept_scores,
+            count,
+            added[a, 0],
+            added[a, 1],
+            added[a, 2],
+            added[a, 3],
+            added[a, 4],
+            added_scores[a],
+        )
+        count += 1
+    return rows, kept_scores, count
+
+
+@njit(cache=True, nogil=True)
+def _kept(
+    runs: np.ndarray,
+    scores: np.ndarray,
+    count: int,
+    target_words: np.ndarray,
+    target_stems: np.ndarray,
+    target_named: np.ndarray,
+    source_words: np.ndarray,
+    source_stems: np.ndarray,
+    source_firsts: np.ndarray,
+    source_lasts: np.ndarray,
+    sentence_of: np.ndarray,
+    names: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``align._kept_runs`` on the first ``count`` rows: a rewrite's target tokens whose content word its source units
+    hold (the first token of the first unit holding it, as ``Side.unit_content_words`` merged in unit order), or whose
+    name (``target_named``) the source names (``names``: the token of each of ``Side.named_words``), each a verbatim
+    one-word row, the rest of the rewrite cut around them."""
+    rows = np.empty((count + 8, 5), dtype=np.int64)
+    kept_scores = np.empty(len(rows), dtype=np.float64)
+    out = 0
+    source_count = len(source_words)
+    for r in range(count):
+        s_first, s_end, t_first, t_end, kind = runs[r, 0], runs[r, 1], runs[r, 2], runs[r, 3], runs[r, 4]
+        if kind != REWRITE:
+            rows, kept_scores = _push(rows, kept_scores, out, s_first, s_end, t_first, t_end, kind, scores[r])
+            out += 1
+            continue
+        touched = sentence_of[s_first : min(max(s_first + 1, s_end), source_count)]
+        units = np.unique(touched[touched >= 0])  # ascending: the first unit holding a word gives its token
+        at = np.full(t_end - t_first, -1, dtype=np.int64)
+        found = 0
+        for k in range(t_first, t_end):
+            if target_stems[k] < 0:
+                continue
+            word = target_words[k]
+            where = -1
+            for unit in units:
+                for i in range(source_firsts[unit], source_lasts[unit]):
+                    if source_stems[i] >= 0 and source_words[i] == word:
+                        where = i
+                        break
+                if where >= 0:
+                    break
+            if where < 0 and target_named[k]:
+                for i in names:
+                    if source_words[i] == word:
+                        where = i
+                        break
+            if where >= 0:
+                at[k - t_first] = where
+                found += 1
+        if not found:
+            rows, kept_scores = _push(rows, kept_scores, out, s_first, s_end, t_first, t_end, kind, scores[r])
+            out += 1
+            continue
+        for k in range(t_first, t_end):  # one row a word: words next to each other on both sides are merged later
+            where = at[k - t_first]
+            if where >= 0:
+                rows, kept_scores = _push(rows, kept_scores, out, where, where + 1, k, k + 1, VERBATIM, 1.0)
+                out += 1
+        begin = -1
+        for k in range(t_first, t_end + 1):
+            if k < t_end and at[k - t_first] < 0:
+                if begin < 0:
+                    begin = k
+            elif begin >= 0:
+                rows, kept_scores = _push(rows, kept_scores, out, s_first, s_end, begin, k, kind, scores[r])
+                out += 1
+                begin = -1
+    return rows, kept_scores, out
+
+
+@njit(cache=True, nogil=True)
+def detail_runs(
+    runs: np.ndarray,
+    scores: np.ndarray,
+    words: np.ndarray,
+    overlay: bool,
+    kept_words: bool,
+    word_rewrite_score: float,
+    target_words: np.ndarray,
+    target_stems: np.ndarray,
+    target_named: np.ndarray,
+    source_words: np.ndarray,
+    source_stems: np.ndarray,
+    source_firsts: np.ndarray,
+    source_lasts: np.ndarray,
+    sentence_of: np.ndarray,
+    names: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``align._overlay_runs`` (when ``overlay``) then ``align._kept_runs`` (when ``kept_words``) of a pair in one
+    call: ``runs`` rows ``(s_first, s_end, t_first, t_end, kind)`` (kind :data:`VERBATIM` or :data:`REWRITE`) with
+    their ``scores``, ``words`` :func:`word_runs`' rows; ids as :func:`word_runs` reads them; ``target_named``: a
+    byte a target token, 1 when written as a name or a figure (``align._named``); ``sentence_of``: each source
+    token's unit (-1 outside evidence). Returns the rows and their scores, in the references' order."""
+    count = len(runs)
+    if overlay:
+        runs, scores, count = _overlay(runs, scores, words, len(target_words), word_rewrite_score)
+    if kept_words:
+        runs, scores, count = _kept(
+            runs,
+            scores,
+            count,
+            target_words,
+            target_stems,
+            target_named,
+            source_words,
+            source_stems,
+            source_firsts,
+            source_lasts,
+            sentence_of,
+            names,
+        )
+    return runs[:count], scores[:count]
+
+
 def warm() -> None:
-    """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles` and
-    :func:`word_runs` for the argument types ``align`` passes, so that the processes forked afterwards inherit the
+    """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles`, :func:`word_runs` and
+    :func:`detail_runs` for the argument types ``align`` passes, so that the processes forked afterwards inherit the
     machine code instead of each loading it again."""
     words = np.array([1, 2, 3, 1, 2, 3], dtype=np.int64)
     keys = np.array([5, 6, 7, 5], dtype=np.uint64)
@@ -691,4 +929,22 @@ def warm() -> None:
         0.3,
         6,
         10,
+    )
+    runs = np.array([[0, 3, 0, 3, REWRITE], [3, 6, 3, 6, VERBATIM]], dtype=np.int64)
+    detail_runs(
+        runs,
+        np.ones(2),
+        runs[:1].copy(),
+        True,
+        True,
+        0.5,
+        words,
+        words,
+        np.ones(len(words), dtype=np.uint8),
+        words,
+        words,
+        firsts,
+        lasts,
+        np.zeros(len(words), dtype=np.int32),
+        np.array([0], dtype=np.int64),
     )
