@@ -370,9 +370,11 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     which the source leaves empty: the product adds, for every output value, the same terms in the
     same order (the target's stored order) as the product in the full hashed space, so the floats
     are identical; a product in the 2**20-column space would spend most of its time converting the
-    transposed source, and filtering the targets' entries costs more than the product saves. The
-    source is dense unless large: a sparse-by-dense product adds the same terms in the same order
-    plus exact zeros (x + 0.0 == x for these non-negative values), about twice as fast.
+    transposed source. The source is dense unless large: a sparse-by-dense product adds the same terms
+    in the same order plus exact zeros (x + 0.0 == x for these non-negative values), about twice as
+    fast. The targets' entries in column 0 are left out before the product (stop 27): each would add
+    an exact zero to each of the source's rows (multiply-adds that change nothing); a few numpy
+    passes over the entries cost less than those.
     """
     rows = [target.vectors.shape[0] for target in targets]
     own = source.vectors
@@ -386,9 +388,14 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     (own_position, position), width = renumber_against(
         own.indices, [own.indices, np.concatenate([m.indices for m in matrices])], own.shape[1]
     )
-    local_targets = sparse.csr_matrix(
-        (np.concatenate([m.data for m in matrices]), position, indptr), shape=(len(indptr) - 1, width)
-    )
+    data = np.concatenate([m.data for m in matrices])
+    shared = position != 0
+    kept = np.flatnonzero(shared)
+    if len(kept) < len(position):  # the entries in column 0 (the source lacks it) add only exact zeros: left out
+        before = np.zeros(len(position) + 1, dtype=np.int64)
+        np.cumsum(shared, out=before[1:])
+        indptr, data, position = before[indptr], data[kept], position[kept]
+    local_targets = sparse.csr_matrix((data, position, indptr), shape=(len(indptr) - 1, width))
     if width * own.shape[0] <= _DENSE_SOURCE_LIMIT:
         product = local_targets @ _dense_transposed(own, own_position, width)
     else:

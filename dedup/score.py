@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import dataclasses
 import re
+import string
 from dataclasses import dataclass
 
 import numpy as np
@@ -240,9 +241,27 @@ _NOT_NAMES = frozenset(
     | {"corp", "inc", "co", "ltd", "plc", "llc", "group"}
 )
 _UNIT_LEAD = " \"'\x19\n"  # what may stand before a unit's first word
+_NOT_NAMES_OR_LETTERS = _NOT_NAMES | frozenset(string.ascii_lowercase)
+
+
+# what stands before a unit's first word, with that word when it is capitalised (a match ends where the names begin)
+_UNIT_START = re.compile("[" + re.escape(_UNIT_LEAD) + "]*(?:" + _NAME.pattern + ")?")
 
 
 def _unit_names(text: str, span: tuple[int, int]) -> set[str]:
+    """:func:`reference_unit_names` (tested), its first word found once: the reference tests every capitalised word's
+    place by stripping the unit's text before it, though only a word at the unit's first character after its lead
+    can fail that test (any later word has that character before it). The rest: one ``findall``, one comprehension."""
+    begin, end = span
+    names = _NAME.findall(text, _UNIT_START.match(text, begin, end).end(), end)  # type: ignore[union-attr]
+    if not names:
+        return set()
+    found = {name.casefold().removesuffix("'s").rstrip("'-") for name in names}
+    found.difference_update(_NOT_NAMES_OR_LETTERS)  # a name is ASCII: a word of one character is a letter
+    return found
+
+
+def reference_unit_names(text: str, span: tuple[int, int]) -> set[str]:
     """The capitalised words of a unit, case-folded, its first word left out (a capital there says nothing)."""
     begin, end = span
     found = set()

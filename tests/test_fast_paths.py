@@ -415,6 +415,39 @@ def test_batched_cosines_are_the_full_product_bit_for_bit(dense_limit, monkeypat
             )
 
 
+_rows = st.lists(
+    st.lists(st.tuples(st.sampled_from([0, 3, 7, 100, 4095, (1 << 20) - 1]), st.floats(0.0, 1.0)), max_size=5),
+    max_size=4,
+)
+
+
+def _hashed_rows(rows: list[list[tuple[int, float]]]) -> sparse.csr_matrix:
+    """Sentence rows in the hashed space, each row's columns distinct and ascending (as ``sentence_counts`` makes)."""
+    rows = [sorted(dict(row).items()) for row in rows]
+    data = [value for row in rows for _, value in row]
+    indices = [column for row in rows for column, _ in row]
+    indptr = np.cumsum([0] + [len(row) for row in rows])
+    return sparse.csr_matrix((np.array(data, dtype=np.float64), np.array(indices, dtype=np.int32), indptr),
+                             shape=(len(rows), 1 << 20))  # fmt: skip
+
+
+@pytest.mark.parametrize("dense_limit", [1 << 22, 0])
+@settings(max_examples=200, deadline=None)
+@given(_rows, st.lists(_rows, max_size=4))
+def test_batched_cosines_equal_the_full_product_on_random_rows(dense_limit, source_rows, target_rows):
+    """Targets whose entries the source lacks in part, in whole or not at all (those entries left out before the
+    product), empty rows and empty targets: every cosine the full product's, bit for bit."""
+    source = unittest.mock.Mock(vectors=_hashed_rows(source_rows))
+    targets = [unittest.mock.Mock(vectors=_hashed_rows(rows)) for rows in target_rows]
+    with unittest.mock.patch.object(align_module, "_DENSE_SOURCE_LIMIT", dense_limit):
+        found = sentence_cosines(source, targets)
+    for target, cosine in zip(targets, found, strict=True):
+        full = (target.vectors @ source.vectors.T).toarray()
+        assert cosine.shape == full.shape
+        assert np.array_equal(cosine, full)
+        assert cosine.tobytes() == full.tobytes()  # the zeros' signs too
+
+
 def test_result_does_not_depend_on_workers(seed_texts, monkeypatch):
     articles = [{"id": key, "text": text} for key, text in seed_texts.items()]
     articles += [{"id": f"extra{k}", "text": a.text} for k, a in enumerate(_articles())]

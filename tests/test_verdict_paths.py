@@ -17,10 +17,12 @@ from dedup.model import Article, Passage
 from dedup.score import (
     ScoreSettings,
     _judge_counted,
+    _unit_names,
     judge,
     names_kept,
     reference_judge_counted,
     reference_names_kept,
+    reference_unit_names,
     unit_bounds,
 )
 from dedup.similarity import sentence_vectors
@@ -126,3 +128,30 @@ def test_judge_counted_equals_the_reference_on_the_seed_pairs(seed_texts):
                     _same(_judge_counted(a, b, found, settings_), expected)
                 related += expected.relation != "unrelated"
     assert related
+
+
+_NAME_PIECES = [" ", '"', "'", "\x19", "\n", "-", "&", ".", "5", "x", "A", "I", "Mr", "S's", "A's", "O'Neil", "B-"]
+_NAME_PIECES += ["Q&A", "said", "The", "London", "'s", "É", "Corp", "McDonald", "AT&T-", "reuters", "Reuters'", "es-"]
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(_NAME_PIECES), max_size=25).map("".join), st.integers(0, 200), st.integers(0, 200))
+@example("\x19 'Mr Smith' said", 0, 17)
+@example(" \"London's", 0, 10)
+def test_unit_names_equal_the_reference(text, begin, length):
+    """Any unit of any text (lead characters, a capitalised or lower first word, one-letter and stop names)."""
+    begin = min(begin, len(text))
+    span = (begin, min(len(text), begin + length))
+    assert _unit_names(text, span) == reference_unit_names(text, span)
+
+
+def test_unit_names_equal_the_reference_on_the_seed_units(seed_texts):
+    """Every evidence unit of the seed articles."""
+    named = 0
+    for key, text in sorted(seed_texts.items()):
+        article = clean_article(Article(key, text))
+        for unit in article.sentences:
+            found = _unit_names(article.text, unit.span)
+            assert found == reference_unit_names(article.text, unit.span)
+            named += bool(found)
+    assert named > 20
