@@ -396,7 +396,8 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list
     repeated, sketch, keep_wrapped = shared
     # their stems are not read: the pieces below take each distinct word's stem once
     cleaned = [
-        clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped, with_stems=False) for article in batch
+        clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped, with_stems=False, interned=False)
+        for article in batch
     ]
     evidence = evidence_words(cleaned)
     features, holders = sentence_holders(evidence)

@@ -88,8 +88,9 @@ _stemmer = snowballstemmer.stemmer("english")
 class Tokens:
     """Case-folded word tokens of a text with their character offsets.
 
-    Words are interned and offsets are 32-bit arrays: a large run holds every article's tokens at once, and a
-    list of Python ints costs 36 bytes a token where an array costs 4 (texts are far below 2**31 characters).
+    Words are interned (but where a clean batch tokenizes: ``tokenize(text, interned=False)``) and offsets are
+    32-bit arrays: a large run holds every article's tokens at once, and a list of Python ints costs 36 bytes a token
+    where an array costs 4 (texts are far below 2**31 characters).
     """
 
     words: list[str]
@@ -106,6 +107,15 @@ _WORD_FLAGS_LATIN1 = bytes(_WORD_LATIN1.tolist())  # the same as a ``bytes.trans
 _SPACED_LATIN1 = bytes(code if _WORD_LATIN1[code] else _SPACE for code in range(256))  # non-word: a space
 _PERCENT = 0x25
 _SPACED_PERCENT_LATIN1 = bytes(code if _WORD_LATIN1[code] or code == _PERCENT else _SPACE for code in range(256))
+# the same, each word character also case-folded: every one below 256 folds to one character below 256 but these two
+# ("µ" to Greek mu, "ß" to "ss"), so a text without them is folded by the table, without a ``str.casefold`` call
+_UNFOLDABLE_LATIN1 = (b"\xb5", b"\xdf")
+_FOLDED_LATIN1 = bytes(
+    ord(chr(code).casefold()) if _WORD_LATIN1[code] and bytes([code]) not in _UNFOLDABLE_LATIN1 else code
+    for code in range(256)
+)
+_SPACED_FOLDED_LATIN1 = _SPACED_LATIN1.translate(_FOLDED_LATIN1)
+_SPACED_FOLDED_PERCENT_LATIN1 = _SPACED_PERCENT_LATIN1.translate(_FOLDED_LATIN1)
 _WORD_BMP: np.ndarray | None = None  # the same for every code point below 0x10000, made when first needed
 
 
@@ -116,7 +126,7 @@ def _word_bmp() -> np.ndarray:
     return _WORD_BMP
 
 
-def tokenize(text: str) -> Tokens:
+def tokenize(text: str, *, interned: bool = True) -> Tokens:
     """Split ``text`` into case-folded word tokens with offsets; ``%`` becomes "percent".
 
     Equal to :func:`reference_tokenize` (tested). The offsets come from the word flag of every character (a
@@ -124,63 +134,83 @@ def tokenize(text: str) -> Tokens:
     The words: where the text has no ``%``, every other character becomes a space and the text is case-folded
     once and split (a case fold is per character and never yields a space); else each token is sliced and
     folded. Where every code point is below 256 (most news prose) the flags and the spaced text are two
-    ``bytes.translate`` calls over its Latin-1 bytes; else :func:`_wide_tokenize`.
+    ``bytes.translate`` calls over its Latin-1 bytes, the second folding the case too where the text holds neither
+    "µ" nor "ß"; else :func:`_wide_tokenize`. ``interned=False``: the words not interned, for tokens that live
+    only as long as a clean batch (interning looks every token up in the process's table of interned strings, which
+    holds every word it met: the largest part of tokenizing, and a cache miss a token).
     """
     try:
         encoded = text.encode("latin-1")
     except UnicodeEncodeError:
-        return _wide_tokenize(text)
+        return _wide_tokenize(text, interned)
     flags = bytearray(1)  # padded with a non-word character at both ends, as ``token_bounds`` wants
     flags += encoded.translate(_WORD_FLAGS_LATIN1)
     flags.append(0)
     percent = "%" in text
     first, last = token_bounds(np.frombuffer(flags, dtype=np.uint8), np.frombuffer(encoded, dtype=np.uint8), percent)
-    if percent:  # each ``%`` a word of its own between spaces: the same split (a case fold never yields a ``%``)
-        spaced = encoded.translate(_SPACED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
-        return _tokens(text, first, last, spaced, percent=True)
-    return _tokens(text, first, last, encoded.translate(_SPACED_LATIN1).decode("latin-1"))
+    if _UNFOLDABLE_LATIN1[0] in encoded or _UNFOLDABLE_LATIN1[1] in encoded:  # folded by ``str.casefold``
+        if percent:  # each ``%`` a word of its own between spaces: the same split (a case fold never yields a ``%``)
+            spaced = encoded.translate(_SPACED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
+            return _tokens(text, first, last, spaced, percent=True, interned=interned)
+        return _tokens(text, first, last, encoded.translate(_SPACED_LATIN1).decode("latin-1"), interned=interned)
+    if percent:
+        spaced = encoded.translate(_SPACED_FOLDED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
+        return _tokens(text, first, last, spaced, percent=True, folded=True, interned=interned)
+    spaced = encoded.translate(_SPACED_FOLDED_LATIN1).decode("latin-1")
+    return _tokens(text, first, last, spaced, folded=True, interned=interned)
 
 
-def _tokens(text: str, first: np.ndarray, last: np.ndarray, spaced: str | None = None, percent: bool = False) -> Tokens:
+def _tokens(
+    text: str,
+    first: np.ndarray,
+    last: np.ndarray,
+    spaced: str | None = None,
+    percent: bool = False,
+    folded: bool = False,
+    interned: bool = True,
+) -> Tokens:
     """The tokens of ``text`` at offsets ``[first, last)``; ``spaced``: the text with every character outside them
-    a space (``percent``: and each ``%`` a word between spaces), split instead of slicing each token."""
+    a space (``percent``: and each ``%`` a word between spaces), split instead of slicing each token (``folded``:
+    ``spaced`` is case-folded already; ``interned``: the words interned)."""
     starts, ends = array("i"), array("i")
     starts.frombytes(first.astype(np.int32).tobytes())
     ends.frombytes(last.astype(np.int32).tobytes())
     if spaced is None:
-        words = list(map(intern, map(str.casefold, map(text.__getitem__, map(slice, starts, ends)))))
+        words = list(map(str.casefold, map(text.__getitem__, map(slice, starts, ends))))
         words = ["percent" if word == "%" else word for word in words]
     else:
-        words = list(map(intern, spaced.casefold().split()))
+        words = (spaced if folded else spaced.casefold()).split()
         if percent:
             words = ["percent" if word == "%" else word for word in words]
-    return Tokens(words, starts, ends)
+    return Tokens(list(map(intern, words)) if interned else words, starts, ends)
 
 
-def _wide_tokenize(text: str) -> Tokens:
+def _wide_tokenize(text: str, interned: bool = True) -> Tokens:
     """:func:`tokenize` of a text with code points past 255: the flags from one array of its code points, through
     a table of the Basic Multilingual Plane; past it, :func:`_split_tokenize`."""
     codes = code_points(text)
     if int(codes.max()) > 0xFFFF:
-        return _split_tokenize(text)
+        return _split_tokenize(text, interned)
     classes = word_flags(codes)
     np.take(_word_bmp(), codes, out=classes[1:-1])
     percent = "%" in text
     first, last = token_bounds(classes, codes, percent)
     if percent:
-        return _tokens(text, first, last)
+        return _tokens(text, first, last, interned=interned)
     spaced = np.where(classes[1:-1] != 0, codes, codes.dtype.type(_SPACE)).tobytes().decode("utf-32-le")
-    return _tokens(text, first, last, spaced)
+    return _tokens(text, first, last, spaced, interned=interned)
 
 
-def _split_tokenize(text: str) -> Tokens:
+def _split_tokenize(text: str, interned: bool = True) -> Tokens:
     """:func:`tokenize` by one regex split: ``_TOKEN`` never matches the empty string, so splitting on it (one
     capturing group) alternates gaps and tokens, and the offsets are the running sums of the pieces' lengths."""
     pieces = _TOKEN_SPLIT.split(text)
     offsets = list(accumulate(map(len, pieces), initial=0))
-    words = list(map(intern, map(str.casefold, pieces[1::2])))
+    words = list(map(str.casefold, pieces[1::2]))
     if "%" in text:
         words = ["percent" if word == "%" else word for word in words]
+    if interned:
+        words = list(map(intern, words))
     return Tokens(words, array("i", offsets[1:-1:2]), array("i", offsets[2:-1:2]))
 
 
