@@ -20,9 +20,11 @@ from dedup.text import (
     _MARKED_CLAUSE_BREAK,
     _SENTENCE_END,
     _SENTENCE_END_AS_WRITTEN,
+    _SENTENCE_END_AT_PERIODS,
     clauses,
     content_stems,
     reference_clauses,
+    reference_sentences,
     sentences,
 )
 
@@ -119,6 +121,93 @@ _SENTENCE_TEXTS = st.text(st.sampled_from(list("ab A9 \n\t.!?…\"'”’»)]“
 def test_sentence_ends_found_by_the_scanned_pattern_are_the_written_ones(text: str, begin: int, end: int) -> None:
     found = [(m.span(), m.group()) for m in _SENTENCE_END.finditer(text, begin, end)]
     assert found == [(m.span(), m.group()) for m in _SENTENCE_END_AS_WRITTEN.finditer(text, begin, end)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    _SENTENCE_TEXTS.map(lambda text: "".join(c for c in text if c not in "!?…")), st.integers(0, 50), st.integers(0, 50)
+)
+def test_sentence_ends_without_other_marks_found_by_the_period_pattern_are_the_written_ones(
+    text: str, begin: int, end: int
+) -> None:
+    found = [(m.span(), m.group()) for m in _SENTENCE_END_AT_PERIODS.finditer(text, begin, end)]
+    assert found == [(m.span(), m.group()) for m in _SENTENCE_END_AS_WRITTEN.finditer(text, begin, end)]
+
+
+# sentence pieces: words and abbreviations (with and without their period), every end mark, closing and opening
+# quotes and brackets, capitals, digits, white space of several kinds (no-break space, tab, line breaks, blank lines),
+# PA's "<" line ends, and Unicode punctuation that ends no sentence here
+_SENTENCE_PIECES = st.sampled_from(
+    [
+        " ",
+        " ",
+        "\n",
+        "\n\n",
+        "\t",
+        "\xa0",
+        "<\n",
+        "word",
+        "The",
+        "A",
+        "x",
+        "9",
+        "42",
+        "Mr",
+        "Mr.",
+        "U.S.",
+        "e.g.",
+        "Dr.",
+        "etc.",
+        "Inc.",
+        "J.",
+        ".",
+        "..",
+        "...",
+        "!",
+        "?",
+        "?!",
+        "…",
+        '."',
+        ".”",
+        "?’",
+        "!»",
+        ".)",
+        ".]",
+        '"',
+        "“",
+        "‘",
+        "«",
+        "(",
+        "[",
+        "'",
+        "’",
+        ",",
+        ";",
+        ":",
+        "—",
+        "–",
+        "。",
+        "¿",
+        "‼",
+        "؟",
+        "Über",
+        "ÉTÉ",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_SENTENCE_PIECES, max_size=40).map("".join))
+def test_sentences_equal_the_reference(text: str) -> None:
+    assert sentences(text) == reference_sentences(text)
+    for skipped in ({(0, text.find("\n"))} if "\n" in text else set(), {(0, len(text))}):
+        assert sentences(text, frozenset(skipped)) == reference_sentences(text, frozenset(skipped))
+
+
+def test_sentences_on_news_equal_the_reference(news_articles: list[Article]) -> None:
+    for article in news_articles:
+        assert sentences(article.text) == reference_sentences(article.text)
 
 
 @settings(max_examples=1000, deadline=None)
