@@ -6,16 +6,17 @@ import contextlib
 import re
 
 import numpy as np
+import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import batch_words, pipeline
 from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
-from dedup.candidates import sentence_signatures, unit_stem_sizes
+from dedup.candidates import article_signatures, sentence_signatures, unit_stem_sizes
 from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, repeated_lines
 from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
-from dedup.sketch import SketchSettings
+from dedup.sketch import SketchSettings, hashed_minima, permutations, xxh32_slices
 from dedup.text import (
     _MARKED_CLAUSE_BREAK,
     _SENTENCE_END,
@@ -276,3 +277,53 @@ def test_compiled_sentence_holders_and_clean_batches_on_news(news_articles: list
     pipeline._WORDS_HANDED_BACK.clear()
     pipeline._WORDS_HANDED_BACK.update(handed)
     _same(_batch_fields(found[0]), _batch_fields(expected[0]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.tuples(st.integers(0, 200), st.integers(0, 70)), max_size=40))
+def test_compiled_shingle_hashes_equal_numpys_and_xxhash(data: bytes, slices: list[tuple[int, int]]) -> None:
+    with _compiled_holders(True):
+        kernels = batch_words._KERNELS
+    buffer = np.frombuffer(data + b"\x00", dtype=np.uint8)  # read-only, as ``article_shingle_hashes`` passes it
+    starts = np.array([min(start, len(data)) for start, _ in slices], dtype=np.int64)
+    lengths = np.array(
+        [min(length, len(data) - start) for start, (_, length) in zip(starts, slices, strict=True)], dtype=np.int64
+    )
+    found = kernels.xxh32_slices(buffer, starts, lengths)
+    assert found.dtype == np.uint32
+    assert np.array_equal(found, xxh32_slices(buffer, starts, lengths))
+    assert found.tolist() == [
+        xxhash.xxh32_intdigest(data[start : start + length]) for start, length in zip(starts, lengths, strict=True)
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 2**32 - 1), max_size=300),
+    st.lists(st.integers(0, 12), max_size=40),
+    st.integers(1, 130),
+    st.integers(0, 5),
+)
+def test_compiled_minima_equal_hashed_minima(hashes: list[int], cuts: list[int], num_perm: int, seed: int) -> None:
+    sizes = []  # sets of the given sizes while the values last, the rest in one last set
+    left = len(hashes)
+    for cut in cuts:
+        sizes.append(min(cut, left))
+        left -= sizes[-1]
+    sizes.append(left)
+    values = np.array(hashes, dtype=np.uint32)
+    a, b = permutations(num_perm, seed)
+    expected = hashed_minima(values, np.array(sizes, dtype=np.int64), a, b)
+    with _compiled_holders(True):
+        found = batch_words.minima(values, np.array(sizes, dtype=np.int64), a, b)
+    _same(found, expected)
+
+
+def test_compiled_article_rows_equal_the_signatures_on_news(news_articles: list[Article]) -> None:
+    cleaned = [clean_article(article) for article in [*news_articles, Article("empty", ""), Article("one", "One.")]]
+    for sketch in (SketchSettings(), SketchSettings(num_perm=64, shingle_size=3)):
+        expected = article_signatures(cleaned, sketch)
+        with _compiled_holders(True):
+            _same(batch_words.article_rows(cleaned, sketch), expected)
+        with _compiled_holders(False):
+            _same(batch_words.article_rows(cleaned, sketch), expected)
