@@ -18,6 +18,7 @@ from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
 from dedup.sketch import SketchSettings, hashed_minima, permutations, xxh32_slices
 from dedup.text import (
+    _COMMA_CLAUSE_BREAK,
     _MARKED_CLAUSE_BREAK,
     _SENTENCE_END,
     _SENTENCE_END_AS_WRITTEN,
@@ -219,6 +220,58 @@ def test_clause_breaks_found_by_the_scanned_pattern_are_the_written_ones(text: s
         r"[,;:—–](?P<at>[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b))|[;—–](?P<after>\s+)"
     )  # the pattern before it was made to start with its character class
     assert found == [(m.span(), m.span("at"), m.span("after")) for m in written.finditer(text, begin, end)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    _SENTENCE_TEXTS.map(lambda text: "".join(c for c in text if c not in ";:—–").replace("b", " and ")),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_clause_breaks_without_other_marks_found_by_the_comma_pattern_are_the_marked_ones(
+    text: str, begin: int, end: int
+) -> None:
+    found = [(m.span(), m.span("at"), m.span("after")) for m in _COMMA_CLAUSE_BREAK.finditer(text, begin, end)]
+    assert found == [(m.span(), m.span("at"), m.span("after")) for m in _MARKED_CLAUSE_BREAK.finditer(text, begin, end)]
+
+
+# long sentences: words, conjunctions, every clause mark, quotes before the space, white space of several kinds
+_CLAUSE_PIECES = st.sampled_from(
+    [
+        " ",
+        " ",
+        "\xa0",
+        "\n",
+        "word",
+        "Longer words here",
+        "and",
+        "but",
+        "which",
+        "yet",
+        "sandy",
+        ",",
+        ", ",
+        ";",
+        ":",
+        "—",
+        "–",
+        '"',
+        "’",
+        "”",
+        ", and ",
+        "; ",
+        " — ",
+        ".",
+        "A",
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_CLAUSE_PIECES, max_size=60).map("".join), st.integers(0, 3), st.sampled_from([10, 20, 60]))
+def test_clauses_equal_the_reference(text: str, begin: int, min_chars: int) -> None:
+    span = (min(begin, len(text)), len(text))
+    assert clauses(text, span, min_chars) == reference_clauses(text, span, min_chars)
 
 
 def test_sentences_and_clauses_on_news_equal_the_written_patterns(news_articles: list[Article]) -> None:
