@@ -27,7 +27,7 @@ from scipy import sparse
 from dedup.candidates import article_signatures, short_unit_key
 from dedup.clean import CleanArticle
 from dedup.similarity import N_FEATURES, counts_of_keys, stem_features, word_features
-from dedup.sketch import SketchSettings, _fmix32, article_shingle_hashes, hashed_minima, permutations, stem_hashes
+from dedup.sketch import SketchSettings, article_shingle_hashes, hashed_minima, permutations, stem_hashes
 
 _FEATURE_BITS = N_FEATURES.bit_length() - 1
 _KERNELS: Any = None  # ``dedup.clean_kernels`` once :func:`load_kernels` loaded it
@@ -174,7 +174,7 @@ def unit_stems(
     sketched = sizes >= min_stems
     hash_of_stem = np.zeros(width, dtype=np.uint32)
     hash_of_stem[list(distinct_stems.values())] = stem_hashes(list(distinct_stems))
-    rows = minima(
+    rows = hashed_minima(
         hash_of_stem[stem_ids[sketched[unit_of_stem]]],
         sizes[sketched],
         *permutations(sketch.sentence_num_perm, sketch.seed),
@@ -182,25 +182,10 @@ def unit_stems(
     return sizes, short, rows, evidence.article_of_unit[sketched]
 
 
-def minima(hashes: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``sketch.hashed_minima(hashes, sizes, a, b)``: the MinHash rows of the sets whose xxhash32 values are
-    ``hashes`` (``sizes[k]`` of them for set ``k``). With the compiled kernels loaded, ``clean_kernels.permuted_minima``
-    (one pass, each value's permutations kept as a running minimum) instead of numpy's permuted block and
-    ``minimum.reduceat``; the same rows (tested)."""
-    if _KERNELS is None:
-        return hashed_minima(hashes, sizes, a, b)
-    return _KERNELS.permuted_minima(
-        _fmix32(np.asarray(hashes, dtype=np.uint32)),
-        np.asarray(sizes, dtype=np.int64),
-        np.asarray(a, dtype=np.uint32),
-        np.asarray(b, dtype=np.uint32),
-    )
-
-
 def article_rows(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
     """``candidates.article_signatures(articles, sketch)``; with the compiled kernels loaded, the shingles hashed by
-    ``clean_kernels.xxh32_slices`` and the rows made by :func:`minima`: the same rows (tested)."""
+    ``clean_kernels.xxh32_slices`` (the rows by ``sketch.hashed_minima`` as there): the same rows (tested)."""
     if _KERNELS is None:
         return article_signatures(articles, sketch)
     hashes, sizes = article_shingle_hashes(articles, sketch.shingle_size, _KERNELS.xxh32_slices)
-    return minima(hashes, sizes, *permutations(sketch.num_perm, sketch.seed))
+    return hashed_minima(hashes, sizes, *permutations(sketch.num_perm, sketch.seed))

@@ -9,11 +9,10 @@ article), sorts them and counts the distinct ones: the gathers, the sort and the
 stage's instructions; here one pass over the occurrences, in the order they come. The same counts (tested in
 ``tests/test_batch_words.py``). Loaded by ``batch_words.load_kernels`` before the clean workers fork.
 
-The batch's MinHash rows too (``batch_words.article_rows`` and ``minima``): :func:`xxh32_slices` hashes the article
-shingles a slice at a time, where ``sketch.xxh32_slices`` runs each step of XXH32 over all slices in numpy (four byte
-gathers a word, an ``flatnonzero`` a step), and :func:`permuted_minima` keeps each row's minima as it goes, where
-``sketch.hashed_minima`` fills a (permutation, value) block and reduces it with ``minimum.reduceat``. The same hashes
-and rows (tested).
+The batch's article shingles too (``batch_words.article_rows``): :func:`xxh32_slices` hashes them a slice at a time,
+where ``sketch.xxh32_slices`` runs each step of XXH32 over all slices in numpy (four byte gathers a word, a
+``flatnonzero`` a step). The same hashes (tested). (A compiled running minimum for the MinHash rows did not pay:
+numpy's AVX2 permuted block and ``minimum.reduceat`` take fewer instructions; docs/scale.md, stop 27.)
 """
 
 from __future__ import annotations
@@ -51,13 +50,10 @@ def feature_holders(
 
 def warm() -> None:
     """Load (or compile, the first time in a checkout) the kernels for the argument types ``batch_words`` passes
-    (int32 features, int64 offsets, ids and sizes, uint8 bytes, uint32 hashes and permutations), before the workers
-    fork."""
+    (int32 features, int64 offsets and ids, read-only uint8 bytes), before the workers fork."""
     one = np.array([1], dtype=np.int64)
     feature_holders(np.array([3], dtype=np.int32), np.array([0], dtype=np.int64), one, one - 1, one, 8)
     xxh32_slices(np.frombuffer(b"abcd", dtype=np.uint8), one - 1, one)  # a read-only buffer, as ``sketch`` passes
-    four = np.array([1, 2, 3, 4], dtype=np.uint32)
-    permuted_minima(four, np.array([2, 2], dtype=np.int64), four, four)
 
 
 _MASK = np.uint64(0xFFFFFFFF)
@@ -116,25 +112,3 @@ def xxh32_slices(buffer: np.ndarray, starts: np.ndarray, lengths: np.ndarray) ->
         value ^= value >> np.uint64(16)
         hashes[k] = np.uint32(value)
     return hashes
-
-
-@njit(cache=True, nogil=True)
-def permuted_minima(mixed: np.ndarray, sizes: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """For each set (``sizes[k]`` values of ``mixed`` in order, finalized hashes, uint32), the minimum over its values
-    ``v`` of ``(a[p] * v + b[p]) mod 2**32`` for every permutation ``p`` (an empty set: all ``0xFFFFFFFF``): what
-    ``sketch.hashed_minima`` gives from the same values (numpy: the permuted block and ``minimum.reduceat``; tested)."""
-    num_perm = len(a)
-    result = np.full((len(sizes), num_perm), np.uint32(0xFFFFFFFF), dtype=np.uint32)
-    wide_a = a.astype(np.uint64)
-    wide_b = b.astype(np.uint64)
-    place = 0
-    for row in range(len(sizes)):
-        out = result[row]
-        for _ in range(sizes[row]):
-            value = np.uint64(mixed[place])
-            place += 1
-            for p in range(num_perm):
-                permuted = np.uint32((wide_a[p] * value + wide_b[p]) & _MASK)
-                if permuted < out[p]:
-                    out[p] = permuted
-    return result

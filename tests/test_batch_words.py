@@ -16,7 +16,7 @@ from dedup.candidates import article_signatures, sentence_signatures, unit_stem_
 from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, repeated_lines
 from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
-from dedup.sketch import SketchSettings, hashed_minima, permutations, xxh32_slices
+from dedup.sketch import SketchSettings, xxh32_slices
 from dedup.text import (
     _COMMA_CLAUSE_BREAK,
     _MARKED_CLAUSE_BREAK,
@@ -348,28 +348,6 @@ def test_compiled_shingle_hashes_equal_numpys_and_xxhash(data: bytes, slices: li
     assert found.tolist() == [
         xxhash.xxh32_intdigest(data[start : start + length]) for start, length in zip(starts, lengths, strict=True)
     ]
-
-
-@settings(max_examples=200, deadline=None)
-@given(
-    st.lists(st.integers(0, 2**32 - 1), max_size=300),
-    st.lists(st.integers(0, 12), max_size=40),
-    st.integers(1, 130),
-    st.integers(0, 5),
-)
-def test_compiled_minima_equal_hashed_minima(hashes: list[int], cuts: list[int], num_perm: int, seed: int) -> None:
-    sizes = []  # sets of the given sizes while the values last, the rest in one last set
-    left = len(hashes)
-    for cut in cuts:
-        sizes.append(min(cut, left))
-        left -= sizes[-1]
-    sizes.append(left)
-    values = np.array(hashes, dtype=np.uint32)
-    a, b = permutations(num_perm, seed)
-    expected = hashed_minima(values, np.array(sizes, dtype=np.int64), a, b)
-    with _compiled_holders(True):
-        found = batch_words.minima(values, np.array(sizes, dtype=np.int64), a, b)
-    _same(found, expected)
 
 
 def test_compiled_article_rows_equal_the_signatures_on_news(news_articles: list[Article]) -> None:
