@@ -1,6 +1,6 @@
 """Replay the clean stage's worker on a fixed batch, for callgrind counts and exactness digests.
 
-``python benchmarks/clean_replay.py CORPUS [--skip N] [--warm N] [--batch N] [--callgrind] [--digest]``
+``python benchmarks/clean_replay.py CORPUS [--skip N] [--warm N] [--batch N] [--callgrind] [--digest] [--inflated]``
 
 The first ``skip + warm + batch`` articles of ``CORPUS`` (read with ``dedup.read.stream_path``, put in an
 ``ArticleStore`` as the pipeline does), the furniture lines counted over all of them as a run counts them
@@ -9,7 +9,9 @@ of 500 to warm the per-process caches (stems, word features, stem hashes) as a l
 ``batch`` articles cleaned exactly as a worker cleans them (``clean_stored`` → ``clean_batch``; the compiled sentence
 holders loaded first, as a run of 10k articles or more loads them, unless ``DEDUP_KERNELS=0``). ``--callgrind``:
 instrumentation switched on around that last call only (run under ``valgrind --tool=callgrind
---instr-atstart=no``). ``--digest``: every ``CleanBatch`` field of every batch (values and dtypes) hashed, printed.
+--instr-atstart=no``). ``--digest``: every ``CleanBatch`` field of every batch (values and dtypes) hashed, printed;
+``--inflated``: the stored forms hashed inflated (``zlib.decompress``), so a change of their zlib settings, which
+changes their bytes but not what they hold, keeps the digest.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import hashlib
 import itertools
 import os
 import subprocess
+import zlib
 
 import numpy as np
 from scipy import sparse
@@ -58,11 +61,14 @@ def _feed(digest: hashlib._Hash, value: object) -> None:
         raise TypeError(type(value))
 
 
-def batch_digest(part: object) -> str:
+def batch_digest(part: object, inflated: bool = False) -> str:
     digest = hashlib.sha256()
     for name in part.__slots__:
         digest.update(name.encode())
-        _feed(digest, getattr(part, name))
+        value = getattr(part, name)
+        if inflated and name == "compact":  # the stored forms, by what they hold
+            value = [zlib.decompress(form) for form in value]
+        _feed(digest, value)
     return digest.hexdigest()
 
 
@@ -80,6 +86,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--callgrind", action="store_true")
     parser.add_argument("--digest", action="store_true")
+    parser.add_argument("--inflated", action="store_true")
     options = parser.parse_args()
     settings = Settings()
     load_kernels()  # as a run of 10k articles or more loads them before its clean workers fork (DEDUP_KERNELS=0: not)
@@ -96,7 +103,7 @@ def main() -> None:
     digest = hashlib.sha256()
     for begin in range(options.skip, options.skip + options.warm, 500):
         for part in clean_stored(shared, (begin, min(begin + 500, options.skip + options.warm))):
-            digest.update(batch_digest(part).encode())
+            digest.update(batch_digest(part, options.inflated).encode())
     last = (options.skip + options.warm, len(store))
     if options.callgrind:
         _instrument("on")
@@ -104,7 +111,7 @@ def main() -> None:
     if options.callgrind:
         _instrument("off")
     for part in parts:
-        digest.update(batch_digest(part).encode())
+        digest.update(batch_digest(part, options.inflated).encode())
     if options.digest:
         print(f"{len(store)} articles, {len(repeated)} repeated lines, digest {digest.hexdigest()}")
 

@@ -24,10 +24,10 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 
-from dedup.candidates import short_unit_key
+from dedup.candidates import article_signatures, short_unit_key
 from dedup.clean import CleanArticle
 from dedup.similarity import N_FEATURES, counts_of_keys, stem_features, word_features
-from dedup.sketch import SketchSettings, hashed_minima, permutations, stem_hashes
+from dedup.sketch import SketchSettings, article_shingle_hashes, hashed_minima, permutations, stem_hashes
 
 _FEATURE_BITS = N_FEATURES.bit_length() - 1
 _KERNELS: Any = None  # ``dedup.clean_kernels`` once :func:`load_kernels` loaded it
@@ -180,3 +180,12 @@ def unit_stems(
         *permutations(sketch.sentence_num_perm, sketch.seed),
     )
     return sizes, short, rows, evidence.article_of_unit[sketched]
+
+
+def article_rows(articles: Sequence[CleanArticle], sketch: SketchSettings) -> np.ndarray:
+    """``candidates.article_signatures(articles, sketch)``; with the compiled kernels loaded, the shingles hashed by
+    ``clean_kernels.xxh32_slices`` (the rows by ``sketch.hashed_minima`` as there): the same rows (tested)."""
+    if _KERNELS is None:
+        return article_signatures(articles, sketch)
+    hashes, sizes = article_shingle_hashes(articles, sketch.shingle_size, _KERNELS.xxh32_slices)
+    return hashed_minima(hashes, sizes, *permutations(sketch.num_perm, sketch.seed))

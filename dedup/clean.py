@@ -363,14 +363,16 @@ def clean_article(
     *,
     keep_wrapped_repeated: bool = False,
     with_stems: bool = True,
+    interned: bool = True,
 ) -> CleanArticle:
     """Tokenise ``article``, mark its boilerplate, find its sentences and credit lines.
 
     ``with_stems=False``: ``stems`` left empty, for a caller that finds them once per distinct word of a batch
-    (``pipeline.clean_batch``) instead of a lookup per token of every article."""
+    (``pipeline.clean_batch``) instead of a lookup per token of every article; ``interned=False``: its words not
+    interned (``text.tokenize``), for a clean batch, whose tokens are dropped with it."""
     text = article.text
     boilerplate = boilerplate_lines(text, repeated, keep_wrapped_repeated=keep_wrapped_repeated)
-    tokens = tokenize(text)
+    tokens = tokenize(text, interned=interned)
     spans = [piece for span in sentences(text, frozenset(boilerplate)) for piece in clauses(text, span)]
     found = evidence_units(tokens.starts, spans)
     quoted = quoted_tokens(tokens.starts, quoted_spans(text) if tokens.words else [])

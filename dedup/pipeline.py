@@ -39,7 +39,7 @@ from dedup.align import (
     unit_tiles,
     use_kernels,
 )
-from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
+from dedup.batch_words import article_rows, evidence_article_counts, evidence_words, sentence_holders, unit_stems
 from dedup.batch_words import load_kernels as load_clean_kernels
 from dedup.candidates import (
     CandidateSettings,
@@ -396,7 +396,8 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list
     repeated, sketch, keep_wrapped = shared
     # their stems are not read: the pieces below take each distinct word's stem once
     cleaned = [
-        clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped, with_stems=False) for article in batch
+        clean_article(article, repeated, keep_wrapped_repeated=keep_wrapped, with_stems=False, interned=False)
+        for article in batch
     ]
     evidence = evidence_words(cleaned)
     features, holders = sentence_holders(evidence)
@@ -411,7 +412,7 @@ def clean_batch(shared: tuple[frozenset[str], SketchSettings, bool], batch: list
             PackedCounts.of(evidence_article_counts(evidence, stems) if cleaned else article_counts(cleaned)),
             unit_sizes,
             short_units,
-            article_signatures(cleaned, sketch),
+            article_rows(cleaned, sketch),
             sentence_rows,
             sentence_owners,
             cached_word_features(_words_to_hand_back(evidence.words)),

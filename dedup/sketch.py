@@ -10,7 +10,7 @@ rewording, so a rewrite that reuses a few sentences still collides. Hashing is x
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
@@ -130,12 +130,17 @@ def hashed_minima(
     return result
 
 
-def article_shingle_hashes(articles: Sequence[CleanArticle], size: int) -> tuple[np.ndarray, np.ndarray]:
+def article_shingle_hashes(
+    articles: Sequence[CleanArticle],
+    size: int,
+    hasher: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The xxhash32 of every shingle of each article's :func:`article_shingles` (a repeated shingle repeated: tested
     equal as sets), and how many each article has.
 
     The evidence words of all the articles are joined once; a shingle is the slice from its first word's start
-    to its last word's end, and all the slices are hashed at once (:func:`xxh32_slices`).
+    to its last word's end, and all the slices are hashed at once (:func:`xxh32_slices`, or ``hasher``: the same
+    function compiled, ``clean_kernels.xxh32_slices``).
     """
     evidence = [
         list(chain.from_iterable(article.tokens.words[s.first : s.last] for s in article.sentences))
@@ -153,7 +158,7 @@ def article_shingle_hashes(articles: Sequence[CleanArticle], size: int) -> tuple
     first = np.repeat(np.cumsum(per_article) - per_article, counts) + within
     last = first + np.repeat(np.minimum(per_article, size), counts) - 1
     starts = begins[first]
-    return xxh32_slices(
+    return (hasher or xxh32_slices)(
         np.frombuffer(text.encode(), dtype=np.uint8), starts, begins[last] + lengths[last] - starts
     ), counts
 

@@ -35,6 +35,10 @@ _TERMINAL = re.compile(r"[.!?…][\"'”’»)\]]*\s*<?\s*$")
 # trying the whole pattern at every position of a paragraph, ~10 % of the clean stage's instructions; tested equal)
 _SENTENCE_END_AS_WRITTEN = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]*[A-Z0-9])")
 _SENTENCE_END = re.compile(r"[.!?…][.!?…]*[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]*[A-Z0-9])")
+# the same where the searched range holds no "!", "?" or "…" (most paragraphs): a pattern starting with the literal
+# ".", whose places re finds by a tight loop over the characters instead of a call of its class test at each (tested)
+_SENTENCE_END_AT_PERIODS = re.compile(r"\.\.*[\"'”’»)\]]*(?=\s+[\"'“‘«(\[]*[A-Z0-9])")
+_OTHER_ENDS = ("!", "?", "…")  # the marks of ``_SENTENCE_END``'s class but "."
 _ABBREVIATIONS = frozenset(
     [
         "mr",
@@ -88,8 +92,9 @@ _stemmer = snowballstemmer.stemmer("english")
 class Tokens:
     """Case-folded word tokens of a text with their character offsets.
 
-    Words are interned and offsets are 32-bit arrays: a large run holds every article's tokens at once, and a
-    list of Python ints costs 36 bytes a token where an array costs 4 (texts are far below 2**31 characters).
+    Words are interned (but where a clean batch tokenizes: ``tokenize(text, interned=False)``) and offsets are
+    32-bit arrays: a large run holds every article's tokens at once, and a list of Python ints costs 36 bytes a token
+    where an array costs 4 (texts are far below 2**31 characters).
     """
 
     words: list[str]
@@ -106,6 +111,15 @@ _WORD_FLAGS_LATIN1 = bytes(_WORD_LATIN1.tolist())  # the same as a ``bytes.trans
 _SPACED_LATIN1 = bytes(code if _WORD_LATIN1[code] else _SPACE for code in range(256))  # non-word: a space
 _PERCENT = 0x25
 _SPACED_PERCENT_LATIN1 = bytes(code if _WORD_LATIN1[code] or code == _PERCENT else _SPACE for code in range(256))
+# the same, each word character also case-folded: every one below 256 folds to one character below 256 but these two
+# ("µ" to Greek mu, "ß" to "ss"), so a text without them is folded by the table, without a ``str.casefold`` call
+_UNFOLDABLE_LATIN1 = (b"\xb5", b"\xdf")
+_FOLDED_LATIN1 = bytes(
+    ord(chr(code).casefold()) if _WORD_LATIN1[code] and bytes([code]) not in _UNFOLDABLE_LATIN1 else code
+    for code in range(256)
+)
+_SPACED_FOLDED_LATIN1 = _SPACED_LATIN1.translate(_FOLDED_LATIN1)
+_SPACED_FOLDED_PERCENT_LATIN1 = _SPACED_PERCENT_LATIN1.translate(_FOLDED_LATIN1)
 _WORD_BMP: np.ndarray | None = None  # the same for every code point below 0x10000, made when first needed
 
 
@@ -116,7 +130,7 @@ def _word_bmp() -> np.ndarray:
     return _WORD_BMP
 
 
-def tokenize(text: str) -> Tokens:
+def tokenize(text: str, *, interned: bool = True) -> Tokens:
     """Split ``text`` into case-folded word tokens with offsets; ``%`` becomes "percent".
 
     Equal to :func:`reference_tokenize` (tested). The offsets come from the word flag of every character (a
@@ -124,63 +138,83 @@ def tokenize(text: str) -> Tokens:
     The words: where the text has no ``%``, every other character becomes a space and the text is case-folded
     once and split (a case fold is per character and never yields a space); else each token is sliced and
     folded. Where every code point is below 256 (most news prose) the flags and the spaced text are two
-    ``bytes.translate`` calls over its Latin-1 bytes; else :func:`_wide_tokenize`.
+    ``bytes.translate`` calls over its Latin-1 bytes, the second folding the case too where the text holds neither
+    "µ" nor "ß"; else :func:`_wide_tokenize`. ``interned=False``: the words not interned, for tokens that live
+    only as long as a clean batch (interning looks every token up in the process's table of interned strings, which
+    holds every word it met: the largest part of tokenizing, and a cache miss a token).
     """
     try:
         encoded = text.encode("latin-1")
     except UnicodeEncodeError:
-        return _wide_tokenize(text)
+        return _wide_tokenize(text, interned)
     flags = bytearray(1)  # padded with a non-word character at both ends, as ``token_bounds`` wants
     flags += encoded.translate(_WORD_FLAGS_LATIN1)
     flags.append(0)
     percent = "%" in text
     first, last = token_bounds(np.frombuffer(flags, dtype=np.uint8), np.frombuffer(encoded, dtype=np.uint8), percent)
-    if percent:  # each ``%`` a word of its own between spaces: the same split (a case fold never yields a ``%``)
-        spaced = encoded.translate(_SPACED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
-        return _tokens(text, first, last, spaced, percent=True)
-    return _tokens(text, first, last, encoded.translate(_SPACED_LATIN1).decode("latin-1"))
+    if _UNFOLDABLE_LATIN1[0] in encoded or _UNFOLDABLE_LATIN1[1] in encoded:  # folded by ``str.casefold``
+        if percent:  # each ``%`` a word of its own between spaces: the same split (a case fold never yields a ``%``)
+            spaced = encoded.translate(_SPACED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
+            return _tokens(text, first, last, spaced, percent=True, interned=interned)
+        return _tokens(text, first, last, encoded.translate(_SPACED_LATIN1).decode("latin-1"), interned=interned)
+    if percent:
+        spaced = encoded.translate(_SPACED_FOLDED_PERCENT_LATIN1).decode("latin-1").replace("%", " % ")
+        return _tokens(text, first, last, spaced, percent=True, folded=True, interned=interned)
+    spaced = encoded.translate(_SPACED_FOLDED_LATIN1).decode("latin-1")
+    return _tokens(text, first, last, spaced, folded=True, interned=interned)
 
 
-def _tokens(text: str, first: np.ndarray, last: np.ndarray, spaced: str | None = None, percent: bool = False) -> Tokens:
+def _tokens(
+    text: str,
+    first: np.ndarray,
+    last: np.ndarray,
+    spaced: str | None = None,
+    percent: bool = False,
+    folded: bool = False,
+    interned: bool = True,
+) -> Tokens:
     """The tokens of ``text`` at offsets ``[first, last)``; ``spaced``: the text with every character outside them
-    a space (``percent``: and each ``%`` a word between spaces), split instead of slicing each token."""
+    a space (``percent``: and each ``%`` a word between spaces), split instead of slicing each token (``folded``:
+    ``spaced`` is case-folded already; ``interned``: the words interned)."""
     starts, ends = array("i"), array("i")
     starts.frombytes(first.astype(np.int32).tobytes())
     ends.frombytes(last.astype(np.int32).tobytes())
     if spaced is None:
-        words = list(map(intern, map(str.casefold, map(text.__getitem__, map(slice, starts, ends)))))
+        words = list(map(str.casefold, map(text.__getitem__, map(slice, starts, ends))))
         words = ["percent" if word == "%" else word for word in words]
     else:
-        words = list(map(intern, spaced.casefold().split()))
+        words = (spaced if folded else spaced.casefold()).split()
         if percent:
             words = ["percent" if word == "%" else word for word in words]
-    return Tokens(words, starts, ends)
+    return Tokens(list(map(intern, words)) if interned else words, starts, ends)
 
 
-def _wide_tokenize(text: str) -> Tokens:
+def _wide_tokenize(text: str, interned: bool = True) -> Tokens:
     """:func:`tokenize` of a text with code points past 255: the flags from one array of its code points, through
     a table of the Basic Multilingual Plane; past it, :func:`_split_tokenize`."""
     codes = code_points(text)
     if int(codes.max()) > 0xFFFF:
-        return _split_tokenize(text)
+        return _split_tokenize(text, interned)
     classes = word_flags(codes)
     np.take(_word_bmp(), codes, out=classes[1:-1])
     percent = "%" in text
     first, last = token_bounds(classes, codes, percent)
     if percent:
-        return _tokens(text, first, last)
+        return _tokens(text, first, last, interned=interned)
     spaced = np.where(classes[1:-1] != 0, codes, codes.dtype.type(_SPACE)).tobytes().decode("utf-32-le")
-    return _tokens(text, first, last, spaced)
+    return _tokens(text, first, last, spaced, interned=interned)
 
 
-def _split_tokenize(text: str) -> Tokens:
+def _split_tokenize(text: str, interned: bool = True) -> Tokens:
     """:func:`tokenize` by one regex split: ``_TOKEN`` never matches the empty string, so splitting on it (one
     capturing group) alternates gaps and tokens, and the offsets are the running sums of the pieces' lengths."""
     pieces = _TOKEN_SPLIT.split(text)
     offsets = list(accumulate(map(len, pieces), initial=0))
-    words = list(map(intern, map(str.casefold, pieces[1::2])))
+    words = list(map(str.casefold, pieces[1::2]))
     if "%" in text:
         words = ["percent" if word == "%" else word for word in words]
+    if interned:
+        words = list(map(intern, words))
     return Tokens(words, array("i", offsets[1:-1:2]), array("i", offsets[2:-1:2]))
 
 
@@ -318,11 +352,38 @@ def terminal(line: str) -> bool:
 
 
 def sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
-    """Sentence spans of ``text`` outside the ``skip`` lines, trimmed of surrounding whitespace."""
+    """Sentence spans of ``text`` outside the ``skip`` lines, trimmed of surrounding whitespace.
+
+    Equal to :func:`reference_sentences` (tested): a paragraph without "!", "?" or "…" is searched with
+    ``_SENTENCE_END_AT_PERIODS``, which finds the same ends there (its class holds only "." in that range).
+    """
+    result: list[tuple[int, int]] = []
+    others = [mark for mark in _OTHER_ENDS if mark in text]
+    for para_begin, para_end in paragraphs(text, skip):
+        begin = para_begin
+        pattern = _SENTENCE_END_AT_PERIODS
+        for mark in others:
+            if text.find(mark, para_begin, para_end) >= 0:
+                pattern = _SENTENCE_END
+                break
+        for match in pattern.finditer(text, para_begin, para_end):
+            before = text[max(para_begin, match.start() - 6) : match.start()].split()
+            last_word = before[-1].lower().rstrip(".") if before else ""
+            if match.group().startswith(".") and (last_word in _ABBREVIATIONS or len(last_word) == 1):
+                continue
+            result.append(_trim(text, begin, match.end()))
+            begin = match.end()
+        if begin < para_end:
+            result.append(_trim(text, begin, para_end))
+    return [(b, e) for b, e in result if e > b]
+
+
+def reference_sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list[tuple[int, int]]:
+    """The readable reference of :func:`sentences`: every paragraph searched with the pattern as written."""
     result: list[tuple[int, int]] = []
     for para_begin, para_end in paragraphs(text, skip):
         begin = para_begin
-        for match in _SENTENCE_END.finditer(text, para_begin, para_end):
+        for match in _SENTENCE_END_AS_WRITTEN.finditer(text, para_begin, para_end):
             before = text[max(para_begin, match.start() - 6) : match.start()].split()
             last_word = before[-1].lower().rstrip(".") if before else ""
             if match.group().startswith(".") and (last_word in _ABBREVIATIONS or len(last_word) == 1):
@@ -347,19 +408,35 @@ _MARKED_CLAUSE_BREAK = re.compile(
 )
 
 
+# the same where the searched range holds no ";", ":", "—" or "–" (most sentences): every break there is a comma's
+# "at" break, and a pattern starting with the literal "," is searched by re's tight loop (no class test a character);
+# its "after" group never takes part in a match (tested)
+_COMMA_CLAUSE_BREAK = re.compile(
+    r",(?:(?P<at>[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b))|(?P<after>(?!)))"
+)
+_OTHER_BREAKS = (";", ":", "—", "–")  # the marks of ``_MARKED_CLAUSE_BREAK``'s class but ","
+
+
 def clauses(text: str, span: tuple[int, int], min_chars: int = 60) -> list[tuple[int, int]]:
     """Split a long sentence at clause boundaries ("; ", ", and ", ", while ", " — ").
 
     Pieces shorter than ``min_chars`` stay with their neighbour, so short clauses never
     stand alone as evidence. Equal to :func:`reference_clauses` (tested): a break ends in white space, so the
-    mark before the next one is not inside it, and the breaks found after their marks are ``_CLAUSE_BREAK``'s.
+    mark before the next one is not inside it, and the breaks found after their marks are ``_CLAUSE_BREAK``'s
+    (``_COMMA_CLAUSE_BREAK``'s where the sentence holds no other mark).
     """
     begin, end = span
     if end - begin < 2 * min_chars:
         return [span]
     pieces: list[tuple[int, int]] = []
     start = begin
-    for match in _MARKED_CLAUSE_BREAK.finditer(text, max(begin - 1, 0), end):
+    first = max(begin - 1, 0)
+    pattern = _COMMA_CLAUSE_BREAK
+    for mark in _OTHER_BREAKS:
+        if text.find(mark, first, end) >= 0:
+            pattern = _MARKED_CLAUSE_BREAK
+            break
+    for match in pattern.finditer(text, first, end):
         at, after = match.span("at") if match.group("at") is not None else match.span("after")
         if at - start >= min_chars and end - after >= min_chars:
             pieces.append(_trim(text, start, at))

@@ -6,23 +6,27 @@ import contextlib
 import re
 
 import numpy as np
+import xxhash
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dedup import batch_words, pipeline
 from dedup.batch_words import evidence_article_counts, evidence_words, sentence_holders, unit_stems
-from dedup.candidates import sentence_signatures, unit_stem_sizes
+from dedup.candidates import article_signatures, sentence_signatures, unit_stem_sizes
 from dedup.clean import clean_article, quoted_spans, reference_quoted_spans, repeated_lines
 from dedup.model import Article
 from dedup.similarity import article_counts, sentence_counts, sentence_frequencies
-from dedup.sketch import SketchSettings
+from dedup.sketch import SketchSettings, xxh32_slices
 from dedup.text import (
+    _COMMA_CLAUSE_BREAK,
     _MARKED_CLAUSE_BREAK,
     _SENTENCE_END,
     _SENTENCE_END_AS_WRITTEN,
+    _SENTENCE_END_AT_PERIODS,
     clauses,
     content_stems,
     reference_clauses,
+    reference_sentences,
     sentences,
 )
 
@@ -122,6 +126,93 @@ def test_sentence_ends_found_by_the_scanned_pattern_are_the_written_ones(text: s
 
 
 @settings(max_examples=1000, deadline=None)
+@given(
+    _SENTENCE_TEXTS.map(lambda text: "".join(c for c in text if c not in "!?…")), st.integers(0, 50), st.integers(0, 50)
+)
+def test_sentence_ends_without_other_marks_found_by_the_period_pattern_are_the_written_ones(
+    text: str, begin: int, end: int
+) -> None:
+    found = [(m.span(), m.group()) for m in _SENTENCE_END_AT_PERIODS.finditer(text, begin, end)]
+    assert found == [(m.span(), m.group()) for m in _SENTENCE_END_AS_WRITTEN.finditer(text, begin, end)]
+
+
+# sentence pieces: words and abbreviations (with and without their period), every end mark, closing and opening
+# quotes and brackets, capitals, digits, white space of several kinds (no-break space, tab, line breaks, blank lines),
+# PA's "<" line ends, and Unicode punctuation that ends no sentence here
+_SENTENCE_PIECES = st.sampled_from(
+    [
+        " ",
+        " ",
+        "\n",
+        "\n\n",
+        "\t",
+        "\xa0",
+        "<\n",
+        "word",
+        "The",
+        "A",
+        "x",
+        "9",
+        "42",
+        "Mr",
+        "Mr.",
+        "U.S.",
+        "e.g.",
+        "Dr.",
+        "etc.",
+        "Inc.",
+        "J.",
+        ".",
+        "..",
+        "...",
+        "!",
+        "?",
+        "?!",
+        "…",
+        '."',
+        ".”",
+        "?’",
+        "!»",
+        ".)",
+        ".]",
+        '"',
+        "“",
+        "‘",
+        "«",
+        "(",
+        "[",
+        "'",
+        "’",
+        ",",
+        ";",
+        ":",
+        "—",
+        "–",
+        "。",
+        "¿",
+        "‼",
+        "؟",
+        "Über",
+        "ÉTÉ",
+        "é",
+    ]
+)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(st.lists(_SENTENCE_PIECES, max_size=40).map("".join))
+def test_sentences_equal_the_reference(text: str) -> None:
+    assert sentences(text) == reference_sentences(text)
+    for skipped in ({(0, text.find("\n"))} if "\n" in text else set(), {(0, len(text))}):
+        assert sentences(text, frozenset(skipped)) == reference_sentences(text, frozenset(skipped))
+
+
+def test_sentences_on_news_equal_the_reference(news_articles: list[Article]) -> None:
+    for article in news_articles:
+        assert sentences(article.text) == reference_sentences(article.text)
+
+
+@settings(max_examples=1000, deadline=None)
 @given(_SENTENCE_TEXTS.map(lambda text: text.replace("b", " and ")), st.integers(0, 60), st.integers(0, 60))
 def test_clause_breaks_found_by_the_scanned_pattern_are_the_written_ones(text: str, begin: int, end: int) -> None:
     found = [(m.span(), m.span("at"), m.span("after")) for m in _MARKED_CLAUSE_BREAK.finditer(text, begin, end)]
@@ -129,6 +220,58 @@ def test_clause_breaks_found_by_the_scanned_pattern_are_the_written_ones(text: s
         r"[,;:—–](?P<at>[\"'”’]?\s+(?=(?:and|but|while|whereas|although|though|which|so|yet)\b))|[;—–](?P<after>\s+)"
     )  # the pattern before it was made to start with its character class
     assert found == [(m.span(), m.span("at"), m.span("after")) for m in written.finditer(text, begin, end)]
+
+
+@settings(max_examples=1000, deadline=None)
+@given(
+    _SENTENCE_TEXTS.map(lambda text: "".join(c for c in text if c not in ";:—–").replace("b", " and ")),
+    st.integers(0, 60),
+    st.integers(0, 60),
+)
+def test_clause_breaks_without_other_marks_found_by_the_comma_pattern_are_the_marked_ones(
+    text: str, begin: int, end: int
+) -> None:
+    found = [(m.span(), m.span("at"), m.span("after")) for m in _COMMA_CLAUSE_BREAK.finditer(text, begin, end)]
+    assert found == [(m.span(), m.span("at"), m.span("after")) for m in _MARKED_CLAUSE_BREAK.finditer(text, begin, end)]
+
+
+# long sentences: words, conjunctions, every clause mark, quotes before the space, white space of several kinds
+_CLAUSE_PIECES = st.sampled_from(
+    [
+        " ",
+        " ",
+        "\xa0",
+        "\n",
+        "word",
+        "Longer words here",
+        "and",
+        "but",
+        "which",
+        "yet",
+        "sandy",
+        ",",
+        ", ",
+        ";",
+        ":",
+        "—",
+        "–",
+        '"',
+        "’",
+        "”",
+        ", and ",
+        "; ",
+        " — ",
+        ".",
+        "A",
+    ]
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(st.lists(_CLAUSE_PIECES, max_size=60).map("".join), st.integers(0, 3), st.sampled_from([10, 20, 60]))
+def test_clauses_equal_the_reference(text: str, begin: int, min_chars: int) -> None:
+    span = (min(begin, len(text)), len(text))
+    assert clauses(text, span, min_chars) == reference_clauses(text, span, min_chars)
 
 
 def test_sentences_and_clauses_on_news_equal_the_written_patterns(news_articles: list[Article]) -> None:
@@ -187,3 +330,31 @@ def test_compiled_sentence_holders_and_clean_batches_on_news(news_articles: list
     pipeline._WORDS_HANDED_BACK.clear()
     pipeline._WORDS_HANDED_BACK.update(handed)
     _same(_batch_fields(found[0]), _batch_fields(expected[0]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=200), st.lists(st.tuples(st.integers(0, 200), st.integers(0, 70)), max_size=40))
+def test_compiled_shingle_hashes_equal_numpys_and_xxhash(data: bytes, slices: list[tuple[int, int]]) -> None:
+    with _compiled_holders(True):
+        kernels = batch_words._KERNELS
+    buffer = np.frombuffer(data + b"\x00", dtype=np.uint8)  # read-only, as ``article_shingle_hashes`` passes it
+    starts = np.array([min(start, len(data)) for start, _ in slices], dtype=np.int64)
+    lengths = np.array(
+        [min(length, len(data) - start) for start, (_, length) in zip(starts, slices, strict=True)], dtype=np.int64
+    )
+    found = kernels.xxh32_slices(buffer, starts, lengths)
+    assert found.dtype == np.uint32
+    assert np.array_equal(found, xxh32_slices(buffer, starts, lengths))
+    assert found.tolist() == [
+        xxhash.xxh32_intdigest(data[start : start + length]) for start, length in zip(starts, lengths, strict=True)
+    ]
+
+
+def test_compiled_article_rows_equal_the_signatures_on_news(news_articles: list[Article]) -> None:
+    cleaned = [clean_article(article) for article in [*news_articles, Article("empty", ""), Article("one", "One.")]]
+    for sketch in (SketchSettings(), SketchSettings(num_perm=64, shingle_size=3)):
+        expected = article_signatures(cleaned, sketch)
+        with _compiled_holders(True):
+            _same(batch_words.article_rows(cleaned, sketch), expected)
+        with _compiled_holders(False):
+            _same(batch_words.article_rows(cleaned, sketch), expected)

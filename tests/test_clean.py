@@ -109,11 +109,37 @@ def test_fast_tokenize_of_latin1_text_with_percent_signs_equals_the_reference(te
     assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
 
 
+@settings(max_examples=300, deadline=None)
+@given(
+    st.text(alphabet=st.characters(max_codepoint=255), max_size=80),
+    st.sampled_from(["", "%", "µ", "ß", "ÀÉÞ Ý%"]),
+)
+def test_fast_tokenize_of_any_latin1_text_equals_the_reference(text: str, tail: str) -> None:
+    # every code point below 256, capitals of both halves too: folded by the translate table unless "µ" or "ß" is in
+    # the text (then by ``str.casefold``), with and without '%'
+    for whole in (text, text + tail, tail + text.upper()):
+        fast, reference = tokenize(whole), reference_tokenize(whole)
+        assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+        assert tokenize(whole, interned=False).words == reference.words
+
+
+def test_fast_tokenize_of_latin1_news_text_equals_the_reference() -> None:
+    for text in (
+        "ZÜRICH (Reuters) - Nestlé's ÉLAN fell 5% to 3.2 BILLION Francs; Ärger über Ölpreise",
+        "STRAßE µ-Meter: 10% ÆØÅ",
+        "Plain ASCII text, UPPER and lower.",
+    ):
+        fast, reference = tokenize(text), reference_tokenize(text)
+        assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(max_size=120))
 def test_fast_tokenize_equals_the_reference_on_any_text(text: str) -> None:
     fast, reference = tokenize(text), reference_tokenize(text)
     assert (fast.words, fast.starts, fast.ends) == (reference.words, reference.starts, reference.ends)
+    plain = tokenize(text, interned=False)  # a clean batch's tokens: the same words, not interned
+    assert (plain.words, plain.starts, plain.ends) == (reference.words, reference.starts, reference.ends)
 
 
 def test_tokenize_of_text_past_the_basic_plane_and_with_percent_signs_equals_the_reference() -> None:
