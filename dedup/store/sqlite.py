@@ -461,6 +461,14 @@ class SQLiteSession(Session):
 
     def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
         keys = sorted(set(band_keys))
+        counted = self._counted
+        if counted.keys() >= set(keys):
+            # the last add_keys / remove_keys counted these keys' postings after it: a crowded key (more than ``cap``
+            # postings before) has more than ``cap`` after an add, at least ``cap`` after a removal; the others are
+            # not crowded, nor become so, and are not read from ``crowded`` (most adds read nothing there)
+            keys = [key for key in keys if counted[key] > (cap if sign > 0 else cap - 1)]
+            if not keys:
+                return
         known = self.crowded(keys)
         for key, holders in known.items():
             if holders + sign > cap:
