@@ -220,7 +220,7 @@ class _Evaluation:
     holders: dict[
         int, tuple[StoredArticle, tuple[int, ...], Prepared, Prepared]
     ]  # key → (row, new furniture, old, new)
-    terms: tuple[int, ...]  # band-table keys of its signature terms
+    terms: tuple[int, ...]  # its signature terms (features; ``term_keys`` makes their band-table keys)
     verdicts: dict[int, PairVerdict]  # candidate key → related verdict
     rows: dict[int, StoredArticle]
     component_keys: set[int]  # the related component x joins (x excluded)
@@ -356,12 +356,13 @@ class Index:
 
     @classmethod
     def migrate(cls, target: str | Any, *, crowded_key_cap: int | None = None) -> dict[str, Any]:
-        """Bring an index of schema 7 or 8 to schema 9 in place, in one transaction (safe beside readers, other
-        writers wait): an SQLite file's band-key postings are packed into rows of key ranges (schema 9,
-        ``dedup.store.postings``; the pages the old table held are free for later adds, ``VACUUM`` returns them), and
-        a schema-7 index also gets the holder count of every crowded band key (held by more than ``crowded_key_cap``
-        articles, default ``CROWDED_KEY_CAP``) counted from its postings. Nothing else changes; a Redis index only
-        changes its number. An index of schema 9 is left as it is. Returns the schema found and what was made.
+        """Bring an index of schema 7, 8 or 9 to schema 10 in place, in one transaction (safe beside readers, other
+        writers wait): an SQLite file's signature terms are stored as their features (schema 10), the band-key
+        postings of a file of schema 7 or 8 are packed into rows of key ranges (schema 9, ``dedup.store.postings``;
+        the pages the old table held are free for later adds, ``VACUUM`` returns them), and a schema-7 index also
+        gets the holder count of every crowded band key (held by more than ``crowded_key_cap`` articles, default
+        ``CROWDED_KEY_CAP``) counted from its postings. Nothing else changes; a Redis index only changes its number.
+        An index of schema 10 is left as it is. Returns the schema found and what was made.
         """
         backend = open_backend(str(target))
         try:
@@ -371,12 +372,12 @@ class Index:
             found = meta.get("schema")
             if found == str(SCHEMA):
                 return {"schema": SCHEMA, "migrated": False, "crowded_key_cap": int(meta["crowded_key_cap"])}
-            if found not in ("7", "8"):
+            if found not in ("7", "8", "9"):
                 raise ParametersError(
-                    f"{target} has index schema {found}; only schemas 7 and 8 can be migrated to {SCHEMA}: "
+                    f"{target} has index schema {found}; only schemas 7, 8 and 9 can be migrated to {SCHEMA}: "
                     "make a new index"
                 )
-            if found == "8":
+            if found in ("8", "9"):
                 cap = int(meta["crowded_key_cap"])
                 if crowded_key_cap is not None and crowded_key_cap != cap:
                     raise ParametersError(f"{target} was made with crowded_key_cap {cap}, not {crowded_key_cap}")
@@ -387,6 +388,9 @@ class Index:
                 result: dict[str, Any] = {"schema": int(found), "migrated": True, "crowded_key_cap": cap}
                 if rows is not None:
                     result["postings_rows"] = rows
+                terms = session.pack_terms()
+                if terms is not None:
+                    result["terms_articles"] = terms
                 if found == "7":
                     # 0: no cap, no counts kept (the count above every key's holders still makes the empty table)
                     result["crowded_keys"] = session.recount_keys(cap if cap > 0 else _NO_CAP)
@@ -1203,7 +1207,7 @@ class Index:
         """
         settings = self.settings.candidates
         vector = self._article_vector(evaluation.prepared.stem_counts)
-        evaluation.terms = tuple(term_keys(top_terms(vector, SIGNATURE_TERMS)))
+        evaluation.terms = tuple(top_terms(vector, SIGNATURE_TERMS).tolist())
         evaluation.radius = 0.0
         if settings.tfidf_neighbours <= 0 or not vector.nnz:
             return set()
@@ -1518,7 +1522,7 @@ class Index:
             evaluation.slug,
             signatures=pack_low_bytes(prepared.sketch.sentence_rows),
         )
-        self._add_keys(session, key, sorted(set(prepared.keys) | set(evaluation.terms)))
+        self._add_keys(session, key, sorted(set(prepared.keys) | set(term_keys(evaluation.terms))))
         radii = {holder: stem_radius(data) for holder, data in session.stems(evaluation.holders).items()}
         for holder, (row, new_furniture, old, new) in sorted(evaluation.holders.items()):
             self._remove_keys(session, holder, sorted(set(old.keys) - set(new.keys) - set(row.terms)))
@@ -1846,11 +1850,11 @@ def _meta_of(settings: Settings, crowded_key_cap: int = CROWDED_KEY_CAP) -> dict
 def _check_meta(meta: Mapping[str, str], target: str) -> Settings:
     if meta.get("format") != FORMAT:
         raise CorruptIndexError(f"{target} does not hold a dedup index")
-    if meta.get("schema") in ("7", "8"):
+    if meta.get("schema") in ("7", "8", "9"):
         raise ParametersError(
             f"{target} has index schema {meta['schema']}; this version of dedup reads schema {SCHEMA}: run "
-            f"`dedup index migrate {target}` (Index.migrate) once to bring it to {SCHEMA} (one pass over its postings; "
-            "the verdicts stay the same)"
+            f"`dedup index migrate {target}` (Index.migrate) once to bring it to {SCHEMA} (one pass over its articles "
+            "and postings; the verdicts stay the same)"
         )
     if meta.get("schema") != str(SCHEMA):
         raise ParametersError(

@@ -15,8 +15,10 @@ from dedup.store.codec import (
     _VERDICT_ZDICT,
     _passage_bytes,
     _passages_from,
+    pack_term_features,
     pack_verdict,
     reference_passages_from,
+    unpack_term_features,
     unpack_verdict,
 )
 from dedup.store.errors import CorruptIndexError
@@ -79,3 +81,19 @@ def test_truncated_or_damaged_verdicts_are_refused():
         unpack_verdict(data[: len(data) // 2])
     with pytest.raises(CorruptIndexError):
         unpack_verdict(b"not a verdict")
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=(1 << 20) - 1), max_size=20))
+def test_signature_term_features_round_trip_in_three_bytes_each(features: list[int]) -> None:
+    """Schema 10 stores an article's signature terms as their features, 3 bytes each, in the order given."""
+    data = pack_term_features(features)
+    assert len(data) == 3 * len(features)
+    assert unpack_term_features(data) == features
+
+
+def test_damaged_or_oversized_signature_terms_are_refused() -> None:
+    with pytest.raises(CorruptIndexError, match="signature terms"):
+        unpack_term_features(b"\x01\x02\x03\x04")
+    with pytest.raises(ValueError, match="3 bytes"):
+        pack_term_features([1 << 24])

@@ -643,7 +643,7 @@ def test_an_index_of_another_schema_is_refused(tmp_path: Path) -> None:
     Index.open(str(path)).close()
     with sqlite3.connect(path) as db:
         db.execute("UPDATE meta SET value = '2' WHERE name = 'schema'")
-    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 9"):
+    with pytest.raises(ParametersError, match="schema 2; this version of dedup reads schema 10"):
         Index.open(str(path))
 
 

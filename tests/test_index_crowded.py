@@ -1,5 +1,6 @@
-"""Schema 8: the holder counts of crowded band keys, a check that never reads their postings, and the migrations (7 and
-8 to 9; schema 9 packs the SQLite postings in rows of key ranges, tests/test_postings.py)."""
+"""Schema 8: the holder counts of crowded band keys, a check that never reads their postings, and the migrations (7, 8
+and 9 to 10; schema 9 packs the SQLite postings in rows of key ranges, tests/test_postings.py; schema 10 stores the
+SQLite articles' signature terms as features)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from benchmarks.generate import DEFAULT_DATA, load_pool, write_corpus
 from dedup.cli import app
 from dedup.index import CROWDED_KEY_CAP, Index, _meta_of, open_backend
 from dedup.pipeline import Settings
+from dedup.store.codec import pack_ints, unpack_term_features
 from dedup.store.errors import ParametersError
+from dedup.store.features import term_keys
 from dedup.store.sqlite import SQLiteSession
 
 
@@ -98,6 +101,71 @@ def _unpack_postings(path: str) -> None:
         db.execute("DROP TABLE postings")
 
 
+def _make_schema_9(target: str) -> None:
+    """What an index of schema 9 holds: in an SQLite file, each article's signature terms as band keys (``int64``)."""
+    if target.startswith("redis://"):
+        import redis
+
+        url, _, prefix = target.partition("?prefix=")
+        client = redis.Redis.from_url(url)
+        client.hset(f"{prefix}:meta", "schema", "9")
+        client.close()
+        return
+    with sqlite3.connect(target) as db:
+        rows = list(db.execute("SELECT key, terms FROM articles"))
+        db.executemany(
+            "UPDATE articles SET terms = ? WHERE key = ?",
+            [(pack_ints(term_keys(unpack_term_features(terms))), key) for key, terms in rows],
+        )
+        db.execute("UPDATE meta SET value = '9' WHERE name = 'schema'")
+
+
+def _terms(index: Index) -> dict[int, tuple[int, ...]]:
+    """Every stored article's signature-term band keys, as the index reads them."""
+    with index.backend.reading() as session:
+        return {key: row.terms for key, row in session.articles(key for key, _, _ in session.all_keys()).items()}
+
+
+def _stored_terms(target: str) -> dict[int, bytes]:
+    with sqlite3.connect(target) as db:
+        return dict(db.execute("SELECT key, terms FROM articles"))
+
+
+def test_migrate_brings_a_schema_9_index_to_10(target: str, generated: list[dict[str, Any]]) -> None:
+    """A schema-9 index (an SQLite file whose articles keep their signature terms as 8-byte band keys) is refused
+    with a message naming the migration; ``Index.migrate`` stores them as 3-byte features (a Redis index only changes
+    its number): the same terms, the same checks and, after more adds and removals, a clean ``verify``; the CLI says
+    what it did, and that a schema-10 index needs nothing."""
+    sqlite = not target.startswith("redis://")
+    with Index.open(target, crowded_key_cap=4) as index:
+        index.add_many(generated[:170])
+        terms = _terms(index)
+        before = [index.check(record) for record in generated[170:200]]
+    assert len(terms) == 170 and sum(len(found) == 15 for found in terms.values()) > 150  # SIGNATURE_TERMS
+    stored = _stored_terms(target) if sqlite else {}
+    assert all(len(data) == 3 * len(terms[key]) for key, data in stored.items())
+    _make_schema_9(target)
+    if sqlite:
+        assert all(len(data) == 8 * len(terms[key]) for key, data in _stored_terms(target).items())
+    with pytest.raises(ParametersError, match=r"schema 9.*dedup index migrate"):
+        Index.open(target)
+    result = CliRunner().invoke(app, ["index", "migrate", target])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 0 and "migrated schema 9 to 10" in said
+    assert ("the signature terms of 170 articles stored as features" in said) == sqlite
+    if sqlite:
+        assert _stored_terms(target) == stored
+    with Index.open(target) as index:
+        assert _terms(index) == terms
+        assert [index.check(record) for record in generated[170:200]] == before
+        index.add_many(generated[200:])
+        for record in generated[:40:4]:
+            index.remove(record["id"])
+        assert index.verify() == []
+    result = CliRunner().invoke(app, ["index", "migrate", target])
+    assert result.exit_code == 0 and "already schema 10" in result.output
+
+
 def _make_schema_8(target: str) -> None:
     """What an index of schema 8 holds: in an SQLite file, the postings one row each (table ``bands``)."""
     if target.startswith("redis://"):
@@ -108,6 +176,7 @@ def _make_schema_8(target: str) -> None:
         client.hset(f"{prefix}:meta", "schema", "8")
         client.close()
         return
+    _make_schema_9(target)
     _unpack_postings(target)
     with sqlite3.connect(target) as db:
         db.execute("UPDATE meta SET value = '8' WHERE name = 'schema'")
@@ -125,6 +194,7 @@ def _make_schema_7(target: str) -> None:
         client.hset(f"{prefix}:meta", "schema", "7")
         client.close()
         return
+    _make_schema_9(target)
     _unpack_postings(target)
     with sqlite3.connect(target) as db:
         db.execute("DROP TABLE crowded")
@@ -132,7 +202,7 @@ def _make_schema_7(target: str) -> None:
         db.execute("UPDATE meta SET value = '7' WHERE name = 'schema'")
 
 
-def test_migrate_brings_a_schema_7_index_to_9(target: str, generated: list[dict[str, Any]]) -> None:
+def test_migrate_brings_a_schema_7_index_to_10(target: str, generated: list[dict[str, Any]]) -> None:
     """A schema-7 index is refused with a message naming the migration; ``dedup index migrate`` counts the crowded
     keys from the stored postings (those an index of schema 8 kept add by add) and the checks are unchanged."""
     with Index.open(target, crowded_key_cap=4) as index:
@@ -150,10 +220,10 @@ def test_migrate_brings_a_schema_7_index_to_9(target: str, generated: list[dict[
         assert [index.check(record) for record in generated[180:]] == before
         assert index.verify() == []
     result = CliRunner().invoke(app, ["index", "migrate", target])
-    assert result.exit_code == 0 and "already schema 9" in result.output
+    assert result.exit_code == 0 and "already schema 10" in result.output
 
 
-def test_migrate_brings_a_schema_8_index_to_9(target: str, generated: list[dict[str, Any]]) -> None:
+def test_migrate_brings_a_schema_8_index_to_10(target: str, generated: list[dict[str, Any]]) -> None:
     """A schema-8 index (an SQLite file with one row a posting) is refused with a message naming the migration;
     ``Index.migrate`` packs its postings into rows of key ranges (a Redis index only changes its number): the same
     postings and crowded counts, the same checks and, after more adds and removals, a clean ``verify``."""
@@ -194,7 +264,7 @@ def test_cli_migrate_of_a_schema_7_file(tmp_path: Path, generated: list[dict[str
     result = CliRunner().invoke(app, ["index", "migrate", path])
     said = " ".join(result.output.split())  # the console wraps long lines
     assert result.exit_code == 0 and f"held by more than {CROWDED_KEY_CAP} articles" in said
-    assert "migrated schema 7 to 9: postings packed in" in said
+    assert "migrated schema 7 to 10: postings packed in" in said
     with Index.open(path) as index:
         assert len(index) == 40 and index.verify() == []
 

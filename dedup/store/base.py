@@ -17,7 +17,7 @@ from typing import Any
 from dedup.model import Article
 
 FORMAT = "dedup-index"
-SCHEMA = 9  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
+SCHEMA = 10  # 2: the cleaned form of each article is stored (dedup.store.cleaned); 3: wire slugs and weak pairs;
 # 4: leaner stored forms (cleaned form without token offsets, bucketed stem vectors); 5: cleaning keeps hard-wrapped
 # story lines (a stored cleaned form of 4 marks some of them furniture: its units differ from a new article's);
 # 6 (stop 13, two changes in one step): each stem vector carries the article's TF-IDF radius (its neighbours are
@@ -27,7 +27,9 @@ SCHEMA = 9  # 2: the cleaned form of each article is stored (dedup.store.cleaned
 # index's ``crowded_key_cap`` articles (``Session.crowded``), so a check never reads a crowded key's postings
 # (``Index.migrate`` brings a schema-7 index to 8 in one pass over its postings); 9 (stop 25): the SQLite store keeps
 # its band-key postings packed in rows of key ranges (``dedup.store.postings``; ~6 bytes a posting instead of ~15),
-# nothing else changes (``Index.migrate`` packs a schema-8 file's postings; a Redis index only changes its number)
+# nothing else changes (``Index.migrate`` packs a schema-8 file's postings; a Redis index only changes its number);
+# 10 (stop 27): the SQLite store keeps each article's signature terms as their features (3 bytes each, not 8-byte band
+# keys; ``Index.migrate`` turns a schema-9 file's keys back into features; a Redis index only changes its number)
 
 
 @dataclass(slots=True)
@@ -39,8 +41,20 @@ class StoredArticle:
     furniture: tuple[int, ...]
     component: int | None
     added: float
-    terms: tuple[int, ...] = ()  # band-table keys of its signature terms
+    # its signature terms: their band-table keys (Redis), or their features as ``codec.pack_term_features`` bytes
+    # (SQLite, schema 10), made keys only when ``terms`` is read (an add's holders, a removal)
+    stored_terms: tuple[int, ...] | bytes = ()
     cleaned: bytes | None = None  # its cleaned form with its current furniture (``store.cleaned``)
+
+    @property
+    def terms(self) -> tuple[int, ...]:
+        """The band-table keys of its signature terms."""
+        if isinstance(self.stored_terms, bytes):
+            from dedup.store.codec import unpack_term_features
+            from dedup.store.features import term_keys
+
+            return tuple(term_keys(unpack_term_features(self.stored_terms)))
+        return self.stored_terms
 
 
 @dataclass(slots=True)
@@ -170,7 +184,7 @@ class Session(ABC):
         furniture: tuple[int, ...],
         added: float,
         stems: bytes,
-        terms: tuple[int, ...],
+        term_features: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
         *,
@@ -202,6 +216,11 @@ class Session(ABC):
     def recount_keys(self, cap: int) -> int:
         """Make the holder counts of crowded keys again from every stored posting (``Index.migrate``, ``verify``'s
         reference); returns how many keys are crowded."""
+
+    def pack_terms(self) -> int | None:
+        """Schema 9 to 10: store each article's signature terms as their features (the SQLite store; their band keys
+        are hashed from them); returns the articles changed, or ``None`` when the store has nothing to change."""
+        return None
 
     def pack_postings(self) -> int | None:
         """Schema 8 to 9: store the postings the schema-9 way (the SQLite store packs its ``bands`` table into rows of

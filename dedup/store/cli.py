@@ -18,6 +18,7 @@ from rich.console import Console
 
 from dedup.errors import DedupError
 from dedup.model import Article
+from dedup.store.base import SCHEMA
 
 if TYPE_CHECKING:
     from dedup.index import Index
@@ -167,8 +168,9 @@ def regroup_command(index: IndexArgument, quiet: QuietOption = False) -> None:
 
 @index_app.command("migrate")
 def migrate_command(index: IndexArgument, quiet: QuietOption = False) -> None:
-    """Bring INDEX from schema 7 or 8 to 9 in place (its postings packed in rows of key ranges; for schema 7 also
-    the holder counts of its crowded band keys; one pass, one transaction)."""
+    """Bring INDEX from schema 7, 8 or 9 to 10 in place (its signature terms stored as features; for 7 and 8 its
+    postings packed in rows of key ranges; for schema 7 also the holder counts of its crowded band keys; one pass,
+    one transaction)."""
     from dedup.index import Index
 
     stderr = Console(stderr=True)
@@ -183,13 +185,15 @@ def migrate_command(index: IndexArgument, quiet: QuietOption = False) -> None:
             made = []
             if "postings_rows" in done:
                 made.append(f"postings packed in {done['postings_rows']} rows")
+            if "terms_articles" in done:
+                made.append(f"the signature terms of {done['terms_articles']} articles stored as features")
             if "crowded_keys" in done:
                 made.append(
                     f"{done['crowded_keys']} band keys held by more than {done['crowded_key_cap']} articles counted"
                 )
             _say(
                 stderr,
-                f"migrated schema {done['schema']} to 9: {', '.join(made) or 'nothing else to change'}, "
+                f"migrated schema {done['schema']} to {SCHEMA}: {', '.join(made) or 'nothing else to change'}, "
                 f"in {time.perf_counter() - started:.2f}s",
             )
         else:

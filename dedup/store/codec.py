@@ -29,6 +29,21 @@ def pack_ints(values: Any, dtype: str = "<i8") -> bytes:
     return np.asarray(values, dtype=dtype).tobytes()
 
 
+def pack_term_features(features: Any) -> bytes:
+    """Signature-term features (below ``2**24``; ``N_FEATURES`` is ``2**20``), 3 little-endian bytes each, in order."""
+    values = np.asarray(features, dtype="<u4")
+    if len(values) and int(values.max()) >= 1 << 24:
+        raise ValueError("a signature-term feature does not fit in 3 bytes")
+    return values.view(np.uint8).reshape(-1, 4)[:, :3].tobytes()
+
+
+def unpack_term_features(data: bytes) -> list[int]:
+    """The features ``pack_term_features`` stored, in order."""
+    if len(data) % 3:
+        raise CorruptIndexError("stored signature terms have a broken length")
+    return [int.from_bytes(data[k : k + 3], "little") for k in range(0, len(data), 3)]
+
+
 def unpack_ints(data: bytes | None, dtype: str = "<i8") -> tuple[int, ...]:
     if not data:
         return ()

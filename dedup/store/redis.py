@@ -28,6 +28,7 @@ from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle
 from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
 from dedup.store.errors import ConflictError, CorruptIndexError, StoreError
+from dedup.store.features import term_keys
 
 BAND_BUCKETS = 1 << 20
 LINE_BUCKETS = 1 << 16
@@ -287,7 +288,7 @@ class RedisSession(Session):
         furniture: tuple[int, ...],
         added: float,
         stems: bytes,
-        terms: tuple[int, ...],
+        term_features: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
         *,
@@ -297,7 +298,7 @@ class RedisSession(Session):
         if slug is not None:
             self._set(f"{self.p}:slug", self._field(key), slug.encode("utf-8"))
             self._edit_lists([(f"{self.p}:slugs", slug.encode("utf-8"))], key, add=True)
-        self._put_article(key, article, furniture, added, terms)
+        self._put_article(key, article, furniture, added, tuple(term_keys(term_features)))
         self._set(f"{self.p}:ids", article.id.encode("utf-8"), self._field(key))
         self._set(f"{self.p}:stems", self._field(key), zlib.compress(stems, 6))
         self._set(f"{self.p}:clean", self._field(key), cleaned)

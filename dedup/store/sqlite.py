@@ -26,8 +26,17 @@ import numpy as np
 
 from dedup.model import Article
 from dedup.store.base import Backend, Change, LineCount, Session, StoredArticle, iter_chunks
-from dedup.store.codec import article_record, pack_ints, pack_json, record_article, unpack_ints, unpack_json
+from dedup.store.codec import (
+    article_record,
+    pack_ints,
+    pack_json,
+    pack_term_features,
+    record_article,
+    unpack_ints,
+    unpack_json,
+)
 from dedup.store.errors import CorruptIndexError, StoreError
+from dedup.store.features import N_FEATURES, term_keys
 from dedup.store.postings import (
     KEY_LIMIT,
     ROW_MAX,
@@ -65,7 +74,7 @@ CREATE TABLE IF NOT EXISTS articles (
     added REAL NOT NULL,
     furniture BLOB NOT NULL,
     component INTEGER,
-    terms BLOB NOT NULL,
+    terms BLOB NOT NULL,  -- schema 10: its signature-term features, 3 bytes each (until 9: band keys, int64)
     signatures BLOB NOT NULL,
     stems BLOB NOT NULL,
     cleaned BLOB NOT NULL,
@@ -219,7 +228,7 @@ class SQLiteSession(Session):
                     unpack_ints(furniture),
                     component,
                     added,
-                    unpack_ints(terms),
+                    terms,  # the features' bytes, made keys when read (``StoredArticle.terms``)
                     cleaned,
                 )
         return result
@@ -356,7 +365,7 @@ class SQLiteSession(Session):
         furniture: tuple[int, ...],
         added: float,
         stems: bytes,
-        terms: tuple[int, ...],
+        term_features: tuple[int, ...],
         cleaned: bytes,
         slug: str | None = None,
         *,
@@ -370,7 +379,7 @@ class SQLiteSession(Session):
                 article.published,
                 added,
                 pack_ints(furniture),
-                pack_ints(terms),
+                pack_term_features(term_features),
                 signatures,
                 zlib.compress(stems, 6),
                 cleaned,
@@ -452,6 +461,14 @@ class SQLiteSession(Session):
 
     def count_keys(self, band_keys: Iterable[int], sign: int, cap: int) -> None:
         keys = sorted(set(band_keys))
+        counted = self._counted
+        if counted.keys() >= set(keys):
+            # the last add_keys / remove_keys counted these keys' postings after it: a crowded key (more than ``cap``
+            # postings before) has more than ``cap`` after an add, at least ``cap`` after a removal; the others are
+            # not crowded, nor become so, and are not read from ``crowded`` (most adds read nothing there)
+            keys = [key for key in keys if counted[key] > (cap if sign > 0 else cap - 1)]
+            if not keys:
+                return
         known = self.crowded(keys)
         for key, holders in known.items():
             if holders + sign > cap:
@@ -479,6 +496,21 @@ class SQLiteSession(Session):
         self.db.execute("DELETE FROM crowded")
         self.db.executemany("INSERT INTO crowded (key, holders) VALUES (?, ?)", sorted(self.key_counts(cap).items()))
         return int(self._one("SELECT count(*) FROM crowded"))
+
+    def pack_terms(self) -> int | None:
+        """Schema 9 to 10: each article's signature terms, stored as band keys (``int64``), stored as their features
+        (``codec.pack_term_features``); a key is turned back into its feature by hashing every feature once. Returns
+        the articles changed."""
+        feature_of = dict(zip(term_keys(range(N_FEATURES)), range(N_FEATURES), strict=True))
+        changed = []
+        for key, terms in self.db.execute("SELECT key, terms FROM articles ORDER BY key"):
+            try:
+                features = [feature_of[term] for term in unpack_ints(terms)]
+            except KeyError:
+                raise CorruptIndexError(f"article {key} holds a signature term of no feature") from None
+            changed.append((pack_term_features(features), key))
+        self.db.executemany("UPDATE articles SET terms = ? WHERE key = ?", changed)
+        return len(changed)
 
     def pack_postings(self) -> int | None:
         """Schema 8 to 9: move every posting of the table ``bands`` (one row a posting) into rows of key ranges
