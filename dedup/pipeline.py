@@ -1152,7 +1152,28 @@ def packed_verdict(verdict: PairVerdict) -> PairVerdict:
     return verdict
 
 
-class FlatPairSettings(Mapping[Pair, tuple[AlignSettings, ...]]):
+class _FlatPairs:
+    """Ordered pairs ``(source, target)`` as sorted int64 codes ``source * count + target``: the place of a pair
+    by binary search, the pairs in sorted order. The base of :class:`FlatPairSettings` and :class:`FlatPairTiles`."""
+
+    def __init__(self, keys: Sequence[Pair], count: int) -> None:
+        self.count = count
+        self.codes = np.array([source * count + target for source, target in keys], dtype=np.int64)
+
+    def _place(self, key: Pair) -> int:
+        """The pair's place in :attr:`codes`, -1 when it is not there."""
+        code = key[0] * self.count + key[1]
+        place = int(np.searchsorted(self.codes, code))
+        return place if place < len(self.codes) and self.codes[place] == code else -1
+
+    def __iter__(self) -> Iterator[Pair]:
+        return (divmod(code, self.count) for code in self.codes.tolist())
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+
+class FlatPairSettings(_FlatPairs, Mapping[Pair, tuple[AlignSettings, ...]]):
     """The passages pass's plan (``(source, target)`` → the settings its pair is aligned under) held flat: the pairs
     as sorted int64 codes, each pair's entry a byte into a few distinct settings tuples. The pass workers read it
     without writing a reference count: a dict's key and value tuples (1M: ~1.1 M pairs, ~0.1 KB each, in no order)
@@ -1161,8 +1182,7 @@ class FlatPairSettings(Mapping[Pair, tuple[AlignSettings, ...]]):
 
     def __init__(self, wanted: Mapping[Pair, tuple[AlignSettings, ...]], count: int) -> None:
         keys = sorted(wanted)
-        self.count = count
-        self.codes = np.array([source * count + target for source, target in keys], dtype=np.int64)
+        super().__init__(keys, count)
         choices: dict[tuple[int, ...], int] = {}
         self.choices: list[tuple[AlignSettings, ...]] = []
         self.choice = np.zeros(len(keys), dtype=np.int32)
@@ -1173,25 +1193,14 @@ class FlatPairSettings(Mapping[Pair, tuple[AlignSettings, ...]]):
                 self.choices.append(value)
             self.choice[k] = number
 
-    def _place(self, key: Pair) -> int:
-        code = key[0] * self.count + key[1]
-        place = int(np.searchsorted(self.codes, code))
-        return place if place < len(self.codes) and self.codes[place] == code else -1
-
     def __getitem__(self, key: Pair) -> tuple[AlignSettings, ...]:
         place = self._place(key)
         if place < 0:
             raise KeyError(key)
         return self.choices[self.choice[place]]
 
-    def __iter__(self) -> Iterator[Pair]:
-        return (divmod(code, self.count) for code in self.codes.tolist())
 
-    def __len__(self) -> int:
-        return len(self.codes)
-
-
-class FlatPairTiles(Mapping[Pair, PackedTiles]):
+class FlatPairTiles(_FlatPairs, Mapping[Pair, PackedTiles]):
     """The pairs' known tiles (``(source, target)`` → :func:`pack_tiles`' ``(min_tile, array)``) held flat: sorted
     pair codes, each pair's ``min_tile`` and the place of its values in one int64 array. A dict's tuples and small
     arrays are written (reference counts) by every worker that reads them, as :class:`FlatPairSettings` says; here
@@ -1200,12 +1209,10 @@ class FlatPairTiles(Mapping[Pair, PackedTiles]):
 
     def __init__(self, known: dict[Pair, PackedTiles], count: int) -> None:
         keys = sorted(known)
-        self.count = count
-        self.codes = np.array([source * count + target for source, target in keys], dtype=np.int64)
+        super().__init__(keys, count)
         self.min_tiles = np.zeros(len(keys), dtype=np.int64)
         self.offsets = np.zeros(len(keys) + 1, dtype=np.int64)
-        for k, key in enumerate(keys):
-            self.offsets[k + 1] = self.offsets[k] + len(known[key][1])
+        self.offsets[1:] = np.cumsum([len(known[key][1]) for key in keys])
         self.values = np.empty(int(self.offsets[-1]), dtype=np.int64)
         for k, key in enumerate(keys):
             min_tile, values = known.pop(key)
@@ -1213,9 +1220,8 @@ class FlatPairTiles(Mapping[Pair, PackedTiles]):
             self.values[self.offsets[k] : self.offsets[k + 1]] = np.frombuffer(values, dtype=np.int64)
 
     def get(self, key: Pair, default: Any = None) -> Any:
-        code = key[0] * self.count + key[1]
-        place = int(np.searchsorted(self.codes, code))
-        if place >= len(self.codes) or self.codes[place] != code:
+        place = self._place(key)
+        if place < 0:
             return default
         begin, end = int(self.offsets[place]), int(self.offsets[place + 1])
         return int(self.min_tiles[place]), array("q", self.values[begin:end].tobytes())
@@ -1225,12 +1231,6 @@ class FlatPairTiles(Mapping[Pair, PackedTiles]):
         if found is None:
             raise KeyError(key)
         return found
-
-    def __iter__(self) -> Iterator[Pair]:
-        return (divmod(code, self.count) for code in self.codes.tolist())
-
-    def __len__(self) -> int:
-        return len(self.codes)
 
 
 def passage_groups(
