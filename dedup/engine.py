@@ -280,29 +280,23 @@ def run_batches(
 
 
 class _Spill:
-    """Pickled results held in an unnamed temporary file (``run_batches(held_pickled=True)``): :meth:`put` writes
-    one and gives back where it lies, :meth:`get` reads it back."""
+    """Pickled results held in an unnamed temporary file (``run_batches(held_pickled=True)``): :meth:`put` appends
+    one and gives back where it lies, :meth:`get` reads it back (the buffered file writes and reads whole)."""
 
     def __init__(self) -> None:
         self.file = tempfile.TemporaryFile(prefix="dedup-results-")  # noqa: SIM115 (closed by close)
-        self.end = 0
 
     def put(self, data: bytes) -> tuple[int, int]:
-        view, done = memoryview(data), 0
-        while done < len(view):  # os.pwrite may write fewer bytes: write on until all are
-            done += os.pwrite(self.file.fileno(), view[done:], self.end + done)
-        place = (self.end, len(view))
-        self.end += len(view)
-        return place
+        offset = self.file.seek(0, os.SEEK_END)
+        self.file.write(data)
+        return offset, len(data)
 
     def get(self, place: tuple[int, int]) -> bytes:
         offset, size = place
-        found = os.pread(self.file.fileno(), size, offset)
-        while len(found) < size:  # os.pread may return fewer: read on until all are
-            more = os.pread(self.file.fileno(), size - len(found), offset + len(found))
-            if not more:
-                raise OSError(f"the results' file ends at {offset + len(found)}, {size - len(found)} bytes short")
-            found += more
+        self.file.seek(offset)
+        found = self.file.read(size)
+        if len(found) < size:
+            raise OSError(f"the results' file ends at {offset + len(found)}, {size - len(found)} bytes short")
         return found
 
     def close(self) -> None:
