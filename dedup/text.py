@@ -360,21 +360,12 @@ def sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset()) -> list
     result: list[tuple[int, int]] = []
     others = [mark for mark in _OTHER_ENDS if mark in text]
     for para_begin, para_end in paragraphs(text, skip):
-        begin = para_begin
         pattern = _SENTENCE_END_AT_PERIODS
         for mark in others:
             if text.find(mark, para_begin, para_end) >= 0:
                 pattern = _SENTENCE_END
                 break
-        for match in pattern.finditer(text, para_begin, para_end):
-            before = text[max(para_begin, match.start() - 6) : match.start()].split()
-            last_word = before[-1].lower().rstrip(".") if before else ""
-            if match.group().startswith(".") and (last_word in _ABBREVIATIONS or len(last_word) == 1):
-                continue
-            result.append(_trim(text, begin, match.end()))
-            begin = match.end()
-        if begin < para_end:
-            result.append(_trim(text, begin, para_end))
+        _paragraph_sentences(text, para_begin, para_end, pattern, result)
     return [(b, e) for b, e in result if e > b]
 
 
@@ -382,17 +373,25 @@ def reference_sentences(text: str, skip: frozenset[tuple[int, int]] = frozenset(
     """The readable reference of :func:`sentences`: every paragraph searched with the pattern as written."""
     result: list[tuple[int, int]] = []
     for para_begin, para_end in paragraphs(text, skip):
-        begin = para_begin
-        for match in _SENTENCE_END_AS_WRITTEN.finditer(text, para_begin, para_end):
-            before = text[max(para_begin, match.start() - 6) : match.start()].split()
-            last_word = before[-1].lower().rstrip(".") if before else ""
-            if match.group().startswith(".") and (last_word in _ABBREVIATIONS or len(last_word) == 1):
-                continue
-            result.append(_trim(text, begin, match.end()))
-            begin = match.end()
-        if begin < para_end:
-            result.append(_trim(text, begin, para_end))
+        _paragraph_sentences(text, para_begin, para_end, _SENTENCE_END_AS_WRITTEN, result)
     return [(b, e) for b, e in result if e > b]
+
+
+def _paragraph_sentences(
+    text: str, para_begin: int, para_end: int, pattern: re.Pattern[str], result: list[tuple[int, int]]
+) -> None:
+    """Append the trimmed sentence spans of one paragraph to ``result``: cut after each ``pattern`` match but a
+    period after an abbreviation or a single letter."""
+    begin = para_begin
+    for match in pattern.finditer(text, para_begin, para_end):
+        before = text[max(para_begin, match.start() - 6) : match.start()].split()
+        last_word = before[-1].lower().rstrip(".") if before else ""
+        if match.group().startswith(".") and (last_word in _ABBREVIATIONS or len(last_word) == 1):
+            continue
+        result.append(_trim(text, begin, match.end()))
+        begin = match.end()
+    if begin < para_end:
+        result.append(_trim(text, begin, para_end))
 
 
 _CLAUSE_BREAK = re.compile(
