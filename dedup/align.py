@@ -685,6 +685,37 @@ def align_sides(
         return []
     kept, pairs, cosine = found
     source, target = source_side.article, target_side.article
+    overlay = settings.word_alignment and cosine is not None and bool(cosine.size)
+    if _kernels is not None:
+        rows, scores = _kernel_rows(source_side, target_side, kept, pairs, cosine if overlay else None, settings)
+        spans = _sorted_spans(source, target, rows, scores)
+    else:
+        runs, in_tiles = _token_runs(source_side, target_side, kept, pairs, settings)
+        if overlay:
+            words = word_runs(source_side, target_side, cosine, settings, in_tiles)
+            runs = _overlay_runs(runs, words, len(target.tokens))
+        if settings.kept_words:
+            runs = _kept_runs(runs, source_side, target_side)
+        spans = token_spans(source, target, runs)
+        spans.sort(key=_SPAN_ORDER)  # as the passages were sorted: by target span, then source span (stable)
+    merged = _merge_spans(spans, target.text)
+    if settings.attach_punctuation:
+        merged = _attach_spans(merged, source.text, target.text)
+    return passages_of(source.id, target.id, merged)  # each Passage made once, at the end
+
+
+def _token_runs(
+    source_side: Side,
+    target_side: Side,
+    kept: list[TokenTile],
+    pairs: list[tuple[int, int, float]],
+    settings: AlignSettings,
+) -> tuple[list[TokenRun], bytes | None]:
+    """The runs :func:`align_sides` starts from (kernels off): the kept tiles as verbatim runs, then
+    :func:`_rewrite_runs` of every accepted sentence pair; and the target tokens under a tile (a byte each and one
+    more, when ``settings.word_alignment``: what :func:`word_runs` skips). The readable reference of
+    ``dedup.kernels.rewrite_runs``."""
+    target = target_side.article
     covered_target = bytearray(len(target.tokens) + 1)  # 1: a passage covers the target token (cheap to index)
     tile_at: dict[int, tuple[int, int, int, int]] = {}
     runs: list[TokenRun] = []
@@ -701,21 +732,7 @@ def align_sides(
                 source_side, target, source_index, target_index, similarity, shared, covered_target, tile_at, settings
             )
         )
-    overlay = settings.word_alignment and cosine is not None and bool(cosine.size)
-    if _kernels is not None and (overlay or settings.kept_words):
-        runs = _detail_runs(runs, source_side, target_side, cosine if overlay else None, settings, in_tiles)
-    else:
-        if overlay:
-            words = word_runs(source_side, target_side, cosine, settings, in_tiles)
-            runs = _overlay_runs(runs, words, len(target.tokens))
-        if settings.kept_words:
-            runs = _kept_runs(runs, source_side, target_side)
-    spans = token_spans(source, target, runs)
-    spans.sort(key=_SPAN_ORDER)  # as the passages were sorted: by target span, then source span (stable)
-    merged = _merge_spans(spans, target.text)
-    if settings.attach_punctuation:
-        merged = _attach_spans(merged, source.text, target.text)
-    return passages_of(source.id, target.id, merged)  # each Passage made once, at the end
+    return runs, in_tiles
 
 
 def reference_align_sides(
@@ -1076,12 +1093,13 @@ _NO_ROWS = np.empty((0, 5), dtype=np.int64)
 
 
 def _word_run_rows(
-    source: Side, target: Side, cosine: np.ndarray, settings: AlignSettings, verbatim: bytes | None
+    source: Side, target: Side, cosine: np.ndarray, settings: AlignSettings, verbatim: bytes | np.ndarray | None
 ) -> np.ndarray:
-    """:func:`word_runs` as the kernel's rows ``(t_from, t_to, s_from, s_to, kind code)`` (kernels on)."""
+    """:func:`word_runs` as the kernel's rows ``(t_from, t_to, s_from, s_to, kind code)`` (kernels on); ``verbatim``
+    as :func:`_word_runs` reads it, or the same bytes as a ``uint8`` array."""
     assert _kernels is not None
     if cosine.dtype != np.float64 or settings.word_min_matches < 1:
-        found = _word_runs(source, target.article, cosine, settings, verbatim)
+        found = _word_runs(source, target.article, cosine, settings, None if verbatim is None else bytes(verbatim))
         if not found:
             return _NO_ROWS
         return np.array([(a, b, c, d, _RUN_CODES[kind]) for a, b, c, d, kind in found], dtype=np.int64)
@@ -1111,20 +1129,93 @@ def _word_run_rows(
     )
 
 
-def _detail_runs(
-    runs: list[TokenRun],
+def _kernel_rows(
     source_side: Side,
     target_side: Side,
+    kept: list[TokenTile],
+    pairs: list[tuple[int, int, float]],
     cosine: np.ndarray | None,
     settings: AlignSettings,
-    verbatim: bytes | None,
-) -> list[TokenRun]:
-    """:func:`_overlay_runs` of :func:`word_runs` (when ``cosine`` is given) then :func:`_kept_runs` (when
-    ``settings.kept_words``) in one call of the compiled ``dedup.kernels.detail_runs`` (kernels on): the same runs in
-    the same order (tested); the two Python steps are its readable reference and the path when the kernels are off."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`align_sides`' token runs by the compiled kernels (kernels on), as rows ``(s_first, s_end, t_first,
+    t_end, kind code)`` and scores: :func:`_token_runs` by ``dedup.kernels.rewrite_runs`` (:func:`_rewrite_rows`),
+    then :func:`_overlay_runs` of :func:`word_runs` (when ``cosine`` is given) and :func:`_kept_runs` (when
+    ``settings.kept_words``) in one call of ``dedup.kernels.detail_runs``, on rows from one step to the next: the same
+    runs in the same order (tested); the Python steps are their readable references and the path when the kernels are
+    off."""
+    rows, scores, in_tiles = _rewrite_rows(source_side, target_side, kept, pairs, settings)
+    if cosine is not None or settings.kept_words:
+        words = _NO_ROWS if cosine is None else _word_run_rows(source_side, target_side, cosine, settings, in_tiles)
+        rows, scores = _detail_rows(rows, scores, words, source_side, target_side, cosine is not None, settings)
+    return rows, scores
+
+
+def _sorted_spans(source: CleanArticle, target: CleanArticle, rows: np.ndarray, scores: np.ndarray) -> list[SpanRun]:
+    """:func:`token_spans` of the kernel rows, sorted as :func:`align_sides` sorts them (by target span, then source
+    span, stable: ``np.lexsort``), by numpy on whole columns: no :data:`TokenRun` made."""
+    if not len(rows):
+        return []
+    target_begins = np.asarray(target.tokens.starts)[rows[:, 2]]
+    target_ends = np.asarray(target.tokens.ends)[rows[:, 3] - 1]
+    source_begins = np.asarray(source.tokens.starts)[rows[:, 0]]
+    source_ends = np.asarray(source.tokens.ends)[rows[:, 1] - 1]
+    order = np.lexsort((source_ends, source_begins, target_ends, target_begins))
+    kinds = _WORD_RUN_KINDS
+    return [
+        ((target_begin, target_end), (source_begin, source_end), kinds[kind], score)
+        for target_begin, target_end, source_begin, source_end, kind, score in zip(
+            target_begins[order].tolist(),
+            target_ends[order].tolist(),
+            source_begins[order].tolist(),
+            source_ends[order].tolist(),
+            rows[order, 4].tolist(),
+            scores[order].tolist(),
+            strict=True,
+        )
+    ]
+
+
+def _token_runs_of(rows: np.ndarray, scores: np.ndarray) -> list[TokenRun]:
+    """The :data:`TokenRun` of every kernel row ``(s_first, s_end, t_first, t_end, kind code)`` and its score."""
+    kinds = _WORD_RUN_KINDS
+    rows_and_scores = zip(rows.tolist(), scores.tolist(), strict=True)
+    return [(a, b, c, d, kinds[kind], score) for (a, b, c, d, kind), score in rows_and_scores]
+
+
+def _rewrite_rows(
+    source_side: Side,
+    target_side: Side,
+    kept: list[TokenTile],
+    pairs: list[tuple[int, int, float]],
+    settings: AlignSettings,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_token_runs` by ``dedup.kernels.rewrite_runs`` (kernels on): the runs as rows and scores, and the target
+    tokens under a tile as a ``uint8`` array (whatever ``settings.word_alignment``)."""
     assert _kernels is not None
-    words = _NO_ROWS if cosine is None else _word_run_rows(source_side, target_side, cosine, settings, verbatim)
-    return _detail_runs_of(runs, words, source_side, target_side, cosine is not None, settings)
+    tiles = np.array(kept, dtype=np.int64).reshape(-1, 4)
+    in_tiles = np.zeros(len(target_side.article.tokens) + 1, dtype=np.uint8)  # a byte a target token, 1 under a tile
+    for t_first, t_end in tiles[:, 2:].tolist():
+        in_tiles[t_first:t_end] = 1
+    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
+    target_words, target_stems, target_firsts, target_lasts = target_side.token_ids()
+    source_words, source_stems, source_firsts, source_lasts = source_side.token_ids()
+    rows, scores = _kernels.rewrite_runs(
+        tiles,
+        np.array([(i, j) for i, j, _ in pairs], dtype=np.int64).reshape(-1, 2),
+        np.array([round(similarity, 4) for _, _, similarity in pairs], dtype=np.float64),
+        in_tiles,
+        source_words,
+        source_stems,
+        source_firsts,
+        source_lasts,
+        target_words,
+        target_stems,
+        target_firsts,
+        target_lasts,
+        settings.max_edge_gap,
+        settings.min_copied_run,
+    )
+    return rows, scores, in_tiles
 
 
 def _detail_runs_of(
@@ -1135,18 +1226,44 @@ def _detail_runs_of(
     overlay: bool,
     settings: AlignSettings,
 ) -> list[TokenRun]:
-    """:func:`_detail_runs` given the word runs as the kernel's rows (kind codes)."""
+    """:func:`_overlay_runs` of the word runs ``words`` (the kernel's rows, kind codes; when ``overlay``) then
+    :func:`_kept_runs` (when ``settings.kept_words``) of ``runs`` in one call of ``dedup.kernels.detail_runs``."""
     assert _kernels is not None
     words = np.asarray(words, dtype=np.int64).reshape(-1, 5)
     if not runs and not len(words):
         return []
+    codes = _RUN_CODES
+    rows, scores = _detail_rows(
+        np.array([(a, b, c, d, codes[kind]) for a, b, c, d, kind, _ in runs], dtype=np.int64).reshape(-1, 5),
+        np.array([run[5] for run in runs], dtype=np.float64),
+        words,
+        source_side,
+        target_side,
+        overlay,
+        settings,
+    )
+    return _token_runs_of(rows, scores)
+
+
+def _detail_rows(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    words: np.ndarray,
+    source_side: Side,
+    target_side: Side,
+    overlay: bool,
+    settings: AlignSettings,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``dedup.kernels.detail_runs`` of runs as rows ``(s_first, s_end, t_first, t_end, kind code)`` and scores."""
+    assert _kernels is not None
+    if not len(rows) and not len(words):
+        return rows, scores
     _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
     target_words, target_stems, _, _ = target_side.token_ids()
     source_words, source_stems, source_firsts, source_lasts = source_side.token_ids()
-    codes = _RUN_CODES
-    rows, scores = _kernels.detail_runs(
-        np.array([(a, b, c, d, codes[kind]) for a, b, c, d, kind, _ in runs], dtype=np.int64).reshape(-1, 5),
-        np.array([run[5] for run in runs], dtype=np.float64),
+    return _kernels.detail_runs(
+        rows,
+        scores,
         words,
         overlay,
         settings.kept_words,
@@ -1161,9 +1278,6 @@ def _detail_runs_of(
         np.frombuffer(source_side.sentence_of, dtype=np.int32),
         source_side.named_tokens(),
     )
-    kinds = _WORD_RUN_KINDS
-    rows_and_scores = zip(rows.tolist(), scores.tolist(), strict=True)
-    return [(a, b, c, d, kinds[kind], score) for (a, b, c, d, kind), score in rows_and_scores]
 
 
 def _needed(target: CleanArticle, stretch: tuple[int, int], settings: AlignSettings) -> float:

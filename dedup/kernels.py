@@ -887,10 +887,185 @@ def detail_runs(
     return runs[:count], scores[:count]
 
 
+@njit(cache=True, nogil=True)
+def _hull(
+    stems: np.ndarray, first: int, last: int, other: np.ndarray, other_first: int, other_last: int, max_gap: int
+) -> tuple[int, int]:
+    """``align._hull`` of tokens ``[first, last)`` of ``stems`` against the unit ``[other_first, other_last)`` of
+    ``other``: a stem is shared when it is a content stem (id >= 0) of both units. ``(-1, -1)`` when no hull."""
+    hits = np.empty(last - first, dtype=np.int64)
+    count = 0
+    for k in range(first, last):
+        stem = stems[k]
+        if stem < 0:
+            continue
+        for i in range(other_first, other_last):
+            if other[i] == stem:
+                hits[count] = k
+                count += 1
+                break
+    if count < 2:
+        return -1, -1
+    low, high = 0, count - 1
+    while high - low + 1 > 2 and hits[low + 1] - hits[low] > max_gap:
+        low += 1
+    while high - low + 1 > 2 and hits[high] - hits[high - 1] > max_gap:
+        high -= 1
+    return hits[low], hits[high] + 1
+
+
+@njit(cache=True, nogil=True)
+def _copied(
+    rows: np.ndarray,
+    scores: np.ndarray,
+    count: int,
+    source_words: np.ndarray,
+    target_words: np.ndarray,
+    sentence_first: int,
+    sentence_last: int,
+    start: int,
+    end: int,
+    s_begin: int,
+    s_end: int,
+    min_run: int,
+    score: float,
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """``align._copied_runs`` of the target stretch ``[start, end)`` against the source unit
+    ``[sentence_first, sentence_last)``, appended as rows ``(s_from, s_to, t_from, t_to, kind)`` (verbatim score 1.0,
+    rewrite ``score``)."""
+    if min_run <= 0:
+        rows, scores = _push(rows, scores, count, s_begin, s_end, start, end, REWRITE, score)
+        return rows, scores, count + 1
+    first_row = count
+    k = start
+    reach = sentence_first  # copied runs follow the source order; a moved phrase is part of the rewrite
+    while k < end:
+        best_length, best_at = 0, -1
+        word = target_words[k]
+        for i in range(reach, sentence_last):  # the source unit's occurrences of the word from ``reach`` on
+            if source_words[i] != word:
+                continue
+            length = 0
+            while k + length < end and i + length < sentence_last:
+                if source_words[i + length] != target_words[k + length]:
+                    break
+                length += 1
+            if length > best_length:
+                best_length, best_at = length, i
+        if best_length >= min_run:
+            rows, scores = _push(rows, scores, count, best_at, best_at + best_length, k, k + best_length, VERBATIM, 1.0)
+            count += 1
+            reach = best_at + best_length
+            k += best_length
+            continue
+        if count > first_row and rows[count - 1, 4] == REWRITE and rows[count - 1, 3] == k:
+            rows[count - 1, 3] = k + 1
+        else:
+            rows, scores = _push(rows, scores, count, s_begin, s_end, k, k + 1, REWRITE, score)
+            count += 1
+        k += 1
+    return rows, scores, count
+
+
+@njit(cache=True, nogil=True)
+def rewrite_runs(
+    tiles: np.ndarray,
+    pairs: np.ndarray,
+    pair_scores: np.ndarray,
+    covered: np.ndarray,
+    source_words: np.ndarray,
+    source_stems: np.ndarray,
+    source_firsts: np.ndarray,
+    source_lasts: np.ndarray,
+    target_words: np.ndarray,
+    target_stems: np.ndarray,
+    target_firsts: np.ndarray,
+    target_lasts: np.ndarray,
+    max_edge_gap: int,
+    min_copied_run: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The token runs ``align.align_sides`` builds before its detail steps, in its order: the kept verbatim ``tiles``
+    ``(s_first, s_end, t_first, t_end)`` (score 1.0), then ``align._rewrite_runs`` of every accepted sentence pair
+    (``pairs``: source unit, target unit; ``pair_scores``: its similarity rounded to 4 places), as rows ``(s_first,
+    s_end, t_first, t_end, kind)`` and scores. ``covered``: a byte a target token and one more, 1 under a tile (the
+    caller's ``in_tiles``); worked on in a copy. Ids as :func:`word_runs` reads them."""
+    target_tokens = len(target_words)
+    covered = covered.copy()
+    tile_at = np.full(target_tokens + 1, -1, dtype=np.int64)  # the last tile over each target token
+    rows = np.empty((len(tiles) + 4 * len(pairs) + 8, 5), dtype=np.int64)
+    scores = np.empty(len(rows), dtype=np.float64)
+    count = 0
+    for r in range(len(tiles)):
+        s_first, s_end, t_first, t_end = tiles[r, 0], tiles[r, 1], tiles[r, 2], tiles[r, 3]
+        for k in range(t_first, t_end):
+            tile_at[k] = r
+        rows, scores = _push(rows, scores, count, s_first, s_end, t_first, t_end, VERBATIM, 1.0)
+        count += 1
+    for p in range(len(pairs)):
+        unit, target_unit = pairs[p, 0], pairs[p, 1]
+        s_unit_first, s_unit_last = source_firsts[unit], source_lasts[unit]
+        t_unit_first, t_unit_last = target_firsts[target_unit], target_lasts[target_unit]
+        s_hull_first, s_hull_end = _hull(
+            source_stems, s_unit_first, s_unit_last, target_stems, t_unit_first, t_unit_last, max_edge_gap
+        )
+        if s_hull_first < 0:
+            continue
+        t_hull_first, t_hull_end = _hull(
+            target_stems, t_unit_first, t_unit_last, source_stems, s_unit_first, s_unit_last, max_edge_gap
+        )
+        if t_hull_first < 0:
+            continue
+        start = t_hull_first
+        while start < t_hull_end:  # each maximal stretch of the hull no run covers yet, in order
+            if covered[start]:
+                start += 1
+                continue
+            position = start + 1
+            while position < t_hull_end and not covered[position]:
+                position += 1
+            content = False
+            for k in range(start, position):
+                if target_stems[k] >= 0:
+                    content = True
+                    break
+            if content:  # ``align._source_between`` of the tiles on either side
+                s_begin, s_end = s_hull_first, s_hull_end
+                left = tile_at[start - 1] if start > 0 else -1
+                if left >= 0 and s_hull_first <= tiles[left, 1] <= s_hull_end:
+                    s_begin = tiles[left, 1]
+                right = tile_at[position]
+                if right >= 0 and s_hull_first <= tiles[right, 0] <= s_hull_end:
+                    s_end = tiles[right, 0]
+                if s_end <= s_begin:
+                    s_begin, s_end = s_hull_first, s_hull_end
+                if s_end > s_begin:
+                    for k in range(start, position):
+                        covered[k] = 1
+                    rows, scores, count = _copied(
+                        rows,
+                        scores,
+                        count,
+                        source_words,
+                        target_words,
+                        s_unit_first,
+                        s_unit_last,
+                        start,
+                        position,
+                        s_begin,
+                        s_end,
+                        min_copied_run,
+                        pair_scores[p],
+                    )
+            start = position
+    return rows[:count], scores[:count]
+
+
 def warm() -> None:
-    """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles`, :func:`word_runs` and
-    :func:`detail_runs` for the argument types ``align`` passes, so that the processes forked afterwards inherit the
-    machine code instead of each loading it again."""
+    """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles`, :func:`word_runs`,
+    :func:`rewrite_runs` and :func:`detail_runs` for every argument type ``align`` passes them (each a signature of
+    its own: a read-only array is another type than a writable one), so that the processes forked afterwards inherit
+    the machine code instead of each loading or compiling it again (tested: a warmed process compiles nothing more on
+    the seeds)."""
     words = np.array([1, 2, 3, 1, 2, 3], dtype=np.int64)
     keys = np.array([5, 6, 7, 5], dtype=np.uint64)
     order = np.argsort(keys, kind="stable")
@@ -911,7 +1086,19 @@ def warm() -> None:
     )
     firsts, lasts = np.array([0, 3], dtype=np.int64), np.array([3, 6], dtype=np.int64)
     cosine, top = np.ones((2, 2)), np.zeros((2, 2), dtype=np.int64)
-    word_runs(
+    in_tiles = np.zeros(7, np.uint8)
+    # ``verbatim`` as ``align_sides`` passes it (writable) and as ``align.word_runs`` does from bytes (read-only): two
+    # signatures
+    for verbatim in (in_tiles, np.frombuffer(bytes(7), dtype=np.uint8)):
+        word_runs(
+            words, words, firsts, lasts, words, words, firsts, lasts, cosine, top, verbatim, True, 0.1, 1, 0.3, 6, 10
+        )
+    tiles = np.array([[0, 3, 0, 3]], dtype=np.int64)
+    rewrite_runs(
+        tiles,
+        np.array([[1, 1]], dtype=np.int64),
+        np.ones(1),
+        in_tiles,
         words,
         words,
         firsts,
@@ -920,15 +1107,8 @@ def warm() -> None:
         words,
         firsts,
         lasts,
-        cosine,
-        top,
-        np.zeros(7, np.uint8),
-        True,
-        0.1,
-        1,
-        0.3,
         6,
-        10,
+        2,
     )
     runs = np.array([[0, 3, 0, 3, REWRITE], [3, 6, 3, 6, VERBATIM]], dtype=np.int64)
     detail_runs(

@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -132,3 +138,134 @@ def test_align_sides_with_the_kernels_equals_it_without_on_news(news_articles):
         compared += 1
         passages += len(found)
     assert compared and passages
+
+
+@st.composite
+def _tiles(draw: st.DrawFn, source_tokens: int, target_tokens: int) -> list[align.TokenTile]:
+    """Kept tiles as ``_aligned_units`` hands them on (overlapping ones too: the last over a token bounds a stretch)."""
+    tiles = []
+    for _ in range(draw(st.integers(0, 5))):
+        t_first = draw(st.integers(0, target_tokens - 1))
+        t_end = draw(st.integers(t_first + 1, min(target_tokens, t_first + 6)))
+        s_first = draw(st.integers(0, max(0, source_tokens - (t_end - t_first))))
+        tiles.append((s_first, s_first + t_end - t_first, t_first, t_end))
+    return tiles
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    _texts,
+    _texts,
+    st.data(),
+    st.sampled_from([1, 2, 3, 6]),
+    st.sampled_from([0, 1, 2, 3]),
+    st.booleans(),
+)
+def test_rewrite_runs_equal_token_runs(source_text, target_text, data, max_edge_gap, min_copied_run, word_alignment):
+    """The kernel (``kernels.rewrite_runs``) on generated tiles and sentence pairs over generated articles, against
+    ``align._token_runs`` (the tiles, then ``_rewrite_runs`` of each pair): the same runs in the same order, the same
+    target tokens under a tile."""
+    source, target = _sides(source_text, target_text)
+    source_tokens, target_tokens = len(source.article.tokens), len(target.article.tokens)
+    units = st.tuples(
+        st.integers(0, len(source.article.sentences) - 1),
+        st.integers(0, len(target.article.sentences) - 1),
+        st.sampled_from([0.31725, 0.5, 0.99995, 0.123456789, 1.0]),  # rounding to 4 places
+    )
+    tiles = data.draw(_tiles(source_tokens, target_tokens))
+    pairs = data.draw(st.lists(units, max_size=6))
+    run_settings = dataclasses.replace(
+        _DETAIL, max_edge_gap=max_edge_gap, min_copied_run=min_copied_run, word_alignment=word_alignment
+    )
+    expected, expected_tiles = align._token_runs(source, target, tiles, pairs, run_settings)
+    assert align.use_kernels()
+    try:
+        rows, scores, in_tiles = align._rewrite_rows(source, target, tiles, pairs, run_settings)
+    finally:
+        align.use_kernels(False)
+    found = align._token_runs_of(rows, scores)
+    assert found == expected
+    assert all(type(value) is int for run in found for value in run[:4])
+    if word_alignment:
+        assert in_tiles.tobytes() == expected_tiles
+
+
+def test_rewrite_runs_on_news(news_articles):
+    """The kernel against ``align._token_runs`` on every ordered pair of the seeds and the first generated articles,
+    with the tiles and sentence pairs ``_aligned_units`` finds under the detail settings."""
+    cleaned = [clean_article(article) for article in news_articles[:40]]
+    sides = [prepare(a, r) for a, r in zip(cleaned, sentence_vectors(cleaned), strict=True)]
+    compared = 0
+    for i, j in itertools.permutations(range(len(cleaned)), 2):
+        found = align._aligned_units(sides[i], sides[j], _DETAIL, None, None, None)
+        if found is None:
+            continue
+        kept, pairs, _ = found
+        expected, _ = align._token_runs(sides[i], sides[j], kept, pairs, _DETAIL)
+        assert align.use_kernels()
+        try:
+            rows, scores, _ = align._rewrite_rows(sides[i], sides[j], kept, pairs, _DETAIL)
+        finally:
+            align.use_kernels(False)
+        assert align._token_runs_of(rows, scores) == expected
+        compared += bool(pairs)
+    assert compared
+
+
+@settings(max_examples=300, deadline=None)
+@given(_texts, _texts, st.data())
+def test_sorted_spans_equal_token_spans_sorted(source_text, target_text, data):
+    """The spans of kernel rows by numpy (``align._sorted_spans``) against ``token_spans`` of the same runs sorted by
+    target span, then source span (stable): runs with equal spans and other kinds or scores keep their order."""
+    source, target = _sides(source_text, target_text)
+    runs = data.draw(_runs(len(source.article.tokens), len(target.article.tokens), [0.3172, 0.5, 0.9999]))
+    runs += data.draw(st.lists(st.sampled_from(runs), max_size=3)) if runs else []  # equal spans
+    codes = align._RUN_CODES
+    rows = np.array([(a, b, c, d, codes[kind]) for a, b, c, d, kind, _ in runs], dtype=np.int64).reshape(-1, 5)
+    scores = np.array([run[5] for run in runs], dtype=np.float64)
+    expected = align.token_spans(source.article, target.article, runs)
+    expected.sort(key=align._SPAN_ORDER)
+    assert align._sorted_spans(source.article, target.article, rows, scores) == expected
+
+
+_SIGNATURES = """
+import json, sys
+import numba
+import dedup, dedup.pipeline as pipeline
+from dedup import align
+from dedup.read.files import read_path
+
+pipeline.KERNEL_MIN_PAIRS = 0  # the seeds' few pairs through the kernels
+assert align.use_kernels()  # warms them, as a run does before forking its workers
+import dedup.kernels as kernels
+
+def signatures():
+    dispatchers = [(name, d) for name, d in vars(kernels).items() if isinstance(d, numba.core.registry.CPUDispatcher)]
+    return {name: set(map(str, d.signatures)) for name, d in dispatchers}
+
+warmed = signatures()
+read = read_path(sys.argv[1])
+dedup.cluster(read.articles, skipped=read.skipped, workers=1)  # one process: what it compiles stays here to see
+after = signatures()
+new = {name: sorted(after[name] - warmed.get(name, set())) for name in after}
+print(json.dumps({name: found for name, found in new.items() if found}))
+"""
+
+
+def test_a_warmed_process_compiles_no_kernel_on_the_seeds(tmp_path):
+    """``kernels.warm`` (called by ``use_kernels``) loads every signature the pipeline calls: a fresh process that
+    warmed the kernels compiles none more while it clusters the seeds through them (a signature missing would be
+    compiled by every forked worker of a run whose cache lacks it)."""
+    script = tmp_path / "signatures.py"
+    script.write_text(_SIGNATURES)
+    root = Path(__file__).resolve().parent.parent
+    environment = {**os.environ, "PYTHONPATH": str(root), "DEDUP_KERNELS": "1"}
+    done = subprocess.run(
+        [sys.executable, str(script), str(root / "seeds")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        check=True,
+        cwd=root,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
