@@ -18,6 +18,9 @@ import sys
 import time
 from pathlib import Path
 
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 
 def _resident_gb() -> float:
     with open("/proc/self/status", encoding="ascii") as handle:
@@ -52,6 +55,12 @@ class TreeSampler:
                 self.highest[self.stage] = (round(tree / 1e9, 3), round(parent / 1e9, 3), len(sizes))
             self.stop.wait(self.interval)
 
+    def report(self) -> list[str]:
+        return [
+            f"highest PSS during {stage}: tree {tree:.3f} GB (parent {parent:.3f} GB, {count} processes)"
+            for stage, (tree, parent, count) in self.highest.items()
+        ]
+
 
 def tree_pss() -> dict[int, int]:
     """The PSS in bytes of this process (first) and of each process under it."""
@@ -65,12 +74,6 @@ def tree_pss() -> dict[int, int]:
     except psutil.Error:
         pids = [me.pid]
     return {pid: _pss(pid) for pid in pids}
-
-    def report(self) -> list[str]:
-        return [
-            f"highest PSS during {stage}: tree {tree:.3f} GB (parent {parent:.3f} GB, {count} processes)"
-            for stage, (tree, parent, count) in self.highest.items()
-        ]
 
 
 class _StageNames(logging.Handler):

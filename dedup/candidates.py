@@ -1292,7 +1292,28 @@ def posting_lists(vectors: sparse.csr_matrix, cap: int = 0) -> sparse.csr_matrix
     ``cap`` articles where the stem weighs most (ties to the lower index). The pruned search's product over capped
     lists costs at most ``cap`` multiply-adds a suffix entry: linear in the articles, where the full lists make it
     grow with each common stem's document frequency (~2.2 power of the articles). Only for the pruned search's
-    product (:func:`pruned_tfidf_block_pairs` rescores on the vectors); the exact search needs the full lists."""
+    product (:func:`pruned_tfidf_block_pairs` rescores on the vectors); the exact search needs the full lists.
+
+    Capped, compiled (``tfidf_kernels.capped_lists``) unless ``DEDUP_KERNELS=0`` or numba is missing: the capped
+    lists made straight from the rows, each crowded stem's best kept in a heap, without the whole transposed copy
+    the reference makes first (at 1M articles ~1.8 GB beside the vectors: the run's peak, in the parent before the
+    search's workers fork). Equal to :func:`reference_posting_lists`, index types included (tested)."""
+    kernels = _pool_kernels() if cap > 0 else None
+    if kernels is None:
+        return reference_posting_lists(vectors, cap)
+    wide = max(vectors.nnz, vectors.shape[0], vectors.shape[1]) >= 2**31
+    index_type = np.int64 if wide else np.int32
+    indptr, rows, weights = kernels.capped_lists(
+        vectors.indptr, vectors.indices.astype(index_type, copy=False), vectors.data, vectors.shape[1], cap
+    )
+    return sparse.csr_matrix(
+        (weights, rows, indptr.astype(index_type)), shape=(vectors.shape[1], vectors.shape[0]), copy=False
+    )
+
+
+def reference_posting_lists(vectors: sparse.csr_matrix, cap: int = 0) -> sparse.csr_matrix:
+    """Readable reference for :func:`posting_lists`: the whole transposed copy, then each crowded stem's list cut
+    to its ``cap`` heaviest."""
     transposed = vectors.T.tocsr()
     lengths = np.diff(transposed.indptr)
     if cap <= 0 or not (lengths > cap).any():

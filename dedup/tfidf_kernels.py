@@ -155,9 +155,100 @@ def pools(
 
 
 def warm() -> None:
-    """Load (or compile, the first time in a checkout) :func:`pools` for the argument types the pruned search
-    passes (int32 indices and index pointers, float64 weights), before the workers fork."""
+    """Load (or compile, the first time in a checkout) :func:`pools` and :func:`capped_lists` for the argument types
+    the pruned search passes (int32 indices and index pointers, float64 weights), before the workers fork."""
     indptr = np.array([0, 1], dtype=np.int32)
     stems = np.array([0], dtype=np.int32)
     weights = np.array([1.0])
     pools(indptr, stems, weights, indptr, stems, weights, 1, 1)
+    capped_lists(indptr, stems, weights, 1, 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _worse(weights: np.ndarray, rows: np.ndarray, a: int, b: int) -> bool:
+    """Whether slot ``a`` of a capped list ranks below slot ``b``: lighter, or as heavy and a later row."""
+    return weights[a] < weights[b] or (weights[a] == weights[b] and rows[a] > rows[b])
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(weights: np.ndarray, rows: np.ndarray, hole: int, length: int) -> None:
+    """Restore the heap (the worst-ranked slot first) below ``hole``."""
+    while True:
+        child = 2 * hole + 1
+        if child >= length:
+            return
+        if child + 1 < length and _worse(weights, rows, child + 1, child):
+            child += 1
+        if not _worse(weights, rows, child, hole):
+            return
+        weights[hole], weights[child] = weights[child], weights[hole]
+        rows[hole], rows[child] = rows[child], rows[hole]
+        hole = child
+
+
+@njit(cache=True, nogil=True)
+def capped_lists(
+    indptr: np.ndarray, indices: np.ndarray, data: np.ndarray, stems: int, cap: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each stem's posting list (rows ascending, their weights) kept to the ``cap`` rows where it weighs most (ties
+    to the lower row), from the rows of a CSR matrix, without transposing the whole matrix first: a stem held by more
+    than ``cap`` rows keeps its best ``cap`` in a heap (the worst-ranked first) as the rows go by; the others are
+    copied as they come. (indptr (int64), row numbers (of ``indices``' type), weights) of the capped lists."""
+    held = np.zeros(stems, dtype=np.int64)
+    for k in range(len(indices)):
+        held[indices[k]] += 1
+    heap_of = np.full(stems, -1, dtype=np.int32)
+    crowded = 0
+    for stem in range(stems):
+        if held[stem] > cap:
+            heap_of[stem] = crowded
+            crowded += 1
+    heap_weights = np.empty((crowded, cap), dtype=data.dtype)
+    heap_rows = np.empty((crowded, cap), dtype=np.int64)
+    filled = np.zeros(crowded, dtype=np.int64)
+    worst = np.full(crowded, -np.inf)  # each full heap's worst weight (-inf while it fills): one small array to test
+    starts = np.zeros(stems + 1, dtype=np.int64)
+    for stem in range(stems):
+        starts[stem + 1] = starts[stem] + min(held[stem], cap)
+    out_rows = np.empty(starts[stems], dtype=indices.dtype)  # row numbers: the caller passes a wide enough type
+    out_weights = np.empty(starts[stems], dtype=data.dtype)
+    cursor = starts[:-1].copy()
+    for row in range(len(indptr) - 1):
+        for k in range(indptr[row], indptr[row + 1]):
+            stem = indices[k]
+            heap = heap_of[stem]
+            if heap < 0:
+                out_rows[cursor[stem]] = row
+                out_weights[cursor[stem]] = data[k]
+                cursor[stem] += 1
+                continue
+            if data[k] <= worst[heap]:
+                continue  # no heavier than the worst kept (as heavy: a later row, which ranks below)
+            weights, rows = heap_weights[heap], heap_rows[heap]
+            length = filled[heap]
+            if length < cap:  # push: the new slot goes up while it ranks below its parent
+                hole = length
+                weights[hole], rows[hole] = data[k], row
+                while hole > 0:
+                    parent = (hole - 1) // 2
+                    if not _worse(weights, rows, hole, parent):
+                        break
+                    weights[hole], weights[parent] = weights[parent], weights[hole]
+                    rows[hole], rows[parent] = rows[parent], rows[hole]
+                    hole = parent
+                filled[heap] = length + 1
+                if length + 1 == cap:
+                    worst[heap] = weights[0]
+            else:  # heavier than the worst kept: it takes the worst's slot
+                weights[0], rows[0] = data[k], row
+                _sift_down(weights, rows, 0, cap)
+                worst[heap] = weights[0]
+    for stem in range(stems):
+        heap = heap_of[stem]
+        if heap >= 0:
+            order = np.argsort(heap_rows[heap])
+            begin = starts[stem]
+            for place in range(cap):
+                out_rows[begin + place] = heap_rows[heap][order[place]]
+                out_weights[begin + place] = heap_weights[heap][order[place]]
+    return starts, out_rows, out_weights

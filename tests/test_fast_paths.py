@@ -28,6 +28,7 @@ from dedup.candidates import (
     pruned_pools,
     pruned_tfidf_block_pairs,
     reference_article_lsh_pairs,
+    reference_posting_lists,
     reference_pruned_pools,
     reference_sentence_lsh_pairs,
     reference_tfidf_block_pairs,
@@ -264,6 +265,41 @@ def test_capped_posting_lists_keep_each_stems_heaviest_articles(seed, rows, dens
         assert [
             (int(a), w) for a, w in zip(kept, lists.data[lists.indptr[stem] : lists.indptr[stem + 1]], strict=True)
         ] == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 300),
+    st.sampled_from([3, 30, 200]),
+    st.sampled_from([0.02, 0.1, 0.5]),
+    st.integers(0, 40),
+    st.booleans(),
+)
+def test_the_compiled_capped_lists_are_the_references(seed, rows, columns, density, cap, coarse):
+    """``posting_lists`` (compiled when capped: each crowded stem's best in a heap as the rows go by) equals
+    ``reference_posting_lists`` (the whole transposed copy, then the cut) bit for bit, index types included: stems
+    held by fewer, exactly and more than ``cap`` rows, few weight levels (ties to the lower row), explicit zeros,
+    empty rows."""
+    vectors = _random_tfidf_rows(seed, rows, columns, density)
+    if coarse:
+        vectors.data = np.round(vectors.data * 4) / 4
+    found, expected = posting_lists(vectors, cap), reference_posting_lists(vectors, cap)
+    assert _same_matrix(found, expected)
+    assert (found.indptr.dtype, found.indices.dtype, found.data.dtype) == (
+        expected.indptr.dtype,
+        expected.indices.dtype,
+        expected.data.dtype,
+    )
+
+
+def test_the_compiled_capped_lists_are_the_references_on_news(seed_texts):
+    """The same on the TF-IDF rows of real articles (the seeds and the news fixtures), every cap from 1 up."""
+    texts = [a.text for a in _articles()] + sorted(seed_texts.values())
+    vectors = article_vectors([clean_article(Article(f"a{k:02d}", text)) for k, text in enumerate(texts)])
+    assert candidates_module.load_pool_kernels()
+    for cap in range(1, len(texts) + 2):
+        assert _same_matrix(posting_lists(vectors, cap), reference_posting_lists(vectors, cap))
 
 
 @settings(max_examples=150, deadline=None)

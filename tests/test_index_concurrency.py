@@ -11,8 +11,11 @@ import time
 import uuid
 from pathlib import Path
 
+import pytest
+
 import dedup
 from dedup.index import Index
+from dedup.store.errors import StoreError
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -116,6 +119,68 @@ def test_kill_9_redis_loses_nothing_and_stays_consistent(redis_url: str, tmp_pat
     with Index.open(target) as index:
         assert len(index) == len(articles)
         assert index.verify() == []
+
+
+FIRST_ADD = """
+import json, sys
+import dedup.store.sqlite as store
+from dedup.index import Index
+target, text = sys.argv[1], sys.argv[2]
+loaded_when_locked = []
+taking = store.SQLiteBackend._transaction
+def watched(self, begin):
+    if begin == "BEGIN IMMEDIATE":
+        loaded_when_locked.append("dedup.store.postings_kernels" in sys.modules)
+    return taking(self, begin)
+with Index.open(target) as index:
+    store.SQLiteBackend._transaction = watched
+    index.add({"id": "first", "text": text})
+print(json.dumps(loaded_when_locked))
+"""
+
+
+def test_a_writer_loads_the_compiled_code_before_it_takes_the_sqlite_lock(tmp_path: Path) -> None:
+    """Loading numba and the postings code takes about a second of CPU (tens of seconds on a starved machine); a
+    process's first add must not hold the write lock meanwhile, or other writers time out waiting for it."""
+    from dedup.store import postings
+
+    if postings._kernels() is None:
+        pytest.skip("numba missing or DEDUP_KERNELS=0: nothing compiled to load")
+    text = (SEEDS / "000_41bc1a141fd2626e.txt").read_text(encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, "-c", FIRST_ADD, str(tmp_path / "first.dedup"), text],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    locks = json.loads(done.stdout)
+    assert locks and all(locks), f"write locks taken before the compiled code was loaded: {locks}"
+
+
+def test_a_slow_redis_writer_keeps_its_lock_and_commits(redis_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A live writer whose unit of work outlasts the lock's time (a starved machine) keeps the lock, renewed while it
+    works: no other writer gets in meanwhile, and its write commits; only a writer that dies lets its lock expire
+    (the kill -9 test above)."""
+    from dedup.store import redis as store
+
+    monkeypatch.setattr(store, "LOCK_MILLISECONDS", 300)
+    target = f"{redis_url}?prefix=s{uuid.uuid4().hex}"
+    Index.open(target).close()
+    slow, other = store.RedisBackend(target), store.RedisBackend(target)
+    try:
+        with slow.writing() as session:
+            time.sleep(1.2)  # four times the lock's time
+            with pytest.raises(StoreError, match="could not take the write lock"):
+                other._acquire(timeout=0.6)
+            session.put_meta("probe", "kept")
+        assert (slow.meta() or {}).get("probe") == "kept"
+    finally:
+        slow.close()
+        other.close()
 
 
 def eight_writers(target: str, folder: Path) -> None:

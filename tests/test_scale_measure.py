@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -49,3 +52,23 @@ def test_stage_at_reads_the_stage_clock() -> None:
     assert stage_at(stages, 10.5) == "LSH"
     assert stage_at(stages, 34.0) == "passages"
     assert stage_at(stages, 36.0) is None  # after the clock's last stage (writing the result)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PSS is read from /proc")
+def test_the_memory_benchmark_runs_end_to_end_as_a_script(tmp_path: Path) -> None:
+    """``benchmarks/memory.py`` run as its docstring says (a script, its child a script too) on the seeds: the stage
+    log with each stage's highest PSS, the document written, the measurement saved."""
+    root = Path(__file__).resolve().parents[1]
+    output = tmp_path / "memory.json"
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "memory.py"), str(root / "seeds"), "--document",
+         str(tmp_path / "seeds.json"), "--output", str(output)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(output.read_text(encoding="utf-8"))
+    assert record["exit"] == 0, record.get("stderr_tail")
+    log = "\n".join(record["stage_log"])
+    assert "stage clean and sketch" in log and "highest PSS during" in log and "document written" in log
+    clusters = json.loads((tmp_path / "seeds.json").read_text(encoding="utf-8"))["clusters"]
+    assert sorted(len(cluster["members"]) for cluster in clusters) == [2, 2]

@@ -318,10 +318,17 @@ def reference_add(
     return list(counts.values()), cut_rows(los[row_numbers].tolist(), all_keys, all_articles, row_counts.tolist())
 
 
+def load_kernels() -> bool:
+    """Load the compiled postings code now (numba's import and the cached machine code: about a second of CPU, tens
+    of seconds on a starved machine); whether it is used. A writer calls this before it takes the write lock, so that
+    its first add does not hold the lock while the code loads."""
+    return _kernels() is not None
+
+
 @lru_cache(maxsize=1)
 def _kernels() -> Any:
-    """``dedup.store.postings_kernels``, loaded (the first add of a process), or None when ``DEDUP_KERNELS=0`` or
-    numba is not available (then :func:`reference_add` does the work)."""
+    """``dedup.store.postings_kernels``, loaded (:func:`load_kernels`, or the first use in a process), or None when
+    ``DEDUP_KERNELS=0`` or numba is not available (then :func:`reference_add` does the work)."""
     if os.environ.get("DEDUP_KERNELS") == "0":
         return None
     try:

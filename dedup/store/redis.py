@@ -3,12 +3,12 @@
 Layout under a key prefix (``redis://host:port/db?prefix=NAME``, default ``dedup``): hashes for
 articles, ids, pairs, clusters and the change log; LSH band keys and line counts in bucketed
 hashes (small hashes stay in Redis's compact encoding). Writers hold a lock key (``SET NX PX``,
-renewed per unit, released by a compare-and-delete script) *and* ``WATCH`` the change counter,
-so a writer whose lock expired cannot overwrite another's work: its ``EXEC`` fails and the
-index retries. Each unit of work is one ``MULTI``/``EXEC``: all of an add is applied or none.
-Readers check that the change counter did not move during their reads, else they retry.
-Durability against a crash of the *server* is Redis's own (``appendonly yes``,
-``appendfsync always`` for the strictest setting).
+renewed every third of its time while the writer works, released by a compare-and-delete
+script) *and* ``WATCH`` the change counter, so a writer whose lock expired (a stalled process)
+cannot overwrite another's work: its ``EXEC`` fails and the index retries. Each unit of work
+is one ``MULTI``/``EXEC``: all of an add is applied or none. Readers check that the change
+counter did not move during their reads, else they retry. Durability against a crash of the
+*server* is Redis's own (``appendonly yes``, ``appendfsync always`` for the strictest setting).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from dedup.store.features import term_keys
 
 BAND_BUCKETS = 1 << 20
 LINE_BUCKETS = 1 << 16
-LOCK_MILLISECONDS = int(os.environ.get("DEDUP_REDIS_LOCK_MS", "30000"))  # renewed at every unit of work
+LOCK_MILLISECONDS = int(os.environ.get("DEDUP_REDIS_LOCK_MS", "30000"))  # renewed while a writer works
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end"
 _EXTEND = (
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end"
@@ -531,12 +531,29 @@ class RedisBackend(Backend):
     def extend_lock(self) -> bool:
         return bool(self.client.eval(_EXTEND, 1, f"{self.prefix}:lock", self._token, LOCK_MILLISECONDS))
 
+    def _keep_lock(self, done: threading.Event) -> None:
+        """Renew the lock every third of its time until ``done`` (a live writer keeps it however long its unit of work
+        takes on a slow or starved machine; a writer that dies stops renewing and its lock expires)."""
+        import redis
+
+        while not done.wait(LOCK_MILLISECONDS / 3000):
+            try:
+                if not self.extend_lock():
+                    return  # lost already: the unit's EXEC will fail on the watched change counter
+            except redis.RedisError:
+                return  # the unit of work meets the same error and reports it
+
     @contextmanager
     def _locked(self) -> Iterator[None]:
         self._acquire()
+        done = threading.Event()
+        keeper = threading.Thread(target=self._keep_lock, args=(done,), name="dedup-redis-lock", daemon=True)
+        keeper.start()
         try:
             yield
         finally:
+            done.set()
+            keeper.join()
             self.client.eval(_RELEASE, 1, f"{self.prefix}:lock", self._token)
 
     @contextmanager

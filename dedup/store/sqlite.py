@@ -47,6 +47,9 @@ from dedup.store.postings import (
     encode_rows,
     find_postings,
 )
+from dedup.store.postings import (
+    load_kernels as load_postings_kernels,
+)
 
 SYNCHRONOUS = os.environ.get("DEDUP_SQLITE_SYNCHRONOUS", "NORMAL").upper()
 # the page size of a new index file (SQLite's default is 4 KiB): an ``articles`` row is ~2.2 KB, so in 4 KiB pages each
@@ -701,6 +704,7 @@ class SQLiteBackend(Backend):
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
+        load_postings_kernels()  # outside the lock: other writers do not wait while this process loads the code
         try:
             with self._transaction("BEGIN IMMEDIATE") as db:
                 yield SQLiteSession(db, keep_rows=True)
