@@ -374,7 +374,8 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     in the same order plus exact zeros (x + 0.0 == x for these non-negative values), about twice as
     fast. The targets' entries in column 0 are left out before the product (stop 27): each would add
     an exact zero to each of the source's rows (multiply-adds that change nothing); a few numpy
-    passes over the entries cost less than those.
+    passes over the entries cost less than those. With the kernels on, :func:`_compiled_product` gives
+    the same floats in one compiled call (stop 28); the code below is its readable reference.
     """
     rows = [target.vectors.shape[0] for target in targets]
     own = source.vectors
@@ -385,6 +386,11 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
     indptr = np.concatenate(
         [matrices[0].indptr[:1]] + [m.indptr[1:] + o for m, o in zip(matrices, offsets, strict=False)]
     )
+    if _kernels is not None:
+        product = _compiled_product(own, matrices, indptr)
+        if product is not None:
+            bounds = np.cumsum([0, *rows])
+            return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
     (own_position, position), width = renumber_against(
         own.indices, [own.indices, np.concatenate([m.indices for m in matrices])], own.shape[1]
     )
@@ -403,6 +409,29 @@ def sentence_cosines(source: Side, targets: Sequence[Side]) -> list[np.ndarray]:
         product = (local_targets @ local_source.T).toarray()
     bounds = np.cumsum([0, *rows])
     return [product[bounds[k] : bounds[k + 1]] for k in range(len(targets))]
+
+
+def _compiled_product(
+    own: sparse.csr_matrix, matrices: list[sparse.csr_matrix], indptr: np.ndarray
+) -> np.ndarray | None:
+    """:func:`sentence_cosines`' product of the stacked targets by ``kernels.sentence_product`` (the kernels on): the
+    floats of the library's product below, each target column looked up in the source's renumbering table inside
+    the loop, the source held by column and only the terms with a source value added (the others add exact zeros;
+    stop 28): no gather, no compressions, no dense source, no sparse matrix built. None where the library's path
+    takes the sparse product (a large source) or the rows are not float64."""
+    table, columns = _numbered_columns(own.indices, own.shape[1])
+    try:
+        width = len(columns) + 1
+        if width * own.shape[0] > _DENSE_SOURCE_LIMIT or own.data.dtype != np.float64:
+            return None
+        data = np.concatenate([m.data for m in matrices])
+        if data.dtype != np.float64:
+            return None
+        assert _kernels is not None
+        columns_of = np.concatenate([m.indices for m in matrices])
+        return _kernels.sentence_product(indptr, columns_of, data, table, own.indptr, own.indices, own.data, width)
+    finally:
+        table[columns] = 0
 
 
 def _dense_transposed(rows: sparse.csr_matrix, columns: np.ndarray, width: int) -> np.ndarray:
@@ -430,15 +459,22 @@ def renumber_against(own: np.ndarray, indices: Sequence[np.ndarray], width: int)
     any row with a row whose columns are all in ``own`` (which leaves column 0 empty), this keeps every term and
     its summation order, so the floats are those of the full space; merged columns change no stored norm.
     """
+    slot, columns = _numbered_columns(own, width)
+    renumbered = [np.take(slot, part) for part in indices]  # a plain gather: take skips indexing's general path
+    slot[columns] = 0
+    return renumbered, len(columns) + 1
+
+
+def _numbered_columns(own: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """This thread's table of ``width`` columns with the distinct columns of ``own`` numbered 1..m in ascending
+    order (every other entry 0), and those columns: the caller sets them back to 0 when done."""
     ordered = np.sort(own)
     columns = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
     slot = getattr(_slots, "table", None)
     if slot is None or len(slot) != width:
         slot = _slots.table = np.zeros(width, dtype=np.int32)
     slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
-    renumbered = [np.take(slot, part) for part in indices]  # a plain gather: take skips indexing's general path
-    slot[columns] = 0
-    return renumbered, len(columns) + 1
+    return slot, columns
 
 
 def kgram_keys(words: list[str], size: int) -> np.ndarray:
