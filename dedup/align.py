@@ -415,23 +415,16 @@ def _compiled_product(
     own: sparse.csr_matrix, matrices: list[sparse.csr_matrix], indptr: np.ndarray
 ) -> np.ndarray | None:
     """:func:`sentence_cosines`' product of the stacked targets by ``kernels.sentence_product`` (the kernels on): the
-    floats of the library's product below, each target column looked up in the source's renumbering table inside
-    the loop, the source held by column and only the terms with a source value added (the others add exact zeros;
-    stop 28): no gather, no compressions, no dense source, no sparse matrix built. None where the library's path
-    takes the sparse product (a large source) or the rows are not float64."""
-    table, columns = _numbered_columns(own.indices, own.shape[1])
-    try:
-        width = len(columns) + 1
-        if width * own.shape[0] > _DENSE_SOURCE_LIMIT or own.data.dtype != np.float64:
-            return None
-        data = np.concatenate([m.data for m in matrices])
-        if data.dtype != np.float64:
-            return None
-        assert _kernels is not None
-        columns_of = np.concatenate([m.indices for m in matrices])
-        return _kernels.sentence_product(indptr, columns_of, data, table, own.indptr, own.indices, own.data, width)
-    finally:
-        table[columns] = 0
+    floats of the library's product below (its dense and sparse paths give the same), the source held by column
+    behind a small hash table of its columns and only the terms with a source value added (the others add exact
+    zeros; stop 28): no renumbering, no compressions, no dense source, no sparse matrix built. None for rows that
+    are not float64 (the library's path then)."""
+    data = np.concatenate([m.data for m in matrices])
+    if data.dtype != np.float64 or own.data.dtype != np.float64:
+        return None
+    assert _kernels is not None
+    columns = np.concatenate([m.indices for m in matrices])
+    return _kernels.sentence_product(indptr, columns, data, own.indptr, own.indices, own.data)
 
 
 def _dense_transposed(rows: sparse.csr_matrix, columns: np.ndarray, width: int) -> np.ndarray:
@@ -459,22 +452,15 @@ def renumber_against(own: np.ndarray, indices: Sequence[np.ndarray], width: int)
     any row with a row whose columns are all in ``own`` (which leaves column 0 empty), this keeps every term and
     its summation order, so the floats are those of the full space; merged columns change no stored norm.
     """
-    slot, columns = _numbered_columns(own, width)
-    renumbered = [np.take(slot, part) for part in indices]  # a plain gather: take skips indexing's general path
-    slot[columns] = 0
-    return renumbered, len(columns) + 1
-
-
-def _numbered_columns(own: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """This thread's table of ``width`` columns with the distinct columns of ``own`` numbered 1..m in ascending
-    order (every other entry 0), and those columns: the caller sets them back to 0 when done."""
     ordered = np.sort(own)
     columns = ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
     slot = getattr(_slots, "table", None)
     if slot is None or len(slot) != width:
         slot = _slots.table = np.zeros(width, dtype=np.int32)
     slot[columns] = np.arange(1, len(columns) + 1, dtype=slot.dtype)
-    return slot, columns
+    renumbered = [np.take(slot, part) for part in indices]  # a plain gather: take skips indexing's general path
+    slot[columns] = 0
+    return renumbered, len(columns) + 1
 
 
 def kgram_keys(words: list[str], size: int) -> np.ndarray:

@@ -240,12 +240,12 @@ def _hashed_rows(rows: list[list[tuple[int, float]]]) -> sparse.csr_matrix:
     return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), 1 << 20))
 
 
-@pytest.mark.parametrize("dense_limit", [1 << 22, 0])  # the compiled product, and the library's sparse one
+@pytest.mark.parametrize("dense_limit", [1 << 22, 0])  # the compiled product whichever path the library would take
 @settings(max_examples=300, deadline=None)
 @given(_hashed_entries, st.lists(_hashed_entries, max_size=4))
 def test_compiled_sentence_product_is_the_full_product(dense_limit, source_rows, target_rows):
-    """``sentence_cosines`` with the kernels on (``kernels.sentence_product``: the targets' columns looked up in the
-    source's table and the column-0 entries skipped in the loop) gives the full hashed-space product, bit for bit
+    """``sentence_cosines`` with the kernels on (``kernels.sentence_product``: the source held by column, only the
+    terms with a source value added) gives the full hashed-space product, bit for bit
     (zeros' signs too), on targets sharing none, some or all of the source's columns, empty rows and targets."""
     source = SimpleNamespace(vectors=_hashed_rows(source_rows))
     targets = [SimpleNamespace(vectors=_hashed_rows(rows)) for rows in target_rows]
