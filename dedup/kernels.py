@@ -905,9 +905,10 @@ def sentence_product(
     Only the terms whose cell holds a source value are added. Every other term is ``value * 0.0``, a zero for
     finite values, and adding a zero changes no sum: ``x + 0.0 == x + -0.0 == x``, and a sum started at ``+0.0``
     is never ``-0.0`` (round to nearest gives ``+0.0`` for any exact zero sum of two values). So the source is
-    held by column (its rows and summed values, rows ascending) behind a small open-addressing table of its
-    columns (a few cache-resident kilobytes instead of the 4 MB renumbering table), a target entry whose column the
-    source lacks adds nothing, and the work is the terms that count, not every source row for every entry."""
+    held by column (its rows and summed values, rows ascending) behind an open-addressing table of its columns
+    (16 bytes a place, at least twice as many places as source entries: ~100 KB for a typical source, where the
+    4 MB renumbering table missed the cache), a target entry whose column the source lacks adds nothing, and the
+    work is the terms that count, not every source row for every entry."""
     count = len(source_indptr) - 1
     held = len(source_columns)
     bits = 4
