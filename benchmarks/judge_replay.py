@@ -6,6 +6,9 @@ in this process exactly as a judging worker judges them, for instruction counts 
     PYTHONPATH=. python benchmarks/judge_replay.py replay STATE.pickle [--kernels] [--digest] [--profile OUT.prof]
         [--callgrind] [--verdicts]
     PYTHONPATH=. python benchmarks/judge_replay.py calls STATE.pickle CALLS.pickle [--kernels]
+    PYTHONPATH=. python benchmarks/judge_replay.py products STATE.pickle PRODUCTS.pickle
+    PYTHONPATH=. python benchmarks/judge_replay.py replay PRODUCTS.pickle --products [--kernels] [--digest]
+        [--callgrind] [--check]
 
 ``record`` runs ``pipeline.cluster`` (one worker) on ``CORPUS.jsonl`` up to the judging pass and pickles what a
 worker is given (the ``PreparedArticles`` with no side prepared, the settings) with the pass's first batches
@@ -29,6 +32,12 @@ pass over the batches), made again with each side's cached unit names emptied (a
 is then of those verdicts (stop 26: the verdict's own cost, apart from the alignment). ``calls`` pickles those calls
 once (each side as a :class:`NameCache`, what ``judge`` reads of it); ``replay CALLS.pickle --verdicts`` judges them
 without running the pass first.
+
+``products`` pickles the rows of every ``align.sentence_cosines`` call of a recording's pass (the source's and its
+targets' sentence rows); ``replay PRODUCTS.pickle --products`` makes those calls again, warmed up once, then counted
+inside ``functools.reduce`` (stop 28: the sentence product alone; ``--kernels``: the compiled product); the digest
+is of the cosines' bytes. ``--check``: each call's cosines with the kernels on, off and the full hashed-space
+product (``target @ source.T``), ``tobytes`` equal.
 """
 
 from __future__ import annotations
@@ -41,8 +50,9 @@ import json
 import pickle
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
-from benchmarks.pass_recording import Recorded, chosen, instrument, replayed, run_to_pass
+from benchmarks.pass_recording import Recorded, chosen, instrument, replayed, run_to_pass, worked
 from dedup import align, pipeline, score
 from dedup.engine import paused_collection
 
@@ -178,6 +188,65 @@ def replay_verdicts(path: str, kernels: bool, digest: bool, profile: str | None,
     print(line)
 
 
+def save_products(path: str, output: str) -> None:
+    """The rows of every ``sentence_cosines`` call of a recording's pass, pickled (sides are not needed: the product
+    reads only their ``vectors``)."""
+    state = pickle.loads(Path(path).read_bytes())
+    calls = []
+    original = pipeline.sentence_cosines
+
+    def catching(source, targets):
+        calls.append((source.vectors, [target.vectors for target in targets]))
+        return original(source, targets)
+
+    pipeline.sentence_cosines = catching
+    try:
+        worked(pipeline.judge_groups, state, state["batches"])
+    finally:
+        pipeline.sentence_cosines = original
+    Path(output).write_bytes(pickle.dumps(calls, protocol=pickle.HIGHEST_PROTOCOL))
+    print(f"sentence_cosines calls {len(calls)}, {sum(len(targets) for _, targets in calls)} targets")
+
+
+def replay_products(path: str, kernels: bool, digest: bool, callgrind: bool, check: bool) -> None:
+    """``sentence_cosines`` of every call of a ``products`` file: warmed up, then counted (``--products``)."""
+    calls = [
+        (SimpleNamespace(vectors=source), [SimpleNamespace(vectors=target) for target in targets])
+        for source, targets in pickle.loads(Path(path).read_bytes())
+    ]
+    if check:
+        for source, targets in calls:
+            assert align.use_kernels()
+            compiled = align.sentence_cosines(source, targets)
+            align.use_kernels(False)
+            library = align.sentence_cosines(source, targets)
+            for target, one, other in zip(targets, compiled, library, strict=True):
+                full = (target.vectors @ source.vectors.T).toarray()
+                assert one.shape == other.shape == full.shape
+                assert one.tobytes() == other.tobytes() == full.tobytes()
+        print(f"checked {len(calls)} calls: the compiled, the library and the full product bit for bit")
+        return
+    if kernels:
+        align.use_kernels()
+
+    def multiplied() -> list:
+        return functools.reduce(lambda found, call: found + align.sentence_cosines(*call), calls, [])
+
+    with paused_collection():
+        multiplied()
+        if callgrind:
+            instrument("on")
+        start = time.process_time()
+        found = multiplied()
+        seconds = time.process_time() - start
+        if callgrind:
+            instrument("off")
+    line = f"sentence_cosines calls {len(calls)}, counted {seconds:.3f} s"
+    if digest:
+        line += " digest " + hashlib.sha256(b"".join(cosine.tobytes() for cosine in found)).hexdigest()[:16]
+    print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -191,6 +260,9 @@ def main() -> None:
     cal.add_argument("state")
     cal.add_argument("output")
     cal.add_argument("--kernels", action="store_true")
+    pro = sub.add_parser("products")
+    pro.add_argument("state")
+    pro.add_argument("output")
     rep = sub.add_parser("replay")
     rep.add_argument("state")
     rep.add_argument("--kernels", action="store_true")
@@ -198,11 +270,17 @@ def main() -> None:
     rep.add_argument("--profile")
     rep.add_argument("--callgrind", action="store_true", help="instrumentation on around the counted pass alone")
     rep.add_argument("--verdicts", action="store_true", help="count score.judge alone")
+    rep.add_argument("--products", action="store_true", help="count sentence_cosines alone (a products file)")
+    rep.add_argument("--check", action="store_true", help="with --products: compiled = library = full product")
     args = parser.parse_args()
     if args.command == "record":
         record(args.corpus, args.output, args.pairs, args.batches_from, args.skip)
     elif args.command == "calls":
         save_calls(args.state, args.output, args.kernels)
+    elif args.command == "products":
+        save_products(args.state, args.output)
+    elif args.products:
+        replay_products(args.state, args.kernels, args.digest, args.callgrind, args.check)
     elif args.verdicts:
         replay_verdicts(args.state, args.kernels, args.digest, args.profile, args.callgrind)
     else:

@@ -1060,12 +1060,89 @@ def rewrite_runs(
     return rows[:count], scores[:count]
 
 
+@njit(cache=True, nogil=True)
+def sentence_product(
+    indptr: np.ndarray,
+    columns: np.ndarray,
+    values: np.ndarray,
+    source_indptr: np.ndarray,
+    source_columns: np.ndarray,
+    source_values: np.ndarray,
+) -> np.ndarray:
+    """``align.sentence_cosines``' product of the stacked targets (CSR ``indptr``, ``columns``, ``values``) by the
+    transposed source (CSR ``source_*``), with the floats of the library's sparse-by-dense product that
+    ``sentence_cosines`` makes with the kernels off: every output value summed from 0.0 over the target row's
+    entries in stored order, ``value * dense[column, source row]`` (no fused multiply-add: numba contracts none),
+    ``dense`` being the source's transposed rows with each cell summed from 0.0 in stored order.
+
+    Only the terms whose cell holds a source value are added. Every other term is ``value * 0.0``, a zero for
+    finite values, and adding a zero changes no sum: ``x + 0.0 == x + -0.0 == x``, and a sum started at ``+0.0``
+    is never ``-0.0`` (round to nearest gives ``+0.0`` for any exact zero sum of two values). So the source is
+    held by column (its rows and summed values, rows ascending) behind an open-addressing table of its columns
+    (16 bytes a place, at least twice as many places as source entries: ~100 KB for a typical source, where the
+    4 MB renumbering table missed the cache), a target entry whose column the source lacks adds nothing, and the
+    work is the terms that count, not every source row for every entry."""
+    count = len(source_indptr) - 1
+    held = len(source_columns)
+    bits = 4
+    while (1 << bits) < 2 * held:
+        bits += 1
+    mask = (1 << bits) - 1
+    keys = np.full(1 << bits, -1, dtype=np.int64)  # the source's columns (-1: an empty place), found by hashing
+    slots = np.empty(1 << bits, dtype=np.int64)  # each one's number, in order of first appearance
+    sizes = np.zeros(held + 1, dtype=np.int64)
+    slot_of = np.empty(held, dtype=np.int64)
+    found = 0
+    for entry in range(held):
+        column = source_columns[entry]
+        at = ((column * 2654435761) & 0xFFFFFFFF) >> (32 - bits)
+        while keys[at] != -1 and keys[at] != column:
+            at = (at + 1) & mask
+        if keys[at] == -1:
+            keys[at] = column
+            slots[at] = found
+            found += 1
+        slot_of[entry] = slots[at]
+        sizes[slots[at] + 1] += 1
+    for slot in range(found):  # each column's first place in the by-column arrays
+        sizes[slot + 1] += sizes[slot]
+    ends = sizes[:found].copy()
+    source_rows = np.empty(held, dtype=np.int64)
+    source_sums = np.empty(held)
+    for row in range(count):
+        for entry in range(source_indptr[row], source_indptr[row + 1]):
+            slot = slot_of[entry]
+            end = ends[slot]
+            if end > sizes[slot] and source_rows[end - 1] == row:  # a column twice in a row: one cell, summed
+                source_sums[end - 1] += source_values[entry]
+            else:
+                source_rows[end] = row
+                source_sums[end] = 0.0 + source_values[entry]
+                ends[slot] = end + 1
+    rows = len(indptr) - 1
+    out = np.zeros(rows * count)  # flat, indexed flat: a row view a term would cost a reference count
+    for row in range(rows):
+        first = row * count
+        for entry in range(indptr[row], indptr[row + 1]):
+            column = columns[entry]
+            at = ((column * 2654435761) & 0xFFFFFFFF) >> (32 - bits)
+            while keys[at] != column and keys[at] != -1:
+                at = (at + 1) & mask
+            if keys[at] != column:  # a column the source lacks: its terms are zeros
+                continue
+            slot = slots[at]
+            value = values[entry]
+            for place in range(sizes[slot], ends[slot]):
+                out[first + source_rows[place]] += value * source_sums[place]
+    return out.reshape(rows, count)
+
+
 def warm() -> None:
     """Load (or compile, the first time in a checkout) :func:`kgram_lookup`, :func:`unit_tiles`, :func:`word_runs`,
-    :func:`rewrite_runs` and :func:`detail_runs` for every argument type ``align`` passes them (each a signature of
-    its own: a read-only array is another type than a writable one), so that the processes forked afterwards inherit
-    the machine code instead of each loading or compiling it again (tested: a warmed process compiles nothing more on
-    the seeds)."""
+    :func:`rewrite_runs`, :func:`detail_runs` and :func:`sentence_product` for every argument type ``align`` passes
+    them (each a signature of its own: a read-only array is another type than a writable one), so that the processes
+    forked afterwards inherit the machine code instead of each loading or compiling it again (tested: a warmed
+    process compiles nothing more on the seeds)."""
     words = np.array([1, 2, 3, 1, 2, 3], dtype=np.int64)
     keys = np.array([5, 6, 7, 5], dtype=np.uint64)
     order = np.argsort(keys, kind="stable")
@@ -1128,3 +1205,5 @@ def warm() -> None:
         np.zeros(len(words), dtype=np.int32),
         np.array([0], dtype=np.int64),
     )
+    pointers, columns = np.array([0, 1, 2], dtype=np.int64), np.array([3, 5], dtype=np.int32)
+    sentence_product(pointers, columns, np.ones(2), pointers.astype(np.int32), columns, np.ones(2))

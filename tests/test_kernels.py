@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import unittest.mock
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from scipy import sparse
 
 from dedup import align
 from dedup.align import AlignSettings, KgramIndex, KgramMatches, _split_at_breaks, kgram_keys, prepare, tiles
@@ -220,3 +223,59 @@ def test_kernel_word_runs_equal_the_reference(source, target, data, min_matches,
 def test_kernel_monotone_matches_equal_the_reference(target, source):
     found = kernels._monotone_matches(np.array(target, dtype=np.int64), np.array(source, dtype=np.int64))
     assert [tuple(row) for row in found.tolist()] == align.monotone_matches(target, source)
+
+
+_hashed_entries = st.lists(
+    st.lists(st.tuples(st.sampled_from([0, 3, 7, 100, 4095, (1 << 20) - 1]), st.floats(0.0, 1.0)), max_size=5),
+    max_size=4,
+)
+
+
+def _hashed_rows(rows: list[list[tuple[int, float]]]) -> sparse.csr_matrix:
+    """Sentence rows in the hashed space, each row's columns distinct and ascending (as ``sentence_counts`` makes)."""
+    rows = [sorted(dict(row).items()) for row in rows]
+    data = np.array([value for row in rows for _, value in row], dtype=np.float64)
+    indices = np.array([column for row in rows for column, _ in row], dtype=np.int32)
+    indptr = np.cumsum([0] + [len(row) for row in rows])
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(rows), 1 << 20))
+
+
+@pytest.mark.parametrize("dense_limit", [1 << 22, 0])  # the compiled product whichever path the library would take
+@settings(max_examples=300, deadline=None)
+@given(_hashed_entries, st.lists(_hashed_entries, max_size=4))
+def test_compiled_sentence_product_is_the_full_product(dense_limit, source_rows, target_rows):
+    """``sentence_cosines`` with the kernels on (``kernels.sentence_product``: the source held by column, only the
+    terms with a source value added) gives the full hashed-space product, bit for bit
+    (zeros' signs too), on targets sharing none, some or all of the source's columns, empty rows and targets."""
+    source = SimpleNamespace(vectors=_hashed_rows(source_rows))
+    targets = [SimpleNamespace(vectors=_hashed_rows(rows)) for rows in target_rows]
+    assert align.use_kernels()
+    try:
+        with unittest.mock.patch.object(align, "_DENSE_SOURCE_LIMIT", dense_limit):
+            found = align.sentence_cosines(source, targets)
+    finally:
+        align.use_kernels(False)
+    for target, cosine in zip(targets, found, strict=True):
+        full = (target.vectors @ source.vectors.T).toarray()
+        assert cosine.shape == full.shape
+        assert cosine.tobytes() == full.tobytes()
+
+
+def test_compiled_sentence_product_on_news(news_articles):
+    """Every source of the seeds and the first generated articles against all of them: the same cosines with the
+    kernels on and off, and the full product's, bit for bit."""
+    cleaned = [clean_article(article) for article in news_articles[:40]]
+    sides = [prepare(a, r) for a, r in zip(cleaned, sentence_vectors(cleaned), strict=True)]
+    compared = 0
+    for source in sides:
+        without = align.sentence_cosines(source, sides)
+        assert align.use_kernels()
+        try:
+            found = align.sentence_cosines(source, sides)
+        finally:
+            align.use_kernels(False)
+        for target, cosine, reference in zip(sides, found, without, strict=True):
+            full = (target.vectors @ source.vectors.T).toarray()
+            assert cosine.tobytes() == reference.tobytes() == full.tobytes()
+            compared += int(np.count_nonzero(full))
+    assert compared
