@@ -1744,7 +1744,7 @@ def cluster(
             yield from shown_here  # each edge's passages a chunk: packed ones taken as columns
 
     # held as columns, in (target, source, target span, source span) order
-    all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))
+    all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown), index)  # index: each id's place
     del realigned, shown
     stage("assemble")
     _log_held("assembled", passages=all_passages, clusters=clusters)

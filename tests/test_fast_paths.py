@@ -40,7 +40,7 @@ from dedup.candidates import (
     tfidf_suffix,
 )
 from dedup.clean import clean_article
-from dedup.model import Article, Passage, PassageTable
+from dedup.model import Article, Passage, PassageTable, reordered
 from dedup.pipeline import cluster
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -964,6 +964,39 @@ _PAIR_PASSAGES = st.tuples(
         [Passage(pair[0], pair[1], *values) for values in pair[2]]
     )
 )
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-(2**40), 2**40), st.integers(-5, 5)), max_size=40),
+    st.integers(1, 7),
+    st.randoms(use_true_random=False),
+)
+def test_reordered_equals_the_whole_take(rows: list[tuple[int, int]], block: int, random) -> None:
+    """``reordered`` (a block of rows at a time into the result) gives what ``values[order].astype(dtype)`` gives:
+    the same values, dtype and shape, for columns of one and of two values a row, narrowed or not."""
+    values = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    order = np.array(random.sample(range(len(values)), len(values)), dtype=np.int64)
+    for column in (values, values[:, 1]):
+        for dtype in (np.int64, np.int32, np.float64):
+            if dtype is np.int32 and len(column) and np.abs(column).max() >= 2**31:
+                continue
+            whole = column[order].astype(dtype)
+            found = reordered(column, order, dtype, rows=block)
+            assert found.dtype == whole.dtype and found.shape == whole.shape
+            assert np.array_equal(found, whole)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_PAIR_PASSAGES, max_size=8))
+def test_passage_table_with_the_callers_numbers_is_the_same(chunks) -> None:
+    """``PassageTable.gather`` given the ids' places (the pipeline's index) makes the table it makes by itself."""
+    table = PassageTable.gather(_IDS, iter(chunks))
+    given_numbers = PassageTable.gather(_IDS, iter(chunks), {key: k for k, key in enumerate(_IDS)})
+    for name in ("numbers", "spans", "kinds", "scores"):
+        assert np.array_equal(getattr(table, name), getattr(given_numbers, name)), name
+        assert getattr(table, name).dtype == getattr(given_numbers, name).dtype, name
+    assert table.kind_names == given_numbers.kind_names
 
 
 @settings(max_examples=300, deadline=None)
