@@ -1,17 +1,17 @@
-"""What a forked worker wrote into the pages it copied from its parent: the parent's objects (by type), or free
-blocks of the parent's pymalloc pools that the worker filled (with objects of which type).
+"""What a forked worker wrote into the pages it copied from its parent: the parent's objects (by type), or free blocks
+of the parent's pymalloc pools that the worker filled (with objects of which type).
 
     python benchmarks/cow_types.py PARENT_PID WORKER_PID [--sample 2000] [--seed 0]
 
-``cow_pages.py`` counts a worker's copied pages; this says what is in them. A sample of the worker's anonymous
-pages copied on write (its frame only its own, the parent's page at the same address another frame) is read from
-both processes (``/proc/PID/mem``; root, read only) and compared word by word. A page inside a pymalloc pool (CPython
-3.11: 16 KiB pools, 1 MiB arenas; the pool's header at the 16 KiB boundary below, checked by its
-``maxnextoffset == POOL_SIZE - block size``) has its differing words placed in their blocks. A block is *free in the
-parent* when it is on the parent's pool's free list or past its ``nextoffset`` (never used): the worker put an
-object there (its type read from the worker's memory). Otherwise the worker wrote into one of the parent's live
-objects (a reference count taken and given back leaves no difference: such a page is named by the type most of
-its live blocks in the parent hold). An object's type is the pointer at the block's start + 8, 24 or 40 (no GC header; a GC header; a GC header
+``cow_pages.py`` counts a worker's copied pages; this says what is in them. A sample of the worker's anonymous pages
+copied on write (its frame only its own, the parent's page at the same address another frame) is read from both
+processes (``/proc/PID/mem``; root, read only) and compared word by word. A page inside a pymalloc pool (CPython
+3.11: 16 KiB pools, 1 MiB arenas; the pool's header at the 16 KiB boundary below, checked by its ``maxnextoffset ==
+POOL_SIZE - block size``) has its differing words placed in their blocks. A block is *free in the parent* when it is
+on the parent's pool's free list or past its ``nextoffset`` (never used): the worker put an object there (its type
+read from the worker's memory). Otherwise the worker wrote into one of the parent's live objects (a reference count
+taken and given back leaves no difference: such a page is named by the type most of its live blocks in the parent
+hold). An object's type is the pointer at the block's start + 8, 24 or 40 (no GC header; a GC header; a GC header
 and a managed dict's two words: 3.11's pre-headers), taken when it points to a type object (its own type's
 ``tp_name`` is ``type`` or ends in ``Meta``/``meta``). One JSON line: pages sampled, their kinds, and per category
 the differing words and the pages holding one.
@@ -149,7 +149,7 @@ def free_blocks(memory: Memory, pool: int, size: int) -> tuple[set[int], int] | 
     header = memory.read(pool, POOL_HEADER)
     if len(header) < POOL_HEADER:
         return None
-    count, freeblock, _, _, _, szidx, nextoffset, maxnextoffset = struct.unpack("<IxxxxQQQIIII", header)
+    _, freeblock, _, _, _, szidx, nextoffset, maxnextoffset = struct.unpack("<IxxxxQQQIIII", header)
     if (szidx + 1) * ALIGNMENT != size or maxnextoffset != POOL_SIZE - size or nextoffset > POOL_SIZE:
         return None
     free: set[int] = set()

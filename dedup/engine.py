@@ -29,7 +29,7 @@ Item = TypeVar("Item")
 
 _shared: Any = None
 _function: Callable[[Any, Any], list[Any]] | None = None
-_batches: Sequence[Any] = ()
+_batches: Sequence[bytes] = ()  # a both-ends pass's batches, each pickled (read by the workers: see run_batches)
 _claims: Any = None  # a both-ends pass's lock, next batch from the front, next from the back, workers seen
 _pickled = False  # whether the workers hand each batch's results back pickled (run_batches' held_pickled)
 _backward: bool | None = None  # this worker process takes its batches from the back (None: not claimed yet)
@@ -171,7 +171,7 @@ def _run_claimed(token: int) -> tuple[int, list[Any] | bytes]:
         else:
             number = front.value
             front.value += 1
-    found = _function(_shared, _batches[number])
+    found = _function(_shared, pickle.loads(_batches[number]))
     return number, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL) if _pickled else found
 
 
@@ -219,7 +219,10 @@ def run_batches(
     return_free_memory()
     _shared, _function, _pickled = shared, function, held_pickled
     if from_both_ends:  # set before the pool forks its workers, which inherit them
-        _batches = batches
+        # each batch pickled, the worker unpickling the one it claims: reading the batches' own objects (a pass's
+        # groups: tuples, lists, target ints; 1M passages: ~1.1 M pairs) it wrote their reference counts, so that
+        # each worker copied every page of them it read (stop 28); the parent's batches are left untouched
+        _batches = [pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL) for batch in batches]
         _claims = (
             context.Lock(),
             context.RawValue("q", 0),  # the next batch from the front

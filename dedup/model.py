@@ -125,7 +125,7 @@ class PassageSequence(Sequence[Passage]):
     __hash__ = None  # type: ignore[assignment]
 
 
-REORDER_ROWS = 1 << 20  # rows of a column put in order at a time by :func:`reordered`
+REORDER_ROWS = 1 << 16  # rows of a column put in order at a time by :func:`reordered`
 
 
 def reordered(values: np.ndarray, order: np.ndarray, dtype: Any, rows: int = REORDER_ROWS) -> np.ndarray:

@@ -207,6 +207,9 @@ def _pass_in_pair_order(
     result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it); ``held_pickled``:
     the results held pickled until the workers end (``engine.run_batches``)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
+    # each batch's pairs counted now: the progress reads the number, not the batch's objects, which a read after
+    # the workers fork would copy (a reference count written on a page they share)
+    sizes = [sum(len(targets) for _, targets in batch) for batch in pass_batches]
     results: list[Any] = [None] * len(pairs)
     step = 1 << 16  # the pair numbers as Python ints a block at a time, not all of them through the pass
     numbers = (
@@ -219,7 +222,7 @@ def _pass_in_pair_order(
             shared,
             sides.schedule(pass_batches),
             workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
-            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+            done=lambda batch: tick(sizes[batch[0]]),
             each=reduced,
             from_both_ends=BOTH_ENDS,
             held_pickled=held_pickled,

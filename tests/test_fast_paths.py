@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import unittest.mock
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1084,6 +1085,21 @@ def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
         front, back = sorted(by_process.values(), key=lambda runs: runs[0][1])
         assert not front[0][1] and back[0][1]
         assert max(b for b, _ in front) < min(b for b, _ in back)
+
+
+def _batch_seen(shared: None, batch: tuple[int, list[tuple[int, list[int]]]]) -> list[tuple[int, Any, int]]:
+    return [(batch[0], batch[1], id(batch[1]))]
+
+
+def test_both_ends_workers_read_their_own_copy_of_each_batch():
+    # a both-ends pass's worker gets each batch equal to the parent's but unpickled into its own objects: reading
+    # the parent's (inherited) ones wrote their reference counts, copying their pages into every worker
+    from dedup.engine import run_batches
+
+    batches = [(number, [(number, list(range(number, number + 5)))]) for number in range(12)]
+    found = run_batches(_batch_seen, None, batches, workers=2, from_both_ends=True)
+    assert [(number, groups) for number, groups, _ in found] == batches
+    assert all(seen != id(groups) for (_, groups), (_, _, seen) in zip(batches, found, strict=True))
 
 
 @pytest.mark.parametrize("both_ends", [False, True])
