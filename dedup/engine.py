@@ -185,6 +185,7 @@ def run_batches(
     each: Callable[[Item], Any] | None = None,
     from_both_ends: bool = False,
     held_pickled: bool = False,
+    ended: Callable[[], None] | None = None,
 ) -> list[Item]:
     """``function(shared, batch)`` for every batch, results concatenated in batch order.
 
@@ -202,6 +203,9 @@ def run_batches(
     share, so each page written is copied (the passes' results: held twice, ~1 GB at 1M); held as ``bytes`` they
     were new pages all the same, growing through the pass (1M passages: ~0.06 GB a minute, stop 27), where the file's
     pages are the kernel's cache. The results are the same.
+    ``ended``: called in this process once every batch has run (on several workers: once they have ended, before
+    held results are read back): what the caller frees there is free space the results are unpickled into, where
+    freed before the fork it was free space every worker filled, copying each page it wrote.
     """
     global _shared, _function, _batches, _claims, _pickled
     results: list[Item] = []
@@ -211,6 +215,8 @@ def run_batches(
             results.extend(found if each is None else map(each, found))
             if done:
                 done(batch)
+        if ended is not None:
+            ended()
         return results
     context = multiprocessing.get_context("fork")
     # the C heap's free pages handed back before the fork: a page free but resident here is inherited, and both
@@ -265,6 +271,8 @@ def run_batches(
         _shared, _function, _batches, _claims, _pickled = None, None, (), None, False
         if freeze:
             gc.unfreeze()
+    if ended is not None:
+        ended()
     parts.reverse()  # taken from the end: each batch's part freed once its results are out
     try:
         while parts:

@@ -1102,6 +1102,29 @@ def test_both_ends_workers_read_their_own_copy_of_each_batch():
     assert all(seen != id(groups) for (_, groups), (_, _, seen) in zip(batches, found, strict=True))
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ended_is_called_once_before_held_results_are_read_back(workers):
+    # the passages pass frees what no one reads any more there: the held results are unpickled into that space
+    from dedup.engine import run_batches
+
+    calls: list[int] = []
+    seen: list[int] = []
+    found = run_batches(
+        _where_run,
+        3,
+        list(range(10)),
+        workers=workers,
+        each=lambda item: (seen.append(len(calls)), item)[1],
+        from_both_ends=True,
+        held_pickled=True,
+        ended=lambda: calls.append(1),
+    )
+    assert calls == [1]
+    assert [value for value, *_ in found] == [3 * b for b in range(10)]
+    if workers > 1:  # held pickled: each result read back (``each``) once the workers have ended
+        assert seen == [1] * 10
+
+
 @pytest.mark.parametrize("both_ends", [False, True])
 @pytest.mark.parametrize("each", [None, repr])
 def test_results_held_pickled_until_the_workers_end_are_the_same(both_ends, each):
