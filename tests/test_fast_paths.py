@@ -267,6 +267,30 @@ def test_capped_posting_lists_keep_each_stems_heaviest_articles(seed, rows, dens
         ] == expected
 
 
+@settings(max_examples=120, deadline=None)
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 150),
+    st.sampled_from([0.05, 0.3, 0.9]),
+    st.integers(0, 12),
+    st.sampled_from([1, 7, 64, 1 << 23]),
+)
+def test_posting_lists_made_a_block_of_stems_at_a_time_equal_the_reference(seed, rows, density, cap, block):
+    """The capped lists made a block of stems at a time (only the kept entries held) equal the reference's, made
+    from the whole transposed matrix: the same indptr, indices and data, array for array and dtype for dtype, for
+    blocks of one value up to all of them; few weight levels (ties) on odd seeds."""
+    vectors = _random_tfidf_rows(seed, rows, 30, density)
+    if seed % 2:
+        vectors.data = np.round(vectors.data * 4) / 4
+    with unittest.mock.patch.object(candidates_module, "POSTING_MIN_BLOCK_VALUES", block):
+        found = posting_lists(vectors, cap)
+    expected = candidates_module.reference_posting_lists(vectors, cap)
+    assert found.shape == expected.shape
+    for name in ("indptr", "indices", "data"):
+        assert getattr(found, name).dtype == getattr(expected, name).dtype, name
+        assert np.array_equal(getattr(found, name), getattr(expected, name)), name
+
+
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.sampled_from([0.1, 0.25, 0.5, 0.75, 1.0]), min_size=1, max_size=60), st.integers(1, 70))
 def test_a_posting_lists_heaviest_are_the_first_of_its_stable_sort(weights, cap):
