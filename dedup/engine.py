@@ -29,7 +29,7 @@ Item = TypeVar("Item")
 
 _shared: Any = None
 _function: Callable[[Any, Any], list[Any]] | None = None
-_batches: Sequence[Any] = ()
+_batches: Sequence[bytes] = ()  # a both-ends pass's batches, each pickled (read by the workers: see run_batches)
 _claims: Any = None  # a both-ends pass's lock, next batch from the front, next from the back, workers seen
 _pickled = False  # whether the workers hand each batch's results back pickled (run_batches' held_pickled)
 _backward: bool | None = None  # this worker process takes its batches from the back (None: not claimed yet)
@@ -171,7 +171,7 @@ def _run_claimed(token: int) -> tuple[int, list[Any] | bytes]:
         else:
             number = front.value
             front.value += 1
-    found = _function(_shared, _batches[number])
+    found = _function(_shared, pickle.loads(_batches[number]))
     return number, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL) if _pickled else found
 
 
@@ -185,6 +185,7 @@ def run_batches(
     each: Callable[[Item], Any] | None = None,
     from_both_ends: bool = False,
     held_pickled: bool = False,
+    ended: Callable[[], None] | None = None,
 ) -> list[Item]:
     """``function(shared, batch)`` for every batch, results concatenated in batch order.
 
@@ -202,6 +203,9 @@ def run_batches(
     share, so each page written is copied (the passes' results: held twice, ~1 GB at 1M); held as ``bytes`` they
     were new pages all the same, growing through the pass (1M passages: ~0.06 GB a minute, stop 27), where the file's
     pages are the kernel's cache. The results are the same.
+    ``ended``: called in this process once every batch has run (on several workers: once they have ended, before
+    held results are read back): what the caller frees there is free space the results are unpickled into, where
+    freed before the fork it was free space every worker filled, copying each page it wrote.
     """
     global _shared, _function, _batches, _claims, _pickled
     results: list[Item] = []
@@ -211,6 +215,8 @@ def run_batches(
             results.extend(found if each is None else map(each, found))
             if done:
                 done(batch)
+        if ended is not None:
+            ended()
         return results
     context = multiprocessing.get_context("fork")
     # the C heap's free pages handed back before the fork: a page free but resident here is inherited, and both
@@ -219,7 +225,10 @@ def run_batches(
     return_free_memory()
     _shared, _function, _pickled = shared, function, held_pickled
     if from_both_ends:  # set before the pool forks its workers, which inherit them
-        _batches = batches
+        # each batch pickled, the worker unpickling the one it claims: reading the batches' own objects (a pass's
+        # groups: tuples, lists, target ints; 1M passages: ~1.1 M pairs) it wrote their reference counts, so that
+        # each worker copied every page of them it read (stop 28); the parent's batches are left untouched
+        _batches = [pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL) for batch in batches]
         _claims = (
             context.Lock(),
             context.RawValue("q", 0),  # the next batch from the front
@@ -262,6 +271,8 @@ def run_batches(
         _shared, _function, _batches, _claims, _pickled = None, None, (), None, False
         if freeze:
             gc.unfreeze()
+    if ended is not None:
+        ended()
     parts.reverse()  # taken from the end: each batch's part freed once its results are out
     try:
         while parts:

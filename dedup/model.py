@@ -125,6 +125,18 @@ class PassageSequence(Sequence[Passage]):
     __hash__ = None  # type: ignore[assignment]
 
 
+REORDER_ROWS = 1 << 16  # rows of a column put in order at a time by :func:`reordered`
+
+
+def reordered(values: np.ndarray, order: np.ndarray, dtype: Any, rows: int = REORDER_ROWS) -> np.ndarray:
+    """``values[order].astype(dtype)`` (equal values, dtype and shape: tested), made ``rows`` rows at a time into
+    the result: no whole copy of ``values`` taken in order besides the result."""
+    found = np.empty((len(order), *values.shape[1:]), dtype=dtype)
+    for begin in range(0, len(order), rows):
+        found[begin : begin + rows] = values[order[begin : begin + rows]]
+    return found
+
+
 class PassageTable(PassageSequence):
     """Passages held as columns — article numbers into ``ids``, spans, kinds, scores: 33 bytes a passage where a
     ``Passage`` with its tuples is ~300 (a large run gives ~25 passages an article) — each made a ``Passage`` when
@@ -149,14 +161,26 @@ class PassageTable(PassageSequence):
         self.scores = scores
 
     @classmethod
-    def gather(cls, ids: Sequence[str], chunks: Iterable[Iterable[Passage]]) -> PassageTable:
+    def gather(
+        cls, ids: Sequence[str], chunks: Iterable[Iterable[Passage]], number: Mapping[str, int] | None = None
+    ) -> PassageTable:
         """The passages of ``chunks`` (their ids among ``ids``, which are sorted) in the order
         ``sorted(passages, key=lambda p: (p.target, p.source, p.target_span, p.source_span))`` gives them (ties
         in the order given), a chunk at a time: no list of every ``Passage`` is made. A chunk that holds its
-        passages as columns (:meth:`PassageSequence.columns`) is taken as they are, no ``Passage`` made of it."""
-        number = {key: k for k, key in enumerate(ids)}
+        passages as columns (:meth:`PassageSequence.columns`) is taken as they are, no ``Passage`` made of it.
+        ``number``: each id's place in ``ids``, when the caller holds that map already (else made here).
+
+        The columns are put in order one after the other, each freed once its sorted copy is made, a block of rows
+        at a time (:func:`reordered`): a large run's table is ~25 passages an article, and sorting every column
+        at once held the gathered columns, the order and each column's sorted copy twice (its 64-bit take and
+        its narrowed copy) together: 124 bytes a passage at the highest, 77 now (1M: ~15 M passages, the
+        assembly's highest, stop 28)."""
+        if number is None:
+            number = {key: k for k, key in enumerate(ids)}
+        wide = len(ids) >= 2**31
         names: dict[str, int] = {}
-        numbers, spans, kinds, scores = array("q"), array("q"), array("b"), array("d")
+        # article numbers 4 bytes each when they fit (the table's own width): sorted the same as 8-byte ones
+        numbers, spans, kinds, scores = array("q" if wide else "i"), array("q"), array("b"), array("d")
         for chunk in chunks:
             columns = chunk.columns() if isinstance(chunk, PassageSequence) else None
             if columns is None:
@@ -178,20 +202,22 @@ class PassageTable(PassageSequence):
             spans.frombytes(columns.spans.astype(np.int64).tobytes())
             kinds.frombytes(table[columns.kinds].tobytes())
             scores.frombytes(columns.scores.astype(np.float64).tobytes())
-        pairs = np.frombuffer(numbers, dtype=np.int64).reshape(-1, 2)
+        del number
+        narrow = np.int64 if wide else np.int32
+        pairs = np.frombuffer(numbers, dtype=narrow).reshape(-1, 2)
         bounds = np.frombuffer(spans, dtype=np.int64).reshape(-1, 4)
         # a stable sort by (target, source, target span, source span); ids sorted, so numbers order them as ids do
         order = np.lexsort((bounds[:, 1], bounds[:, 0], bounds[:, 3], bounds[:, 2], pairs[:, 0], pairs[:, 1]))
-        narrow = np.int32 if len(ids) < 2**31 else np.int64
         offsets = np.int32 if not len(bounds) or int(bounds.max()) < 2**31 else np.int64
-        return cls(
-            ids,
-            pairs[order].astype(narrow),
-            bounds[order].astype(offsets),
-            np.frombuffer(kinds, dtype=np.int8)[order].copy(),
-            list(names),
-            np.frombuffer(scores, dtype=np.float64)[order].copy(),
-        )
+        sorted_pairs = reordered(pairs, order, narrow)
+        del pairs, numbers  # each column freed once its sorted copy is made
+        sorted_bounds = reordered(bounds, order, offsets)
+        del bounds, spans
+        sorted_kinds = reordered(np.frombuffer(kinds, dtype=np.int8), order, np.int8)
+        del kinds
+        sorted_scores = reordered(np.frombuffer(scores, dtype=np.float64), order, np.float64)
+        del scores, order
+        return cls(ids, sorted_pairs, sorted_bounds, sorted_kinds, list(names), sorted_scores)
 
     def __len__(self) -> int:
         return len(self.scores)

@@ -201,12 +201,16 @@ def _pass_in_pair_order(
     tick: Callable[[int], None],
     reduced: Callable[[Any], Any] | None = None,
     held_pickled: bool = False,
+    ended: Callable[[], None] | None = None,
 ) -> list[Any]:
     """One pass of ``function`` over the (source, targets) groups of ``pairs``, run in :func:`_local_batches`'
     order on the workers, its results (one per pair) put back in the order of ``pairs``; with ``reduced``, each
     result is replaced by ``reduced(result)`` as it arrives (what the caller will read of it); ``held_pickled``:
-    the results held pickled until the workers end (``engine.run_batches``)."""
+    the results held pickled until the workers end, ``ended`` called then (``engine.run_batches``)."""
     pass_batches, pair_order = _local_batches(pairs, batch_pairs, len(sides.corpus))
+    # each batch's pairs counted now: the progress reads the number, not the batch's objects, which a read after
+    # the workers fork would copy (a reference count written on a page they share)
+    sizes = [sum(len(targets) for _, targets in batch) for batch in pass_batches]
     results: list[Any] = [None] * len(pairs)
     step = 1 << 16  # the pair numbers as Python ints a block at a time, not all of them through the pass
     numbers = (
@@ -219,10 +223,11 @@ def _pass_in_pair_order(
             shared,
             sides.schedule(pass_batches),
             workers=workers if len(pairs) >= MIN_PARALLEL_PAIRS else 1,
-            done=lambda batch: tick(sum(len(targets) for _, targets in batch[1])),
+            done=lambda batch: tick(sizes[batch[0]]),
             each=reduced,
             from_both_ends=BOTH_ENDS,
             held_pickled=held_pickled,
+            ended=ended,
         ),
         strict=True,
     ):
@@ -1287,6 +1292,16 @@ def _read_later(
     return SCREENED if verdict.evidence.get("aligned") is False else None
 
 
+def _evidence_read_no_more(built: list[tuple[Cluster, list[DirectedEdge]]]) -> None:
+    """Empty the ``evidence`` of the clusters' edges' verdicts, once the clusters are built and the passages pass's
+    workers have ended (``cluster(keep_pairs=False)``: no verdict reaches the result): from there on only a verdict's
+    ids, relation and passages are read. ~0.3 KB a verdict (1M: ~1.1 M edges), freed before the pass's results are
+    unpickled into the same free space; freed before the pass forks, the workers would fill it, copying its pages."""
+    for _, edges in built:
+        for edge in edges:
+            edge.verdict.evidence = {}
+
+
 def shared_names(verdict: PairVerdict, names: Mapping[str, str]) -> PairVerdict:
     """``verdict`` with its ids (``a``, ``b``, its packed passages' source and target) replaced by the equal strings
     of ``names`` where it has them, and its relation interned: the verdicts unpickled from a worker's batch bring
@@ -1709,7 +1724,15 @@ def cluster(
     del wanted, known_tiles  # the second emptied into flat_tiles
     # held pickled while the workers run: unpickled as they came, they were written into pages the workers share
     found_passages: list[list[Sequence[Passage]]] = _pass_in_pair_order(
-        passage_groups, (sides, flat_wanted, flat_tiles), keys, batch_pairs, sides, workers, tick, held_pickled=True
+        passage_groups,
+        (sides, flat_wanted, flat_tiles),
+        keys,
+        batch_pairs,
+        sides,
+        workers,
+        tick,
+        held_pickled=True,
+        ended=None if keep_pairs else functools.partial(_evidence_read_no_more, built),
     )
     realigned: dict[tuple[int, int], Sequence[Passage]] = {}
     shown: dict[tuple[int, int], Sequence[Passage]] = {}
@@ -1744,7 +1767,7 @@ def cluster(
             yield from shown_here  # each edge's passages a chunk: packed ones taken as columns
 
     # held as columns, in (target, source, target span, source span) order
-    all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown))
+    all_passages = PassageTable.gather(ids, cluster_passages(realigned, shown), index)  # index: each id's place
     del realigned, shown
     stage("assemble")
     _log_held("assembled", passages=all_passages, clusters=clusters)

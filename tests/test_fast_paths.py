@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import unittest.mock
+from typing import Any
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ from dedup.candidates import (
     tfidf_suffix,
 )
 from dedup.clean import clean_article
-from dedup.model import Article, Passage, PassageTable
+from dedup.model import Article, Passage, PassageTable, reordered
 from dedup.pipeline import cluster
 from dedup.score import ScoreSettings, could_relate, judge
 from dedup.similarity import (
@@ -1002,6 +1003,39 @@ _PAIR_PASSAGES = st.tuples(
 )
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(-(2**40), 2**40), st.integers(-5, 5)), max_size=40),
+    st.integers(1, 7),
+    st.randoms(use_true_random=False),
+)
+def test_reordered_equals_the_whole_take(rows: list[tuple[int, int]], block: int, random) -> None:
+    """``reordered`` (a block of rows at a time into the result) gives what ``values[order].astype(dtype)`` gives:
+    the same values, dtype and shape, for columns of one and of two values a row, narrowed or not."""
+    values = np.array(rows, dtype=np.int64).reshape(-1, 2)
+    order = np.array(random.sample(range(len(values)), len(values)), dtype=np.int64)
+    for column in (values, values[:, 1]):
+        for dtype in (np.int64, np.int32, np.float64):
+            if dtype is np.int32 and len(column) and np.abs(column).max() >= 2**31:
+                continue
+            whole = column[order].astype(dtype)
+            found = reordered(column, order, dtype, rows=block)
+            assert found.dtype == whole.dtype and found.shape == whole.shape
+            assert np.array_equal(found, whole)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(_PAIR_PASSAGES, max_size=8))
+def test_passage_table_with_the_callers_numbers_is_the_same(chunks) -> None:
+    """``PassageTable.gather`` given the ids' places (the pipeline's index) makes the table it makes by itself."""
+    table = PassageTable.gather(_IDS, iter(chunks))
+    given_numbers = PassageTable.gather(_IDS, iter(chunks), {key: k for k, key in enumerate(_IDS)})
+    for name in ("numbers", "spans", "kinds", "scores"):
+        assert np.array_equal(getattr(table, name), getattr(given_numbers, name)), name
+        assert getattr(table, name).dtype == getattr(given_numbers, name).dtype, name
+    assert table.kind_names == given_numbers.kind_names
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_PAIR_PASSAGES, max_size=8))
 def test_passage_table_takes_packed_chunks_as_columns(chunks) -> None:
@@ -1087,6 +1121,44 @@ def test_both_ends_runs_every_batch_once_each_worker_in_one_direction(workers):
         front, back = sorted(by_process.values(), key=lambda runs: runs[0][1])
         assert not front[0][1] and back[0][1]
         assert max(b for b, _ in front) < min(b for b, _ in back)
+
+
+def _batch_seen(shared: None, batch: tuple[int, list[tuple[int, list[int]]]]) -> list[tuple[int, Any, int]]:
+    return [(batch[0], batch[1], id(batch[1]))]
+
+
+def test_both_ends_workers_read_their_own_copy_of_each_batch():
+    # a both-ends pass's worker gets each batch equal to the parent's but unpickled into its own objects: reading
+    # the parent's (inherited) ones wrote their reference counts, copying their pages into every worker
+    from dedup.engine import run_batches
+
+    batches = [(number, [(number, list(range(number, number + 5)))]) for number in range(12)]
+    found = run_batches(_batch_seen, None, batches, workers=2, from_both_ends=True)
+    assert [(number, groups) for number, groups, _ in found] == batches
+    assert all(seen != id(groups) for (_, groups), (_, _, seen) in zip(batches, found, strict=True))
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ended_is_called_once_before_held_results_are_read_back(workers):
+    # the passages pass frees what no one reads any more there: the held results are unpickled into that space
+    from dedup.engine import run_batches
+
+    calls: list[int] = []
+    seen: list[int] = []
+    found = run_batches(
+        _where_run,
+        3,
+        list(range(10)),
+        workers=workers,
+        each=lambda item: (seen.append(len(calls)), item)[1],
+        from_both_ends=True,
+        held_pickled=True,
+        ended=lambda: calls.append(1),
+    )
+    assert calls == [1]
+    assert [value for value, *_ in found] == [3 * b for b in range(10)]
+    if workers > 1:  # held pickled: each result read back (``each``) once the workers have ended
+        assert seen == [1] * 10
 
 
 @pytest.mark.parametrize("both_ends", [False, True])
