@@ -113,10 +113,12 @@ class StageRecorder(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.DEBUG)
         self.stages: list[list[Any]] = []
+        self.ends: list[float] = []  # each stage's end by the wall clock (epoch seconds): the runner places its peak
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg.startswith("stage ") and isinstance(record.args, tuple) and len(record.args) >= 2:
             self.stages.append([str(record.args[0]), round(float(record.args[1]), 2)])
+            self.ends.append(round(record.created, 3))
 
 
 _SIDES_LINE = re.compile(
@@ -165,6 +167,7 @@ def run_dedup_full(corpus: Path) -> dict[str, Any]:
     os.unlink(sides_file.name)
     return {
         "stages": stages.stages,
+        "stage_ends": stages.ends,
         "sides": sides,
         "clusters": [[m.id for m in c.members] for c in result.clusters],
         "origins": [c.origin for c in result.clusters],
@@ -266,11 +269,26 @@ def _pss(pid: int) -> int:
     return 0
 
 
-def stage_at(stages: Sequence[Sequence[Any]], seconds: float) -> str | None:
+def stage_at(
+    stages: Sequence[Sequence[Any]],
+    seconds: float,
+    ends: Sequence[float] | None = None,
+    moment: float | None = None,
+) -> str | None:
     """The stage running ``seconds`` after the start, by the run's stage clock (``[name, seconds]`` in order).
 
-    The clock starts after the interpreter and imports (~1-2 s), so a moment at a stage's edge may be named
-    for the stage before it."""
+    With ``ends`` (each stage's end by the wall clock) and ``moment`` (the wall clock then), placed exactly: a moment
+    before the first stage or after the last is named so (the reading before the pipeline's clock starts; the result
+    handed back and written after it). Without them, by the summed seconds: the clock starts after the interpreter,
+    the imports and the first read, so a moment at a stage's edge may be named for the stage before it, and one in
+    the last seconds is None."""
+    if ends is not None and moment is not None and len(ends) == len(stages) and stages:
+        if moment < ends[0] - float(stages[0][1]):
+            return "before the stages (start, first read)"
+        for (name, _), end in zip(stages, ends, strict=True):
+            if moment <= end:
+                return str(name)
+        return "after the stages (the result handed back and written)"
     end = 0.0
     for name, took in stages:
         end += took
@@ -295,12 +313,12 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
         command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env, text=True, start_new_session=True
     )
     peak = peak_pss = 0
-    peak_pss_at = 0.0
+    peak_pss_at = peak_pss_moment = 0.0
     peak_pss_processes: list[dict[str, Any]] = []
     stop = threading.Event()
 
     def sample() -> None:
-        nonlocal peak, peak_pss, peak_pss_at, peak_pss_processes
+        nonlocal peak, peak_pss, peak_pss_at, peak_pss_moment, peak_pss_processes
         try:
             root = psutil.Process(process.pid)
         except psutil.NoSuchProcess:
@@ -319,6 +337,7 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
                     if sum(size for _, size in sizes) > peak_pss:  # when, and who held it: the parent or workers
                         peak_pss = sum(size for _, size in sizes)
                         peak_pss_at = time.perf_counter() - started
+                        peak_pss_moment = time.time()
                         peak_pss_processes = [
                             {"pid": pid, "root": pid == process.pid, "pss_gb": round(size / 1e9, 3)}
                             for pid, size in sizes
@@ -348,6 +367,7 @@ def measure(command: Sequence[str], timeout: float, env: dict[str, str] | None =
         "peak_rss_gb": round(peak / 1e9, 3),
         "peak_pss_gb": round(peak_pss / 1e9, 3),
         "peak_pss_at_s": round(peak_pss_at, 1),  # seconds after the start (the stage clock tells which stage)
+        "peak_pss_moment": round(peak_pss_moment, 3),  # the wall clock then (epoch seconds): the stage ends place it
         "peak_pss_processes": peak_pss_processes,
         "exit": code,
         "stderr_tail": (stderr or "")[-600:],
@@ -595,7 +615,12 @@ def main(argv: Sequence[str] | None = None) -> None:
                     row["inner_seconds"] = predicted.get("inner_seconds")
                     if predicted.get("stages"):
                         row["stages"] = predicted["stages"]
-                        row["peak_pss_stage"] = stage_at(predicted["stages"], row["peak_pss_at_s"])
+                        row["peak_pss_stage"] = stage_at(
+                            predicted["stages"],
+                            row["peak_pss_at_s"],
+                            predicted.get("stage_ends"),
+                            row.get("peak_pss_moment"),
+                        )
                     if predicted.get("sides"):
                         row["sides"] = predicted["sides"]
                     row["parameters"] = predicted.get("parameters")

@@ -72,3 +72,16 @@ def test_the_memory_benchmark_runs_end_to_end_as_a_script(tmp_path: Path) -> Non
     assert "stage clean and sketch" in log and "highest PSS during" in log and "document written" in log
     clusters = json.loads((tmp_path / "seeds.json").read_text(encoding="utf-8"))["clusters"]
     assert sorted(len(cluster["members"]) for cluster in clusters) == [2, 2]
+
+
+def test_stage_at_places_a_moment_by_the_stage_ends() -> None:
+    """With each stage's end by the wall clock, a moment is placed exactly, also before the first stage and after the
+    last (where the summed seconds, which miss the time before the clock starts, cannot)."""
+    stages = [["clean", 10.0], ["LSH", 5.0], ["passages", 20.0]]
+    ends = [1000.0, 1005.0, 1025.0]
+    assert stage_at(stages, 0.0, ends, 985.0) == "before the stages (start, first read)"
+    assert stage_at(stages, 0.0, ends, 995.0) == "clean"
+    assert stage_at(stages, 0.0, ends, 1000.5) == "LSH"
+    assert stage_at(stages, 0.0, ends, 1025.0) == "passages"
+    assert stage_at(stages, 0.0, ends, 1030.0) == "after the stages (the result handed back and written)"
+    assert stage_at(stages, 34.0, None, None) == "passages"  # without the ends: the summed seconds
