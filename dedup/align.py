@@ -1127,9 +1127,10 @@ def _word_run_rows(
         return np.array([(a, b, c, d, _RUN_CODES[kind]) for a, b, c, d, kind in found], dtype=np.int64)
     if not cosine.shape[1]:
         return _NO_ROWS
-    _kernels.bound_vocabulary()
-    target_words, target_stems, target_firsts, target_lasts = target.token_ids()
-    source_words, source_stems, source_firsts, source_lasts = source.token_ids()
+    (
+        (target_words, target_stems, target_firsts, target_lasts),
+        (source_words, source_stems, source_firsts, source_lasts),
+    ) = _pair_ids(source, target)
     return _kernels.word_runs(
         target_words,
         target_stems,
@@ -1149,6 +1150,18 @@ def _word_run_rows(
         settings.max_edge_gap,
         settings.word_edge,
     )
+
+
+def _pair_ids(
+    source: Side, target: Side
+) -> tuple[
+    tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+]:
+    """Both sides' :meth:`Side.token_ids` (target, source) in one vocabulary: bounded first (``bound_vocabulary``:
+    between a pair's kernel steps, never between its two sides' ids)."""
+    assert _kernels is not None
+    _kernels.bound_vocabulary()
+    return target.token_ids(), source.token_ids()
 
 
 def _kernel_rows(
@@ -1218,9 +1231,10 @@ def _rewrite_rows(
     in_tiles = np.zeros(len(target_side.article.tokens) + 1, dtype=np.uint8)  # a byte a target token, 1 under a tile
     for t_first, t_end in tiles[:, 2:].tolist():
         in_tiles[t_first:t_end] = 1
-    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
-    target_words, target_stems, target_firsts, target_lasts = target_side.token_ids()
-    source_words, source_stems, source_firsts, source_lasts = source_side.token_ids()
+    (
+        (target_words, target_stems, target_firsts, target_lasts),
+        (source_words, source_stems, source_firsts, source_lasts),
+    ) = _pair_ids(source_side, target_side)
     rows, scores = _kernels.rewrite_runs(
         tiles,
         np.array([(i, j) for i, j, _ in pairs], dtype=np.int64).reshape(-1, 2),
@@ -1280,9 +1294,9 @@ def _detail_rows(
     assert _kernels is not None
     if not len(rows) and not len(words):
         return rows, scores
-    _kernels.bound_vocabulary()  # before the two sides' ids: both of one vocabulary
-    target_words, target_stems, _, _ = target_side.token_ids()
-    source_words, source_stems, source_firsts, source_lasts = source_side.token_ids()
+    (target_words, target_stems, _, _), (source_words, source_stems, source_firsts, source_lasts) = _pair_ids(
+        source_side, target_side
+    )
     return _kernels.detail_runs(
         rows,
         scores,
