@@ -149,14 +149,20 @@ class _Watch:
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
-    def classify(self, worker: int) -> dict[str, float]:
-        pages, found = _snapshot(worker)
+    def _against_fork(self, pid: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``pid``'s pages now, and for each whether the parent had it at the fork (``known``) and whether it is still
+        on the same frame (``same``: shared, unwritten)."""
+        pages, found = _snapshot(pid)
         at = np.searchsorted(self.pages, pages)
         inside = at < len(self.pages)
         known = np.zeros(len(pages), dtype=bool)
         known[inside] = self.pages[at[inside]] == pages[inside]
         same = np.zeros(len(pages), dtype=bool)
         same[known] = self.frames[at[known]] == found[known]
+        return pages, known, same
+
+    def classify(self, worker: int) -> dict[str, float]:
+        pages, known, same = self._against_fork(worker)
         copied = known & ~same
         in_cache = np.isin(pages[copied], self.cache)
         mb = _PAGE / 1e6
@@ -170,13 +176,7 @@ class _Watch:
     def parent_changes(self) -> dict[str, float]:
         """The parent's own pages now against its pages at the fork: unchanged (the same frame), written since (a
         page it had, on another frame now: it wrote into a page its workers share and took the copy), new."""
-        pages, found = _snapshot(os.getpid())
-        at = np.searchsorted(self.pages, pages)
-        inside = at < len(self.pages)
-        known = np.zeros(len(pages), dtype=bool)
-        known[inside] = self.pages[at[inside]] == pages[inside]
-        same = np.zeros(len(pages), dtype=bool)
-        same[known] = self.frames[at[known]] == found[known]
+        _, known, same = self._against_fork(os.getpid())
         mb = _PAGE / 1e6
         return {
             "unchanged_mb": round(int(same.sum()) * mb, 1),
